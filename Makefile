@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test`. Both build .venv on a fresh machine.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest pytest-postgres bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tandem demo
+
+test: $(STAMP) lint typecheck
+	$(BIN)/tandem makemigrations --check --dry-run
+	$(MAKE) pytest
+	$(MAKE) pytest-postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	TANDEM_DATABASE_URL=sqlite:///var/test.sqlite3 $(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite again on PostgreSQL when TANDEM_TEST_DATABASE_URL names a server (CI sets it).
+pytest-postgres: $(STAMP)
+	@if [ -n "$$TANDEM_TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL run against $$TANDEM_TEST_DATABASE_URL"; \
+		TANDEM_DATABASE_URL="$$TANDEM_TEST_DATABASE_URL" $(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		echo "== PostgreSQL run skipped: TANDEM_TEST_DATABASE_URL is not set"; \
+	fi
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) var/test.sqlite3*

@@ -1,0 +1,50 @@
+"""The REST API: one NinjaAPI with a router per app; OpenAPI docs at /api/docs."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from tandem.core.auth import API_AUTH
+from tandem.core.errors import TandemError
+
+api = NinjaAPI(
+    title="Tandem API",
+    version="1",
+    description="Sales and marketing on one measured system. Authenticate with your session or a personal "
+    "token (`tandem users token USERNAME`) sent as `Authorization: Bearer <token>`.",
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(TandemError)
+def _tandem_error(request: HttpRequest, exc: TandemError) -> HttpResponse:
+    return api.create_response(request, exc.as_dict(), status=exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
+        errors.append({"field": ".".join(loc), "message": err.get("msg", "invalid")})
+    first = errors[0] if errors else {"field": "", "message": "invalid input"}
+    return api.create_response(
+        request, {"detail": f"{first['field'] or 'input'}: {first['message']}", "errors": errors}, status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(request, {"detail": "authentication required"}, status=401)
+
+
+def _register() -> None:
+    from tandem.crm.api import router as crm_router
+
+    api.add_router("/", crm_router)
+
+
+_register()

@@ -1,0 +1,86 @@
+"""Campaigns and the touchpoints people have with them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
+from tandem.core.models import TimeStampedModel
+
+
+class Campaign(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft (to review)"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    external_id = models.CharField(max_length=120, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=40, db_index=True)
+    type = models.CharField(max_length=60, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    budget = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    actual_cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    utm_source = models.CharField(max_length=120, blank=True, default="")
+    utm_medium = models.CharField(max_length=120, blank=True, default="")
+    utm_campaign = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="campaign_external_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(actual_cost__gte=0), name="campaign_cost_not_negative"),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True)
+                | Q(started_on__isnull=True)
+                | Q(ended_on__gte=models.F("started_on")),
+                name="campaign_ends_after_start",
+            ),
+        ]
+        ordering = ["-started_on", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Touchpoint(models.Model):
+    person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="touchpoints")
+    occurred_at = models.DateTimeField()
+    channel = models.CharField(max_length=40, db_index=True)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    kind = models.CharField(max_length=24, default="page_view")
+    utm_source = models.CharField(max_length=120, blank=True, default="")
+    utm_medium = models.CharField(max_length=120, blank=True, default="")
+    utm_campaign = models.CharField(max_length=200, blank=True, default="")
+    utm_term = models.CharField(max_length=200, blank=True, default="")
+    utm_content = models.CharField(max_length=200, blank=True, default="")
+    url = models.CharField(max_length=2000, blank=True, default="")
+    referrer = models.CharField(max_length=2000, blank=True, default="")
+    custom_fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "occurred_at"], name="touchpoint_journey"),
+            models.Index(fields=["campaign", "occurred_at"], name="touchpoint_campaign"),
+            models.Index(fields=["occurred_at"], name="touchpoint_time"),
+        ]
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} via {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+KIND_CHOICES = TOUCHPOINT_KINDS
+CHANNEL_CHOICES = CHANNELS

@@ -1,0 +1,1 @@
+"""Models of capture (filled in by later issues)."""

@@ -1,0 +1,272 @@
+"""Writes for accounts, people, deals and activities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.events import event_record
+from tandem.crm.identity import email_domain, email_is_valid, email_normalize, name_key
+from tandem.crm.models import Account, Activity, ActivityKind, Deal, DealStage, LeadStatus, LostReason, Person
+from tandem.lifecycle.services import person_change_stage
+from tandem.lifecycle.states import Stage, rank
+
+
+def account_for_email(*, email: str | None, company: str = "", **fields: Any) -> Account | None:
+    """Find or create the account an email's company domain belongs to (free-mail gives none)."""
+    domain = email_domain(email)
+    if domain is None and not company:
+        return None
+    if domain is not None:
+        account = Account.objects.filter(domain=domain).first()
+        if account is None:
+            account = Account.objects.create(name=company or domain, domain=domain, **fields)
+        return account
+    account = Account.objects.filter(name=company, domain__isnull=True).first()
+    return account or Account.objects.create(name=company, **fields)
+
+
+@transaction.atomic
+def person_create(
+    *,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    job_title: str = "",
+    phone: str = "",
+    account: Account | None = None,
+    owner: Any = None,
+    stage: str = Stage.LEAD,
+    original_channel: str = "",
+    original_campaign: Any = None,
+    consent_email: bool = False,
+    consent_calls: bool = False,
+    custom_fields: dict[str, Any] | None = None,
+    created_at: dt.datetime | None = None,
+    by_user: Any = None,
+    reason: str = "created",
+) -> Person:
+    """Create a person and record its first lifecycle stage."""
+    email = email.strip()
+    if email and not email_is_valid(email):
+        raise ValidationFailed(f"email {email!r} is not a valid address", field="email", value=email)
+    normalized = email_normalize(email)
+    if normalized and Person.objects.filter(email_normalized=normalized).exists():
+        raise NotAllowed(f"a person with email {normalized} already exists", field="email", value=email)
+    created_at = created_at or timezone.now()
+    try:
+        person = Person.objects.create(
+            email=email,
+            email_normalized=normalized,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            name_key=name_key(first_name, last_name),
+            job_title=job_title.strip(),
+            phone=phone.strip(),
+            account=account,
+            owner=owner,
+            original_channel=original_channel,
+            original_campaign=original_campaign,
+            latest_channel=original_channel,
+            latest_campaign=original_campaign,
+            consent_email=consent_email,
+            consent_calls=consent_calls,
+            custom_fields=custom_fields or {},
+            created_at=created_at,
+        )
+    except IntegrityError as exc:  # a concurrent insert of the same email
+        raise NotAllowed(
+            f"a person with email {normalized} already exists", field="email", value=email
+        ) from exc
+    person_change_stage(person=person, to_stage=stage, at=created_at, by_user=by_user, reason=reason)
+    return person
+
+
+PERSON_EDITABLE = ("first_name", "last_name", "job_title", "phone", "consent_email", "consent_calls")
+
+
+@transaction.atomic
+def person_update(*, person: Person, by_user: Any = None, **changes: Any) -> Person:
+    """Change a person's profile fields; records the old and new values."""
+    unknown = set(changes) - set(PERSON_EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationFailed(f"field {name!r} cannot be edited here", field=name, value=changes[name])
+    diff = {k: [getattr(person, k), v] for k, v in changes.items() if getattr(person, k) != v}
+    if not diff:
+        return person
+    for key, (_, new) in diff.items():
+        setattr(person, key, new.strip() if isinstance(new, str) else new)
+    person.name_key = name_key(person.first_name, person.last_name)
+    person.save()
+    event_record(kind="person.updated", subject=person, actor=by_user, data={"changes": diff})
+    return person
+
+
+@transaction.atomic
+def person_assign_owner(
+    *, person: Person, owner: Any, by_user: Any = None, rule: str = "", reason: str = ""
+) -> Person:
+    """Give a person to a rep (or take it away with owner=None)."""
+    previous = person.owner_id
+    person.owner = owner
+    person.save(update_fields=["owner", "updated_at"])
+    event_record(
+        kind="person.owner_assigned",
+        subject=person,
+        actor=by_user,
+        rule=rule,
+        reason=reason,
+        data={"from": previous, "to": getattr(owner, "pk", None)},
+    )
+    return person
+
+
+@transaction.atomic
+def person_set_lead_status(*, person: Person, status: str, by_user: Any = None, reason: str = "") -> Person:
+    """Set the rep's working status of a lead (new, attempting, connected, nurturing, unqualified)."""
+    if status not in LeadStatus.values:
+        raise ValidationFailed(f"unknown lead status {status!r}", field="lead_status", value=status)
+    previous = person.lead_status
+    if previous == status:
+        return person
+    person.lead_status = status
+    person.save(update_fields=["lead_status", "updated_at"])
+    event_record(
+        kind="person.lead_status_changed",
+        subject=person,
+        actor=by_user,
+        reason=reason,
+        data={"from": previous, "to": status},
+    )
+    return person
+
+
+def _advance(*, person: Person, to_stage: str, at: dt.datetime, by_user: Any, reason: str) -> None:
+    # Deals only ever move a person forward on the funnel; a customer is never demoted by a new deal.
+    if rank(to_stage) > rank(person.lifecycle_stage or "") or person.lifecycle_stage in (
+        Stage.RECYCLED,
+        Stage.DISQUALIFIED,
+    ):
+        person_change_stage(person=person, to_stage=to_stage, at=at, by_user=by_user, reason=reason)
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    person: Person,
+    amount: Decimal,
+    name: str = "",
+    currency: str = "USD",
+    owner: Any = None,
+    created_at: dt.datetime | None = None,
+    external_id: str | None = None,
+    by_user: Any = None,
+) -> Deal:
+    """Open a deal for a person; the person becomes an opportunity."""
+    if amount < 0:
+        raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
+    created_at = created_at or timezone.now()
+    deal = Deal.objects.create(
+        person=person,
+        account=person.account,
+        amount=amount,
+        name=name,
+        currency=currency,
+        owner=owner or person.owner,
+        created_at=created_at,
+        external_id=external_id,
+    )
+    event_record(
+        kind="deal.created",
+        subject=deal,
+        actor=by_user,
+        occurred_at=created_at,
+        data={"amount": str(amount), "person": person.pk},
+    )
+    _advance(
+        person=person,
+        to_stage=Stage.OPPORTUNITY,
+        at=created_at,
+        by_user=by_user,
+        reason=f"deal {deal.pk} opened",
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_close(
+    *,
+    deal: Deal,
+    won: bool,
+    at: dt.datetime | None = None,
+    lost_reason: LostReason | None = None,
+    amount: Decimal | None = None,
+    by_user: Any = None,
+) -> Deal:
+    """Close a deal as won (the person becomes a customer) or lost (a lost reason is required)."""
+    if deal.stage != DealStage.OPEN:
+        raise NotAllowed(f"deal {deal.pk} is already {deal.stage}", field="stage", value=deal.stage)
+    if not won and lost_reason is None:
+        raise ValidationFailed("a lost deal needs a lost reason", field="lost_reason", value=None)
+    if amount is not None and amount < 0:
+        raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
+    at = at or timezone.now()
+    deal.stage = DealStage.WON if won else DealStage.LOST
+    deal.closed_at = at
+    deal.lost_reason = None if won else lost_reason
+    if amount is not None:
+        deal.amount = amount
+    deal.save()
+    event_record(
+        kind="deal.won" if won else "deal.lost",
+        subject=deal,
+        actor=by_user,
+        occurred_at=at,
+        data={"amount": str(deal.amount), "lost_reason": getattr(lost_reason, "name", None)},
+    )
+    if won and deal.person is not None:
+        _advance(
+            person=deal.person, to_stage=Stage.CUSTOMER, at=at, by_user=by_user, reason=f"deal {deal.pk} won"
+        )
+    return deal
+
+
+def activity_log(
+    *,
+    person: Person,
+    kind: str,
+    occurred_at: dt.datetime | None = None,
+    user: Any = None,
+    outcome: str = "",
+    duration_minutes: int | None = None,
+    notes: str = "",
+    deal: Deal | None = None,
+) -> Activity:
+    """Record a rep's call, email or meeting with a person."""
+    if kind not in ActivityKind.values:
+        raise ValidationFailed(f"unknown activity kind {kind!r}", field="kind", value=kind)
+    return Activity.objects.create(
+        person=person,
+        kind=kind,
+        occurred_at=occurred_at or timezone.now(),
+        user=user,
+        outcome=outcome,
+        duration_minutes=duration_minutes,
+        notes=notes,
+        deal=deal,
+    )
+
+
+def lost_reason_get_or_create(*, name: str) -> LostReason:
+    """The lost reason with this name, created when new."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise ValidationFailed("lost reason must not be empty", field="lost_reason", value=name)
+    reason, _ = LostReason.objects.get_or_create(name=clean)
+    return reason

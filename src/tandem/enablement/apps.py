@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EnablementConfig(AppConfig):
+    name = "tandem.enablement"
+    label = "enablement"

@@ -1,0 +1,1 @@
+"""Models of enablement (filled in by later issues)."""

@@ -1,0 +1,1 @@
+"""Models of integrations (filled in by later issues)."""

@@ -1,0 +1,1 @@
+"""Models of scoring (filled in by later issues)."""

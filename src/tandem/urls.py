@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tandem.api import api
+
+urlpatterns = [
+    path("", include("tandem.users.urls")),
+    path("people/", include("tandem.crm.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]
