@@ -1,0 +1,83 @@
+"""`tandem users ...`: create users with a role, change roles, list them, and manage API tokens."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tandem.core.errors import TandemError
+from tandem.users.models import ApiToken, Role, User
+from tandem.users.services import api_token_create, api_token_revoke, user_create, user_set_role
+
+
+class Command(BaseCommand):
+    help = "Manage users, roles and API tokens (create, role, list, token, revoke-token)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a user with a role")
+        create.add_argument("username")
+        create.add_argument("--role", required=True, choices=Role.values)
+        create.add_argument("--email", default="")
+        create.add_argument("--first-name", default="")
+        create.add_argument("--last-name", default="")
+        create.add_argument("--password", help="read from the terminal when omitted")
+        role = sub.add_parser("role", help="change a user's role")
+        role.add_argument("username")
+        role.add_argument("role", choices=Role.values)
+        sub.add_parser("list", help="list users and their roles")
+        token = sub.add_parser("token", help="create a personal API token (printed once)")
+        token.add_argument("username")
+        token.add_argument("--name", default="cli")
+        revoke = sub.add_parser("revoke-token", help="revoke an API token by its prefix")
+        revoke.add_argument("prefix")
+
+    def _user(self, username: str) -> User:
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist:
+            raise CommandError(f"no user named {username!r}") from None
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            getattr(self, "_" + opts["action"].replace("-", "_"))(opts)
+        except TandemError as exc:
+            raise CommandError(exc.message) from exc
+
+    def _create(self, opts: dict[str, Any]) -> None:
+        password = opts["password"] or getpass.getpass(f"Password for {opts['username']}: ")
+        user = user_create(
+            username=opts["username"],
+            password=password,
+            role=opts["role"],
+            email=opts["email"],
+            first_name=opts["first_name"],
+            last_name=opts["last_name"],
+        )
+        self.stdout.write(f"created {user.username} ({user.get_role_display()})")
+
+    def _role(self, opts: dict[str, Any]) -> None:
+        user = user_set_role(user=self._user(opts["username"]), role=opts["role"])
+        self.stdout.write(f"{user.username} is now {user.get_role_display()}")
+
+    def _list(self, opts: dict[str, Any]) -> None:
+        for user in User.objects.select_related("team").order_by("username"):
+            team = user.team.name if user.team else "-"
+            active = "" if user.is_active else " (inactive)"
+            self.stdout.write(f"{user.username:<20} {user.get_role_display():<14} {team}{active}")
+
+    def _token(self, opts: dict[str, Any]) -> None:
+        _, token = api_token_create(user=self._user(opts["username"]), name=opts["name"])
+        self.stdout.write(token)
+        self.stderr.write(
+            "Keep this token: it is shown only once. Send it as 'Authorization: Bearer <token>'."
+        )
+
+    def _revoke_token(self, opts: dict[str, Any]) -> None:
+        row = ApiToken.objects.filter(prefix=opts["prefix"], revoked_at__isnull=True).first()
+        if row is None:
+            raise CommandError(f"no active token with prefix {opts['prefix']!r}")
+        api_token_revoke(token=row)
+        self.stdout.write(f"revoked {row}")

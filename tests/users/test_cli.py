@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from tandem.users.models import ApiToken, User
+
+
+def test_users_create_gives_role_group_and_login(db):
+    # given / when
+    call_command(
+        "users", "create", "mia", "--role", "marketing", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    # then
+    user = User.objects.get(username="mia")
+    assert user.role == "marketing"
+    assert list(user.groups.values_list("name", flat=True)) == ["Marketing"]
+    assert user.has_perm("campaigns.change_campaign")
+    assert not user.has_perm("crm.delete_deal")
+    assert Client().login(username="mia", password="s3cret-pass-9")
+
+
+def test_users_create_refuses_a_taken_name_and_changes_nothing(db):
+    # given
+    call_command(
+        "users", "create", "mia", "--role", "viewer", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    # when
+    with pytest.raises(CommandError, match="user 'mia' already exists"):
+        call_command("users", "create", "mia", "--role", "admin", "--password", "x-other-pass-1")
+    # then
+    assert User.objects.get(username="mia").role == "viewer"
+
+
+def test_users_role_moves_between_groups(db):
+    # given
+    call_command(
+        "users", "create", "tom", "--role", "sales_rep", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    # when
+    call_command("users", "role", "tom", "sales_manager", stdout=io.StringIO())
+    # then
+    user = User.objects.get(username="tom")
+    assert list(user.groups.values_list("name", flat=True)) == ["Sales manager"]
+    assert user.has_perm("crm.change_deal")
+
+
+def test_token_authenticates_api_and_revoke_stops_it(db):
+    # given
+    call_command(
+        "users", "create", "api", "--role", "viewer", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    out = io.StringIO()
+    call_command("users", "token", "api", stdout=out, stderr=io.StringIO())
+    token = out.getvalue().strip()
+    client = Client()
+    # when / then
+    assert client.get("/api/people", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    call_command("users", "revoke-token", ApiToken.objects.get().prefix, stdout=io.StringIO())
+    assert client.get("/api/people", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert ApiToken.objects.get().digest != token  # only the digest is stored
