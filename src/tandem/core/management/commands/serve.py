@@ -1,0 +1,82 @@
+"""`tandem serve`: run Tandem with gunicorn's sync workers, or Django's reloading server with --dev."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+def default_workers() -> int:
+    # gunicorn's rule of thumb (2 × cores + 1), capped: SQLite has one writer at a time anyway.
+    return min(2 * (os.cpu_count() or 1) + 1, 8)
+
+
+def gunicorn_argv(*, host: str, port: int, workers: int, timeout: int) -> list[str]:
+    """The gunicorn command line: this interpreter, so the venv's gunicorn runs whatever PATH says."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "tandem.wsgi:application",
+        "--bind",
+        f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        str(timeout),
+        "--access-logfile",
+        "-",
+    ]
+
+
+class Command(BaseCommand):
+    help = "Serve Tandem: gunicorn with sync workers on 127.0.0.1:8000, or Django's reloading server (--dev)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help=f"gunicorn worker processes (default {default_workers()})",
+        )
+        parser.add_argument(
+            "--timeout", type=int, default=60, help="seconds before a stuck worker is restarted"
+        )
+        parser.add_argument(
+            "--dev", action="store_true", help="Django's development server, reloading on changes"
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        host, port = opts["host"], opts["port"]
+        workers = opts["workers"] if opts["workers"] is not None else default_workers()
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535, got {port}")
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1, got {workers}")
+        if host not in settings.ALLOWED_HOSTS and host not in ("0.0.0.0", "::"):
+            self.stderr.write(
+                f"note: {host} is not in TANDEM_ALLOWED_HOSTS, so Django will refuse its requests"
+            )
+        if host in ("0.0.0.0", "::"):
+            self.stderr.write(
+                "note: listening on every interface; TANDEM_ALLOWED_HOSTS names the hosts served"
+            )
+        url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
+        if opts["dev"]:
+            self.stdout.write(f"Tandem (development server) on {url}  (Ctrl+C stops)")
+            call_command("runserver", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            return
+        self.stdout.write(f"Tandem on {url} with {workers} gunicorn workers  (Ctrl+C stops)")
+        self.stdout.flush()
+        argv = gunicorn_argv(host=host, port=port, workers=workers, timeout=opts["timeout"])
+        # Replace this process: Ctrl+C and service managers' signals then reach gunicorn's arbiter directly.
+        os.execv(argv[0], argv)

@@ -1,0 +1,304 @@
+"""Writes of the core app: loading the demo company into an empty database, or emptying one for it."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tandem.capture.selectors import person_pks_by_email
+from tandem.capture.services import bundle_import
+from tandem.core.demo import (
+    BUNDLE_FILES,
+    DEMO_PASSWORD,
+    OTHER_USERS,
+    PRINTED_LOGINS,
+    TEAMS,
+    DemoCompany,
+    StageMove,
+    write_bundle,
+)
+from tandem.core.errors import NotAllowed
+from tandem.core.events import event_record
+from tandem.crm.models import Activity, Deal, Person
+from tandem.feedback.models import Question
+from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.users.models import Team, User
+from tandem.users.roles import roles_sync
+from tandem.users.services import user_create
+
+DEMO_RULE = "demo"
+# Moves a rep makes (accepting, qualifying, sending back); reaching MQL is the marketing rule's doing.
+REP_STAGES = frozenset({"sal", "sql", "recycled", "disqualified"})
+CHUNK = 5000
+T = TypeVar("T")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    team: str
+    password: str
+
+
+@dataclass
+class DemoLoadReport:
+    """What the demo load wrote, and how long each step took."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    logins: list[DemoLogin] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DemoDatabaseState:
+    people: int
+    logins: list[DemoLogin]
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _quiet(line: str) -> None:
+    return None
+
+
+def demo_logins() -> list[DemoLogin]:
+    """The logins `tandem demo` prints: one user per role, all with the demo password."""
+    return [DemoLogin(username, role, team, DEMO_PASSWORD) for username, role, _, _, team in PRINTED_LOGINS]
+
+
+def demo_database_state() -> DemoDatabaseState:
+    """How many people the database holds and which of the demo's printed logins exist in it."""
+    present = set(
+        User.objects.filter(username__in=[u for u, *_ in PRINTED_LOGINS]).values_list("username", flat=True)
+    )
+    return DemoDatabaseState(
+        people=Person.objects.count(), logins=[login for login in demo_logins() if login.username in present]
+    )
+
+
+def database_reset(*, reason: str) -> None:
+    """Empty every table (the schema stays) and recreate the role groups, which live in the data."""
+    if connection.vendor == "postgresql":
+        # Inside a transaction that already wrote rows, deferred foreign-key checks would block TRUNCATE.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    call_command("flush", interactive=False, verbosity=0)
+    roles_sync()
+    event_record(kind="database.flushed", subject_type="core.database", reason=reason)
+
+
+@transaction.atomic
+def demo_users_create() -> dict[str, User]:
+    """The demo's teams (two sales teams in different time zones, one marketing team) and their users."""
+    teams: dict[str, Team] = {}
+    for name, kind, time_zone, territory, _ in TEAMS:
+        team = Team.objects.create(name=name, kind=kind, time_zone=time_zone)
+        event_record(
+            kind="team.created",
+            subject=team,
+            data={"kind": kind, "time_zone": time_zone, "territory": territory},
+        )
+        teams[name] = team
+    users: dict[str, User] = {}
+    for username, role, first, last, team_name in (*PRINTED_LOGINS, *OTHER_USERS):
+        users[username] = user_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            email=f"{username}@demo.tandem.example",
+            first_name=first,
+            last_name=last,
+            team=teams.get(team_name),
+        )
+    for name, _, time_zone, _, manager in TEAMS:
+        team = teams[name]
+        # People work in their team's time zone; user_create does not take one.
+        User.objects.filter(team=team).update(time_zone=time_zone)
+        Team.objects.filter(pk=team.pk).update(manager=users[manager])
+        event_record(
+            kind="team.staffed",
+            subject=team,
+            data={
+                "manager": manager,
+                "members": sorted(u.username for u in users.values() if u.team_id == team.pk),
+            },
+        )
+    return users
+
+
+def _transitions(
+    *, moves: Iterable[StageMove], person_pks: dict[str, int], owner_pks: dict[str, int]
+) -> list[Transition]:
+    return [
+        Transition(
+            person_id=person_pks[m.email],
+            to_stage=m.to_stage,
+            at=m.at,
+            by_user_id=owner_pks.get(m.email) if m.to_stage in REP_STAGES else None,
+            rule=DEMO_RULE,
+            reason=m.reason,
+        )
+        for m in moves
+    ]
+
+
+def _group(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for key, pk in pairs:
+        out[key].append(pk)
+    return {key: sorted(pks) for key, pks in sorted(out.items())}
+
+
+def _people_fields_set(
+    *, company: DemoCompany, person_pks: dict[str, int], users: dict[str, User]
+) -> dict[str, dict[str, int]]:
+    """Owners, lead statuses, consent and phones in a few grouped updates; returns counts for the event."""
+    now = timezone.now()
+    by_owner = _group((p.owner, person_pks[p.email]) for p in company.people if p.owner)
+    for username, pks in by_owner.items():
+        for chunk in _chunks(pks):
+            Person.objects.filter(pk__in=chunk).update(owner=users[username], updated_at=now)
+            Deal.objects.filter(person_id__in=chunk).update(owner=users[username])
+            Question.objects.filter(person_id__in=chunk).update(heard_by=users[username])
+    by_status = _group((p.lead_status, person_pks[p.email]) for p in company.people if p.lead_status != "new")
+    for status, pks in by_status.items():
+        for chunk in _chunks(pks):
+            Person.objects.filter(pk__in=chunk).update(lead_status=status, updated_at=now)
+    consenting = sorted(person_pks[p.email] for p in company.people if p.consent_email)
+    for chunk in _chunks(consenting):
+        Person.objects.filter(pk__in=chunk).update(consent_email=True, updated_at=now)
+    with_phone = [Person(pk=person_pks[p.email], phone=p.phone) for p in company.people if p.phone]
+    Person.objects.bulk_update(with_phone, ["phone"], batch_size=1000)
+    return {
+        "owners": {u: len(pks) for u, pks in by_owner.items()},
+        "lead_statuses": {s: len(pks) for s, pks in by_status.items()},
+        "consent_email": {"true": len(consenting)},
+        "phone": {"set": len(with_phone)},
+    }
+
+
+def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], users: dict[str, User]) -> int:
+    """Bulk-create the reps' calls, emails and meetings of the demo company, with one summary event."""
+    deal_pks: dict[str, int] = {}
+    deal_ids = sorted({a.deal_id for a in company.activities if a.deal_id})
+    for chunk in _chunks(deal_ids):
+        for external_id, pk in Deal.objects.filter(external_id__in=chunk).values_list("external_id", "pk"):
+            deal_pks[external_id or ""] = pk
+    rows = [
+        Activity(
+            person_id=person_pks[a.email],
+            deal_id=deal_pks.get(a.deal_id) if a.deal_id else None,
+            user_id=users[a.user].pk,
+            kind=a.kind,
+            outcome=a.outcome,
+            occurred_at=a.occurred_at,
+            duration_minutes=a.duration_minutes,
+            notes=a.notes,
+        )
+        for a in company.activities
+    ]
+    Activity.objects.bulk_create(rows, batch_size=2000)
+    per_user: dict[str, int] = defaultdict(int)
+    for a in company.activities:
+        per_user[a.user] += 1
+    event_record(
+        kind="demo.activities_logged",
+        subject_type="crm.activity",
+        rule=DEMO_RULE,
+        data={"count": len(rows), "per_user": dict(sorted(per_user.items()))},
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def demo_load(
+    *, company: DemoCompany, progress: Progress | None = None, keep_bundle: Path | None = None
+) -> DemoLoadReport:
+    """Load the demo company into an empty database: users, the bundle, funnel stages, owners, activities."""
+    say = progress or _quiet
+    existing = Person.objects.count()
+    if existing:
+        raise NotAllowed(
+            f"the database already holds {existing} people; the demo loads only into an empty one "
+            "(tandem demo --reset empties it)",
+            field="people",
+            value=existing,
+        )
+    report = DemoLoadReport(logins=demo_logins())
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[step] = round(now - clock, 2)
+        clock = now
+        say(f"{step}: {report.seconds[step]:.1f} s")
+
+    def import_progress(label: str, done: int, total: int) -> None:
+        if done == total and total:
+            say(f"  {label}: {total}")
+
+    users = demo_users_create()
+    lap("users and teams")
+    with tempfile.TemporaryDirectory(prefix="tandem-demo-") as folder:
+        # Three steps, because the importer derives only lead / opportunity / customer and stages never move
+        # back: people arrive as leads, then reach MQL, SAL and SQL at their own times, then deals arrive.
+        leads = Path(folder) / "leads"
+        write_bundle(company, leads, files=[f for f in BUNDLE_FILES if f != "deals.csv"])
+        lap("bundle written")
+        imported = bundle_import(directory=leads, by_user=users["admin"], progress=import_progress)
+        lap("people, campaigns, touchpoints, questions imported")
+        person_pks = person_pks_by_email(emails=[p.email for p in company.people])
+        owner_pks = {p.email: users[p.owner].pk for p in company.people if p.owner}
+        stage_changes = people_change_stage_bulk(
+            transitions=_transitions(moves=company.stage_moves, person_pks=person_pks, owner_pks=owner_pks)
+        )
+        lap("MQL, SAL and SQL stages")
+        deals = Path(folder) / "deals"
+        # people.csv is required; an empty one makes the deals refer to the people already stored.
+        write_bundle(replace(company, people=[]), deals, files=["people.csv", "deals.csv"])
+        with_deals = bundle_import(directory=deals, by_user=users["admin"], progress=import_progress)
+        lap("deals imported")
+    stage_changes += people_change_stage_bulk(
+        transitions=_transitions(moves=company.late_stage_moves, person_pks=person_pks, owner_pks=owner_pks)
+    )
+    fields_set = _people_fields_set(company=company, person_pks=person_pks, users=users)
+    event_record(kind="demo.people_assigned", subject_type="crm.person", rule=DEMO_RULE, data=fields_set)
+    lap("owners, statuses, late stages")
+    activities = demo_activities_log(company=company, person_pks=person_pks, users=users)
+    lap("activities")
+    if keep_bundle is not None:
+        write_bundle(company, keep_bundle)
+    report.counts = {
+        "users": len(users),
+        "campaigns": imported.files["campaigns.csv"].created,
+        "people": imported.files["people.csv"].created,
+        "accounts": imported.accounts.created,
+        "touchpoints": imported.files["touchpoints.csv"].created,
+        "questions": imported.files["questions.csv"].created,
+        "deals": with_deals.files["deals.csv"].created,
+        "stage_changes": imported.stage_changes + stage_changes + with_deals.stage_changes,
+        "activities": activities,
+    }
+    event_record(
+        kind="demo.loaded",
+        subject_type="core.demo",
+        actor=users["admin"],
+        rule=DEMO_RULE,
+        data={"seed": company.seed, "end": company.end.isoformat(), "counts": report.counts},
+    )
+    return report
