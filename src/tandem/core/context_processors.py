@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.http import HttpRequest
+from django.urls import reverse
 
+
+class NavItem(NamedTuple):
+    label: str
+    url_name: str
+    # Roles that see the item (Role values); None means everyone signed in. Superusers see everything.
+    roles: frozenset[str] | None = None
+
+
+# Later features append their own entries here, e.g. NAV.append(NavItem("Campaigns", "campaigns:list")).
+# Plain (label, url name, roles) tuples work too.
 NAV: list[tuple[str, str, frozenset[str] | None]] = [
-    # (label, url name, roles that see it; None = everyone signed in)
-    ("Home", "home", None),
-    ("People", "crm:people", None),
+    NavItem("Home", "home"),
+    NavItem("People", "crm:people"),
+    NavItem("Django admin", "admin:index", frozenset({"admin"})),
 ]
 
 
+def _is_active(path: str, url: str) -> bool:
+    # Home redirects to /home/<role>/, so it counts as active there; other items own their URL prefix.
+    if url == "/":
+        return path == "/" or path.startswith("/home/")
+    return path.startswith(url)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
+    """The nav items this user may see, each with its URL and whether it is the current section."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     role = getattr(user, "role", "")
-    items = [
-        (label, name) for label, name, roles in NAV if roles is None or role in roles or user.is_superuser
-    ]
+    items = []
+    for label, name, roles in NAV:
+        if roles is None or role in roles or user.is_superuser:
+            url = reverse(name)
+            items.append({"label": label, "url": url, "active": _is_active(request.path, url)})
     return {"nav_items": items}

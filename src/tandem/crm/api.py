@@ -1,12 +1,372 @@
+"""REST endpoints for people and deals: the same selectors and services the web pages use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Field, Path, Query, Router, Schema
+from ninja.errors import AuthorizationError
+from pydantic import AfterValidator, ConfigDict, field_validator
+
+from tandem.campaigns.channels import CHANNEL_LABELS
+from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.keyset import MAX_ID
+from tandem.crm import selectors
+from tandem.crm.services import (
+    account_for_email,
+    deal_close,
+    deal_create,
+    lost_reason_get_or_create,
+    person_create,
+    person_update,
+)
+from tandem.lifecycle.services import person_change_stage
+from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])
+deals_router = Router(tags=["deals"])
 
 
-@router.get("/people/count")
-def people_count(request: HttpRequest) -> dict:
-    """How many people there are."""
-    from tandem.crm.models import Person
+def _no_nul(value: str) -> str:
+    # PostgreSQL refuses NUL in text; refusing it here keeps that a 422, not a database error.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
 
-    return {"count": Person.objects.count()}
+
+# Text that fits its column: longer input is a 422 naming the field on both databases.
+NoNul = AfterValidator(_no_nul)
+Text16 = Annotated[str, Field(max_length=16), NoNul]
+Text40 = Annotated[str, Field(max_length=40), NoNul]
+Text100 = Annotated[str, Field(max_length=100), NoNul]
+Text200 = Annotated[str, Field(max_length=200), NoNul]
+Text254 = Annotated[str, Field(max_length=254), NoNul]
+Text2000 = Annotated[str, Field(max_length=2000), NoNul]
+
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _require(request: HttpRequest, perm: str, action: str) -> None:
+    if not request.user.has_perm(perm):
+        role = getattr(request.user, "get_role_display", lambda: "your role")()
+        raise AuthorizationError(message=f"{role} may not {action} (needs permission {perm})")
+
+
+def _owner(owner_id: int | None, field: str = "owner_id") -> Any:
+    if owner_id is None:
+        return None
+    try:
+        return user_get(user_id=owner_id)
+    except NotFound:
+        raise ValidationFailed(f"no user with id {owner_id}", field=field, value=owner_id) from None
+
+
+# ---- schemas ----
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    domain: str | None
+    industry: str
+    size_band: str
+    country: str
+
+
+class PersonOut(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    name: str = Field(..., alias="full_name")
+    job_title: str
+    phone: str
+    company: str | None = Field(None, alias="account.name")
+    account_id: int | None
+    owner_id: int | None
+    lifecycle_stage: str
+    lead_status: str
+    original_channel: str
+    latest_channel: str
+    consent_email: bool
+    consent_calls: bool
+    created_at: dt.datetime
+
+
+class PeoplePageOut(Schema):
+    items: list[PersonOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+class StageChangeOut(Schema):
+    id: int
+    from_stage: str
+    to_stage: str
+    changed_at: dt.datetime
+    by_user_id: int | None
+    rule: str
+    rule_version: int | None
+    reason: str
+
+
+class TouchpointOut(Schema):
+    id: int
+    occurred_at: dt.datetime
+    channel: str
+    kind: str
+    campaign_id: int | None
+    campaign: str | None = Field(None, alias="campaign.name")
+
+
+class DealOut(Schema):
+    id: int
+    name: str
+    person_id: int | None
+    account_id: int | None
+    owner_id: int | None
+    amount: Decimal
+    currency: str
+    stage: str
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    lost_reason: str | None = Field(None, alias="lost_reason.name")
+
+
+class DealPageOut(Schema):
+    items: list[DealOut]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+class ActivityOut(Schema):
+    id: int
+    kind: str
+    occurred_at: dt.datetime
+    user_id: int | None
+    outcome: str
+    duration_minutes: int | None
+    notes: str
+
+
+class QuestionOut(Schema):
+    id: int
+    asked_at: dt.datetime
+    text: str
+    product: str
+    is_objection: bool
+    heard_by_id: int | None
+
+
+class PersonDetailOut(PersonOut):
+    account: AccountOut | None
+    stage_history: list[StageChangeOut]
+    touchpoints: list[TouchpointOut]
+    touchpoints_truncated: bool
+    deals: list[DealOut]
+    activities: list[ActivityOut]
+    questions: list[QuestionOut]
+
+
+class PeopleQuery(Schema):
+    q: Text200 = Field("", description="name prefix, or email prefix when it contains @")
+    stage: Text16 = ""
+    owner: Text40 = Field("", description="a user id, or `none` for unassigned")
+    channel: Text40 = ""
+    cursor: Text2000 = ""
+    limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+class PersonIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Text254 = ""
+    first_name: Text100 = ""
+    last_name: Text100 = ""
+    company: Text200 = Field(
+        "", description="company name; people with a company email domain share its account"
+    )
+    job_title: Text200 = ""
+    phone: Text40 = ""
+    owner_id: int | None = Field(None, ge=1, le=MAX_ID)
+    stage: Text16 = "lead"
+    original_channel: Text40 = ""
+    consent_email: bool = False
+    consent_calls: bool = False
+
+    @field_validator("original_channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value and value not in CHANNEL_LABELS:
+            raise ValueError(f"unknown channel {value!r}; one of {', '.join(CHANNEL_LABELS)}")
+        return value
+
+
+class PersonPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Text100 = ""
+    last_name: Text100 = ""
+    job_title: Text200 = ""
+    phone: Text40 = ""
+    consent_email: bool = False
+    consent_calls: bool = False
+
+
+class StageIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    to_stage: Text16
+    reason: Text2000 = ""
+
+
+class DealQuery(Schema):
+    stage: Text16 = ""
+    owner: Text40 = Field("", description="a user id, or `none` for unassigned")
+    person_id: int | None = Field(None, ge=1, le=MAX_ID)
+    cursor: Text2000 = ""
+    limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+class DealIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: int = Field(..., ge=1, le=MAX_ID)
+    amount: Decimal = Field(..., max_digits=14, decimal_places=2)
+    name: Text200 = ""
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    owner_id: int | None = Field(None, ge=1, le=MAX_ID, description="defaults to the person's owner")
+
+
+class DealCloseIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    won: bool
+    lost_reason: Text200 | None = Field(None, description="required when won is false; new names are added")
+    amount: Decimal | None = Field(
+        None, max_digits=14, decimal_places=2, description="final amount, if it changed"
+    )
+
+
+class _DetailView:
+    """The person's own attributes plus the lists the selector gathered: one object for PersonDetailOut."""
+
+    def __init__(self, detail: selectors.PersonDetail) -> None:
+        self.person = detail.person
+        self.stage_history = detail.stage_changes
+        self.touchpoints = detail.touchpoints
+        self.touchpoints_truncated = detail.touchpoints_truncated
+        self.deals = detail.deals
+        self.activities = detail.activities
+        self.questions = detail.questions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.person, name)
+
+
+# ---- people ----
+
+
+@router.get("/people", response=PeoplePageOut)
+def people_list(request: HttpRequest, filters: Query[PeopleQuery]) -> Any:
+    """List people newest first (by name or email when searching), one keyset page at a time."""
+    _require(request, "crm.view_person", "list people")
+    return selectors.people_list(**filters.dict())
+
+
+@router.get("/people/{person_id}", response=PersonDetailOut)
+def person_get(request: HttpRequest, person_id: Id) -> Any:
+    """One person with account, stage history, journey touchpoints, deals, activities and questions."""
+    _require(request, "crm.view_person", "view people")
+    return _DetailView(selectors.person_detail(person_id=person_id))
+
+
+@router.post("/people", response={201: PersonOut})
+def people_create(request: HttpRequest, data: PersonIn) -> Any:
+    """Create a person (and their company's account) at a first lifecycle stage."""
+    _require(request, "crm.add_person", "create people")
+    fields = data.dict()
+    company = fields.pop("company").strip()
+    owner = _owner(fields.pop("owner_id"))
+    # One change: a refused person must not leave a new account behind.
+    with transaction.atomic():
+        account = account_for_email(email=fields["email"], company=company)
+        person = person_create(
+            **fields, account=account, owner=owner, by_user=request.user, reason="created via API"
+        )
+    return 201, selectors.person_get(person_id=person.pk)
+
+
+@router.patch("/people/{person_id}", response=PersonOut)
+def people_update(request: HttpRequest, person_id: Id, data: PersonPatch) -> Any:
+    """Change a person's name, title, phone or consent; only the fields sent are changed."""
+    _require(request, "crm.change_person", "edit people")
+    person = selectors.person_get(person_id=person_id)
+    return person_update(person=person, by_user=request.user, **data.dict(exclude_unset=True))
+
+
+@router.post("/people/{person_id}/stage", response=StageChangeOut)
+def people_change_stage(request: HttpRequest, person_id: Id, data: StageIn) -> Any:
+    """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
+    _require(request, "crm.change_person", "change lifecycle stages")
+    person = selectors.person_get(person_id=person_id)
+    return person_change_stage(
+        person=person, to_stage=data.to_stage, by_user=request.user, reason=data.reason
+    )
+
+
+# ---- deals ----
+
+
+@deals_router.get("/deals", response=DealPageOut)
+def deals_list(request: HttpRequest, filters: Query[DealQuery]) -> Any:
+    """List deals newest first, filtered by stage (open, won, lost), owner and person."""
+    _require(request, "crm.view_deal", "list deals")
+    return selectors.deal_list(**filters.dict())
+
+
+@deals_router.get("/deals/{deal_id}", response=DealOut)
+def deals_get(request: HttpRequest, deal_id: Id) -> Any:
+    """One deal."""
+    _require(request, "crm.view_deal", "view deals")
+    return selectors.deal_get(deal_id=deal_id)
+
+
+@deals_router.post("/deals", response={201: DealOut})
+def deals_create(request: HttpRequest, data: DealIn) -> Any:
+    """Open a deal for a person; the person moves forward to opportunity."""
+    _require(request, "crm.add_deal", "open deals")
+    try:
+        person = selectors.person_get(person_id=data.person_id)
+    except NotFound:
+        raise ValidationFailed(
+            f"no person with id {data.person_id}", field="person_id", value=data.person_id
+        ) from None
+    deal = deal_create(
+        person=person,
+        amount=data.amount,
+        name=data.name,
+        currency=data.currency,
+        owner=_owner(data.owner_id),
+        by_user=request.user,
+    )
+    return 201, selectors.deal_get(deal_id=deal.pk)
+
+
+@deals_router.post("/deals/{deal_id}/close", response=DealOut)
+def deals_close(request: HttpRequest, deal_id: Id, data: DealCloseIn) -> Any:
+    """Close a deal as won (the person becomes a customer) or lost (with a lost reason)."""
+    _require(request, "crm.change_deal", "close deals")
+    deal = selectors.deal_get(deal_id=deal_id)
+    # One change: a refused close must not leave a newly named lost reason behind.
+    with transaction.atomic():
+        reason = None
+        if not data.won and data.lost_reason is not None:
+            reason = lost_reason_get_or_create(name=data.lost_reason)
+        deal_close(deal=deal, won=data.won, lost_reason=reason, amount=data.amount, by_user=request.user)
+    return selectors.deal_get(deal_id=deal_id)

@@ -5,4 +5,10 @@ from tandem.crm import views
 app_name = "crm"
 urlpatterns = [
     path("", views.people_list, name="people"),
+    path("new/", views.person_new, name="person-new"),
+    path("<int:pk>/", views.person_detail, name="person"),
+    path("<int:pk>/edit/", views.person_edit, name="person-edit"),
+    path("<int:pk>/stage/", views.person_stage, name="person-stage"),
+    path("<int:pk>/deals/", views.deal_new, name="deal-new"),
+    path("deals/<int:deal_id>/close/", views.deal_close_view, name="deal-close"),
 ]

@@ -1,7 +1,274 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+"""People pages: the list (search, filters, keyset pages; HTMX swaps the table) and the person page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from tandem.campaigns.channels import CHANNELS
+from tandem.core.errors import NotFound, TandemError
+from tandem.crm import selectors
+from tandem.crm.models import Person
+from tandem.crm.services import (
+    PERSON_EDITABLE,
+    account_for_email,
+    deal_close,
+    deal_create,
+    lost_reason_get_or_create,
+    person_create,
+    person_update,
+)
+from tandem.lifecycle.services import person_change_stage
+from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
+from tandem.lifecycle.states import INITIAL, LABELS, Stage, can_move
+from tandem.users.selectors import user_owner_options
+
+FILTER_PARAMS = ("q", "stage", "owner", "channel")
+
+
+def _get(select: Any, **kwargs: Any) -> Any:
+    # Selectors raise NotFound with a message naming the id; the 404 page shows it.
+    try:
+        return select(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+def _page_url(filters: dict[str, str], cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    query = {k: v for k, v in filters.items() if v}
+    query["cursor"] = cursor
+    return f"{reverse('crm:people')}?{urlencode(query)}"
 
 
 @login_required
+@permission_required("crm.view_person", raise_exception=True)
+@vary_on_headers("HX-Request")
 def people_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("people")
+    filters = {k: request.GET.get(k, "").strip() for k in FILTER_PARAMS}
+    error = None
+    try:
+        page = selectors.people_list(
+            q=filters["q"],
+            stage=filters["stage"],
+            owner=filters["owner"],
+            channel=filters["channel"],
+            cursor=request.GET.get("cursor", "").strip(),
+        )
+    except TandemError as exc:
+        page, error = selectors.Page(items=[], order="recent", next_cursor=None, prev_cursor=None), exc
+    context = {
+        "page": page,
+        "filters": filters,
+        "error": error,
+        "next_url": _page_url(filters, page.next_cursor),
+        "prev_url": _page_url(filters, page.prev_cursor),
+        "stages": STAGE_CHOICES,
+        "channels": CHANNELS,
+        "can_add": request.user.has_perm("crm.add_person"),
+    }
+    htmx: Any = getattr(request, "htmx", None)
+    # HTMX swaps only the results; a history restore (back button after a swap) needs the whole page.
+    partial = bool(htmx) and not htmx.history_restore_request
+    if not partial:
+        context["owners"] = user_owner_options()
+    template = "crm/_people_results.html" if partial else "crm/people_list.html"
+    return render(request, template, context, status=error.status_code if error else 200)
+
+
+def _stage_options(person: Person) -> list[tuple[str, str]]:
+    current = person.lifecycle_stage or None
+    return [(s.value, LABELS[s]) for s in Stage if can_move(current, s)]
+
+
+@login_required
+@permission_required("crm.view_person", raise_exception=True)
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = _get(selectors.person_detail, person_id=pk)
+    context = {
+        "d": detail,
+        "person": detail.person,
+        "stage_changes": detail.stage_changes,
+        "stage_options": _stage_options(detail.person),
+        "can_change": request.user.has_perm("crm.change_person"),
+        "can_add_deal": request.user.has_perm("crm.add_deal"),
+        "can_close_deal": request.user.has_perm("crm.change_deal"),
+    }
+    return render(request, "crm/person_detail.html", context)
+
+
+@login_required
+@permission_required("crm.change_person", raise_exception=True)
+@require_POST
+def person_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _get(selectors.person_get, person_id=pk)
+    to_stage = request.POST.get("to_stage", "").strip()
+    reason = request.POST.get("reason", "").strip()
+    error = None
+    try:
+        person_change_stage(person=person, to_stage=to_stage, by_user=request.user, reason=reason)
+    except TandemError as exc:
+        error = exc
+    if not getattr(request, "htmx", False):
+        if error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Moved to {LABELS[Stage(to_stage)]}.")
+        return redirect("crm:person", pk=pk)
+    context = {
+        "person": person,
+        "stage_changes": selectors.person_stage_history(person_id=pk),
+        "stage_options": _stage_options(person),
+        "can_change": True,
+        "stage_error": error,
+        "stage_done": None if error else LABELS[Stage(to_stage)],
+        "form_reason": reason if error else "",
+    }
+    return render(request, "crm/_stage_panel.html", context, status=error.status_code if error else 200)
+
+
+class PersonForm(forms.Form):
+    """What the web form accepts; the service decides what is allowed."""
+
+    email = forms.CharField(max_length=254, required=False)
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    company = forms.CharField(max_length=200, required=False)
+    job_title = forms.CharField(max_length=200, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    stage = forms.ChoiceField(
+        choices=[(s.value, LABELS[s]) for s in Stage if s in INITIAL], initial=Stage.LEAD
+    )
+    original_channel = forms.ChoiceField(choices=[("", "—"), *CHANNELS], required=False)
+    consent_email = forms.BooleanField(required=False)
+    consent_calls = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, owners: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owners = {u.pk: u for u in owners}
+        self.fields["owner"].choices = [("", "Unassigned")] + [(u.pk, str(u)) for u in owners]  # type: ignore[attr-defined]
+
+
+class PersonEditForm(forms.Form):
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    job_title = forms.CharField(max_length=200, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    consent_email = forms.BooleanField(required=False)
+    consent_calls = forms.BooleanField(required=False)
+
+
+class DealForm(forms.Form):
+    # Bounded like the column (14 digits, 2 decimals) so nothing the database would refuse gets that far.
+    amount = forms.DecimalField(max_digits=14, decimal_places=2)
+    name = forms.CharField(max_length=200, required=False)
+
+
+def _form_error(form: forms.Form, exc: TandemError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@login_required
+@permission_required("crm.add_person", raise_exception=True)
+def person_new(request: HttpRequest) -> HttpResponse:
+    owners = user_owner_options()
+    form = PersonForm(request.POST or None, owners=owners)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # The account and the person are one change: a refused person leaves no new account behind.
+            with transaction.atomic():
+                account = account_for_email(email=data["email"], company=data["company"].strip())
+                person = person_create(
+                    **{k: data[k] for k in ("email", "first_name", "last_name", "job_title", "phone")},
+                    account=account,
+                    owner=form.owners.get(data["owner"]),
+                    stage=data["stage"],
+                    original_channel=data["original_channel"],
+                    consent_email=data["consent_email"],
+                    consent_calls=data["consent_calls"],
+                    by_user=request.user,
+                    reason="created in the web app",
+                )
+        except TandemError as exc:
+            _form_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, f"{person} was added.")
+            return redirect("crm:person", pk=person.pk)
+    elif request.method == "POST":
+        status = 422
+    return render(request, "crm/person_form.html", {"form": form, "creating": True}, status=status)
+
+
+@login_required
+@permission_required("crm.change_person", raise_exception=True)
+def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _get(selectors.person_get, person_id=pk)
+    initial = {k: getattr(person, k) for k in PERSON_EDITABLE}
+    form = PersonEditForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            person_update(person=person, by_user=request.user, **form.cleaned_data)
+        except TandemError as exc:
+            _form_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, "Saved.")
+            return redirect("crm:person", pk=pk)
+    elif request.method == "POST":
+        status = 422
+    return render(request, "crm/person_form.html", {"form": form, "person": person}, status=status)
+
+
+@login_required
+@permission_required("crm.add_deal", raise_exception=True)
+@require_POST
+def deal_new(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _get(selectors.person_get, person_id=pk)
+    form = DealForm(request.POST)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        messages.error(request, f"{field}: {errors[0]} (got {request.POST.get(field, '')!r})")
+        return redirect("crm:person", pk=pk)
+    try:
+        deal = deal_create(person=person, by_user=request.user, **form.cleaned_data)
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deal {deal} opened.")
+    return redirect("crm:person", pk=pk)
+
+
+@login_required
+@permission_required("crm.change_deal", raise_exception=True)
+@require_POST
+def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = _get(selectors.deal_get, deal_id=deal_id)
+    won = request.POST.get("outcome") == "won"
+    try:
+        # A new lost reason and the close are one change: a refused close leaves no stray reason.
+        with transaction.atomic():
+            reason = None if won else lost_reason_get_or_create(name=request.POST.get("lost_reason", ""))
+            deal_close(deal=deal, won=won, lost_reason=reason, by_user=request.user)
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deal {deal} closed as {deal.stage}.")
+    if deal.person_id is None:
+        return redirect("crm:people")
+    return redirect("crm:person", pk=deal.person_id)
