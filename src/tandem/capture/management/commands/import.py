@@ -1,0 +1,47 @@
+"""`tandem import bundle DIR`: import an interchange bundle (a folder of CSV files) into the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tandem.capture.bundle import FILES
+from tandem.capture.management.commands.export import ProgressBars, bundle_arguments
+from tandem.capture.services import bundle_import
+from tandem.core.errors import TandemError
+
+
+class Command(BaseCommand):
+    help = "Import data into Tandem (bundle DIR: a whole company as a folder of CSV files)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        # A subcommand per kind of data: `tandem import csv FILE ...` joins `bundle` later.
+        sub = parser.add_subparsers(dest="what", required=True)
+        bundle_arguments(
+            sub.add_parser("bundle", help="import an interchange bundle folder (docs/bundle.md)"),
+            directory="folder holding people.csv and the other files",
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        getattr(self, "_" + opts["what"])(opts)
+
+    def _bundle(self, opts: dict[str, Any]) -> None:
+        with ProgressBars(enabled=not opts["no_progress"]) as bars:
+            try:
+                result = bundle_import(directory=opts["directory"], progress=bars.update)
+            except TandemError as exc:
+                raise CommandError(exc.message) from exc
+        self.stdout.write(f"{'file':<18}{'created':>10}{'updated':>10}{'unchanged':>11}")
+        for name in FILES:
+            counts = result.files[name]
+            self.stdout.write(f"{name:<18}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}")
+        accounts = result.accounts
+        self.stdout.write(
+            f"{'(accounts)':<18}{accounts.created:>10}{accounts.updated:>10}{accounts.unchanged:>11}"
+        )
+        self.stdout.write(
+            f"stage changes written: {result.stage_changes}; lost reasons created: {result.lost_reasons_created}"
+        )
+        if not result.changed:
+            self.stdout.write("nothing changed: the database already held this bundle")

@@ -1,0 +1,172 @@
+"""Reads of the capture app: who may move bundles, what a bundle's ids refer to, the database as a bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.capture.bundle import (
+    Bundle,
+    CampaignRow,
+    DealRow,
+    PersonRow,
+    QuestionRow,
+    TouchpointRow,
+    export_id,
+)
+from tandem.crm.models import Deal, Person
+from tandem.feedback.models import Question
+from tandem.users.models import Role
+
+# Well below SQLite's 32766 bound variables and PostgreSQL's 65535, and few round trips for 40,000 keys.
+CHUNK = 5000
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def bundle_access_allowed(*, user: Any) -> bool:
+    """Whether a user may import and export whole bundles (admins and superusers only)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_superuser or getattr(user, "role", "") == Role.ADMIN)
+
+
+def campaign_pks_by_bundle_id() -> dict[str, int]:
+    """Every id a bundle may use for a stored campaign: its external id, or 'tandem-<pk>' when it has none."""
+    rows = list(Campaign.objects.values_list("pk", "external_id"))
+    out = {external: pk for pk, external in rows if external}
+    for pk, external in rows:
+        if not external:
+            # An external id that happens to read 'tandem-<n>' keeps its meaning.
+            out.setdefault(export_id(external_id=None, pk=pk), pk)
+    return out
+
+
+def person_pks_by_email(*, emails: Iterable[str]) -> dict[str, int]:
+    """The stored people with these normalised emails, as email → primary key."""
+    wanted = sorted(set(emails))
+    out: dict[str, int] = {}
+    for chunk in chunked(wanted):
+        for email, pk in Person.objects.filter(email_normalized__in=chunk).values_list(
+            "email_normalized", "pk"
+        ):
+            out[email or ""] = pk
+    return out
+
+
+def bundle_load() -> Bundle:
+    """Every campaign, person (with an email), touchpoint, deal and question in the database as bundle rows."""
+    # Dependents are read before what they refer to: rows are only ever added while an export runs, so every
+    # person and campaign a touchpoint, deal or question names is in the later reads.
+    with_email = {"person__email_normalized__isnull": False}
+    touchpoints = list(
+        Touchpoint.objects.filter(**with_email).values_list(
+            "person__email",
+            "person__email_normalized",
+            "occurred_at",
+            "channel",
+            "campaign_id",
+            "kind",
+            "custom_fields",
+        )
+    )
+    questions = [
+        QuestionRow(email, key or "", asked_at, text, custom or {})
+        for email, key, asked_at, text, custom in Question.objects.filter(**with_email).values_list(
+            "person__email", "person__email_normalized", "asked_at", "text", "custom_fields"
+        )
+    ]
+    deals = [
+        DealRow(
+            export_id(external_id=external, pk=pk),
+            email,
+            key or "",
+            amount,
+            stage,
+            created_at,
+            closed_at,
+            reason or "",
+            custom or {},
+        )
+        for pk, external, email, key, amount, stage, created_at, closed_at, reason, custom in Deal.objects.filter(
+            **with_email
+        ).values_list(
+            "pk",
+            "external_id",
+            "person__email",
+            "person__email_normalized",
+            "amount",
+            "stage",
+            "created_at",
+            "closed_at",
+            "lost_reason__name",
+            "custom_fields",
+        )
+    ]
+    people = [
+        _person_row(values)
+        for values in Person.objects.filter(email_normalized__isnull=False).values_list(
+            "email",
+            "email_normalized",
+            "first_name",
+            "last_name",
+            "account__name",
+            "account__domain",
+            "account__industry",
+            "account__size_band",
+            "account__country",
+            "job_title",
+            "created_at",
+            "custom_fields",
+        )
+    ]
+    campaigns: list[CampaignRow] = []
+    campaign_ids: dict[int, str] = {}
+    for pk, external, name, channel, started_on, ended_on, cost, custom in Campaign.objects.values_list(
+        "pk", "external_id", "name", "channel", "started_on", "ended_on", "actual_cost", "custom_fields"
+    ):
+        campaign_ids[pk] = export_id(external_id=external, pk=pk)
+        campaigns.append(
+            CampaignRow(campaign_ids[pk], name, channel, started_on, ended_on, cost, custom or {})
+        )
+    return Bundle(
+        campaigns=campaigns,
+        people=people,
+        touchpoints=[
+            TouchpointRow(
+                email,
+                key or "",
+                at,
+                channel,
+                campaign_ids.get(campaign, "") if campaign else "",
+                kind,
+                custom or {},
+            )
+            for email, key, at, channel, campaign, kind, custom in touchpoints
+        ],
+        deals=deals,
+        questions=questions,
+    )
+
+
+def _person_row(values: tuple[Any, ...]) -> PersonRow:
+    email, key, first, last, company, domain, industry, size, country, title, created_at, custom = values
+    return PersonRow(
+        email=email,
+        email_key=key,
+        first_name=first,
+        last_name=last,
+        # An account named after its domain was created from an email alone: the bundle said no company.
+        company="" if company is None or company == domain else company,
+        industry=industry or "",
+        company_size=size or "",
+        country=country or "",
+        job_title=title,
+        created_at=created_at,
+        custom=custom or {},
+    )

@@ -1,0 +1,668 @@
+"""Writes of the capture app: importing an interchange bundle into the database, exporting one from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from django.db import DataError, IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.capture.bundle import (
+    CAMPAIGNS,
+    DEALS,
+    FILES,
+    PEOPLE,
+    QUESTIONS,
+    TOUCHPOINTS,
+    Bundle,
+    BundleError,
+    DealRow,
+    Progress,
+    TouchpointRow,
+    account_key,
+    bundle_accounts,
+    bundle_check_references,
+    bundle_read,
+    bundle_referenced_campaign_ids,
+    bundle_referenced_emails,
+    bundle_unzip,
+    bundle_write,
+    bundle_zip,
+    custom_items,
+    custom_merge,
+    lifecycle_moves,
+    local_pk,
+)
+from tandem.capture.selectors import (
+    bundle_load,
+    campaign_pks_by_bundle_id,
+    chunked,
+    person_pks_by_email,
+)
+from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.events import event_record
+from tandem.crm.identity import name_key
+from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand
+from tandem.feedback.models import Question
+from tandem.lifecycle.models import StageChange
+from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.lifecycle.states import rank
+from tandem.users.models import User
+
+M = TypeVar("M", bound=models.Model)
+REASON = "bundle import"
+# Rows per INSERT round: large enough to be quick, small enough to report progress as it goes.
+WRITE_CHUNK = 5000
+
+
+@dataclass
+class RowCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class BundleImportResult:
+    """What an import did, file by file (plus the accounts the people rows named)."""
+
+    files: dict[str, RowCounts] = field(default_factory=lambda: {f: RowCounts() for f in FILES})
+    accounts: RowCounts = field(default_factory=RowCounts)
+    lost_reasons_created: int = 0
+    stage_changes: int = 0
+
+    @property
+    def changed(self) -> bool:
+        counts = [*self.files.values(), self.accounts]
+        return any(c.created or c.updated for c in counts) or bool(
+            self.lost_reasons_created or self.stage_changes
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": {name: asdict(counts) for name, counts in self.files.items()},
+            "accounts": asdict(self.accounts),
+            "lost_reasons_created": self.lost_reasons_created,
+            "stage_changes": self.stage_changes,
+        }
+
+
+@dataclass
+class BundleExportResult:
+    directory: Path
+    rows: dict[str, int]
+
+
+def _silent(label: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class _Run:
+    """One import's state shared by its steps."""
+
+    bundle: Bundle
+    by_user: User | None
+    progress: Progress
+    campaign_pks: dict[str, int]
+    now: dt.datetime = field(default_factory=timezone.now)
+    result: BundleImportResult = field(default_factory=BundleImportResult)
+    account_pks: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Every person the bundle names, by normalised email.
+    people: dict[str, _Who] = field(default_factory=dict)
+    # The people that were in the database before, by primary key, and what the import changes in them.
+    stored: dict[int, Person] = field(default_factory=dict)
+    person_changes: dict[int, set[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Who:
+    """What the later steps need of a person; new people are never model objects (40,000 cost seconds)."""
+
+    pk: int
+    email_key: str
+    account_id: int | None
+    created_at: dt.datetime
+    lifecycle_stage: str
+
+
+def bundle_import(
+    *,
+    directory: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+    by_user: User | None = None,
+) -> BundleImportResult:
+    """Import a bundle folder: every row is checked first, then all of it is written in one transaction."""
+    report = progress or _silent
+    bundle = bundle_read(directory=directory, size_bands=SizeBand.values, progress=report)
+    campaign_pks = campaign_pks_by_bundle_id()
+    bundle_check_references(
+        bundle=bundle,
+        emails_in_database=set(person_pks_by_email(emails=bundle_referenced_emails(bundle=bundle))),
+        campaign_ids_in_database=bundle_referenced_campaign_ids(bundle=bundle) & set(campaign_pks),
+    )
+    run = _Run(bundle=bundle, by_user=by_user, progress=report, campaign_pks=campaign_pks)
+    try:
+        with transaction.atomic():
+            _write(run)
+    except IntegrityError as exc:
+        raise NotAllowed(
+            f"the database changed while the bundle was imported, nothing was written; run it again ({exc})"
+        ) from exc
+    except DataError as exc:
+        raise ValidationFailed(
+            f"the database refused a value of the bundle, nothing was written: {exc}"
+        ) from exc
+    return run.result
+
+
+def bundle_import_archive(*, archive: IO[bytes], by_user: User | None = None) -> BundleImportResult:
+    """Import a bundle uploaded as one zip archive of its CSV files."""
+    with tempfile.TemporaryDirectory(prefix="tandem-bundle-") as folder:
+        names = bundle_unzip(archive=archive, directory=Path(folder))
+        if PEOPLE not in names:
+            raise BundleError(f"the archive has no {PEOPLE}", file=PEOPLE, value=", ".join(names))
+        return bundle_import(directory=Path(folder), by_user=by_user)
+
+
+def bundle_export(*, directory: Path, progress: Progress | None = None) -> BundleExportResult:
+    """Write every campaign, person, touchpoint, deal and question of the database as a bundle folder."""
+    rows = bundle_write(directory=directory, bundle=bundle_load(), progress=progress)
+    return BundleExportResult(directory=directory, rows=rows)
+
+
+def bundle_export_archive() -> bytes:
+    """The database as a bundle in one zip archive."""
+    with tempfile.TemporaryDirectory(prefix="tandem-bundle-") as folder:
+        bundle_export(directory=Path(folder))
+        return bundle_zip(directory=Path(folder))
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _write(run: _Run) -> None:
+    _campaigns(run)
+    _accounts(run)
+    _people(run)
+    _touchpoints(run)
+    _save_person_changes(run)
+    _deals(run)
+    _questions(run)
+    _stages(run)
+    if run.result.changed:
+        event_record(
+            kind="bundle.imported",
+            subject_type="capture.bundle",
+            actor=run.by_user,
+            data=run.result.as_dict(),
+        )
+
+
+def _assign(obj: models.Model, values: dict[str, Any]) -> list[str]:
+    """Set the fields whose value differs; returns their names."""
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    for name in changed:
+        setattr(obj, name, values[name])
+    return changed
+
+
+def _note(obj: M, values: dict[str, Any], changes: dict[M, list[str]], counts: RowCounts) -> None:
+    """Apply a row's values to a stored object: a change is kept for the bulk update, else it is unchanged."""
+    changed = _assign(obj, values)
+    if changed:
+        changes[obj] = changed
+    else:
+        counts.unchanged += 1
+
+
+def _create(run: _Run, model: type[M], objs: list[M], label: str) -> list[M]:
+    """bulk_create for the few rows whose primary keys the import needs back (campaigns, accounts)."""
+    for done, chunk in enumerate(chunked(objs, WRITE_CHUNK), 1):
+        model._default_manager.bulk_create(chunk)
+        run.progress(label, min(done * WRITE_CHUNK, len(objs)), len(objs))
+    return objs
+
+
+def _insert(
+    run: _Run, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], label: str
+) -> None:
+    """INSERT new rows given as tuples of `columns` (attnames); other fields take their default."""
+    # bulk_create builds model objects and compiles its SQL value by value (about 5 µs a value, 12 s for a
+    # 160,000-row bundle), and SQLite caps its statements at 999 values; one prepared statement bound by
+    # the driver with executemany takes a tenth of that.
+    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
+    rest = [f for name, f in fields.items() if name not in columns]
+    stamp = run.now
+    if (for_datetime := _adapter(models.DateTimeField())) is not None:
+        stamp = for_datetime(stamp)
+    # auto_now(_add) fields are set by save() and bulk_create; here, with the import's own time.
+    fixed = [
+        stamp
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        else _prepared(f, f.get_default())
+        for f in rest
+    ]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column or f.attname) for f in [*(fields[c] for c in columns), *rest])
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
+        f"VALUES ({', '.join(['%s'] * (len(columns) + len(rest)))})"
+    )
+    adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
+    with connection.cursor() as cursor:
+        for done, chunk in enumerate(chunked(rows, WRITE_CHUNK), 1):
+            batch = []
+            for row in chunk:
+                values = [*row, *fixed]
+                for i, adapt in adapters:
+                    values[i] = adapt(values[i])
+                batch.append(values)
+            cursor.executemany(sql, batch)
+            run.progress(label, min(done * WRITE_CHUNK, len(rows)), len(rows))
+
+
+def _prepared(field: models.Field[Any, Any], value: Any) -> Any:
+    adapt = _adapter(field)
+    return adapt(value) if adapt is not None else value
+
+
+def _adapter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a field's Python value is handed to the driver, where the driver cannot take it as it is."""
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        # Most rows have no custom fields: adapt the empty dict once.
+        empty = connection.ops.adapt_json_value({}, encoder)
+        return lambda value: empty if value == {} else connection.ops.adapt_json_value(value, encoder)
+    if isinstance(field, models.DateTimeField) and connection.vendor == "sqlite":
+        # What Django's SQLite backend stores: naive text in the connection's time zone (UTC).
+        zone = connection.timezone
+        return lambda value: (
+            None if value is None else value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
+        )
+    return None
+
+
+def _update(run: _Run, model: type[M], changes: dict[M, list[str]], label: str) -> None:
+    if not changes:
+        return
+    fields = sorted({name for names in changes.values() for name in names})
+    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        fields.append("updated_at")
+        for obj in changes:
+            obj.updated_at = run.now  # type: ignore[attr-defined]
+    objs = list(changes)
+    model._default_manager.bulk_update(objs, fields, batch_size=500)
+    run.progress(label, len(objs), len(objs))
+
+
+def _campaigns(run: _Run) -> None:
+    rows = run.bundle.campaigns
+    columns = run.bundle.custom_columns.get(CAMPAIGNS, ())
+    counts = run.result.files[CAMPAIGNS]
+    stored = Campaign.objects.in_bulk(
+        [run.campaign_pks[r.campaign_id] for r in rows if r.campaign_id in run.campaign_pks]
+    )
+    new: list[Campaign] = []
+    changes: dict[Campaign, list[str]] = {}
+    for row in rows:
+        campaign = stored.get(run.campaign_pks.get(row.campaign_id, 0))
+        values = {
+            "name": row.name,
+            "channel": row.channel,
+            "started_on": row.started_on,
+            "ended_on": row.ended_on,
+            "actual_cost": row.cost,
+            "custom_fields": custom_merge(
+                current=campaign.custom_fields if campaign else {}, columns=columns, given=row.custom
+            ),
+        }
+        if campaign is None:
+            new.append(Campaign(external_id=row.campaign_id, created_at=run.now, **values))
+            continue
+        _note(campaign, values, changes, counts)
+    _create(run, Campaign, new, "write campaigns")
+    run.campaign_pks.update({c.external_id or "": c.pk for c in new})
+    _update(run, Campaign, changes, "update campaigns")
+    counts.created, counts.updated = len(new), len(changes)
+
+
+def _accounts(run: _Run) -> None:
+    wanted = bundle_accounts(people=run.bundle.people)
+    domains = sorted(key[1] for key in wanted if key[0] == "domain")
+    names = sorted(key[1] for key in wanted if key[0] == "name")
+    stored: dict[tuple[str, str], Account] = {}
+    for chunk in chunked(domains):
+        stored.update((("domain", a.domain or ""), a) for a in Account.objects.filter(domain__in=chunk))
+    for chunk in chunked(names):
+        # Several unnamed-domain accounts may share a name; the oldest one is "the" account, as in crm.services.
+        for named in Account.objects.filter(domain__isnull=True, name__in=chunk).order_by("-pk"):
+            stored[("name", named.name)] = named
+    new: list[Account] = []
+    changes: dict[Account, list[str]] = {}
+    counts = run.result.accounts
+    for key, wish in wanted.items():
+        account = stored.get(key)
+        if account is None:
+            account = Account(
+                name=wish.name or wish.domain or "",
+                domain=wish.domain,
+                industry=wish.industry,
+                size_band=wish.size_band,
+                country=wish.country,
+                created_at=run.now,
+            )
+            new.append(account)
+            stored[key] = account
+            continue
+        # An account is shared: a bundle's empty cell never clears what is known about it.
+        values = {
+            "name": wish.name,
+            "industry": wish.industry,
+            "size_band": wish.size_band,
+            "country": wish.country,
+        }
+        _note(account, {k: v for k, v in values.items() if v}, changes, counts)
+    _create(run, Account, new, "write accounts")
+    _update(run, Account, changes, "update accounts")
+    run.account_pks = {key: account.pk for key, account in stored.items()}
+    counts.created, counts.updated = len(new), len(changes)
+
+
+def _first_and_last(items: Sequence[tuple[dt.datetime, str, str, str, int | None]]) -> dict[str, Any]:
+    """original_* from the first touchpoint, latest_* from the last (ties broken by channel, campaign, kind)."""
+    first, last = min(items), max(items)
+    return {
+        "original_channel": first[1],
+        "original_campaign_id": first[4],
+        "latest_channel": last[1],
+        "latest_campaign_id": last[4],
+    }
+
+
+def _touch_order(run: _Run, row: TouchpointRow) -> tuple[dt.datetime, str, str, str, int | None]:
+    return (row.occurred_at, row.channel, row.campaign_id, row.kind, run.campaign_pks.get(row.campaign_id))
+
+
+PERSON_COLUMNS = (
+    "email",
+    "email_normalized",
+    "first_name",
+    "last_name",
+    "name_key",
+    "job_title",
+    "created_at",
+    "custom_fields",
+    "account_id",
+    "original_channel",
+    "original_campaign_id",
+    "latest_channel",
+    "latest_campaign_id",
+)
+
+
+def _people(run: _Run) -> None:
+    rows = run.bundle.people
+    columns = run.bundle.custom_columns.get(PEOPLE, ())
+    emails = sorted({r.email_key for r in rows} | bundle_referenced_emails(bundle=run.bundle))
+    stored: dict[str, Person] = {}
+    for chunk in chunked(emails):
+        stored.update(
+            (p.email_normalized or "", p) for p in Person.objects.filter(email_normalized__in=chunk)
+        )
+    run.stored = {p.pk: p for p in stored.values()}
+    gone = sorted(bundle_referenced_emails(bundle=run.bundle) - set(stored))
+    if gone:
+        raise NotAllowed(f"{gone[0]} was deleted while the bundle was imported; nothing was written")
+    touches: dict[str, list[TouchpointRow]] = defaultdict(list)
+    for touch in run.bundle.touchpoints:
+        touches[touch.email_key].append(touch)
+    no_touches = {
+        "original_channel": "",
+        "original_campaign_id": None,
+        "latest_channel": "",
+        "latest_campaign_id": None,
+    }
+    new: list[tuple[Any, ...]] = []
+    for row in rows:
+        found = stored.get(row.email_key)
+        key = account_key(email=row.email_key, company=row.company)
+        values: dict[str, Any] = {
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "name_key": name_key(row.first_name, row.last_name),
+            "job_title": row.job_title,
+            "created_at": row.created_at,
+            "custom_fields": custom_merge(
+                current=found.custom_fields if found else {}, columns=columns, given=row.custom
+            ),
+        }
+        # A row that names neither a company domain nor a company leaves the person's account as it is.
+        if key is not None:
+            values["account_id"] = run.account_pks[key]
+        if found is None:
+            values.setdefault("account_id", None)
+            own = touches.get(row.email_key)
+            values.update(_first_and_last([_touch_order(run, t) for t in own]) if own else no_touches)
+            new.append((row.email, row.email_key, *(values[c] for c in PERSON_COLUMNS[2:])))
+            run.people[row.email_key] = _Who(0, row.email_key, values["account_id"], row.created_at, "")
+            continue
+        changed = _assign(found, {"email": row.email, **values})
+        if changed:
+            run.person_changes.setdefault(found.pk, set()).update(changed)
+    _insert(run, Person, PERSON_COLUMNS, new, "write people")
+    for chunk in chunked([row[1] for row in new]):
+        for email, pk in Person.objects.filter(email_normalized__in=chunk).values_list(
+            "email_normalized", "pk"
+        ):
+            run.people[email or ""].pk = pk
+    for email, person in stored.items():
+        run.people[email] = _Who(
+            person.pk, email, person.account_id, person.created_at, person.lifecycle_stage
+        )
+    run.result.files[PEOPLE].created = len(new)
+
+
+def _stored_keys(
+    run: _Run, model: type[models.Model], emails: set[str], fields: Sequence[str]
+) -> dict[int, list[tuple[Any, ...]]]:
+    """The stored rows of the people already in the database, as (person_id, *fields, custom_fields)."""
+    pks = sorted(run.people[e].pk for e in emails if run.people[e].pk in run.stored)
+    out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for chunk in chunked(pks):
+        for person_id, *values, custom in model._default_manager.filter(person_id__in=chunk).values_list(
+            "person_id", *fields, "custom_fields"
+        ):
+            out[person_id].append((*values, custom_items(custom or {})))
+    return out
+
+
+def _match(
+    stored: dict[int, list[tuple[Any, ...]]], wanted: Sequence[tuple[int, tuple[Any, ...]]]
+) -> tuple[list[int], int]:
+    """Which wanted (person, key) rows are new, counting duplicates: a row the file holds twice and the
+    database once is created once. Returns the indexes of the new rows and how many matched."""
+    left = {pid: Counter(keys) for pid, keys in stored.items()}
+    new: list[int] = []
+    for index, (pid, key) in enumerate(wanted):
+        bag = left.get(pid)
+        if bag is not None and bag[key] > 0:
+            bag[key] -= 1
+        else:
+            new.append(index)
+    return new, len(wanted) - len(new)
+
+
+def _touchpoints(run: _Run) -> None:
+    rows = run.bundle.touchpoints
+    counts = run.result.files[TOUCHPOINTS]
+    fields = ("occurred_at", "channel", "campaign_id", "kind")
+    stored = _stored_keys(run, Touchpoint, {r.email_key for r in rows}, fields)
+    wanted = [
+        (
+            run.people[r.email_key].pk,
+            (r.occurred_at, r.channel, run.campaign_pks.get(r.campaign_id), r.kind, custom_items(r.custom)),
+        )
+        for r in rows
+    ]
+    new_indexes, counts.unchanged = _match(stored, wanted)
+    new = [
+        (wanted[i][0], r.occurred_at, r.channel, run.campaign_pks.get(r.campaign_id), r.kind, r.custom)
+        for i in new_indexes
+        for r in (rows[i],)
+    ]
+    columns = ("person_id", "occurred_at", "channel", "campaign_id", "kind", "custom_fields")
+    _insert(run, Touchpoint, columns, new, "write touchpoints")
+    counts.created = len(new)
+    # A stored person with new touchpoints may have a new first or last one.
+    campaign_ids = {pk: cid for cid, pk in run.campaign_pks.items()}
+    journeys: dict[int, list[tuple[dt.datetime, str, str, str, int | None]]] = defaultdict(list)
+    for pid, values in stored.items():
+        for at, channel, campaign, kind, _ in values:
+            journeys[pid].append((at, channel, campaign_ids.get(campaign, ""), kind, campaign))
+    touched = {t[0] for t in new if t[0] in run.stored}
+    for index in new_indexes:
+        if wanted[index][0] in touched:
+            journeys[wanted[index][0]].append(_touch_order(run, rows[index]))
+    for pid in touched:
+        changed = _assign(run.stored[pid], _first_and_last(journeys[pid]))
+        if changed:
+            run.person_changes.setdefault(pid, set()).update(changed)
+
+
+def _save_person_changes(run: _Run) -> None:
+    changes = {run.stored[pk]: sorted(names) for pk, names in run.person_changes.items()}
+    _update(run, Person, changes, "update people")
+    counts = run.result.files[PEOPLE]
+    # Known only now: new touchpoints may change a person (its first or last channel) that people.csv
+    # does not name, or one whose row matched the database.
+    counts.updated = len(run.person_changes)
+    in_file = {run.people[r.email_key].pk for r in run.bundle.people}
+    counts.unchanged = len(in_file - set(run.person_changes)) - counts.created
+
+
+def _deals(run: _Run) -> None:
+    rows = run.bundle.deals
+    columns = run.bundle.custom_columns.get(DEALS, ())
+    counts = run.result.files[DEALS]
+    reasons = _lost_reasons(run, {r.lost_reason for r in rows if r.lost_reason})
+    stored: dict[str, Deal] = {}
+    ids = sorted({r.deal_id for r in rows})
+    for id_chunk in chunked(ids):
+        stored.update((d.external_id or "", d) for d in Deal.objects.filter(external_id__in=id_chunk))
+    local = {pk: deal_id for deal_id in ids if deal_id not in stored for pk in (local_pk(deal_id),) if pk}
+    for pk_chunk in chunked(sorted(local)):
+        stored.update(
+            (local[d.pk], d) for d in Deal.objects.filter(pk__in=pk_chunk, external_id__isnull=True)
+        )
+    new: list[tuple[Any, ...]] = []
+    changes: dict[Deal, list[str]] = {}
+    for row in rows:
+        deal = stored.get(row.deal_id)
+        person = run.people[row.email_key]
+        values = {
+            "person_id": person.pk,
+            "account_id": person.account_id,
+            "amount": row.amount,
+            "stage": row.stage,
+            "created_at": row.created_at,
+            "closed_at": row.closed_at,
+            "lost_reason_id": reasons.get(row.lost_reason),
+            "custom_fields": custom_merge(
+                current=deal.custom_fields if deal else {}, columns=columns, given=row.custom
+            ),
+        }
+        if deal is None:
+            new.append((row.deal_id, *(values[c] for c in DEAL_COLUMNS)))
+            continue
+        _note(deal, values, changes, counts)
+    _insert(run, Deal, ("external_id", *DEAL_COLUMNS), new, "write deals")
+    _update(run, Deal, changes, "update deals")
+    counts.created, counts.updated = len(new), len(changes)
+
+
+DEAL_COLUMNS = (
+    "person_id",
+    "account_id",
+    "amount",
+    "stage",
+    "created_at",
+    "closed_at",
+    "lost_reason_id",
+    "custom_fields",
+)
+
+
+def _lost_reasons(run: _Run, names: set[str]) -> dict[str, int]:
+    found = dict(LostReason.objects.filter(name__in=sorted(names)).values_list("name", "pk"))
+    new = [LostReason(name=name) for name in sorted(names - set(found))]
+    _create(run, LostReason, new, "write lost reasons")
+    found.update((r.name, r.pk) for r in new)
+    run.result.lost_reasons_created = len(new)
+    return found
+
+
+def _questions(run: _Run) -> None:
+    rows = run.bundle.questions
+    counts = run.result.files[QUESTIONS]
+    stored = _stored_keys(run, Question, {r.email_key for r in rows}, ("asked_at", "text"))
+    wanted = [(run.people[r.email_key].pk, (r.asked_at, r.text, custom_items(r.custom))) for r in rows]
+    new_indexes, counts.unchanged = _match(stored, wanted)
+    new = [(wanted[i][0], rows[i].asked_at, rows[i].text, rows[i].custom) for i in new_indexes]
+    _insert(run, Question, ("person_id", "asked_at", "text", "custom_fields"), new, "write questions")
+    counts.created = len(new)
+
+
+def _stages(run: _Run) -> None:
+    deals: dict[str, list[DealRow]] = defaultdict(list)
+    for deal in run.bundle.deals:
+        deals[deal.email_key].append(deal)
+    emails = {r.email_key for r in run.bundle.people} | set(deals)
+    people = [run.people[e] for e in sorted(emails)]
+    # Stored people move only forward, to stages they never reached; the history says which they did.
+    candidates = [
+        p.pk
+        for p in people
+        if p.pk in run.stored
+        and lifecycle_moves(
+            created_at=p.created_at, deals=deals[p.email_key], reached=rank(p.lifecycle_stage)
+        )
+    ]
+    reached: dict[int, int] = {}
+    for chunk in chunked(candidates):
+        for pid, stage in (
+            StageChange.objects.filter(person_id__in=chunk).values_list("person_id", "to_stage").distinct()
+        ):
+            reached[pid] = max(reached.get(pid, -1), rank(stage))
+    candidate_set = set(candidates)
+    by_user_id = run.by_user.pk if run.by_user is not None else None
+    transitions: list[Transition] = []
+    for person in people:
+        if person.pk in run.stored and person.pk not in candidate_set:
+            continue
+        ceiling = (
+            max(rank(person.lifecycle_stage), reached.get(person.pk, -1))
+            if person.pk in candidate_set
+            else None
+        )
+        for move in lifecycle_moves(
+            created_at=person.created_at, deals=deals[person.email_key], reached=ceiling
+        ):
+            transitions.append(
+                Transition(
+                    person_id=person.pk,
+                    to_stage=move.to_stage,
+                    at=move.at,
+                    by_user_id=by_user_id,
+                    reason=REASON,
+                )
+            )
+    run.result.stage_changes = people_change_stage_bulk(transitions=transitions)
+    run.progress("write stage changes", run.result.stage_changes, run.result.stage_changes)
