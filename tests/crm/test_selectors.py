@@ -220,6 +220,7 @@ def test_each_list_query_walks_its_index_without_sorting(db, params, indexes):
         with connection.cursor() as cur:
             cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute("SET LOCAL enable_sort = off")
+            cur.execute("SET LOCAL enable_incremental_sort = off")
             plan = query.explain()
     else:
         plan = query.explain()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import AuthorizationError
 from pydantic import AfterValidator, ConfigDict, field_validator
 
@@ -287,10 +287,10 @@ def person_get(request: HttpRequest, person_id: Id) -> Any:
 
 
 @router.post("/people", response={201: PersonOut})
-def people_create(request: HttpRequest, data: PersonIn) -> Any:
+def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     """Create a person (and their company's account) at a first lifecycle stage."""
     _require(request, "crm.add_person", "create people")
-    fields = data.dict()
+    fields = payload.dict()
     company = fields.pop("company").strip()
     owner = _owner(fields.pop("owner_id"))
     # One change: a refused person must not leave a new account behind.
@@ -299,24 +299,24 @@ def people_create(request: HttpRequest, data: PersonIn) -> Any:
         person = person_create(
             **fields, account=account, owner=owner, by_user=request.user, reason="created via API"
         )
-    return 201, selectors.person_get(person_id=person.pk)
+    return Status(201, selectors.person_get(person_id=person.pk))
 
 
 @router.patch("/people/{person_id}", response=PersonOut)
-def people_update(request: HttpRequest, person_id: Id, data: PersonPatch) -> Any:
+def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> Any:
     """Change a person's name, title, phone or consent; only the fields sent are changed."""
     _require(request, "crm.change_person", "edit people")
     person = selectors.person_get(person_id=person_id)
-    return person_update(person=person, by_user=request.user, **data.dict(exclude_unset=True))
+    return person_update(person=person, by_user=request.user, **payload.dict(exclude_unset=True))
 
 
 @router.post("/people/{person_id}/stage", response=StageChangeOut)
-def people_change_stage(request: HttpRequest, person_id: Id, data: StageIn) -> Any:
+def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -> Any:
     """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
     _require(request, "crm.change_person", "change lifecycle stages")
     person = selectors.person_get(person_id=person_id)
     return person_change_stage(
-        person=person, to_stage=data.to_stage, by_user=request.user, reason=data.reason
+        person=person, to_stage=payload.to_stage, by_user=request.user, reason=payload.reason
     )
 
 
@@ -338,35 +338,37 @@ def deals_get(request: HttpRequest, deal_id: Id) -> Any:
 
 
 @deals_router.post("/deals", response={201: DealOut})
-def deals_create(request: HttpRequest, data: DealIn) -> Any:
+def deals_create(request: HttpRequest, payload: DealIn) -> Any:
     """Open a deal for a person; the person moves forward to opportunity."""
     _require(request, "crm.add_deal", "open deals")
     try:
-        person = selectors.person_get(person_id=data.person_id)
+        person = selectors.person_get(person_id=payload.person_id)
     except NotFound:
         raise ValidationFailed(
-            f"no person with id {data.person_id}", field="person_id", value=data.person_id
+            f"no person with id {payload.person_id}", field="person_id", value=payload.person_id
         ) from None
     deal = deal_create(
         person=person,
-        amount=data.amount,
-        name=data.name,
-        currency=data.currency,
-        owner=_owner(data.owner_id),
+        amount=payload.amount,
+        name=payload.name,
+        currency=payload.currency,
+        owner=_owner(payload.owner_id),
         by_user=request.user,
     )
-    return 201, selectors.deal_get(deal_id=deal.pk)
+    return Status(201, selectors.deal_get(deal_id=deal.pk))
 
 
 @deals_router.post("/deals/{deal_id}/close", response=DealOut)
-def deals_close(request: HttpRequest, deal_id: Id, data: DealCloseIn) -> Any:
+def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
     """Close a deal as won (the person becomes a customer) or lost (with a lost reason)."""
     _require(request, "crm.change_deal", "close deals")
     deal = selectors.deal_get(deal_id=deal_id)
     # One change: a refused close must not leave a newly named lost reason behind.
     with transaction.atomic():
         reason = None
-        if not data.won and data.lost_reason is not None:
-            reason = lost_reason_get_or_create(name=data.lost_reason)
-        deal_close(deal=deal, won=data.won, lost_reason=reason, amount=data.amount, by_user=request.user)
+        if not payload.won and payload.lost_reason is not None:
+            reason = lost_reason_get_or_create(name=payload.lost_reason)
+        deal_close(
+            deal=deal, won=payload.won, lost_reason=reason, amount=payload.amount, by_user=request.user
+        )
     return selectors.deal_get(deal_id=deal_id)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import template
 
 from tandem.campaigns.channels import KIND_LABELS, channel_label
+from tandem.crm.models import SizeBand
 from tandem.lifecycle.states import LABELS, Stage
 
 register = template.Library()
@@ -31,6 +32,12 @@ def stage_filter(value: str) -> str:
         return LABELS[Stage(value)]
     except ValueError:
         return value or "—"
+
+
+@register.filter(name="size_band")
+def size_band_filter(value: str) -> str:
+    """'1001-5000' -> '1,001–5,000'; unknown size text is shown as imported."""
+    return SizeBand(value).label if value in SizeBand.values else (value or "—")
 
 
 @register.filter(name="money")
