@@ -6,6 +6,7 @@ from tandem.api import api
 urlpatterns = [
     path("", include("tandem.users.urls")),
     path("people/", include("tandem.crm.urls")),
+    path("data/", include("tandem.capture.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

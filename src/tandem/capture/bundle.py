@@ -305,10 +305,11 @@ def custom_merge(*, current: dict[str, Any], columns: Iterable[str], given: dict
     merged = dict(current)
     for column in columns:
         value = given.get(column)
-        if value:
-            merged[column] = value
-        else:
+        if not value:
             merged.pop(column, None)
+        elif _cell(merged.get(column)) != value:
+            # A value stored as JSON (5, true) that exports as this very text is the same value.
+            merged[column] = value
     return merged
 
 
@@ -489,10 +490,11 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
     return row, walk()
 
 
-def _unique(*, row: _Row, column: str, value: str, seen: dict[str, int]) -> None:
-    first = seen.setdefault(value, row.line)
+def _unique(*, row: _Row, column: str, key: str, seen: dict[str, int]) -> None:
+    first = seen.setdefault(key, row.line)
     if first != row.line:
-        raise row.error(column, value, f"duplicate {column} {value!r} (also on line {first})")
+        given = row.values[row.index[column]]
+        raise row.error(column, given, f"duplicate {column} {key!r} (also on line {first})")
 
 
 def _read_campaigns(rows: Iterator[_Row]) -> list[CampaignRow]:
@@ -500,7 +502,7 @@ def _read_campaigns(rows: Iterator[_Row]) -> list[CampaignRow]:
     seen: dict[str, int] = {}
     for row in rows:
         campaign_id = row.text("campaign_id", required=True)
-        _unique(row=row, column="campaign_id", value=campaign_id, seen=seen)
+        _unique(row=row, column="campaign_id", key=campaign_id, seen=seen)
         started_on, ended_on = row.date("started_on"), row.date("ended_on")
         if started_on and ended_on and ended_on < started_on:
             raise row.error(
@@ -528,7 +530,7 @@ def _read_people(rows: Iterator[_Row], *, size_bands: Sequence[str]) -> list[Per
         email, key = row.email()
         if not email_is_valid(email):
             raise row.error("email", email, f"{email!r} is not a valid email address")
-        _unique(row=row, column="email", value=key, seen=seen)
+        _unique(row=row, column="email", key=key, seen=seen)
         size = row.text("company_size")
         out.append(
             PersonRow(
@@ -573,7 +575,7 @@ def _read_deals(rows: Iterator[_Row]) -> list[DealRow]:
     seen: dict[str, int] = {}
     for row in rows:
         deal_id = row.text("deal_id", required=True)
-        _unique(row=row, column="deal_id", value=deal_id, seen=seen)
+        _unique(row=row, column="deal_id", key=deal_id, seen=seen)
         email, key = row.email()
         amount = row.amount("amount")
         given_stage = row.text("stage", required=True)
@@ -639,7 +641,7 @@ def bundle_read(*, directory: Path, size_bands: Sequence[str], progress: Progres
     if not directory.is_dir():
         raise BundleError("is not a folder", file=str(directory), value=str(directory))
     if not (directory / PEOPLE).is_file():
-        raise BundleError(f"the bundle has no {PEOPLE}", file=PEOPLE, value=str(directory))
+        raise BundleError(f"the bundle has no {PEOPLE}", file=PEOPLE)
     bundle = Bundle()
     readers: dict[str, Callable[[Iterator[_Row]], list[Any]]] = {
         CAMPAIGNS: _read_campaigns,

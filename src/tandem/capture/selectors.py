@@ -7,6 +7,11 @@ from typing import Any, TypeVar
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import (
+    CAMPAIGNS,
+    DEALS,
+    PEOPLE,
+    QUESTIONS,
+    TOUCHPOINTS,
     Bundle,
     CampaignRow,
     DealRow,
@@ -57,6 +62,18 @@ def person_pks_by_email(*, emails: Iterable[str]) -> dict[str, int]:
         ):
             out[email or ""] = pk
     return out
+
+
+def bundle_table_counts() -> dict[str, int]:
+    """How many rows an export would write, file by file."""
+    with_email = {"person__email_normalized__isnull": False}
+    return {
+        CAMPAIGNS: Campaign.objects.count(),
+        PEOPLE: Person.objects.filter(email_normalized__isnull=False).count(),
+        TOUCHPOINTS: Touchpoint.objects.filter(**with_email).count(),
+        DEALS: Deal.objects.filter(**with_email).count(),
+        QUESTIONS: Question.objects.filter(**with_email).count(),
+    }
 
 
 def bundle_load() -> Bundle:

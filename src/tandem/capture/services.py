@@ -569,7 +569,6 @@ def _deals(run: _Run) -> None:
         person = run.people[row.email_key]
         values = {
             "person_id": person.pk,
-            "account_id": person.account_id,
             "amount": row.amount,
             "stage": row.stage,
             "created_at": row.created_at,
@@ -580,8 +579,13 @@ def _deals(run: _Run) -> None:
             ),
         }
         if deal is None:
+            # The bundle has no account column: a new deal belongs to its person's account, and a stored
+            # deal keeps its own unless it moves to another person.
+            values["account_id"] = person.account_id
             new.append((row.deal_id, *(values[c] for c in DEAL_COLUMNS)))
             continue
+        if deal.person_id != person.pk:
+            values["account_id"] = person.account_id
         _note(deal, values, changes, counts)
     _insert(run, Deal, ("external_id", *DEAL_COLUMNS), new, "write deals")
     _update(run, Deal, changes, "update deals")
