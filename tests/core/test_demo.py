@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,25 @@ def test_every_question_has_a_known_theme_and_themes_have_many_wordings(company)
     assert 2500 <= len(company.questions) <= 3500
     assert min(wordings.values()) >= 12
     assert len({q.text for q in company.questions}) > 0.5 * len(company.questions)
+
+
+def test_leads_answered_quickly_are_accepted_more_often_and_emea_answers_faster(company):
+    # given each MQL's first answer by sales (accepted, recycled or disqualified) and how long it took
+    territory = {p.email: p.territory for p in company.people}
+    moves = defaultdict(list)
+    for m in company.stage_moves:
+        moves[m.email].append(m)
+    answered = []
+    for email, ms in moves.items():
+        for mql, answer in pairwise(ms):
+            if mql.to_stage == "mql":
+                hours = (answer.at - mql.at).total_seconds() / 3600
+                answered.append((territory[email], hours, answer.to_stage == "sal"))
+                break
+    # when
+    quick = [accepted for _, hours, accepted in answered if hours < 4]
+    slow = [accepted for _, hours, accepted in answered if hours >= 24]
+    waits = {t: sorted(h for tt, h, _ in answered if tt == t) for t in ("americas", "emea")}
+    # then
+    assert sum(quick) / len(quick) > sum(slow) / len(slow) + 0.1
+    assert waits["emea"][len(waits["emea"]) // 2] < 0.6 * waits["americas"][len(waits["americas"]) // 2]

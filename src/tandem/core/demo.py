@@ -953,14 +953,16 @@ def _at(day: dt.date, rnd: random.Random, hours: tuple[int, int]) -> dt.datetime
 
 
 def _work_time(moment: dt.datetime, rnd: random.Random, hours: tuple[int, int]) -> dt.datetime:
-    """The next working slot of a team at or after `moment` (reps do not call on weekends)."""
+    """`moment` when a team is at work then, else early in its next working day (no weekends)."""
     day = moment.date()
-    while day.weekday() >= 5:
+    if day.weekday() < 5 and hours[0] <= moment.hour < hours[1]:
+        return moment.replace(second=0, microsecond=0)
+    if day.weekday() >= 5 or moment.hour >= hours[1]:
         day += dt.timedelta(days=1)
-    slot = _at(day, rnd, hours)
-    if slot < moment:
-        slot = _at(day + dt.timedelta(days=1 if day.weekday() < 4 else 3), rnd, hours)
-    return slot
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+    start = dt.datetime(day.year, day.month, day.day, hours[0], tzinfo=UTC)
+    return start + dt.timedelta(minutes=rnd.randint(0, 120))
 
 
 Rep = tuple[str, str, str, str, float]
@@ -1118,13 +1120,11 @@ class _Builder:
             if now >= self.end_at:
                 return path
             # Leads called back quickly are accepted more often (speed to lead).
-            fast = now - waiting_since < dt.timedelta(hours=8)
-            accept = (
-                SAL_BASE
-                + 0.8 * lead.q
-                + (0.35 if fast else -0.1)
-                + (2.0 if lead.channel == "outbound" else 0)
+            waited = now - waiting_since
+            speed = (
+                0.5 if waited < dt.timedelta(hours=4) else 0.1 if waited < dt.timedelta(hours=24) else -0.4
             )
+            accept = SAL_BASE + 0.8 * lead.q + speed + (2.0 if lead.channel == "outbound" else 0)
             if rnd.random() >= _sigmoid(accept):
                 roll = rnd.random()
                 if lead.student or roll < 0.25:

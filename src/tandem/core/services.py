@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,37 +156,31 @@ def _transitions(
     ]
 
 
-def _group(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    for key, pk in pairs:
-        out[key].append(pk)
-    return {key: sorted(pks) for key, pks in sorted(out.items())}
-
-
 def _people_fields_set(
     *, company: DemoCompany, person_pks: dict[str, int], users: dict[str, User]
 ) -> dict[str, dict[str, int]]:
     """Owners, lead statuses, consent and phones in a few grouped updates; returns counts for the event."""
     now = timezone.now()
-    by_owner = _group((p.owner, person_pks[p.email]) for p in company.people if p.owner)
-    for username, pks in by_owner.items():
-        for chunk in _chunks(pks):
-            Person.objects.filter(pk__in=chunk).update(owner=users[username], updated_at=now)
-            Deal.objects.filter(person_id__in=chunk).update(owner=users[username])
-            Question.objects.filter(person_id__in=chunk).update(heard_by=users[username])
-    by_status = _group((p.lead_status, person_pks[p.email]) for p in company.people if p.lead_status != "new")
-    for status, pks in by_status.items():
-        for chunk in _chunks(pks):
-            Person.objects.filter(pk__in=chunk).update(lead_status=status, updated_at=now)
-    consenting = sorted(person_pks[p.email] for p in company.people if p.consent_email)
-    for chunk in _chunks(consenting):
-        Person.objects.filter(pk__in=chunk).update(consent_email=True, updated_at=now)
+    # One UPDATE per (owner, status, consent) group: every rewrite of a person row also rewrites its indexes.
+    groups: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
+    for person in company.people:
+        if person.owner or person.lead_status != "new" or person.consent_email:
+            groups[(person.owner, person.lead_status, person.consent_email)].append(person_pks[person.email])
+    for (owner, status, consent), pks in sorted(groups.items()):
+        user = users[owner] if owner else None
+        for chunk in _chunks(sorted(pks)):
+            Person.objects.filter(pk__in=chunk).update(
+                owner=user, lead_status=status, consent_email=consent, updated_at=now
+            )
+            if user is not None:
+                Deal.objects.filter(person_id__in=chunk).update(owner=user)
+                Question.objects.filter(person_id__in=chunk).update(heard_by=user)
     with_phone = [Person(pk=person_pks[p.email], phone=p.phone) for p in company.people if p.phone]
     Person.objects.bulk_update(with_phone, ["phone"], batch_size=1000)
     return {
-        "owners": {u: len(pks) for u, pks in by_owner.items()},
-        "lead_statuses": {s: len(pks) for s, pks in by_status.items()},
-        "consent_email": {"true": len(consenting)},
+        "owners": dict(sorted(Counter(p.owner for p in company.people if p.owner).items())),
+        "lead_statuses": dict(sorted(Counter(p.lead_status for p in company.people).items())),
+        "consent_email": {"true": sum(p.consent_email for p in company.people)},
         "phone": {"set": len(with_phone)},
     }
 

@@ -72,7 +72,8 @@ class Command(BaseCommand):
             )
         url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
         if opts["dev"]:
-            self.stdout.write(f"Tandem (development server) on {url}  (Ctrl+C stops)")
+            if not os.environ.get("RUN_MAIN"):  # the reloader runs this command again in a child process
+                self.stdout.write(f"Tandem (development server) on {url}  (Ctrl+C stops)")
             call_command("runserver", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
             return
         self.stdout.write(f"Tandem on {url} with {workers} gunicorn workers  (Ctrl+C stops)")
