@@ -146,13 +146,18 @@ def main() -> int:
     parser.add_argument("--touchpoints", type=int, default=110_000)
     parser.add_argument("--deals", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an EMPTY database to use instead of a fresh temporary SQLite file (e.g. a PostgreSQL one)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp:
         work = Path(tmp)
         bundle = work / "bundle"
         bundle.mkdir()
         # The database and var/ must be chosen before Django reads its settings.
-        os.environ["TANDEM_DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+        os.environ["TANDEM_DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
         os.environ["TANDEM_VAR_DIR"] = str(work / "var")
         os.environ["DJANGO_SETTINGS_MODULE"] = "tandem.settings"
         import django
@@ -168,9 +173,16 @@ def main() -> int:
         )
         generated = time.perf_counter() - started
         call_command("migrate", verbosity=0)
+        from django.db import connection
+
+        from tandem.crm.models import Person
+
+        if Person.objects.exists():
+            print("the database is not empty: give --database-url an empty one", file=sys.stderr)
+            return 2
         total = sum(rows.values())
         print(f"bundle: {', '.join(f'{n} {v:,}' for n, v in rows.items())} ({total:,} rows)")
-        print(f"generated in {generated:.1f} s; cpus: {os.cpu_count()}")
+        print(f"generated in {generated:.1f} s; cpus: {os.cpu_count()}; database: {connection.vendor}")
 
         started = time.perf_counter()
         result = bundle_import(directory=bundle)

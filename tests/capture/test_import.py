@@ -383,6 +383,6 @@ def test_free_mail_without_a_company_gets_no_account(db, tmp_path):
 def test_a_small_import_takes_a_fixed_number_of_queries(db, tmp_path, django_assert_num_queries):
     # given
     bundle_write_files(tmp_path)
-    # when / then: reads in chunks, one bulk insert per table, one stage-change batch, one event
+    # when / then: reads in chunks, one insert (or COPY) per table, one stage-change batch, one event
     with django_assert_num_queries(23):
         bundle_import(directory=tmp_path)

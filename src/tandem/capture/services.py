@@ -236,8 +236,9 @@ def _insert(
 ) -> None:
     """INSERT new rows given as tuples of `columns` (attnames); other fields take their default."""
     # bulk_create builds model objects and compiles its SQL value by value (about 5 µs a value, 12 s for a
-    # 160,000-row bundle), and SQLite caps its statements at 999 values; one prepared statement bound by
-    # the driver with executemany takes a tenth of that.
+    # 160,000-row bundle), and SQLite caps its statements at 999 values. On SQLite one prepared statement
+    # bound by executemany takes a tenth of that. PostgreSQL runs such a statement once per row, a round
+    # trip each (29 s for the bundle); COPY streams the rows instead (about 9 s).
     fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
     rest = [f for name, f in fields.items() if name not in columns]
     stamp = run.now
@@ -252,10 +253,9 @@ def _insert(
     ]
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column or f.attname) for f in [*(fields[c] for c in columns), *rest])
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
-        f"VALUES ({', '.join(['%s'] * (len(columns) + len(rest)))})"
-    )
+    table = quote(model._meta.db_table)
+    insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * (len(columns) + len(rest)))})"
+    copy_in = f"COPY {table} ({names}) FROM STDIN"
     adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
     with connection.cursor() as cursor:
         for done, chunk in enumerate(chunked(rows, WRITE_CHUNK), 1):
@@ -265,7 +265,12 @@ def _insert(
                 for i, adapt in adapters:
                     values[i] = adapt(values[i])
                 batch.append(values)
-            cursor.executemany(sql, batch)
+            if connection.vendor == "postgresql":
+                with cursor.copy(copy_in) as copy:
+                    for values in batch:
+                        copy.write_row(values)
+            else:
+                cursor.executemany(insert, batch)
             run.progress(label, min(done * WRITE_CHUNK, len(rows)), len(rows))
 
 
