@@ -55,7 +55,7 @@ def test_people_list_shows_the_columns_newest_first(client, rep):
     assert response.status_code == 200
     assert _names(response.content) == ["New One", "Old One"]
     assert (
-        '<td>new@northwind.example</td> <td>Northwind</td> <td><span class="badge stage-mql">MQL</span> </td> '
+        '<td class="hide-narrow">new@northwind.example</td> <td>Northwind</td> <td><span class="badge stage-mql">MQL</span> </td> '
         "<td>Rita Rep</td> <td>Webinar</td>"
     ) in body
     assert "4 Mar 2025" in body

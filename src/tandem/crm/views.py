@@ -151,7 +151,9 @@ class PersonForm(forms.Form):
     stage = forms.ChoiceField(
         choices=[(s.value, LABELS[s]) for s in Stage if s in INITIAL], initial=Stage.LEAD
     )
-    original_channel = forms.ChoiceField(choices=[("", "—"), *CHANNELS], required=False)
+    original_channel = forms.ChoiceField(
+        label="Source channel", choices=[("", "—"), *CHANNELS], required=False
+    )
     consent_email = forms.BooleanField(required=False)
     consent_calls = forms.BooleanField(required=False)
 
