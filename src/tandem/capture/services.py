@@ -673,5 +673,6 @@ def _stages(run: _Run) -> None:
                     reason=REASON,
                 )
             )
+    run.progress("write stage changes", 0, len(transitions))
     run.result.stage_changes = people_change_stage_bulk(transitions=transitions)
     run.progress("write stage changes", run.result.stage_changes, run.result.stage_changes)
