@@ -8,19 +8,21 @@ import pytest
 from django.db import connection
 
 
-def test_sqlite_runs_in_wal_mode_with_busy_timeout(db):
-    # given the SQLite run (PostgreSQL has no such pragmas)
-    if connection.vendor != "sqlite":
-        pytest.skip("this run uses PostgreSQL")
-    # when
+def test_connection_is_set_up_for_its_database(db):
+    # given the database of this run
     with connection.cursor() as cur:
-        cur.execute("PRAGMA busy_timeout")
-        timeout = cur.fetchone()[0]
-        cur.execute("PRAGMA foreign_keys")
-        fks = cur.fetchone()[0]
-    # then (the in-memory test database cannot be in WAL mode; the file database is checked in test_settings)
-    assert timeout == 20000
-    assert fks == 1
+        # when / then
+        if connection.vendor == "sqlite":
+            # concurrent writers wait instead of failing; foreign keys are enforced (WAL itself is checked on a
+            # file database in test_settings: the in-memory test database cannot use it)
+            cur.execute("PRAGMA busy_timeout")
+            assert cur.fetchone()[0] == 20000
+            cur.execute("PRAGMA foreign_keys")
+            assert cur.fetchone()[0] == 1
+        else:
+            assert connection.vendor == "postgresql"
+            cur.execute("SHOW server_encoding")
+            assert cur.fetchone()[0] == "UTF8"
 
 
 def test_postgresql_run_happens(db):

@@ -62,3 +62,39 @@ def test_token_authenticates_api_and_revoke_stops_it(db):
     call_command("users", "revoke-token", ApiToken.objects.get().prefix, stdout=io.StringIO())
     assert client.get("/api/people", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert ApiToken.objects.get().digest != token  # only the digest is stored
+
+
+def test_token_can_write_without_csrf_cookie(db):
+    # given a token of a role that may create people, and a client that enforces CSRF like a real browser would
+    call_command(
+        "users", "create", "bot", "--role", "marketing", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    out = io.StringIO()
+    call_command("users", "token", "bot", stdout=out, stderr=io.StringIO())
+    client = Client(enforce_csrf_checks=True)
+    # when
+    response = client.post(
+        "/api/people",
+        {"email": "new.lead@example.org", "first_name": "New"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {out.getvalue().strip()}"},
+    )
+    # then
+    assert response.status_code == 201, response.content
+    assert response.json()["email"] == "new.lead@example.org"
+
+
+def test_session_write_without_csrf_token_is_refused(db):
+    # given a signed-in browser session without the CSRF header
+    call_command(
+        "users", "create", "web", "--role", "marketing", "--password", "s3cret-pass-9", stdout=io.StringIO()
+    )
+    client = Client(enforce_csrf_checks=True)
+    client.login(username="web", password="s3cret-pass-9")
+    # when
+    response = client.post("/api/people", {"email": "x@example.org"}, content_type="application/json")
+    # then
+    assert response.status_code == 403
+    from tandem.crm.models import Person
+
+    assert not Person.objects.filter(email="x@example.org").exists()

@@ -25,4 +25,5 @@ class TokenAuth(HttpBearer):
         return found.user
 
 
-API_AUTH = [SessionAuth(), TokenAuth()]
+# Token first: session auth enforces CSRF and refuses outright, which would shut out token-carrying scripts.
+API_AUTH = [TokenAuth(), SessionAuth()]

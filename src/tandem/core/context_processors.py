@@ -20,6 +20,7 @@ class NavItem(NamedTuple):
 NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
     NavItem("People", "crm:people"),
+    NavItem("Data", "capture:data", frozenset({"admin"})),
     NavItem("Django admin", "admin:index", frozenset({"admin"})),
 ]
 

@@ -52,6 +52,8 @@ def person_create(
     reason: str = "created",
 ) -> Person:
     """Create a person and record its first lifecycle stage."""
+    if stage not in Stage.__members__.values():
+        raise ValidationFailed(f"unknown lifecycle stage {stage!r}", field="stage", value=stage)
     email = email.strip()
     if email and not email_is_valid(email):
         raise ValidationFailed(f"email {email!r} is not a valid address", field="email", value=email)
