@@ -295,7 +295,7 @@ def test_create_person(client, rep):
             {"email": "x@new.example", "stage": "champion"},
             422,
             "unknown lifecycle stage 'champion'",
-            "to_stage",
+            "stage",
         ),
         (
             {"email": "x@new.example", "stage": "sal"},
