@@ -195,6 +195,9 @@ EMAIL_BACKEND = (
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# "ann+news@x.com" and "ann@x.com" are one person only when the installation says so (off by default).
+EMAIL_STRIP_PLUS = _env_bool("TANDEM_EMAIL_STRIP_PLUS", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

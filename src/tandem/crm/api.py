@@ -372,3 +372,60 @@ def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
             deal=deal, won=payload.won, lost_reason=reason, amount=payload.amount, by_user=request.user
         )
     return selectors.deal_get(deal_id=deal_id)
+
+
+# ---- identity: duplicates and merging ----
+
+
+class DuplicateGroupOut(Schema):
+    name_key: str
+    company: str
+    members: list[PersonOut]
+
+
+class MergeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: int = Field(..., ge=1, le=MAX_ID)
+    reason: Annotated[str, Field(max_length=500), NoNul] = ""
+
+
+def _require_merge(request: HttpRequest) -> None:
+    if not selectors.person_merge_allowed(user=request.user):
+        role = getattr(request.user, "get_role_display", lambda: "your role")()
+        raise AuthorizationError(message=f"{role} may not merge people (admin, marketing or sales manager)")
+
+
+class DuplicatesQuery(Schema):
+    limit: int = Field(200, ge=1, le=1000)
+
+
+@router.get("/people/duplicates", response=list[DuplicateGroupOut])
+def people_duplicates(request: HttpRequest, filters: Query[DuplicatesQuery]) -> Any:
+    """Groups of people who share a name and a company under different emails, largest first."""
+    _require_merge(request)
+    return selectors.person_duplicate_candidates(limit=filters.limit)
+
+
+@router.post("/people/{survivor_id}/merge", response=PersonOut)
+def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any:
+    """Merge another person into this one: their history moves here and the other record is deleted."""
+    from tandem.crm.services import person_merge
+
+    _require_merge(request)
+    if payload.duplicate_id == survivor_id:
+        raise ValidationFailed(
+            f"person #{survivor_id} cannot be merged with itself", field="duplicate_id", value=survivor_id
+        )
+    survivor = selectors.person_get(person_id=survivor_id)
+    duplicate = selectors.person_get(person_id=payload.duplicate_id)
+    person_merge(survivor=survivor, duplicate=duplicate, by_user=request.user, reason=payload.reason)
+    return selectors.person_get(person_id=survivor_id)
+
+
+# "/people/{person_id}" was registered first and would swallow "/people/duplicates" (answering 422 for a
+# non-numeric id); Django tries URL patterns in order, so the literal path is moved to the front.
+router.path_operations = {
+    "/people/duplicates": router.path_operations.pop("/people/duplicates"),
+    **router.path_operations,
+}

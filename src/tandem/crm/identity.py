@@ -72,3 +72,26 @@ def email_domain(value: str | None) -> str | None:
 
 def name_key(first_name: str, last_name: str) -> str:
     return f"{first_name} {last_name}".strip().lower()
+
+
+def email_normalize_configured(value: str | None) -> str | None:
+    """email_normalize with plus-address stripping as the installation's EMAIL_STRIP_PLUS setting says."""
+    # Imported here so the rest of this module stays usable without configured settings.
+    from django.conf import settings
+
+    return email_normalize(value, strip_plus=bool(getattr(settings, "EMAIL_STRIP_PLUS", False)))
+
+
+MIN_PHONE_DIGITS = 8
+
+
+def phone_normalize(value: str | None) -> str | None:
+    """The digits of a phone number, or None when fewer than 8 remain (too short to tell people apart)."""
+    if not value:
+        return None
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits if len(digits) >= MIN_PHONE_DIGITS else None
+
+
+# The ExternalId system under which a merged-away person's email is kept, so it still finds the survivor.
+MERGED_EMAIL_SYSTEM = "merged-email"

@@ -480,3 +480,106 @@ def team_pipeline(*, reps: Iterable[Any], month_start: dt.datetime) -> TeamPipel
         won_amount=sum((r.won_amount for r in rows), Decimal("0")),
     )
     return TeamPipeline(rows=rows, total=total)
+
+
+# ---- identity: matching people and finding duplicates ----
+
+
+def person_match(
+    *,
+    email: str | None = None,
+    system: str | None = None,
+    external_id: str | None = None,
+    phone: str | None = None,
+) -> Person | None:
+    """The existing person these identifiers belong to: email, then external id, then phone (no email only)."""
+    from tandem.crm.identity import (
+        MERGED_EMAIL_SYSTEM,
+        email_normalize,
+        email_normalize_configured,
+        phone_normalize,
+    )
+    from tandem.crm.models import ExternalId
+
+    # Both spellings: rows stored before plus-stripping was switched on keep their +tag.
+    keys = sorted({k for k in (email_normalize_configured(email), email_normalize(email)) if k})
+    if keys:
+        person = Person.objects.filter(email_normalized__in=keys).order_by("id").first()
+        if person is not None:
+            return person
+        merged = ExternalId.objects.filter(system=MERGED_EMAIL_SYSTEM, external_id__in=keys)
+        link = merged.select_related("person").order_by("id").first()
+        if link is not None:
+            return link.person
+    if system and external_id and external_id.strip():
+        link = (
+            ExternalId.objects.filter(system=system.strip(), external_id=external_id.strip())
+            .select_related("person")
+            .first()
+        )
+        if link is not None:
+            return link.person
+    digits = phone_normalize(phone)
+    if keys or digits is None:
+        # With an email given, a shared phone (a switchboard, a family line) is no proof of the same person.
+        return None
+    # Stored phones keep their formatting; their last four digits are nearly always written together.
+    for candidate in Person.objects.filter(phone__endswith=digits[-4:]).order_by("id"):
+        if phone_normalize(candidate.phone) == digits:
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """People who share a name and a company under different emails: probably one person."""
+
+    name_key: str
+    company: str
+    members: list[Person]
+
+
+def person_duplicate_candidates(*, limit: int = 200) -> list[DuplicateGroup]:
+    """Groups of people sharing a non-empty name and company (account name), largest groups first."""
+    from django.db.models.functions import Lower
+
+    rows = list(
+        Person.objects.filter(account__isnull=False)
+        .exclude(name_key="")
+        .values("name_key", company=Lower("account__name"))
+        .annotate(size=Count("id"))
+        .filter(size__gte=2)
+        .order_by("-size", "name_key", "company")[:limit]
+    )
+    if not rows:
+        return []
+    wanted = {(r["name_key"], r["company"]) for r in rows}
+    members: dict[tuple[str, str], list[Person]] = {key: [] for key in wanted}
+    people = (
+        Person.objects.filter(name_key__in={r["name_key"] for r in rows}, account__isnull=False)
+        .select_related("account", "owner")
+        .annotate(company_key=Lower("account__name"))
+        .order_by("created_at", "id")
+    )
+    # The database's LOWER, not Python's, so the buckets match the GROUP BY for every alphabet.
+    for person in people:
+        key = (person.name_key, person.company_key)  # type: ignore[attr-defined]
+        if key in members:
+            members[key].append(person)
+    groups = []
+    for r in rows:
+        group = members[(r["name_key"], r["company"])]
+        account = group[0].account
+        groups.append(
+            DuplicateGroup(name_key=r["name_key"], company=account.name if account else "", members=group)
+        )
+    return groups
+
+
+# Merging deletes a person; reps hold crm.delete_person for their own leads, so the role decides instead.
+MERGE_ROLES = frozenset({"admin", "marketing", "sales_manager"})
+
+
+def person_merge_allowed(*, user: Any) -> bool:
+    """True when the user's role may review duplicates and merge people."""
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") in MERGE_ROLES)

@@ -9,9 +9,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
-from tandem.crm.identity import email_domain, email_is_valid, email_normalize, name_key
+from tandem.crm.identity import email_domain, email_is_valid, email_normalize_configured, name_key
 from tandem.crm.models import Account, Activity, ActivityKind, Deal, DealStage, LeadStatus, LostReason, Person
 from tandem.lifecycle.services import person_change_stage
 from tandem.lifecycle.states import Stage, rank
@@ -57,7 +57,7 @@ def person_create(
     email = email.strip()
     if email and not email_is_valid(email):
         raise ValidationFailed(f"email {email!r} is not a valid address", field="email", value=email)
-    normalized = email_normalize(email)
+    normalized = email_normalize_configured(email)
     if normalized and Person.objects.filter(email_normalized=normalized).exists():
         raise NotAllowed(f"a person with email {normalized} already exists", field="email", value=email)
     created_at = created_at or timezone.now()
@@ -272,3 +272,142 @@ def lost_reason_get_or_create(*, name: str) -> LostReason:
         raise ValidationFailed("lost reason must not be empty", field="lost_reason", value=name)
     reason, _ = LostReason.objects.get_or_create(name=clean)
     return reason
+
+
+# ---- identity: external ids and merging people ----
+
+
+def person_link_external_id(*, person: Person, system: str, external_id: str, by_user: Any = None) -> Any:
+    """Record a person's id in another system; linking the same id again is a no-op."""
+    from tandem.crm.models import ExternalId
+
+    system = system.strip()
+    external_id = external_id.strip()
+    if not system or len(system) > 60:
+        raise ValidationFailed(f"system {system!r} must be 1 to 60 characters", field="system", value=system)
+    if not external_id or len(external_id) > 200:
+        raise ValidationFailed(
+            f"external id {external_id!r} must be 1 to 200 characters", field="external_id", value=external_id
+        )
+    existing = ExternalId.objects.filter(system=system, external_id=external_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                link = ExternalId.objects.create(person=person, system=system, external_id=external_id)
+                event_record(
+                    kind="person.external_id_linked",
+                    subject=person,
+                    actor=by_user,
+                    data={"system": system, "external_id": external_id},
+                )
+                return link
+        except IntegrityError:  # linked concurrently: decide below like any existing link
+            existing = ExternalId.objects.get(system=system, external_id=external_id)
+    if existing.person_id != person.pk:
+        raise NotAllowed(
+            f"{system} id {external_id!r} is already linked to person #{existing.person_id}, "
+            f"not person #{person.pk}",
+            field="external_id",
+            value=external_id,
+        )
+    return existing
+
+
+# Profile fields a merge copies from the duplicate when the survivor's are empty.
+MERGE_FILLED = ("first_name", "last_name", "job_title", "phone", "account_id", "owner_id")
+
+
+def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
+    # One UPDATE per kind, so merging a person with thousands of touchpoints costs the same queries.
+    from tandem.campaigns.models import Touchpoint
+    from tandem.core.models import Event
+    from tandem.crm.models import ExternalId
+    from tandem.feedback.models import Question
+    from tandem.lifecycle.models import StageChange
+
+    return {
+        "touchpoints": Touchpoint.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "deals": Deal.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "activities": Activity.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "questions": Question.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "external_ids": ExternalId.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "stage_changes": StageChange.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "events": Event.objects.filter(subject_type="crm.person", subject_id=duplicate.pk).update(
+            subject_id=survivor.pk
+        ),
+    }
+
+
+def _merge_channels(*, survivor: Person, duplicate: Person) -> None:
+    from tandem.campaigns.models import Touchpoint
+
+    journey = Touchpoint.objects.filter(person_id=survivor.pk).only("channel", "campaign_id")
+    first = journey.order_by("occurred_at", "id").first()
+    last = journey.order_by("-occurred_at", "-id").first()
+    if first is not None and last is not None:
+        survivor.original_channel, survivor.original_campaign_id = first.channel, first.campaign_id
+        survivor.latest_channel, survivor.latest_campaign_id = last.channel, last.campaign_id
+        return
+    # Without touchpoints the channels were set by hand or by an import: keep the survivor's, fill gaps.
+    for attr in ("original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"):
+        if not getattr(survivor, attr):
+            setattr(survivor, attr, getattr(duplicate, attr))
+
+
+@transaction.atomic
+def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, reason: str = "") -> Person:
+    """Fold a duplicate into the survivor (its history, deals and ids move over) and delete the duplicate."""
+    from tandem.crm.identity import MERGED_EMAIL_SYSTEM
+    from tandem.crm.models import ExternalId
+    from tandem.lifecycle.states import can_move
+
+    if survivor.pk == duplicate.pk:
+        raise ValidationFailed(
+            f"person #{survivor.pk} cannot be merged with itself", field="duplicate_id", value=duplicate.pk
+        )
+    locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])}
+    for role, wanted in (("survivor_id", survivor.pk), ("duplicate_id", duplicate.pk)):
+        if wanted not in locked:
+            raise NotFound(f"no person with id {wanted}", field=role, value=wanted)
+    keep, gone = locked[survivor.pk], locked[duplicate.pk]
+    moved = _merge_moves(survivor=keep, duplicate=gone)
+    filled = [f for f in MERGE_FILLED if not getattr(keep, f) and getattr(gone, f)]
+    for attr in filled:
+        setattr(keep, attr, getattr(gone, attr))
+    keep.name_key = name_key(keep.first_name, keep.last_name)
+    keep.custom_fields = {**gone.custom_fields, **keep.custom_fields}
+    _merge_channels(survivor=keep, duplicate=gone)
+    takes_email = not keep.email_normalized and bool(gone.email_normalized)
+    old_email = gone.email_normalized
+    # Deleted before the survivor is saved: the survivor may take over its email, which is unique.
+    Person.objects.filter(pk=gone.pk).delete()
+    if takes_email:
+        keep.email, keep.email_normalized = gone.email, gone.email_normalized
+        filled.append("email")
+    elif old_email and old_email != keep.email_normalized:
+        ExternalId.objects.get_or_create(
+            system=MERGED_EMAIL_SYSTEM, external_id=old_email, defaults={"person_id": keep.pk}
+        )
+    keep.save()
+    stage_from = keep.lifecycle_stage
+    if rank(gone.lifecycle_stage) > rank(keep.lifecycle_stage) and can_move(
+        keep.lifecycle_stage, gone.lifecycle_stage
+    ):
+        person_change_stage(
+            person=keep, to_stage=gone.lifecycle_stage, by_user=by_user, reason=f"merged from #{gone.pk}"
+        )
+    event_record(
+        kind="person.merged",
+        subject=keep,
+        actor=by_user,
+        reason=reason,
+        data={
+            "merged_id": gone.pk,
+            "merged_email": gone.email,
+            "moved": moved,
+            "filled": filled,
+            "stage": {"from": stage_from, "to": keep.lifecycle_stage},
+        },
+    )
+    survivor.refresh_from_db()
+    return survivor

@@ -12,3 +12,10 @@ urlpatterns = [
     path("<int:pk>/deals/", views.deal_new, name="deal-new"),
     path("deals/<int:deal_id>/close/", views.deal_close_view, name="deal-close"),
 ]
+
+from tandem.crm import views_identity  # noqa: E402
+
+urlpatterns += [
+    path("duplicates/", views_identity.duplicates, name="duplicates"),
+    path("<int:pk>/merge/<int:other>/", views_identity.merge, name="merge"),
+]
