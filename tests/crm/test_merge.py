@@ -154,6 +154,21 @@ def test_merge_keeps_the_survivors_stage_when_it_is_further_along(db):
     assert not StageChange.objects.filter(reason__startswith="merged from").exists()
 
 
+def test_merge_leaves_a_disqualified_survivor_where_the_state_machine_forbids_the_move(db):
+    # given
+    survivor = PersonFactory(email="ann@acme.example", stage="lead")
+    person_change_stage(person=survivor, to_stage="disqualified", at=T0, reason="student")
+    duplicate = PersonFactory(email="a.lee@acme.example", stage="mql")
+    # when
+    merged = person_merge(survivor=survivor, duplicate=duplicate, by_user=None)
+    # then
+    assert merged.lifecycle_stage == "disqualified"
+    assert Event.objects.get(kind="person.merged").data["stage"] == {
+        "from": "disqualified",
+        "to": "disqualified",
+    }
+
+
 def test_merge_recomputes_original_and_latest_channel_from_the_combined_journey(db):
     # given
     early = CampaignFactory(channel="webinar")

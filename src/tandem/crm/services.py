@@ -388,7 +388,20 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
         ExternalId.objects.get_or_create(
             system=MERGED_EMAIL_SYSTEM, external_id=old_email, defaults={"person_id": keep.pk}
         )
-    keep.save()
+    # Named fields only: lifecycle_stage is written by the lifecycle service alone.
+    keep.save(
+        update_fields=[
+            *(f.removesuffix("_id") for f in filled),
+            "email_normalized",
+            "name_key",
+            "custom_fields",
+            "original_channel",
+            "original_campaign",
+            "latest_channel",
+            "latest_campaign",
+            "updated_at",
+        ]
+    )
     stage_from = keep.lifecycle_stage
     if rank(gone.lifecycle_stage) > rank(keep.lifecycle_stage) and can_move(
         keep.lifecycle_stage, gone.lifecycle_stage
