@@ -359,3 +359,16 @@ def test_merge_page_merges_and_redirects_to_the_survivor(client, db):
     assert shown.status_code == 200
     assert (done.status_code, done["Location"]) == (302, f"/people/{first.pk}/")
     assert list(Person.objects.values_list("id", flat=True)) == [first.pk]
+
+
+def test_merge_page_shows_the_refusal_for_the_same_person(client, db):
+    # given
+    _login(client, "admin")
+    first, _ = _pair()
+    before = _snapshot()
+    # when
+    response = client.post(f"/people/{first.pk}/merge/{first.pk}/", {"reason": ""})
+    # then
+    assert response.status_code == 422
+    assert f"person #{first.pk} cannot be merged with itself" in response.content.decode()
+    assert _snapshot() == before
