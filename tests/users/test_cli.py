@@ -98,3 +98,24 @@ def test_session_write_without_csrf_token_is_refused(db):
     from tandem.crm.models import Person
 
     assert not Person.objects.filter(email="x@example.org").exists()
+
+
+def test_only_the_most_specific_nav_item_is_current(db):
+    # given a manager, who sees both People and Duplicates
+    call_command(
+        "users",
+        "create",
+        "mgr",
+        "--role",
+        "sales_manager",
+        "--password",
+        "s3cret-pass-9",
+        stdout=io.StringIO(),
+    )
+    client = Client()
+    client.login(username="mgr", password="s3cret-pass-9")
+    # when
+    items = client.get("/people/duplicates/").context["nav_items"]
+    # then
+    assert [i["label"] for i in items if i["active"]] == ["Duplicates"]
+    assert [i["label"] for i in client.get("/people/").context["nav_items"] if i["active"]] == ["People"]

@@ -20,6 +20,7 @@ class NavItem(NamedTuple):
 NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
     NavItem("People", "crm:people"),
+    NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Data", "capture:data", frozenset({"admin"})),
     NavItem("Django admin", "admin:index", frozenset({"admin"})),
 ]
@@ -43,4 +44,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if roles is None or role in roles or user.is_superuser:
             url = reverse(name)
             items.append({"label": label, "url": url, "active": _is_active(request.path, url)})
+    # Nested sections (/people/duplicates/ inside /people/): only the most specific match is current.
+    active = [item for item in items if item["active"]]
+    if len(active) > 1:
+        best = max(active, key=lambda item: len(item["url"]))
+        for item in active:
+            item["active"] = item is best
     return {"nav_items": items}

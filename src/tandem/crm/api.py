@@ -279,7 +279,7 @@ def people_list(request: HttpRequest, filters: Query[PeopleQuery]) -> Any:
     return selectors.people_list(**filters.dict())
 
 
-@router.get("/people/{person_id}", response=PersonDetailOut)
+@router.get("/people/{int:person_id}", response=PersonDetailOut)
 def person_get(request: HttpRequest, person_id: Id) -> Any:
     """One person with account, stage history, journey touchpoints, deals, activities and questions."""
     _require(request, "crm.view_person", "view people")
@@ -302,7 +302,7 @@ def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     return Status(201, selectors.person_get(person_id=person.pk))
 
 
-@router.patch("/people/{person_id}", response=PersonOut)
+@router.patch("/people/{int:person_id}", response=PersonOut)
 def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> Any:
     """Change a person's name, title, phone or consent; only the fields sent are changed."""
     _require(request, "crm.change_person", "edit people")
@@ -310,7 +310,7 @@ def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> 
     return person_update(person=person, by_user=request.user, **payload.dict(exclude_unset=True))
 
 
-@router.post("/people/{person_id}/stage", response=StageChangeOut)
+@router.post("/people/{int:person_id}/stage", response=StageChangeOut)
 def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -> Any:
     """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
     _require(request, "crm.change_person", "change lifecycle stages")
@@ -407,7 +407,7 @@ def people_duplicates(request: HttpRequest, filters: Query[DuplicatesQuery]) -> 
     return selectors.person_duplicate_candidates(limit=filters.limit)
 
 
-@router.post("/people/{survivor_id}/merge", response=PersonOut)
+@router.post("/people/{int:survivor_id}/merge", response=PersonOut)
 def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any:
     """Merge another person into this one: their history moves here and the other record is deleted."""
     from tandem.crm.services import person_merge
@@ -421,11 +421,3 @@ def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any
     duplicate = selectors.person_get(person_id=payload.duplicate_id)
     person_merge(survivor=survivor, duplicate=duplicate, by_user=request.user, reason=payload.reason)
     return selectors.person_get(person_id=survivor_id)
-
-
-# "/people/{person_id}" was registered first and would swallow "/people/duplicates" (answering 422 for a
-# non-numeric id); Django tries URL patterns in order, so the literal path is moved to the front.
-router.path_operations = {
-    "/people/duplicates": router.path_operations.pop("/people/duplicates"),
-    **router.path_operations,
-}
