@@ -39,7 +39,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     role = getattr(user, "role", "")
-    items = []
+    items: list[dict[str, Any]] = []
     for label, name, roles in NAV:
         if roles is None or role in roles or user.is_superuser:
             url = reverse(name)
@@ -47,7 +47,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     # Nested sections (/people/duplicates/ inside /people/): only the most specific match is current.
     active = [item for item in items if item["active"]]
     if len(active) > 1:
-        best = max(active, key=lambda item: len(item["url"]))
+        best = max(active, key=lambda item: len(str(item["url"])))
         for item in active:
             item["active"] = item is best
     return {"nav_items": items}
