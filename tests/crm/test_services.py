@@ -74,3 +74,31 @@ def test_negative_amount_is_refused(db):
     # then
     assert err.value.field == "amount"
     assert Deal.objects.count() == 0
+
+
+def test_person_create_with_company_finds_the_domain_account_and_a_refusal_leaves_none(db):
+    # given
+    from tandem.crm.models import Account
+
+    first = person_create(email="ann@globex.example", company="Globex")
+    # when a second person of the same domain arrives, and then a refused one of a new company
+    second = person_create(email="bob@globex.example", company="")
+    with pytest.raises(NotAllowed):
+        person_create(email="ANN@globex.example", company="Initech")
+    # then
+    assert first.account_id == second.account_id
+    assert list(Account.objects.values_list("name", "domain")) == [("Globex", "globex.example")]
+
+
+def test_deal_close_by_lost_reason_name_creates_it_once(db):
+    # given
+    from tandem.crm.models import LostReason
+
+    one = deal_create(person=PersonFactory(), amount=Decimal("10"), created_at=T0)
+    two = deal_create(person=PersonFactory(), amount=Decimal("10"), created_at=T0)
+    # when
+    deal_close(deal=one, won=False, lost_reason="  No   budget ", at=T0)
+    deal_close(deal=two, won=False, lost_reason="No budget", at=T0)
+    # then
+    assert list(LostReason.objects.values_list("name", flat=True)) == ["No budget"]
+    assert set(Deal.objects.values_list("lost_reason__name", flat=True)) == {"No budget"}

@@ -377,7 +377,7 @@ def test_open_and_close_deals_from_the_person_page(client, rep):
     again = client.post(f"/people/deals/{deal.pk}/close/", {"outcome": "won"}, follow=True)
     # then
     assert b"Deal Pilot opened." in opened.content
-    assert b"lost reason must not be empty" in lost_without_reason.content
+    assert b"a lost deal needs a lost reason" in lost_without_reason.content
     assert b"Deal Pilot closed as lost." in lost.content
     assert f"deal {deal.pk} is already lost".encode() in again.content
     deal.refresh_from_db()

@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import AuthorizationError
@@ -17,10 +16,8 @@ from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID
 from tandem.crm import selectors
 from tandem.crm.services import (
-    account_for_email,
     deal_close,
     deal_create,
-    lost_reason_get_or_create,
     person_create,
     person_update,
 )
@@ -291,14 +288,8 @@ def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     """Create a person (and their company's account) at a first lifecycle stage."""
     _require(request, "crm.add_person", "create people")
     fields = payload.dict()
-    company = fields.pop("company").strip()
     owner = _owner(fields.pop("owner_id"))
-    # One change: a refused person must not leave a new account behind.
-    with transaction.atomic():
-        account = account_for_email(email=fields["email"], company=company)
-        person = person_create(
-            **fields, account=account, owner=owner, by_user=request.user, reason="created via API"
-        )
+    person = person_create(**fields, owner=owner, by_user=request.user, reason="created via API")
     return Status(201, selectors.person_get(person_id=person.pk))
 
 
@@ -363,14 +354,13 @@ def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
     """Close a deal as won (the person becomes a customer) or lost (with a lost reason)."""
     _require(request, "crm.change_deal", "close deals")
     deal = selectors.deal_get(deal_id=deal_id)
-    # One change: a refused close must not leave a newly named lost reason behind.
-    with transaction.atomic():
-        reason = None
-        if not payload.won and payload.lost_reason is not None:
-            reason = lost_reason_get_or_create(name=payload.lost_reason)
-        deal_close(
-            deal=deal, won=payload.won, lost_reason=reason, amount=payload.amount, by_user=request.user
-        )
+    deal_close(
+        deal=deal,
+        won=payload.won,
+        lost_reason=payload.lost_reason,
+        amount=payload.amount,
+        by_user=request.user,
+    )
     return selectors.deal_get(deal_id=deal_id)
 
 

@@ -40,6 +40,7 @@ def person_create(
     job_title: str = "",
     phone: str = "",
     account: Account | None = None,
+    company: str | None = None,
     owner: Any = None,
     stage: str = Stage.LEAD,
     original_channel: str = "",
@@ -51,7 +52,7 @@ def person_create(
     by_user: Any = None,
     reason: str = "created",
 ) -> Person:
-    """Create a person and record its first lifecycle stage."""
+    """Create a person (finding or creating their company's account when `company` is given) at a first stage."""
     if stage not in Stage.__members__.values():
         raise ValidationFailed(f"unknown lifecycle stage {stage!r}", field="stage", value=stage)
     email = email.strip()
@@ -61,6 +62,10 @@ def person_create(
     if normalized and Person.objects.filter(email_normalized=normalized).exists():
         raise NotAllowed(f"a person with email {normalized} already exists", field="email", value=email)
     created_at = created_at or timezone.now()
+    if account is None and company is not None:
+        # Given a company (even empty: the email's domain may name one), the account is found or created
+        # inside this transaction, so a refused person leaves no new account behind.
+        account = account_for_email(email=email, company=company.strip())
     try:
         person = Person.objects.create(
             email=email,
@@ -207,13 +212,16 @@ def deal_close(
     deal: Deal,
     won: bool,
     at: dt.datetime | None = None,
-    lost_reason: LostReason | None = None,
+    lost_reason: LostReason | str | None = None,
     amount: Decimal | None = None,
     by_user: Any = None,
 ) -> Deal:
-    """Close a deal as won (the person becomes a customer) or lost (a lost reason is required)."""
+    """Close a deal as won (the person becomes a customer) or lost (a lost reason, by row or name, is required)."""
     if deal.stage != DealStage.OPEN:
         raise NotAllowed(f"deal {deal.pk} is already {deal.stage}", field="stage", value=deal.stage)
+    if isinstance(lost_reason, str):
+        # A new name is created inside this transaction, so a refused close leaves no stray reason.
+        lost_reason = lost_reason_get_or_create(name=lost_reason) if not won and lost_reason.strip() else None
     if not won and lost_reason is None:
         raise ValidationFailed("a lost deal needs a lost reason", field="lost_reason", value=None)
     if amount is not None and amount < 0:

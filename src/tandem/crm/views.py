@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,10 +20,8 @@ from tandem.crm import selectors
 from tandem.crm.models import Person
 from tandem.crm.services import (
     PERSON_EDITABLE,
-    account_for_email,
     deal_close,
     deal_create,
-    lost_reason_get_or_create,
     person_create,
     person_update,
 )
@@ -191,20 +188,17 @@ def person_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            # The account and the person are one change: a refused person leaves no new account behind.
-            with transaction.atomic():
-                account = account_for_email(email=data["email"], company=data["company"].strip())
-                person = person_create(
-                    **{k: data[k] for k in ("email", "first_name", "last_name", "job_title", "phone")},
-                    account=account,
-                    owner=form.owners.get(data["owner"]),
-                    stage=data["stage"],
-                    original_channel=data["original_channel"],
-                    consent_email=data["consent_email"],
-                    consent_calls=data["consent_calls"],
-                    by_user=request.user,
-                    reason="created in the web app",
-                )
+            person = person_create(
+                **{k: data[k] for k in ("email", "first_name", "last_name", "job_title", "phone")},
+                company=data["company"],
+                owner=form.owners.get(data["owner"]),
+                stage=data["stage"],
+                original_channel=data["original_channel"],
+                consent_email=data["consent_email"],
+                consent_calls=data["consent_calls"],
+                by_user=request.user,
+                reason="created in the web app",
+            )
         except TandemError as exc:
             _form_error(form, exc)
             status = exc.status_code
@@ -263,10 +257,7 @@ def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
     deal = _get(selectors.deal_get, deal_id=deal_id)
     won = request.POST.get("outcome") == "won"
     try:
-        # A new lost reason and the close are one change: a refused close leaves no stray reason.
-        with transaction.atomic():
-            reason = None if won else lost_reason_get_or_create(name=request.POST.get("lost_reason", ""))
-            deal_close(deal=deal, won=won, lost_reason=reason, by_user=request.user)
+        deal_close(deal=deal, won=won, lost_reason=request.POST.get("lost_reason", ""), by_user=request.user)
     except TandemError as exc:
         messages.error(request, exc.message)
     else:
