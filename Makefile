@@ -39,6 +39,7 @@ pytest-postgres: $(STAMP)
 	fi
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
