@@ -201,7 +201,7 @@ def test_non_signal_sentence_for_a_dip_within_normal_variation():
     starts, x, n = quality_series()
     # when
     chart = p_chart(
-        key="paid_social", label="paid social lead quality", starts=starts[:21], successes=x[:20] + [100],
+        key="paid_social", label="paid social lead quality", starts=starts[:21], successes=[*x[:20], 100],
         trials=n[:21],
     )
     # then limits 12 % ± 3√(0.12·0.88/1000) = 8.9 % .. 15.1 %
