@@ -1,4 +1,6 @@
-"""`tandem import bundle DIR`: import an interchange bundle (a folder of CSV files) into the database."""
+"""`tandem import bundle DIR`: import an interchange bundle (a folder of CSV files) into the database.
+`tandem import csv FILE --kind people|touchpoints|deals --mapping auto|NAME`: import another tool's CSV export.
+`tandem import mappings`: list the saved and shipped CSV mappings."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.capture.bundle import FILES
+from tandem.capture.csvimport.cli import csv_arguments, csv_command, mappings_command
 from tandem.capture.management.commands.export import ProgressBars, bundle_arguments
 from tandem.capture.services import bundle_import
 from tandem.core.errors import TandemError
@@ -16,15 +19,23 @@ class Command(BaseCommand):
     help = "Import data into Tandem (bundle DIR: a whole company as a folder of CSV files)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        # A subcommand per kind of data: `tandem import csv FILE ...` joins `bundle` later.
+        # A subcommand per kind of data.
         sub = parser.add_subparsers(dest="what", required=True)
         bundle_arguments(
             sub.add_parser("bundle", help="import an interchange bundle folder (docs/bundle.md)"),
             directory="folder holding people.csv and the other files",
         )
+        csv_arguments(sub.add_parser("csv", help="import a CSV export of another tool (docs/capture.md)"))
+        sub.add_parser("mappings", help="list the saved and shipped CSV mappings")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         getattr(self, "_" + opts["what"])(opts)
+
+    def _csv(self, opts: dict[str, Any]) -> None:
+        csv_command(opts=opts, stdout=self.stdout)
+
+    def _mappings(self, opts: dict[str, Any]) -> None:
+        mappings_command(stdout=self.stdout)
 
     def _bundle(self, opts: dict[str, Any]) -> None:
         with ProgressBars(enabled=not opts["no_progress"]) as bars:

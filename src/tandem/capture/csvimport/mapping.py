@@ -1,0 +1,596 @@
+"""CSV column mappings without the ORM: header matching, value translation and cell parsing.
+
+A mapping says which CSV header feeds which Tandem field, and how cells are read: value maps (a tool's
+'Direct Traffic' is Tandem's `direct` channel), empty markers (X Education's `Select`), the system whose
+ids a file carries, and fixed values for fields the file lacks. Every cell that cannot be read raises a
+RowError naming the row (the file's line number), the column and the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
+from tandem.core.errors import ValidationFailed
+from tandem.crm.identity import email_is_valid
+
+KINDS = ("people", "touchpoints", "deals")
+CUSTOM = "custom:"
+CHANNEL_SLUGS = frozenset(slug for slug, _ in CHANNELS)
+KIND_SLUGS = frozenset(slug for slug, _ in TOUCHPOINT_KINDS)
+DEAL_STAGES = ("open", "won", "lost")
+_AMOUNT_LIMIT = Decimal(10) ** 12
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    type: str  # text, email, datetime, amount, channel, kind, stage
+    max_length: int = 0
+
+
+def _spec(name: str, label: str, type_: str = "text", max_length: int = 0) -> FieldSpec:
+    return FieldSpec(name, label, type_, max_length)
+
+
+# The person a touchpoint or deal row belongs to is named by one of these (email first).
+_PERSON_KEYS = (
+    _spec("email", "Email", "email", 254),
+    _spec("external_id", "External id (of the source system)", "text", 200),
+    _spec("phone", "Phone", "text", 40),
+)
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "people": (
+        *_PERSON_KEYS,
+        _spec("first_name", "First name", "text", 100),
+        _spec("last_name", "Last name", "text", 100),
+        _spec("full_name", "Full name (split at the first space)", "text", 201),
+        _spec("company", "Company", "text", 200),
+        _spec("job_title", "Job title", "text", 200),
+        _spec("industry", "Industry", "text", 80),
+        _spec("country", "Country", "text", 80),
+        _spec("created_at", "Created at", "datetime"),
+        _spec("original_channel", "Original channel", "channel", 40),
+        _spec("touchpoint_kind", "First touchpoint kind", "kind", 24),
+    ),
+    "touchpoints": (
+        *_PERSON_KEYS,
+        _spec("occurred_at", "Occurred at", "datetime"),
+        _spec("channel", "Channel", "channel", 40),
+        _spec("kind", "Kind", "kind", 24),
+        _spec("campaign_id", "Campaign (external id or name)", "text", 200),
+        _spec("utm_source", "utm_source", "text", 120),
+        _spec("utm_medium", "utm_medium", "text", 120),
+        _spec("utm_campaign", "utm_campaign", "text", 200),
+        _spec("utm_term", "utm_term", "text", 200),
+        _spec("utm_content", "utm_content", "text", 200),
+        _spec("url", "URL", "text", 2000),
+        _spec("referrer", "Referrer", "text", 2000),
+    ),
+    "deals": (
+        _spec("deal_id", "Deal id", "text", 120),
+        *_PERSON_KEYS,
+        _spec("name", "Deal name", "text", 200),
+        _spec("amount", "Amount", "amount"),
+        _spec("stage", "Stage (open, won, lost)", "stage"),
+        _spec("created_at", "Created at", "datetime"),
+        _spec("closed_at", "Closed at", "datetime"),
+        _spec("lost_reason", "Lost reason", "text", 120),
+    ),
+}
+SPECS: dict[str, dict[str, FieldSpec]] = {kind: {s.name: s for s in specs} for kind, specs in FIELDS.items()}
+
+# Header spellings of the common tools (normalised: lower case, words separated by one space).
+SYNONYMS: dict[str, dict[str, str]] = {
+    "people": {
+        "email": "email",
+        "email address": "email",
+        "e mail": "email",
+        "work email": "email",
+        "first name": "first_name",
+        "firstname": "first_name",
+        "given name": "first_name",
+        "last name": "last_name",
+        "lastname": "last_name",
+        "surname": "last_name",
+        "family name": "last_name",
+        "name": "full_name",
+        "full name": "full_name",
+        "phone": "phone",
+        "phone number": "phone",
+        "mobile": "phone",
+        "mobile phone": "phone",
+        "mobile phone number": "phone",
+        "company": "company",
+        "company name": "company",
+        "account name": "company",
+        "organization": "company",
+        "organisation": "company",
+        "job title": "job_title",
+        "title": "job_title",
+        "industry": "industry",
+        "country": "country",
+        "country region": "country",
+        "create date": "created_at",
+        "created date": "created_at",
+        "created at": "created_at",
+        "created": "created_at",
+        "first contact date": "created_at",
+        "original source": "original_channel",
+        "lead source": "original_channel",
+        "source": "original_channel",
+        "channel": "original_channel",
+        "origin": "original_channel",
+        "lead origin": "touchpoint_kind",
+        "record id": "external_id",
+        "contact id": "external_id",
+        "lead id": "external_id",
+        "prospect id": "external_id",
+        "mql id": "external_id",
+        "id": "external_id",
+    },
+    "touchpoints": {
+        "email": "email",
+        "email address": "email",
+        "contact id": "external_id",
+        "record id": "external_id",
+        "lead id": "external_id",
+        "mql id": "external_id",
+        "phone": "phone",
+        "occurred at": "occurred_at",
+        "date": "occurred_at",
+        "timestamp": "occurred_at",
+        "activity date": "occurred_at",
+        "channel": "channel",
+        "source": "channel",
+        "kind": "kind",
+        "type": "kind",
+        "activity type": "kind",
+        "campaign": "campaign_id",
+        "campaign id": "campaign_id",
+        "campaign name": "campaign_id",
+        "utm source": "utm_source",
+        "utm medium": "utm_medium",
+        "utm campaign": "utm_campaign",
+        "utm term": "utm_term",
+        "utm content": "utm_content",
+        "url": "url",
+        "page url": "url",
+        "referrer": "referrer",
+    },
+    "deals": {
+        "deal id": "deal_id",
+        "opportunity id": "deal_id",
+        "record id": "deal_id",
+        "id": "deal_id",
+        "email": "email",
+        "contact email": "email",
+        "contact id": "external_id",
+        "lead id": "external_id",
+        "mql id": "external_id",
+        "deal name": "name",
+        "opportunity name": "name",
+        "name": "name",
+        "amount": "amount",
+        "deal amount": "amount",
+        "value": "amount",
+        "stage": "stage",
+        "deal stage": "stage",
+        "create date": "created_at",
+        "created date": "created_at",
+        "created at": "created_at",
+        "close date": "closed_at",
+        "closed at": "closed_at",
+        "closed date": "closed_at",
+        "won date": "closed_at",
+        "lost reason": "lost_reason",
+        "closed lost reason": "lost_reason",
+    },
+}
+
+# Deal stages as the common tools write them (compared in lower case).
+DEAL_STAGE_WORDS: dict[str, str] = {
+    "open": "open",
+    "won": "won",
+    "lost": "lost",
+    "closed won": "won",
+    "closedwon": "won",
+    "closed/won": "won",
+    "closed lost": "lost",
+    "closedlost": "lost",
+    "closed/lost": "lost",
+}
+
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+)
+
+
+class RowError(ValidationFailed):
+    """A row that cannot be imported, naming its line, column and value."""
+
+    def __init__(self, problem: str, *, line: int, column: str = "", value: str = "") -> None:
+        where = f"row {line}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {problem}", field=column or None, value=value)
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "detail": self.message,
+            "line": self.line,
+            "column": self.column,
+            "field": self.column,
+            "value": "" if self.value is None else str(self.value),
+        }
+
+
+@dataclass
+class Mapping:
+    """Which header feeds which field (or `custom:<key>`), plus the options that translate values.
+
+    options: `empty` (cells meaning "no value", compared case-insensitively), `values` ({field: {source
+    value: Tandem value}}, case-insensitive), `external_id_system` (whose ids the external_id column holds),
+    `defaults` ({field: value} for fields the file lacks), `keep_raw` (keep a translated channel or kind's
+    original text in the custom fields, under the header's slug), `stage` (the lifecycle stage new people
+    reach), `deal_id_prefix`.
+    """
+
+    name: str
+    kind: str
+    columns: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "columns": dict(self.columns),
+            "options": dict(self.options),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mapping:
+        return cls(
+            name=str(data.get("name", "")),
+            kind=str(data.get("kind", "")),
+            columns=dict(data.get("columns") or {}),
+            options=dict(data.get("options") or {}),
+            description=str(data.get("description", "")),
+        )
+
+    @property
+    def system(self) -> str:
+        return str(self.options.get("external_id_system") or "")
+
+
+def header_normalize(header: str) -> str:
+    """'Lead Source', 'lead_source' and ' LEAD-SOURCE ' all become 'lead source'."""
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", header.lower()).split())
+
+
+def custom_key(header: str) -> str:
+    """The custom-field key an unmapped header is kept under: 'What is your current occupation' ->
+    'what_is_your_current_occupation'."""
+    return header_normalize(header).replace(" ", "_")[:60] or "column"
+
+
+def field_choices(kind: str) -> list[tuple[str, str]]:
+    """The fields a column of this kind of file may feed, for a dropdown (plus custom and ignore)."""
+    return [(s.name, s.label) for s in FIELDS[kind]]
+
+
+def auto_map(*, headers: Sequence[str], kind: str) -> dict[str, str]:
+    """Guess each header's field: a known spelling, else the closest field name (difflib ratio >= 0.85),
+    else a custom field named after the header. A field is taken by its first header only."""
+    if kind not in FIELDS:
+        raise ValidationFailed(
+            f"unknown kind {kind!r} (expected {', '.join(KINDS)})", field="kind", value=kind
+        )
+    synonyms = SYNONYMS[kind]
+    names = {header_normalize(s.name): s.name for s in FIELDS[kind]}
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for header in headers:
+        key = header_normalize(header)
+        guess = synonyms.get(key) or names.get(key)
+        if guess is None:
+            close = difflib.get_close_matches(key, [*synonyms, *names], n=1, cutoff=0.85)
+            if close:
+                guess = synonyms.get(close[0]) or names[close[0]]
+        if guess is None or guess in taken:
+            out[header] = CUSTOM + custom_key(header) if key else ""
+        else:
+            out[header] = guess
+            taken.add(guess)
+    return out
+
+
+def mapping_check(*, mapping: Mapping, headers: Sequence[str]) -> None:
+    """Refuse a mapping that names unknown fields, maps a field twice, lacks a key or a header."""
+    if mapping.kind not in FIELDS:
+        raise ValidationFailed(
+            f"unknown kind {mapping.kind!r} (expected {', '.join(KINDS)})", field="kind", value=mapping.kind
+        )
+    specs = SPECS[mapping.kind]
+    seen: dict[str, str] = {}
+    present = set(headers)
+    for header, target in mapping.columns.items():
+        if not target:
+            continue
+        if header not in present:
+            raise ValidationFailed(
+                f"mapping {mapping.name!r} names column {header!r}, which the file does not have",
+                field="columns",
+                value=header,
+            )
+        if target.startswith(CUSTOM):
+            if not target[len(CUSTOM) :].strip():
+                raise ValidationFailed(
+                    f"column {header!r}: a custom field needs a name", field=header, value=target
+                )
+            continue
+        if target not in specs:
+            raise ValidationFailed(
+                f"column {header!r}: unknown field {target!r} for {mapping.kind}", field=header, value=target
+            )
+        if target in seen:
+            raise ValidationFailed(
+                f"field {target!r} is fed by both {seen[target]!r} and {header!r}", field=header, value=target
+            )
+        seen[target] = header
+    mapped = set(seen) | set(mapping.options.get("defaults", {}))
+    if not mapped & {"email", "external_id", "phone"}:
+        raise ValidationFailed(
+            "the mapping names no column for email, external_id or phone: rows could not be matched to people",
+            field="columns",
+            value=", ".join(headers[:10]),
+        )
+    if "external_id" in mapped and not mapping.system:
+        raise ValidationFailed(
+            "an external_id column needs options.external_id_system (whose ids these are)",
+            field="external_id_system",
+            value="",
+        )
+    if mapping.kind == "deals" and "deal_id" not in seen:
+        raise ValidationFailed("a deals file needs a deal_id column", field="deal_id", value="")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading a CSV file.
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[tuple[int, list[str]]]  # (line number in the file, cells)
+
+
+def table_read(*, data: bytes, name: str = "the file") -> Table:
+    """The header and rows of a CSV file (UTF-8, comma or semicolon separated); a row's line is its
+    physical line number, counting the header as line 1."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RowError(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start : exc.start + 1].hex()})",
+            line=line,
+            value=data[exc.start : exc.start + 1].hex(),
+        ) from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise RowError(f"{name} is empty: it has no header row", line=1) from None
+    except csv.Error as exc:
+        raise RowError(f"cannot read the header: {exc}", line=1) from None
+    if not any(headers):
+        raise RowError("the header row is empty", line=1)
+    dupes = sorted({h for h in headers if h and headers.count(h) > 1})
+    if dupes:
+        raise RowError(f"the header names column {dupes[0]!r} twice", line=1, column=dupes[0], value=dupes[0])
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    while True:
+        start = reader.line_num
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise RowError(f"cannot read the CSV: {exc}", line=start + 1) from None
+        line = start + 1
+        if not values or not any(v.strip() for v in values):
+            continue
+        rows.append((line, [v.strip() for v in values]))
+    return Table(headers=headers, rows=rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Turning a row's cells into field values.
+
+
+@dataclass
+class Parsed:
+    """One row's values by field (empty cells left out), its custom fields, and its line."""
+
+    line: int
+    values: dict[str, Any]
+    custom: dict[str, str]
+    cells: list[str]
+
+
+class RowReader:
+    """Reads rows with one mapping: prepared once, then `read(line, cells)` per row."""
+
+    def __init__(self, *, mapping: Mapping, headers: Sequence[str]) -> None:
+        mapping_check(mapping=mapping, headers=headers)
+        self.mapping = mapping
+        self.headers = list(headers)
+        specs = SPECS[mapping.kind]
+        self.fields: list[tuple[int, str, FieldSpec]] = []
+        self.custom: list[tuple[int, str, str]] = []
+        for index, header in enumerate(headers):
+            target = mapping.columns.get(header, "")
+            if not target:
+                continue
+            if target.startswith(CUSTOM):
+                self.custom.append((index, header, target[len(CUSTOM) :].strip()))
+            else:
+                self.fields.append((index, header, specs[target]))
+        options = mapping.options
+        self.empty = {str(v).strip().lower() for v in options.get("empty", [])} | {""}
+        self.value_maps: dict[str, dict[str, str]] = {
+            f: {str(k).strip().lower(): str(v) for k, v in m.items()}
+            for f, m in (options.get("values") or {}).items()
+        }
+        self.defaults: dict[str, str] = {k: str(v) for k, v in (options.get("defaults") or {}).items()}
+        self.keep_raw = bool(options.get("keep_raw", True))
+        self.width = len(headers)
+
+    def read(self, line: int, cells: list[str]) -> Parsed:
+        if len(cells) != self.width:
+            raise RowError(
+                f"the row has {len(cells)} cells where the header has {self.width} columns",
+                line=line,
+                value=str(len(cells)),
+            )
+        values: dict[str, Any] = {}
+        custom: dict[str, str] = {}
+        for index, header, spec in self.fields:
+            raw = cells[index]
+            if raw.lower() in self.empty:
+                continue
+            value = self._value(line=line, header=header, spec=spec, raw=raw, custom=custom)
+            if value not in (None, ""):
+                values[spec.name] = value
+        for name, text in self.defaults.items():
+            if name not in values:
+                spec = SPECS[self.mapping.kind][name]
+                values[name] = self._value(line=line, header=name, spec=spec, raw=text, custom=custom)
+        for index, _header, key in self.custom:
+            raw = cells[index]
+            if raw.lower() not in self.empty:
+                custom[key] = raw
+        return Parsed(line=line, values=values, custom=custom, cells=cells)
+
+    def _value(self, *, line: int, header: str, spec: FieldSpec, raw: str, custom: dict[str, str]) -> Any:
+        mapped = self.value_maps.get(spec.name, {}).get(raw.lower())
+        text = raw if mapped is None else mapped
+        if spec.type in ("channel", "kind"):
+            slug = re.sub(r"[\s\-_]+", "_", text.strip().lower()).strip("_")
+            known = CHANNEL_SLUGS if spec.type == "channel" else KIND_SLUGS
+            if slug not in known:
+                slug = "other"
+            if slug != raw and self.keep_raw:
+                # A translated or unknown value keeps the source's own words beside the vocabulary's.
+                custom[custom_key(header)] = raw
+            return slug
+        if spec.type == "email":
+            if not email_is_valid(text):
+                raise RowError(f"{raw!r} is not a valid email address", line=line, column=header, value=raw)
+            return text.strip()
+        if spec.type == "datetime":
+            return datetime_read(text, line=line, column=header)
+        if spec.type == "amount":
+            return amount_read(text, line=line, column=header)
+        if spec.type == "stage":
+            stage = DEAL_STAGE_WORDS.get(text.strip().lower())
+            if stage is None:
+                raise RowError(
+                    f"unknown deal stage {raw!r} (expected open, won or lost, or a value map)",
+                    line=line,
+                    column=header,
+                    value=raw,
+                )
+            return stage
+        if spec.max_length and len(text) > spec.max_length:
+            raise RowError(
+                f"value is longer than {spec.max_length} characters", line=line, column=header, value=raw
+            )
+        return text
+
+
+def datetime_read(text: str, *, line: int, column: str) -> dt.datetime:
+    """A date-time in UTC from ISO text or the US/European forms spreadsheets write."""
+    value: dt.datetime | None = None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        for form in _DATE_FORMATS:
+            try:
+                value = dt.datetime.strptime(text, form)
+                break
+            except ValueError:
+                continue
+    if value is None:
+        raise RowError(f"cannot read {text!r} as a date-time", line=line, column=column, value=text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def amount_read(text: str, *, line: int, column: str) -> Decimal:
+    """An amount from '1234.5', '1,234.50' or '$ 1,234.50' (at most two decimals, not negative)."""
+    cleaned = re.sub(r"[\s$€£R]|,(?=\d{3}(\D|$))", "", text)
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise RowError(f"cannot read {text!r} as an amount", line=line, column=column, value=text)
+    if number < 0:
+        raise RowError(f"must not be negative, got {text!r}", line=line, column=column, value=text)
+    if number >= _AMOUNT_LIMIT:
+        raise RowError(
+            f"{text!r} is too large (at most 999999999999.99)", line=line, column=column, value=text
+        )
+    if number != number.quantize(_CENT, rounding=ROUND_DOWN):
+        raise RowError(f"{text!r} has more than two decimals", line=line, column=column, value=text)
+    return number.quantize(_CENT).copy_abs()
+
+
+def rows_parse(*, reader: RowReader, rows: Iterable[tuple[int, list[str]]]) -> Iterator[Parsed | RowError]:
+    """Each row parsed, or the error that refuses it."""
+    for line, cells in rows:
+        try:
+            yield reader.read(line, cells)
+        except RowError as exc:
+            yield exc
+
+
+def refused_csv(*, headers: Sequence[str], refused: Sequence[tuple[list[str], RowError]]) -> str:
+    """The refused rows as CSV: their own cells, then error_field, error_value and error."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*headers, "error_field", "error_value", "error"])
+    for cells, error in refused:
+        padded = (cells + [""] * len(headers))[: len(headers)]
+        writer.writerow(
+            [*padded, error.column, "" if error.value is None else str(error.value), error.message]
+        )
+    return out.getvalue()

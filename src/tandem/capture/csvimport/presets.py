@@ -1,0 +1,275 @@
+"""The mappings Tandem ships: HubSpot and Salesforce exports, X Education's leads and Olist's funnel.
+
+They are data: `--mapping NAME` uses a saved ImportMapping of that name when there is one, else the
+preset here. `preset_detect` recognises a file by its header signature (its distinctive headers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tandem.capture.csvimport.mapping import CUSTOM, Mapping, header_normalize
+
+
+def _custom(*headers_and_keys: tuple[str, str]) -> dict[str, str]:
+    return {header: CUSTOM + key for header, key in headers_and_keys}
+
+
+X_EDUCATION_CHANNELS = {
+    "Google": "paid_search",
+    "bing": "paid_search",
+    "Pay per Click Ads": "paid_search",
+    "Direct Traffic": "direct",
+    "Olark Chat": "direct",
+    "Live Chat": "direct",
+    "Organic Search": "organic_search",
+    "Reference": "referral",
+    "Referral Sites": "referral",
+    "Welingak Website": "partner",
+    "WeLearn": "partner",
+    "welearnblog_Home": "partner",
+    "Facebook": "paid_social",
+    "Social Media": "organic_social",
+    "youtubechannel": "organic_social",
+    "blog": "content",
+    "Press_Release": "content",
+    "NC_EDM": "email",
+    "Click2call": "outbound",
+}
+
+X_EDUCATION_KINDS = {
+    "Landing Page Submission": "form_submit",
+    "Lead Add Form": "form_submit",
+    "Quick Add Form": "other",
+    "API": "other",
+    "Lead Import": "other",
+}
+
+X_EDUCATION: dict[str, Any] = {
+    "name": "x-education",
+    "kind": "people",
+    "description": "X Education's Leads.csv (9,240 leads keyed by Prospect ID, no emails)",
+    "columns": {
+        "Prospect ID": "external_id",
+        "Lead Origin": "touchpoint_kind",
+        "Lead Source": "original_channel",
+        "Country": "country",
+        **_custom(
+            ("Lead Number", "lead_number"),
+            ("Do Not Email", "do_not_email"),
+            ("Do Not Call", "do_not_call"),
+            ("Converted", "converted"),
+            ("TotalVisits", "total_visits"),
+            ("Total Time Spent on Website", "time_on_website"),
+            ("Page Views Per Visit", "page_views_per_visit"),
+            ("Last Activity", "last_activity"),
+            ("Specialization", "specialization"),
+            ("How did you hear about X Education", "heard_about_us"),
+            ("What is your current occupation", "occupation"),
+            ("What matters most to you in choosing a course", "course_motive"),
+            ("Tags", "tags"),
+            ("Lead Quality", "lead_quality"),
+            ("Lead Profile", "lead_profile"),
+            ("City", "city"),
+            ("Asymmetrique Activity Index", "activity_index"),
+            ("Asymmetrique Profile Index", "profile_index"),
+            ("Asymmetrique Activity Score", "activity_score"),
+            ("Asymmetrique Profile Score", "profile_score"),
+            ("A free copy of Mastering The Interview", "free_book"),
+            ("Last Notable Activity", "last_notable_activity"),
+        ),
+    },
+    "options": {
+        "external_id_system": "x_education",
+        "empty": ["Select"],
+        "values": {"original_channel": X_EDUCATION_CHANNELS, "touchpoint_kind": X_EDUCATION_KINDS},
+        "keep_raw": True,
+    },
+}
+
+OLIST_CHANNELS = {
+    "direct_traffic": "direct",
+    "social": "organic_social",
+    "other_publicities": "display",
+    "unknown": "other",
+}
+
+OLIST_MQL: dict[str, Any] = {
+    "name": "olist-mql",
+    "kind": "people",
+    "description": "Olist's marketing qualified leads (8,000 MQLs keyed by mql_id)",
+    "columns": {
+        "mql_id": "external_id",
+        "first_contact_date": "created_at",
+        "landing_page_id": CUSTOM + "landing_page_id",
+        "origin": "original_channel",
+    },
+    "options": {
+        "external_id_system": "olist_mql",
+        "values": {"original_channel": OLIST_CHANNELS},
+        "defaults": {"touchpoint_kind": "form_submit"},
+        "keep_raw": True,
+        "stage": "mql",
+    },
+}
+
+OLIST_DEALS: dict[str, Any] = {
+    "name": "olist-deals",
+    "kind": "deals",
+    "description": "Olist's closed deals (842 won deals, joined to the MQLs by mql_id)",
+    "columns": {
+        "mql_id": "external_id",
+        "seller_id": "deal_id",
+        "won_date": "closed_at",
+        **_custom(
+            ("sdr_id", "sdr_id"),
+            ("sr_id", "sr_id"),
+            ("business_segment", "business_segment"),
+            ("lead_type", "lead_type"),
+            ("lead_behaviour_profile", "lead_behaviour_profile"),
+            ("has_company", "has_company"),
+            ("has_gtin", "has_gtin"),
+            ("average_stock", "average_stock"),
+            ("business_type", "business_type"),
+            ("declared_product_catalog_size", "declared_product_catalog_size"),
+            ("declared_monthly_revenue", "declared_monthly_revenue"),
+        ),
+    },
+    "options": {
+        "external_id_system": "olist_mql",
+        "defaults": {"stage": "won"},
+        "deal_id_prefix": "olist-",
+    },
+}
+
+HUBSPOT: dict[str, Any] = {
+    "name": "hubspot",
+    "kind": "people",
+    "description": "HubSpot contacts export",
+    "columns": {
+        "Record ID": "external_id",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Email": "email",
+        "Phone Number": "phone",
+        "Company Name": "company",
+        "Job Title": "job_title",
+        "Country/Region": "country",
+        "Industry": "industry",
+        "Create Date": "created_at",
+        "Original Source": "original_channel",
+        "Lifecycle Stage": CUSTOM + "hubspot_lifecycle_stage",
+        "Lead Status": CUSTOM + "hubspot_lead_status",
+    },
+    "options": {
+        "external_id_system": "hubspot",
+        "values": {
+            "original_channel": {
+                "Organic Search": "organic_search",
+                "Paid Search": "paid_search",
+                "Paid Social": "paid_social",
+                "Organic Social": "organic_social",
+                "Social Media": "organic_social",
+                "Email Marketing": "email",
+                "Referrals": "referral",
+                "Direct Traffic": "direct",
+                "Offline Sources": "events",
+                "Other Campaigns": "other",
+                "AI Referrals": "referral",
+            }
+        },
+        "keep_raw": True,
+    },
+}
+
+SALESFORCE: dict[str, Any] = {
+    "name": "salesforce",
+    "kind": "people",
+    "description": "Salesforce leads report export",
+    "columns": {
+        "Lead ID": "external_id",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Email": "email",
+        "Phone": "phone",
+        "Company": "company",
+        "Title": "job_title",
+        "Industry": "industry",
+        "Country": "country",
+        "Created Date": "created_at",
+        "Lead Source": "original_channel",
+        "Lead Status": CUSTOM + "salesforce_lead_status",
+    },
+    "options": {
+        "external_id_system": "salesforce",
+        "values": {
+            "original_channel": {
+                "Web": "direct",
+                "Website": "direct",
+                "Phone Inquiry": "other",
+                "Partner Referral": "partner",
+                "Partner": "partner",
+                "Purchased List": "outbound",
+                "Employee Referral": "referral",
+                "External Referral": "referral",
+                "Word of mouth": "referral",
+                "Advertisement": "display",
+                "Trade Show": "events",
+                "Seminar - Internal": "events",
+                "Seminar - Partner": "events",
+                "Public Relations": "content",
+                "Other": "other",
+            }
+        },
+        "keep_raw": True,
+    },
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    p["name"]: p for p in (X_EDUCATION, OLIST_MQL, OLIST_DEALS, HUBSPOT, SALESFORCE)
+}
+
+# Headers that together identify a file (normalised), most specific first.
+SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("x-education", frozenset({"prospect id", "lead number", "lead origin", "lead source", "converted"})),
+    ("olist-deals", frozenset({"mql id", "seller id", "sdr id", "sr id", "won date"})),
+    ("olist-mql", frozenset({"mql id", "first contact date", "landing page id", "origin"})),
+    ("hubspot", frozenset({"record id", "first name", "last name", "email", "create date"})),
+    ("salesforce", frozenset({"lead id", "first name", "last name", "email", "company", "created date"})),
+)
+
+
+def preset_get(name: str) -> Mapping | None:
+    data = PRESETS.get(name)
+    return Mapping.from_dict(data) if data is not None else None
+
+
+def preset_detect(*, headers: Sequence[str], kind: str | None = None) -> Mapping | None:
+    """The shipped mapping whose signature headers the file all has (of this kind when given), or None.
+    The preset is narrowed to the headers present, so an export with fewer columns still maps."""
+    present = {header_normalize(h) for h in headers}
+    for name, signature in SIGNATURES:
+        preset = preset_get(name)
+        assert preset is not None
+        if signature <= present and (kind is None or preset.kind == kind):
+            return mapping_for_headers(mapping=preset, headers=headers)
+    return None
+
+
+def mapping_for_headers(*, mapping: Mapping, headers: Sequence[str]) -> Mapping:
+    """The mapping with its columns matched to the file's headers by their normalised spelling, and the
+    columns the file does not have left out."""
+    by_norm = {header_normalize(h): h for h in headers}
+    columns: dict[str, str] = {}
+    for header, target in mapping.columns.items():
+        actual = header if header in headers else by_norm.get(header_normalize(header))
+        if actual is not None:
+            columns[actual] = target
+    return Mapping(
+        name=mapping.name,
+        kind=mapping.kind,
+        columns=columns,
+        options=dict(mapping.options),
+        description=mapping.description,
+    )

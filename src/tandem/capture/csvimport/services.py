@@ -1,0 +1,1197 @@
+"""Writes of CSV imports: people, touchpoints and deals from other tools, checked first, written in bulk.
+
+An import reads every row through its mapping and matches each to a stored person (email, then the source
+system's external id, then phone for rows without an email) before anything is written; then it writes all
+of it in one transaction with a few bulk statements. Each row gets an outcome: created, updated, unchanged,
+merged (a later row of the same file naming the same person or deal: its cells are merged into the first)
+or refused (with the column and value at fault).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.capture.bundle import DealRow, account_key, lifecycle_moves
+from tandem.capture.csvimport.mapping import (
+    Mapping,
+    Parsed,
+    RowError,
+    RowReader,
+    Table,
+    refused_csv,
+    rows_parse,
+    table_read,
+)
+from tandem.capture.models import ImportJob, ImportMapping
+from tandem.capture.selectors import chunked
+from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
+from tandem.core.events import event_record
+from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
+from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person
+from tandem.lifecycle.models import StageChange
+from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.lifecycle.states import FUNNEL, Stage, rank
+
+Progress = Callable[[str, int, int], None]
+OUTCOMES = ("created", "updated", "unchanged", "merged", "refused")
+REASON = "csv import"
+BATCH = 500
+
+
+def _silent(label: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class RowOutcome:
+    line: int
+    outcome: str
+    key: str = ""
+    column: str = ""
+    value: str = ""
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "outcome": self.outcome,
+            "key": self.key,
+            "column": self.column,
+            "value": self.value,
+            "error": self.error,
+        }
+
+
+@dataclass
+class CsvImportResult:
+    """What an import did (or, for a dry run, would do), row by row."""
+
+    kind: str
+    mapping: str
+    dry_run: bool
+    mode: str
+    headers: list[str] = field(default_factory=list)
+    rows: list[RowOutcome] = field(default_factory=list)
+    touchpoints_created: int = 0
+    links_created: int = 0
+    accounts_created: int = 0
+    stage_changes: int = 0
+    refused: list[tuple[list[str], RowError]] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(OUTCOMES, 0)
+        for row in self.rows:
+            out[row.outcome] += 1
+        return out
+
+    @property
+    def written(self) -> bool:
+        """Whether the database holds the good rows (a real run that was not refused as a whole)."""
+        return not self.dry_run
+
+    def refused_csv(self) -> str:
+        return refused_csv(headers=self.headers, refused=self.refused)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "mapping": self.mapping,
+            "dry_run": self.dry_run,
+            "mode": self.mode,
+            "total_rows": self.total_rows,
+            "counts": self.counts,
+            "touchpoints_created": self.touchpoints_created,
+            "external_ids_linked": self.links_created,
+            "accounts_created": self.accounts_created,
+            "stage_changes": self.stage_changes,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def csv_import(
+    *,
+    data: bytes,
+    mapping: Mapping,
+    mode: str = "all_or_nothing",
+    dry_run: bool = False,
+    by_user: Any = None,
+    progress: Progress | None = None,
+    file_name: str = "the file",
+) -> CsvImportResult:
+    """Import a CSV file with a mapping. all_or_nothing refuses the whole file on one bad row (raising a
+    RowError naming its row, column and value); good_rows writes the rest and reports the refused ones."""
+    if mode not in ("all_or_nothing", "good_rows"):
+        raise ValidationFailed(
+            f"unknown mode {mode!r} (expected all_or_nothing or good_rows)", field="mode", value=mode
+        )
+    report = progress or _silent
+    table = table_read(data=data, name=file_name)
+    return csv_import_table(
+        table=table, mapping=mapping, mode=mode, dry_run=dry_run, by_user=by_user, progress=report
+    )
+
+
+def csv_import_table(
+    *, table: Table, mapping: Mapping, mode: str, dry_run: bool, by_user: Any, progress: Progress
+) -> CsvImportResult:
+    """csv_import for a file already read."""
+    reader = RowReader(mapping=mapping, headers=table.headers)
+    result = CsvImportResult(kind=mapping.kind, mapping=mapping.name, dry_run=dry_run, mode=mode)
+    result.headers = list(table.headers)
+    parsed: list[Parsed] = []
+    outcomes: dict[int, RowOutcome] = {}
+    total = len(table.rows)
+    for done, item in enumerate(rows_parse(reader=reader, rows=table.rows), 1):
+        if isinstance(item, RowError):
+            outcomes[item.line] = _refusal(item)
+            result.refused.append((table.rows[done - 1][1], item))
+        else:
+            parsed.append(item)
+        if done % 1000 == 0 or done == total:
+            progress("check rows", done, total)
+    planner = {"people": _PeoplePlan, "touchpoints": _TouchpointPlan, "deals": _DealPlan}[mapping.kind]
+    plan = planner(mapping=mapping, rows=parsed, by_user=by_user, result=result, progress=progress)
+    plan.match()
+    for row, error in plan.refused:
+        outcomes[row.line] = _refusal(error)
+        result.refused.append((row.cells, error))
+    outcomes.update(plan.outcomes)
+    result.rows = [outcomes[line] for line in sorted(outcomes)]
+    result.refused.sort(key=lambda pair: pair[1].line)
+    if dry_run:
+        return result
+    if result.refused and mode == "all_or_nothing":
+        first = result.refused[0][1]
+        more = len(result.refused) - 1
+        raise RowError(
+            first.problem + (f" (and {more} more refused rows)" if more else "") + "; nothing was written",
+            line=first.line,
+            column=first.column,
+            value="" if first.value is None else str(first.value),
+        )
+    try:
+        with transaction.atomic():
+            plan.write()
+            event_record(
+                kind="import.completed",
+                subject_type="capture.importjob",
+                actor=by_user,
+                reason=REASON,
+                data=result.summary(),
+            )
+    except IntegrityError as exc:
+        raise NotAllowed(
+            f"the database changed while the file was imported, nothing was written; run it again ({exc})"
+        ) from exc
+    except DataError as exc:
+        raise ValidationFailed(
+            f"the database refused a value of the file, nothing was written: {exc}"
+        ) from exc
+    return result
+
+
+def _refusal(error: RowError) -> RowOutcome:
+    return RowOutcome(
+        line=error.line,
+        outcome="refused",
+        column=error.column,
+        value="" if error.value is None else str(error.value),
+        error=error.message,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Finding the stored people rows name.
+
+
+class _People:
+    """Stored people by email, by the source system's external id, and by phone digits (loaded in bulk)."""
+
+    def __init__(self, *, system: str) -> None:
+        self.system = system
+        self.by_email: dict[str, int] = {}
+        self.by_external: dict[str, int] = {}
+        self.by_phone: dict[str, int] = {}
+
+    def load(self, *, emails: set[str], external_ids: set[str], phones: set[str]) -> None:
+        for chunk in chunked(sorted(emails)):
+            for email, pk in Person.objects.filter(email_normalized__in=chunk).values_list(
+                "email_normalized", "pk"
+            ):
+                self.by_email[email or ""] = pk
+            for email, pk in ExternalId.objects.filter(
+                system=MERGED_EMAIL_SYSTEM, external_id__in=chunk
+            ).values_list("external_id", "person_id"):
+                self.by_email.setdefault(email, pk)
+        if self.system:
+            for chunk in chunked(sorted(external_ids)):
+                for ext, pk in ExternalId.objects.filter(
+                    system=self.system, external_id__in=chunk
+                ).values_list("external_id", "person_id"):
+                    self.by_external[ext] = pk
+        if phones:
+            # Stored phones keep their formatting: their digits are compared (oldest person first).
+            for pk, phone in Person.objects.exclude(phone="").order_by("-pk").values_list("pk", "phone"):
+                digits = phone_normalize(phone)
+                if digits in phones:
+                    self.by_phone[digits] = pk
+
+
+@dataclass
+class _Key:
+    email: str | None
+    external_id: str | None
+    phone: str | None
+
+
+def _key_of(values: dict[str, Any]) -> _Key:
+    return _Key(
+        email=email_normalize_configured(values.get("email")),
+        external_id=values.get("external_id") or None,
+        phone=phone_normalize(values.get("phone")),
+    )
+
+
+def _key_text(key: _Key) -> str:
+    return key.email or key.external_id or key.phone or ""
+
+
+def _column_of(mapping: Mapping, name: str) -> str:
+    for header, target in mapping.columns.items():
+        if target == name:
+            return header
+    return name
+
+
+class _Plan:
+    """Matching rows to the database (no writes), then writing what the match decided."""
+
+    def __init__(
+        self,
+        *,
+        mapping: Mapping,
+        rows: list[Parsed],
+        by_user: Any,
+        result: CsvImportResult,
+        progress: Progress,
+    ) -> None:
+        self.mapping = mapping
+        self.rows = rows
+        self.by_user = by_user
+        self.result = result
+        self.progress = progress
+        self.now = timezone.now()
+        self.outcomes: dict[int, RowOutcome] = {}
+        self.refused: list[tuple[Parsed, RowError]] = []
+        self.people = _People(system=mapping.system)
+
+    def refuse(self, row: Parsed, name: str, problem: str, value: Any) -> None:
+        column = _column_of(self.mapping, name)
+        self.refused.append((row, RowError(problem, line=row.line, column=column, value=str(value))))
+
+    def load_people(self, keys: Sequence[_Key]) -> None:
+        self.people.load(
+            emails={k.email for k in keys if k.email},
+            external_ids={k.external_id for k in keys if k.external_id},
+            phones={k.phone for k in keys if k.phone and not k.email},
+        )
+
+    def person_of(self, row: Parsed, key: _Key) -> int | None:
+        """The stored person a touchpoint or deal row names, refusing the row when there is none."""
+        pk = None
+        if key.email:
+            pk = self.people.by_email.get(key.email)
+        if pk is None and key.external_id:
+            pk = self.people.by_external.get(key.external_id)
+        if pk is None and key.phone and not key.email:
+            pk = self.people.by_phone.get(key.phone)
+        if pk is None:
+            name = "email" if key.email else "external_id" if key.external_id else "phone"
+            given = row.values.get(name, "")
+            if not given:
+                self.refuse(row, "email", "the row names no person (no email, external id or phone)", "")
+            else:
+                self.refuse(row, name, f"no person with {name} {given!r} (import the people first)", given)
+        return pk
+
+    def match(self) -> None:
+        raise NotImplementedError
+
+    def write(self) -> None:
+        raise NotImplementedError
+
+    def stage_moves(self, transitions: list[Transition]) -> None:
+        self.progress("write stage changes", 0, len(transitions))
+        self.result.stage_changes = people_change_stage_bulk(transitions=transitions)
+        self.progress("write stage changes", len(transitions), len(transitions))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# People.
+
+
+@dataclass
+class _Group:
+    """One person the file names, from one or more rows (later non-empty cells win)."""
+
+    rows: list[Parsed]
+    key: _Key
+    values: dict[str, Any]
+    custom: dict[str, str]
+    pk: int | None = None
+    person: Person | None = None
+    changed: set[str] = field(default_factory=set)
+    link: bool = False
+    touch: tuple[str, str] | None = None
+
+
+def _pk(group: _Group) -> int:
+    assert group.pk is not None  # set for every group once its person is written
+    return group.pk
+
+
+class _PeoplePlan(_Plan):
+    def match(self) -> None:
+        groups = self._groups()
+        self.load_people([g.key for g in groups])
+        found: list[_Group] = []
+        for group in groups:
+            if self._find(group):
+                found.append(group)
+        stored_pks = sorted({g.pk for g in found if g.pk is not None})
+        stored: dict[int, Person] = {}
+        for chunk in chunked(stored_pks):
+            stored.update(Person.objects.in_bulk(list(chunk)))
+        claimed: dict[int, _Group] = {}
+        kept: list[_Group] = []
+        for group in found:
+            if group.pk is not None:
+                other = claimed.get(group.pk)
+                if other is not None:
+                    # Two keys of the file (an email here, an id there) turned out to be one stored person.
+                    self._merge_into(other, group)
+                    continue
+                claimed[group.pk] = group
+                group.person = stored[group.pk]
+            kept.append(group)
+        self.groups = kept
+        self._accounts()
+        self._touches()
+        for group in self.groups:
+            self._changes(group)
+            first = group.rows[0]
+            outcome = (
+                "created"
+                if group.person is None
+                else "updated"
+                if group.changed or group.link or group.touch
+                else "unchanged"
+            )
+            self.outcomes[first.line] = RowOutcome(line=first.line, outcome=outcome, key=_key_text(group.key))
+            for row in group.rows[1:]:
+                self.outcomes[row.line] = RowOutcome(
+                    line=row.line,
+                    outcome="merged",
+                    key=_key_text(group.key),
+                    error=f"merged into row {first.line}",
+                )
+        self.progress("match people", len(self.rows), len(self.rows))
+
+    def _groups(self) -> list[_Group]:
+        groups: list[_Group] = []
+        by_email: dict[str, _Group] = {}
+        by_ext: dict[str, _Group] = {}
+        by_phone: dict[str, _Group] = {}
+        for row in self.rows:
+            key = _key_of(row.values)
+            if not (key.email or key.external_id or key.phone):
+                self.refuse(
+                    row, "email", "the row has no email, external id or phone to identify the person", ""
+                )
+                continue
+            hits = {
+                id(g): g
+                for g in (
+                    by_email.get(key.email or ""),
+                    by_ext.get(key.external_id or ""),
+                    None if key.email else by_phone.get(key.phone or ""),
+                )
+                if g is not None
+            }
+            if len(hits) > 1:
+                self.refuse(
+                    row,
+                    "external_id",
+                    f"email {key.email!r} and external id {key.external_id!r} name different rows above",
+                    key.external_id,
+                )
+                continue
+            if hits:
+                group = next(iter(hits.values()))
+                if key.email and group.key.email and key.email != group.key.email:
+                    self.refuse(
+                        row,
+                        "email",
+                        f"external id {key.external_id!r} is on row {group.rows[0].line} with email "
+                        f"{group.key.email!r}, not {key.email!r}",
+                        row.values.get("email", ""),
+                    )
+                    continue
+                group.rows.append(row)
+                group.values.update(row.values)
+                group.custom.update(row.custom)
+                group.key = _Key(
+                    email=group.key.email or key.email,
+                    external_id=group.key.external_id or key.external_id,
+                    phone=group.key.phone or key.phone,
+                )
+            else:
+                group = _Group(rows=[row], key=key, values=dict(row.values), custom=dict(row.custom))
+                groups.append(group)
+            if key.email:
+                by_email.setdefault(key.email, group)
+            if key.external_id:
+                by_ext.setdefault(key.external_id, group)
+            if key.phone:
+                by_phone.setdefault(key.phone, group)
+        return groups
+
+    def _find(self, group: _Group) -> bool:
+        key = group.key
+        by_email = self.people.by_email.get(key.email) if key.email else None
+        by_ext = self.people.by_external.get(key.external_id) if key.external_id else None
+        if by_email is not None and by_ext is not None and by_email != by_ext:
+            for row in group.rows:
+                self.refuse(
+                    row,
+                    "external_id",
+                    f"email {key.email!r} belongs to person #{by_email} but {self.mapping.system} id "
+                    f"{key.external_id!r} to person #{by_ext}",
+                    key.external_id,
+                )
+            return False
+        pk = by_email if by_email is not None else by_ext
+        if pk is None and key.phone and not key.email:
+            pk = self.people.by_phone.get(key.phone)
+        group.pk = pk
+        group.link = bool(key.external_id and self.mapping.system and by_ext is None)
+        return True
+
+    def _merge_into(self, into: _Group, other: _Group) -> None:
+        into.rows.extend(other.rows)
+        into.values.update(other.values)
+        into.custom.update(other.custom)
+        into.link = into.link or other.link
+        into.key = _Key(
+            email=into.key.email or other.key.email,
+            external_id=into.key.external_id or other.key.external_id,
+            phone=into.key.phone or other.key.phone,
+        )
+
+    def _accounts(self) -> None:
+        wanted: dict[tuple[str, str], dict[str, str]] = {}
+        for group in self.groups:
+            key = account_key(email=group.key.email or "", company=group.values.get("company", ""))
+            if key is None:
+                continue
+            fields = wanted.setdefault(key, {"name": "", "industry": "", "country": ""})
+            fields["name"] = fields["name"] or group.values.get("company", "")
+            fields["industry"] = fields["industry"] or group.values.get("industry", "")
+            fields["country"] = fields["country"] or group.values.get("country", "")
+        self.account_pks: dict[tuple[str, str], int] = {}
+        domains = sorted(k[1] for k in wanted if k[0] == "domain")
+        names = sorted(k[1] for k in wanted if k[0] == "name")
+        for chunk in chunked(domains):
+            for domain, pk in Account.objects.filter(domain__in=chunk).values_list("domain", "pk"):
+                self.account_pks[("domain", domain or "")] = pk
+        for chunk in chunked(names):
+            # The oldest account of a name is "the" account, as in crm.services.
+            for name, pk in (
+                Account.objects.filter(domain__isnull=True, name__in=chunk)
+                .order_by("-pk")
+                .values_list("name", "pk")
+            ):
+                self.account_pks[("name", name)] = pk
+        self.new_accounts = [
+            Account(
+                name=fields["name"] or key[1],
+                domain=key[1] if key[0] == "domain" else None,
+                industry=fields["industry"],
+                country=fields["country"],
+                created_at=self.now,
+            )
+            for key, fields in wanted.items()
+            if key not in self.account_pks
+        ]
+        self.new_account_keys = [key for key in wanted if key not in self.account_pks]
+
+    def _touches(self) -> None:
+        names = set(self.mapping.columns.values()) | set(self.mapping.options.get("defaults", {}))
+        self.with_touch = bool(names & {"original_channel", "touchpoint_kind"})
+        self.stored_touches: set[tuple[int, str, str]] = set()
+        if not self.with_touch:
+            return
+        pks = sorted(g.pk for g in self.groups if g.pk is not None)
+        for chunk in chunked(pks):
+            self.stored_touches.update(
+                Touchpoint.objects.filter(person_id__in=chunk).values_list("person_id", "channel", "kind")
+            )
+
+    def _changes(self, group: _Group) -> None:
+        values = group.values
+        wish: dict[str, Any] = {}
+        first, last = values.get("first_name", ""), values.get("last_name", "")
+        if "full_name" in values and not (first or last):
+            first, _, last = str(values["full_name"]).partition(" ")
+        if first:
+            wish["first_name"] = first
+        if last:
+            wish["last_name"] = last
+        for name in ("job_title", "phone", "created_at"):
+            if name in values:
+                wish[name] = values[name]
+        if "email" in values:
+            wish["email"] = values["email"]
+            wish["email_normalized"] = group.key.email
+        custom = dict(group.custom)
+        key = account_key(email=group.key.email or "", company=values.get("company", ""))
+        if key is not None:
+            wish["account_id"] = key
+        for name in ("country", "industry"):
+            # Without a company these describe the person, and are kept with them.
+            if name in values and key is None:
+                custom[name] = values[name]
+        channel = values.get("original_channel", "")
+        person = group.person
+        if person is None:
+            group.changed = set(wish)
+            group.values["_custom"] = custom
+            created = values.get("created_at") or self.now
+            group.values["created_at"] = created
+        else:
+            if (
+                person.email_normalized
+                and "email_normalized" in wish
+                and person.email_normalized != wish["email_normalized"]
+            ):
+                # Found by its external id under another email: the stored email stays.
+                wish.pop("email")
+                wish.pop("email_normalized")
+            if "name" in wish:
+                wish.pop("name")
+            if channel and not person.original_channel:
+                wish["original_channel"] = channel
+            if channel and not person.latest_channel:
+                wish["latest_channel"] = channel
+            merged = dict(person.custom_fields or {})
+            merged.update(custom)
+            wish["custom_fields"] = merged
+            changed = set()
+            for name, value in wish.items():
+                current = person.account_id if name == "account_id" else getattr(person, name)
+                if name == "account_id":
+                    if current != self.account_pks.get(value):
+                        changed.add(name)
+                elif current != value:
+                    changed.add(name)
+            if changed & {"first_name", "last_name"}:
+                changed.add("name_key")
+            group.changed = changed
+            group.values["_wish"] = wish
+            created = values.get("created_at", person.created_at)
+        if self.with_touch:
+            kind = values.get("touchpoint_kind") or "other"
+            touch = (channel or "other", kind)
+            if group.pk is None or (group.pk, *touch) not in self.stored_touches:
+                group.touch = touch
+                group.values["_touch_at"] = created
+
+    def write(self) -> None:
+        Account.objects.bulk_create(self.new_accounts, batch_size=BATCH)
+        self.account_pks.update(
+            {key: a.pk for key, a in zip(self.new_account_keys, self.new_accounts, strict=True)}
+        )
+        self.result.accounts_created = len(self.new_accounts)
+        new: list[Person] = []
+        new_groups: list[_Group] = []
+        changed: dict[Person, None] = {}
+        fields: set[str] = set()
+        for group in self.groups:
+            values = group.values
+            if group.person is None:
+                first, last = values.get("first_name", ""), values.get("last_name", "")
+                if "full_name" in values and not (first or last):
+                    first, _, last = str(values["full_name"]).partition(" ")
+                channel = values.get("original_channel", "")
+                key = account_key(email=group.key.email or "", company=values.get("company", ""))
+                new.append(
+                    Person(
+                        email=values.get("email", ""),
+                        email_normalized=group.key.email,
+                        first_name=first,
+                        last_name=last,
+                        name_key=name_key(first, last),
+                        job_title=values.get("job_title", ""),
+                        phone=values.get("phone", ""),
+                        account_id=self.account_pks[key] if key is not None else None,
+                        original_channel=channel,
+                        latest_channel=channel,
+                        custom_fields=values["_custom"],
+                        created_at=values["created_at"],
+                        updated_at=self.now,
+                    )
+                )
+                new_groups.append(group)
+                continue
+            person = group.person
+            if not group.changed:
+                continue
+            wish = values["_wish"]
+            for name in group.changed:
+                if name == "account_id":
+                    person.account_id = self.account_pks[wish["account_id"]]
+                elif name == "name_key":
+                    continue
+                else:
+                    setattr(person, name, wish[name])
+            if "name_key" in group.changed:
+                person.name_key = name_key(person.first_name, person.last_name)
+            person.updated_at = self.now
+            changed[person] = None
+            fields |= group.changed
+        for done, chunk in enumerate(chunked(new, BATCH), 1):
+            Person.objects.bulk_create(chunk)
+            self.progress("write people", min(done * BATCH, len(new)), len(new))
+        for group, person in zip(new_groups, new, strict=True):
+            group.pk = person.pk
+        if changed:
+            Person.objects.bulk_update(list(changed), sorted(fields | {"updated_at"}), batch_size=BATCH)
+            self.progress("update people", len(changed), len(changed))
+        links = [
+            ExternalId(person_id=_pk(g), system=self.mapping.system, external_id=g.key.external_id)
+            for g in self.groups
+            if g.link and g.key.external_id
+        ]
+        ExternalId.objects.bulk_create(links, batch_size=BATCH)
+        self.result.links_created = len(links)
+        touches = [
+            Touchpoint(
+                person_id=_pk(g),
+                occurred_at=g.values["_touch_at"],
+                channel=g.touch[0],
+                kind=g.touch[1],
+                custom_fields={"import": self.mapping.name} if self.mapping.name else {},
+            )
+            for g in self.groups
+            if g.touch is not None
+        ]
+        for done, touch_chunk in enumerate(chunked(touches, BATCH), 1):
+            Touchpoint.objects.bulk_create(touch_chunk)
+            self.progress("write touchpoints", min(done * BATCH, len(touches)), len(touches))
+        self.result.touchpoints_created = len(touches)
+        self.stage_moves(self._transitions(new_groups))
+
+    def _transitions(self, new_groups: list[_Group]) -> list[Transition]:
+        target = str(self.mapping.options.get("stage") or Stage.LEAD)
+        by_user_id = getattr(self.by_user, "pk", None)
+        out: list[Transition] = []
+        for group in new_groups:
+            at = group.values["created_at"]
+            assert group.pk is not None
+            out.append(
+                Transition(
+                    person_id=group.pk, to_stage=Stage.LEAD, at=at, by_user_id=by_user_id, reason=REASON
+                )
+            )
+            if target != Stage.LEAD:
+                out.append(
+                    Transition(
+                        person_id=group.pk, to_stage=target, at=at, by_user_id=by_user_id, reason=REASON
+                    )
+                )
+        if target in FUNNEL:
+            # Stored people move forward to the mapping's stage when they never reached it.
+            for group in self.groups:
+                person = group.person
+                if (
+                    person is not None
+                    and person.lifecycle_stage in FUNNEL
+                    and rank(person.lifecycle_stage) < rank(target)
+                ):
+                    out.append(
+                        Transition(
+                            person_id=person.pk,
+                            to_stage=target,
+                            at=self.now,
+                            by_user_id=by_user_id,
+                            reason=REASON,
+                        )
+                    )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Touchpoints.
+
+
+class _TouchpointPlan(_Plan):
+    def match(self) -> None:
+        keys = [_key_of(r.values) for r in self.rows]
+        self.load_people(keys)
+        campaign_names = {r.values["campaign_id"] for r in self.rows if r.values.get("campaign_id")}
+        self.campaigns: dict[str, int] = {}
+        for chunk in chunked(sorted(campaign_names)):
+            for name, pk in Campaign.objects.filter(name__in=chunk).values_list("name", "pk"):
+                self.campaigns.setdefault(name, pk)
+            for ext, pk in Campaign.objects.filter(external_id__in=chunk).values_list("external_id", "pk"):
+                self.campaigns[ext or ""] = pk
+        good: list[tuple[Parsed, tuple[Any, ...]]] = []
+        for row, key in zip(self.rows, keys, strict=True):
+            person_pk = self.person_of(row, key)
+            if person_pk is None:
+                continue
+            if "occurred_at" not in row.values:
+                self.refuse(row, "occurred_at", "value is missing", "")
+                continue
+            campaign = row.values.get("campaign_id")
+            campaign_pk = self.campaigns.get(campaign) if campaign else None
+            if campaign and campaign_pk is None:
+                self.refuse(row, "campaign_id", f"no campaign with id or name {campaign!r}", campaign)
+                continue
+            ident = (
+                person_pk,
+                row.values["occurred_at"],
+                row.values.get("channel") or "other",
+                row.values.get("kind") or "other",
+                campaign_pk,
+            )
+            good.append((row, ident))
+        stored: set[tuple[Any, ...]] = set()
+        for chunk in chunked(sorted({ident[0] for _, ident in good})):
+            stored.update(
+                Touchpoint.objects.filter(person_id__in=chunk).values_list(
+                    "person_id", "occurred_at", "channel", "kind", "campaign_id"
+                )
+            )
+        first: dict[tuple[Any, ...], int] = {}
+        self.new: list[tuple[Parsed, tuple[Any, ...]]] = []
+        for row, ident in good:
+            if ident in first:
+                outcome = RowOutcome(
+                    row.line, "merged", key=_key_text(keys[0]), error=f"same as row {first[ident]}"
+                )
+            elif ident in stored:
+                outcome = RowOutcome(row.line, "unchanged")
+            else:
+                outcome = RowOutcome(row.line, "created")
+                self.new.append((row, ident))
+            first.setdefault(ident, row.line)
+            outcome.key = (
+                row.values.get("email") or row.values.get("external_id") or row.values.get("phone", "")
+            )
+            self.outcomes[row.line] = outcome
+
+    def write(self) -> None:
+        fields = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "url", "referrer")
+        objs = [
+            Touchpoint(
+                person_id=ident[0],
+                occurred_at=ident[1],
+                channel=ident[2],
+                kind=ident[3],
+                campaign_id=ident[4],
+                custom_fields=row.custom,
+                **{name: row.values.get(name, "") for name in fields},
+            )
+            for row, ident in self.new
+        ]
+        for done, chunk in enumerate(chunked(objs, BATCH), 1):
+            Touchpoint.objects.bulk_create(chunk)
+            self.progress("write touchpoints", min(done * BATCH, len(objs)), len(objs))
+        self.result.touchpoints_created = len(objs)
+        _journeys_refresh(person_ids=sorted({ident[0] for _, ident in self.new}), now=self.now)
+
+
+def _journeys_refresh(*, person_ids: Sequence[int], now: dt.datetime) -> None:
+    """original_* and latest_* channel and campaign from each person's first and last touchpoint."""
+    changed: list[Person] = []
+    for chunk in chunked(person_ids):
+        journeys: dict[int, list[tuple[dt.datetime, str, int | None]]] = defaultdict(list)
+        for pid, at, channel, campaign in Touchpoint.objects.filter(person_id__in=chunk).values_list(
+            "person_id", "occurred_at", "channel", "campaign_id"
+        ):
+            journeys[pid].append((at, channel, campaign))
+        for person in Person.objects.filter(pk__in=chunk).only(
+            "pk", "original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"
+        ):
+            items = sorted(journeys[person.pk], key=lambda t: (t[0], t[1], t[2] or 0))
+            first, last = items[0], items[-1]
+            wish = {
+                "original_channel": first[1],
+                "original_campaign_id": first[2],
+                "latest_channel": last[1],
+                "latest_campaign_id": last[2],
+            }
+            if any(getattr(person, k) != v for k, v in wish.items()):
+                for k, v in wish.items():
+                    setattr(person, k, v)
+                person.updated_at = now
+                changed.append(person)
+    Person.objects.bulk_update(
+        changed,
+        ["original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id", "updated_at"],
+        batch_size=BATCH,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deals.
+
+
+class _DealPlan(_Plan):
+    def match(self) -> None:
+        prefix = str(self.mapping.options.get("deal_id_prefix") or "")
+        keys = [_key_of(r.values) for r in self.rows]
+        self.load_people(keys)
+        ids = sorted({prefix + r.values["deal_id"] for r in self.rows if r.values.get("deal_id")})
+        stored: dict[str, Deal] = {}
+        for chunk in chunked(ids):
+            stored.update((d.external_id or "", d) for d in Deal.objects.filter(external_id__in=chunk))
+        accounts = (
+            dict(
+                Person.objects.filter(
+                    pk__in=sorted(
+                        {pk for pk in self.people.by_email.values()} | set(self.people.by_external.values())
+                    )
+                ).values_list("pk", "account_id")
+            )
+            if (self.people.by_email or self.people.by_external)
+            else {}
+        )
+        reasons = sorted({r.values["lost_reason"] for r in self.rows if r.values.get("lost_reason")})
+        self.reasons = dict(LostReason.objects.filter(name__in=reasons).values_list("name", "pk"))
+        self.new_reasons = [name for name in reasons if name not in self.reasons]
+        self.new: list[tuple[str, dict[str, Any], Parsed]] = []
+        self.changes: dict[Deal, list[str]] = {}
+        self.reason_of: dict[Deal, str] = {}
+        self.moves: dict[int, list[DealRow]] = defaultdict(list)
+        first: dict[str, int] = {}
+        for row, key in zip(self.rows, keys, strict=True):
+            if "deal_id" not in row.values:
+                self.refuse(row, "deal_id", "value is missing", "")
+                continue
+            deal_id = prefix + row.values["deal_id"]
+            if deal_id in first:
+                self.refuse(
+                    row,
+                    "deal_id",
+                    f"duplicate deal_id {deal_id!r} (also on row {first[deal_id]})",
+                    row.values["deal_id"],
+                )
+                continue
+            pk = self.person_of(row, key)
+            if pk is None:
+                continue
+            values = self._values(row, stored.get(deal_id))
+            if values is None:
+                continue
+            first[deal_id] = row.line
+            values["person_id"] = pk
+            values["account_id"] = accounts.get(pk)
+            deal = stored.get(deal_id)
+            if deal is None:
+                self.new.append((deal_id, values, row))
+                outcome = "created"
+            else:
+                merged = dict(deal.custom_fields or {})
+                merged.update(row.custom)
+                values["custom_fields"] = merged
+                reason = values.pop("_reason")
+                changed = [n for n, v in values.items() if getattr(deal, n) != v]
+                for n in changed:
+                    setattr(deal, n, values[n])
+                # A reason named for the first time gets its row (and primary key) when written.
+                wanted_reason = self.reasons.get(reason, -1) if reason else None
+                if deal.lost_reason_id != wanted_reason:
+                    changed.append("lost_reason_id")
+                    self.reason_of[deal] = reason
+                if changed:
+                    self.changes[deal] = changed
+                outcome = "updated" if changed else "unchanged"
+            self.outcomes[row.line] = RowOutcome(row.line, outcome, key=deal_id)
+            self.moves[pk].append(
+                DealRow(
+                    deal_id=deal_id,
+                    email="",
+                    email_key="",
+                    amount=values["amount"],
+                    stage=values["stage"],
+                    created_at=values["created_at"],
+                    closed_at=values["closed_at"],
+                    lost_reason=row.values.get("lost_reason", ""),
+                )
+            )
+
+    def _values(self, row: Parsed, deal: Deal | None) -> dict[str, Any] | None:
+        stage = row.values.get("stage", "open")
+        closed = row.values.get("closed_at")
+        created = (
+            row.values.get("created_at")
+            or (deal.created_at if deal is not None else None)
+            or closed
+            or self.now
+        )
+        if stage == "open" and closed is not None:
+            self.refuse(row, "closed_at", "an open deal has no close date", closed.isoformat())
+            return None
+        if stage != "open" and closed is None:
+            self.refuse(row, "closed_at", f"a {stage} deal needs a close date", "")
+            return None
+        if closed is not None and closed < created:
+            self.refuse(
+                row,
+                "closed_at",
+                f"closed at {closed.isoformat()} is before created at {created.isoformat()}",
+                closed.isoformat(),
+            )
+            return None
+        reason = row.values.get("lost_reason", "")
+        if reason and stage != "lost":
+            self.refuse(
+                row, "lost_reason", f"only a lost deal has a lost reason, this one is {stage}", reason
+            )
+            return None
+        return {
+            "name": row.values.get("name", deal.name if deal is not None else ""),
+            "amount": row.values.get("amount", deal.amount if deal is not None else Decimal("0.00")),
+            "stage": stage,
+            "created_at": created,
+            "closed_at": closed,
+            "custom_fields": dict(row.custom),
+            "_reason": reason,
+        }
+
+    def write(self) -> None:
+        made = [LostReason(name=name) for name in self.new_reasons]
+        LostReason.objects.bulk_create(made)
+        self.reasons.update((r.name, r.pk) for r in made)
+        objs = []
+        for deal_id, values, _row in self.new:
+            reason = values.pop("_reason")
+            objs.append(
+                Deal(
+                    external_id=deal_id,
+                    lost_reason_id=self.reasons.get(reason),
+                    updated_at=self.now,
+                    **values,
+                )
+            )
+        for done, chunk in enumerate(chunked(objs, BATCH), 1):
+            Deal.objects.bulk_create(chunk)
+            self.progress("write deals", min(done * BATCH, len(objs)), len(objs))
+        fields: set[str] = set()
+        for deal, names in self.changes.items():
+            if deal in self.reason_of:
+                reason = self.reason_of[deal]
+                deal.lost_reason_id = self.reasons[reason] if reason else None
+            fields.update(names)
+            deal.updated_at = self.now
+        if self.changes:
+            Deal.objects.bulk_update(list(self.changes), sorted(fields | {"updated_at"}), batch_size=BATCH)
+        self.stage_moves(self._transitions())
+
+    def _transitions(self) -> list[Transition]:
+        pids = sorted(self.moves)
+        people: dict[int, tuple[str, dt.datetime]] = {}
+        reached: dict[int, int] = {}
+        for chunk in chunked(pids):
+            for pid, stage, created in Person.objects.filter(pk__in=chunk).values_list(
+                "pk", "lifecycle_stage", "created_at"
+            ):
+                people[pid] = (stage, created)
+            for pid, stage in (
+                StageChange.objects.filter(person_id__in=chunk)
+                .values_list("person_id", "to_stage")
+                .distinct()
+            ):
+                reached[pid] = max(reached.get(pid, -1), rank(stage))
+        by_user_id = getattr(self.by_user, "pk", None)
+        out: list[Transition] = []
+        for pid in pids:
+            stage, created = people[pid]
+            if stage and stage not in FUNNEL:
+                # Recycled and disqualified people are sales' call: an import does not move them.
+                continue
+            ceiling = max(rank(stage) if stage else -1, reached.get(pid, -1))
+            for move in lifecycle_moves(created_at=created, deals=self.moves[pid], reached=ceiling):
+                out.append(
+                    Transition(
+                        person_id=pid,
+                        to_stage=move.to_stage,
+                        at=move.at,
+                        by_user_id=by_user_id,
+                        reason=REASON,
+                    )
+                )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Saved mappings and import jobs (the web page and the API run imports as jobs).
+
+# Files with more rows than this are imported by a background task, the job page showing its progress.
+BACKGROUND_ROWS = 2000
+# How many row outcomes a job keeps for its page (refused rows first); the counts cover every row.
+REPORT_LIMIT = 2000
+
+
+def mapping_save(*, name: str, mapping: Mapping, by_user: Any = None) -> ImportMapping:
+    """Save (or replace) a mapping under a name, for `--mapping NAME` and the upload page."""
+    slug = slugify(name)
+    if not slug or slug != name.strip().lower() or slug == "auto":
+        raise ValidationFailed(
+            f"a mapping name is lower-case letters, digits and hyphens (not 'auto'), got {name!r}",
+            field="name",
+            value=name,
+        )
+    row, _ = ImportMapping.objects.update_or_create(
+        name=slug,
+        defaults={
+            "kind": mapping.kind,
+            "columns": dict(mapping.columns),
+            "options": dict(mapping.options),
+            "description": mapping.description,
+            "created_by": by_user if getattr(by_user, "pk", None) else None,
+        },
+    )
+    event_record(
+        kind="import.mapping_saved", subject=row, actor=by_user, data={"name": slug, "kind": mapping.kind}
+    )
+    return row
+
+
+def _imports_dir() -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def import_job_create(
+    *,
+    data: bytes,
+    file_name: str,
+    mapping: Mapping,
+    mode: str = "all_or_nothing",
+    dry_run: bool = False,
+    by_user: Any = None,
+) -> ImportJob:
+    """Store an uploaded file and queue its import (checked enough to count rows; run by import_job_start)."""
+    if mode not in ImportJob.Mode.values:
+        raise ValidationFailed(
+            f"unknown mode {mode!r} (expected all_or_nothing or good_rows)", field="mode", value=mode
+        )
+    table = table_read(data=data, name=file_name)
+    RowReader(mapping=mapping, headers=table.headers)
+    path = _imports_dir() / f"{uuid.uuid4().hex}.csv"
+    path.write_bytes(data)
+    return ImportJob.objects.create(
+        kind=mapping.kind,
+        file_name=file_name[:300],
+        stored_path=str(path),
+        mapping_name=mapping.name,
+        mapping=mapping.as_dict(),
+        mode=mode,
+        dry_run=dry_run,
+        total_rows=len(table.rows),
+        created_by=by_user if getattr(by_user, "pk", None) else None,
+        created_at=timezone.now(),
+    )
+
+
+def import_job_start(*, job: ImportJob) -> bool:
+    """Run a small job now; queue a large one for the background worker once the job row is committed.
+    Returns whether it went to the background."""
+    if job.total_rows <= BACKGROUND_ROWS:
+        import_job_run(job_id=job.pk)
+        return False
+    from tandem.capture.csvimport.tasks import import_job_task
+
+    transaction.on_commit(lambda: import_job_task(job.pk))
+    return True
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run a queued job: its counts, row report and refused-rows file land on the job; errors fail it."""
+    job = ImportJob.objects.get(pk=job_id)
+    started = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING, started_at=started, processed_rows=0
+    )
+
+    def progress(label: str, done: int, total: int) -> None:
+        if label == "check rows":
+            ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
+
+    mapping = Mapping.from_dict(job.mapping)
+    try:
+        result = csv_import(
+            data=Path(job.stored_path).read_bytes(),
+            mapping=mapping,
+            mode=job.mode,
+            dry_run=job.dry_run,
+            by_user=job.created_by,
+            progress=progress,
+            file_name=job.file_name,
+        )
+    except TandemError as exc:
+        job.refresh_from_db()
+        job.status = ImportJob.Status.FAILED
+        job.error = exc.message
+        job.report = [{"error": exc.as_dict()}]
+        job.processed_rows = job.total_rows
+        job.finished_at = timezone.now()
+        job.save()
+        return job
+    except OSError as exc:
+        job.status = ImportJob.Status.FAILED
+        job.error = f"cannot read the stored file: {exc}"
+        job.finished_at = timezone.now()
+        job.save()
+        return job
+    job.refresh_from_db()
+    if result.refused:
+        refused_path = Path(job.stored_path).with_suffix(".refused.csv")
+        refused_path.write_text(result.refused_csv(), encoding="utf-8")
+        job.refused_path = str(refused_path)
+    job.counts = {
+        **result.counts,
+        **{k: v for k, v in result.summary().items() if isinstance(v, int) and not isinstance(v, bool)},
+    }
+    rows = sorted(result.rows, key=lambda r: (r.outcome != "refused", r.line))[:REPORT_LIMIT]
+    job.report = [r.as_dict() for r in sorted(rows, key=lambda r: r.line)]
+    job.total_rows = result.total_rows
+    job.processed_rows = result.total_rows
+    job.status = ImportJob.Status.DONE
+    job.finished_at = timezone.now()
+    job.save()
+    return job
