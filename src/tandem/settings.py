@@ -110,6 +110,9 @@ def _database(url: str) -> dict[str, Any]:
             config["NAME"] = name
         if name and name != ":memory:":
             Path(name).parent.mkdir(parents=True, exist_ok=True)
+            # Tests get a file too (not Django's shared in-memory database), so concurrent writers in tests
+            # meet the same locking as in production.
+            config["TEST"] = {"NAME": str(Path(name).with_name(Path(name).stem + "-test.sqlite3"))}
         # WAL lets readers work while one writer writes; the busy timeout makes concurrent writers wait, not fail.
         config["OPTIONS"] = {
             "timeout": 20,
@@ -208,3 +211,11 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
+
+# Capture endpoints: a tracking token may send this many requests a minute (a batch counts once), and a
+# tracking batch may be this large; form submissions are capped at 64 KiB.
+CAPTURE_TRACK_RATE_LIMIT = int(os.environ.get("TANDEM_CAPTURE_TRACK_RATE_LIMIT", "600") or 600)
+CAPTURE_MAX_TRACK_BYTES = int(os.environ.get("TANDEM_CAPTURE_MAX_TRACK_BYTES", str(2 * 1024 * 1024)) or 0)
+CAPTURE_MAX_FORM_BYTES = 64 * 1024
+# Requests naming a form key that does not exist share one budget, so guessing keys cannot flood the journal.
+CAPTURE_UNKNOWN_KEY_RATE_LIMIT = 60

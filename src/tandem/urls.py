@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("tandem.users.urls")),
     path("people/", include("tandem.crm.urls")),
     path("data/", include("tandem.capture.urls")),
+    path("", include("tandem.capture.intake.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

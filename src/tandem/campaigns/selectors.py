@@ -22,3 +22,37 @@ def campaign_running_list(*, today: dt.date, limit: int = 20) -> list[Campaign]:
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today))
         .order_by(F("ended_on").asc(nulls_last=True), "name")[:limit]
     )
+
+
+def campaign_for_utm(*, utm: dict[str, str]) -> Campaign | None:
+    """The campaign UTM tags point to: same utm_campaign (any case), preferring one whose source matches."""
+    name = utm.get("utm_campaign", "").strip()
+    if not name:
+        return None
+    candidates = list(Campaign.objects.filter(utm_campaign=name).order_by("id")[:20])
+    if not candidates:
+        candidates = list(Campaign.objects.filter(utm_campaign__iexact=name).order_by("id")[:20])
+    if not candidates:
+        return None
+    source = utm.get("utm_source", "").strip().lower()
+    medium = utm.get("utm_medium", "").strip().lower()
+
+    def closeness(c: Campaign) -> tuple[int, int, int]:
+        # A campaign whose own source/medium tags contradict the visit's ranks below one that agrees or is silent.
+        s = 0 if not c.utm_source or not source else (1 if c.utm_source.lower() == source else -1)
+        m = 0 if not c.utm_medium or not medium else (1 if c.utm_medium.lower() == medium else -1)
+        live = 0 if c.status == Campaign.Status.ARCHIVED else 1
+        return (s, m, live)
+
+    return max(candidates, key=closeness)
+
+
+def campaign_by_ref(*, ref: str) -> Campaign | None:
+    """A campaign named by its id in Tandem or its id in an outside system."""
+    ref = ref.strip()
+    if not ref:
+        return None
+    found = Campaign.objects.filter(external_id=ref).first()
+    if found is None and ref.isdigit():
+        found = Campaign.objects.filter(pk=int(ref)).first()
+    return found

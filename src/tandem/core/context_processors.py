@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 
 class NavItem(NamedTuple):
@@ -21,6 +21,9 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
     NavItem("People", "crm:people"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
+    NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
+    NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
+    NavItem("Imports", "capture:imports", frozenset({"admin", "marketing"})),
     NavItem("Data", "capture:data", frozenset({"admin"})),
     NavItem("Django admin", "admin:index", frozenset({"admin"})),
 ]
@@ -42,7 +45,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     for label, name, roles in NAV:
         if roles is None or role in roles or user.is_superuser:
-            url = reverse(name)
+            try:
+                url = reverse(name)
+            except NoReverseMatch:  # a section whose app is not installed in this deployment
+                continue
             items.append({"label": label, "url": url, "active": _is_active(request.path, url)})
     # Nested sections (/people/duplicates/ inside /people/): only the most specific match is current.
     active = [item for item in items if item["active"]]

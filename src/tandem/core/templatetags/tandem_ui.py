@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import template
 
@@ -47,3 +48,9 @@ def money_filter(amount: Decimal | int | float | None, currency: str = "") -> st
         return "—"
     text = f"{Decimal(amount):,.0f}"
     return f"{text} {currency}".strip()
+
+
+@register.filter(name="get_item")
+def get_item_filter(mapping: dict[str, Any] | None, key: str) -> Any:
+    """A dict's value by a key held in a variable (templates cannot index by variable)."""
+    return (mapping or {}).get(key)

@@ -1,0 +1,90 @@
+"""Writes for campaigns and touchpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.selectors import campaign_for_utm
+from tandem.core.events import event_record
+
+
+def advisory_lock(name: str) -> None:
+    """Serialise writers of one logical thing until the transaction ends.
+
+    SQLite needs nothing: Tandem opens its write transactions IMMEDIATE, so writers already take turns.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(name.encode()) - 2**31])
+
+
+def campaign_draft_from_utm(*, utm: dict[str, str], channel: str, note: str = "") -> Campaign:
+    """The draft campaign standing for UTM tags no campaign carries yet, made once for marketing to review."""
+    advisory_lock("campaign-utm:" + utm.get("utm_campaign", "").lower())
+    existing = campaign_for_utm(utm=utm)
+    if existing is not None:
+        return existing
+    name = utm["utm_campaign"]
+    source = utm.get("utm_source", "")
+    campaign = Campaign.objects.create(
+        name=f"{name} ({source})" if source else name,
+        channel=channel,
+        status=Campaign.Status.DRAFT,
+        utm_source=source,
+        utm_medium=utm.get("utm_medium", ""),
+        utm_campaign=name,
+        custom_fields={"created_from": "utm", **({"first_seen": note} if note else {})},
+    )
+    event_record(
+        kind="campaign.drafted_from_utm",
+        subject=campaign,
+        reason="unknown UTM campaign tag in a captured touchpoint",
+        data={"utm": utm, "channel": channel},
+    )
+    return campaign
+
+
+def touchpoint_record(
+    *,
+    person: Any,
+    kind: str,
+    channel: str,
+    occurred_at: dt.datetime | None = None,
+    campaign: Campaign | None = None,
+    utm: dict[str, str] | None = None,
+    url: str = "",
+    referrer: str = "",
+    custom_fields: dict[str, Any] | None = None,
+    update_latest: bool = True,
+) -> Touchpoint:
+    """Record one touchpoint and make it the person's latest source when it is the newest."""
+    utm = utm or {}
+    touchpoint = Touchpoint.objects.create(
+        person=person,
+        occurred_at=occurred_at or timezone.now(),
+        channel=channel,
+        campaign=campaign,
+        kind=kind,
+        utm_source=utm.get("utm_source", ""),
+        utm_medium=utm.get("utm_medium", ""),
+        utm_campaign=utm.get("utm_campaign", ""),
+        utm_term=utm.get("utm_term", ""),
+        utm_content=utm.get("utm_content", ""),
+        url=url[:2000],
+        referrer=referrer[:2000],
+        custom_fields=custom_fields or {},
+    )
+    if update_latest:
+        campaign_id = campaign.pk if campaign is not None else None
+        if person.latest_channel != channel or person.latest_campaign_id != campaign_id:
+            type(person).objects.filter(pk=person.pk).update(
+                latest_channel=channel, latest_campaign_id=campaign_id, updated_at=timezone.now()
+            )
+            person.latest_channel, person.latest_campaign_id = channel, campaign_id
+    return touchpoint

@@ -1,0 +1,351 @@
+"""REST endpoints for lead capture: the public form endpoint, the tracking endpoint, forms and the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Field, Query, Router, Schema
+from ninja.errors import AuthorizationError
+
+from tandem.campaigns.models import Campaign
+from tandem.capture.intake import selectors
+from tandem.capture.intake.services import (
+    Arrival,
+    Receipt,
+    form_create,
+    form_submission_receive,
+    form_update,
+    submission_replay,
+    track_receive,
+)
+from tandem.capture.models import Submission
+from tandem.core.errors import NotFound
+
+router = Router(tags=["capture"])
+
+_FIELDS_SCHEMA = {
+    "type": "object",
+    "description": "The form's field names as keys (e.g. email, first_name, company, consent_email), plus "
+    "optional utm_source, utm_medium, utm_campaign, utm_term, utm_content, campaign_id, page_url, referrer and "
+    "submission_id (makes retries harmless, like the Idempotency-Key header).",
+    "additionalProperties": True,
+    "example": {
+        "email": "ann@example.com",
+        "first_name": "Ann",
+        "company": "Example Ltd",
+        "consent_email": True,
+        "utm_source": "linkedin",
+        "utm_medium": "paid_social",
+        "utm_campaign": "spring-launch",
+        "page_url": "https://www.example.com/demo?utm_campaign=spring-launch",
+        "submission_id": "6f1c0e3a-1d2b-4c8e-9a57-2f0e1b7d9c11",
+    },
+}
+_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["kind"],
+    "properties": {
+        "kind": {"type": "string", "example": "webinar"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "email": {"type": "string"},
+        "system": {"type": "string", "description": "with external_id: another system's id of the person"},
+        "external_id": {"type": "string"},
+        "phone": {"type": "string"},
+        "person": {"type": "object", "description": "first_name, last_name, company, job_title"},
+        "channel": {"type": "string"},
+        "campaign_id": {"type": "string", "description": "Tandem id or external id of the campaign"},
+        "utm_source": {"type": "string"},
+        "utm_medium": {"type": "string"},
+        "utm_campaign": {"type": "string"},
+        "url": {"type": "string"},
+        "referrer": {"type": "string"},
+        "properties": {"type": "object"},
+    },
+}
+_IDEMPOTENCY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "Send the same key when retrying: the first result is returned and nothing is written twice.",
+}
+
+
+def read_arrival(request: HttpRequest, *, source: str, key: str, limit: int) -> Arrival:
+    """Take the raw body (at most limit + 1 bytes) and the request facts the journal keeps."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    body = request.read(limit + 1)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return Arrival(
+        source=source,
+        key=key,
+        body=body,
+        body_size=max(declared, len(body)),
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        remote_addr=(forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR", "")),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        referrer=request.META.get("HTTP_REFERER", ""),
+        idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip(),
+    )
+
+
+def receipt_response(receipt: Receipt) -> HttpResponse:
+    response = JsonResponse(receipt.body, status=receipt.status_code)
+    if receipt.retry_after:
+        response["Retry-After"] = str(receipt.retry_after)
+    if receipt.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+_RESPONSES = {
+    "201": {"description": "Received and recorded: `{submission_id, status}`"},
+    "200": {"description": "A retry with a used Idempotency-Key or submission_id: the first answer again"},
+    "202": {"description": "Received and journaled; processing failed and will be replayed"},
+    "400": {"description": "The body is not valid JSON (`field`: body)"},
+    "404": {"description": "No form has this key (`field`: key)"},
+    "409": {"description": "The form is closed"},
+    "413": {"description": "The body is larger than the limit"},
+    "415": {"description": "Content-Type is not application/json"},
+    "422": {"description": "A field is missing or malformed; `field` and `value` name it"},
+    "429": {"description": "Over the key's rate limit; see the Retry-After header"},
+}
+
+
+@router.post(
+    "/capture/forms/{key}/submissions",
+    auth=None,
+    response={201: dict, 200: dict, 202: dict, 400: dict, 404: dict, 409: dict, 413: dict, 415: dict, 422: dict, 429: dict},
+    summary="Submit a web-to-lead form (public, by the form's key)",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _FIELDS_SCHEMA}}},
+        "parameters": [_IDEMPOTENCY],
+    },
+)
+def form_submit(request: HttpRequest, key: str) -> HttpResponse:
+    """Submit a form as JSON with the form's public key: creates or finds the person and records a
+    touchpoint on the right campaign. Everything that arrives is journaled, even when refused."""
+    from django.conf import settings
+
+    arrival = read_arrival(request, source=Submission.Source.FORM_JSON, key=key, limit=settings.CAPTURE_MAX_FORM_BYTES)
+    return receipt_response(form_submission_receive(arrival=arrival, expect="json"))
+
+
+def _require(request: HttpRequest, perm: str, action: str) -> None:
+    if not request.user.has_perm(perm):
+        role = getattr(request.user, "get_role_display", lambda: "your role")()
+        raise AuthorizationError(message=f"{role} may not {action} (needs permission {perm})")
+
+
+@router.post(
+    "/capture/track",
+    response={201: dict, 200: dict, 202: dict, 400: dict, 403: dict, 413: dict, 415: dict, 422: dict, 429: dict},
+    summary="Record touchpoints from outside systems (one event, or a batch of up to 1,000)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            _EVENT_SCHEMA,
+                            {
+                                "type": "object",
+                                "required": ["events"],
+                                "properties": {"events": {"type": "array", "maxItems": 1000, "items": _EVENT_SCHEMA}},
+                            },
+                        ]
+                    }
+                }
+            },
+        },
+        "parameters": [_IDEMPOTENCY],
+    },
+)
+def track(request: HttpRequest) -> HttpResponse:
+    """Record ad clicks, email clicks, webinar attendance, badge scans or calls. A batch is checked whole:
+    one bad event refuses it, naming `events[i].field`. People unknown so far are created as leads."""
+    from django.conf import settings
+
+    _require(request, "capture.add_submission", "send tracking events")
+    arrival = read_arrival(
+        request, source=Submission.Source.TRACK, key=f"user:{request.user.pk}", limit=settings.CAPTURE_MAX_TRACK_BYTES
+    )
+    return receipt_response(track_receive(arrival=arrival, user=request.user))
+
+
+# ---- forms ----
+
+
+class FieldIn(Schema):
+    name: Annotated[str, Field(max_length=60)]
+    label: Annotated[str, Field(max_length=200)] = ""
+    type: Annotated[str, Field(max_length=20)] = "text"
+    required: bool = False
+    choices: list[Annotated[str, Field(max_length=200)]] = []
+
+
+class FormIn(Schema):
+    name: Annotated[str, Field(max_length=200)]
+    fields: list[FieldIn]
+    campaign_id: int | None = None
+    touchpoint_kind: str = "form_submit"
+    submit_label: Annotated[str, Field(max_length=60)] = "Send"
+    thank_you_message: Annotated[str, Field(max_length=2000)] = ""
+    redirect_url: Annotated[str, Field(max_length=500)] = ""
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    is_active: bool = True
+
+
+class FormOut(Schema):
+    id: int
+    name: str
+    slug: str
+    public_key: str
+    fields: list[dict[str, Any]]
+    campaign_id: int | None
+    touchpoint_kind: str
+    submit_label: str
+    thank_you_message: str
+    redirect_url: str
+    rate_limit_per_minute: int
+    is_active: bool
+    hosted_url: str
+    submit_url: str
+    created_at: dt.datetime
+
+
+def _form_out(request: HttpRequest, form: Any) -> dict[str, Any]:
+    from django.urls import reverse
+
+    return {
+        **{k: getattr(form, k) for k in FormOut.model_fields if hasattr(form, k)},
+        "hosted_url": request.build_absolute_uri(reverse("intake:hosted", args=[form.public_key])),
+        "submit_url": request.build_absolute_uri(reverse("api:form_submit", args=[form.public_key])),
+    }
+
+
+def _campaign(campaign_id: int | None) -> Campaign | None:
+    if campaign_id is None:
+        return None
+    found = Campaign.objects.filter(pk=campaign_id).first()
+    if found is None:
+        raise NotFound(f"no campaign has id {campaign_id}", field="campaign_id", value=campaign_id)
+    return found
+
+
+@router.get("/capture/forms", response=list[FormOut], summary="List web-to-lead forms")
+def forms_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """Every form with its public key, hosted page address and JSON submission address."""
+    _require(request, "capture.view_form", "see forms")
+    return [_form_out(request, f) for f in selectors.form_list()]
+
+
+@router.post("/capture/forms", response={201: FormOut}, summary="Create a web-to-lead form")
+def forms_create(request: HttpRequest, payload: FormIn) -> tuple[int, dict[str, Any]]:
+    """Define a form: fields (email, first_name, last_name, phone, company, job_title fill the person; other
+    names become custom fields; consent_email/consent_calls types are consent boxes), campaign, thank-you."""
+    _require(request, "capture.add_form", "create forms")
+    data = payload.dict()
+    form = form_create(
+        name=data["name"],
+        fields=data["fields"],
+        campaign=_campaign(data["campaign_id"]),
+        touchpoint_kind=data["touchpoint_kind"],
+        submit_label=data["submit_label"],
+        thank_you_message=data["thank_you_message"],
+        redirect_url=data["redirect_url"],
+        rate_limit_per_minute=data["rate_limit_per_minute"],
+        by_user=request.user,
+    )
+    return 201, _form_out(request, form)
+
+
+@router.get("/capture/forms/{int:form_id}", response=FormOut, summary="One web-to-lead form")
+def forms_get(request: HttpRequest, form_id: int) -> dict[str, Any]:
+    """A form's definition and addresses."""
+    _require(request, "capture.view_form", "see forms")
+    return _form_out(request, selectors.form_get(form_id=form_id))
+
+
+@router.put("/capture/forms/{int:form_id}", response=FormOut, summary="Change a web-to-lead form")
+def forms_update(request: HttpRequest, form_id: int, payload: FormIn) -> dict[str, Any]:
+    """Replace a form's definition; its key and addresses stay the same."""
+    _require(request, "capture.change_form", "change forms")
+    data = payload.dict()
+    form = form_update(
+        form=selectors.form_get(form_id=form_id),
+        name=data["name"],
+        fields=data["fields"],
+        campaign=_campaign(data["campaign_id"]),
+        touchpoint_kind=data["touchpoint_kind"],
+        submit_label=data["submit_label"],
+        thank_you_message=data["thank_you_message"],
+        redirect_url=data["redirect_url"],
+        rate_limit_per_minute=data["rate_limit_per_minute"],
+        is_active=data["is_active"],
+        by_user=request.user,
+    )
+    return _form_out(request, form)
+
+
+# ---- the journal ----
+
+
+class SubmissionOut(Schema):
+    id: int
+    received_at: dt.datetime
+    source: str
+    form_id: int | None
+    key: str
+    idempotency_key: str | None
+    content_type: str
+    remote_addr: str
+    body_size: int
+    payload: str
+    status: str
+    http_status: int
+    error: str
+    error_field: str
+    attempts: int
+    processed_at: dt.datetime | None
+    person_id: int | None
+    result: dict[str, Any]
+
+
+class JournalPageOut(Schema):
+    items: list[SubmissionOut]
+    next_cursor: str | None
+
+
+@router.get("/capture/submissions", response=JournalPageOut, summary="The ingestion journal, newest first")
+def submissions_list(
+    request: HttpRequest,
+    status: Annotated[str, Query(max_length=12)] = "",
+    source: Annotated[str, Query(max_length=12)] = "",
+    form_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Journal rows as they arrived, with their status (processed, rejected, failed, spam) and error."""
+    _require(request, "capture.view_submission", "see the journal")
+    rows, next_cursor = selectors.submission_page(status=status, source=source, form_id=form_id, before_id=cursor)
+    return {"items": rows, "next_cursor": str(next_cursor) if next_cursor else None}
+
+
+@router.post(
+    "/capture/submissions/{int:submission_id}/replay",
+    response={200: SubmissionOut, 409: dict},
+    summary="Process a failed or rejected journal row again",
+)
+def submissions_replay(request: HttpRequest, submission_id: int) -> Submission:
+    """Re-run processing from the raw payload (after fixing the form or the cause of a failure)."""
+    _require(request, "capture.change_submission", "replay submissions")
+    submission = selectors.submission_get(submission_id=submission_id)
+    submission_replay(submission=submission)
+    submission.refresh_from_db()
+    return submission

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from tandem.capture.intake import views
+
+app_name = "intake"
+urlpatterns = [
+    path("forms/", views.form_list, name="forms"),
+    path("forms/new/", views.form_new, name="form_new"),
+    path("forms/<int:form_id>/", views.form_detail, name="form"),
+    path("forms/<int:form_id>/edit/", views.form_edit, name="form_edit"),
+    path("journal/", views.journal, name="journal"),
+    path("journal/<int:submission_id>/", views.journal_entry, name="journal_entry"),
+    path("journal/<int:submission_id>/replay/", views.journal_replay, name="journal_replay"),
+    path("f/<str:key>/", views.hosted, name="hosted"),
+    path("f/<str:key>/thanks/", views.thanks, name="thanks"),
+]
