@@ -43,6 +43,7 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 def _register() -> None:
     from tandem.capture.api import router as capture_router
+    from tandem.capture.csvimport.api import router as imports_router
     from tandem.capture.intake.api import router as intake_router
     from tandem.crm.api import deals_router
     from tandem.crm.api import router as crm_router
@@ -50,6 +51,7 @@ def _register() -> None:
     api.add_router("/", crm_router)
     api.add_router("/", deals_router)
     api.add_router("/", capture_router)
+    api.add_router("/", imports_router)
     api.add_router("/", intake_router)
 
 
