@@ -594,3 +594,7 @@ def refused_csv(*, headers: Sequence[str], refused: Sequence[tuple[list[str], Ro
             [*padded, error.column, "" if error.value is None else str(error.value), error.message]
         )
     return out.getvalue()
+
+
+# Row outcomes in the order reports show them.
+OUTCOMES_ORDER = ("created", "updated", "unchanged", "merged", "refused")

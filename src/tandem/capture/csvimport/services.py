@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import DealRow, account_key, lifecycle_moves
 from tandem.capture.csvimport.mapping import (
+    OUTCOMES_ORDER,
     Mapping,
     Parsed,
     RowError,
@@ -46,7 +47,7 @@ from tandem.lifecycle.services import Transition, people_change_stage_bulk
 from tandem.lifecycle.states import FUNNEL, Stage, rank
 
 Progress = Callable[[str, int, int], None]
-OUTCOMES = ("created", "updated", "unchanged", "merged", "refused")
+OUTCOMES = OUTCOMES_ORDER
 REASON = "csv import"
 BATCH = 500
 
@@ -1104,14 +1105,17 @@ def import_job_create(
     mode: str = "all_or_nothing",
     dry_run: bool = False,
     by_user: Any = None,
+    check: bool = True,
 ) -> ImportJob:
-    """Store an uploaded file and queue its import (checked enough to count rows; run by import_job_start)."""
+    """Store an uploaded file and queue its import (run by import_job_start). Without `check` the mapping
+    is not checked yet: the upload page stores the file first and lets the user correct the mapping."""
     if mode not in ImportJob.Mode.values:
         raise ValidationFailed(
             f"unknown mode {mode!r} (expected all_or_nothing or good_rows)", field="mode", value=mode
         )
     table = table_read(data=data, name=file_name)
-    RowReader(mapping=mapping, headers=table.headers)
+    if check:
+        RowReader(mapping=mapping, headers=table.headers)
     path = _imports_dir() / f"{uuid.uuid4().hex}.csv"
     path.write_bytes(data)
     return ImportJob.objects.create(
@@ -1180,7 +1184,8 @@ def import_job_run(*, job_id: int) -> ImportJob:
         return job
     job.refresh_from_db()
     if result.refused:
-        refused_path = Path(job.stored_path).with_suffix(".refused.csv")
+        stored = Path(job.stored_path)
+        refused_path = stored.with_name(f"{stored.stem}-job{job.pk}.refused.csv")
         refused_path.write_text(result.refused_csv(), encoding="utf-8")
         job.refused_path = str(refused_path)
     job.counts = {
@@ -1195,3 +1200,56 @@ def import_job_run(*, job_id: int) -> ImportJob:
     job.finished_at = timezone.now()
     job.save()
     return job
+
+
+def import_job_configure(
+    *,
+    job: ImportJob,
+    columns: dict[str, str],
+    mode: str,
+    dry_run: bool,
+    save_as: str = "",
+    by_user: Any = None,
+) -> ImportJob:
+    """Set a queued job's columns (as corrected on the upload page), mode and dry run; check the mapping
+    against the file's headers, and save it under `save_as` when given."""
+    if job.status != ImportJob.Status.QUEUED:
+        raise NotAllowed(f"import job {job.pk} has already run", field="job", value=job.pk)
+    if mode not in ImportJob.Mode.values:
+        raise ValidationFailed(
+            f"unknown mode {mode!r} (expected all_or_nothing or good_rows)", field="mode", value=mode
+        )
+    mapping = Mapping.from_dict(job.mapping)
+    if save_as:
+        mapping.name = slugify(save_as)
+    mapping.columns = {header: target for header, target in columns.items() if target}
+    table = table_read(data=Path(job.stored_path).read_bytes(), name=job.file_name)
+    if mapping.system == "" and "external_id" in mapping.columns.values():
+        mapping.options["external_id_system"] = "csv"
+    RowReader(mapping=mapping, headers=table.headers)
+    if save_as:
+        mapping_save(name=save_as, mapping=mapping, by_user=by_user)
+    job.mapping = mapping.as_dict()
+    job.mapping_name = mapping.name
+    job.mode = mode
+    job.dry_run = dry_run
+    job.save(update_fields=["mapping", "mapping_name", "mode", "dry_run", "updated_at"])
+    return job
+
+
+def import_job_confirm(*, job: ImportJob, by_user: Any = None) -> ImportJob:
+    """After a dry run: a new job importing the same file with the same mapping and mode, for real."""
+    if not job.dry_run or job.status != ImportJob.Status.DONE:
+        raise NotAllowed(f"import job {job.pk} is not a finished dry run", field="job", value=job.pk)
+    return ImportJob.objects.create(
+        kind=job.kind,
+        file_name=job.file_name,
+        stored_path=job.stored_path,
+        mapping_name=job.mapping_name,
+        mapping=job.mapping,
+        mode=job.mode,
+        dry_run=False,
+        total_rows=job.total_rows,
+        created_by=by_user if getattr(by_user, "pk", None) else None,
+        created_at=timezone.now(),
+    )
