@@ -130,6 +130,8 @@ class Journeys:
             raise _fail("revenue must be 0 for journeys that did not convert", "revenue", None)
         if np.any(count < 0):
             raise _fail("count must not be negative", "count", int(count.min()))
+        if np.any(revenue[count == 0] != 0):
+            raise _fail("revenue must be 0 for journeys with a count of 0", "revenue", None)
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "converted", converted)
@@ -142,10 +144,8 @@ class Journeys:
                 raise _fail(f"times has {times.size} values for {codes.size} touches", "times", times.size)
             if not np.all(np.isfinite(times)):
                 raise _fail("times must be finite", "times", None)
-            step = np.diff(times)
-            same_journey = np.ones(step.size, dtype=bool)
-            same_journey[offsets[1:-1][lengths[:-1] > 0] - 1] = False
-            if np.any(step[same_journey] < 0):
+            jid = np.repeat(np.arange(n), lengths)
+            if np.any((np.diff(times) < 0) & (jid[1:] == jid[:-1])):
                 raise _fail("touches must be in time order within each journey", "times", None)
             object.__setattr__(self, "times", times)
         for name in ("lead_index", "opportunity_index"):
@@ -685,12 +685,35 @@ def shapley(journeys: Journeys) -> AttributionResult:
 # Incremental (model-based)
 
 
+def _distinct_rows(indicators: BoolArray, profile: FloatArray | None) -> tuple[IntArray, IntArray]:
+    """Group identical (indicators, profile) rows: each row's group, and one row standing for each group.
+
+    np.unique(axis=0) sorts rows as opaque bytes, seconds for a million rows; packing the indicators into
+    bytes and coding each profile column, then folding the columns into one integer, sorts integers only.
+    """
+    n = indicators.shape[0]
+    columns = [col.astype(np.int64) for col in np.packbits(indicators, axis=1).T]
+    if profile is not None:
+        columns += [np.unique(col, return_inverse=True)[1].ravel().astype(np.int64) for col in profile.T]
+    code = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        radix = int(col.max()) + 1 if col.size else 1
+        if int(code.max(initial=0)) >= (1 << 62) // radix:
+            code = np.unique(code, return_inverse=True)[1].ravel().astype(np.int64)
+        code = code * radix + col
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return inverse.ravel().astype(np.int64), first.astype(np.int64)
+
+
 def _logistic_fit(
     features: FloatArray, ones: FloatArray, zeros: FloatArray, regularization: float, start: Any = None
 ) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0 / regularization, max_iter=2000, tol=1e-10, warm_start=start is not None)
+    # Newton–Cholesky: a few exact Newton steps, quick for thousands of patterns and a few dozen columns.
+    model = LogisticRegression(
+        C=1.0 / regularization, solver="newton-cholesky", max_iter=100, tol=1e-8, warm_start=start is not None
+    )
     if start is not None:
         model.coef_ = start.coef_.copy()
         model.intercept_ = start.intercept_.copy()
@@ -756,18 +779,16 @@ def incremental(
     touched_keys = np.zeros((n, k), dtype=bool)
     touched_keys[jid, j.codes] = True
     used = np.flatnonzero(touched_keys.any(axis=0))
-    columns = [touched_keys[:, used].astype(np.float64)]
+    inverse, first = _distinct_rows(touched_keys[:, used], j.profile)
+    patterns = touched_keys[first][:, used].astype(np.float64)
     if j.profile is not None:
-        columns.append(j.profile)
-    design = np.hstack(columns) if columns else np.zeros((n, 0))
+        patterns = np.hstack([patterns, j.profile[first]])
     weight = j.count.astype(np.float64)
-    patterns, inverse = np.unique(design, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
     ones: FloatArray = np.bincount(
-        inverse, weights=np.where(j.converted, weight, 0.0), minlength=patterns.shape[0]
+        inverse, weights=np.where(j.converted, weight, 0.0), minlength=first.size
     ).astype(np.float64)
     zeros: FloatArray = np.bincount(
-        inverse, weights=np.where(j.converted, 0.0, weight), minlength=patterns.shape[0]
+        inverse, weights=np.where(j.converted, 0.0, weight), minlength=first.size
     ).astype(np.float64)
     total_conv, total_rev, _, _ = _totals(j)
     conversions = np.zeros(k)
@@ -786,6 +807,10 @@ def incremental(
             for b in range(bootstrap):
                 ones_b = rng.poisson(ones).astype(np.float64)
                 zeros_b = rng.poisson(zeros).astype(np.float64)
+                if ones_b.sum() == 0 or zeros_b.sum() == 0:
+                    # A resample where everyone (or no one) converted: every touch changes nothing.
+                    draws[b] = 0.0
+                    continue
                 fit_b = _logistic_fit(patterns, ones_b, zeros_b, float(regularization), start=model)
                 draws[b] = _incremental_conversions(fit_b, patterns, touched, ones_b + zeros_b, used.size)
             low[used] = np.quantile(draws, (1.0 - level) / 2.0, axis=0)
