@@ -110,3 +110,26 @@ def make_form(**overrides: object) -> object:
     values: dict[str, object] = {"name": "Demo request", "fields": FORM_FIELDS}
     values.update(overrides)
     return form_create(**values)  # type: ignore[arg-type]
+
+
+# ---- CSV imports ----
+
+HUBSPOT_CSV = (
+    "Record ID,First Name,Last Name,Email,Phone Number,Company Name,Job Title,Create Date,Original Source\n"
+    "101,Ada,Lovelace,ada@acme.example,+1 555 0100 200,Acme,CTO,2025-01-10 09:00,Organic Search\n"
+    "102,Bo,Chen,bo@gmail.com,,,,2025-01-11 10:00,Paid Social\n"
+    "103,Cy,Diaz,cy@acme.example,,Acme,VP Sales,2025-01-12 11:00,Direct Traffic\n"
+)
+
+
+def csv_table_counts() -> dict[str, int]:
+    """Rows per table a CSV import may write, to show that a refused or dry run wrote nothing."""
+    from tandem.campaigns.models import Touchpoint
+    from tandem.core.models import Event
+    from tandem.crm.models import Account, Deal, ExternalId, Person
+    from tandem.lifecycle.models import StageChange
+
+    return {
+        model.__name__: model._default_manager.count()
+        for model in (Person, ExternalId, Account, Touchpoint, Deal, StageChange, Event)
+    }

@@ -302,7 +302,7 @@ def field_choices(kind: str) -> list[tuple[str, str]]:
 
 
 def auto_map(*, headers: Sequence[str], kind: str) -> dict[str, str]:
-    """Guess each header's field: a known spelling, else the closest field name (difflib ratio >= 0.85),
+    """Guess each header's field: a known spelling, else the closest known spelling (difflib ratio >= 0.8),
     else a custom field named after the header. A field is taken by its first header only."""
     if kind not in FIELDS:
         raise ValidationFailed(
@@ -316,7 +316,7 @@ def auto_map(*, headers: Sequence[str], kind: str) -> dict[str, str]:
         key = header_normalize(header)
         guess = synonyms.get(key) or names.get(key)
         if guess is None:
-            close = difflib.get_close_matches(key, [*synonyms, *names], n=1, cutoff=0.85)
+            close = difflib.get_close_matches(key, [*synonyms, *names], n=1, cutoff=0.8)
             if close:
                 guess = synonyms.get(close[0]) or names[close[0]]
         if guess is None or guess in taken:
@@ -506,7 +506,7 @@ class RowReader:
             known = CHANNEL_SLUGS if spec.type == "channel" else KIND_SLUGS
             if slug not in known:
                 slug = "other"
-            if slug != raw and self.keep_raw:
+            if slug != re.sub(r"[\s\-_]+", "_", raw.strip().lower()).strip("_") and self.keep_raw:
                 # A translated or unknown value keeps the source's own words beside the vocabulary's.
                 custom[custom_key(header)] = raw
             return slug
