@@ -35,9 +35,18 @@ def test_hubspot_export_creates_people_accounts_links_and_a_first_touchpoint(db)
     # then
     assert result.counts == {"created": 3, "updated": 0, "unchanged": 0, "merged": 0, "refused": 0}
     ada = Person.objects.get(email_normalized="ada@acme.example")
-    assert (ada.first_name, ada.last_name, ada.job_title, ada.phone) == ("Ada", "Lovelace", "CTO", "+1 555 0100 200")
+    assert (ada.first_name, ada.last_name, ada.job_title, ada.phone) == (
+        "Ada",
+        "Lovelace",
+        "CTO",
+        "+1 555 0100 200",
+    )
     assert ada.created_at == dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.UTC)
-    assert (ada.original_channel, ada.latest_channel, ada.lifecycle_stage) == ("organic_search", "organic_search", "lead")
+    assert (ada.original_channel, ada.latest_channel, ada.lifecycle_stage) == (
+        "organic_search",
+        "organic_search",
+        "lead",
+    )
     assert ada.account is not None and (ada.account.name, ada.account.domain) == ("Acme", "acme.example")
     assert Person.objects.get(email_normalized="cy@acme.example").account_id == ada.account_id
     assert Account.objects.count() == 1
@@ -173,7 +182,9 @@ def test_an_email_and_an_id_naming_two_people_is_refused(db):
 def test_touchpoints_file_attaches_to_people_by_email_and_refuses_strangers(db):
     # given
     _run(HUBSPOT_CSV)
-    Campaign.objects.create(name="Spring webinar", channel="webinar", created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    Campaign.objects.create(
+        name="Spring webinar", channel="webinar", created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    )
     text = (
         "Email,Date,Channel,Type,Campaign\n"
         "ada@acme.example,2025-03-01 10:00,Webinar,webinar,Spring webinar\n"
@@ -196,7 +207,10 @@ def test_touchpoints_file_attaches_to_people_by_email_and_refuses_strangers(db):
         "row 4, column 'Email': no person with email 'zed@nowhere.example' (import the people first)"
     )
     ada = Person.objects.get(email_normalized="ada@acme.example")
-    assert sorted(ada.touchpoints.values_list("channel", "kind")) == [("organic_search", "other"), ("webinar", "webinar")]
+    assert sorted(ada.touchpoints.values_list("channel", "kind")) == [
+        ("organic_search", "other"),
+        ("webinar", "webinar"),
+    ]
     assert (ada.original_channel, ada.latest_channel) == ("organic_search", "webinar")
 
 
@@ -205,7 +219,7 @@ def test_deals_file_creates_won_deals_and_moves_people_to_customer(db):
     _run(HUBSPOT_CSV)
     text = (
         "Deal ID,Email,Amount,Deal Stage,Create Date,Close Date\n"
-        "D-1,ada@acme.example,\"12,000.00\",Closed Won,2025-02-01,2025-03-01\n"
+        'D-1,ada@acme.example,"12,000.00",Closed Won,2025-02-01,2025-03-01\n'
         "D-2,bo@gmail.com,500,open,2025-02-02,\n"
         "D-3,cy@acme.example,900,maybe,2025-02-03,\n"
     )
@@ -221,10 +235,18 @@ def test_deals_file_creates_won_deals_and_moves_people_to_customer(db):
     )
     assert result.counts == {"created": 2, "updated": 0, "unchanged": 0, "merged": 0, "refused": 1}
     won = Deal.objects.get(external_id="D-1")
-    assert (won.stage, won.amount, won.closed_at) == ("won", Decimal("12000.00"), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    assert (won.stage, won.amount, won.closed_at) == (
+        "won",
+        Decimal("12000.00"),
+        dt.datetime(2025, 3, 1, tzinfo=dt.UTC),
+    )
     assert won.account_id == Person.objects.get(email_normalized="ada@acme.example").account_id
     stages = dict(Person.objects.values_list("email_normalized", "lifecycle_stage"))
-    assert stages == {"ada@acme.example": "customer", "bo@gmail.com": "opportunity", "cy@acme.example": "lead"}
+    assert stages == {
+        "ada@acme.example": "customer",
+        "bo@gmail.com": "opportunity",
+        "cy@acme.example": "lead",
+    }
 
 
 def test_saved_mapping_round_trip_by_name(db):

@@ -162,7 +162,11 @@ def test_value_maps_translate_case_insensitively_and_keep_the_source_words():
     # when
     row = reader.read(2, ["p-1", "Landing Page Submission", "google", "Mumbai", "Select"])
     # then: 'google' (lower case in the file) is Google; 'Select' is no value
-    assert row.values == {"external_id": "p-1", "touchpoint_kind": "form_submit", "original_channel": "paid_search"}
+    assert row.values == {
+        "external_id": "p-1",
+        "touchpoint_kind": "form_submit",
+        "original_channel": "paid_search",
+    }
     assert row.custom == {"lead_origin": "Landing Page Submission", "lead_source": "google", "city": "Mumbai"}
 
 
@@ -198,7 +202,11 @@ def test_a_bad_cell_names_row_column_and_value():
     with pytest.raises(RowError) as bad_date:
         reader.read(5, ["a@b.example", "31/31/2025"])
     # then
-    assert (bad_email.value.line, bad_email.value.column, bad_email.value.value) == (4, "E-mail", "not-an-email")
+    assert (bad_email.value.line, bad_email.value.column, bad_email.value.value) == (
+        4,
+        "E-mail",
+        "not-an-email",
+    )
     assert bad_email.value.message == "row 4, column 'E-mail': 'not-an-email' is not a valid email address"
     assert bad_date.value.message == "row 5, column 'Signed up': cannot read '31/31/2025' as a date-time"
 
@@ -210,7 +218,13 @@ def test_dates_in_iso_us_and_european_forms():
     # when
     values = [
         reader.read(2, ["a@b.example", text]).values["created_at"]
-        for text in ("2025-03-04T10:15:00Z", "2025-03-04 10:15", "03/04/2025 10:15 AM", "04.03.2025", "2025-03-04")
+        for text in (
+            "2025-03-04T10:15:00Z",
+            "2025-03-04 10:15",
+            "03/04/2025 10:15 AM",
+            "04.03.2025",
+            "2025-03-04",
+        )
     ]
     # then
     assert values == [
@@ -261,7 +275,7 @@ def test_mapping_check_refuses_unknown_fields_and_missing_keys():
 
 def test_table_read_skips_blank_lines_counts_physical_lines_and_reads_semicolons():
     # given: a quoted cell spanning two lines, then a blank line
-    data = 'Email;Note\r\na@b.example;"two\nlines"\n\nc@d.example;x\n'.encode()
+    data = b'Email;Note\r\na@b.example;"two\nlines"\n\nc@d.example;x\n'
     # when
     table = table_read(data=data)
     # then
