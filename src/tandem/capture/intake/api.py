@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthorizationError
 
 from tandem.campaigns.models import Campaign
@@ -247,7 +247,7 @@ def forms_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/capture/forms", response={201: FormOut}, summary="Create a web-to-lead form")
-def forms_create(request: HttpRequest, payload: FormIn) -> tuple[int, dict[str, Any]]:
+def forms_create(request: HttpRequest, payload: FormIn) -> Status:
     """Define a form: fields (email, first_name, last_name, phone, company, job_title fill the person; other
     names become custom fields; consent_email/consent_calls types are consent boxes), campaign, thank-you."""
     _require(request, "capture.add_form", "create forms")
@@ -263,7 +263,7 @@ def forms_create(request: HttpRequest, payload: FormIn) -> tuple[int, dict[str, 
         rate_limit_per_minute=data["rate_limit_per_minute"],
         by_user=request.user,
     )
-    return 201, _form_out(request, form)
+    return Status(201, _form_out(request, form))
 
 
 @router.get("/capture/forms/{int:form_id}", response=FormOut, summary="One web-to-lead form")
@@ -332,7 +332,7 @@ def submissions_list(
     cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """Journal rows as they arrived, with their status (processed, rejected, failed, spam) and error."""
-    _require(request, "capture.view_submission", "see the journal")
+    _require(request, "capture.change_submission", "see the journal")
     rows, next_cursor = selectors.submission_page(status=status, source=source, form_id=form_id, before_id=cursor)
     return {"items": rows, "next_cursor": str(next_cursor) if next_cursor else None}
 

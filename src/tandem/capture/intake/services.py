@@ -213,6 +213,7 @@ class Receipt:
     redirect_url: str = ""
     form: Form | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class _RateLimited(Exception):
@@ -296,14 +297,34 @@ def _mark(sub: Submission, *, status: str, http_status: int, error: TandemError 
 
 def _replayed_receipt(*, key: str, idempotency_key: str) -> Receipt:
     prior = Submission.objects.get(key=_storable(key, 80), idempotency_key=_storable(idempotency_key, 200))
-    body = {"submission_id": prior.pk, "status": prior.status, **prior.result}
-    if prior.status in (SubmissionStatus.REJECTED,):
-        body["detail"] = prior.error
-        body["field"] = prior.error_field
+    # The first answer again: the same words as it had (a spam row was answered as received, too).
+    if prior.status == SubmissionStatus.REJECTED:
+        body: dict[str, Any] = {"submission_id": prior.pk, "detail": prior.error, "field": prior.error_field}
+    elif prior.status == SubmissionStatus.FAILED:
+        body = {"submission_id": prior.pk, "status": "failed", "detail": "received; processing will be retried"}
+    else:
+        public = prior.result if prior.source == Submission.Source.TRACK else {}
+        body = {"submission_id": prior.pk, "status": "received", **public}
     status = prior.http_status or (202 if prior.status == SubmissionStatus.RECEIVED else 200)
     if status == 201:
         status = 200
     return Receipt(status_code=status, body=body, submission=prior, replayed=True)
+
+
+def _decode(*, body: bytes, content_type: str, expect: str) -> dict[str, Any]:
+    """The body as a flat dict; an HTML form posted as multipart/form-data is read too (files are ignored)."""
+    if expect == "form" and content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        import io
+
+        from django.http.multipartparser import MultiPartParser, MultiPartParserError
+
+        meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+        try:
+            post, _files = MultiPartParser(meta, io.BytesIO(body), [], "utf-8").parse()
+        except (MultiPartParserError, ValueError) as exc:
+            raise ValidationFailed(f"the form body cannot be read: {exc}", field="body", value="") from None
+        return {k: (v[0] if len(v) == 1 else v) for k, v in post.lists()}
+    return body_decode(body=body, content_type=content_type, expect=expect)
 
 
 def _error_status(exc: TandemError) -> int:
@@ -463,7 +484,7 @@ def form_submission_receive(*, arrival: Arrival, expect: str, form: Form | None 
         error = NotAllowed(f"the form {form.name!r} is closed", field="key", value=arrival.key)
     else:
         try:
-            data = body_decode(body=arrival.body, content_type=arrival.content_type, expect=expect)
+            data = _decode(body=arrival.body, content_type=arrival.content_type, expect=expect)
             fields = [FieldSpec(**{**f, "choices": tuple(f.get("choices", ()))}) for f in form.fields]
             clean = submission_clean(fields=fields, data=data)
         except ValidationFailed as exc:
@@ -490,7 +511,9 @@ def form_submission_receive(*, arrival: Arrival, expect: str, form: Form | None 
                 return _replayed_receipt(key=arrival.key, idempotency_key=idempotency_key)
             if error is not None:
                 _mark(sub, status=SubmissionStatus.REJECTED, http_status=status_code, error=error)
-                return _error_receipt(sub=sub, error=error, status_code=status_code, form=form)
+                receipt = _error_receipt(sub=sub, error=error, status_code=status_code, form=form)
+                receipt.data = data
+                return receipt
             assert form is not None and clean is not None
             if clean.is_spam:
                 _mark(sub, status=SubmissionStatus.SPAM, http_status=201)
@@ -787,7 +810,7 @@ def submission_replay(*, submission: Submission) -> Submission:
         if form is None:
             raise NotFound(f"no form has the key {submission.key!r}", field="key", value=submission.key)
         expect = "json" if submission.source == Submission.Source.FORM_JSON else "form"
-        data = body_decode(body=body, content_type=submission.content_type, expect=expect)
+        data = _decode(body=body, content_type=submission.content_type, expect=expect)
         fields = [FieldSpec(**{**f, "choices": tuple(f.get("choices", ()))}) for f in form.fields]
         clean = submission_clean(fields=fields, data=data)
     except TandemError as exc:

@@ -288,9 +288,7 @@ def hosted(request: HttpRequest, key: str) -> HttpResponse:
         if receipt.retry_after:
             response["Retry-After"] = str(receipt.retry_after)
         return response
-    from urllib.parse import parse_qsl
-
-    values = dict(parse_qsl(arrival.body.decode("utf-8", "replace"), keep_blank_values=True))
+    values = {k: v for k, v in receipt.data.items() if isinstance(v, str)}
     context = _hosted_context(request, form, values, receipt.errors)
     context["detail"] = receipt.body.get("detail", "")
     return render(request, "capture/intake/hosted.html", context, status=receipt.status_code)
@@ -304,7 +302,7 @@ def thanks(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "capture/intake/thanks.html", {"form": form})
 
 
-@_with_perm("capture.view_submission", "Your role may not see the ingestion journal.")
+@_with_perm("capture.change_submission", "Only admins and marketing see the ingestion journal.")
 def journal(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in SubmissionStatus.values else ""
@@ -333,7 +331,7 @@ def journal(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_with_perm("capture.view_submission", "Your role may not see the ingestion journal.")
+@_with_perm("capture.change_submission", "Only admins and marketing see the ingestion journal.")
 def journal_entry(request: HttpRequest, submission_id: int) -> HttpResponse:
     sub = selectors.submission_get(submission_id=submission_id)
     return render(
