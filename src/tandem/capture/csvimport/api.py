@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.errors import AuthorizationError
 from ninja.files import UploadedFile
 
@@ -101,7 +101,7 @@ def imports_csv_upload(
     mode: Form[str] = "all_or_nothing",
     dry_run: Form[bool] = False,
     save_mapping: Form[str] = "",
-) -> tuple[int, dict[str, Any]]:
+) -> Any:
     """Upload a CSV file. `mapping`: auto, hubspot, salesforce or a saved name. `mode`: all_or_nothing
     (one bad row refuses the file: the job fails naming its row, column and value) or good_rows (the good
     rows are imported; the refused ones, with reasons, download from `refused_rows_url`). `dry_run` reports
@@ -119,7 +119,7 @@ def imports_csv_upload(
         mapping_save(name=save_mapping, mapping=resolved, by_user=user)
     background = import_job_start(job=job)
     job.refresh_from_db()
-    return (202 if background else 200), _job_out(job)
+    return Status(202 if background else 200, _job_out(job))
 
 
 @router.get(
