@@ -71,7 +71,9 @@ def calibration_table(
     outcomes, probs = _check(y, p)
     if bins < 1:
         raise ValidationFailed("Calibration needs at least one bin.", field="bins", value=bins)
-    index = np.minimum((probs * bins).astype(np.int64), bins - 1)
+    edges = np.arange(bins + 1) / bins
+    # lower <= p < upper with edges k / bins (linspace puts 0.30000000000000004); 1.0 joins the top bin.
+    index = np.searchsorted(edges[1:-1], probs, side="right")
     table: list[CalibrationBin] = []
     for b in range(bins):
         inside = index == b
@@ -80,8 +82,8 @@ def calibration_table(
             continue
         table.append(
             CalibrationBin(
-                lower=b / bins,
-                upper=(b + 1) / bins,
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
                 count=count,
                 mean_predicted=float(probs[inside].mean()),
                 observed_rate=float(outcomes[inside].mean()),
