@@ -582,7 +582,9 @@ class _PeoplePlan(_Plan):
             # Without a company these describe the person, and are kept with them.
             if name in values and key is None:
                 custom[name] = values[name]
-        channel = values.get("original_channel", "")
+        # A first touchpoint without a source is on the `other` channel; the person says the same.
+        channel = values.get("original_channel", "") or ("other" if self.with_touch else "")
+        group.values["_channel"] = channel
         person = group.person
         if person is None:
             group.changed = set(wish)
@@ -643,7 +645,7 @@ class _PeoplePlan(_Plan):
                 first, last = values.get("first_name", ""), values.get("last_name", "")
                 if "full_name" in values and not (first or last):
                     first, _, last = str(values["full_name"]).partition(" ")
-                channel = values.get("original_channel", "")
+                channel = values["_channel"]
                 key = account_key(email=group.key.email or "", company=values.get("company", ""))
                 new.append(
                     Person(
