@@ -1125,7 +1125,8 @@ def import_job_create(
         file_name=file_name[:300],
         stored_path=str(path),
         mapping_name=mapping.name,
-        mapping=mapping.as_dict(),
+        # The headers in file order: a JSON object's keys lose their order in PostgreSQL's jsonb.
+        mapping={**mapping.as_dict(), "headers": table.headers},
         mode=mode,
         dry_run=dry_run,
         total_rows=len(table.rows),
@@ -1231,7 +1232,7 @@ def import_job_configure(
     RowReader(mapping=mapping, headers=table.headers)
     if save_as:
         mapping_save(name=save_as, mapping=mapping, by_user=by_user)
-    job.mapping = mapping.as_dict()
+    job.mapping = {**mapping.as_dict(), "headers": table.headers}
     job.mapping_name = mapping.name
     job.mode = mode
     job.dry_run = dry_run

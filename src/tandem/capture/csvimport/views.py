@@ -109,10 +109,16 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     return render(request, "capture/imports/list.html", context, status=422)
 
 
+def _headers(job: ImportJob) -> list[str]:
+    return list(job.mapping.get("headers") or job.mapping.get("columns", {}))
+
+
 def _setup_rows(job: ImportJob) -> list[dict[str, Any]]:
     choices = field_choices(job.kind)
     rows = []
-    for index, (header, target) in enumerate(job.mapping.get("columns", {}).items()):
+    columns = job.mapping.get("columns", {})
+    for index, header in enumerate(_headers(job)):
+        target = columns.get(header, "")
         custom = CUSTOM + custom_key(header)
         options = [("", "— ignore —"), *choices]
         if target.startswith(CUSTOM) and target != custom:
@@ -131,7 +137,7 @@ def import_setup(request: HttpRequest, job_id: int) -> HttpResponse:
     error: dict[str, Any] | None = None
     status = 200
     if request.method == "POST":
-        headers = list(job.mapping.get("columns", {}))
+        headers = _headers(job)
         columns = {h: request.POST.get(f"col_{i}", "") for i, h in enumerate(headers)}
         try:
             import_job_configure(
