@@ -11,8 +11,8 @@ calibration sets while a sigmoid cannot follow a bent reliability curve on large
 the lower validation log loss (then higher AUC) wins; both baselines are computed on the same split.
 
 The returned ``ScoringModel`` carries its metrics, its tiers (thresholds chosen on the validation
-predictions), the expected deal amount per segment, the reference values that explanations compare
-with, the training distributions the drift report compares with, and the activation decision: a model
+predictions), the expected deal amount per segment, the sample of training people that explanations
+compare with, the training distributions the drift report compares with, and the activation decision: a model
 doing worse than the naive-Bayes baseline on validation (lower AUC or higher log loss) is not activated.
 """
 
@@ -80,6 +80,7 @@ class TrainConfig:
     boosting_iterations: int = 100
     boosting_learning_rate: float = 0.1
     logistic_c: float = 1.0
+    explain_sample: int = 32
 
     def __post_init__(self) -> None:
         if self.split not in ("time", "kfold"):
@@ -94,6 +95,8 @@ class TrainConfig:
             raise ValidationFailed("candidates must be among boosting and logistic.", field="candidates", value=self.candidates)
         if not (0 < self.junk_win_share < self.hot_win_share < 1):
             raise ValidationFailed("Need 0 < junk_win_share < hot_win_share < 1.", field="hot_win_share", value=self.hot_win_share)
+        if self.explain_sample < 1:
+            raise ValidationFailed("explain_sample must be at least 1.", field="explain_sample", value=self.explain_sample)
         if self.amount_shrinkage < 0:
             raise ValidationFailed("amount_shrinkage cannot be negative.", field="amount_shrinkage", value=self.amount_shrinkage)
 
@@ -409,7 +412,7 @@ class ScoringModel:
     feature_names: tuple[str, ...]
     groups: tuple[FeatureGroup, ...]
     estimator: CalibratedClassifierCV
-    reference_row: np.ndarray
+    background: np.ndarray
     tiers: Tiers
     activation: Activation
     metrics: dict[str, Any]
@@ -481,17 +484,20 @@ class ScoringModel:
     def explain(self, row: np.ndarray, *, top: int = 3) -> Explanation:
         """Top factors raising and lowering one person's score.
 
-        Each feature group is set back to its training reference value (median, or most common level) and
-        the change in the uncalibrated log-odds is that group's contribution. For the logistic model this
-        is exactly coefficient × (value − reference), summed over the group's columns.
+        A group's contribution is how much the uncalibrated log-odds drop, on average, when that group
+        alone takes the values of a fixed sample of training people instead of this person's. For the
+        logistic model this is exactly coefficient × (value − sample mean) summed over the group's
+        columns; for boosting it is a fast stand-in for Shapley values (one batch of G × K rows).
         """
         values = self._values(np.asarray(row, dtype=np.float64).reshape(1, -1))[0]
-        variants = np.repeat(values[None, :], len(self.groups) + 1, axis=0)
-        for i, group in enumerate(self.groups, start=1):
+        sample = len(self.background)
+        variants = np.repeat(values[None, :], len(self.groups) * sample + 1, axis=0)
+        for i, group in enumerate(self.groups):
             cols = list(group.columns)
-            variants[i, cols] = self.reference_row[cols]
+            start = 1 + i * sample
+            variants[start : start + sample, cols] = self.background[:, cols]
         odds = self._log_odds(variants)
-        contributions = odds[0] - odds[1:]
+        contributions = odds[0] - odds[1:].reshape(len(self.groups), sample).mean(axis=1)
         factors = [
             Factor(describe_group(g, values), float(c), g.key)
             for g, c in zip(self.groups, contributions.tolist(), strict=True)
@@ -591,22 +597,11 @@ class PersonScore:
     explanation: Explanation
 
 
-def _reference_row(matrix: FeatureMatrix, rows: np.ndarray) -> np.ndarray:
-    """Median of each numeric feature and the most common level (or 'not given') of each one-hot group."""
-    values = matrix.values[rows]
-    reference = np.zeros(values.shape[1])
-    for group in matrix.groups:
-        cols = list(group.columns)
-        block = values[:, cols]
-        if group.kind == "numeric":
-            known = block[:, 0][~np.isnan(block[:, 0])]
-            reference[cols[0]] = float(np.median(known)) if len(known) else np.nan
-            continue
-        counts = block.sum(axis=0)
-        missing = len(block) - counts.sum()
-        if counts.max(initial=0) > missing:
-            reference[cols[int(np.argmax(counts))]] = 1.0
-    return reference
+def _background(matrix: FeatureMatrix, rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A fixed random sample of training rows that explanations compare a person with."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(rows, size=min(size, len(rows)), replace=False)
+    return np.asarray(matrix.values[np.sort(chosen)], dtype=np.float64)
 
 
 def _splits(y: np.ndarray, times: np.ndarray | None, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -706,7 +701,7 @@ def model_train(
         feature_names=matrix.names,
         groups=matrix.groups,
         estimator=estimator,
-        reference_row=_reference_row(matrix, final_rows),
+        background=_background(matrix, final_rows, config.explain_sample, config.seed),
         tiers=tiers,
         activation=activation,
         metrics=metrics,
