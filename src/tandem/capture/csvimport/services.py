@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -38,6 +39,7 @@ from tandem.capture.csvimport.mapping import (
 )
 from tandem.capture.models import ImportJob, ImportMapping
 from tandem.capture.selectors import chunked
+from tandem.capture.services import _insert
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
@@ -284,6 +286,12 @@ def _column_of(mapping: Mapping, name: str) -> str:
     return name
 
 
+@dataclass
+class _Sink:
+    now: dt.datetime
+    progress: Progress
+
+
 class _Plan:
     """Matching rows to the database (no writes), then writing what the match decided."""
 
@@ -305,6 +313,8 @@ class _Plan:
         self.outcomes: dict[int, RowOutcome] = {}
         self.refused: list[tuple[Parsed, RowError]] = []
         self.people = _People(system=mapping.system)
+        # What the bundle importer's bulk INSERT/COPY helper needs of an import run.
+        self.sink: Any = _Sink(now=self.now, progress=progress)
 
     def refuse(self, row: Parsed, name: str, problem: str, value: Any) -> None:
         column = _column_of(self.mapping, name)
@@ -364,6 +374,22 @@ class _Group:
     changed: set[str] = field(default_factory=set)
     link: bool = False
     touch: tuple[str, str] | None = None
+
+
+NEW_PERSON_COLUMNS = (
+    "email",
+    "email_normalized",
+    "first_name",
+    "last_name",
+    "name_key",
+    "job_title",
+    "phone",
+    "account_id",
+    "original_channel",
+    "latest_channel",
+    "custom_fields",
+    "created_at",
+)
 
 
 def _pk(group: _Group) -> int:
@@ -600,8 +626,6 @@ class _PeoplePlan(_Plan):
                 # Found by its external id under another email: the stored email stays.
                 wish.pop("email")
                 wish.pop("email_normalized")
-            if "name" in wish:
-                wish.pop("name")
             if channel and not person.original_channel:
                 wish["original_channel"] = channel
             if channel and not person.latest_channel:
@@ -635,7 +659,7 @@ class _PeoplePlan(_Plan):
             {key: a.pk for key, a in zip(self.new_account_keys, self.new_accounts, strict=True)}
         )
         self.result.accounts_created = len(self.new_accounts)
-        new: list[Person] = []
+        new: list[tuple[Any, ...]] = []
         new_groups: list[_Group] = []
         changed: dict[Person, None] = {}
         fields: set[str] = set()
@@ -648,20 +672,19 @@ class _PeoplePlan(_Plan):
                 channel = values["_channel"]
                 key = account_key(email=group.key.email or "", company=values.get("company", ""))
                 new.append(
-                    Person(
-                        email=values.get("email", ""),
-                        email_normalized=group.key.email,
-                        first_name=first,
-                        last_name=last,
-                        name_key=name_key(first, last),
-                        job_title=values.get("job_title", ""),
-                        phone=values.get("phone", ""),
-                        account_id=self.account_pks[key] if key is not None else None,
-                        original_channel=channel,
-                        latest_channel=channel,
-                        custom_fields=values["_custom"],
-                        created_at=values["created_at"],
-                        updated_at=self.now,
+                    (
+                        values.get("email", ""),
+                        group.key.email,
+                        first,
+                        last,
+                        name_key(first, last),
+                        values.get("job_title", ""),
+                        values.get("phone", ""),
+                        self.account_pks[key] if key is not None else None,
+                        channel,
+                        channel,
+                        values["_custom"],
+                        values["created_at"],
                     )
                 )
                 new_groups.append(group)
@@ -682,37 +705,46 @@ class _PeoplePlan(_Plan):
             person.updated_at = self.now
             changed[person] = None
             fields |= group.changed
-        for done, chunk in enumerate(chunked(new, BATCH), 1):
-            Person.objects.bulk_create(chunk)
-            self.progress("write people", min(done * BATCH, len(new)), len(new))
-        for group, person in zip(new_groups, new, strict=True):
-            group.pk = person.pk
+        for group, pk in zip(new_groups, self._insert_people(new), strict=True):
+            group.pk = pk
         if changed:
             Person.objects.bulk_update(list(changed), sorted(fields | {"updated_at"}), batch_size=BATCH)
             self.progress("update people", len(changed), len(changed))
         links = [
-            ExternalId(person_id=_pk(g), system=self.mapping.system, external_id=g.key.external_id)
+            (_pk(g), self.mapping.system, g.key.external_id)
             for g in self.groups
             if g.link and g.key.external_id
         ]
-        ExternalId.objects.bulk_create(links, batch_size=BATCH)
+        _insert(self.sink, ExternalId, ("person_id", "system", "external_id"), links, "write external ids")
         self.result.links_created = len(links)
+        mark = {"import": self.mapping.name} if self.mapping.name else {}
         touches = [
-            Touchpoint(
-                person_id=_pk(g),
-                occurred_at=g.values["_touch_at"],
-                channel=g.touch[0],
-                kind=g.touch[1],
-                custom_fields={"import": self.mapping.name} if self.mapping.name else {},
-            )
+            (_pk(g), g.values["_touch_at"], g.touch[0], g.touch[1], mark)
             for g in self.groups
             if g.touch is not None
         ]
-        for done, touch_chunk in enumerate(chunked(touches, BATCH), 1):
-            Touchpoint.objects.bulk_create(touch_chunk)
-            self.progress("write touchpoints", min(done * BATCH, len(touches)), len(touches))
+        columns = ("person_id", "occurred_at", "channel", "kind", "custom_fields")
+        _insert(self.sink, Touchpoint, columns, touches, "write touchpoints")
         self.result.touchpoints_created = len(touches)
         self.stage_moves(self._transitions(new_groups))
+
+    def _insert_people(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert new people (COPY on PostgreSQL, one prepared statement on SQLite) and return their
+        primary keys in row order: the rows above the highest key before, stamped with this import's time."""
+        if not rows:
+            return []
+        before = Person.objects.aggregate(top=Max("pk"))["top"] or 0
+        _insert(self.sink, Person, NEW_PERSON_COLUMNS, rows, "write people")
+        pks = list(
+            Person.objects.filter(pk__gt=before, updated_at=self.now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if len(pks) != len(rows):
+            raise NotAllowed(
+                "people were created by someone else while the file was imported; nothing was written, run it again"
+            )
+        return pks
 
     def _transitions(self, new_groups: list[_Group]) -> list[Transition]:
         target = str(self.mapping.options.get("stage") or Stage.LEAD)
@@ -817,20 +849,10 @@ class _TouchpointPlan(_Plan):
     def write(self) -> None:
         fields = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "url", "referrer")
         objs = [
-            Touchpoint(
-                person_id=ident[0],
-                occurred_at=ident[1],
-                channel=ident[2],
-                kind=ident[3],
-                campaign_id=ident[4],
-                custom_fields=row.custom,
-                **{name: row.values.get(name, "") for name in fields},
-            )
-            for row, ident in self.new
+            (*ident, row.custom, *(row.values.get(name, "") for name in fields)) for row, ident in self.new
         ]
-        for done, chunk in enumerate(chunked(objs, BATCH), 1):
-            Touchpoint.objects.bulk_create(chunk)
-            self.progress("write touchpoints", min(done * BATCH, len(objs)), len(objs))
+        columns = ("person_id", "occurred_at", "channel", "kind", "campaign_id", "custom_fields", *fields)
+        _insert(self.sink, Touchpoint, columns, objs, "write touchpoints")
         self.result.touchpoints_created = len(objs)
         _journeys_refresh(person_ids=sorted({ident[0] for _, ident in self.new}), now=self.now)
 
@@ -880,17 +902,14 @@ class _DealPlan(_Plan):
         stored: dict[str, Deal] = {}
         for chunk in chunked(ids):
             stored.update((d.external_id or "", d) for d in Deal.objects.filter(external_id__in=chunk))
-        accounts = (
-            dict(
-                Person.objects.filter(
-                    pk__in=sorted(
-                        {pk for pk in self.people.by_email.values()} | set(self.people.by_external.values())
-                    )
-                ).values_list("pk", "account_id")
-            )
-            if (self.people.by_email or self.people.by_external)
-            else {}
-        )
+        accounts: dict[int, int | None] = {}
+        named = {
+            *self.people.by_email.values(),
+            *self.people.by_external.values(),
+            *self.people.by_phone.values(),
+        }
+        for pk_chunk in chunked(sorted(named)):
+            accounts.update(Person.objects.filter(pk__in=pk_chunk).values_list("pk", "account_id"))
         reasons = sorted({r.values["lost_reason"] for r in self.rows if r.values.get("lost_reason")})
         self.reasons = dict(LostReason.objects.filter(name__in=reasons).values_list("name", "pk"))
         self.new_reasons = [name for name in reasons if name not in self.reasons]
