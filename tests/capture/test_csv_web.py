@@ -57,7 +57,12 @@ def test_api_upload_imports_and_reports_counts(client, marketer):
     }
     assert [r["outcome"] for r in body["report"]] == ["created", "created", "created"]
     assert Person.objects.count() == 3
-    assert Event.objects.filter(kind="import.completed").count() == 1
+    event = Event.objects.get(kind="import.completed")
+    assert (event.subject_type, event.subject_id, event.actor_id) == (
+        "capture.importjob",
+        body["id"],
+        marketer.pk,
+    )
 
 
 def test_api_good_rows_returns_a_refused_file(client, marketer):
@@ -242,3 +247,21 @@ def test_progress_fragment_polls_while_the_job_is_queued(client, marketer):
     assert 'hx-trigger="every 1s"' in response.content.decode()
     assert b'value="25"' in response.content
     assert "HX-Refresh" not in response
+
+
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(client, marketer, monkeypatch):
+    # given
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "csv_import", broken)
+    # when
+    response = client.post("/api/imports/csv", {"file": _upload(HUBSPOT_CSV), "kind": "people"})
+    # then
+    body = response.json()
+    assert (response.status_code, body["status"], body["error"]) == (
+        200,
+        "failed",
+        "the import stopped on an unexpected error, nothing was written: disk on fire",
+    )
+    assert Person.objects.count() == 0

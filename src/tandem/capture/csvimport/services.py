@@ -10,6 +10,7 @@ or refused (with the column and value at fault).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ from tandem.lifecycle.services import Transition, people_change_stage_bulk
 from tandem.lifecycle.states import FUNNEL, Stage, rank
 
 Progress = Callable[[str, int, int], None]
+logger = logging.getLogger(__name__)
 OUTCOMES = OUTCOMES_ORDER
 REASON = "csv import"
 BATCH = 500
@@ -140,6 +142,7 @@ def csv_import(
     by_user: Any = None,
     progress: Progress | None = None,
     file_name: str = "the file",
+    job_id: int | None = None,
 ) -> CsvImportResult:
     """Import a CSV file with a mapping. all_or_nothing refuses the whole file on one bad row (raising a
     RowError naming its row, column and value); good_rows writes the rest and reports the refused ones."""
@@ -150,12 +153,25 @@ def csv_import(
     report = progress or _silent
     table = table_read(data=data, name=file_name)
     return csv_import_table(
-        table=table, mapping=mapping, mode=mode, dry_run=dry_run, by_user=by_user, progress=report
+        table=table,
+        mapping=mapping,
+        mode=mode,
+        dry_run=dry_run,
+        by_user=by_user,
+        progress=report,
+        job_id=job_id,
     )
 
 
 def csv_import_table(
-    *, table: Table, mapping: Mapping, mode: str, dry_run: bool, by_user: Any, progress: Progress
+    *,
+    table: Table,
+    mapping: Mapping,
+    mode: str,
+    dry_run: bool,
+    by_user: Any,
+    progress: Progress,
+    job_id: int | None = None,
 ) -> CsvImportResult:
     """csv_import for a file already read."""
     reader = RowReader(mapping=mapping, headers=table.headers)
@@ -198,6 +214,7 @@ def csv_import_table(
             event_record(
                 kind="import.completed",
                 subject_type="capture.importjob",
+                subject_id=job_id,
                 actor=by_user,
                 reason=REASON,
                 data=result.summary(),
@@ -1188,6 +1205,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             by_user=job.created_by,
             progress=progress,
             file_name=job.file_name,
+            job_id=job.pk,
         )
     except TandemError as exc:
         job.refresh_from_db()
@@ -1203,6 +1221,16 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.error = f"cannot read the stored file: {exc}"
         job.finished_at = timezone.now()
         job.save()
+        return job
+    except Exception as exc:
+        # A job must never stay "running" forever: the page polls it. The trace goes to the log.
+        logger.exception("import job %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            error=f"the import stopped on an unexpected error, nothing was written: {exc}",
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
         return job
     job.refresh_from_db()
     if result.refused:
