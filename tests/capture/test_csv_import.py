@@ -280,3 +280,23 @@ def test_unknown_mapping_name_and_wrong_kind_are_refused(db):
         "no mapping named 'nope' (known: auto, hubspot, olist-deals, olist-mql, salesforce, x-education)"
     )
     assert wrong.value.message == "mapping 'olist-deals' is for deals, not people"
+
+
+def test_rows_of_one_person_with_two_ids_or_two_emails_are_refused(db):
+    # given: row 3 repeats Ada's email under another id; row 4 repeats Bo's id under another email
+    text = HUBSPOT_CSV + "109,Ada,,ada@acme.example,,,,,\n" + "102,Bo,,bob@gmail.com,,,,,\n"
+    # when
+    result = _run(text, dry_run=True)
+    # then
+    assert [(r.line, r.outcome, r.column, r.value) for r in result.rows[3:]] == [
+        (5, "refused", "Record ID", "109"),
+        (6, "refused", "Email", "bob@gmail.com"),
+    ]
+    assert (
+        result.rows[3].error
+        == "row 5, column 'Record ID': email 'ada@acme.example' is on row 2 with external id '101', not '109'"
+    )
+    assert (
+        result.rows[4].error
+        == "row 6, column 'Email': external id '102' is on row 3 with email 'bo@gmail.com', not 'bob@gmail.com'"
+    )

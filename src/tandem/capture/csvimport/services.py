@@ -501,6 +501,15 @@ class _PeoplePlan(_Plan):
                         row.values.get("email", ""),
                     )
                     continue
+                if key.external_id and group.key.external_id and key.external_id != group.key.external_id:
+                    self.refuse(
+                        row,
+                        "external_id",
+                        f"email {key.email!r} is on row {group.rows[0].line} with external id "
+                        f"{group.key.external_id!r}, not {key.external_id!r}",
+                        key.external_id,
+                    )
+                    continue
                 group.rows.append(row)
                 group.values.update(row.values)
                 group.custom.update(row.custom)
