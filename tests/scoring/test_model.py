@@ -28,6 +28,7 @@ from tandem.scoring.model import (
     activation_decide,
     model_train,
     population_stability_index,
+    split_by_time,
     tiers_choose,
 )
 from tandem.scoring.rules import SECONDS_PER_DAY
@@ -309,3 +310,13 @@ def test_training_refuses_bad_input() -> None:
     with pytest.raises(ValidationFailed) as err:
         TrainConfig(hot_win_share=0.01, junk_win_share=0.05)
     assert err.value.field == "hot_win_share"
+
+
+def test_split_by_time_by_hand() -> None:
+    # given eight cut-offs out of order, two sharing the boundary time
+    times = [50.0, 10.0, 80.0, 30.0, 60.0, 60.0, 20.0, 70.0]
+    # when a quarter validates
+    train, validation = split_by_time(times, 0.25)
+    # then the two latest (80 and 70) validate; everything earlier trains
+    assert validation.tolist() == [2, 7]
+    assert train.tolist() == [0, 1, 3, 4, 5, 6]
