@@ -732,9 +732,10 @@ def _verdict(
     sentences = []
     for v, c in zip(others, comparisons, strict=True):
         t = c.test
-        dec = _decimals(t.rate_a, t.rate_b)
+        # Two decimals when the difference is under half a point: one would blur it (0.16 shown as 0.2).
+        dec = 2 if abs(t.difference) < 0.005 else _decimals(t.rate_a, t.rate_b)
         ra, rb = _pct(t.rate_a, dec), _pct(t.rate_b, dec)
-        pdec = 2 if abs(t.difference) < 0.001 or dec == 2 else 1
+        pdec = dec
         ci = f"{ci_pct} CI {_points(t.ci_low, pdec)} to {_points(t.ci_high, pdec)}"
         diff = f"{_points(t.difference, pdec)} points ({ci})"
         prob = bayes.prob_best[bayes.names.index(v.name)]
