@@ -100,6 +100,7 @@ def test_dry_run_reports_each_row_and_writes_nothing(db):
         (6, "merged", "cy@acme.example"),
         (7, "refused", ""),
     ]
+    assert [r.detail for r in result.rows[:5]] == ["", "changes job_title", "", "", "merged into row 4"]
     refused = result.rows[-1]
     assert (refused.column, refused.value) == ("Email", "ed@@beta")
     assert refused.error == "row 7, column 'Email': 'ed@@beta' is not a valid email address"

@@ -71,7 +71,9 @@ def csv_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
         shown = 0
         for row in result.rows:
             if row.outcome == "refused" or shown < opts["show"]:
-                stdout.write(f"row {row.line:>6}  {row.outcome:<9}  {row.key}  {row.error}".rstrip())
+                stdout.write(
+                    f"row {row.line:>6}  {row.outcome:<9}  {row.key}  {row.error or row.detail}".rstrip()
+                )
                 shown += row.outcome != "refused"
     counts = result.counts
     stdout.write("  ".join(f"{name} {counts[name]}" for name in OUTCOMES))

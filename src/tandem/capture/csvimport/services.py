@@ -68,6 +68,8 @@ class RowOutcome:
     column: str = ""
     value: str = ""
     error: str = ""
+    # What an updated row changes, or which row a merged one joined.
+    detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class RowOutcome:
             "column": self.column,
             "value": self.value,
             "error": self.error,
+            "detail": self.detail,
         }
 
 
@@ -409,6 +412,18 @@ NEW_PERSON_COLUMNS = (
 )
 
 
+def _change_note(group: _Group) -> str:
+    """What an import changes in a stored person, in words, for the dry run's report."""
+    if group.person is None:
+        return ""
+    notes = sorted(n.removesuffix("_id") for n in group.changed if n not in ("name_key", "email_normalized"))
+    if group.link:
+        notes.append("links its external id")
+    if group.touch is not None:
+        notes.append(f"adds a {group.touch[0]} {group.touch[1]} touchpoint")
+    return ("changes " if notes and not notes[0].startswith(("links", "adds")) else "") + ", ".join(notes)
+
+
 def _pk(group: _Group) -> int:
     assert group.pk is not None  # set for every group once its person is written
     return group.pk
@@ -451,13 +466,15 @@ class _PeoplePlan(_Plan):
                 if group.changed or group.link or group.touch
                 else "unchanged"
             )
-            self.outcomes[first.line] = RowOutcome(line=first.line, outcome=outcome, key=_key_text(group.key))
+            self.outcomes[first.line] = RowOutcome(
+                line=first.line, outcome=outcome, key=_key_text(group.key), detail=_change_note(group)
+            )
             for row in group.rows[1:]:
                 self.outcomes[row.line] = RowOutcome(
                     line=row.line,
                     outcome="merged",
                     key=_key_text(group.key),
-                    error=f"merged into row {first.line}",
+                    detail=f"merged into row {first.line}",
                 )
         self.progress("match people", len(self.rows), len(self.rows))
 
@@ -859,7 +876,7 @@ class _TouchpointPlan(_Plan):
         for row, ident in good:
             if ident in first:
                 outcome = RowOutcome(
-                    row.line, "merged", key=_key_text(keys[0]), error=f"same as row {first[ident]}"
+                    row.line, "merged", key=_key_text(keys[0]), detail=f"same as row {first[ident]}"
                 )
             elif ident in stored:
                 outcome = RowOutcome(row.line, "unchanged")
