@@ -265,3 +265,30 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(client,
         "the import stopped on an unexpected error, nothing was written: disk on fire",
     )
     assert Person.objects.count() == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Huey worker only imports each app's tasks module: src/tandem/capture/tasks.py needs "
+    "`from tandem.capture.csvimport.tasks import import_job_task  # noqa: F401` (owned by another engineer)",
+)
+def test_the_huey_worker_knows_the_import_task():
+    # given: a fresh process that loads tasks the way `tandem run_huey` does (each app's tasks module)
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup()\n"
+        "from django.utils.module_loading import autodiscover_modules\n"
+        "autodiscover_modules('tasks')\n"
+        "from huey.contrib.djhuey import HUEY\n"
+        "print('\\n'.join(sorted(HUEY._registry._registry)))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tandem.settings"}
+    # when
+    names = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    # then
+    assert "tandem.capture.csvimport.tasks.import_job_task" in names
