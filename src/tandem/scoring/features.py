@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -28,6 +28,7 @@ from tandem.scoring.rules import (
     EngagementConfig,
     FitConfig,
     decay_weight,
+    encode_values,
     fit_points_batch,
     is_missing,
 )
@@ -460,17 +461,21 @@ def _visible_events(inputs: ScoringInput) -> EventTable:
     return events.take(events.time <= inputs.cutoffs[events.person])
 
 
+def _as_float(value: object) -> float:
+    if is_missing(value):
+        return math.nan
+    try:
+        return float(cast(Any, value))
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _numeric_column(column: Sequence[object]) -> np.ndarray:
-    out = np.empty(len(column), dtype=np.float64)
-    for i, value in enumerate(column):
-        if is_missing(value):
-            out[i] = np.nan
-            continue
-        try:
-            out[i] = float(cast(Any, value))
-        except (TypeError, ValueError):
-            out[i] = np.nan
-    return out
+    try:
+        # Fast path: numbers and None (which numpy reads as NaN).
+        return np.array(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return encode_values(column, _as_float, dtype=np.float64)
 
 
 def _top_levels(values: Iterable[object], *, max_levels: int, min_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -485,6 +490,17 @@ def _top_levels(values: Iterable[object], *, max_levels: int, min_count: int) ->
         display.setdefault(key, str(value).strip())
     ranked = sorted((k for k, c in counts.items() if c >= min_count), key=lambda k: (-counts[k], k))[:max_levels]
     return tuple(ranked), tuple(display[k] for k in ranked)
+
+
+def _level_coder(levels: Sequence[str]) -> Callable[[object], int]:
+    """Value -> column index among ``levels`` (case-insensitive), len(levels) for 'other', -1 when missing."""
+    code_of = {key: i for i, key in enumerate(levels)}
+    other = len(code_of)
+
+    def code(value: object) -> int:
+        return -1 if is_missing(value) else code_of.get(_text_key(value), other)
+
+    return code
 
 
 def _default_kind_label(kind: str) -> str:
@@ -603,11 +619,7 @@ class FeatureBuilder:
         group_at = {g.key: g for g in self.groups}
         for name in spec.categorical:
             group = group_at[f"profile:{name}"]
-            code_of = {key: i for i, key in enumerate(self.levels[name])}
-            other = len(code_of)
-            codes = np.fromiter(
-                (-1 if is_missing(v) else code_of.get(_text_key(v), other) for v in profile[name]), dtype=np.int64, count=size
-            )
+            codes = encode_values(profile[name], _level_coder(self.levels[name]))
             hit = codes >= 0
             values[np.flatnonzero(hit), np.asarray(group.columns)[codes[hit]]] = 1.0
         for name in spec.numeric:
@@ -625,14 +637,14 @@ class FeatureBuilder:
         person = events.person
         kind_code = {kind: i for i, kind in enumerate(self.event_kinds)}
         other = len(kind_code)
-        codes = np.fromiter((kind_code.get(k, other) for k in events.kind.tolist()), dtype=np.int64, count=len(events))
+        codes = encode_values(events.kind, lambda k: kind_code.get(k, other))
         counts = np.bincount(person * (other + 1) + codes, minlength=size * (other + 1)).reshape(size, other + 1)
         for i, kind in enumerate(self.event_kinds):
             values[:, group_at[f"kind:{kind}"].columns[0]] = counts[:, i]
         values[:, group_at["kind:other"].columns[0]] = counts[:, other]
         if self.channels:
             channel_code = {c: i for i, c in enumerate(self.channels)}
-            ccodes = np.fromiter((channel_code.get(c, -1) for c in events.channel.tolist()), dtype=np.int64, count=len(events))
+            ccodes = encode_values(events.channel, lambda c: channel_code.get(c, -1))
             known = ccodes >= 0
             width = len(self.channels)
             per = np.bincount(person[known] * width + ccodes[known], minlength=size * width).reshape(size, width)
@@ -655,14 +667,22 @@ class FeatureBuilder:
                 np.isfinite(first), (cutoffs - first) / SECONDS_PER_DAY, np.nan
             )
         if "campaigns" in group_at:
-            given = np.fromiter((not is_missing(c) for c in events.campaign.tolist()), dtype=bool, count=len(events))
-            pairs = {(p, str(c)) for p, c in zip(person[given].tolist(), events.campaign[given].tolist(), strict=True)}
-            distinct = np.bincount(np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs)), minlength=size)
-            values[:, group_at["campaigns"].columns[0]] = distinct
+            campaign_code: dict[object, int] = {}
+
+            def code(value: object) -> int:
+                return -1 if is_missing(value) else campaign_code.setdefault(_text_key(value), len(campaign_code))
+
+            gcodes = encode_values(events.campaign, code)
+            given = gcodes >= 0
+            width = max(len(campaign_code), 1)
+            # Distinct (person, campaign) pairs by sorting: numpy's hash-based unique is ten times slower here.
+            pairs = np.sort(person[given] * width + gcodes[given])
+            if len(pairs):
+                pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+            values[:, group_at["campaigns"].columns[0]] = np.bincount(pairs // width, minlength=size)
         if self.spec.engagement is not None:
             config = self.spec.engagement
-            points_of = {kind: config.points_for(kind) for kind in set(events.kind.tolist())}
-            points = np.fromiter((points_of[k] for k in events.kind.tolist()), dtype=np.float64, count=len(events))
+            points = encode_values(events.kind, config.points_for, dtype=np.float64)
             weights = points * decay_weight(age, config.half_life_days)
             values[:, group_at["rule:engagement"].columns[0]] = np.bincount(person, weights=weights, minlength=size)
 

@@ -4,10 +4,14 @@
 by time (the latest share of people is the validation set) or into stratified folds, and fits two
 candidates: histogram gradient boosting, and an L2-regularised logistic regression on a standardised
 design (signed log of numeric features, median imputation with missing flags, one-hot columns as they
-are). Each candidate is calibrated with ``CalibratedClassifierCV`` (three stratified folds within the
-training part, one calibrator per fold, averaged): isotonic regression when the training part holds
-at least 500 people of each outcome, Platt's sigmoid otherwise, because isotonic steps overfit small
-calibration sets while a sigmoid cannot follow a bent reliability curve on large ones. The candidate with
+are). Each candidate is calibrated with ``CalibratedClassifierCV(ensemble=False)``: out-of-fold
+predictions from three stratified folds of the training part fit one calibrator, which then sits on
+one model trained on the whole training part. That keeps the calibrator off the data the model memorised
+(unlike calibrating in-sample) without a separate held-out slice, and scores with one model instead of
+three: ``ensemble=True`` tripled batch scoring and explanation time (30,000 instead of 99,000 people a
+second) for 0.001 more AUC and 0.0006 less Brier on X Education. Isotonic regression when the training part holds at least 500 people of each outcome,
+Platt's sigmoid otherwise: isotonic steps overfit small calibration sets, while a sigmoid cannot follow
+a bent reliability curve on large ones. The candidate with
 the lower validation log loss (then higher AUC) wins; both baselines are computed on the same split.
 
 The returned ``ScoringModel`` carries its metrics, its tiers (thresholds chosen on the validation
@@ -182,7 +186,7 @@ def _fit_calibrated(
 ) -> CalibratedClassifierCV:
     folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
     model = CalibratedClassifierCV(
-        _candidate(kind, groups, config), method=_calibration_method(config, y), cv=folds, ensemble=True
+        _candidate(kind, groups, config), method=_calibration_method(config, y), cv=folds, ensemble=False
     )
     model.fit(X, y)
     return model

@@ -8,7 +8,7 @@ Times are POSIX seconds (float); ``epoch_seconds`` converts an aware datetime.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -52,6 +52,16 @@ def _as_number(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
+
+
+def encode_values(values: Sequence[Any] | np.ndarray, decide: Callable[[Any], Any], *, dtype: Any = np.int64) -> np.ndarray:
+    """``decide(v)`` for every value, calling it once per distinct value (columns repeat a few values a lot)."""
+    seq = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    try:
+        table = {value: decide(value) for value in set(seq)}
+    except TypeError:  # unhashable values: decide each one
+        return np.fromiter((decide(v) for v in seq), dtype=dtype, count=len(seq))
+    return np.fromiter(map(table.__getitem__, seq), dtype=dtype, count=len(seq))
 
 
 @dataclass(frozen=True)
@@ -226,19 +236,7 @@ def fit_points_batch(columns: Mapping[str, Sequence[object]], size: int, config:
             if rule.op == "missing":
                 total += rule.points
             continue
-        # Profile columns repeat a few values many times: decide each distinct value once.
-        seen: dict[object, bool] = {}
-
-        def decide(value: object, rule: FitRule = rule, seen: dict[object, bool] = seen) -> bool:
-            try:
-                return seen[value]
-            except KeyError:
-                seen[value] = rule.matches(value)
-                return seen[value]
-            except TypeError:
-                return rule.matches(value)
-
-        hits = np.fromiter((decide(v) for v in column), dtype=bool, count=size)
+        hits = encode_values(column, rule.matches, dtype=np.bool_)
         total += hits * rule.points
     return total
 
