@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 # var/ holds the SQLite database, the generated secret key, uploads and the task queue; it is never committed.
@@ -217,5 +218,12 @@ if not DEBUG:
 CAPTURE_TRACK_RATE_LIMIT = int(os.environ.get("TANDEM_CAPTURE_TRACK_RATE_LIMIT", "600") or 600)
 CAPTURE_MAX_TRACK_BYTES = int(os.environ.get("TANDEM_CAPTURE_MAX_TRACK_BYTES", str(2 * 1024 * 1024)) or 0)
 CAPTURE_MAX_FORM_BYTES = 64 * 1024
+# "background": a request journals the submission and the Huey drain (started by `tandem serve`) makes it a
+# person and a touchpoint, hundreds per transaction; "inline": the request does it before answering.
+CAPTURE_PROCESSING = os.environ.get("TANDEM_CAPTURE_PROCESSING", "background").strip() or "background"
+if CAPTURE_PROCESSING not in ("background", "inline"):
+    raise ImproperlyConfigured(
+        f"TANDEM_CAPTURE_PROCESSING must be 'background' or 'inline', not {CAPTURE_PROCESSING!r}"
+    )
 # Requests naming a form key that does not exist share one budget, so guessing keys cannot flood the journal.
 CAPTURE_UNKNOWN_KEY_RATE_LIMIT = 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import sys
 
 import pytest
@@ -198,8 +199,10 @@ def test_serve_execs_gunicorn_with_sync_workers(monkeypatch):
         [
             sys.executable, "-m", "gunicorn", "tandem.wsgi:application", "--bind", "127.0.0.1:8000",
             "--workers", "3", "--worker-class", "sync", "--timeout", "60", "--access-logfile", "-",
+            "--config", "python:tandem.core.gunicorn_conf",
         ]
     ]  # fmt: skip
+    assert os.environ["TANDEM_SERVE_WORKER"] == "1"
 
 
 def test_serve_dev_runs_djangos_reloading_server(monkeypatch):

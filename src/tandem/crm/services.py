@@ -31,6 +31,37 @@ def account_for_email(*, email: str | None, company: str = "", **fields: Any) ->
     return account or Account.objects.create(name=company, **fields)
 
 
+def accounts_for_emails(*, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Account | None]:
+    """Bulk `account_for_email`: the account for each (email, company), made when missing, in four queries."""
+    wanted_domains: dict[str, str] = {}
+    wanted_names: set[str] = set()
+    for email, company in pairs:
+        domain = email_domain(email)
+        if domain is not None:
+            wanted_domains.setdefault(domain, company.strip())
+        elif company.strip():
+            wanted_names.add(company.strip())
+    now = timezone.now()
+    by_domain = {a.domain: a for a in Account.objects.filter(domain__in=list(wanted_domains))}
+    missing = [
+        Account(name=wanted_domains[d] or d, domain=d, created_at=now) for d in wanted_domains if d not in by_domain
+    ]
+    by_name: dict[str, Account] = {}
+    for account in Account.objects.filter(name__in=list(wanted_names), domain__isnull=True).order_by("-id"):
+        by_name[account.name] = account
+    missing += [Account(name=n, created_at=now) for n in sorted(wanted_names - set(by_name))]
+    for account in Account.objects.bulk_create(missing):
+        if account.domain:
+            by_domain[account.domain] = account
+        else:
+            by_name[account.name] = account
+    out: dict[tuple[str, str], Account | None] = {}
+    for email, company in pairs:
+        domain = email_domain(email)
+        out[(email, company)] = by_domain.get(domain) if domain is not None else by_name.get(company.strip())
+    return out
+
+
 @transaction.atomic
 def person_create(
     *,

@@ -293,23 +293,25 @@ def test_a_new_minute_opens_a_new_budget_and_forgets_old_windows(monkeypatch):
 def test_a_processing_failure_keeps_the_raw_row_marked_and_replay_processes_it(monkeypatch):
     # given processing that breaks once (a bug, a lost connection)
     form = make_form()
-    import tandem.capture.intake.services as intake
+    import tandem.capture.intake.processing as processing
+    from tandem.capture.intake.services import submissions_replay
 
-    real = intake.touchpoint_record
+    real = processing._record
 
-    def broken(**kwargs: Any) -> Any:
+    def broken(touches: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(intake, "touchpoint_record", broken)
+    monkeypatch.setattr(processing, "_record", broken)
     response = _post(Client(), form.public_key, {"email": "t@example.com", "first_name": "Tia"})
     # then the sender hears it was received, nothing half-written remains, and the row says why
     assert response.status_code == 202
+    assert response.json()["status"] == "failed"
     sub = Submission.objects.get()
     assert (sub.status, sub.error, sub.person_id) == ("failed", "RuntimeError: disk on fire", None)
-    assert Person.objects.count() == 0
+    assert Person.objects.count() == 0 and Touchpoint.objects.count() == 0
     # when the cause is fixed and the row replayed
-    monkeypatch.setattr(intake, "touchpoint_record", real)
-    result = intake.submissions_replay()
+    monkeypatch.setattr(processing, "_record", real)
+    result = submissions_replay()
     # then it becomes the person and the touchpoint, at the time it arrived
     sub.refresh_from_db()
     assert (result.processed, result.failed) == (1, 0)
@@ -343,3 +345,56 @@ def test_the_public_answer_does_not_reveal_whether_an_email_was_known():
     third = _post(client, form.public_key, {"email": "new@example.com"}).json()
     # then all answers have the same shape
     assert {k for k in first} == {k for k in second} == {k for k in third} == {"submission_id", "status"}
+
+
+def test_in_background_mode_the_request_only_journals_and_the_drain_makes_the_person(settings):
+    # given background processing, and a worker that runs tasks as soon as they are queued
+    from huey.contrib.djhuey import HUEY
+
+    settings.CAPTURE_PROCESSING = "background"
+    form = make_form()
+    before = HUEY.immediate
+    HUEY.immediate = False
+    try:
+        # when a submission arrives while no worker runs
+        response = _post(Client(), form.public_key, {"email": "later@example.com"})
+        # then it is accepted (202) and waits in the journal
+        assert response.status_code == 202 and response.json()["status"] == "received"
+        assert Submission.objects.get().status == "received" and Person.objects.count() == 0
+    finally:
+        HUEY.immediate = before
+    # when the drain runs
+    from tandem.capture.intake.processing import submissions_drain
+
+    result = submissions_drain()
+    # then the person and touchpoint exist and the row is processed
+    assert result.processed == 1
+    assert Person.objects.get().email == "later@example.com"
+    assert Submission.objects.get().status == "processed"
+
+
+def test_the_drain_processes_a_mixed_batch_in_one_go():
+    # given 30 journaled rows: 10 people three times each, one spam, one that no longer passes its form
+    from tandem.capture.intake.processing import submissions_drain
+
+    form = make_form()
+    rows = [
+        Submission(received_at=f"2026-11-20T10:{i:02d}:00Z", source="form_json", form=form, key=form.public_key,
+                   content_type="application/json", payload=json.dumps({"email": f"p{i % 10}@example.com", "first_name": f"P{i % 10}"}))
+        for i in range(30)
+    ]
+    rows.append(Submission(received_at="2026-11-20T11:00:00Z", source="form_json", form=form, key=form.public_key,
+                           content_type="application/json", payload='{"email": "bot@example.com", "hp_website": "x"}'))
+    rows.append(Submission(received_at="2026-11-20T11:00:00Z", source="form_json", form=form, key=form.public_key,
+                           content_type="application/json", payload='{"email": "nope"}'))
+    Submission.objects.bulk_create(rows)
+    # when the drain runs
+    result = submissions_drain()
+    # then 10 people, 30 touchpoints, each person created at their first submission, and the two odd rows marked
+    assert (result.processed, result.rejected, result.failed) == (31, 1, 0)
+    assert (Person.objects.count(), Touchpoint.objects.count()) == (10, 30)
+    p3 = Person.objects.get(email="p3@example.com")
+    assert p3.created_at.minute == 3 and p3.first_name == "P3"
+    assert Submission.objects.filter(status="spam").count() == 1
+    assert Submission.objects.get(status="rejected").error_field == "email"
+    assert Event.objects.filter(kind="capture.form_submitted").count() == 30

@@ -33,6 +33,8 @@ def gunicorn_argv(*, host: str, port: int, workers: int, timeout: int) -> list[s
         str(timeout),
         "--access-logfile",
         "-",
+        "--config",
+        "python:tandem.core.gunicorn_conf",
     ]
 
 
@@ -53,6 +55,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dev", action="store_true", help="Django's development server, reloading on changes"
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="do not start the background worker (run `tandem worker` yourself, e.g. on another machine)",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -79,5 +86,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Tandem on {url} with {workers} gunicorn workers  (Ctrl+C stops)")
         self.stdout.flush()
         argv = gunicorn_argv(host=host, port=port, workers=workers, timeout=opts["timeout"])
+        os.environ["TANDEM_SERVE_WORKER"] = "0" if opts["no_worker"] else "1"
         # Replace this process: Ctrl+C and service managers' signals then reach gunicorn's arbiter directly.
         os.execv(argv[0], argv)

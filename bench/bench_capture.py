@@ -1,0 +1,266 @@
+"""Benchmark: the sustained capture rate of the JSON form endpoint under gunicorn sync workers on 127.0.0.1.
+
+For each database (SQLite in WAL mode, and PostgreSQL when reachable) it migrates a fresh database, creates a
+form and a campaign, starts gunicorn, and drives the endpoint with a bounded load generator: a fixed number of
+connections, each sending its next submission as soon as the previous one is answered (closed loop), so the
+server is never asked for more than it can take. Submissions are realistic: 20,000 possible addresses over
+2,000 company domains and free-mail, so about half are new people and half return; every one carries UTM
+tags of a known campaign. It reports requests/s, p50/p99 latency as the client saw it (connection included),
+and checks the database afterwards: one journal row, one touchpoint per accepted submission.
+
+The same load then hits a bare Django + django-ninja endpoint that only parses and inserts one row
+(bench/bare_capture_app.py), and the ratio is printed. Targets: ≥ 1,000 submissions/s with p99 < 30 ms.
+
+Run: .venv/bin/python bench/bench_capture.py [--db sqlite postgres] [--seconds 15] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_URL = "postgres://postgres@127.0.0.1:5432/tandem_bench_capture"
+TARGET_RATE = 1000.0
+TARGET_P99_MS = 30.0
+SETUP = """
+import django, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+django.setup()
+from tandem.campaigns.models import Campaign
+from tandem.capture.intake.services import form_create
+Campaign.objects.create(name="Spring launch", channel="paid_social", utm_source="linkedin", utm_campaign="spring-launch")
+form = form_create(name="Bench form", rate_limit_per_minute=1_000_000, fields=[
+    {"name": "email", "type": "email", "required": True}, {"name": "first_name"}, {"name": "last_name"},
+    {"name": "company"}, {"name": "consent_email", "type": "consent_email"}])
+print(form.public_key)
+"""
+COUNT = """
+import django, os, json
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+django.setup()
+from tandem.campaigns.models import Touchpoint
+from tandem.capture.models import Submission
+from tandem.crm.models import Person
+print(json.dumps({"people": Person.objects.count(), "touchpoints": Touchpoint.objects.count(),
+                  "journal": Submission.objects.count(),
+                  "processed": Submission.objects.filter(status="processed").count()}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def pg_recreate() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tandem_bench_capture WITH (FORCE)")
+        conn.execute("CREATE DATABASE tandem_bench_capture")
+
+
+def run(code: str, env: dict[str, str]) -> str:
+    done = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"setup step failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
+
+
+def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                time.sleep(1.0)  # let every worker finish booting
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}")
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start in 30 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def bodies(seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(50_000):
+        n = rng.randrange(20_000)
+        domain = "gmail.com" if n % 5 == 0 else f"co{n % 2000}.example"
+        out.append(json.dumps({
+            "email": f"lead{n}@{domain}", "first_name": f"F{n}", "last_name": f"L{n}", "company": f"Co {n % 2000}",
+            "consent_email": "1" if n % 3 else "",
+            "utm_source": "linkedin", "utm_medium": "paid_social", "utm_campaign": "spring-launch",
+            "page_url": "https://www.example.com/spring?utm_campaign=spring-launch",
+        }).encode())
+    return out
+
+
+async def load(port: int, path: str, payloads: list[bytes], connections: int, warmup: float, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = {"i": 0}
+    start = time.perf_counter()
+    measure_from = start + warmup
+    deadline = measure_from + seconds
+
+    async def one() -> None:
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                return
+            body = payloads[counter["i"] % len(payloads)]
+            counter["i"] += 1
+            request = (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode() + body
+            t0 = time.perf_counter()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            data = await reader.read()
+            writer.close()
+            t1 = time.perf_counter()
+            status = int(data[9:12]) if len(data) >= 12 else 0
+            if t0 >= measure_from:
+                latencies.append(t1 - t0)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one() for _ in range(connections)))
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "rate": n / seconds,
+        "p50_ms": latencies[n // 2] * 1000 if n else 0.0,
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
+        "max_ms": latencies[-1] * 1000 if n else 0.0,
+        "ok": float(statuses.get(201, 0)),
+        "statuses": statuses,  # type: ignore[dict-item]
+        "sent_total": float(counter["i"]),
+    }
+
+
+def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-capture-{db}-"))
+    url = f"sqlite:///{tmp}/tandem.sqlite3" if db == "sqlite" else PG_URL
+    if db == "postgres":
+        pg_recreate()
+    env = {
+        **os.environ,
+        "TANDEM_DATABASE_URL": url,
+        "TANDEM_VAR_DIR": str(tmp),
+        "TANDEM_SECRET_KEY": "bench-only",
+        "TANDEM_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONPATH": str(REPO),
+    }
+    results: dict[str, dict[str, float]] = {}
+    try:
+        subprocess.run([PYTHON, "-m", "tandem.cli", "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        key = run(SETUP, env).splitlines()[-1]
+        payloads = bodies(args.seed)
+        port = free_port()
+        proc = start_gunicorn("tandem.wsgi:application", port, args.workers, env)
+        try:
+            results["tandem"] = asyncio.run(load(
+                port, f"/api/capture/forms/{key}/submissions", payloads, args.connections, args.warmup, args.seconds
+            ))
+        finally:
+            stop(proc)
+        counts = json.loads(run(COUNT, env).splitlines()[-1])
+        sent = int(results["tandem"]["sent_total"])
+        results["tandem"]["check"] = float(
+            counts["journal"] == counts["touchpoints"] == counts["processed"] and counts["journal"] <= sent
+        )
+        results["tandem"]["people"] = counts["people"]
+        results["tandem"]["touchpoints"] = counts["touchpoints"]
+        bare_env = {**env, "BARE_CREATE_TABLE": "1"}
+        run("import bench.bare_capture_app", bare_env)
+        port = free_port()
+        proc = start_gunicorn("bench.bare_capture_app:application", port, args.workers, env)
+        try:
+            results["bare"] = asyncio.run(load(
+                port, "/api/submit", payloads, args.connections, args.warmup, args.seconds
+            ))
+        finally:
+            stop(proc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main() -> int:
+    sys.path.insert(0, str(REPO / "src"))
+    from tandem.core.management.commands.serve import default_workers
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (the bound)")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn sync workers")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    failed = False
+    print(f"{os.cpu_count()} cores; gunicorn sync workers: {args.workers}; {args.connections} connections; "
+          f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up")
+    print(f"{'database':<10}{'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  statuses / check")
+    for db in args.db:
+        if db == "postgres" and not pg_reachable():
+            print("postgres: skipped, no server on 127.0.0.1:5432")
+            continue
+        res = bench_db(db, args)
+        for name in ("tandem", "bare"):
+            r = res[name]
+            extra = f"  {r['statuses']}"
+            if name == "tandem":
+                extra += f"  people={int(r['people'])} touchpoints={int(r['touchpoints'])} journal-consistent={'yes' if r['check'] else 'NO'}"
+            print(f"{db:<10}{name:<9}{r['rate']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}{extra}")
+        ratio = res["tandem"]["rate"] / res["bare"]["rate"] if res["bare"]["rate"] else 0.0
+        print(f"{db:<10}ratio    {ratio:>9.2f}  (Tandem's capture rate / the bare insert endpoint's)")
+        t = res["tandem"]
+        if t["rate"] < TARGET_RATE or t["p99_ms"] >= TARGET_P99_MS or not t["check"] or t["ok"] != t["requests"]:
+            failed = True
+            print(f"{db}: TARGET MISSED (≥ {TARGET_RATE:.0f}/s, p99 < {TARGET_P99_MS:.0f} ms, every request 201, journal consistent)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,545 @@
+"""Turning journaled submissions into people, touchpoints and events, many rows per transaction.
+
+A batch costs about fifteen queries whatever its size: people are looked up by all their emails and ids at
+once, new accounts, people, stage changes, touchpoints and events are inserted in bulk, and the journal rows
+are marked together. Rows are re-read from their raw payload, so the same code serves first processing and
+`tandem capture replay`.
+
+Concurrency: on SQLite a batch runs inside one IMMEDIATE transaction, so batches take turns. On PostgreSQL
+batches claim their rows with SKIP LOCKED; two batches creating the same new email collide on its unique
+index, and the loser reads again and retries. A batch that fails for any other reason is re-run one row at a
+time, so one bad row is marked `failed` with its error and cannot hold the others back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.selectors import campaign_by_ref, campaign_for_utm
+from tandem.campaigns.services import campaign_draft_from_utm
+from tandem.capture.intake.validation import (
+    CleanSubmission,
+    FieldSpec,
+    TrackEvent,
+    body_decode,
+    channel_infer,
+    submission_clean,
+    track_events_clean,
+    utm_from_url,
+)
+from tandem.capture.models import Form, Submission, SubmissionStatus
+from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.models import Event
+from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
+from tandem.crm.models import Account, ExternalId, Person
+from tandem.crm.selectors import person_match
+from tandem.crm.services import accounts_for_emails
+from tandem.lifecycle.services import Transition, people_change_stage_bulk
+
+log = logging.getLogger(__name__)
+
+CHANNEL_SET = {c for c, _ in CHANNELS}
+KIND_SET = {k for k, _ in TOUCHPOINT_KINDS}
+BATCH = 500
+
+
+def fields_of(form: Form) -> list[FieldSpec]:
+    """A form's stored field list, typed."""
+    return [FieldSpec(**{**f, "choices": tuple(f.get("choices", ()))}) for f in form.fields]
+
+
+def decode(*, body: bytes, content_type: str, expect: str) -> dict[str, Any]:
+    """The body as a flat dict; an HTML form posted as multipart/form-data is read too (files are ignored)."""
+    if expect == "form" and content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        import io
+
+        from django.http.multipartparser import MultiPartParser, MultiPartParserError
+
+        meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+        try:
+            post, _files = MultiPartParser(meta, io.BytesIO(body), [], "utf-8").parse()
+        except (MultiPartParserError, ValueError) as exc:
+            raise ValidationFailed(f"the form body cannot be read: {exc}", field="body", value="") from None
+        return {k: (v[0] if len(v) == 1 else v) for k, v in post.lists()}
+    return body_decode(body=body, content_type=content_type, expect=expect)
+
+
+@dataclass
+class _Touch:
+    """One touchpoint to record, and whom it belongs to."""
+
+    sub: Submission
+    kind: str
+    occurred_at: dt.datetime
+    email: str = ""
+    phone: str = ""
+    system: str = ""
+    external_id: str = ""
+    person_fields: dict[str, str] = field(default_factory=dict)
+    consent_email: bool = False
+    consent_calls: bool = False
+    custom: dict[str, Any] = field(default_factory=dict)
+    campaign_ref: str = ""
+    utm: dict[str, str] = field(default_factory=dict)
+    channel_hint: str = ""
+    default_campaign: Campaign | None = None
+    url: str = ""
+    referrer: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    fill_blanks: bool = False
+    person: Person | None = None
+    created: bool = False
+    campaign: Campaign | None = None
+    channel: str = ""
+
+    def identity(self) -> tuple[str, str]:
+        if self.email:
+            return ("email", email_normalize_configured(self.email) or self.email.lower())
+        if self.external_id:
+            return (self.system, self.external_id)
+        return ("phone", self.phone)
+
+
+@dataclass
+class ProcessResult:
+    """What one drain did."""
+
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
+def _form_touch(sub: Submission, clean: CleanSubmission) -> _Touch:
+    form = sub.form
+    assert form is not None
+    page_url = clean.page_url
+    referrer = clean.referrer or ("" if page_url else sub.referrer)
+    utm = clean.utm or utm_from_url(page_url) or utm_from_url(sub.referrer)
+    return _Touch(
+        sub=sub,
+        kind=form.touchpoint_kind,
+        occurred_at=sub.received_at,
+        email=clean.email,
+        phone=clean.person.get("phone", ""),
+        person_fields=dict(clean.person),
+        consent_email=clean.consent_email,
+        consent_calls=clean.consent_calls,
+        custom=dict(clean.custom),
+        campaign_ref=clean.campaign_ref,
+        utm=utm,
+        channel_hint=channel_infer(utm=utm, referrer=referrer or sub.referrer, page_url=page_url),
+        default_campaign=form.campaign,
+        url=page_url,
+        referrer=referrer,
+        extra={"form": form.slug, "submission": sub.pk},
+        fill_blanks=True,
+    )
+
+
+def _track_touch(sub: Submission, event: TrackEvent) -> _Touch:
+    return _Touch(
+        sub=sub,
+        kind=event.kind,
+        occurred_at=event.occurred_at,
+        email=event.email,
+        phone=event.phone,
+        system=event.system,
+        external_id=event.external_id,
+        person_fields=dict(event.person),
+        campaign_ref=event.campaign_ref,
+        utm=dict(event.utm),
+        channel_hint=event.channel or channel_infer(utm=event.utm, referrer=event.referrer, page_url=event.url),
+        url=event.url,
+        referrer=event.referrer,
+        extra={"submission": sub.pk, **({"properties": event.properties} if event.properties else {})},
+    )
+
+
+def _parse(sub: Submission) -> list[_Touch]:
+    """The touchpoints a journal row asks for; ValidationFailed when its raw payload no longer passes."""
+    body = sub.payload.encode("utf-8")
+    if sub.source == Submission.Source.TRACK:
+        data = body_decode(body=body, content_type=sub.content_type, expect="json")
+        events = track_events_clean(data=data, kinds=KIND_SET, channels=CHANNEL_SET, now=timezone.now())
+        return [_track_touch(sub, e) for e in events]
+    form = sub.form
+    if form is None:
+        raise ValidationFailed(f"no form has the key {sub.key!r}", field="key", value=sub.key)
+    expect = "json" if sub.source == Submission.Source.FORM_JSON else "form"
+    clean = submission_clean(fields=fields_of(form), data=decode(body=body, content_type=sub.content_type, expect=expect))
+    if clean.is_spam:
+        return []
+    return [_form_touch(sub, clean)]
+
+
+def _resolve_campaigns(touches: list[_Touch]) -> int:
+    cache: dict[tuple[str, str, str, str], tuple[Campaign | None, bool]] = {}
+    drafts = 0
+    for t in touches:
+        key = (t.campaign_ref, t.utm.get("utm_campaign", ""), t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""))
+        if key not in cache:
+            campaign = campaign_by_ref(ref=t.campaign_ref) if t.campaign_ref else None
+            unknown_utm = False
+            if campaign is None and t.utm.get("utm_campaign"):
+                campaign = campaign_for_utm(utm=t.utm)
+                unknown_utm = campaign is None
+            if unknown_utm:
+                campaign = campaign_draft_from_utm(utm=t.utm, channel=t.channel_hint, note=f"submission {t.sub.pk}")
+                drafts += 1
+            cache[key] = (campaign, unknown_utm)
+        campaign, _ = cache[key]
+        t.campaign = campaign if campaign is not None else t.default_campaign
+        # An outside system's own channel wins; otherwise the campaign's, otherwise what the visit shows.
+        explicit = t.sub.source == Submission.Source.TRACK and t.channel_hint and t.channel_hint in CHANNEL_SET
+        t.channel = t.channel_hint if explicit and not t.campaign else (t.campaign.channel if t.campaign else t.channel_hint)
+    return drafts
+
+
+def _find_people(touches: list[_Touch]) -> None:
+    emails: set[str] = set()
+    for t in touches:
+        if t.email:
+            emails.update(k for k in (email_normalize_configured(t.email), email_normalize(t.email)) if k)
+    by_email = {p.email_normalized: p for p in Person.objects.filter(email_normalized__in=sorted(emails))}
+    rest = sorted(emails - set(by_email))
+    if rest:
+        for link in ExternalId.objects.filter(system=MERGED_EMAIL_SYSTEM, external_id__in=rest).select_related("person"):
+            by_email.setdefault(link.external_id, link.person)
+    by_external: dict[tuple[str, str], Person] = {}
+    systems: dict[str, set[str]] = {}
+    for t in touches:
+        if t.external_id:
+            systems.setdefault(t.system, set()).add(t.external_id)
+    for system, ids in systems.items():
+        for link in ExternalId.objects.filter(system=system, external_id__in=sorted(ids)).select_related("person"):
+            by_external[(system, link.external_id)] = link.person
+    for t in touches:
+        person = None
+        if t.email:
+            for k in (email_normalize_configured(t.email), email_normalize(t.email)):
+                if k and k in by_email:
+                    person = by_email[k]
+                    break
+        if person is None and t.external_id:
+            person = by_external.get((t.system, t.external_id))
+        if person is None and t.phone and not t.email and not t.external_id:
+            person = person_match(phone=t.phone)
+        t.person = person
+    # A known person met under a new outside id gets it linked, unless that id already names someone.
+    links = {
+        (t.system, t.external_id): t.person
+        for t in touches
+        if t.person is not None and t.external_id and (t.system, t.external_id) not in by_external
+    }
+    if links:
+        ExternalId.objects.bulk_create(
+            [ExternalId(person=p, system=s, external_id=e) for (s, e), p in links.items()]
+        )
+
+
+def _create_people(touches: list[_Touch]) -> list[Person]:
+    """One new person per unknown identity in the batch, with its account and its first stage."""
+    firsts: dict[tuple[str, str], _Touch] = {}
+    for t in sorted((t for t in touches if t.person is None), key=lambda t: t.occurred_at):
+        firsts.setdefault(t.identity(), t)
+    if not firsts:
+        return []
+    accounts = accounts_for_emails(
+        pairs=[(t.email, t.person_fields.get("company", "")) for t in firsts.values() if t.email or t.person_fields.get("company")]
+    )
+    new: list[Person] = []
+    for t in firsts.values():
+        f = t.person_fields
+        account: Account | None = accounts.get((t.email, f.get("company", "")))
+        new.append(
+            Person(
+                email=t.email,
+                email_normalized=email_normalize_configured(t.email) or None,
+                first_name=f.get("first_name", ""),
+                last_name=f.get("last_name", ""),
+                name_key=name_key(f.get("first_name", ""), f.get("last_name", "")),
+                job_title=f.get("job_title", ""),
+                phone=t.phone,
+                account=account,
+                original_channel=t.channel,
+                original_campaign=t.campaign,
+                latest_channel=t.channel,
+                latest_campaign=t.campaign,
+                consent_email=t.consent_email,
+                consent_calls=t.consent_calls,
+                custom_fields=dict(t.custom),
+                created_at=t.occurred_at,
+                updated_at=timezone.now(),
+            )
+        )
+    created = Person.objects.bulk_create(new)
+    links = []
+    for (kind, value), person in zip(firsts, created, strict=True):
+        first = firsts[(kind, value)]
+        first.created = True
+        if first.external_id:
+            links.append(ExternalId(person=person, system=first.system, external_id=first.external_id))
+    if links:
+        ExternalId.objects.bulk_create(links)
+    by_identity = dict(zip(firsts, created, strict=True))
+    for t in touches:
+        if t.person is None:
+            t.person = by_identity[t.identity()]
+    people_change_stage_bulk(
+        transitions=[
+            Transition(
+                person_id=p.pk,
+                to_stage="lead",
+                at=p.created_at,
+                reason=f"captured: {firsts[k].extra.get('form') or firsts[k].kind}",
+                details={"submission": firsts[k].sub.pk},
+            )
+            for k, p in by_identity.items()
+        ]
+    )
+    return created
+
+
+def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
+    """A returning person's blank fields take the new answers; nothing filled is ever overwritten."""
+    changed: dict[int, Person] = {}
+    filled: dict[int, dict[str, Any]] = {}
+    needs_account: list[tuple[Person, _Touch]] = []
+    for t in touches:
+        person = t.person
+        if not t.fill_blanks or t.created or person is None:
+            continue
+        done = filled.setdefault(t.sub.pk, {})
+        for key, value in t.person_fields.items():
+            if key != "company" and value and not getattr(person, key):
+                setattr(person, key, value)
+                done[key] = value
+        for key in ("consent_email", "consent_calls"):
+            if getattr(t, key) and not getattr(person, key):
+                setattr(person, key, True)
+                done[key] = True
+        custom = {k: v for k, v in t.custom.items() if person.custom_fields.get(k) != v}
+        if custom:
+            person.custom_fields = {**person.custom_fields, **custom}
+            done["custom_fields"] = sorted(custom)
+        if person.account_id is None and t.person_fields.get("company"):
+            needs_account.append((person, t))
+        if done:
+            person.name_key = name_key(person.first_name, person.last_name)
+            changed[person.pk] = person
+    if needs_account:
+        accounts = accounts_for_emails(pairs=[(p.email or t.email, t.person_fields["company"]) for p, t in needs_account])
+        for person, t in needs_account:
+            account = accounts.get((person.email or t.email, t.person_fields["company"]))
+            if account is not None and person.account_id is None:
+                person.account = account
+                filled.setdefault(t.sub.pk, {})["account"] = account.pk
+                changed[person.pk] = person
+    if changed:
+        now = timezone.now()
+        for person in changed.values():
+            person.updated_at = now
+        Person.objects.bulk_update(
+            list(changed.values()),
+            ["first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
+             "custom_fields", "account", "updated_at"],
+        )
+    return filled
+
+
+def _record(touches: list[_Touch]) -> list[Touchpoint]:
+    rows = [
+        Touchpoint(
+            person=t.person,
+            occurred_at=t.occurred_at,
+            channel=t.channel,
+            campaign=t.campaign,
+            kind=t.kind,
+            utm_source=t.utm.get("utm_source", ""),
+            utm_medium=t.utm.get("utm_medium", ""),
+            utm_campaign=t.utm.get("utm_campaign", ""),
+            utm_term=t.utm.get("utm_term", ""),
+            utm_content=t.utm.get("utm_content", ""),
+            url=t.url[:2000],
+            referrer=t.referrer[:2000],
+            custom_fields=t.extra,
+        )
+        for t in touches
+    ]
+    # Batches may arrive out of order: only a touchpoint newer than all the person's others is their latest.
+    person_ids = sorted({t.person.pk for t in touches if t.person is not None})
+    newest_before = dict(
+        Touchpoint.objects.filter(person_id__in=person_ids).values("person_id").annotate(at=Max("occurred_at")).values_list("person_id", "at")
+    )
+    created = Touchpoint.objects.bulk_create(rows)
+    latest: dict[int, _Touch] = {}
+    for t in touches:
+        assert t.person is not None
+        pid = t.person.pk
+        before = newest_before.get(pid)
+        if before is not None and t.occurred_at < before:
+            continue
+        if pid not in latest or t.occurred_at >= latest[pid].occurred_at:
+            latest[pid] = t
+    moved = []
+    for t in latest.values():
+        person = t.person
+        assert person is not None
+        campaign_id = t.campaign.pk if t.campaign is not None else None
+        if person.latest_channel != t.channel or person.latest_campaign_id != campaign_id:
+            person.latest_channel, person.latest_campaign_id = t.channel, campaign_id
+            moved.append(person)
+    if moved:
+        Person.objects.bulk_update(moved, ["latest_channel", "latest_campaign"])
+    return created
+
+
+def _process_batch(subs: list[Submission]) -> ProcessResult:
+    out = ProcessResult()
+    now = timezone.now()
+    touches: list[_Touch] = []
+    rejected: list[tuple[Submission, TandemError]] = []
+    spam: list[Submission] = []
+    for sub in subs:
+        try:
+            mine = _parse(sub)
+        except TandemError as exc:
+            rejected.append((sub, exc))
+            continue
+        if not mine:
+            spam.append(sub)
+        touches.extend(mine)
+    drafts = _resolve_campaigns(touches)
+    _find_people(touches)
+    _create_people(touches)
+    filled = _fill_blanks(touches)
+    tps = _record(touches)
+    events = []
+    per_sub: dict[int, list[tuple[_Touch, Touchpoint]]] = {}
+    for t, tp in zip(touches, tps, strict=True):
+        per_sub.setdefault(t.sub.pk, []).append((t, tp))
+    done: list[Submission] = []
+    for sub in subs:
+        pairs = per_sub.get(sub.pk)
+        if not pairs:
+            continue
+        if sub.source == Submission.Source.TRACK:
+            created = len({t.person.pk for t, _ in pairs if t.created and t.person is not None})
+            sub.result = {"events": len(pairs), "touchpoints": len(pairs), "people_created": created}
+            events.append(
+                Event(kind="capture.tracked", subject_type="capture.submission", subject_id=sub.pk, reason="tracking endpoint",
+                      data={**sub.result, "drafts": drafts}, occurred_at=now)
+            )
+        else:
+            t, tp = pairs[0]
+            assert t.person is not None
+            sub.person = t.person
+            sub.result = {"person_created": t.created, "campaign_id": t.campaign.pk if t.campaign else None}
+            data: dict[str, Any] = {
+                "submission": sub.pk, "form": sub.form_id, "touchpoint": tp.pk,
+                "campaign": t.campaign.pk if t.campaign else None, "created": t.created,
+            }
+            if filled.get(sub.pk):
+                data["filled"] = filled[sub.pk]
+            events.append(
+                Event(kind="capture.form_submitted", subject_type="crm.person", subject_id=t.person.pk,
+                      reason=f"form: {sub.form.name if sub.form else sub.key}", data=data, occurred_at=sub.received_at)
+            )
+        sub.status, sub.http_status, sub.processed_at = SubmissionStatus.PROCESSED, 201, now
+        sub.error, sub.error_field = "", ""
+        done.append(sub)
+    for sub in spam:
+        sub.status, sub.http_status, sub.processed_at = SubmissionStatus.SPAM, 201, now
+        done.append(sub)
+    for sub, refusal in rejected:
+        sub.status, sub.http_status = SubmissionStatus.REJECTED, refusal.status_code
+        sub.error, sub.error_field = refusal.message[:2000], (refusal.field or "")[:120]
+        done.append(sub)
+    for sub in done:
+        sub.attempts += 1
+    Event.objects.bulk_create(events)
+    Submission.objects.bulk_update(
+        done, ["status", "http_status", "processed_at", "error", "error_field", "attempts", "person", "result"]
+    )
+    out.processed = sum(1 for s in done if s.status in (SubmissionStatus.PROCESSED, SubmissionStatus.SPAM))
+    out.rejected = len(rejected)
+    return out
+
+
+def _claim(*, ids: list[int] | None, limit: int) -> list[Submission]:
+    rows = Submission.objects.select_related("form", "form__campaign").filter(status=SubmissionStatus.RECEIVED)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    rows = rows.order_by("id")
+    if connection.vendor == "postgresql":
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    return list(rows[:limit])
+
+
+def _mark_failed(*, sub_id: int, exc: BaseException) -> None:
+    with transaction.atomic():
+        Submission.objects.filter(pk=sub_id, status=SubmissionStatus.RECEIVED).update(
+            status=SubmissionStatus.FAILED,
+            http_status=202,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            person=None,
+            attempts=F("attempts") + 1,
+        )
+
+
+def submissions_process(*, ids: list[int] | None = None, limit: int = BATCH) -> ProcessResult:
+    """Process journal rows waiting as `received` (those ids, or the oldest `limit`), in one batch."""
+    last: BaseException | None = None
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                rows = _claim(ids=ids, limit=limit)
+                if not rows:
+                    return ProcessResult()
+                return _process_batch(rows)
+        except IntegrityError as exc:  # a concurrent batch created one of our people: read again
+            last = exc
+        except Exception as exc:
+            last = exc
+            break
+    # The batch as a whole keeps failing: one row at a time, so only the guilty rows are marked failed.
+    pending = list(
+        Submission.objects.filter(status=SubmissionStatus.RECEIVED, **({"pk__in": ids} if ids is not None else {}))
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    out = ProcessResult()
+    for sub_id in pending:
+        try:
+            with transaction.atomic():
+                rows = _claim(ids=[sub_id], limit=1)
+                part = _process_batch(rows) if rows else ProcessResult()
+            out.processed += part.processed
+            out.rejected += part.rejected
+        except Exception as exc:
+            log.exception("processing submission %s failed (batch error was %r)", sub_id, last)
+            _mark_failed(sub_id=sub_id, exc=exc)
+            out.failed += 1
+    return out
+
+
+def submissions_drain(*, limit: int = BATCH, max_batches: int = 1000) -> ProcessResult:
+    """Process every waiting journal row, batch after batch, until none is left."""
+    total = ProcessResult()
+    for _ in range(max_batches):
+        part = submissions_process(limit=limit)
+        total.processed += part.processed
+        total.rejected += part.rejected
+        total.failed += part.failed
+        if part.processed + part.rejected + part.failed == 0:
+            break
+    return total
