@@ -320,3 +320,16 @@ def test_split_by_time_by_hand() -> None:
     # then the two latest (80 and 70) validate; everything earlier trains
     assert validation.tolist() == [2, 7]
     assert train.tolist() == [0, 1, 3, 4, 5, 6]
+
+
+def test_report_prints_the_model_and_both_baselines() -> None:
+    # given a trained model
+    model, _, _ = _trained("boosting")
+    # when
+    text = model.report()
+    # then
+    assert text.startswith("Model test-1 (boosting), time split, latest 25% of people validate, 600 validation people")
+    assert f"model (boosting): AUC {model.evaluations['boosting'].auc:.4f}" in text
+    assert f"baseline: naive Bayes (Odoo): AUC {model.evaluations['naive_bayes'].auc:.4f}" in text
+    assert f"baseline: fit + engagement rules: AUC {model.evaluations['rule_score'].auc:.4f}" in text
+    assert text.count("lift by decile") == 3 and text.count("calibration:") == 3

@@ -55,7 +55,7 @@ from tandem.scoring.features import (
     describe_group,
     inputs_from_records,
 )
-from tandem.scoring.metrics import Evaluation, evaluate, expected_calibration_error
+from tandem.scoring.metrics import Evaluation, evaluate, expected_calibration_error, format_evaluation
 
 CandidateKind = Literal["boosting", "logistic"]
 CANDIDATES: tuple[CandidateKind, ...] = ("boosting", "logistic")
@@ -244,7 +244,7 @@ def tiers_choose(
     """
     outcomes = np.asarray(y, dtype=np.float64)
     probs = np.asarray(p, dtype=np.float64)
-    total_wins = outcomes.sum()
+    total_wins = float(outcomes.sum())
     if len(outcomes) != len(probs) or not len(probs) or total_wins == 0:
         raise ValidationFailed("Tiers need validation predictions with at least one win.", field="y", value=int(total_wins))
     descending = np.argsort(-probs, kind="stable")
@@ -575,6 +575,27 @@ class ScoringModel:
             ece=ece,
             warnings=tuple(warnings),
         )
+
+    def report(self) -> str:
+        """What ``tandem score evaluate`` prints: validation metrics, calibration and lift for the model and baselines."""
+        split = (
+            f"{self.config.folds}-fold cross-validation" if self.config.split == "kfold"
+            else f"time split, latest {self.config.validation_share:.0%} of people validate"
+        )
+        lines = [
+            f"Model {self.version} ({self.kind}), {split}, {self.metrics['validation_rows']} validation people",
+            f"Activation: {'active' if self.activation.active else 'NOT activated'} ({self.activation.reason})",
+        ]
+        lines += [f"  {tier.meaning}; probability {tier.min_probability:.2f} to {tier.max_probability:.2f}" for tier in self.tiers.summaries]
+        titles = {
+            self.kind: f"model ({self.kind})",
+            "naive_bayes": "baseline: naive Bayes (Odoo)",
+            "rule_score": "baseline: fit + engagement rules",
+        }
+        for name, title in titles.items():
+            if name in self.evaluations:
+                lines += ["", format_evaluation(title, self.evaluations[name])]
+        return "\n".join(lines)
 
     def to_bytes(self) -> bytes:
         """Header line (JSON: format, sklearn version, model version, metrics) then the pickled model."""
