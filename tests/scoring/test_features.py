@@ -170,6 +170,10 @@ def test_describe_group_in_plain_words() -> None:
     assert describe_group(groups["kind:webinar_attended"], row) == "Webinar attended: 1 time"
     assert describe_group(groups["window:7"], row) == "Activity in the last 7 days: 1 time"
     assert describe_group(groups["recency:last"], row) == "Days since the last activity: 3"
+    assert describe_group(groups["rule:engagement"], row) == "Engagement score: 5.47"  # 2.5 + 4 · 2^(-3/7)
+    big = row.copy()
+    big[groups["profile:company_size"].columns[0]] = 15320.4
+    assert describe_group(groups["profile:company_size"], big) == "company_size: 15,320"
 
 
 def test_bad_input_names_the_column() -> None:

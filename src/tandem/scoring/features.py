@@ -707,4 +707,11 @@ def describe_group(group: FeatureGroup, row: np.ndarray) -> str:
         return f"{group.label}: never" if value == 0 else f"{group.label}: {value:g} time{'s' if value != 1 else ''}"
     if group.unit == "days":
         return f"{group.label}: {value:.0f}"
-    return f"{group.label}: {value:.3g}"
+    return f"{group.label}: {_format_number(value)}"
+
+
+def _format_number(value: float) -> str:
+    """1532 -> '1,532', 2.5 -> '2.5', 0.1234 -> '0.123' (no scientific notation for a sales rep)."""
+    if value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
