@@ -303,3 +303,32 @@ def test_refused_csv_has_the_original_cells_and_the_reasons():
         "Email,Name,error_field,error_value,error",
         "x,Ann,Email,x,\"row 3, column 'Email': 'x' is not a valid email address\"",
     ]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *HUBSPOT_HEADERS,
+                *SALESFORCE_HEADERS,
+                "E-mail",
+                "Emial",
+                "Notes",
+                "Lead Origin",
+                "Score",
+                "  ",
+                "",
+            ]
+        ),
+        max_size=12,
+        unique=True,
+    )
+)
+def test_auto_map_maps_every_header_and_no_field_twice(headers):
+    # given / when
+    columns = auto_map(headers=headers, kind="people")
+    # then
+    fields = [target for target in columns.values() if target and not target.startswith("custom:")]
+    assert list(columns) == headers
+    assert len(fields) == len(set(fields))
+    assert all(columns[h] == "" for h in headers if not h.strip())

@@ -19,8 +19,9 @@ from tandem.capture.csvimport.selectors import (
     mapping_resolve,
 )
 from tandem.capture.csvimport.services import import_job_create, import_job_start, mapping_save
+from tandem.capture.csvimport.views import MAX_UPLOAD_BYTES
 from tandem.capture.models import ImportJob
-from tandem.core.errors import NotFound
+from tandem.core.errors import NotFound, ValidationFailed
 
 router = Router(tags=["imports"])
 
@@ -108,6 +109,10 @@ def imports_csv_upload(
     each row's outcome and writes nothing. Files over 2,000 rows run in the background: the answer is 202
     and GET /api/imports/{id} follows the job. Admins and marketing only."""
     user = _require_importer(request)
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise ValidationFailed(
+            f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file", value=file.size
+        )
     data = file.read()
     name = file.name or "upload.csv"
     table = table_read(data=data, name=name)

@@ -1133,9 +1133,9 @@ REPORT_LIMIT = 2000
 def mapping_save(*, name: str, mapping: Mapping, by_user: Any = None) -> ImportMapping:
     """Save (or replace) a mapping under a name, for `--mapping NAME` and the upload page."""
     slug = slugify(name)
-    if not slug or slug != name.strip().lower() or slug == "auto":
+    if not slug or slug != name.strip().lower() or slug == "auto" or len(slug) > 80:
         raise ValidationFailed(
-            f"a mapping name is lower-case letters, digits and hyphens (not 'auto'), got {name!r}",
+            f"a mapping name is up to 80 lower-case letters, digits and hyphens (not 'auto'), got {name!r}",
             field="name",
             value=name,
         )
