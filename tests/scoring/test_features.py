@@ -67,7 +67,7 @@ def test_features_by_hand() -> None:
     matrix = builder.transform(inputs)
     row = dict(zip(matrix.names, matrix.values[0].tolist(), strict=True))
     # then
-    assert row["industry=Software"] == 1.0 and row["industry=other"] == 0.0
+    assert row["industry=Software"] == 1.0 and row["industry=(rare value)"] == 0.0
     assert row["company_size"] == 120.0
     assert row["fit_points"] == 30.0
     assert row["events:webinar_attended"] == 1.0
@@ -89,7 +89,7 @@ def test_a_person_without_events_has_zero_counts_and_unknown_recency() -> None:
     # then
     assert row["events:webinar_attended"] == 0.0 and row["engagement"] == 0.0
     assert math.isnan(row["days_since_last_event"]) and math.isnan(row["company_size"])
-    assert row["industry=Software"] == 0.0 and row["industry=other"] == 0.0
+    assert row["industry=Software"] == 0.0 and row["industry=(rare value)"] == 0.0
 
 
 def test_a_profile_value_known_after_the_cut_off_is_missing() -> None:
@@ -157,6 +157,21 @@ def test_spec_round_trips_through_json() -> None:
     again = FeatureSpec.from_dict(json.loads(json.dumps(SPEC.to_dict())))
     # then
     assert again == SPEC
+
+
+def test_a_real_level_called_other_is_not_the_rare_bucket() -> None:
+    # given industries "other" (three people) and "Mining" (one person, below the minimum count of 2)
+    inputs = ScoringInput.build(cutoffs=[T0] * 4, profile={"industry": ["other", "other", "Other", "Mining"]})
+    spec = FeatureSpec(categorical=("industry",), use_events=False, min_level_count=2)
+    builder = FeatureBuilder.fit(spec, inputs)
+    # when
+    matrix = builder.transform(inputs)
+    group = builder.groups[0]
+    # then
+    assert matrix.names == ("industry=other", "industry=(rare value)")
+    assert matrix.values.tolist() == [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    assert describe_group(group, matrix.values[0]) == "industry: other"
+    assert describe_group(group, matrix.values[3]) == "industry: a rare value"
 
 
 def test_describe_group_in_plain_words() -> None:

@@ -93,6 +93,10 @@ LEAKAGE_DENYLIST: frozenset[str] = frozenset(
 )
 
 
+# Name of the one-hot column that gathers values too rare (or unseen at fit time) for their own column.
+RARE_LEVEL = "(rare value)"
+
+
 def normalise_field_name(name: str) -> str:
     """'Lead Quality' -> 'lead_quality': the form the denylist is written in."""
     return re.sub(r"[^0-9a-z]+", "_", name.casefold()).strip("_")
@@ -577,7 +581,7 @@ class FeatureBuilder:
             groups.append(FeatureGroup(key, label, kind, tuple(range(start, len(names))), group_levels, unit))
 
         for name in spec.categorical:
-            shown = (*labels[name], "other")
+            shown = (*labels[name], RARE_LEVEL)
             add(f"profile:{name}", spec.label(name, name), "onehot", [f"{name}={lvl}" for lvl in shown], shown)
         for name in spec.numeric:
             add(f"profile:{name}", spec.label(name, name), "numeric", [name])
@@ -699,7 +703,9 @@ def describe_group(group: FeatureGroup, row: np.ndarray) -> str:
         if not len(hit):
             return f"{group.label}: not given"
         level = group.levels[int(hit[0])]
-        return f"{group.label}: {level}" if level != "other" else f"{group.label}: a rare value"
+        # The last column gathers values too rare to get their own (a real value may be called "other").
+        rare = int(hit[0]) == len(group.columns) - 1
+        return f"{group.label}: a rare value" if rare else f"{group.label}: {level}"
     value = float(row[group.columns[0]])
     if math.isnan(value):
         return f"{group.label}: none yet" if group.unit == "days" else f"{group.label}: unknown"
