@@ -292,3 +292,59 @@ def test_the_huey_worker_knows_the_import_task():
     ).stdout.split()
     # then
     assert "tandem.capture.csvimport.tasks.import_job_task" in names
+
+
+@pytest.mark.parametrize(
+    ("data", "detail", "field", "value"),
+    [
+        (b"", "row 1: the file is empty: it has no header row", "", ""),
+        (
+            b"Email,Name\na@b.example,Ann\nzo\xeb@c.example,Zoe\n",
+            "row 3: the file is not UTF-8 text (byte 0xeb)",
+            "",
+            "eb",
+        ),
+        (
+            b"Email,Email\na@b.example,x\n",
+            "row 1, column 'Email': the header names column 'Email' twice",
+            "Email",
+            "Email",
+        ),
+        (
+            b"Name,Notes\nAnn,x\n",
+            "the mapping names no column for email, external_id or phone: rows could not be "
+            "matched to people",
+            "columns",
+            "Name, Notes",
+        ),
+    ],
+)
+def test_api_bad_files_answer_422_naming_the_problem(client, marketer, data, detail, field, value):
+    # given
+    upload = SimpleUploadedFile("the file", data, content_type="text/csv")
+    # when
+    response = client.post("/api/imports/csv", {"file": upload, "kind": "people"})
+    # then
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["detail"], body.get("field"), body.get("value")) == (detail, field, value)
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_row_with_too_many_cells_is_refused_naming_the_count(client, marketer):
+    # given
+    text = HUBSPOT_CSV + "104,Di,Eng,di@beta.example,,,,,,surplus\n"
+    # when
+    response = client.post("/api/imports/csv", {"file": _upload(text), "kind": "people", "mode": "good_rows"})
+    # then
+    body = response.json()
+    assert body["counts"]["refused"] == 1
+    assert body["report"][-1] == {
+        "line": 5,
+        "outcome": "refused",
+        "key": "",
+        "column": "",
+        "value": "10",
+        "error": "row 5: the row has 10 cells where the header has 9 columns",
+        "detail": "",
+    }
