@@ -265,13 +265,14 @@ def test_to_dict_has_the_report_shape():
     assert s["points"][0] == {
         "start": "2026-02-04",
         "value": 0.09,
-        "n": 1000.0,
+        "n": 1000,
         "center": pytest.approx(0.12),
         "lcl": pytest.approx(0.12 - 3 * math.sqrt(0.12 * 0.88 / 1000)),
         "ucl": pytest.approx(0.12 + 3 * math.sqrt(0.12 * 0.88 / 1000)),
         "mature": True,
     }
     assert set(s["signals"][0]) == {"start", "rule", "direction", "text"}
+    assert isinstance(s["points"][0]["n"], int)
 
 
 def test_zero_lead_week_has_no_value_and_is_skipped_by_the_rules():

@@ -544,7 +544,7 @@ def _build(
         ChartPoint(
             start=spec.starts[i],
             value=None if math.isnan(values[i]) else float(values[i]),
-            n=None if spec.n is None else float(spec.n[i]),
+            n=None if spec.n is None else _count(spec.n[i]),
             center=_opt(limits.center[i]) if limits else None,
             lcl=_opt(limits.lcl[i]) if limits else None,
             ucl=_opt(limits.ucl[i]) if limits else None,
@@ -560,6 +560,11 @@ def _build(
         baseline=tuple(int(i) for i in used) if limits else (),
         flags={r: tuple(int(v) for v in a) for r, a in flags.items()},
     )
+
+
+def _count(v: float) -> float:
+    """Whole sample sizes as int, so the JSON reads "n": 120, not 120.0."""
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def _opt(v: float) -> float | None:
