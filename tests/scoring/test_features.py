@@ -140,7 +140,6 @@ def test_profile_as_of_takes_the_last_change_at_or_before_the_cut_off() -> None:
 
 def test_outcome_labels_by_hand() -> None:
     # given cut-offs at day 0, a 30-day horizon and "now" at day 100
-    cut = np.zeros(5)
     won = np.array([10 * DAY, 45 * DAY, np.nan, -1 * DAY, np.nan])
     cutoffs = np.array([0.0, 0.0, 0.0, 0.0, 80 * DAY])
     # when
@@ -149,7 +148,6 @@ def test_outcome_labels_by_hand() -> None:
     # already won before the cut-off: not usable; cut-off 20 days ago and not won yet: not usable (still open)
     assert y.tolist() == [True, False, False, False, False]
     assert usable.tolist() == [True, True, True, False, False]
-    assert len(cut) == 5
 
 
 def test_spec_round_trips_through_json() -> None:
