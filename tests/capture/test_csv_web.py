@@ -153,6 +153,7 @@ def test_page_upload_correct_mapping_dry_run_then_run(client, marketer):
     # then
     assert uploaded["Location"] == reverse("capture:import-setup", args=[job.pk])
     assert b'<option value="job_title" selected>' in setup.content
+    assert "ada@acme.example · bo@gmail.com · cy@acme.example" in setup.content.decode()
     # when: the user maps Job Title to a custom field instead, saves the mapping and runs a dry run
     headers = HUBSPOT_CSV.splitlines()[0].split(",")
     form = {f"col_{i}": job.mapping["columns"][h] for i, h in enumerate(headers)}

@@ -430,6 +430,27 @@ def table_read(*, data: bytes, name: str = "the file") -> Table:
     return Table(headers=headers, rows=rows)
 
 
+def table_sample(*, data: bytes, headers: Sequence[str], rows: int = 5) -> dict[str, list[str]]:
+    """Up to `rows` non-empty example values per header from the top of a file (for the mapping page)."""
+    head = data[: 256 * 1024].decode("utf-8-sig", errors="replace")
+    first = head.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+    out: dict[str, list[str]] = {h: [] for h in headers}
+    try:
+        next(reader)
+        for count, values in enumerate(reader):
+            if count >= 50:
+                break
+            for header, value in zip(headers, values, strict=False):
+                value = value.strip()
+                if value and len(out[header]) < rows and value not in out[header]:
+                    out[header].append(value[:60])
+    except csv.Error:
+        pass  # a sample is a courtesy: the import itself reports the bad row
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Turning a row's cells into field values.
 

@@ -20,6 +20,7 @@ from tandem.capture.csvimport.mapping import (
     custom_key,
     field_choices,
     table_read,
+    table_sample,
 )
 from tandem.capture.csvimport.selectors import (
     AUTO,
@@ -115,6 +116,10 @@ def _headers(job: ImportJob) -> list[str]:
 
 def _setup_rows(job: ImportJob) -> list[dict[str, Any]]:
     choices = field_choices(job.kind)
+    try:
+        samples = table_sample(data=Path(job.stored_path).read_bytes(), headers=_headers(job), rows=3)
+    except OSError:
+        samples = {}
     rows = []
     columns = job.mapping.get("columns", {})
     for index, header in enumerate(_headers(job)):
@@ -124,7 +129,15 @@ def _setup_rows(job: ImportJob) -> list[dict[str, Any]]:
         if target.startswith(CUSTOM) and target != custom:
             options.append((target, f"custom field {target[len(CUSTOM) :]}"))
         options.append((custom, f"custom field {custom_key(header)}"))
-        rows.append({"index": index, "header": header, "target": target, "options": options})
+        rows.append(
+            {
+                "index": index,
+                "header": header,
+                "target": target,
+                "options": options,
+                "samples": samples.get(header, []),
+            }
+        )
     return rows
 
 
