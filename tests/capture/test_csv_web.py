@@ -349,3 +349,16 @@ def test_a_row_with_too_many_cells_is_refused_naming_the_count(client, marketer)
         "error": "row 5: the row has 10 cells where the header has 9 columns",
         "detail": "",
     }
+
+
+def test_a_dry_run_with_refused_rows_warns_that_all_or_nothing_would_write_nothing(client, marketer):
+    # given
+    response = client.post(
+        "/api/imports/csv", {"file": _upload(HUBSPOT_CSV + BAD_ROW), "kind": "people", "dry_run": "true"}
+    )
+    job_id = response.json()["id"]
+    # when
+    page = client.get(reverse("capture:import-job", args=[job_id]))
+    # then
+    assert response.json()["counts"]["refused"] == 1
+    assert "with 1 refused row the real import" in " ".join(page.content.decode().split())
