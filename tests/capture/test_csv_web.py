@@ -17,6 +17,12 @@ from tests.users.factories import UserFactory
 BAD_ROW = "104,Di,Eng,di@@beta,,,,,\n"
 
 
+@pytest.fixture(autouse=True)
+def uploads_in_tmp(settings, tmp_path):
+    # Uploaded files and refused-rows files go to a throwaway MEDIA_ROOT, not var/media.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def marketer(db, client):
     user = UserFactory(role="marketing")
