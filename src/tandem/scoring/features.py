@@ -134,7 +134,7 @@ class PersonRecord:
     events: Sequence[Event] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays
 class EventTable:
     """Events of many people, one array per attribute; ``person`` indexes the people (0..n-1)."""
 
@@ -187,7 +187,7 @@ class EventTable:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays
 class ScoringInput:
     """Many people at once: cut-offs, profile columns, known-since times (NaN: always known) and events."""
 
@@ -420,7 +420,7 @@ class FeatureGroup:
     unit: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays
 class FeatureMatrix:
     """Numeric features (NaN: unknown), their names and the groups explanations speak about."""
 

@@ -366,7 +366,7 @@ def activation_decide(model: Evaluation, naive_bayes: Evaluation) -> Activation:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupDistribution:
     key: str
     label: str
@@ -431,7 +431,7 @@ def _explain_estimator(calibrated: CalibratedClassifierCV) -> list[Any]:
     return [c.estimator for c in calibrated.calibrated_classifiers_]
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays and estimators: compare predictions, not objects
 class ScoringModel:
     """A trained, calibrated scoring model with everything needed to score, explain and judge it."""
 
