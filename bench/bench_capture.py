@@ -90,10 +90,12 @@ def run(code: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], config: bool = False) -> subprocess.Popen[bytes]:
+    # Tandem runs as `tandem serve` runs it: with its config, which starts the background worker.
+    extra = ["--config", "python:tandem.core.gunicorn_conf"] if config else []
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048"],
+         "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048", *extra],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.time() + 30
@@ -172,10 +174,62 @@ async def load(port: int, path: str, payloads: list[bytes], connections: int, wa
         "p50_ms": latencies[n // 2] * 1000 if n else 0.0,
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
         "max_ms": latencies[-1] * 1000 if n else 0.0,
-        "ok": float(statuses.get(201, 0)),
+        "ok": float(statuses.get(201, 0) + statuses.get(202, 0)),
         "statuses": statuses,  # type: ignore[dict-item]
         "sent_total": float(counter["i"]),
     }
+
+
+WRK_SCRIPT = r"""
+math.randomseed(7)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+init = function(args) path = args[1] end
+request = function()
+  local n = math.random(0, 19999)
+  local domain = (n % 5 == 0) and "gmail.com" or ("co" .. (n % 2000) .. ".example")
+  local consent = (n % 3 ~= 0) and "1" or ""
+  local body = string.format('{"email":"lead%d@%s","first_name":"F%d","last_name":"L%d","company":"Co %d",'
+    .. '"consent_email":"%s","utm_source":"linkedin","utm_medium":"paid_social","utm_campaign":"spring-launch",'
+    .. '"page_url":"https://www.example.com/spring?utm_campaign=spring-launch"}', n, domain, n, n, n % 2000, consent)
+  return wrk.format(nil, path, nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,'
+    .. '"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.max, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def load_wrk(port: int, path: str, connections: int, warmup: float, seconds: float) -> dict[str, float]:
+    """Drive the endpoint with wrk (C, one thread): a closed loop of `connections` connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT)
+        script = f.name
+    try:
+        url = f"http://127.0.0.1:{port}"
+        base = ["wrk", "-t1", f"-c{connections}", "--timeout", "5s", "-s", script]
+        subprocess.run([*base, f"-d{max(1, int(warmup))}s", url, "--", path], capture_output=True, check=True)
+        done = subprocess.run([*base, f"-d{int(seconds)}s", url, "--", path], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(script)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    r = json.loads(line[len("RESULT "):])
+    n = r["requests"]
+    errors = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return {
+        "requests": n, "rate": n / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+        "max_ms": r["max_us"] / 1000, "ok": float(n - errors), "statuses": {"errors": errors},  # type: ignore[dict-item]
+        "sent_total": float(n) * (1 + warmup / seconds) + 10_000,
+    }
+
+
+def drive(port: int, path: str, payloads: list[bytes], args: argparse.Namespace) -> dict[str, float]:
+    if shutil.which("wrk") and not args.python_client:
+        return load_wrk(port, path, args.connections, args.warmup, args.seconds)
+    return asyncio.run(load(port, path, payloads, args.connections, args.warmup, args.seconds))
 
 
 def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -197,14 +251,19 @@ def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         key = run(SETUP, env).splitlines()[-1]
         payloads = bodies(args.seed)
         port = free_port()
-        proc = start_gunicorn("tandem.wsgi:application", port, args.workers, env)
+        proc = start_gunicorn("tandem.wsgi:application", port, args.workers, {**env, "TANDEM_SERVE_WORKER": "1"}, config=True)
         try:
-            results["tandem"] = asyncio.run(load(
-                port, f"/api/capture/forms/{key}/submissions", payloads, args.connections, args.warmup, args.seconds
-            ))
+            results["tandem"] = drive(port, f"/api/capture/forms/{key}/submissions", payloads, args)
+            # The load has stopped: how long until the background drain has processed every row?
+            ended = time.perf_counter()
+            while True:
+                counts = json.loads(run(COUNT, env).splitlines()[-1])
+                if counts["processed"] >= counts["journal"] or time.perf_counter() - ended > 120:
+                    break
+                time.sleep(0.5)
+            results["tandem"]["drain_s"] = time.perf_counter() - ended
         finally:
             stop(proc)
-        counts = json.loads(run(COUNT, env).splitlines()[-1])
         sent = int(results["tandem"]["sent_total"])
         results["tandem"]["check"] = float(
             counts["journal"] == counts["touchpoints"] == counts["processed"] and counts["journal"] <= sent
@@ -216,9 +275,7 @@ def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         port = free_port()
         proc = start_gunicorn("bench.bare_capture_app:application", port, args.workers, env)
         try:
-            results["bare"] = asyncio.run(load(
-                port, "/api/submit", payloads, args.connections, args.warmup, args.seconds
-            ))
+            results["bare"] = drive(port, "/api/submit", payloads, args)
         finally:
             stop(proc)
     finally:
@@ -237,9 +294,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (the bound)")
     parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn sync workers")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--python-client", action="store_true", help="use the asyncio client even if wrk is installed")
     args = parser.parse_args()
     failed = False
-    print(f"{os.cpu_count()} cores; gunicorn sync workers: {args.workers}; {args.connections} connections; "
+    client = "wrk" if shutil.which("wrk") and not args.python_client else "asyncio client"
+    print(f"{os.cpu_count()} cores; load: {client}; gunicorn sync workers: {args.workers}; {args.connections} connections; "
           f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up")
     print(f"{'database':<10}{'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  statuses / check")
     for db in args.db:
@@ -251,7 +310,8 @@ def main() -> int:
             r = res[name]
             extra = f"  {r['statuses']}"
             if name == "tandem":
-                extra += f"  people={int(r['people'])} touchpoints={int(r['touchpoints'])} journal-consistent={'yes' if r['check'] else 'NO'}"
+                extra += (f"  people={int(r['people'])} touchpoints={int(r['touchpoints'])} "
+                          f"all processed {r['drain_s']:.1f} s after the load stopped; journal-consistent={'yes' if r['check'] else 'NO'}")
             print(f"{db:<10}{name:<9}{r['rate']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}{extra}")
         ratio = res["tandem"]["rate"] / res["bare"]["rate"] if res["bare"]["rate"] else 0.0
         print(f"{db:<10}ratio    {ratio:>9.2f}  (Tandem's capture rate / the bare insert endpoint's)")

@@ -37,7 +37,9 @@ from tandem.capture.intake.validation import (
     utm_from_url,
 )
 from tandem.capture.models import Form, Submission, SubmissionStatus
+from tandem.core.bulk import rows_update
 from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.locks import writer_turn
 from tandem.core.models import Event
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.models import Account, ExternalId, Person
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_SET = {c for c, _ in CHANNELS}
 KIND_SET = {k for k, _ in TOUCHPOINT_KINDS}
-BATCH = 500
+BATCH = 100
 
 
 def fields_of(form: Form) -> list[FieldSpec]:
@@ -100,6 +102,7 @@ class _Touch:
     created: bool = False
     campaign: Campaign | None = None
     channel: str = ""
+    draft: bool = False
 
     def identity(self) -> tuple[str, str]:
         if self.email:
@@ -181,27 +184,39 @@ def _parse(sub: Submission) -> list[_Touch]:
     return [_form_touch(sub, clean)]
 
 
-def _resolve_campaigns(touches: list[_Touch]) -> int:
-    cache: dict[tuple[str, str, str, str], tuple[Campaign | None, bool]] = {}
-    drafts = 0
+def _resolve_campaigns(touches: list[_Touch]) -> None:
+    """Read which campaign each touch belongs to; unknown UTM tags are left for `_make_drafts` (a write)."""
+    cache: dict[tuple[str, str, str, str], Campaign | None] = {}
     for t in touches:
         key = (t.campaign_ref, t.utm.get("utm_campaign", ""), t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""))
         if key not in cache:
             campaign = campaign_by_ref(ref=t.campaign_ref) if t.campaign_ref else None
-            unknown_utm = False
             if campaign is None and t.utm.get("utm_campaign"):
                 campaign = campaign_for_utm(utm=t.utm)
-                unknown_utm = campaign is None
-            if unknown_utm:
-                campaign = campaign_draft_from_utm(utm=t.utm, channel=t.channel_hint, note=f"submission {t.sub.pk}")
-                drafts += 1
-            cache[key] = (campaign, unknown_utm)
-        campaign, _ = cache[key]
-        t.campaign = campaign if campaign is not None else t.default_campaign
-        # An outside system's own channel wins; otherwise the campaign's, otherwise what the visit shows.
-        explicit = t.sub.source == Submission.Source.TRACK and t.channel_hint and t.channel_hint in CHANNEL_SET
-        t.channel = t.channel_hint if explicit and not t.campaign else (t.campaign.channel if t.campaign else t.channel_hint)
-    return drafts
+            cache[key] = campaign
+        campaign = cache[key]
+        t.draft = campaign is None and bool(t.utm.get("utm_campaign"))
+        _place(t, campaign if campaign is not None else (None if t.draft else t.default_campaign))
+
+
+def _place(t: _Touch, campaign: Campaign | None) -> None:
+    t.campaign = campaign
+    # An outside system's own channel wins; otherwise the campaign's, otherwise what the visit shows.
+    explicit = t.sub.source == Submission.Source.TRACK and t.channel_hint and t.channel_hint in CHANNEL_SET
+    t.channel = t.channel_hint if explicit and not campaign else (campaign.channel if campaign else t.channel_hint)
+
+
+def _make_drafts(touches: list[_Touch]) -> int:
+    """Draft campaigns for UTM tags no campaign carries, one per tag set, for marketing to review."""
+    made: dict[tuple[str, str, str], Campaign] = {}
+    for t in touches:
+        if not t.draft:
+            continue
+        key = (t.utm.get("utm_campaign", ""), t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""))
+        if key not in made:
+            made[key] = campaign_draft_from_utm(utm=t.utm, channel=t.channel_hint, note=f"submission {t.sub.pk}")
+        _place(t, made[key])
+    return len(made)
 
 
 def _find_people(touches: list[_Touch]) -> None:
@@ -348,10 +363,10 @@ def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
         now = timezone.now()
         for person in changed.values():
             person.updated_at = now
-        Person.objects.bulk_update(
-            list(changed.values()),
-            ["first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
-             "custom_fields", "account", "updated_at"],
+        rows_update(
+            objects=list(changed.values()),
+            fields=["first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
+                    "custom_fields", "account", "updated_at"],
         )
     return filled
 
@@ -399,13 +414,22 @@ def _record(touches: list[_Touch]) -> list[Touchpoint]:
             person.latest_channel, person.latest_campaign_id = t.channel, campaign_id
             moved.append(person)
     if moved:
-        Person.objects.bulk_update(moved, ["latest_channel", "latest_campaign"])
+        rows_update(objects=moved, fields=["latest_channel", "latest_campaign"])
     return created
 
 
-def _process_batch(subs: list[Submission]) -> ProcessResult:
-    out = ProcessResult()
-    now = timezone.now()
+@dataclass
+class _Plan:
+    """A batch read and understood, before anything is written."""
+
+    subs: list[Submission]
+    touches: list[_Touch]
+    rejected: list[tuple[Submission, TandemError]]
+    spam: list[Submission]
+
+
+def _prepare(subs: list[Submission]) -> _Plan:
+    """The reading half of a batch: parse payloads, find campaigns and people. Takes no write lock."""
     touches: list[_Touch] = []
     rejected: list[tuple[Submission, TandemError]] = []
     spam: list[Submission] = []
@@ -418,8 +442,26 @@ def _process_batch(subs: list[Submission]) -> ProcessResult:
         if not mine:
             spam.append(sub)
         touches.extend(mine)
-    drafts = _resolve_campaigns(touches)
+    _resolve_campaigns(touches)
     _find_people(touches)
+    return _Plan(subs=subs, touches=touches, rejected=rejected, spam=spam)
+
+
+def _only(plan: _Plan, live: set[int]) -> _Plan:
+    return _Plan(
+        subs=[s for s in plan.subs if s.pk in live],
+        touches=[t for t in plan.touches if t.sub.pk in live],
+        rejected=[(s, e) for s, e in plan.rejected if s.pk in live],
+        spam=[s for s in plan.spam if s.pk in live],
+    )
+
+
+def _apply(plan: _Plan) -> ProcessResult:
+    """The writing half: drafts, accounts, people, stages, touchpoints, events, and the journal rows."""
+    out = ProcessResult()
+    now = timezone.now()
+    subs, touches, rejected, spam = plan.subs, plan.touches, plan.rejected, plan.spam
+    drafts = _make_drafts(touches)
     _create_people(touches)
     filled = _fill_blanks(touches)
     tps = _record(touches)
@@ -467,26 +509,39 @@ def _process_batch(subs: list[Submission]) -> ProcessResult:
     for sub in done:
         sub.attempts += 1
     Event.objects.bulk_create(events)
-    Submission.objects.bulk_update(
-        done, ["status", "http_status", "processed_at", "error", "error_field", "attempts", "person", "result"]
+    rows_update(
+        objects=done,
+        fields=["status", "http_status", "processed_at", "error", "error_field", "attempts", "person", "result"],
     )
     out.processed = sum(1 for s in done if s.status in (SubmissionStatus.PROCESSED, SubmissionStatus.SPAM))
     out.rejected = len(rejected)
     return out
 
 
-def _claim(*, ids: list[int] | None, limit: int) -> list[Submission]:
+def _candidates(*, ids: list[int] | None, limit: int) -> list[Submission]:
     rows = Submission.objects.select_related("form", "form__campaign").filter(status=SubmissionStatus.RECEIVED)
     if ids is not None:
         rows = rows.filter(pk__in=ids)
-    rows = rows.order_by("id")
+    return list(rows.order_by("id")[:limit])
+
+
+def _still_waiting(pks: list[int]) -> set[int]:
+    """Of these rows, those still `received`, now claimed by this transaction (another drain may have won)."""
+    rows = Submission.objects.filter(pk__in=pks, status=SubmissionStatus.RECEIVED)
     if connection.vendor == "postgresql":
-        rows = rows.select_for_update(skip_locked=True, of=("self",))
-    return list(rows[:limit])
+        rows = rows.select_for_update(skip_locked=True)
+    return set(rows.values_list("id", flat=True))
+
+
+def _run(subs: list[Submission]) -> ProcessResult:
+    plan = _prepare(subs)
+    with writer_turn(), transaction.atomic():
+        live = _still_waiting([s.pk for s in subs])
+        return _apply(plan if len(live) == len(subs) else _only(plan, live))
 
 
 def _mark_failed(*, sub_id: int, exc: BaseException) -> None:
-    with transaction.atomic():
+    with writer_turn(), transaction.atomic():
         Submission.objects.filter(pk=sub_id, status=SubmissionStatus.RECEIVED).update(
             status=SubmissionStatus.FAILED,
             http_status=202,
@@ -501,12 +556,11 @@ def submissions_process(*, ids: list[int] | None = None, limit: int = BATCH) -> 
     last: BaseException | None = None
     for _attempt in range(3):
         try:
-            with transaction.atomic():
-                rows = _claim(ids=ids, limit=limit)
-                if not rows:
-                    return ProcessResult()
-                return _process_batch(rows)
-        except IntegrityError as exc:  # a concurrent batch created one of our people: read again
+            rows = _candidates(ids=ids, limit=limit)
+            if not rows:
+                return ProcessResult()
+            return _run(rows)
+        except IntegrityError as exc:  # someone created one of our people meanwhile: read again
             last = exc
         except Exception as exc:
             last = exc
@@ -520,9 +574,8 @@ def submissions_process(*, ids: list[int] | None = None, limit: int = BATCH) -> 
     out = ProcessResult()
     for sub_id in pending:
         try:
-            with transaction.atomic():
-                rows = _claim(ids=[sub_id], limit=1)
-                part = _process_batch(rows) if rows else ProcessResult()
+            rows = _candidates(ids=[sub_id], limit=1)
+            part = _run(rows) if rows else ProcessResult()
             out.processed += part.processed
             out.rejected += part.rejected
         except Exception as exc:

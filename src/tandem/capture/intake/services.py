@@ -31,6 +31,7 @@ from tandem.capture.intake.validation import (
 from tandem.capture.models import Form, RateWindow, Submission, SubmissionStatus
 from tandem.core.errors import NotAllowed, NotFound, TandemError, ValidationFailed
 from tandem.core.events import event_record
+from tandem.core.locks import writer_turn
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +368,7 @@ def _receive(
     started = time.time()
     status_code = 413 if arrival.body_size > limit_bytes else (_error_status(error) if error else 0)
     try:
-        with transaction.atomic():
+        with writer_turn(), transaction.atomic():
             _rate_hit(key=rate_key, limit=rate_limit, now=started)
             sub = _journal_new(arrival=arrival, form=form, idempotency_key=idempotency_key, limit=limit_bytes)
             if error is not None:
@@ -478,7 +479,7 @@ def submission_replay(*, submission: Submission) -> Submission:
     form = submission.form
     if form is None and submission.source != Submission.Source.TRACK:
         form = Form.objects.filter(public_key=submission.key).first()
-    with transaction.atomic():
+    with writer_turn(), transaction.atomic():
         Submission.objects.filter(pk=submission.pk).update(
             status=SubmissionStatus.RECEIVED, form=form, error="", error_field=""
         )
