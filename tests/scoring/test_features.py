@@ -80,6 +80,22 @@ def test_features_by_hand() -> None:
     assert row["engagement"] == 10 * 0.25 + 4 * 2 ** (-3 / 7)
 
 
+def test_event_kinds_and_channels_match_whatever_their_capitals() -> None:
+    # given kinds and channels written with other capitals than the spec's
+    record = PersonRecord(
+        cutoff=T0,
+        events=(Event(T0 - DAY, "Webinar_Attended", "Event"), Event(T0 - 2 * DAY, "EMAIL_CLICK", "email")),
+    )
+    inputs = inputs_from_records([record])
+    builder = FeatureBuilder.fit(SPEC, inputs)
+    # when
+    row = dict(zip(builder.names, builder.transform(inputs).values[0].tolist(), strict=True))
+    # then
+    assert (row["events:webinar_attended"], row["events:email_click"], row["events:other"]) == (1.0, 1.0, 0.0)
+    assert (row["channel:event"], row["channel:email"]) == (1.0, 1.0)
+    assert row["engagement"] == 10 * 2 ** (-1 / 7) + 4 * 2 ** (-2 / 7)
+
+
 def test_a_person_without_events_has_zero_counts_and_unknown_recency() -> None:
     # given two people, only the first with events
     inputs = inputs_from_records([_person(T0), PersonRecord(cutoff=T0, profile={"industry": None})])

@@ -147,3 +147,10 @@ def test_epoch_seconds_needs_a_time_zone() -> None:
 def test_rule_score_adds_fit_and_engagement() -> None:
     # given / when / then
     assert rule_score(np.array([65.0, -35.0]), np.array([2.5, 0.0])).tolist() == [67.5, -35.0]
+
+
+def test_engagement_kinds_match_whatever_their_capitals() -> None:
+    # given points configured for "webinar_attended" and an event logged as "Webinar_Attended" today
+    config = EngagementConfig(points_by_kind={"webinar_attended": 10}, half_life_days=7)
+    # when / then
+    assert engagement_score(["Webinar_Attended"], [NOW], NOW, config) == 10.0

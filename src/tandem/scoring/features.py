@@ -639,16 +639,17 @@ class FeatureBuilder:
     ) -> None:
         size = len(cutoffs)
         person = events.person
-        kind_code = {kind: i for i, kind in enumerate(self.event_kinds)}
-        other = len(kind_code)
-        codes = encode_values(events.kind, lambda k: kind_code.get(k, other))
+        # Kinds and channels match case-insensitively, like profile values ("Webinar" is "webinar").
+        kind_code = {_text_key(kind): i for i, kind in enumerate(self.event_kinds)}
+        other = len(self.event_kinds)
+        codes = encode_values(events.kind, lambda k: kind_code.get(_text_key(k), other))
         counts = np.bincount(person * (other + 1) + codes, minlength=size * (other + 1)).reshape(size, other + 1)
         for i, kind in enumerate(self.event_kinds):
             values[:, group_at[f"kind:{kind}"].columns[0]] = counts[:, i]
         values[:, group_at["kind:other"].columns[0]] = counts[:, other]
         if self.channels:
-            channel_code = {c: i for i, c in enumerate(self.channels)}
-            ccodes = encode_values(events.channel, lambda c: channel_code.get(c, -1))
+            channel_code = {_text_key(c): i for i, c in enumerate(self.channels)}
+            ccodes = encode_values(events.channel, lambda c: channel_code.get(_text_key(c), -1))
             known = ccodes >= 0
             width = len(self.channels)
             per = np.bincount(person[known] * width + ccodes[known], minlength=size * width).reshape(size, width)

@@ -268,7 +268,14 @@ class EngagementConfig:
         object.__setattr__(self, "points_by_kind", {str(k): float(v) for k, v in self.points_by_kind.items()})
 
     def points_for(self, kind: str) -> float:
-        return float(self.points_by_kind.get(kind, self.default_points))
+        """Points of one kind; kinds match case-insensitively ("Webinar" is "webinar")."""
+        if kind in self.points_by_kind:
+            return float(self.points_by_kind[kind])
+        wanted = _norm(kind)
+        for name, points in self.points_by_kind.items():
+            if _norm(name) == wanted:
+                return float(points)
+        return float(self.default_points)
 
     def to_dict(self) -> dict[str, Any]:
         return {
