@@ -131,6 +131,9 @@ def test_bad_rules_name_the_field() -> None:
         FitConfig(rules=(), grade_minimums=(10, 20, 5))
     assert err.value.field == "grade_minimums"
     with pytest.raises(ValidationFailed) as err:
+        FitConfig.from_dict({"rules": [], "grade_minimums": ["high", 20, 5]})
+    assert err.value.field == "grade_minimums"
+    with pytest.raises(ValidationFailed) as err:
         EngagementConfig(half_life_days=0)
     assert err.value.field == "half_life_days"
 

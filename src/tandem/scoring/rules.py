@@ -201,7 +201,10 @@ class FitConfig:
         minimums = data.get("grade_minimums", [60.0, 35.0, 15.0])
         if not isinstance(minimums, list | tuple) or len(minimums) != 3:
             raise ValidationFailed("grade_minimums needs three numbers (A, B, C).", field="grade_minimums", value=minimums)
-        a, b, c = (float(m) for m in minimums)
+        try:
+            a, b, c = (float(m) for m in minimums)
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed("grade_minimums must be numbers.", field="grade_minimums", value=minimums) from exc
         return cls(rules=tuple(FitRule.from_dict(r) for r in rules), grade_minimums=(a, b, c))
 
 
