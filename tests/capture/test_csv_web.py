@@ -274,11 +274,6 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(client,
     assert Person.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Huey worker only imports each app's tasks module: src/tandem/capture/tasks.py needs "
-    "`from tandem.capture.csvimport.tasks import import_job_task  # noqa: F401` (owned by another engineer)",
-)
 def test_the_huey_worker_knows_the_import_task():
     # given: a fresh process that loads tasks the way `tandem run_huey` does (each app's tasks module)
     import os

@@ -8,6 +8,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
+from tandem.capture.csvimport.tasks import import_job_task  # noqa: F401  (the worker loads tasks from here)
 from tandem.capture.intake.processing import submissions_drain
 
 
