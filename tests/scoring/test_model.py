@@ -8,6 +8,8 @@ from functools import cache
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tandem.core.errors import ValidationFailed
 from tandem.scoring.features import (
@@ -159,6 +161,28 @@ def test_tiers_by_hand() -> None:
     assert (gray.share_of_leads, gray.share_of_wins, gray.win_rate) == (0.5, 0.5, 0.4)
     assert (junk.share_of_leads, junk.share_of_wins, junk.win_rate) == (0.3, 0.0, 0.0)
     assert hot.meaning == "Hot: 20% of leads, 50% of wins (win rate 100%)"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)), min_size=2, max_size=60).filter(
+        lambda rows: any(won for won, _ in rows)
+    ),
+    st.sampled_from([(0.5, 0.05), (0.8, 0.2), (0.3, 0.1)]),
+)
+def test_tiers_always_keep_their_promises(rows: list[tuple[int, int]], shares: tuple[float, float]) -> None:
+    # given any validation outcomes and (heavily tied) probabilities
+    y = np.array([won for won, _ in rows], dtype=float)
+    p = np.array([score / 20 for _, score in rows])
+    hot_share, junk_share = shares
+    # when
+    tiers = tiers_choose(y, p, hot_win_share=hot_share, junk_win_share=junk_share)
+    names = tiers.assign(p)
+    # then hot holds at least its share of the wins, junk at most its share, and the tiers partition everyone
+    assert y[names == "hot"].sum() >= hot_share * y.sum() - 1e-9
+    assert y[names == "junk"].sum() <= junk_share * y.sum() + 1e-9
+    assert tiers.junk_threshold <= tiers.hot_threshold
+    assert sum(t.count for t in tiers.summaries) == len(y)
 
 
 def test_trained_tiers_come_from_the_validation_predictions() -> None:
