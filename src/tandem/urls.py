@@ -6,6 +6,7 @@ from tandem.api import api
 urlpatterns = [
     path("", include("tandem.users.urls")),
     path("people/", include("tandem.crm.urls")),
+    path("campaigns/", include("tandem.campaigns.urls")),
     path("data/", include("tandem.capture.urls")),
     path("", include("tandem.capture.intake.urls")),
     path("admin/", admin.site.urls),

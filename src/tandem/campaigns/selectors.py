@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import F, Q
 
@@ -56,3 +57,48 @@ def campaign_by_ref(*, ref: str) -> Campaign | None:
     if found is None and ref.isdigit():
         found = Campaign.objects.filter(pk=int(ref)).first()
     return found
+
+
+def campaign_list(*, status: str = "", channel: str = "") -> list[Any]:
+    """Campaigns with their touchpoint and first-touch people counts, drafts to review first."""
+    from django.db.models import Case, Count, IntegerField, Value, When
+
+    rows = Campaign.objects.annotate(
+        n_touchpoints=Count("touchpoints", distinct=True),
+        review_first=Case(When(status=Campaign.Status.DRAFT, then=Value(0)), default=Value(1), output_field=IntegerField()),
+    )
+    if status:
+        rows = rows.filter(status=status)
+    if channel:
+        rows = rows.filter(channel=channel)
+    return list(rows.order_by("review_first", F("started_on").desc(nulls_last=True), "name", "id"))
+
+
+def campaign_get(*, campaign_id: int) -> Campaign:
+    """One campaign, or a 404 naming the id."""
+    from tandem.core.errors import NotFound
+
+    found = Campaign.objects.filter(pk=campaign_id).first()
+    if found is None:
+        raise NotFound(f"no campaign has id {campaign_id}", field="campaign_id", value=campaign_id)
+    return found
+
+
+def campaign_summary(*, campaign: Campaign) -> dict[str, Any]:
+    """A campaign's reach: touchpoints by kind, people first reached by it, and its latest touchpoints."""
+    from django.db.models import Count
+
+    from tandem.campaigns.models import Touchpoint
+    from tandem.crm.models import Person
+
+    by_kind = list(
+        Touchpoint.objects.filter(campaign=campaign).values("kind").annotate(n=Count("id")).order_by("-n", "kind")
+    )
+    return {
+        "by_kind": by_kind,
+        "touchpoints": sum(r["n"] for r in by_kind),
+        "people_sourced": Person.objects.filter(original_campaign=campaign).count(),
+        "recent": list(
+            Touchpoint.objects.filter(campaign=campaign).select_related("person").order_by("-occurred_at", "-id")[:20]
+        ),
+    }

@@ -88,3 +88,44 @@ def touchpoint_record(
             )
             person.latest_channel, person.latest_campaign_id = channel, campaign_id
     return touchpoint
+
+
+CAMPAIGN_EDITABLE = ("name", "channel", "status", "started_on", "ended_on", "budget", "actual_cost")
+
+
+def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) -> Campaign:
+    """Change a campaign (review a draft made from UTM tags: name it, set its channel, activate it)."""
+    from decimal import Decimal
+
+    from tandem.campaigns.channels import CHANNEL_LABELS
+    from tandem.core.errors import ValidationFailed
+
+    unknown = set(changes) - set(CAMPAIGN_EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationFailed(f"field {name!r} cannot be edited here", field=name, value=changes[name])
+    if "name" in changes:
+        changes["name"] = str(changes["name"]).strip()
+        if not changes["name"]:
+            raise ValidationFailed("a campaign needs a name", field="name", value="")
+    if "channel" in changes and changes["channel"] not in CHANNEL_LABELS:
+        raise ValidationFailed(f"unknown channel {changes['channel']!r}", field="channel", value=changes["channel"])
+    if "status" in changes and changes["status"] not in Campaign.Status.values:
+        raise ValidationFailed(f"unknown status {changes['status']!r}", field="status", value=changes["status"])
+    for key in ("budget", "actual_cost"):
+        if changes.get(key) is not None and Decimal(changes[key]) < 0:
+            raise ValidationFailed(f"{key} cannot be negative", field=key, value=changes[key])
+    start = changes.get("started_on", campaign.started_on)
+    end = changes.get("ended_on", campaign.ended_on)
+    if start and end and end < start:
+        raise ValidationFailed(f"the campaign ends ({end}) before it starts ({start})", field="ended_on", value=end)
+    if changes.get("actual_cost") is None and "actual_cost" in changes:
+        changes["actual_cost"] = Decimal("0")
+    diff = {k: [str(getattr(campaign, k)), str(v)] for k, v in changes.items() if getattr(campaign, k) != v}
+    if not diff:
+        return campaign
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    campaign.save()
+    event_record(kind="campaign.updated", subject=campaign, actor=by_user, data={"changes": diff})
+    return campaign

@@ -21,6 +21,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
     NavItem("People", "crm:people"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
+    NavItem("Campaigns", "campaigns:list"),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
     NavItem("Imports", "capture:imports", frozenset({"admin", "marketing"})),

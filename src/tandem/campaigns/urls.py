@@ -1,0 +1,10 @@
+from django.urls import path
+
+from tandem.campaigns import views
+
+app_name = "campaigns"
+urlpatterns = [
+    path("", views.campaign_list, name="list"),
+    path("<int:pk>/", views.campaign_detail, name="campaign"),
+    path("<int:pk>/edit/", views.campaign_edit, name="campaign-edit"),
+]
