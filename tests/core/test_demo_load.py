@@ -63,8 +63,10 @@ def test_demo_loads_a_company_with_one_login_per_role(db):
         assert Client().login(username=username, password="tandem-demo")
         assert User.objects.get(username=username).role == role
     assert set(Role.values) == set(User.objects.values_list("role", flat=True))
-    assert Person.objects.count() == 300
-    assert Campaign.objects.count() == 98
+    assert Person.objects.count() == 301  # 300 generated, one new visitor from the sample form submissions
+    # 98 campaigns from the generator, and one draft made by a sample form submission with unknown UTM tags
+    assert Campaign.objects.count() == 99
+    assert Campaign.objects.filter(status="draft").count() == 1
 
 
 def test_demo_people_walk_the_whole_funnel_with_owners_and_activities(db):
@@ -132,7 +134,7 @@ def test_second_demo_run_loads_nothing_and_prints_the_logins_again(db):
     # when
     output = _demo()
     # then
-    assert "The database already holds 300 people: nothing loaded" in output
+    assert "The database already holds 301 people: nothing loaded" in output
     assert "  rep         sales_rep      Sales Americas" in output
     assert _snapshot() == before
 
@@ -145,7 +147,7 @@ def test_demo_reset_replaces_the_data_and_keeps_the_role_groups(db):
     # then
     assert "database emptied (--reset)" in output
     assert not Person.objects.filter(email="someone@else.example").exists()
-    assert Person.objects.count() == 300
+    assert Person.objects.count() == 301  # 300 generated, one new visitor from the sample form submissions
     assert set(Group.objects.values_list("name", flat=True)) == {r.label for r in Role}
     assert Group.objects.get(name="Sales rep").permissions.exists()
 

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -219,6 +219,61 @@ def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], use
 
 
 @transaction.atomic
+def demo_forms_create(*, company: DemoCompany, by_user: Any) -> int:
+    """Two web forms, and three submissions through the real capture path: a returning lead, a visitor from
+    an ad no campaign is tagged for (a draft campaign to review), and a malformed one (a journal refusal)."""
+    import json
+
+    from tandem.campaigns.models import Campaign
+    from tandem.capture.intake.processing import submissions_process
+    from tandem.capture.intake.services import Arrival, form_create, form_submission_receive
+
+    campaign = Campaign.objects.filter(channel="webinar").order_by("-started_on", "id").first()
+    demo = form_create(
+        name="Request a demo",
+        touchpoint_kind="demo_request",
+        campaign=campaign,
+        submit_label="Request my demo",
+        thank_you_message="Thank you! A specialist will call you within one business day.",
+        fields=[
+            {"name": "email", "label": "Work email", "type": "email", "required": True},
+            {"name": "first_name", "label": "First name", "type": "text", "required": True},
+            {"name": "last_name", "label": "Last name", "type": "text"},
+            {"name": "company", "label": "Company", "type": "text", "required": True},
+            {"name": "job_title", "label": "Job title", "type": "text"},
+            {"name": "team_size", "label": "Team size", "type": "select", "choices": ["1-10", "11-50", "51-200", "201+"]},
+            {"name": "consent_email", "label": "Send me product news by email", "type": "consent_email"},
+        ],
+        by_user=by_user,
+    )
+    form_create(
+        name="Newsletter signup",
+        fields=[
+            {"name": "email", "label": "Email", "type": "email", "required": True},
+            {"name": "consent_email", "label": "Yes, send me the monthly newsletter", "type": "consent_email", "required": True},
+        ],
+        by_user=by_user,
+    )
+    returning = company.people[0]
+    samples = [
+        {"email": returning.email, "first_name": returning.first_name, "company": returning.company, "team_size": "11-50"},
+        {"email": "lena.hart@brightpath.example", "first_name": "Lena", "last_name": "Hart", "company": "Brightpath",
+         "job_title": "Head of Operations", "consent_email": "1", "utm_source": "linkedin", "utm_medium": "cpc",
+         "utm_campaign": "q4-ops-leaders"},
+        {"email": "not-an-address", "first_name": "Typo", "company": "Nowhere"},
+    ]
+    for body in samples:
+        receipt = form_submission_receive(
+            arrival=Arrival(source="form_json", key=demo.public_key, body=json.dumps(body).encode(),
+                            body_size=len(json.dumps(body)), content_type="application/json",
+                            remote_addr="203.0.113.7", user_agent="demo"),
+            expect="json",
+        )
+        if receipt.submission is not None and receipt.status_code == 202:
+            submissions_process(ids=[receipt.submission.pk])
+    return 2
+
+
 def demo_load(
     *, company: DemoCompany, progress: Progress | None = None, keep_bundle: Path | None = None
 ) -> DemoLoadReport:
@@ -275,6 +330,8 @@ def demo_load(
     lap("owners, statuses, late stages")
     activities = demo_activities_log(company=company, person_pks=person_pks, users=users)
     lap("activities")
+    forms = demo_forms_create(company=company, by_user=users["marketing"])
+    lap("web forms and sample submissions")
     if keep_bundle is not None:
         write_bundle(company, keep_bundle)
     report.counts = {
@@ -287,6 +344,7 @@ def demo_load(
         "deals": with_deals.files["deals.csv"].created,
         "stage_changes": imported.stage_changes + stage_changes + with_deals.stage_changes,
         "activities": activities,
+        "forms": forms,
     }
     event_record(
         kind="demo.loaded",
