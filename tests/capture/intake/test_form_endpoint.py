@@ -398,3 +398,17 @@ def test_the_drain_processes_a_mixed_batch_in_one_go():
     assert Submission.objects.filter(status="spam").count() == 1
     assert Submission.objects.get(status="rejected").error_field == "email"
     assert Event.objects.filter(kind="capture.form_submitted").count() == 30
+
+
+def test_a_refused_submission_does_not_use_up_its_idempotency_key():
+    # given a submission refused for a malformed email
+    form = make_form()
+    client = Client()
+    first = _post(client, form.public_key, {"email": "ann@", "submission_id": "s-9"})
+    # when the visitor corrects it and sends it again with the same id
+    again = _post(client, form.public_key, {"email": "ann@example.com", "submission_id": "s-9"})
+    # then the correction is captured, and the refusal stays in the journal with the key it carried
+    assert (first.status_code, again.status_code) == (422, 201)
+    assert Person.objects.get().email == "ann@example.com"
+    refused = Submission.objects.get(status="rejected")
+    assert refused.idempotency_key is None and refused.result == {"idempotency_key": "s-9"}

@@ -147,12 +147,15 @@ def test_a_refused_hosted_post_shows_the_form_again_with_the_error_at_the_field(
     # given a form
     form = make_form()
     # when the email is malformed
-    response = Client().post(f"/f/{form.public_key}/", {"email": "ann(at)example.com", "first_name": "Ann"})
+    response = Client().post(
+        f"/f/{form.public_key}/", {"email": "ann(at)example.com", "first_name": "Ann", "submission_id": "s-1"}
+    )
     # then the page comes back 422 with the message at the email field, and the typed values kept
     text = response.content.decode()
     assert response.status_code == 422
     assert 'id="err-email"' in text and "is not a valid email address" in text
     assert '"first_name": "Ann"' in text
+    assert 'name="submission_id" value="s-1"' not in text
     assert Person.objects.count() == 0
     assert Submission.objects.get().status == "rejected"
 

@@ -370,10 +370,15 @@ def _receive(
     try:
         with writer_turn(), transaction.atomic():
             _rate_hit(key=rate_key, limit=rate_limit, now=started)
-            sub = _journal_new(arrival=arrival, form=form, idempotency_key=idempotency_key, limit=limit_bytes)
+            # A refused request claims no idempotency key (as with Stripe's): the corrected retry must go through.
+            sub = _journal_new(
+                arrival=arrival, form=form, idempotency_key="" if error else idempotency_key, limit=limit_bytes
+            )
             if error is not None:
                 sub.status, sub.http_status = SubmissionStatus.REJECTED, status_code
                 sub.error, sub.error_field = error.message[:2000], (error.field or "")[:120]
+                if idempotency_key:
+                    sub.result = {"idempotency_key": idempotency_key[:200]}
             elif spam:
                 # A hidden field only a robot fills in: keep the row, answer as if all went well.
                 sub.status, sub.http_status, sub.processed_at = SubmissionStatus.SPAM, 201, timezone.now()

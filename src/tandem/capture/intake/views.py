@@ -249,7 +249,10 @@ def _hosted_context(
         utm = {k: utm_from_url(referrer).get(k, "") for k in UTM_KEYS}
     hidden = {**utm, "page_url": page_url, "referrer": referrer, "submission_id": str(uuid.uuid4())}
     if values:
-        hidden.update({k: values.get(k, "") for k in hidden if isinstance(values.get(k, ""), str) and values.get(k)})
+        # The visit's tags and addresses carry over; the retry is a new submission with a new id.
+        hidden.update(
+            {k: values[k] for k in hidden if k != "submission_id" and isinstance(values.get(k), str) and values[k]}
+        )
     return {
         "form": form,
         "fields": [{**f, "error": (errors or {}).get(f["name"], "")} for f in form.fields],
