@@ -251,14 +251,15 @@ def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         key = run(SETUP, env).splitlines()[-1]
         payloads = bodies(args.seed)
         port = free_port()
-        proc = start_gunicorn("tandem.wsgi:application", port, args.workers, {**env, "TANDEM_SERVE_WORKER": "1"}, config=True)
+        worker = "0" if args.no_drain else "1"
+        proc = start_gunicorn("tandem.wsgi:application", port, args.workers, {**env, "TANDEM_SERVE_WORKER": worker}, config=True)
         try:
             results["tandem"] = drive(port, f"/api/capture/forms/{key}/submissions", payloads, args)
             # The load has stopped: how long until the background drain has processed every row?
             ended = time.perf_counter()
             while True:
                 counts = json.loads(run(COUNT, env).splitlines()[-1])
-                if counts["processed"] >= counts["journal"] or time.perf_counter() - ended > 120:
+                if args.no_drain or counts["processed"] >= counts["journal"] or time.perf_counter() - ended > 120:
                     break
                 time.sleep(0.5)
             results["tandem"]["drain_s"] = time.perf_counter() - ended
@@ -294,6 +295,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (the bound)")
     parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn sync workers")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-drain", action="store_true", help="diagnosis: no background worker, journal only")
     parser.add_argument("--python-client", action="store_true", help="use the asyncio client even if wrk is installed")
     args = parser.parse_args()
     failed = False

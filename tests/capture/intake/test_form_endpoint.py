@@ -271,7 +271,8 @@ def test_over_the_rate_limit_answers_429_with_retry_after_and_writes_nothing(mon
     assert response["Retry-After"] == "45"
     assert response.json()["field"] == "key"
     assert _counts() | {"journal": Submission.objects.count()} == before
-    assert RateWindow.objects.get(key=form.public_key).count == 3
+    # (on PostgreSQL each server process counts in its own row; the budget is their sum)
+    assert sum(RateWindow.objects.filter(key__startswith=form.public_key).values_list("count", flat=True)) == 3
 
 
 def test_a_new_minute_opens_a_new_budget_and_forgets_old_windows(monkeypatch):

@@ -10,6 +10,7 @@ when TANDEM_CAPTURE_PROCESSING is `inline`, or by the background drain (`backgro
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -210,20 +211,43 @@ class _RateLimited(Exception):
         self.retry_after = retry_after
 
 
+RATE_SHARDS = 8
+
+
 def _rate_hit(*, key: str, limit: int, now: float) -> None:
-    """Count a request against its key's budget for this minute; over budget aborts the transaction."""
+    """Count a request against its key's budget for this minute; over budget aborts the transaction.
+
+    On PostgreSQL each server process counts in its own row (one of RATE_SHARDS) and the budget is their
+    sum: a single row per key would be locked by every request until its commit, so requests would queue
+    behind each other's commits. SQLite has one writer at a time anyway, so one row is exact and enough.
+    """
     window = int(now // 60)
     table = connection.ops.quote_name(RateWindow._meta.db_table)
     quoted = connection.ops.quote_name("window")
+    upsert = (
+        f"INSERT INTO {table} (key, {quoted}, count) VALUES (%s, %s, 1) "
+        f"ON CONFLICT (key, {quoted}) DO UPDATE SET count = {table}.count + 1 RETURNING count"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key, {quoted}, count) VALUES (%s, %s, 1) "
-            f"ON CONFLICT (key, {quoted}) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [key, window],
-        )
-        count = cursor.fetchone()[0]
-        if count == 1:
-            # A new minute: forget this key's old minutes, so the table stays one row per busy key.
+        if connection.vendor == "postgresql":
+            shard = os.getpid() % RATE_SHARDS
+            own = f"{key}#{shard}"[:80]
+            others = [f"{key}#{i}"[:80] for i in range(RATE_SHARDS) if i != shard]
+            marks = ", ".join(["%s"] * len(others))
+            cursor.execute(
+                f"WITH up AS ({upsert}) SELECT (SELECT count FROM up), COALESCE((SELECT SUM(count) FROM {table} "
+                f"WHERE key IN ({marks}) AND {quoted} = %s), 0)",
+                [own, window, *others, window],
+            )
+            mine, rest = cursor.fetchone()
+            count, key = int(mine) + int(rest), own
+            first = int(mine) == 1
+        else:
+            cursor.execute(upsert, [key, window])
+            count = int(cursor.fetchone()[0])
+            first = count == 1
+        if first:
+            # A new minute: forget this key's old minutes, so the table stays a row or two per busy key.
             cursor.execute(f"DELETE FROM {table} WHERE key = %s AND {quoted} < %s", [key, window - 1])
     if count > limit:
         raise _RateLimited(retry_after=max(1, 60 - int(now % 60)))
