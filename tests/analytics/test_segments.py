@@ -223,3 +223,18 @@ def test_shrunk_rate_lies_between_raw_rate_and_prior_mean(cells: list[tuple[int,
         assert r.rate is not None and r.shrunk_rate is not None
         lo, hi = sorted((r.rate, prior.mean))
         assert lo - 1e-12 <= r.shrunk_rate <= hi + 1e-12
+
+
+def test_aggregate_merges_missing_values_and_handles_no_leads():
+    # given None and "" both meaning "not filled in"
+    # when
+    segments, trials, conversions = aggregate_segments(
+        by=["industry"], columns={"industry": ["edu", None, "", "edu"]}, converted=[True, False, True, True]
+    )
+    empty = aggregate_segments(by=["industry"], columns={"industry": []}, converted=[])
+    # then
+    assert segments == [{"industry": "(none)"}, {"industry": "edu"}]
+    assert trials.tolist() == [2, 2] and conversions.tolist() == [1, 2]
+    assert empty[0] == [] and empty[1].size == 0
+    with pytest.raises(ValidationFailed, match="one value per lead"):
+        aggregate_segments(by=["industry"], columns={"industry": ["edu"]}, converted=[1, 0])

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from tandem.analytics.spc import (
@@ -301,6 +303,38 @@ def test_bad_input_is_refused_with_the_field_named():
     with pytest.raises(ValidationFailed, match="ISO date") as err:
         xmr_chart(key="a", starts=["2026-13-01", "x", "y"], values=[1, 2, 3])
     assert err.value.field == "starts"
+    with pytest.raises(ValidationFailed, match="increasing order") as err:
+        u_chart_daily(key="a", days=["2026-01-02", "2026-01-02"], counts=[1, 2])
+    assert err.value.field == "days"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=500), st.floats(min_value=0, max_value=1)),
+        min_size=1,
+        max_size=40,
+    ),
+    young=st.integers(min_value=0, max_value=10),
+)
+def test_p_chart_properties(cells: list[tuple[int, float]], young: int):
+    # given any weekly counts, the last `young` weeks immature
+    n = [c[0] for c in cells]
+    x = [round(c[0] * c[1]) for c in cells]
+    starts = weeks(date(2026, 1, 5), len(cells))
+    as_of = starts[-1] + timedelta(days=7 - 7 * min(young, len(cells)))
+    # when
+    chart = p_chart(key="k", starts=starts, successes=x, trials=n, as_of=as_of, maturity_days=0)
+    # then
+    for i, p in enumerate(chart.points):
+        assert p.mature == (i < len(cells) - min(young, len(cells)))
+        if p.center is not None and p.lcl is not None and p.ucl is not None:
+            assert 0.0 <= p.lcl <= p.center <= p.ucl <= 1.0
+        if not p.mature:
+            assert all(f[i] == 0 for f in chart.flags.values())
+            assert i not in chart.baseline
+    assert all(s.start >= starts[0] for s in chart.signals)
+    assert chart.summary
 
 
 # ------------------------------------------------------------------------------------ rule flags

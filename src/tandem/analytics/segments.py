@@ -273,19 +273,29 @@ def aggregate_segments(
 ) -> tuple[list[dict[str, str]], NDArray[np.int64], NDArray[np.int64]]:
     """Count leads and conversions per segment from per-lead columns (vectorised; missing values → "(none)")."""
     conv = np.asarray(converted).astype(bool).ravel()
+    if not by:
+        raise ValidationFailed("by must name at least one field", field="by")
     codes = []
     labels = []
     for name in by:
         if name not in columns:
             raise ValidationFailed(f"unknown field {name!r}", field="by", value=name)
-        col = np.array(["(none)" if v is None or v == "" else str(v) for v in columns[name]], dtype=object)
-        if col.size != conv.size:
+        values = columns[name]
+        if len(values) != conv.size:
             raise ValidationFailed(f"column {name!r} must have one value per lead", field=name)
-        uniq, inverse = np.unique(col, return_inverse=True)
+        # A dict factorisation is ~20x faster than np.unique on an object array of a million strings.
+        lookup: dict[Any, int] = {}
+        inverse = np.fromiter((lookup.setdefault(v, len(lookup)) for v in values), dtype=np.intp, count=conv.size)
+        raw = list(lookup)
+        names = ["(none)" if v is None or v == "" else str(v) for v in raw]
+        # Several raw values may print the same (None and ""): merge them under one label, sorted.
+        uniq, remap = np.unique(np.array(names, dtype=object), return_inverse=True)
         labels.append(uniq)
-        codes.append(inverse.ravel())
+        codes.append(remap.ravel()[inverse] if inverse.size else inverse)
+    if conv.size == 0:
+        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     dims = tuple(u.size for u in labels)
-    flat = np.ravel_multi_index(tuple(codes), dims) if codes else np.zeros(conv.size, dtype=np.intp)
+    flat = np.ravel_multi_index(tuple(codes), dims)
     present, inverse = np.unique(flat, return_inverse=True)
     trials = np.bincount(inverse, minlength=present.size).astype(np.int64)
     conversions = np.bincount(inverse, weights=conv, minlength=present.size).astype(np.int64)

@@ -225,6 +225,18 @@ def _to_date(value: date | str, *, field_name: str) -> date:
         ) from None
 
 
+def _dates(values: Sequence[date | str], *, field_name: str) -> list[date]:
+    days = [_to_date(v, field_name=field_name) for v in values]
+    for i in range(1, len(days)):
+        if days[i] <= days[i - 1]:
+            raise ValidationFailed(
+                f"{field_name} must be in increasing order without repeats: {days[i]} follows {days[i - 1]}",
+                field=field_name,
+                value=days[i].isoformat(),
+            )
+    return days
+
+
 def _check_rules(rules: Sequence[str]) -> tuple[str, ...]:
     for r in rules:
         if r not in RULES:
@@ -347,7 +359,7 @@ def p_chart(
 ) -> ChartSeries:
     """p-chart of conversion proportions with per-point limits p̄ ± 3√(p̄(1−p̄)/n_t) clipped to [0, 1]."""
     _validate_period(period)
-    days = [_to_date(s, field_name="starts") for s in starts]
+    days = _dates(starts, field_name="starts")
     x = np.asarray(successes, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     if not (x.shape == n.shape == (len(days),)):
@@ -407,7 +419,7 @@ def xmr_chart(
 ) -> ChartSeries:
     """Individuals (XmR) chart: centre x̄, σ = MR̄/1.128, limits x̄ ± 3σ (lower floored at ``floor``)."""
     _validate_period(period)
-    days = [_to_date(s, field_name="starts") for s in starts]
+    days = _dates(starts, field_name="starts")
     v = np.asarray(values, dtype=np.float64)
     if v.shape != (len(days),):
         raise ValidationFailed("starts and values must have the same length", field="values")
@@ -461,7 +473,7 @@ def u_chart_daily(
     min_baseline: int = 14,
 ) -> ChartSeries:
     """Weekday-adjusted Poisson chart of daily counts: centre_t = λ·f_weekday, limits centre ± 3√centre."""
-    parsed = [_to_date(s, field_name="days") for s in days]
+    parsed = _dates(days, field_name="days")
     c = np.asarray(counts, dtype=np.float64)
     if c.shape != (len(parsed),):
         raise ValidationFailed("days and counts must have the same length", field="counts")
