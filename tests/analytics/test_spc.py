@@ -253,6 +253,28 @@ def test_too_short_a_baseline_gives_no_limits_and_says_so():
     )
 
 
+def test_known_standard_needs_no_baseline_points():
+    # given a known rate and weeks that are all still maturing, then the same weeks matured
+    starts = weeks(date(2026, 6, 1), 3)
+    young = p_chart(
+        key="k", starts=starts, successes=[1, 1, 1], trials=[100, 100, 100], known_rate=0.1,
+        as_of=date(2026, 6, 20), maturity_days=30,
+    )
+    # a baseline range whose only week had no leads, then two weeks at 0 % of 1,000
+    emptied = p_chart(
+        key="k", label="win rate", starts=starts, successes=[0, 0, 0], trials=[0, 1000, 1000], known_rate=0.1,
+        baseline=(0, 1),
+    )
+    # then limits come from the standard: 10 % ± 3·√(0.1·0.9/100) = 1 % to 19 %
+    assert young.signals == () and young.points[0].lcl == pytest.approx(0.01)
+    assert young.summary == "K: no mature week to judge yet. The 3 most recent weeks are too recent to judge: outcomes are still maturing."
+    assert emptied.baseline == ()
+    assert [s.text for s in emptied.signals] == [
+        "Win rate has been below its normal range for 2 weeks since 2026-06-08; "
+        "the normal range comes from the given standard."
+    ]
+
+
 def test_to_dict_has_the_report_shape():
     # given
     starts, x, n = quality_series()

@@ -600,8 +600,14 @@ def _episodes(
     lead = {"run": RUN_LENGTH - 1, "trend": TREND_LENGTH - 1}.get(rule, 0)
     k = 0
     m = f.size
-    base_values = spec.values[used]
-    before = f"before that it varied between {_fmt(spec, base_values.min())} and {_fmt(spec, base_values.max())}"
+    if f.size == 0 or not f.any():
+        return out
+    if used.size:
+        base_values = spec.values[used]
+        before = f"before that it varied between {_fmt(spec, base_values.min())} and {_fmt(spec, base_values.max())}"
+    else:
+        # A known standard with no mature baseline point: there is no observed range to quote.
+        before = "the normal range comes from the given standard"
     noun = "week" if spec.period == "week" else "day"
     while k < m:
         if f[k] == 0:
