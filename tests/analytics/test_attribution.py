@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -654,3 +657,35 @@ def test_a_key_never_touched_gets_nothing(journeys):
         # then
         assert by_key(result)["never"] == 0.0, model
         assert by_key(result, "revenue")["never"] == 0.0, model
+
+
+@settings(max_examples=40, deadline=None)
+@given(journeys=journey_sets())
+def test_shapley_matches_average_marginal_contributions_over_all_orders(journeys):
+    # given: a brute-force Shapley value, averaging each key's marginal contribution to v over every order
+    # in which the keys of a journey could join; v(S) = conversion rate of the journeys touching exactly S
+    sets = [frozenset(journeys.codes[a:b].tolist()) for a, b in itertools.pairwise(journeys.offsets.tolist())]
+    seen: dict[frozenset[int], list[float]] = {}
+    for keys, won, count in zip(sets, journeys.converted.tolist(), journeys.count.tolist(), strict=True):
+        seen.setdefault(keys, [0.0, 0.0])
+        seen[keys][0] += count * won
+        seen[keys][1] += count
+
+    def v(keys: frozenset[int]) -> float:
+        won, all_ = seen.get(keys, [0.0, 0.0])
+        return won / all_ if keys and all_ else 0.0
+
+    expected = [0.0] * len(journeys.keys)
+    for keys, won, count in zip(sets, journeys.converted.tolist(), journeys.count.tolist(), strict=True):
+        if not keys or not won or not count:
+            continue
+        for order in itertools.permutations(sorted(keys)):
+            for i, key in enumerate(order):
+                gain = v(frozenset(order[: i + 1])) - v(frozenset(order[:i]))
+                expected[key] += count * gain / v(keys) / math.factorial(len(keys))
+
+    # when
+    result = shapley(journeys)
+
+    # then
+    assert result.conversions[: len(journeys.keys)].tolist() == pytest.approx(expected, abs=1e-9)
