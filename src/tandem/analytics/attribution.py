@@ -23,8 +23,8 @@ Decisions (docs/reports.md, "Attribution", says the same for users):
   when such conversions exist; the data-driven models are fitted on journeys with touches only.
 - Repeated consecutive touches of the same key are kept: they count as touches in linear, time-decay,
   position-based and W-shaped, and as self-transitions in the Markov chain, where (first order) they cannot
-  change any absorption probability, so the removal effects equal those of the chain without them
-  (ChannelAttribution's convention for order 1 gives the same numbers).
+  change any absorption probability, so the removal effects equal those of ChannelAttribution's chain,
+  which drops self-transitions (its heuristic models keep repeated touches, as here).
 - Time decay weights a touch by 2^(−age / half_life) with its age measured from the conversion; the shares
   are normalised per journey, so measuring from the conversion or from the last touch gives the same
   shares, and no conversion time is needed. Without touch times, a touch's time is its position (so the
@@ -251,17 +251,26 @@ class Journeys:
                 raise _fail(f"{name} must be whole numbers, not negative", name, None)
         if np.any((conv == 0) & (value != 0)):
             raise _fail("conversion_value must be 0 on rows without conversions", "conversion_value", None)
-        rows = [
-            (p, c > 0, c if c > 0 else n, v)
-            for p, c, v, n in zip(split, conv, value, null, strict=True)
-            for c, n in ((c, 0.0), (0.0, n))
-            if (c > 0 or n > 0)
-        ]
+        paths_out: list[list[str]] = []
+        converted: list[bool] = []
+        count: list[int] = []
+        revenue: list[float] = []
+        for path, c, v, nn in zip(split, conv.tolist(), value.tolist(), null.tolist(), strict=True):
+            if c > 0:
+                paths_out.append(path)
+                converted.append(True)
+                count.append(int(c))
+                revenue.append(v)
+            if nn > 0:
+                paths_out.append(path)
+                converted.append(False)
+                count.append(int(nn))
+                revenue.append(0.0)
         return cls.from_paths(
-            [r[0] for r in rows],
-            converted=[r[1] for r in rows],
-            count=np.array([r[2] for r in rows], dtype=np.int64),
-            revenue=[r[3] if r[1] else 0.0 for r in rows],
+            paths_out,
+            converted=converted,
+            count=np.array(count, dtype=np.int64),
+            revenue=revenue,
             keys=keys,
         )
 
