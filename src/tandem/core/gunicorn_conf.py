@@ -18,7 +18,9 @@ def on_starting(server: Any) -> None:
     global _worker
     if os.environ.get("TANDEM_SERVE_WORKER", "1") != "1":
         return
-    _worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"])
+    # The worker yields the CPU to the web workers (nice 10): a burst of submissions is journaled at full speed
+    # and drained as the CPU frees up, instead of the drain slowing every request down.
+    _worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"], preexec_fn=lambda: os.nice(10))
     server.log.info("Tandem background worker started (pid %s)", _worker.pid)
 
 
