@@ -75,7 +75,7 @@ def generate(n: int, seed: int = 20261123) -> Journeys:
     jid = np.repeat(np.arange(n), lengths)
     touched = np.zeros((n, k), dtype=bool)
     touched[jid, codes] = True
-    logit = -2.3 + touched @ lift + 0.25 * size_band + 0.3 * inbound
+    logit = -2.65 + touched @ lift + 0.25 * size_band + 0.3 * inbound
     converted = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     revenue = np.where(converted, rng.lognormal(8.5, 0.8, size=n) * (1 + size_band), 0.0)
     lead_index = np.where(rng.random(n) < 0.8, rng.integers(0, lengths), -1)
