@@ -79,6 +79,45 @@ def test_from_aggregated_splits_rows_into_converted_and_null_journeys():
     assert journeys.revenue.tolist() == [12.0, 0.0, 0.0, 4.0]
 
 
+def test_from_touches_sorts_cuts_at_the_conversion_and_finds_milestones():
+    # given: a touch table out of order. Journey 0 (won, closed at day 10): B@5 (lead), A@1, C@12 (after
+    # the close, dropped), A@8 (opportunity). Journey 1 (never won): C@3 (lead), B@2. Journey 2: no touch.
+    # Journey 3 (won at day 4): A@6 only, after its close: no touch left, its lead touch dropped with it.
+    journeys = Journeys.from_touches(
+        keys=["A", "B", "C"],
+        journey=[0, 1, 0, 0, 1, 0, 3],
+        codes=[1, 2, 0, 2, 1, 0, 0],
+        times=[5.0, 3.0, 1.0, 12.0, 2.0, 8.0, 6.0],
+        lead_touch=[True, True, False, False, False, False, True],
+        opportunity_touch=[False, False, False, False, False, True, False],
+        converted=[True, False, False, True],
+        revenue=[100.0, 0.0, 0.0, 20.0],
+        cutoff=[10.0, float("nan"), float("nan"), 4.0],
+    )
+
+    # then: journey 0 is A@1, B@5, A@8 (lead at position 1, opportunity at 2); journey 1 is B@2, C@3
+    assert journeys.offsets.tolist() == [0, 3, 5, 5, 5]
+    assert journeys.codes.tolist() == [0, 1, 0, 1, 2]
+    assert journeys.times is not None
+    assert journeys.times.tolist() == [1.0, 5.0, 8.0, 2.0, 3.0]
+    assert journeys.lead_index is not None and journeys.opportunity_index is not None
+    assert journeys.lead_index.tolist() == [1, 1, -1, -1]
+    assert journeys.opportunity_index.tolist() == [2, -1, -1, -1]
+    # and W-shaped reads them: every touch of journey 0 is a milestone (first A, lead B, opportunity A), so
+    # the three slots share 100 %: A 2/3, B 1/3; journey 3 has no touch left: its conversion goes to (none)
+    result = w_shaped(journeys)
+    assert by_key(result) == pytest.approx({"A": 2 / 3, "B": 1 / 3, "C": 0.0, NO_TOUCH: 1.0}, abs=1e-12)
+
+
+def test_from_touches_refuses_unknown_journey_numbers():
+    # given / when / then
+    with pytest.raises(ValidationFailed) as info:
+        Journeys.from_touches(
+            keys=["A"], journey=[0, 2], codes=[0, 0], times=[1.0, 2.0], converted=[True, False], revenue=[1, 0]
+        )
+    assert info.value.field == "journey"
+
+
 # --- rule-based models ---------------------------------------------------------------------------------
 
 

@@ -221,6 +221,79 @@ class Journeys:
         )
 
     @classmethod
+    def from_touches(
+        cls,
+        *,
+        keys: Sequence[str],
+        journey: ArrayLike,
+        codes: ArrayLike,
+        times: ArrayLike,
+        converted: ArrayLike,
+        revenue: ArrayLike,
+        count: ArrayLike | None = None,
+        cutoff: ArrayLike | None = None,
+        lead_touch: ArrayLike | None = None,
+        opportunity_touch: ArrayLike | None = None,
+        profile: ArrayLike | None = None,
+    ) -> Journeys:
+        """Journeys from a touch table in any order: per touch its journey number, key code and time.
+
+        Per journey: converted, revenue, count, profile and cutoff, the close time of its first won deal
+        (NaN when it never won): touches after the cutoff are left out, so a journey ends at its conversion.
+        lead_touch / opportunity_touch flag, per touch, the touch that created the lead / the opportunity
+        (the earliest flagged touch kept counts). Sorting is by journey, then time, then table order.
+        """
+        conv = _as_1d(converted, np.bool_, "converted")
+        n = conv.size
+        jid = _as_1d(journey, np.int64, "journey")
+        code = _as_1d(codes, np.int64, "codes")
+        time = _as_1d(times, np.float64, "times")
+        flags = {
+            name: None if raw is None else _as_1d(raw, np.bool_, name)
+            for name, raw in (("lead_touch", lead_touch), ("opportunity_touch", opportunity_touch))
+        }
+        for name, arr in (("codes", code), ("times", time), *flags.items()):
+            if arr is not None and arr.size != jid.size:
+                raise _fail(f"{name} has {arr.size} values for {jid.size} touches", name, arr.size)
+        if jid.size and (jid.min() < 0 or jid.max() >= n):
+            raise _fail(f"journey numbers must be 0..{n - 1} (one per converted flag)", "journey", None)
+        keep = np.ones(jid.size, dtype=bool)
+        if cutoff is not None:
+            limit = _as_1d(cutoff, np.float64, "cutoff")
+            if limit.size != n:
+                raise _fail(f"cutoff has {limit.size} values for {n} journeys", "cutoff", limit.size)
+            touch_limit = limit[jid]
+            keep = np.isnan(touch_limit) | (time <= touch_limit)
+        order = np.flatnonzero(keep)
+        order = order[np.lexsort((time[order], jid[order]))]
+        jid, code, time = jid[order], code[order], time[order]
+        lengths = np.bincount(jid, minlength=n).astype(np.int64)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        pos = np.arange(jid.size, dtype=np.int64) - offsets[jid]
+        milestones: dict[str, IntArray | None] = {}
+        for name, flag in flags.items():
+            if flag is None:
+                milestones[name] = None
+                continue
+            flagged = flag[order]
+            first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(first, jid[flagged], pos[flagged])
+            milestones[name] = np.where(first == np.iinfo(np.int64).max, -1, first)
+        return cls(
+            keys=tuple(keys),
+            codes=code,
+            offsets=offsets,
+            converted=conv,
+            revenue=np.asarray(revenue, dtype=np.float64),
+            count=np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64),
+            times=time,
+            lead_index=milestones["lead_touch"],
+            opportunity_index=milestones["opportunity_touch"],
+            profile=None if profile is None else np.asarray(profile, dtype=np.float64),
+        )
+
+    @classmethod
     def from_aggregated(
         cls,
         paths: Sequence[Sequence[str] | str],
