@@ -52,6 +52,14 @@ log = logging.getLogger(__name__)
 CHANNEL_SET = {c for c, _ in CHANNELS}
 KIND_SET = {k for k, _ in TOUCHPOINT_KINDS}
 BATCH = 100
+# On SQLite a batch's writes hold the database's only write lock, which every arriving submission needs for its
+# journal row: small batches keep that wait short (a 25-row write takes a few milliseconds).
+SQLITE_BATCH = 25
+
+
+def batch_size() -> int:
+    """Rows per processing transaction on this database."""
+    return SQLITE_BATCH if connection.vendor == "sqlite" else BATCH
 
 
 def fields_of(form: Form) -> list[FieldSpec]:
@@ -551,8 +559,9 @@ def _mark_failed(*, sub_id: int, exc: BaseException) -> None:
         )
 
 
-def submissions_process(*, ids: list[int] | None = None, limit: int = BATCH) -> ProcessResult:
+def submissions_process(*, ids: list[int] | None = None, limit: int | None = None) -> ProcessResult:
     """Process journal rows waiting as `received` (those ids, or the oldest `limit`), in one batch."""
+    limit = limit or batch_size()
     last: BaseException | None = None
     for _attempt in range(3):
         try:
@@ -585,7 +594,7 @@ def submissions_process(*, ids: list[int] | None = None, limit: int = BATCH) -> 
     return out
 
 
-def submissions_drain(*, limit: int = BATCH, max_batches: int = 1000) -> ProcessResult:
+def submissions_drain(*, limit: int | None = None, max_batches: int = 100_000) -> ProcessResult:
     """Process every waiting journal row, batch after batch, until none is left."""
     total = ProcessResult()
     for _ in range(max_batches):
