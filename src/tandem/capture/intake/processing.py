@@ -37,7 +37,7 @@ from tandem.capture.intake.validation import (
     utm_from_url,
 )
 from tandem.capture.models import Form, Submission, SubmissionStatus
-from tandem.core.bulk import rows_update
+from tandem.core.bulk import rows_insert, rows_update
 from tandem.core.errors import TandemError, ValidationFailed
 from tandem.core.locks import writer_turn
 from tandem.core.models import Event
@@ -304,7 +304,8 @@ def _create_people(touches: list[_Touch]) -> list[Person]:
                 updated_at=timezone.now(),
             )
         )
-    created = Person.objects.bulk_create(new)
+    rows_insert(objects=new)
+    created = new
     links = []
     for (kind, value), person in zip(firsts, created, strict=True):
         first = firsts[(kind, value)]
@@ -380,6 +381,7 @@ def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
 
 
 def _record(touches: list[_Touch]) -> list[Touchpoint]:
+    now = timezone.now()
     rows = [
         Touchpoint(
             person=t.person,
@@ -395,6 +397,7 @@ def _record(touches: list[_Touch]) -> list[Touchpoint]:
             url=t.url[:2000],
             referrer=t.referrer[:2000],
             custom_fields=t.extra,
+            created_at=now,
         )
         for t in touches
     ]
@@ -403,7 +406,8 @@ def _record(touches: list[_Touch]) -> list[Touchpoint]:
     newest_before = dict(
         Touchpoint.objects.filter(person_id__in=person_ids).values("person_id").annotate(at=Max("occurred_at")).values_list("person_id", "at")
     )
-    created = Touchpoint.objects.bulk_create(rows)
+    rows_insert(objects=rows)
+    created = rows
     latest: dict[int, _Touch] = {}
     for t in touches:
         assert t.person is not None
@@ -516,7 +520,7 @@ def _apply(plan: _Plan) -> ProcessResult:
         done.append(sub)
     for sub in done:
         sub.attempts += 1
-    Event.objects.bulk_create(events)
+    rows_insert(objects=events)
     rows_update(
         objects=done,
         fields=["status", "http_status", "processed_at", "error", "error_field", "attempts", "person", "result"],
