@@ -28,10 +28,10 @@ if not settings.configured:
     )
     django.setup()
 
-from django.db import connection, transaction  # noqa: E402
-from django.http import HttpRequest  # noqa: E402
-from django.urls import path  # noqa: E402
-from ninja import NinjaAPI, Schema  # noqa: E402
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django.urls import path
+from ninja import NinjaAPI, Schema
 
 api = NinjaAPI(urls_namespace="bare")
 

@@ -106,7 +106,9 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], confi
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}")
+                raise SystemExit(
+                    f"gunicorn exited: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}"
+                ) from None
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("gunicorn did not start in 30 s")
