@@ -207,16 +207,20 @@ def test_serve_execs_gunicorn_with_sync_workers(monkeypatch):
     assert os.environ["TANDEM_SERVE_WORKER"] == "1"
 
 
-def test_serve_dev_runs_djangos_reloading_server(monkeypatch):
+def test_serve_dev_runs_djangos_reloading_server_and_the_worker(monkeypatch):
     # given
     calls = []
     monkeypatch.setattr(
         "tandem.core.management.commands.serve.call_command", lambda *args, **kwargs: calls.append(args)
     )
+    monkeypatch.setattr(
+        "tandem.core.management.commands.serve._start_dev_worker", lambda: calls.append(("worker",))
+    )
     # when
     call_command("serve", "--dev", "--port", "8001", stdout=io.StringIO())
-    # then
-    assert calls == [("runserver", "127.0.0.1:8001")]
+    call_command("serve", "--dev", "--port", "8002", "--no-worker", stdout=io.StringIO())
+    # then the second run starts no worker
+    assert calls == [("worker",), ("runserver", "127.0.0.1:8001"), ("runserver", "127.0.0.1:8002")]
 
 
 def test_serve_refuses_a_port_out_of_range():

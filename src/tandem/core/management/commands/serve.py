@@ -38,6 +38,15 @@ def gunicorn_argv(*, host: str, port: int, workers: int, timeout: int) -> list[s
     ]
 
 
+def _start_dev_worker() -> None:
+    """Beside the development server, the background worker too; it stops when this process exits."""
+    import atexit
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"])
+    atexit.register(worker.terminate)
+
+
 class Command(BaseCommand):
     help = "Serve Tandem: gunicorn with sync workers on 127.0.0.1:8000, or Django's reloading server (--dev)."
 
@@ -81,6 +90,8 @@ class Command(BaseCommand):
         if opts["dev"]:
             if not os.environ.get("RUN_MAIN"):  # the reloader runs this command again in a child process
                 self.stdout.write(f"Tandem (development server) on {url}  (Ctrl+C stops)")
+                if not opts["no_worker"]:
+                    _start_dev_worker()
             call_command("runserver", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
             return
         self.stdout.write(f"Tandem on {url} with {workers} gunicorn workers  (Ctrl+C stops)")
