@@ -68,7 +68,8 @@ DOMAIN_STOP_WORDS = frozenset(
         "question", "questions", "quick", "ask", "asked", "asking", "thanks", "thank", "please", "hi", "hello",
         "ok", "okay", "honestly", "sorry", "just", "checking", "check", "clear", "follow", "team", "need",
         "needs", "does", "did", "like", "know", "want", "wondering", "maybe", "actually", "really", "thing",
-        "things", "yes", "let", "lets",
+        "things", "yes", "let", "lets", "don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "wouldn",
+        "couldn", "shouldn", "haven", "hasn", "ll", "ve", "re", "today", "week", "weeks",
     )
 )  # fmt: skip
 _STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
@@ -96,7 +97,9 @@ def stem(word: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower().replace("’", "'")) if w not in _STOP_WORDS and len(w) > 1]
+    # "team's" is "team", "doesn't" is "doesn" (a stop word): the part after an apostrophe says nothing.
+    words = (w.split("'")[0] for w in _WORD.findall(text.lower().replace("’", "'")))
+    return [w for w in words if w not in _STOP_WORDS and len(w) > 1]
 
 
 def analyze(text: str) -> list[str]:
@@ -120,7 +123,7 @@ def _one_thread() -> Iterator[None]:
 # -----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Theme:
     """One theme: its id, label, most distinctive terms, central example texts and size."""
 
@@ -143,7 +146,7 @@ class Theme:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ThemeModel:
     """Fitted vocabulary, idf, reduction axes and themes; immutable, every edit returns a new model."""
 
@@ -465,7 +468,7 @@ def _surface_forms(texts: Sequence[str], vocabulary: Sequence[str]) -> tuple[str
     wanted = set(vocabulary)
     seen: dict[str, Counter[str]] = {}
     for text in texts:
-        for word in _WORD.findall(text.replace("’", "'")):
+        for word in (w.split("'")[0] for w in _WORD.findall(text.replace("’", "'"))):
             lower = word.lower()
             if lower in _STOP_WORDS or len(lower) <= 1:
                 continue
