@@ -246,6 +246,22 @@ def test_split_recovers_two_planted_subgroups(demo, model):
     assert split.theme(new[0]).label != split.theme(new[1]).label
 
 
+def test_asking_for_more_themes_than_distinct_wordings_gives_fewer_themes():
+    # given three identical texts and one other
+    texts = ["Price too high?", "Price too high?", "Price too high?", "Support help?"]
+
+    # when three themes are asked for
+    few = themes_discover(texts, k=3, min_df=1)
+
+    # then the two groups there are come back, without an empty theme
+    assert [(t.id, t.count, t.examples) for t in few.themes] == [
+        (1, 3, ("Price too high?",)),
+        (2, 1, ("Support help?",)),
+    ]
+    assert few.next_id == 3
+    assert themes_assign(few, texts).tolist() == [1, 1, 1, 2]
+
+
 def test_same_seed_gives_the_same_model_and_json_round_trip_is_exact(demo):
     # given the demo questions
     texts, _ = demo

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import calinski_harabasz_score
 from threadpoolctl import ThreadpoolController
@@ -114,7 +116,9 @@ def _thread_controller() -> ThreadpoolController:
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    with _thread_controller().limit(limits=1):
+    # Fewer distinct texts than clusters is handled (empty themes are dropped), so sklearn's warning is noise.
+    with _thread_controller().limit(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         yield
 
 
@@ -332,7 +336,10 @@ def themes_discover(
     min_similarity: float = 0.2,
     k_tolerance: float = 0.02,
 ) -> ThemeModel:
-    """Group texts into k themes (k chosen by Calinski–Harabasz over `k_range` when None)."""
+    """Group texts into k themes (k chosen by Calinski–Harabasz over `k_range` when None).
+
+    Fewer than k themes come back when the texts hold fewer than k distinct wordings.
+    """
     texts = _check_texts(texts)
     n = len(texts)
     if k is not None:
@@ -347,6 +354,8 @@ def themes_discover(
         raise ValidationFailed(
             "min_similarity must be between -1 and 1", field="min_similarity", value=min_similarity
         )
+    if not (isinstance(k_tolerance, int | float) and 0.0 <= k_tolerance < 1.0):
+        raise ValidationFailed("k_tolerance must be in [0, 1)", field="k_tolerance", value=k_tolerance)
     if (
         not isinstance(k_range, tuple)
         or len(k_range) != 2
@@ -383,6 +392,10 @@ def themes_discover(
             components = np.eye(len(vocabulary), dtype=np.float64)
         reduced = _reduce(weighted, components)
         known = np.linalg.norm(reduced, axis=1) > 0
+        if not known.any():
+            raise ValidationFailed(
+                f"no text has a word seen in at least {min_df} texts", field="texts", value=n
+            )
         if k is None:
             k = _choose_k(reduced[known], k_range, seed, k_tolerance)
         if k > int(known.sum()):
@@ -398,14 +411,11 @@ def themes_discover(
     surface = _surface_forms(texts, vocabulary)
     present = sp.csr_matrix((counts > 0).astype(np.int64))
 
-    # Ids follow size (largest theme is 1); ties by the first text that belongs to the theme.
+    # Ids follow size (largest theme is 1); ties by the first text that belongs to the theme. A centre no
+    # text is nearest to (texts with fewer than k distinct wordings) is dropped rather than kept empty.
     sizes = np.bincount(labels[known], minlength=k)
-    if (sizes == 0).any():
-        raise ValidationFailed(
-            f"the texts do not hold {k} distinct themes; try a smaller k", field="k", value=k
-        )
     first = [int(np.flatnonzero(labels == c)[0]) if sizes[c] else n for c in range(k)]
-    order = sorted(range(k), key=lambda c: (-sizes[c], first[c]))
+    order = sorted((c for c in range(k) if sizes[c]), key=lambda c: (-sizes[c], first[c]))
     themes = []
     for new_id, c in enumerate(order, start=1):
         members = np.flatnonzero(labels == c)
@@ -432,7 +442,7 @@ def themes_discover(
         min_similarity=float(min_similarity),
         n_examples=n_examples,
         n_label_terms=n_label_terms,
-        next_id=k + 1,
+        next_id=len(themes) + 1,
         seed=seed,
     )
     return _relabel(model)
