@@ -471,3 +471,16 @@ def test_dry_run_summary_without_any_mql_is_empty() -> None:
     # then
     assert summary.months == ()
     assert summary.total.mqls == 0
+
+
+def test_consent_accepts_boolean_and_one_zero_columns_in_the_replay() -> None:
+    # given consent stored as numpy integers and as strings
+    definition = Definition.from_dict({"name": "mql", "all": [{"type": "consent", "channel": "email"}]})
+    facts = {"consent_email": np.array([1, 0, 2], dtype=np.int64)}
+    created = np.array(["2026-01-01T00:00:00"] * 3, dtype="datetime64[s]")
+    # when
+    first = definition_first_met(definition, facts, n_people=3, created_at=created, **arrays([[], [], []]))
+    # then only an exact 1 (or True, "yes", "true") counts as consent
+    assert (~np.isnat(first)).tolist() == [True, False, False]
+    assert holds({"type": "consent"}, {"consent_email": "Yes"}) is True
+    assert holds({"type": "consent"}, {"consent_email": "no"}) is False

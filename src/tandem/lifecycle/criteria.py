@@ -379,7 +379,10 @@ class ConsentRequired:
     def value_holds(self, value: object) -> bool:
         if isinstance(value, str):
             return _norm(value) in ("true", "yes", "1")
-        return value is True or (isinstance(value, int | np.bool_) and bool(value))
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        # 1 / 0 columns (SQLite booleans, numpy integer arrays) count as well; anything else is not consent.
+        return isinstance(value, int | np.integer) and int(value) == 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "channel": self.channel, "label": self.label}

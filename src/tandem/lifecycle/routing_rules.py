@@ -12,11 +12,15 @@ Decisions:
   is away, falls through to the next rule (the explanation says so).
 - Capacity weights round-robin only; capacity 0 means "never by round-robin" (a rep can still own named
   accounts or be named by a territory rule).
-- Round-robin is smooth weighted round-robin (the nginx algorithm): every eligible member's running weight
-  grows by its capacity, the largest is chosen (ties: team order) and lowered by the total. Over any run of
-  leads each rep's count stays within one lead of its capacity share, and picks are spread out rather
-  than bunched. The running weights live in ``RoundRobinState`` (JSON-serialisable, per team), which the
-  service persists after each assignment; away members keep their weight untouched while away.
+- Round-robin is weighted by capacity with Balinski and Young's quota method: a rep may take the next lead
+  only while that keeps it within one lead above its exact share (count < (n + 1) · capacity / total), and
+  among those the highest capacity / (count + 1) wins (ties: team order). After every lead each rep's count
+  stays strictly within one lead of n · capacity / total, both above and below (smooth weighted
+  round-robin, nginx's algorithm, can drift slightly beyond one lead for some capacity mixes, e.g.
+  173, 1, 3, 5, 39, 199). The tallies live in ``RoundRobinState`` (JSON, per team), which the service
+  persists after each assignment. The guarantee holds within each stretch during which the team's
+  available reps and capacities stay the same; a change (someone away, back, joining, a new capacity)
+  starts a new stretch, so a rep back from holiday is not flooded with catch-up leads.
 - Text matching ignores case and surrounding spaces; a missing value never matches a non-empty list.
 - When no rule yields a rep the assignment has ``rep_id`` None and explains every rule's reason.
 """
@@ -145,44 +149,69 @@ class Roster:
 
 
 @dataclass(frozen=True)
+class TeamTally:
+    """Leads counted per rep since the team's available reps (and their capacities) last changed."""
+
+    available: tuple[tuple[int, int], ...]
+    counts: Mapping[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"available": [list(pair) for pair in self.available], "counts": {str(r): n for r, n in sorted(self.counts.items())}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TeamTally:
+        available = tuple((int(rep), int(capacity)) for rep, capacity in data.get("available") or [])
+        counts = {int(rep): int(n) for rep, n in (data.get("counts") or {}).items()}
+        return cls(available=available, counts=counts)
+
+
+@dataclass(frozen=True)
 class RoundRobinState:
-    """Smooth weighted round-robin running weights: team id → rep id → weight."""
+    """Round-robin tallies per team id (JSON-serialisable; the service stores it after each assignment)."""
 
-    current: Mapping[int, Mapping[int, int]] = field(default_factory=dict)
-
-    def weight(self, team_id: int, rep_id: int) -> int:
-        return int(self.current.get(team_id, {}).get(rep_id, 0))
+    teams: Mapping[int, TeamTally] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # JSON object keys are strings.
-        return {str(t): {str(r): w for r, w in sorted(ws.items())} for t, ws in sorted(self.current.items())}
+        return {str(team): tally.to_dict() for team, tally in sorted(self.teams.items())}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoundRobinState:
         try:
-            return cls({int(t): {int(r): int(w) for r, w in ws.items()} for t, ws in (data or {}).items()})
+            return cls({int(team): TeamTally.from_dict(tally) for team, tally in (data or {}).items()})
         except (TypeError, ValueError, AttributeError) as exc:
-            raise ValidationFailed("Round-robin state maps team ids to rep ids to whole numbers.", field="state", value=data) from exc
+            raise ValidationFailed(
+                "Round-robin state maps team ids to {available: [[rep, capacity], ...], counts: {rep: n}}.",
+                field="state",
+                value=data,
+            ) from exc
 
 
 def round_robin_pick(team: Team, roster: Roster, state: RoundRobinState) -> tuple[Rep | None, RoundRobinState]:
-    """One smooth weighted round-robin step within `team`; (None, unchanged state) when nobody is eligible."""
+    """One weighted round-robin step within `team` (the quota method); (None, same state) when nobody is available."""
     eligible = [r for r in (roster.rep(m) for m in team.members) if r is not None and not r.is_away and r.capacity > 0]
     if not eligible:
         return None, state
-    weights = dict(state.current.get(team.id, {}))
-    total = sum(r.capacity for r in eligible)
+    available = tuple((r.id, r.capacity) for r in eligible)
+    tally = state.teams.get(team.id)
+    # A change in who is available (or in a capacity) starts a new stretch: no catch-up bursts afterwards.
+    counts = dict(tally.counts) if tally is not None and tally.available == available else {}
+    total_weight = sum(r.capacity for r in eligible)
+    handed_out = sum(counts.get(r.id, 0) for r in eligible)
     best: Rep | None = None
     for rep in eligible:
-        weights[rep.id] = weights.get(rep.id, 0) + rep.capacity
-        if best is None or weights[rep.id] > weights[best.id]:
+        given = counts.get(rep.id, 0)
+        # Upper quota: after this lead the rep must not exceed its exact share by a whole lead.
+        if given * total_weight >= (handed_out + 1) * rep.capacity:
+            continue
+        # Jefferson priority capacity / (given + 1), compared exactly; ties go to the earlier team member.
+        if best is None or rep.capacity * (counts.get(best.id, 0) + 1) > best.capacity * (given + 1):
             best = rep
-    assert best is not None
-    weights[best.id] -= total
-    # Members who left the team are dropped so the state does not grow forever.
-    members = set(team.members)
-    updated = {t: dict(ws) for t, ws in state.current.items()}
-    updated[team.id] = {r: w for r, w in weights.items() if r in members}
+    if best is None:  # cannot happen (shares sum to the lead count), kept as a guard
+        best = eligible[0]
+    counts[best.id] = counts.get(best.id, 0) + 1
+    updated = dict(state.teams)
+    updated[team.id] = TeamTally(available=available, counts=counts)
     return best, RoundRobinState(updated)
 
 
@@ -366,7 +395,12 @@ def route(
             if owner is None or owner == "":
                 reasons.append(f"{rule.title}: no account owner")
                 continue
-            rep, reason = _named_rep(rule, int(owner), roster, "account owner")
+            try:
+                owner_id = int(owner)
+            except (TypeError, ValueError):
+                reasons.append(f"{rule.title}: account owner {owner!r} is not a rep id")
+                continue
+            rep, reason = _named_rep(rule, owner_id, roster, "account owner")
         elif rule.rep_id is not None:
             rep, reason = _named_rep(rule, rule.rep_id, roster, "named")
         else:
