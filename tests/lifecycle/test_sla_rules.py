@@ -41,7 +41,7 @@ def test_one_minute_before_the_deadline_is_pending_with_one_minute_left() -> Non
     status = first_touch_status(HANDOFF, [], BERLIN_TEAM, POLICY, now)
     # then
     assert (status.state, status.deadline, status.minutes_left) == ("pending", DEADLINE, 1.0)
-    assert status.explanation == "1 business minutes left."
+    assert status.explanation == "1 business minute left."
 
 
 def test_at_the_deadline_minute_an_untouched_mql_is_breached() -> None:

@@ -181,7 +181,7 @@ def first_touch_status(
         late = "" if first is None else f" The first touch came {to_touch:g} business minutes after the hand-off."
         return FirstTouchStatus(BREACHED, deadline, None, first, to_touch, f"No touch by the deadline {deadline.isoformat()}.{late}")
     left = business_minutes_between(now, deadline, calendar)
-    return FirstTouchStatus(PENDING, deadline, left, None, None, f"{left:g} business minutes left.")
+    return FirstTouchStatus(PENDING, deadline, left, None, None, f"{left:g} business minute{'' if left == 1 else 's'} left.")
 
 
 @dataclass(frozen=True)
