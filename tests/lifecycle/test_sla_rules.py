@@ -133,6 +133,7 @@ def test_the_batch_forms_agree_with_the_single_mql_forms(seed: int, now: datetim
     ]
     attempt_lists = [[h + timedelta(hours=int(rng.integers(-5, 9 * 24))) for _ in range(int(rng.integers(0, 5)))] for h in handoffs]
     dqs = [h + timedelta(hours=int(rng.integers(1, 200))) if rng.random() < 0.3 else None for h in handoffs]
+    accepts = [h + timedelta(hours=int(rng.integers(-2, 200))) if rng.random() < 0.3 else None for h in handoffs]
 
     def seconds(moments: list[datetime | None]) -> np.ndarray:
         return np.array([np.nan if m is None else m.timestamp() for m in moments])
@@ -148,6 +149,7 @@ def test_the_batch_forms_agree_with_the_single_mql_forms(seed: int, now: datetim
         POLICY,
         now,
         disqualified_at=seconds(dqs),
+        accepted_at=seconds(accepts),
     )
     # then
     for i in range(n):
@@ -156,7 +158,7 @@ def test_the_batch_forms_agree_with_the_single_mql_forms(seed: int, now: datetim
         assert batch.deadline[i] == np.datetime64(single.deadline.replace(tzinfo=None), "s")
         assert (None if np.isnan(batch.minutes_left[i]) else batch.minutes_left[i]) == single.minutes_left
         assert (None if np.isnan(batch.minutes_to_touch[i]) else batch.minutes_to_touch[i]) == single.minutes_to_touch
-        attempts = attempts_status(handoffs[i], attempt_lists[i], POLICY, now, disqualified_at=dqs[i])
+        attempts = attempts_status(handoffs[i], attempt_lists[i], POLICY, now, disqualified_at=dqs[i], accepted_at=accepts[i])
         assert (int(counts[i]), ["met", "pending", "breached"][codes[i]]) == (attempts.attempts, attempts.state)
 
 
