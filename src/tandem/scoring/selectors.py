@@ -1,0 +1,370 @@
+"""Reads for scoring: the columnar input of the pure layer built from the database, rules, models, scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from django.db.models import Exists, OuterRef, QuerySet
+
+from tandem.campaigns.models import Touchpoint
+from tandem.crm.models import Activity, Deal, DealStage, Person
+from tandem.scoring.features import (
+    LEAKAGE_DENYLIST,
+    EventTable,
+    FeatureSpec,
+    ScoringInput,
+    normalise_field_name,
+)
+from tandem.scoring.models import ModelStatus, PersonScore, ScoringConfig, ScoringModel
+from tandem.scoring.rules import EngagementConfig, FitConfig, FitRule
+
+# Profile facts known when the lead arrives (the account's facts are the company's, not the deal's).
+PROFILE_FIELDS: tuple[str, ...] = (
+    "job_title",
+    "channel",
+    "campaign",
+    "industry",
+    "size_band",
+    "country",
+    "consent_email",
+)
+FIELD_LABELS: dict[str, str] = {
+    "job_title": "Job title",
+    "channel": "Source channel",
+    "campaign": "First campaign",
+    "industry": "Industry",
+    "size_band": "Company size",
+    "country": "Country",
+    "consent_email": "Email consent",
+}
+# Rep activities are events too; prefixed so a rep's call is not mistaken for a marketing call touchpoint.
+ACTIVITY_PREFIX = "rep_"
+# A custom field becomes a feature when at least this share of people have it.
+CUSTOM_FIELD_MIN_SHARE = 0.1
+
+DEFAULT_FIT = FitConfig(
+    rules=(
+        FitRule("industry", "in", 20, ("Software", "Financial services"), label="Industry we sell best to"),
+        FitRule("size_band", "in", 15, ("201-1000", "1001-5000", "5001+"), label="Company of 200+ people"),
+        FitRule("job_title", "contains_any", 20, ("chief", "director", "head", "vp", "manager"), label="Decision maker"),
+        FitRule("consent_email", "in", 5, ("yes",), label="Agreed to emails"),
+    ),
+    grade_minimums=(45.0, 30.0, 15.0),
+)
+DEFAULT_ENGAGEMENT = EngagementConfig(
+    points_by_kind={
+        "demo_request": 25,
+        "webinar": 10,
+        "form_submit": 8,
+        "event_visit": 8,
+        "content_download": 5,
+        "email_click": 4,
+        "ad_click": 2,
+        "email_open": 1,
+        "page_view": 1,
+        "rep_meeting": 15,
+        "rep_call": 5,
+        "rep_email": 2,
+    },
+    half_life_days=30.0,
+)
+
+
+@dataclass(frozen=True)
+class RulesInForce:
+    version: int
+    fit: FitConfig
+    engagement: EngagementConfig
+    cutoff_days: float
+
+
+def scoring_rules_current() -> RulesInForce:
+    """The latest saved fit and engagement rules, or the defaults (version 0) when none were saved."""
+    row = ScoringConfig.objects.order_by("-version").first()
+    if row is None:
+        return RulesInForce(0, DEFAULT_FIT, DEFAULT_ENGAGEMENT, 7.0)
+    return RulesInForce(
+        row.version, FitConfig.from_dict(row.fit), EngagementConfig.from_dict(row.engagement), row.cutoff_days
+    )
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays
+class ScoringDataset:
+    """People of the database as the pure layer sees them, with their outcomes."""
+
+    person_ids: np.ndarray
+    emails: list[str]
+    created: np.ndarray
+    inputs: ScoringInput
+    segments: list[str]
+    won_at: np.ndarray
+    won_amount: np.ndarray
+    lost: np.ndarray
+    custom_fields: tuple[str, ...]
+
+    @property
+    def closed(self) -> np.ndarray:
+        return np.asarray(~np.isnan(self.won_at) | self.lost)
+
+    def take(self, rows: np.ndarray) -> ScoringDataset:
+        """The dataset restricted to ``rows`` (events re-indexed)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        inputs = self.inputs
+        remap = np.full(inputs.size, -1, dtype=np.int64)
+        remap[rows] = np.arange(len(rows))
+        events = inputs.events
+        keep = remap[events.person] >= 0 if len(events) else np.zeros(0, dtype=bool)
+        table = events.take(keep)
+        table = EventTable(
+            person=remap[table.person],
+            time=table.time,
+            kind=table.kind,
+            channel=table.channel,
+            campaign=table.campaign,
+        )
+        picked = rows.tolist()
+        return ScoringDataset(
+            person_ids=self.person_ids[rows],
+            emails=[self.emails[i] for i in picked],
+            created=self.created[rows],
+            inputs=ScoringInput(
+                cutoffs=inputs.cutoffs[rows],
+                profile={name: [column[i] for i in picked] for name, column in inputs.profile.items()},
+                known_since={name: times[rows] for name, times in inputs.known_since.items()},
+                events=table,
+            ),
+            segments=[self.segments[i] for i in picked],
+            won_at=self.won_at[rows],
+            won_amount=self.won_amount[rows],
+            lost=self.lost[rows],
+            custom_fields=self.custom_fields,
+        )
+
+
+CutoffRule = Literal["creation", "now"]
+
+
+def _seconds(moment: dt.datetime) -> float:
+    return moment.timestamp()
+
+
+def scoring_dataset(
+    *,
+    person_ids: Sequence[int] | None = None,
+    cutoff: CutoffRule = "now",
+    window_days: float = 7.0,
+    now: dt.datetime | None = None,
+) -> ScoringDataset:
+    """Profile, events and outcomes of people (all, or the given ids) in four queries.
+
+    The cut-off is each person's creation time plus ``window_days`` (for training), or ``now`` (for
+    scoring open leads); the pure layer drops every event after it.
+    """
+    people = Person.objects.order_by("id")
+    touchpoints = Touchpoint.objects.all()
+    activities = Activity.objects.all()
+    deals = Deal.objects.filter(person__isnull=False, stage__in=[DealStage.WON, DealStage.LOST])
+    if person_ids is not None:
+        ids = list(person_ids)
+        people = people.filter(id__in=ids)
+        touchpoints = touchpoints.filter(person_id__in=ids)
+        activities = activities.filter(person_id__in=ids)
+        deals = deals.filter(person_id__in=ids)
+    rows = list(
+        people.values_list(
+            "id",
+            "email",
+            "created_at",
+            "job_title",
+            "original_channel",
+            "original_campaign__name",
+            "account__industry",
+            "account__size_band",
+            "account__country",
+            "consent_email",
+            "custom_fields",
+        )
+    )
+    size = len(rows)
+    pid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=size)
+    created = np.fromiter((_seconds(r[2]) for r in rows), dtype=np.float64, count=size)
+    counts: Counter[str] = Counter()
+    for r in rows:
+        if isinstance(r[10], dict):
+            counts.update(k for k, v in r[10].items() if isinstance(v, str | int | float | bool) and v != "")
+    custom = tuple(
+        sorted(
+            k
+            for k, c in counts.items()
+            if size and c >= CUSTOM_FIELD_MIN_SHARE * size and normalise_field_name(k) not in LEAKAGE_DENYLIST
+            and normalise_field_name(k) not in {normalise_field_name(f) for f in PROFILE_FIELDS}
+        )
+    )
+    profile: dict[str, list[object]] = {
+        "job_title": [r[3] or None for r in rows],
+        "channel": [r[4] or None for r in rows],
+        "campaign": [r[5] or None for r in rows],
+        "industry": [r[6] or None for r in rows],
+        "size_band": [r[7] or None for r in rows],
+        "country": [r[8] or None for r in rows],
+        "consent_email": ["yes" if r[9] else "no" for r in rows],
+    }
+    for key in custom:
+        profile[key] = [(r[10] or {}).get(key) if isinstance(r[10], dict) else None for r in rows]
+
+    def index_of(person: np.ndarray) -> np.ndarray:
+        if not size:
+            return np.zeros(0, dtype=np.int64)
+        at = np.searchsorted(pid, person)
+        at = np.minimum(at, size - 1)
+        return np.where(pid[at] == person, at, -1)
+
+    tp = list(touchpoints.values_list("person_id", "occurred_at", "kind", "channel", "campaign__name"))
+    ac = list(activities.values_list("person_id", "occurred_at", "kind"))
+    ev_person = np.fromiter((t[0] for t in tp), dtype=np.int64, count=len(tp))
+    ev_person = np.concatenate([ev_person, np.fromiter((a[0] for a in ac), dtype=np.int64, count=len(ac))])
+    ev_time = np.fromiter((_seconds(t[1]) for t in tp), dtype=np.float64, count=len(tp))
+    ev_time = np.concatenate([ev_time, np.fromiter((_seconds(a[1]) for a in ac), dtype=np.float64, count=len(ac))])
+    kinds = [t[2] for t in tp] + [ACTIVITY_PREFIX + a[2] for a in ac]
+    channels = [t[3] for t in tp] + [""] * len(ac)
+    campaigns = [t[4] or "" for t in tp] + [""] * len(ac)
+    at = index_of(ev_person)
+    known = at >= 0
+    events = EventTable.build(
+        person=at[known],
+        time=ev_time[known],
+        kind=np.asarray(kinds, dtype=object)[known],
+        channel=np.asarray(channels, dtype=object)[known],
+        campaign=np.asarray(campaigns, dtype=object)[known],
+    )
+
+    won_at = np.full(size, np.nan)
+    won_amount = np.full(size, np.nan)
+    lost = np.zeros(size, dtype=bool)
+    for person, stage, closed_at, amount in deals.order_by("closed_at", "id").values_list(
+        "person_id", "stage", "closed_at", "amount"
+    ):
+        i = int(index_of(np.array([person]))[0])
+        if i < 0:
+            continue
+        if stage == DealStage.WON:
+            if math.isnan(won_at[i]):
+                # The first won deal is the outcome (later ones are expansions).
+                won_at[i] = _seconds(closed_at) if closed_at else created[i]
+                won_amount[i] = float(amount)
+        else:
+            lost[i] = True
+
+    moment = _seconds(now or dt.datetime.now(dt.UTC))
+    if cutoff == "creation":
+        cutoffs = np.minimum(created + window_days * 86_400.0, max(moment, float(created.max()) if size else moment))
+    else:
+        cutoffs = np.full(size, moment)
+    inputs = ScoringInput.build(cutoffs=cutoffs, profile=profile, events=events)
+    return ScoringDataset(
+        person_ids=pid,
+        emails=[r[1] for r in rows],
+        created=created,
+        inputs=inputs,
+        segments=[r[4] or "" for r in rows],
+        won_at=won_at,
+        won_amount=won_amount,
+        lost=lost,
+        custom_fields=custom,
+    )
+
+
+def feature_spec_for(*, rules: RulesInForce, custom_fields: Sequence[str]) -> FeatureSpec:
+    """Which database facts become features (profile, custom fields, events) with plain-word labels."""
+    labels = dict(FIELD_LABELS)
+    for key in custom_fields:
+        labels[key] = key.replace("_", " ").capitalize()
+    labels["rule:fit"] = "Profile fit points"
+    labels["rule:engagement"] = "Engagement score"
+    return FeatureSpec(
+        categorical=(*PROFILE_FIELDS, *custom_fields),
+        event_kinds=None,
+        channels=None,
+        windows_days=(7.0, 30.0),
+        engagement=rules.engagement,
+        fit=rules.fit,
+        labels=labels,
+        max_levels=30,
+        min_level_count=20,
+    )
+
+
+def scoring_model_active() -> ScoringModel | None:
+    """The active model version's row (with its bytes), or None."""
+    return ScoringModel.objects.filter(status=ModelStatus.ACTIVE).order_by("-created_at", "-id").first()
+
+
+def scoring_models_list() -> QuerySet[ScoringModel]:
+    """Model versions, newest first, without their bytes."""
+    return ScoringModel.objects.defer("model_bytes").select_related("trained_by").order_by("-created_at", "-id")
+
+
+def scoring_model_for_report() -> ScoringModel | None:
+    """The active model, else the newest one (a refused model's metrics still deserve a look)."""
+    active = ScoringModel.objects.defer("model_bytes").filter(status=ModelStatus.ACTIVE).first()
+    return active or ScoringModel.objects.defer("model_bytes").order_by("-created_at", "-id").first()
+
+
+def open_people() -> QuerySet[Person]:
+    """People without a closed outcome (no won and no lost deal)."""
+    closed = Deal.objects.filter(person=OuterRef("pk"), stage__in=[DealStage.WON, DealStage.LOST])
+    return Person.objects.filter(~Exists(closed))
+
+
+def person_score_get(*, person_id: int) -> PersonScore | None:
+    """A person's latest stored score, or None."""
+    return PersonScore.objects.filter(person_id=person_id).first()
+
+
+QUEUE_ORDERS: dict[str, tuple[str, ...]] = {
+    "expected_value": ("-score__expected_value", "-person_id"),
+    "probability": ("-score__probability", "-person_id"),
+    "created": ("-created_at", "-id"),
+}
+
+
+def rep_queue(*, user: Any, order: str = "expected_value", limit: int = 100) -> list[Person]:
+    """The rep's open leads with their scores, sorted by expected value (or probability, or newest)."""
+    ordering = QUEUE_ORDERS.get(order, QUEUE_ORDERS["expected_value"])
+    ordering = tuple(o.replace("-person_id", "-id") for o in ordering)
+    queryset = (
+        open_people()
+        .filter(owner=user, score__isnull=False)
+        .select_related("score", "account")
+        .order_by(*(f"{o}" for o in ordering))
+    )
+    if order != "created":
+        queryset = queryset.order_by(*(f"{o}" for o in ordering))
+    return list(queryset[:limit])
+
+
+def value_by_source(*, limit: int = 20) -> list[dict[str, Any]]:
+    """Average expected value of an open lead per source channel (the value of working one such lead)."""
+    from django.db.models import Avg, Count
+
+    rows = (
+        PersonScore.objects.filter(expected_value__isnull=False)
+        .values("person__original_channel")
+        .annotate(leads=Count("person"), average=Avg("expected_value"), probability=Avg("probability"))
+        .order_by("-average")[:limit]
+    )
+    return [
+        {
+            "channel": r["person__original_channel"] or "",
+            "leads": r["leads"],
+            "average_value": float(r["average"] or 0.0),
+            "average_probability": float(r["probability"] or 0.0),
+        }
+        for r in rows
+    ]
