@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -368,3 +368,29 @@ def value_by_source(*, limit: int = 20) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def factors_text(factors: dict[str, Any] | None) -> str:
+    """'Source channel: Referral: +; Job title: Student: −' from stored factors (raising first)."""
+    if not factors:
+        return ""
+    parts = [f"{f['text']}: +" for f in factors.get("raising", [])]
+    parts += [f"{f['text']}: −" for f in factors.get("lowering", [])]
+    return "; ".join(parts)
+
+
+def export_rows() -> Iterator[tuple[str, str, str, str, str]]:
+    """email, probability, tier, expected value and top factors of every person without a closed outcome."""
+    rows = (
+        open_people()
+        .order_by("id")
+        .values_list("email", "score__probability", "score__tier", "score__expected_value", "score__factors")
+    )
+    for email, probability, tier, value, factors in rows.iterator(chunk_size=2000):
+        yield (
+            email,
+            "" if probability is None else f"{probability:.4f}",
+            tier or "",
+            "" if value is None else f"{value:.2f}",
+            factors_text(factors),
+        )

@@ -1,0 +1,110 @@
+"""`tandem score train|evaluate|export`: train the predictive score, print its metrics, export open leads' scores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tandem.core.errors import TandemError
+from tandem.scoring.selectors import export_rows, scoring_model_for_report
+from tandem.scoring.services import people_score_refresh, scoring_model_train
+
+EXPORT_COLUMNS = ("email", "probability", "tier", "expected_value", "top_factors")
+TITLES = {"model": "model", "naive_bayes": "baseline: naive Bayes (Odoo)", "rule_score": "baseline: fit + engagement rules"}
+
+
+def _evaluation_table(name: str, evaluation: dict[str, Any]) -> list[str]:
+    def num(value: Any, spec: str) -> str:
+        return "—" if value is None else format(value, spec)
+
+    lines = [
+        f"{TITLES.get(name, name)}: AUC {num(evaluation['auc'], '.4f')}  Brier {num(evaluation['brier'], '.4f')}  "
+        f"log loss {num(evaluation['log_loss'], '.4f')}  ECE {num(evaluation['ece'], '.4f')}  "
+        f"({evaluation['count']} people, base rate {num(evaluation['base_rate'], '.1%')})",
+        "  calibration:  predicted   observed   people",
+    ]
+    for b in evaluation["calibration"]:
+        if b.get("count"):
+            lines.append(f"                {num(b.get('mean_predicted'), '8.1%')}   {num(b.get('observed_rate'), '8.1%')}   {b['count']:6d}")
+    lines.append("  lift by decile:  decile  win rate   lift   share of wins so far")
+    for d in evaluation["lift"]:
+        lines.append(
+            f"                   {d['decile']:6d}  {num(d.get('win_rate'), '7.1%')}  {num(d.get('lift'), '5.2f')}   "
+            f"{num(d.get('cumulative_share_of_wins'), '6.1%')}"
+        )
+    return lines
+
+
+class Command(BaseCommand):
+    help = "Predictive scoring: train a model, evaluate it against the baselines, export open leads' scores."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        train = sub.add_parser("train", help="train and evaluate on a time split; activate unless worse than naive Bayes")
+        train.add_argument("--horizon-days", type=float, default=90.0, help="won within this many days (default 90)")
+        train.add_argument("--no-refresh", action="store_true", help="do not rescore open leads afterwards")
+        evaluate = sub.add_parser("evaluate", help="AUC, Brier, log loss, calibration and lift of the model and baselines")
+        evaluate.add_argument("--format", choices=("json", "table"), default="table")
+        export = sub.add_parser("export", help="scores of every person without a closed outcome")
+        export.add_argument("--format", choices=("csv",), default="csv")
+        export.add_argument("--output", type=Path, default=None, help="file to write (default: standard output)")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            getattr(self, f"_{opts['action']}")(opts)
+        except TandemError as exc:
+            raise CommandError(exc.message) from exc
+
+    def _train(self, opts: dict[str, Any]) -> None:
+        row = scoring_model_train(horizon_days=opts["horizon_days"])
+        validation = row.metrics.get("validation", {})
+        chosen = validation.get(row.kind, {})
+        self.stdout.write(
+            f"Model {row.version} ({row.kind}) {row.status}: {row.reason}\n"
+            f"validation AUC {chosen.get('auc', 0):.4f}, Brier {chosen.get('brier', 0):.4f}, "
+            f"ECE {chosen.get('ece', 0):.4f} on {row.metrics.get('validation_rows')} people"
+        )
+        if row.status == "active" and not opts["no_refresh"]:
+            count = people_score_refresh()
+            self.stdout.write(f"rescored {count} open people")
+
+    def _evaluate(self, opts: dict[str, Any]) -> None:
+        row = scoring_model_for_report()
+        if row is None:
+            raise CommandError("No scoring model yet: run `tandem score train` first.")
+        if opts["format"] == "json":
+            payload = {
+                "version": row.version,
+                "status": row.status,
+                "kind": row.kind,
+                "horizon_days": row.horizon_days,
+                "reason": row.reason,
+                "tiers": row.tiers,
+                "evaluations": row.evaluations,
+            }
+            self.stdout.write(json.dumps(payload, indent=2, sort_keys=True))
+            return
+        lines = [f"Model {row.version} ({row.kind}), {row.status}: {row.reason}"]
+        for tier in row.tiers.get("tiers", []):
+            lines.append(f"  {tier['meaning']}")
+        for name in ("model", "naive_bayes", "rule_score"):
+            if name in row.evaluations:
+                lines += ["", *_evaluation_table(name, row.evaluations[name])]
+        self.stdout.write("\n".join(lines))
+
+    def _export(self, opts: dict[str, Any]) -> None:
+        target: Path | None = opts["output"]
+        handle: TextIO = target.open("w", newline="", encoding="utf-8") if target else sys.stdout
+        try:
+            writer = csv.writer(handle if target else self.stdout, lineterminator="\n")
+            writer.writerow(EXPORT_COLUMNS)
+            for row in export_rows():
+                writer.writerow(row)
+        finally:
+            if target:
+                handle.close()
