@@ -306,8 +306,8 @@ def experiment_list() -> list[dict[str, Any]]:
 
 def experiment_variant_counts(*, experiment: Experiment) -> list[VariantCounts]:
     """Units, conversions and revenue moments per variant, in the experiment's variant order (one query)."""
-    rows = {
-        r["variant"]: r
+    rows: dict[str, dict[str, Any]] = {
+        r["variant"]: dict(r)
         for r in ExperimentAssignment.objects.filter(experiment=experiment)
         .values("variant")
         .annotate(
