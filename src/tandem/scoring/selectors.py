@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from tandem.campaigns.models import Touchpoint
 from tandem.crm.models import Activity, Deal, DealStage, Person
@@ -327,26 +327,18 @@ def person_score_get(*, person_id: int) -> PersonScore | None:
     return PersonScore.objects.filter(person_id=person_id).first()
 
 
-QUEUE_ORDERS: dict[str, tuple[str, ...]] = {
-    "expected_value": ("-score__expected_value", "-person_id"),
-    "probability": ("-score__probability", "-person_id"),
+QUEUE_ORDERS: dict[str, tuple[Any, ...]] = {
+    "expected_value": (F("score__expected_value").desc(nulls_last=True), "-id"),
+    "probability": (F("score__probability").desc(nulls_last=True), "-id"),
     "created": ("-created_at", "-id"),
 }
 
 
 def rep_queue(*, user: Any, order: str = "expected_value", limit: int = 100) -> list[Person]:
-    """The rep's open leads with their scores, sorted by expected value (or probability, or newest)."""
+    """The rep's open scored leads, sorted by expected value (or probability, or newest), in one query."""
     ordering = QUEUE_ORDERS.get(order, QUEUE_ORDERS["expected_value"])
-    ordering = tuple(o.replace("-person_id", "-id") for o in ordering)
-    queryset = (
-        open_people()
-        .filter(owner=user, score__isnull=False)
-        .select_related("score", "account")
-        .order_by(*(f"{o}" for o in ordering))
-    )
-    if order != "created":
-        queryset = queryset.order_by(*(f"{o}" for o in ordering))
-    return list(queryset[:limit])
+    queryset = open_people().filter(owner=user, score__isnull=False).select_related("score", "account")
+    return list(queryset.order_by(*ordering)[:limit])
 
 
 def value_by_source(*, limit: int = 20) -> list[dict[str, Any]]:

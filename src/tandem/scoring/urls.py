@@ -1,0 +1,9 @@
+from django.urls import path
+
+from tandem.scoring import views
+
+app_name = "scoring"
+urlpatterns = [
+    path("", views.model_page, name="model"),
+    path("queue/", views.queue, name="queue"),
+]

@@ -1,0 +1,101 @@
+"""Pages of scoring: the model page (metrics, calibration, lift, importance) and the rep's queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tandem.scoring import selectors
+from tandem.users.models import Role
+
+VIEW_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER})
+TITLES = {"model": "Model", "naive_bayes": "Naive Bayes baseline", "rule_score": "Rule score baseline"}
+
+
+def _calibration_figure(evaluations: dict[str, Any]) -> dict[str, Any]:
+    data: list[dict[str, Any]] = [
+        {"x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect", "line": {"dash": "dot", "color": "#999"}}
+    ]
+    for name, evaluation in evaluations.items():
+        bins = [b for b in evaluation.get("calibration", []) if b.get("count")]
+        data.append(
+            {
+                "x": [b["mean_predicted"] for b in bins],
+                "y": [b["observed_rate"] for b in bins],
+                "text": [f"{b['count']} people" for b in bins],
+                "mode": "lines+markers",
+                "name": TITLES.get(name, name),
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "xaxis": {"title": {"text": "predicted probability"}, "tickformat": ".0%"},
+            "yaxis": {"title": {"text": "observed win rate"}, "tickformat": ".0%"},
+            "margin": {"t": 10, "r": 10},
+        },
+    }
+
+
+def _lift_figure(evaluations: dict[str, Any]) -> dict[str, Any]:
+    data = [
+        {
+            "type": "bar",
+            "x": [d["decile"] for d in evaluation.get("lift", [])],
+            "y": [d["lift"] for d in evaluation.get("lift", [])],
+            "name": TITLES.get(name, name),
+        }
+        for name, evaluation in evaluations.items()
+    ]
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "group",
+            "xaxis": {"title": {"text": "decile (1 = highest scores)"}, "dtick": 1},
+            "yaxis": {"title": {"text": "lift (× average win rate)"}},
+            "margin": {"t": 10, "r": 10},
+        },
+    }
+
+
+def _importance_figure(importance: list[dict[str, Any]]) -> dict[str, Any]:
+    top = importance[:15][::-1]
+    return {
+        "data": [{"type": "bar", "orientation": "h", "x": [i["auc_drop"] for i in top], "y": [i["label"] for i in top]}],
+        "layout": {"xaxis": {"title": {"text": "AUC lost when shuffled"}}, "margin": {"t": 10, "r": 10, "l": 220}},
+    }
+
+
+@login_required
+def model_page(request: HttpRequest) -> HttpResponse:
+    """The current model's metrics against both baselines, with charts and the tiers."""
+    if getattr(request.user, "role", "") not in VIEW_ROLES:
+        raise PermissionDenied("Only admins, marketing and sales managers see the scoring model.")
+    row = selectors.scoring_model_for_report()
+    context: dict[str, Any] = {"row": row, "versions": list(selectors.scoring_models_list()[:10])}
+    if row is not None:
+        context |= {
+            "summaries": [
+                (TITLES.get(name, name), e) for name, e in row.evaluations.items()
+            ],
+            "calibration_figure": _calibration_figure(row.evaluations),
+            "lift_figure": _lift_figure(row.evaluations),
+            "importance_figure": _importance_figure(row.feature_importance),
+            "by_source": selectors.value_by_source(),
+        }
+    return render(request, "scoring/model.html", context)
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The signed-in rep's open leads, sorted by expected value (or probability, or newest)."""
+    order = request.GET.get("order", "expected_value")
+    if order not in selectors.QUEUE_ORDERS:
+        order = "expected_value"
+    people = selectors.rep_queue(user=request.user, order=order)
+    orders = [("expected_value", "expected value"), ("probability", "probability"), ("created", "newest")]
+    return render(request, "scoring/queue.html", {"people": people, "order": order, "orders": orders})
