@@ -33,3 +33,28 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_stage or '∅'} → {self.to_stage} at {self.changed_at:%Y-%m-%d}"
+
+
+class DefinitionVersion(models.Model):
+    """One published version of the MQL or SQL definition; the highest version of a stage is current."""
+
+    class Name(models.TextChoices):
+        MQL = "mql", "MQL"
+        SQL = "sql", "SQL"
+
+    stage = models.CharField(max_length=8, choices=Name.choices)
+    version = models.PositiveIntegerField()
+    # Definition.to_dict() of the version, so the old versions stay readable and replayable.
+    spec = models.JSONField()
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["stage", "-version"]
+        constraints = [models.UniqueConstraint(fields=["stage", "version"], name="definition_stage_version")]
+
+    def __str__(self) -> str:
+        return f"{self.stage.upper()} v{self.version}"

@@ -1,0 +1,73 @@
+"""Pages for the hand-off: the definitions page (the common language, its history, publishing)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from tandem.core.errors import TandemError
+from tandem.lifecycle.criteria import DEFINITION_NAMES
+from tandem.lifecycle.handoff_selectors import definitions_history
+from tandem.lifecycle.handoff_services import definition_publish
+
+PUBLISH_PERM = "lifecycle.add_definitionversion"
+
+
+def _spec_text(spec: dict[str, Any]) -> str:
+    # The version is numbered by the service, so the editor does not offer it.
+    return json.dumps({k: v for k, v in spec.items() if k != "version"}, indent=2)
+
+
+@login_required
+def definitions(request: HttpRequest) -> HttpResponse:
+    can_publish = request.user.has_perm(PUBLISH_PERM)
+    history = definitions_history()
+    stage = request.GET.get("stage", "mql") if request.GET.get("stage") in DEFINITION_NAMES else "mql"
+    error: dict[str, Any] | None = None
+    form = {"stage": stage, "spec": "", "reason": ""}
+    if request.method == "POST":
+        if not can_publish:
+            raise PermissionDenied("Only admins publish definitions.")
+        form = {k: request.POST.get(k, "") for k in ("stage", "spec", "reason")}
+        try:
+            try:
+                spec = json.loads(form["spec"])
+            except json.JSONDecodeError as exc:
+                error = {"detail": f"The definition is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", "field": "spec"}
+            else:
+                row = definition_publish(stage=form["stage"], spec=spec, reason=form["reason"], by_user=request.user)
+                messages.success(request, f"Published {row.stage.upper()} version {row.version}.")
+                return redirect(reverse("lifecycle:definitions") + f"#{row.stage}-v{row.version}")
+        except TandemError as exc:
+            error = exc.as_dict()
+        status = 422
+    else:
+        status = 200
+        current = history.get(stage) or []
+        if current:
+            form["spec"] = _spec_text(current[0].spec)
+    # Field errors from inside the JSON (days, op, kinds…) belong to the definition box.
+    error_at = ""
+    if error:
+        error_at = str(error.get("field")) if error.get("field") in ("stage", "reason") else "spec"
+    return render(
+        request,
+        "lifecycle/definitions.html",
+        {
+            "current": [(s, history[s][0] if history.get(s) else None) for s in DEFINITION_NAMES],
+            "history": [(s, history.get(s, [])) for s in DEFINITION_NAMES],
+            "can_publish": can_publish,
+            "form": form,
+            "error": error,
+            "error_at": error_at,
+            "stages": DEFINITION_NAMES,
+        },
+        status=status,
+    )
