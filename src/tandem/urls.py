@@ -9,6 +9,7 @@ urlpatterns = [
     path("campaigns/", include("tandem.campaigns.urls")),
     path("data/", include("tandem.capture.urls")),
     path("", include("tandem.capture.intake.urls")),
+    path("", include("tandem.lifecycle.urls")),
     path("statistics/", include("tandem.analytics.urls_stats")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
