@@ -22,6 +22,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("People", "crm:people"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Campaigns", "campaigns:list"),
+    NavItem("Definitions", "lifecycle:definitions"),
     NavItem("Statistics", "stats:spc"),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
