@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from django.db.models import CharField, Count, F, Min, Q, Sum
-from django.db.models.functions import Cast, TruncDate
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from tandem.analytics import spc
@@ -331,19 +331,15 @@ def experiment_list() -> list[dict[str, Any]]:
 
 def experiment_variant_counts(*, experiment: Experiment) -> list[VariantCounts]:
     """Units, conversions and revenue moments per variant, in the experiment's variant order (one query)."""
+    revenue = experiment.metric == Experiment.Metric.REVENUE_PER_LEAD
+    sums: dict[str, Any] = {"n": Count("id"), "conv": Count("id", filter=Q(converted=True))}
+    if revenue:
+        sums.update(rev=Sum("revenue"), rev2=Sum(F("revenue") * F("revenue")))
     rows: dict[str, dict[str, Any]] = {
         r["variant"]: dict(r)
-        for r in ExperimentAssignment.objects.filter(experiment=experiment)
-        .values("variant")
-        .annotate(
-            n=Count("id"),
-            conv=Count("id", filter=Q(converted=True)),
-            rev=Sum("revenue"),
-            rev2=Sum(F("revenue") * F("revenue")),
-        )
+        for r in ExperimentAssignment.objects.filter(experiment=experiment).values("variant").annotate(**sums)
     }
     names = list(experiment.variants) + sorted(set(rows) - set(experiment.variants))
-    revenue = experiment.metric == Experiment.Metric.REVENUE_PER_LEAD
     out = []
     for name in names:
         r: dict[str, Any] = rows.get(name) or {"n": 0, "conv": 0, "rev": None, "rev2": None}
@@ -352,24 +348,26 @@ def experiment_variant_counts(*, experiment: Experiment) -> list[VariantCounts]:
                 name,
                 int(r["n"]),
                 int(r["conv"]),
-                float(r["rev"] or 0) if revenue else None,
-                float(r["rev2"] or 0) if revenue else None,
+                float(r.get("rev") or 0) if revenue else None,
+                float(r.get("rev2") or 0) if revenue else None,
             )
         )
     return out
 
 
 def experiment_daily(*, experiment: Experiment) -> tuple[list[date], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Days with assignments and, per variant, cumulative (conversions, units) by day (one query)."""
+    """Days (UTC) with assignments and, per variant, cumulative (conversions, units) by day (one query)."""
     rows = list(
         ExperimentAssignment.objects.filter(experiment=experiment)
-        .annotate(day=TruncDate("assigned_at"))
+        # The UTC day as text: TruncDate runs a Python function per row on SQLite (1.7 s for 290,000 rows).
+        .annotate(day=Substr(Cast("assigned_at", CharField()), 1, 10))
         .values("variant", "day")
         .annotate(n=Count("id"), conv=Count("id", filter=Q(converted=True)))
         .values_list("variant", "day", "n", "conv")
     )
-    days = sorted({r[1] for r in rows})
-    index = {d: i for i, d in enumerate(days)}
+    texts = sorted({r[1] for r in rows})
+    index = {d: i for i, d in enumerate(texts)}
+    days = [date.fromisoformat(d) for d in texts]
     per: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for variant, day, n, conv in rows:
         if variant not in per:
@@ -389,7 +387,18 @@ EXPERIMENT_METRIC_LABELS = {
 
 def experiment_report(*, experiment: Experiment) -> dict[str, Any]:
     """The analysis (tests, Bayesian P(best), plan, verdict) and the daily sequential test, as plain data."""
-    counts = experiment_variant_counts(experiment=experiment)
+    days, cumulative = experiment_daily(experiment=experiment)
+    if experiment.metric == Experiment.Metric.REVENUE_PER_LEAD:
+        counts = experiment_variant_counts(experiment=experiment)
+    else:
+        # Totals are the last cumulative counts: one query fewer over the assignments table.
+        names = list(experiment.variants) + sorted(set(cumulative) - set(experiment.variants))
+        counts = [
+            VariantCounts(v, int(cumulative[v][1][-1]), int(cumulative[v][0][-1]))
+            if v in cumulative
+            else VariantCounts(v, 0, 0)
+            for v in names
+        ]
     populated = [c for c in counts if c.n > 0]
     out: dict[str, Any] = {
         "name": experiment.name,
@@ -419,7 +428,6 @@ def experiment_report(*, experiment: Experiment) -> dict[str, Any]:
     )
     out["analysis"] = analysis.to_dict()
     out["verdict"] = analysis.verdict
-    days, cumulative = experiment_daily(experiment=experiment)
     xa, na = cumulative[control]
     for c in populated:
         if c.name == control:
