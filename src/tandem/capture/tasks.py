@@ -17,10 +17,10 @@ def capture_drain_task() -> None:
     """Process every waiting journal row; one drain at a time, since it empties the whole journal."""
     try:
         with lock_task("capture-drain"):
-            submissions_drain()
+            submissions_drain(pace=True)
             # Rows that landed while the last batch was committing would otherwise wait for the next wake-up.
             time.sleep(0.2)
-            submissions_drain()
+            submissions_drain(pace=True)
     except TaskLockedException:  # another drain is running: it will see these rows
         return
 

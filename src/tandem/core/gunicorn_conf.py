@@ -18,9 +18,12 @@ def on_starting(server: Any) -> None:
     global _worker
     if os.environ.get("TANDEM_SERVE_WORKER", "1") != "1":
         return
-    # The worker yields the CPU to the web workers (nice 10): a burst of submissions is journaled at full speed
-    # and drained as the CPU frees up, instead of the drain slowing every request down.
-    _worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"], preexec_fn=lambda: os.nice(10))
+    # On PostgreSQL the worker yields the CPU to the web workers (nice 10). Not on SQLite: there the worker holds
+    # the database's one write lock while it writes, and a deprioritised lock holder would stall every request.
+    sqlite = os.environ.get("TANDEM_DATABASE_URL", "sqlite").startswith("sqlite")
+    _worker = subprocess.Popen(
+        [sys.executable, "-m", "tandem.cli", "worker"], preexec_fn=None if sqlite else (lambda: os.nice(10))
+    )
     server.log.info("Tandem background worker started (pid %s)", _worker.pid)
 
 
