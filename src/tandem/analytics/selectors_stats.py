@@ -318,6 +318,7 @@ def experiment_list() -> list[dict[str, Any]]:
             "id": e.id,
             "name": e.name,
             "subject_type": e.subject_type,
+            "subject_label": e.get_subject_type_display(),
             "subject_ref": e.subject_ref,
             "metric": e.metric,
             "status": e.status,

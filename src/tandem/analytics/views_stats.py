@@ -265,7 +265,7 @@ def experiments_page(request: HttpRequest) -> HttpResponse:
             "experiments": experiment_list(),
             "plan": plan,
             "plan_error": plan_error,
-            "planner": {"baseline": baseline, "effect": effect, "alpha": alpha, "power": power},
+            "planner": {"baseline": baseline, "effect": effect, "alpha": alpha, "power": power, "target": baseline + effect},
             "can_edit": _can_edit(request),
             "metrics": Experiment.Metric.choices,
             "subjects": Experiment.Subject.choices,
