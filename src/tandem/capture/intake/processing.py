@@ -615,10 +615,10 @@ def _busy(*, now: dt.datetime) -> bool:
     )
     if oldest is None or (now - oldest).total_seconds() >= MAX_LAG_SECONDS:
         return False
-    recent = Submission.objects.filter(
-        status=SubmissionStatus.RECEIVED, received_at__gte=now - dt.timedelta(seconds=1)
-    ).count()
-    return recent >= BUSY_ARRIVALS_PER_SECOND
+    # Arrivals of the last second, whatever became of them: counting only waiting rows would let a drain that
+    # keeps up mistake the burst for calm.
+    arrived = Submission.objects.filter(received_at__gte=now - dt.timedelta(seconds=1)).count()
+    return arrived >= BUSY_ARRIVALS_PER_SECOND
 
 
 def submissions_drain(*, limit: int | None = None, max_batches: int = 100_000, pace: bool = False) -> ProcessResult:
