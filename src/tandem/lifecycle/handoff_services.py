@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
-from tandem.lifecycle.criteria import DEFINITION_NAMES, Definition, definition_changes
-from tandem.lifecycle.models import DefinitionVersion
+from tandem.core.models import Event
+from tandem.crm.models import Person
+from tandem.lifecycle.criteria import (
+    DEFINITION_NAMES,
+    Definition,
+    Touch,
+    Touchpoints,
+    definition_changes,
+    definition_evaluate,
+)
+from tandem.lifecycle.models import DefinitionVersion, StageChange
+from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.lifecycle.states import Stage
 
 
 def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any) -> DefinitionVersion:
@@ -57,3 +71,139 @@ def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_u
             value=stage,
         ) from exc
     return row
+
+
+# --- automatic promotion --------------------------------------------------------------------------------
+
+# Stages from which meeting the MQL definition promotes; recycled people re-qualify on new activity only.
+QUALIFYING_STAGES: tuple[str, ...] = ("", Stage.SUBSCRIBER.value, Stage.LEAD.value, Stage.RECYCLED.value)
+CHUNK = 2000
+
+
+def _score_facts(person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    try:
+        PersonScore = apps.get_model("scoring", "PersonScore")
+    except LookupError:  # a deployment without the scoring app: score criteria see missing values
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    rows = PersonScore.objects.filter(person_id__in=person_ids).values_list("person_id", "fit_grade", "engagement", "probability")
+    for pid, grade, engagement, probability in rows:
+        out[pid] = {"fit_grade": grade, "engagement_score": engagement, "predictive_probability": probability}
+    return out
+
+
+def people_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The flat facts definitions and routing read, per person: profile, account, custom fields and scores."""
+    facts: dict[int, dict[str, Any]] = {}
+    rows = Person.objects.filter(pk__in=person_ids).values_list(
+        "id", "job_title", "consent_email", "consent_calls", "custom_fields", "lifecycle_stage",
+        "account__industry", "account__size_band", "account__country", "account__owner_id", "account__custom_fields",
+    )
+    for pid, title, c_email, c_calls, custom, stage, industry, size, country, owner, account_custom in rows:
+        row: dict[str, Any] = {f"account.{k}": v for k, v in (account_custom or {}).items()}
+        # Custom fields never shadow the standard facts.
+        row.update({k: v for k, v in (custom or {}).items() if isinstance(k, str)})
+        row.update(
+            job_title=title, consent_email=c_email, consent_calls=c_calls, industry=industry, size_band=size,
+            country=country, account_owner_id=owner, lifecycle_stage=stage,
+        )
+        facts[pid] = row
+    for pid, scores in _score_facts(list(facts)).items():
+        facts[pid].update(scores)
+    return facts
+
+
+def _touches(person_ids: Sequence[int], since: dt.datetime, as_of: dt.datetime) -> dict[int, list[Touch]]:
+    out: dict[int, list[Touch]] = {}
+    rows = Touchpoint.objects.filter(person_id__in=person_ids, occurred_at__gte=since, occurred_at__lte=as_of).values_list(
+        "person_id", "occurred_at", "kind", "channel", "campaign_id"
+    )
+    for pid, at, kind, channel, campaign in rows:
+        out.setdefault(pid, []).append(Touch(at, kind, channel, campaign))
+    return out
+
+
+def _recycled_at(person_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    rows = (
+        StageChange.objects.filter(person_id__in=person_ids, to_stage=Stage.RECYCLED.value)
+        .values("person_id")
+        .annotate(at=Max("changed_at"))
+        .values_list("person_id", "at")
+    )
+    return dict(rows)
+
+
+def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = None) -> list[int]:
+    """Promote to MQL every given lead who meets the current MQL definition; returns the promoted ids.
+
+    Each promotion's StageChange records the definition version and the ids and sentences of the criteria
+    that matched. Only leads (no stage, subscriber, lead, recycled) are considered; a recycled person's
+    touchpoints count only from the moment they were recycled, so a rejection is not undone by old activity.
+    """
+    if not person_ids:
+        return []
+    at = as_of or timezone.now()
+    row = DefinitionVersion.objects.filter(stage=Stage.MQL.value).order_by("-version").only("spec", "version").first()
+    if row is None:
+        return []
+    definition = Definition.from_dict(row.spec)
+    windows = [c.days for c in definition.criteria if isinstance(c, Touchpoints)]
+    promoted: list[Transition] = []
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        facts = people_facts(person_ids=chunk)
+        leads = [pid for pid, f in facts.items() if (f["lifecycle_stage"] or "") in QUALIFYING_STAGES]
+        if not leads:
+            continue
+        touches = _touches(leads, at - dt.timedelta(days=max(windows)), at) if windows else {}
+        recycled = [pid for pid in leads if facts[pid]["lifecycle_stage"] == Stage.RECYCLED.value]
+        since = _recycled_at(recycled) if recycled else {}
+        for pid in leads:
+            mine = touches.get(pid, [])
+            if pid in since:
+                mine = [t for t in mine if t.occurred_at > since[pid]]
+            result = definition_evaluate(definition, facts[pid], mine, at)
+            if result.met:
+                promoted.append(
+                    Transition(
+                        person_id=pid,
+                        to_stage=Stage.MQL.value,
+                        at=at,
+                        rule=f"definition:{Stage.MQL.value}",
+                        rule_version=row.version,
+                        reason=f"Met MQL definition v{row.version}",
+                        details={"matched": [m.to_dict() for m in result.matched], "definition": Stage.MQL.value},
+                    )
+                )
+    if promoted:
+        people_change_stage_bulk(transitions=promoted)
+    return [t.person_id for t in promoted]
+
+
+SWEEP_EVENT = "lifecycle.qualify_sweep"
+
+
+def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_000) -> list[int]:
+    """Qualify the people with touchpoints recorded since the last sweep (a touchpoint-id watermark).
+
+    Runs every minute from the task queue, so capture stays as fast as it was; it costs one primary-key range
+    query when nothing arrived. The watermark is kept in the sweep's event, written only when there was work.
+    """
+    last = Event.objects.filter(kind=SWEEP_EVENT).order_by("-id").values_list("data", flat=True).first()
+    after = int((last or {}).get("last_touchpoint_id", 0))
+    if not last:  # first sweep: start from the newest touchpoint, history is the dry run's business
+        after = Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        event_record(kind=SWEEP_EVENT, reason="watermark set", data={"last_touchpoint_id": after, "people": 0})
+        return []
+    rows = list(Touchpoint.objects.filter(id__gt=after).order_by("id").values_list("id", "person_id")[:limit])
+    if not rows:
+        return []
+    with transaction.atomic():
+        promoted = people_qualify(person_ids=sorted({pid for _, pid in rows}), as_of=as_of)
+        event_record(
+            kind=SWEEP_EVENT,
+            reason="qualified people with new touchpoints",
+            data={"last_touchpoint_id": rows[-1][0], "people": len({pid for _, pid in rows}), "promoted": len(promoted)},
+        )
+    return promoted
