@@ -21,12 +21,16 @@ from tandem.analytics.selectors_stats import (
     segment_table,
     spc_chart,
 )
-from tandem.analytics.services_stats import experiment_create, experiment_import_csv
+from tandem.analytics.services_stats import (
+    experiment_create,
+    experiment_import_csv,
+    experiment_outcomes_from_crm,
+)
 from tandem.campaigns.models import Campaign
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Person
 from tandem.lifecycle.models import StageChange
-from tests.crm.factories import AccountFactory, PersonFactory
+from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2025, 3, 31)  # a Monday
@@ -359,3 +363,37 @@ def test_spc_chart_series_match_the_pure_layer():
         label="paid search MQL rate",
     )
     assert chart.series[0].to_dict() == expected.to_dict()
+
+
+def test_downstream_outcomes_come_from_the_crm_after_assignment():
+    # given three leads in a won-rate test: one won after assignment, one won before it, one not won
+    exp = experiment_create(name="nurture", variants=["control", "b"], metric="revenue_per_lead", minimum_effect=0.1)
+    after = lead("2025-03-01", email="after@x.example", moves={"customer": "2025-03-20"})
+    before = lead("2025-03-01", email="before@x.example", moves={"customer": "2025-03-02"})
+    lead("2025-03-01", email="never@x.example")
+    DealFactory(person=after, stage="won", amount=Decimal("1200.00"), closed_at=at("2025-03-20"))
+    DealFactory(person=before, stage="won", amount=Decimal("900.00"), closed_at=at("2025-03-02"))
+    experiment_import_csv(
+        experiment=exp,
+        source="unit_id,variant,assigned_at,converted\n"
+        "after@x.example,b,2025-03-05,0\nbefore@x.example,control,2025-03-05,0\nnever@x.example,control,2025-03-05,1\n"
+        "anonymous,b,2025-03-05,1\n",
+    )
+    # when
+    updated = experiment_outcomes_from_crm(experiment=exp)
+    # then: the early win does not count; the file's 1 for "never" is corrected; the unlinked unit keeps its 1
+    rows = {a.unit_id: (a.converted, a.revenue) for a in ExperimentAssignment.objects.filter(experiment=exp)}
+    assert rows == {
+        "after@x.example": (True, Decimal("1200.00")),
+        "before@x.example": (False, Decimal("0.00")),
+        "never@x.example": (False, Decimal("0.00")),
+        "anonymous": (True, None),
+    }
+    assert updated == 3
+
+
+def test_click_outcomes_cannot_come_from_the_crm():
+    exp = experiment_create(name="cta", variants=["a", "b"], metric="clicks")
+    with pytest.raises(ValidationFailed) as err:
+        experiment_outcomes_from_crm(experiment=exp)
+    assert err.value.field == "metric"

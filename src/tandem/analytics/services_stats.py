@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TextIO
 
@@ -12,7 +12,8 @@ from django.utils import timezone
 from tandem.analytics.experiments import parse_assignments_csv
 from tandem.analytics.models import Experiment, ExperimentAssignment
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Person
+from tandem.crm.models import Deal, DealStage, Person
+from tandem.lifecycle.models import StageChange
 
 BATCH = 5000
 
@@ -128,3 +129,50 @@ def experiment_update_status(*, experiment: Experiment, status: str) -> Experime
     experiment.status = status
     experiment.save(update_fields=["status", "updated_at"])
     return experiment
+
+
+DOWNSTREAM_METRICS = (Experiment.Metric.SQL_RATE, Experiment.Metric.WON_RATE, Experiment.Metric.REVENUE_PER_LEAD)
+
+
+def experiment_outcomes_from_crm(*, experiment: Experiment) -> int:
+    """Set linked units' outcomes from the CRM (SQL reached / deal won after assignment); returns units updated.
+
+    Downstream outcomes arrive weeks after the test: this lets the same experiment be judged again as deals
+    close. Units without a person keep the outcome of their file.
+    """
+    if experiment.metric not in DOWNSTREAM_METRICS:
+        raise ValidationFailed(
+            f"the {experiment.get_metric_display()} comes from the imported file, not from the CRM",
+            field="metric",
+            value=experiment.metric,
+        )
+    units = list(ExperimentAssignment.objects.filter(experiment=experiment, person__isnull=False))
+    if not units:
+        return 0
+    person_ids = {u.person_id for u in units}
+    stages = ("sql", "opportunity", "customer") if experiment.metric == Experiment.Metric.SQL_RATE else ("customer",)
+    moves: dict[int, list[datetime]] = {}
+    for pid, at in StageChange.objects.filter(person_id__in=person_ids, to_stage__in=stages).values_list(
+        "person_id", "changed_at"
+    ):
+        moves.setdefault(pid, []).append(at)
+    deals: dict[int, list[tuple[datetime, Decimal]]] = {}
+    if experiment.metric != Experiment.Metric.SQL_RATE:
+        for pid, closed, amount in Deal.objects.filter(
+            person_id__in=person_ids, stage=DealStage.WON, closed_at__isnull=False
+        ).values_list("person_id", "closed_at", "amount"):
+            deals.setdefault(pid, []).append((closed, amount or Decimal("0")))
+    changed = []
+    for unit in units:
+        pid = unit.person_id
+        assert pid is not None
+        won_deals = [(c, a) for c, a in deals.get(pid, []) if c >= unit.assigned_at]
+        converted = any(t >= unit.assigned_at for t in moves.get(pid, [])) or bool(won_deals)
+        revenue = unit.revenue
+        if experiment.metric == Experiment.Metric.REVENUE_PER_LEAD:
+            revenue = sum((a for _, a in won_deals), Decimal("0"))
+        if converted != unit.converted or revenue != unit.revenue:
+            unit.converted, unit.revenue = converted, revenue
+            changed.append(unit)
+    ExperimentAssignment.objects.bulk_update(changed, ["converted", "revenue"], batch_size=BATCH)
+    return len(changed)

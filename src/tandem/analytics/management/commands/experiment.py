@@ -10,12 +10,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.analytics.models import Experiment
 from tandem.analytics.selectors_stats import experiment_get, experiment_list
-from tandem.analytics.services_stats import experiment_create, experiment_import_csv
+from tandem.analytics.services_stats import (
+    experiment_create,
+    experiment_import_csv,
+    experiment_outcomes_from_crm,
+)
 from tandem.core.errors import TandemError
 
 
 class Command(BaseCommand):
-    help = "Define experiments, import their assignments and outcomes from CSV, list them."
+    help = "Define experiments, import their assignments and outcomes from CSV, refresh outcomes from the CRM, list them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -37,6 +41,10 @@ class Command(BaseCommand):
             default="",
             help="map our columns to the file's, e.g. unit_id=user_id,variant=group,assigned_at=timestamp",
         )
+        outcomes = sub.add_parser(
+            "outcomes", help="set linked units' outcomes from the CRM (SQL reached, deal won, won revenue)"
+        )
+        outcomes.add_argument("name")
         sub.add_parser("list", help="list experiments as JSON")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -68,6 +76,10 @@ class Command(BaseCommand):
                 with path.open(newline="", encoding="utf-8-sig") as handle:
                     count = experiment_import_csv(experiment=exp, source=handle, columns=columns or None)
                 self.stdout.write(f"imported {count:,} assignments into {exp.name!r}")
+            elif opts["action"] == "outcomes":
+                exp = experiment_get(name=opts["name"])
+                count = experiment_outcomes_from_crm(experiment=exp)
+                self.stdout.write(f"updated the outcome of {count:,} units of {exp.name!r} from the CRM")
             else:
                 self.stdout.write(json.dumps(experiment_list(), indent=2))
         except TandemError as exc:
