@@ -149,7 +149,7 @@ def experiment_outcomes_from_crm(*, experiment: Experiment) -> int:
     units = list(ExperimentAssignment.objects.filter(experiment=experiment, person__isnull=False))
     if not units:
         return 0
-    person_ids = {u.person_id for u in units}
+    person_ids = {u.person_id for u in units if u.person_id is not None}
     stages = ("sql", "opportunity", "customer") if experiment.metric == Experiment.Metric.SQL_RATE else ("customer",)
     moves: dict[int, list[datetime]] = {}
     for pid, at in StageChange.objects.filter(person_id__in=person_ids, to_stage__in=stages).values_list(
@@ -161,11 +161,11 @@ def experiment_outcomes_from_crm(*, experiment: Experiment) -> int:
         for pid, closed, amount in Deal.objects.filter(
             person_id__in=person_ids, stage=DealStage.WON, closed_at__isnull=False
         ).values_list("person_id", "closed_at", "amount"):
-            deals.setdefault(pid, []).append((closed, amount or Decimal("0")))
+            if closed is not None:
+                deals.setdefault(pid, []).append((closed, amount or Decimal("0")))
     changed = []
     for unit in units:
-        pid = unit.person_id
-        assert pid is not None
+        pid = unit.person_id or 0
         won_deals = [(c, a) for c, a in deals.get(pid, []) if c >= unit.assigned_at]
         converted = any(t >= unit.assigned_at for t in moves.get(pid, [])) or bool(won_deals)
         revenue = unit.revenue
