@@ -63,3 +63,34 @@ def test_a_paced_drain_pauses_then_processes_when_the_burst_is_over(monkeypatch)
     # then it paused once and then processed every row
     assert pauses == [processing.PAUSE_SECONDS]
     assert result.processed == 120
+
+
+def test_the_worker_loop_drains_the_journal_and_survives_a_failed_pass(monkeypatch):
+    # given two waiting rows, and a first pass that fails (a lost connection, say)
+    _journal(make_form(), n=2, at=timezone.now() - dt.timedelta(minutes=5))
+    real = processing.submissions_drain
+    calls = []
+
+    def flaky(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError("connection lost")
+        return real(**kwargs)
+
+    monkeypatch.setattr(processing, "submissions_drain", flaky)
+
+    class Stop:
+        rounds = 0
+
+        def is_set(self) -> bool:
+            self.rounds += 1
+            return self.rounds > 3
+
+        def wait(self, seconds: float) -> None:
+            pass
+
+    # when the loop runs three rounds
+    processing.drain_loop(stop=Stop())
+    # then it kept going after the failure and processed both rows
+    assert len(calls) == 3 and calls[1] == {"pace": True}
+    assert Person.objects.count() == 2

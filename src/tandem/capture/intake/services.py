@@ -374,25 +374,18 @@ def form_lookup(*, key: str) -> Form | None:
     return form
 
 
-_last_kick = 0.0
-
-
 def _after_journal(*, sub: Submission) -> None:
-    """Process now (inline) or wake the background drain, as TANDEM_CAPTURE_PROCESSING says."""
-    global _last_kick
-    if settings.CAPTURE_PROCESSING == "inline":
-        submissions_process(ids=[sub.pk])
-        fresh = Submission.objects.filter(pk=sub.pk).values_list("status", "error", "error_field", "result", "person_id").first()
-        if fresh is not None:
-            sub.status, sub.error, sub.error_field, sub.result, sub.person_id = fresh
+    """In inline mode, process the row now; otherwise the worker's drain loop (`tandem worker`) picks it up."""
+    if settings.CAPTURE_PROCESSING != "inline":
         return
-    now = time.monotonic()
-    # One wake-up per process every quarter second is plenty: a drain empties the whole journal.
-    if now - _last_kick >= 0.25:
-        _last_kick = now
-        from tandem.capture.tasks import capture_drain_task
-
-        capture_drain_task()
+    submissions_process(ids=[sub.pk])
+    fresh = (
+        Submission.objects.filter(pk=sub.pk)
+        .values_list("status", "error", "error_field", "result", "person_id")
+        .first()
+    )
+    if fresh is not None:
+        sub.status, sub.error, sub.error_field, sub.result, sub.person_id = fresh
 
 
 def _answer(*, sub: Submission, form: Form | None, source: str, error: TandemError | None = None) -> Receipt:

@@ -19,4 +19,16 @@ class Command(BaseCommand):
             from django.core.management.base import CommandError
 
             raise CommandError(f"--threads must be at least 1, got {opts['threads']}")
-        call_command("run_huey", workers=opts["threads"], worker_type="thread", verbose=False)
+        import threading
+
+        from tandem.capture.intake.processing import drain_loop
+
+        # The capture journal's drain runs as its own loop beside Huey's task threads.
+        stop = threading.Event()
+        drain = threading.Thread(target=drain_loop, kwargs={"stop": stop}, name="capture-drain", daemon=True)
+        drain.start()
+        try:
+            call_command("run_huey", workers=opts["threads"], worker_type="thread", verbose=False)
+        finally:
+            stop.set()
+            drain.join(timeout=10)
