@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tandem.lifecycle.criteria import DEFINITION_NAMES, Definition, definition_changes, definition_describe
-from tandem.lifecycle.models import DefinitionVersion
+import numpy as np
+from django.db.models import Min
+
+from tandem.campaigns.models import Touchpoint
+from tandem.crm.models import Person
+from tandem.lifecycle.criteria import (
+    DEFINITION_NAMES,
+    NAT,
+    Definition,
+    DryRunSummary,
+    Touchpoints,
+    definition_changes,
+    definition_describe,
+    definition_first_met,
+    dry_run_summary,
+)
+from tandem.lifecycle.models import DefinitionVersion, StageChange
+from tandem.lifecycle.states import Stage
 
 
 @dataclass(frozen=True)
@@ -69,3 +87,105 @@ def definitions_history(*, stage: str | None = None) -> dict[str, list[VersionVi
     for versions in out.values():
         versions.reverse()
     return out
+
+
+# --- dry run: the proposed definition over history -----------------------------------------------------------
+
+# Standard facts and where they live; any other field is a custom field (account ones are "account.<key>").
+FACT_PATHS: dict[str, str] = {
+    "job_title": "job_title",
+    "consent_email": "consent_email",
+    "consent_calls": "consent_calls",
+    "industry": "account__industry",
+    "size_band": "account__size_band",
+    "country": "account__country",
+    "account_owner_id": "account__owner_id",
+    "fit_grade": "score__fit_grade",
+    "engagement_score": "score__engagement",
+    "predictive_probability": "score__probability",
+}
+# Reaching any of these counts as reaching SQL (imports may skip stages).
+SQL_OR_LATER: tuple[str, ...] = (Stage.SQL.value, Stage.OPPORTUNITY.value, Stage.CUSTOMER.value)
+
+
+def _to_datetime64(values: list[Any]) -> np.ndarray:
+    return np.array([np.datetime64(v.replace(tzinfo=None), "s") if v is not None else NAT for v in values], dtype="datetime64[s]")
+
+
+def _fact_columns(definition: Definition) -> tuple[list[int], np.ndarray, dict[str, list[Any]]]:
+    fields = sorted({c.field for c in definition.criteria if not isinstance(c, Touchpoints)})
+    paths = [FACT_PATHS[f] for f in fields if f in FACT_PATHS]
+    custom = [f for f in fields if f not in FACT_PATHS]
+    if custom:
+        paths += ["custom_fields", "account__custom_fields"]
+    rows = list(Person.objects.order_by("id").values_list("id", "created_at", *paths))
+    ids = [r[0] for r in rows]
+    created = _to_datetime64([r[1] for r in rows])
+    columns: dict[str, list[Any]] = {}
+    standard = [f for f in fields if f in FACT_PATHS]
+    for i, name in enumerate(standard):
+        columns[name] = [r[2 + i] for r in rows]
+    if custom:
+        base = 2 + len(standard)
+        for name in custom:
+            if name.startswith("account."):
+                key = name.removeprefix("account.")
+                columns[name] = [(r[base + 1] or {}).get(key) for r in rows]
+            else:
+                columns[name] = [(r[base] or {}).get(name) for r in rows]
+    return ids, created, columns
+
+
+def _first_reached(index: dict[int, int], n: int, stages: tuple[str, ...]) -> np.ndarray:
+    out = np.full(n, NAT, dtype="datetime64[s]")
+    rows = (
+        StageChange.objects.filter(to_stage__in=stages)
+        .values("person_id")
+        .annotate(at=Min("changed_at"))
+        .values_list("person_id", "at")
+    )
+    for pid, at in rows:
+        slot = index.get(pid)
+        if slot is not None:
+            out[slot] = np.datetime64(at.replace(tzinfo=None), "s")
+    return out
+
+
+def definition_dry_run(*, spec: Mapping[str, Any], as_of: dt.datetime | None = None) -> DryRunSummary:
+    """What a proposed definition would have produced over history: MQLs per month and their conversions.
+
+    Profile facts and scores are today's (their history is not kept), so this estimates the behaviour part.
+    """
+    definition = Definition.from_dict({**spec, "version": 1})
+    ids, created, columns = _fact_columns(definition)
+    index = {pid: i for i, pid in enumerate(ids)}
+    n = len(ids)
+    person: list[int] = []
+    at: list[Any] = []
+    kinds: list[str] = []
+    channels: list[str] = []
+    campaigns: list[int] = []
+    if any(isinstance(c, Touchpoints) for c in definition.criteria):
+        for pid, when, kind, channel, campaign in Touchpoint.objects.values_list(
+            "person_id", "occurred_at", "kind", "channel", "campaign_id"
+        ).iterator(chunk_size=20_000):
+            person.append(index[pid])
+            at.append(when)
+            kinds.append(kind)
+            channels.append(channel)
+            campaigns.append(-1 if campaign is None else campaign)
+    first = definition_first_met(
+        definition,
+        columns,
+        n_people=n,
+        touch_person=np.asarray(person, dtype=np.int64),
+        touch_at=_to_datetime64(at),
+        touch_kind=np.asarray(kinds, dtype=object),
+        touch_channel=np.asarray(channels, dtype=object),
+        touch_campaign=np.asarray(campaigns, dtype=np.int64),
+        created_at=created,
+        as_of=None if as_of is None else np.datetime64(as_of.astimezone(dt.UTC).replace(tzinfo=None), "s"),
+    )
+    sql_at = _first_reached(index, n, SQL_OR_LATER)
+    won_at = _first_reached(index, n, (Stage.CUSTOMER.value,))
+    return dry_run_summary(first, sql_at, won_at)

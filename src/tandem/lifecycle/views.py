@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from tandem.core.errors import TandemError
-from tandem.lifecycle.criteria import DEFINITION_NAMES
-from tandem.lifecycle.handoff_selectors import definitions_history
+from tandem.core.errors import TandemError, ValidationFailed
+from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
+from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_history
 from tandem.lifecycle.handoff_services import definition_publish
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
@@ -32,7 +32,21 @@ def definitions(request: HttpRequest) -> HttpResponse:
     stage = request.GET.get("stage", "mql") if request.GET.get("stage") in DEFINITION_NAMES else "mql"
     error: dict[str, Any] | None = None
     form = {"stage": stage, "spec": "", "reason": ""}
-    if request.method == "POST":
+    dry_run: DryRunSummary | None = None
+    if request.method == "POST" and request.POST.get("action") == "dry_run":
+        # Read-only, so every role may ask "what if".
+        form = {k: request.POST.get(k, "") for k in ("stage", "spec", "reason")}
+        status = 200
+        try:
+            spec = json.loads(form["spec"])
+            if not isinstance(spec, dict):
+                raise ValidationFailed("A definition must be a JSON object.", field="spec", value=None)
+            dry_run = definition_dry_run(spec={**spec, "name": form["stage"]})
+        except json.JSONDecodeError as exc:
+            error, status = {"detail": f"The definition is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", "field": "spec"}, 422
+        except TandemError as exc:
+            error, status = exc.as_dict(), 422
+    elif request.method == "POST":
         if not can_publish:
             raise PermissionDenied("Only admins publish definitions.")
         form = {k: request.POST.get(k, "") for k in ("stage", "spec", "reason")}
@@ -48,7 +62,7 @@ def definitions(request: HttpRequest) -> HttpResponse:
         except TandemError as exc:
             error = exc.as_dict()
         status = 422
-    else:
+    if request.method == "GET":
         status = 200
         current = history.get(stage) or []
         if current:
@@ -68,6 +82,7 @@ def definitions(request: HttpRequest) -> HttpResponse:
             "error": error,
             "error_at": error_at,
             "stages": DEFINITION_NAMES,
+            "dry_run": dry_run,
         },
         status=status,
     )

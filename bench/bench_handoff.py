@@ -1,0 +1,89 @@
+"""The hand-off on the demo company: the dry run of a changed MQL definition must take under 2 s on SQLite.
+
+Loads the demo company (`tandem demo --no-serve`, ~20,000 people) into a temporary SQLite database unless
+--keep names a directory that already holds one, then times the dry run of a changed definition (a demo
+request, or 5 touchpoints of kind webinar/content download in 45 days) twice: the selector alone and the
+whole definitions page (POST, as an admin, through Django's test Client). One warm-up, then the median of 3.
+Run: .venv/bin/python bench/bench_handoff.py [--keep DIR]. Exits non-zero if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_S = 2.0
+RUNS = 3
+CHANGED = {
+    "name": "mql",
+    "any": [
+        {"id": "demo", "type": "touchpoint", "kinds": ["demo_request"], "days": 30},
+        {"id": "engaged", "type": "touchpoint_count", "min_count": 5, "kinds": ["webinar", "content_download"], "days": 45},
+    ],
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", help="use (and keep) this directory instead of a temporary one")
+    args = parser.parse_args()
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_handoff_"))
+    root.mkdir(parents=True, exist_ok=True)
+    db = root / "tandem.sqlite3"
+    os.environ["TANDEM_VAR_DIR"] = str(root)
+    os.environ["TANDEM_DATABASE_URL"] = f"sqlite:///{db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+    if not db.exists():
+        tandem = Path(sys.executable).with_name("tandem")
+        subprocess.run([str(tandem), "demo", "--no-serve"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+
+    import django
+
+    django.setup()
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from tandem.campaigns.models import Touchpoint
+    from tandem.crm.models import Person
+    from tandem.lifecycle.handoff_selectors import definition_dry_run
+    from tandem.users.models import Role, User
+
+    setup_test_environment()
+    print(f"demo company: {Person.objects.count():,} people, {Touchpoint.objects.count():,} touchpoints")
+    admin = User.objects.filter(role=Role.ADMIN).first() or User.objects.filter(is_superuser=True).first()
+    client = Client()
+    client.force_login(admin)
+
+    def selector() -> None:
+        definition_dry_run(spec=CHANGED)
+
+    def page() -> None:
+        response = client.post(
+            "/definitions/", {"action": "dry_run", "stage": "mql", "spec": json.dumps(CHANGED)}, HTTP_HOST="localhost"
+        )
+        assert response.status_code == 200, response.status_code
+
+    missed = False
+    for label, fn in (("dry run (selector)", selector), ("dry run (definitions page)", page)):
+        fn()
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        ok = median < TARGET_S
+        missed |= not ok
+        print(f"{label:<30} median {median:6.3f} s  (target {TARGET_S} s) {'ok' if ok else 'MISSED'}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
