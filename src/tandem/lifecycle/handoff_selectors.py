@@ -12,6 +12,7 @@ from django.db.models import Min
 
 from tandem.campaigns.models import Touchpoint
 from tandem.crm.models import Person
+from tandem.lifecycle.business_hours import BusinessCalendar, add_business_minutes
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
     NAT,
@@ -23,8 +24,11 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
+from tandem.lifecycle.handoff_services import REJECT_REASONS
 from tandem.lifecycle.models import DefinitionVersion, StageChange
+from tandem.lifecycle.sla_rules import SlaPolicy
 from tandem.lifecycle.states import Stage
+from tandem.users.models import Team as UserTeam
 
 
 @dataclass(frozen=True)
@@ -189,3 +193,71 @@ def definition_dry_run(*, spec: Mapping[str, Any], as_of: dt.datetime | None = N
     sql_at = _first_reached(index, n, SQL_OR_LATER)
     won_at = _first_reached(index, n, (Stage.CUSTOMER.value,))
     return dry_run_summary(first, sql_at, won_at)
+
+
+# --- the rep's inbox -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One new MQL waiting for its owner's answer, with the first-touch deadline."""
+
+    person: Person
+    mql_at: dt.datetime
+    deadline: dt.datetime
+    overdue: bool
+    rule_version: int | None
+    matched: list[str]
+
+
+def inbox_items(*, user: Any, now: dt.datetime | None = None) -> list[InboxItem]:
+    """New MQLs owned by the user (a manager also sees the team's), oldest deadline first."""
+    moment = now or dt.datetime.now(dt.UTC)
+    people = Person.objects.filter(lifecycle_stage=Stage.MQL.value).select_related("account", "latest_campaign", "original_campaign", "owner")
+    if getattr(user, "role", "") == "sales_manager" and getattr(user, "team_id", None):
+        people = people.filter(owner__team_id=user.team_id)
+    else:
+        people = people.filter(owner=user)
+    rows = list(people.order_by("id")[:500])
+    latest: dict[int, tuple[dt.datetime, int | None, dict[str, Any]]] = {}
+    for pid, at, version, details in (
+        StageChange.objects.filter(person_id__in=[p.pk for p in rows], to_stage=Stage.MQL.value)
+        .order_by("changed_at", "id")
+        .values_list("person_id", "changed_at", "rule_version", "details")
+    ):
+        latest[pid] = (at, version, details or {})
+    zones = dict(UserTeam.objects.values_list("id", "time_zone"))
+    policy = SlaPolicy()
+    items = []
+    for p in rows:
+        at, version, details = latest.get(p.pk, (p.updated_at, None, {}))
+        owner_team = getattr(p.owner, "team_id", None)
+        calendar = BusinessCalendar(time_zone=zones.get(owner_team, "UTC") if owner_team else "UTC")
+        deadline = add_business_minutes(at, policy.first_touch_minutes, calendar)
+        matched = [m.get("text", "") for m in details.get("matched", []) if isinstance(m, dict)]
+        items.append(InboxItem(p, at, deadline, deadline <= moment, version, matched))
+    items.sort(key=lambda i: (i.deadline, i.person.pk))
+    return items
+
+
+@dataclass(frozen=True)
+class RejectionRow:
+    reason_code: str
+    label: str
+    count: int
+    comments: list[str]
+
+
+def campaign_rejections(*, campaign_id: int) -> list[RejectionRow]:
+    """Sales' rejections of the campaign's MQLs, by reason, most frequent first (with the comments)."""
+    counts: dict[str, int] = {}
+    comments: dict[str, list[str]] = {}
+    for details in StageChange.objects.filter(rule="inbox:reject", details__campaign_id=campaign_id).values_list("details", flat=True):
+        code = str((details or {}).get("reason_code", "other"))
+        counts[code] = counts.get(code, 0) + 1
+        if (details or {}).get("comment"):
+            comments.setdefault(code, []).append(str(details["comment"]))
+    return [
+        RejectionRow(code, REJECT_REASONS.get(code, code), n, comments.get(code, [])[-5:])
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]

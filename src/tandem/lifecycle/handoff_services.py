@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -16,6 +17,7 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.models import Event
 from tandem.crm.models import Person
+from tandem.crm.services import person_assign_owner
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
     Definition,
@@ -24,9 +26,12 @@ from tandem.lifecycle.criteria import (
     definition_changes,
     definition_evaluate,
 )
-from tandem.lifecycle.models import DefinitionVersion, StageChange
-from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.lifecycle.models import DefinitionVersion, RoutingConfig, RoutingState, StageChange
+from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, route
+from tandem.lifecycle.routing_rules import Team as RosterTeam
+from tandem.lifecycle.services import Transition, people_change_stage_bulk, person_change_stage
 from tandem.lifecycle.states import Stage
+from tandem.users.models import Team as UserTeam
 
 
 def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any) -> DefinitionVersion:
@@ -177,7 +182,9 @@ def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = Non
                     )
                 )
     if promoted:
-        people_change_stage_bulk(transitions=promoted)
+        with transaction.atomic():
+            people_change_stage_bulk(transitions=promoted)
+            people_route(person_ids=[t.person_id for t in promoted])
     return [t.person_id for t in promoted]
 
 
@@ -207,3 +214,124 @@ def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_0
             data={"last_touchpoint_id": rows[-1][0], "people": len({pid for _, pid in rows}), "promoted": len(promoted)},
         )
     return promoted
+
+
+# --- routing -----------------------------------------------------------------------------------------------
+
+REP_ROLES: tuple[str, ...] = ("sales_rep", "sales_manager")
+
+
+def routing_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) -> RoutingConfig:
+    """Validate routing rules and store them as the next version, with who and why."""
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("Routing rules must be a JSON object.", field="spec", value=spec)
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the routing changes (it goes into the history).", field="reason", value=reason)
+    with transaction.atomic():
+        latest = RoutingConfig.objects.aggregate(v=Max("version"))["v"] or 0
+        rules = RoutingRules.from_dict({**spec, "version": latest + 1})
+        row = RoutingConfig.objects.create(
+            version=rules.version,
+            spec=rules.to_dict(),
+            reason=reason.strip(),
+            created_by=by_user if getattr(by_user, "pk", None) else None,
+            created_at=timezone.now(),
+        )
+        event_record(kind="routing.published", subject=row, actor=by_user, rule="routing", rule_version=row.version, reason=row.reason)
+    return row
+
+
+def roster_build() -> Roster:
+    """Reps (sales roles, active) and sales teams as routing sees them right now."""
+    User = get_user_model()
+    users = list(
+        User.objects.filter(role__in=REP_ROLES, is_active=True).order_by("id").values_list("id", "username", "is_away", "capacity", "team_id")
+    )
+    reps = tuple(Rep(id=uid, name=name, is_away=away, capacity=capacity) for uid, name, away, capacity, _ in users)
+    members: dict[int, list[int]] = {}
+    for uid, _, _, _, team_id in users:
+        if team_id is not None:
+            members.setdefault(team_id, []).append(uid)
+    teams = tuple(
+        RosterTeam(id=tid, name=name, members=tuple(members.get(tid, ())))
+        for tid, name in UserTeam.objects.order_by("id").values_list("id", "name")
+    )
+    return Roster(reps=reps, teams=teams)
+
+
+def people_route(*, person_ids: Sequence[int]) -> dict[int, int | None]:
+    """Give each person to a rep by the routing rules in force; returns person id → rep id (None: nobody).
+
+    The round-robin tallies are locked and saved in the same transaction as the assignments.
+    """
+    config = RoutingConfig.objects.order_by("-version").first()
+    if config is None or not person_ids:
+        return {}
+    rules = RoutingRules.from_dict(config.spec)
+    roster = roster_build()
+    out: dict[int, int | None] = {}
+    with transaction.atomic():
+        holder = RoutingState.objects.select_for_update().filter(pk=1).first() or RoutingState.objects.create(pk=1, state={})
+        state = RoundRobinState.from_dict(holder.state or {})
+        facts = people_facts(person_ids=person_ids)
+        people = Person.objects.in_bulk(list(facts))
+        owners = get_user_model().objects.in_bulk([r.id for r in roster.reps])
+        for pid in sorted(facts):
+            routed = route(facts[pid], rules, roster, state)
+            state = routed.state
+            a = routed.assignment
+            out[pid] = a.rep_id
+            if a.rep_id is not None:
+                person_assign_owner(
+                    person=people[pid], owner=owners[a.rep_id], rule=f"routing:{a.rule_id}@v{config.version}", reason=a.explanation
+                )
+        holder.state = state.to_dict()
+        holder.save(update_fields=["state", "updated_at"])
+    return out
+
+
+# --- the rep's answer: accept or reject ----------------------------------------------------------------------
+
+REJECT_REASONS: dict[str, str] = {
+    "wrong_person": "Wrong person",
+    "no_budget": "No budget",
+    "no_need": "No need",
+    "duplicate": "Duplicate",
+    "bad_data": "Bad data",
+    "student": "Student / job seeker",
+    "competitor": "Competitor",
+    "other": "Other",
+}
+
+
+def _check_handler(person: Person, user: Any) -> None:
+    if person.lifecycle_stage != Stage.MQL.value:
+        raise NotAllowed(f"{person} is not a new MQL any more.", field="lifecycle_stage", value=person.lifecycle_stage)
+    mine = person.owner_id == getattr(user, "pk", None)
+    if not (mine or getattr(user, "role", "") in ("sales_manager", "admin") or getattr(user, "is_superuser", False)):
+        raise NotAllowed("Only the lead's owner (or a sales manager) answers for it.", field="owner", value=person.owner_id)
+
+
+def mql_accept(*, person: Person, by_user: Any) -> StageChange:
+    """Sales accepts an MQL: it becomes a SAL."""
+    _check_handler(person, by_user)
+    return person_change_stage(person=person, to_stage=Stage.SAL.value, by_user=by_user, rule="inbox:accept", reason="Accepted by sales")
+
+
+def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str = "") -> StageChange:
+    """Sales rejects an MQL with a reason: it goes back to marketing as recycled, tagged with its campaign."""
+    if reason_code not in REJECT_REASONS:
+        raise ValidationFailed(f"Unknown reason; use one of {', '.join(REJECT_REASONS)}.", field="reason_code", value=reason_code)
+    comment = (comment or "").strip()
+    if reason_code == "other" and not comment:
+        raise ValidationFailed("Say what the other reason is.", field="comment", value=None)
+    _check_handler(person, by_user)
+    campaign_id = person.latest_campaign_id or person.original_campaign_id
+    return person_change_stage(
+        person=person,
+        to_stage=Stage.RECYCLED.value,
+        by_user=by_user,
+        rule="inbox:reject",
+        reason=REJECT_REASONS[reason_code] + (f": {comment}" if comment else ""),
+        details={"reason_code": reason_code, "comment": comment, "campaign_id": campaign_id},
+    )

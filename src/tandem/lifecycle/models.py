@@ -58,3 +58,31 @@ class DefinitionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage.upper()} v{self.version}"
+
+
+class RoutingConfig(models.Model):
+    """One version of the ordered routing rules (RoutingRules.to_dict()); the highest version is in force."""
+
+    version = models.PositiveIntegerField(unique=True)
+    spec = models.JSONField()
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"routing v{self.version}"
+
+
+class RoutingState(models.Model):
+    """The round-robin tallies (RoundRobinState.to_dict()); one row, locked while a batch is routed."""
+
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"routing state at {self.updated_at:%Y-%m-%d %H:%M}"

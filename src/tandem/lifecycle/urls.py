@@ -5,4 +5,8 @@ from tandem.lifecycle import views
 app_name = "lifecycle"
 urlpatterns = [
     path("definitions/", views.definitions, name="definitions"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:person_id>/accept/", views.inbox_accept, name="inbox_accept"),
+    path("inbox/<int:person_id>/reject/", views.inbox_reject, name="inbox_reject"),
+    path("routing/", views.routing, name="routing"),
 ]

@@ -8,14 +8,26 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from tandem.core.errors import TandemError, ValidationFailed
+from tandem.crm.models import Person
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
-from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_history
-from tandem.lifecycle.handoff_services import definition_publish
+from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_history, inbox_items
+from tandem.lifecycle.handoff_services import (
+    REJECT_REASONS,
+    definition_publish,
+    mql_accept,
+    mql_reject,
+    roster_build,
+    routing_publish,
+)
+from tandem.lifecycle.models import RoutingConfig
+from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
 
@@ -83,6 +95,94 @@ def definitions(request: HttpRequest) -> HttpResponse:
             "error_at": error_at,
             "stages": DEFINITION_NAMES,
             "dry_run": dry_run,
+        },
+        status=status,
+    )
+
+
+# --- the rep's inbox ---------------------------------------------------------------------------------------
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "lifecycle/inbox.html",
+        {"items": inbox_items(user=request.user), "reasons": REJECT_REASONS.items(), "now": timezone.now()},
+    )
+
+
+def _answer(request: HttpRequest, person_id: int, accept: bool) -> HttpResponse:
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise Http404("No such person.")
+    try:
+        if accept:
+            mql_accept(person=person, by_user=request.user)
+            messages.success(request, f"Accepted {person}: now a sales-accepted lead.")
+        else:
+            mql_reject(
+                person=person,
+                by_user=request.user,
+                reason_code=request.POST.get("reason_code", ""),
+                comment=request.POST.get("comment", ""),
+            )
+            messages.success(request, f"Rejected {person}: back to marketing as recycled.")
+    except TandemError as exc:
+        messages.error(request, f"{person}: {exc.message}")
+    return redirect("lifecycle:inbox")
+
+
+@login_required
+@require_POST
+def inbox_accept(request: HttpRequest, person_id: int) -> HttpResponse:
+    return _answer(request, person_id, accept=True)
+
+
+@login_required
+@require_POST
+def inbox_reject(request: HttpRequest, person_id: int) -> HttpResponse:
+    return _answer(request, person_id, accept=False)
+
+
+# --- routing rules (admins edit, everyone reads) -----------------------------------------------------------
+
+
+@login_required
+def routing(request: HttpRequest) -> HttpResponse:
+    can_edit = request.user.has_perm("lifecycle.add_routingconfig")
+    error: dict[str, Any] | None = None
+    current = RoutingConfig.objects.order_by("-version").first()
+    form = {"spec": json.dumps({"rules": current.spec.get("rules", [])}, indent=2) if current else "", "reason": ""}
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only admins edit the routing rules.")
+        form = {k: request.POST.get(k, "") for k in ("spec", "reason")}
+        try:
+            try:
+                spec = json.loads(form["spec"])
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed(f"The rules are not valid JSON: {exc.msg} (line {exc.lineno}).", field="spec") from exc
+            row = routing_publish(spec=spec, reason=form["reason"], by_user=request.user)
+            messages.success(request, f"Published routing version {row.version}.")
+            return redirect("lifecycle:routing")
+        except TandemError as exc:
+            error, status = exc.as_dict(), 422
+    roster = roster_build()
+    rules = RoutingRules.from_dict(current.spec) if current else None
+    return render(
+        request,
+        "lifecycle/routing.html",
+        {
+            "current": current,
+            "sentences": rules.describe() if rules else [],
+            "warnings": rules_check(rules, roster) if rules else [],
+            "roster": roster,
+            "history": RoutingConfig.objects.select_related("created_by").order_by("-version")[:20],
+            "can_edit": can_edit,
+            "form": form,
+            "error": error,
         },
         status=status,
     )
