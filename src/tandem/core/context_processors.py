@@ -23,6 +23,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Campaigns", "campaigns:list"),
     NavItem("Definitions", "lifecycle:definitions"),
+    NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),
     NavItem("Statistics", "stats:spc"),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
