@@ -16,7 +16,7 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from tandem.analytics import spc
 from tandem.analytics.models import Experiment, ExperimentAssignment
 from tandem.analytics.selectors_stats import (
-    experiment_report,
+    experiment_analyse,
     lead_cohorts_load,
     segment_table,
     spc_chart,
@@ -238,7 +238,7 @@ def test_experiment_import_and_report_count_per_variant_and_per_day():
     exp = experiment_create(name="hero", variants=["control", "b"], metric="sql_rate", minimum_effect=0.1)
     # when
     imported = experiment_import_csv(experiment=exp, source=SMALL_CSV)
-    report = experiment_report(experiment=exp)
+    report = experiment_analyse(experiment=exp)
     # then
     assert imported == 6
     assert [(v["name"], v["n"], v["conversions"]) for v in report["variants"]] == [("control", 3, 1), ("b", 3, 2)]
@@ -295,7 +295,7 @@ def test_revenue_per_lead_reads_revenue_sums():
     )
     experiment_import_csv(experiment=exp, source=text)
     # when
-    report = experiment_report(experiment=exp)
+    report = experiment_analyse(experiment=exp)
     # then Welch's t-test on the per-unit revenues
     a = [(i % 3 == 0) * (10 + i) for i in range(40) if i % 2]
     b = [(i % 3 == 0) * (10 + i) for i in range(40) if not i % 2]
@@ -332,7 +332,7 @@ def test_udacity_ab_data_imported_through_the_service(shared_data: Path):
     experiment_import_csv(
         experiment=exp, source=text, columns={"unit_id": "user_id", "variant": "group", "assigned_at": "timestamp"}
     )
-    report = experiment_report(experiment=exp)
+    report = experiment_analyse(experiment=exp)
     # then the textbook answer: 12.04 % vs 11.88 %, p ≈ 0.19
     control, treatment = report["variants"]
     assert (control["n"], treatment["n"]) == (145274, 145310)

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import AuthorizationError
 
 from tandem.analytics.models import Experiment
-from tandem.analytics.selectors_stats import experiment_list, experiment_report, segment_table, spc_chart
+from tandem.analytics.selectors_stats import experiment_analyse, experiment_list, segment_table, spc_chart
 from tandem.analytics.services_stats import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, ValidationFailed
 
@@ -95,7 +95,7 @@ def experiment_new(request: HttpRequest, payload: ExperimentIn) -> Status[dict[s
 def experiment_detail(request: HttpRequest, experiment_id: int) -> dict[str, Any]:
     """The same JSON as `tandem report experiment NAME`: counts, tests, P(best), sequential p-values, verdict."""
     exp = _get(experiment_id)
-    return {"id": exp.id, **experiment_report(experiment=exp)}
+    return {"id": exp.id, **experiment_analyse(experiment=exp)}
 
 
 @router.post(

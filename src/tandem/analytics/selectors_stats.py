@@ -386,7 +386,7 @@ EXPERIMENT_METRIC_LABELS = {
 }
 
 
-def experiment_report(*, experiment: Experiment) -> dict[str, Any]:
+def experiment_analyse(*, experiment: Experiment) -> dict[str, Any]:
     """The analysis (tests, Bayesian P(best), plan, verdict) and the daily sequential test, as plain data."""
     days, cumulative = experiment_daily(experiment=experiment)
     if experiment.metric == Experiment.Metric.REVENUE_PER_LEAD:

@@ -20,9 +20,9 @@ from tandem.analytics.selectors_stats import (
     SEGMENT_FIELDS,
     SPC_BY,
     SPC_METRICS,
+    experiment_analyse,
     experiment_get,
     experiment_list,
-    experiment_report,
     segment_table,
     spc_chart,
 )
@@ -295,7 +295,7 @@ def _sequential_figure(seq: dict[str, Any]) -> dict[str, Any]:
 @login_required
 def experiment_page(request: HttpRequest, name: str) -> HttpResponse:
     experiment = _experiment(name)
-    report = experiment_report(experiment=experiment)
+    report = experiment_analyse(experiment=experiment)
     bayes = {}
     if report["analysis"]:
         bayes = {v["name"]: v for v in report["analysis"]["bayesian"]["variants"]}

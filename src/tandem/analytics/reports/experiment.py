@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.selectors_stats import experiment_get, experiment_report
+from tandem.analytics.selectors_stats import experiment_analyse, experiment_get
 
 NAME = "experiment"
 HELP = "an experiment's verdict: z/Fisher tests, P(best), always-valid sequential p-values, sample size"
@@ -19,4 +19,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
     experiment = experiment_get(name=str(options["name"]))
-    out.write(json.dumps(experiment_report(experiment=experiment), indent=2) + "\n")
+    out.write(json.dumps(experiment_analyse(experiment=experiment), indent=2) + "\n")
