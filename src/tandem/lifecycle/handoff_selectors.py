@@ -24,9 +24,8 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
-from tandem.lifecycle.handoff_services import REJECT_REASONS
+from tandem.lifecycle.handoff_services import REJECT_REASONS, sla_policy_current
 from tandem.lifecycle.models import DefinitionVersion, StageChange
-from tandem.lifecycle.sla_rules import SlaPolicy
 from tandem.lifecycle.states import Stage
 from tandem.users.models import Team as UserTeam
 
@@ -227,7 +226,7 @@ def inbox_items(*, user: Any, now: dt.datetime | None = None) -> list[InboxItem]
     ):
         latest[pid] = (at, version, details or {})
     zones = dict(UserTeam.objects.values_list("id", "time_zone"))
-    policy = SlaPolicy()
+    policy = sla_policy_current()
     items = []
     for p in rows:
         at, version, details = latest.get(p.pk, (p.updated_at, None, {}))

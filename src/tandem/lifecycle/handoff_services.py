@@ -16,8 +16,9 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.models import Event
-from tandem.crm.models import Person
+from tandem.crm.models import Activity, Person
 from tandem.crm.services import person_assign_owner
+from tandem.lifecycle.business_hours import BusinessCalendar
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
     Definition,
@@ -26,10 +27,18 @@ from tandem.lifecycle.criteria import (
     definition_changes,
     definition_evaluate,
 )
-from tandem.lifecycle.models import DefinitionVersion, RoutingConfig, RoutingState, StageChange
+from tandem.lifecycle.models import (
+    DefinitionVersion,
+    Notification,
+    RoutingConfig,
+    RoutingState,
+    SlaPolicyVersion,
+    StageChange,
+)
 from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, route
 from tandem.lifecycle.routing_rules import Team as RosterTeam
 from tandem.lifecycle.services import Transition, people_change_stage_bulk, person_change_stage
+from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
 from tandem.lifecycle.states import Stage
 from tandem.users.models import Team as UserTeam
 
@@ -335,3 +344,96 @@ def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str =
         reason=REJECT_REASONS[reason_code] + (f": {comment}" if comment else ""),
         details={"reason_code": reason_code, "comment": comment, "campaign_id": campaign_id},
     )
+
+
+# --- the SLA: policy versions and breach detection -----------------------------------------------------------
+
+BREACH_EVENT = "sla.first_touch_breached"
+
+
+def sla_policy_current() -> SlaPolicy:
+    """The SLA policy in force (the defaults of SlaPolicy until an admin publishes one)."""
+    row = SlaPolicyVersion.objects.order_by("-version").only("spec").first()
+    return SlaPolicy.from_dict(row.spec) if row else SlaPolicy()
+
+
+def sla_policy_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) -> SlaPolicyVersion:
+    """Validate an SLA policy and store it as the next version, with who and why."""
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("The SLA policy must be a JSON object.", field="spec", value=spec)
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the SLA changes (it goes into the history).", field="reason", value=reason)
+    with transaction.atomic():
+        latest = SlaPolicyVersion.objects.aggregate(v=Max("version"))["v"] or 0
+        policy = SlaPolicy.from_dict({**spec, "version": latest + 1})
+        row = SlaPolicyVersion.objects.create(
+            version=policy.version,
+            spec=policy.to_dict(),
+            reason=reason.strip(),
+            created_by=by_user if getattr(by_user, "pk", None) else None,
+            created_at=timezone.now(),
+        )
+        event_record(kind="sla.published", subject=row, actor=by_user, rule="sla", rule_version=row.version, reason=row.reason)
+    return row
+
+
+def team_calendar(*, time_zone: str) -> BusinessCalendar:
+    """A team's business calendar: its time zone with Monday–Friday 9:00–17:00 (calendars are not editable yet)."""
+    return BusinessCalendar(time_zone=time_zone or "UTC")
+
+
+def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
+    """Find MQLs whose first-touch deadline has passed untouched; record each breach once and notify the
+    owner and the owner's team manager in the app. Returns the ids of the people newly breached.
+
+    A touch is any sales activity (call, email, meeting…) logged on the person at or after the hand-off.
+    """
+    moment = now or timezone.now()
+    policy = sla_policy_current()
+    people = list(
+        Person.objects.filter(lifecycle_stage=Stage.MQL.value, owner__isnull=False).values_list(
+            "id", "owner_id", "owner__team_id", "owner__team__time_zone", "owner__team__manager_id", "first_name", "last_name", "email"
+        )
+    )
+    if not people:
+        return []
+    ids = [p[0] for p in people]
+    handoff: dict[int, dt.datetime] = {}
+    for pid, at in StageChange.objects.filter(person_id__in=ids, to_stage=Stage.MQL.value).order_by("changed_at", "id").values_list("person_id", "changed_at"):
+        handoff[pid] = at
+    touches: dict[int, list[dt.datetime]] = {}
+    for pid, at in Activity.objects.filter(person_id__in=ids).values_list("person_id", "occurred_at"):
+        touches.setdefault(pid, []).append(at)
+    already = {
+        (sid, str(data.get("handoff_at")))
+        for sid, data in Event.objects.filter(kind=BREACH_EVENT, subject_type="crm.person", subject_id__in=ids).values_list("subject_id", "data")
+    }
+    calendars: dict[str, BusinessCalendar] = {}
+    breached: list[int] = []
+    notes: list[Notification] = []
+    with transaction.atomic():
+        for pid, owner_id, _team_id, zone, manager_id, first, last, email in people:
+            if pid not in handoff:
+                continue
+            at = handoff[pid]
+            calendar = calendars.setdefault(zone or "UTC", team_calendar(time_zone=zone or "UTC"))
+            status = first_touch_status(at, touches.get(pid, []), calendar, policy, moment)
+            if status.state != "breached" or (pid, at.isoformat()) in already:
+                continue
+            name = f"{first} {last}".strip() or email or f"person #{pid}"
+            event_record(
+                kind=BREACH_EVENT,
+                subject_type="crm.person",
+                subject_id=pid,
+                rule="sla",
+                rule_version=policy.version,
+                reason=status.explanation,
+                data={"handoff_at": at.isoformat(), "deadline": status.deadline.isoformat(), "owner": owner_id},
+                occurred_at=status.deadline,
+            )
+            text = f"SLA breached: {name} was not touched by {status.deadline:%Y-%m-%d %H:%M} UTC."
+            for user_id in {owner_id, manager_id} - {None}:
+                notes.append(Notification(user_id=user_id, kind="sla_breach", text=text, url=f"/people/{pid}/", created_at=moment))
+            breached.append(pid)
+        Notification.objects.bulk_create(notes)
+    return breached

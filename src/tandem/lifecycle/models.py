@@ -86,3 +86,39 @@ class RoutingState(models.Model):
 
     def __str__(self) -> str:
         return f"routing state at {self.updated_at:%Y-%m-%d %H:%M}"
+
+
+class SlaPolicyVersion(models.Model):
+    """One version of the two-sided SLA policy (SlaPolicy.to_dict()); the highest version is in force."""
+
+    version = models.PositiveIntegerField(unique=True)
+    spec = models.JSONField()
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"SLA v{self.version}"
+
+
+class Notification(models.Model):
+    """An in-app message to one user (SLA breaches); read when the user has seen it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    text = models.TextField()
+    url = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for user #{self.user_id}"

@@ -26,7 +26,7 @@ from tandem.lifecycle.handoff_services import (
     roster_build,
     routing_publish,
 )
-from tandem.lifecycle.models import RoutingConfig
+from tandem.lifecycle.models import Notification, RoutingConfig
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
@@ -105,10 +105,19 @@ def definitions(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
+    notes = list(Notification.objects.filter(user_id=request.user.pk or 0)[:10])
+    unread = [n.pk for n in notes if n.read_at is None]
+    if unread:  # shown once as new, then kept as read
+        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
     return render(
         request,
         "lifecycle/inbox.html",
-        {"items": inbox_items(user=request.user), "reasons": REJECT_REASONS.items(), "now": timezone.now()},
+        {
+            "items": inbox_items(user=request.user),
+            "reasons": REJECT_REASONS.items(),
+            "notifications": notes,
+            "unread": set(unread),
+        },
     )
 
 
