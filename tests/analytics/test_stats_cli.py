@@ -120,3 +120,16 @@ def test_experiment_import_error_names_the_line(tmp_path: Path):
 def test_report_experiment_unknown_name():
     with pytest.raises(CommandError, match="no experiment named 'nope'"):
         run("report", "experiment", "nope")
+
+
+def test_report_spc_states_the_maturity_window_it_used():
+    # given one win 3 days after the lead
+    seed()
+    # when
+    computed = json.loads(run("report", "spc", "--metric", "win_rate", "--as-of", "2025-03-17"))
+    given = json.loads(run("report", "spc", "--metric", "win_rate", "--as-of", "2025-03-17", "--maturity-days", "10"))
+    volume = json.loads(run("report", "spc", "--metric", "volume", "--as-of", "2025-03-17"))
+    # then
+    assert (computed["maturity_days"], given["maturity_days"], volume["maturity_days"]) == (3, 10, 0)
+    # with 10 days the week of 03-03 matures on 03-20, after as-of
+    assert [p["mature"] for p in given["series"][0]["points"]] == [False, False, False]

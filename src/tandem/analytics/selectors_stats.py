@@ -145,6 +145,20 @@ def _baseline_indices(starts: list[date], baseline: tuple[date, date] | None) ->
     return (lo, hi) if hi > lo else None
 
 
+def spc_maturity_days(*, metric: str, cohorts: LeadCohorts) -> int:
+    """Days a cohort needs before its rate is judged: the 80th percentile of its conversions' delays (0 for volume)."""
+    if metric == "volume":
+        return 0
+    starts: Sequence[date | None]
+    ends: Sequence[date | None]
+    if metric == "sql_rate":
+        starts, ends = cohorts.mql_day, cohorts.sql_day
+    else:
+        starts, ends = cohorts.lead_day, (cohorts.mql_day if metric == "mql_rate" else cohorts.won_day)
+    pairs = [(s, e) for s, e in zip(starts, ends, strict=True) if s is not None]
+    return _maturity_days([p[0] for p in pairs], [p[1] for p in pairs])
+
+
 def spc_chart(
     *,
     metric: str,
@@ -180,8 +194,7 @@ def spc_chart(
         outcome = list(data.mql_day if metric == "mql_rate" else data.won_day)
     keys = data.channel if by == "channel" else data.campaign if by == "campaign" else ["all"] * len(entry)
     if metric != "volume" and maturity_days is None:
-        pairs = [(s, e) for s, e in zip(entry, outcome, strict=True) if s is not None]
-        maturity_days = _maturity_days([p[0] for p in pairs], [p[1] for p in pairs])
+        maturity_days = spc_maturity_days(metric=metric, cohorts=data)
     step = spc.PERIOD_DAYS[period]
     counts: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     first_day: date | None = None

@@ -23,8 +23,10 @@ from tandem.analytics.selectors_stats import (
     experiment_analyse,
     experiment_get,
     experiment_list,
+    lead_cohorts_load,
     segment_table,
     spc_chart,
+    spc_maturity_days,
 )
 from tandem.analytics.services_stats import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, TandemError
@@ -94,8 +96,18 @@ def spc_page(request: HttpRequest) -> HttpResponse:
     lo, hi = _date(request, "baseline_from"), _date(request, "baseline_to")
     baseline = (lo, hi) if lo and hi and lo <= hi else None
     error = None
+    cohorts = lead_cohorts_load()
+    maturity = spc_maturity_days(metric=metric, cohorts=cohorts)
     try:
-        chart = spc_chart(metric=metric, by=by, period=period, baseline=baseline, limit=PAGE_SERIES)
+        chart = spc_chart(
+            metric=metric,
+            by=by,
+            period=period,
+            baseline=baseline,
+            limit=PAGE_SERIES,
+            maturity_days=maturity,
+            cohorts=cohorts,
+        )
     except TandemError as exc:
         error, chart = exc.message, spc.control_chart(metric=metric, period=period, series=[])
     charts = [
@@ -116,6 +128,7 @@ def spc_page(request: HttpRequest) -> HttpResponse:
             "metrics": [(m, m.replace("_", " ")) for m in SPC_METRICS],
             "bys": SPC_BY,
             "limit": PAGE_SERIES,
+            "maturity_days": maturity,
             "error": error,
         },
     )

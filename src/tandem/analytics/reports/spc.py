@@ -7,7 +7,13 @@ import json
 from datetime import date
 from typing import Any, TextIO
 
-from tandem.analytics.selectors_stats import SPC_BY, SPC_METRICS, spc_chart
+from tandem.analytics.selectors_stats import (
+    SPC_BY,
+    SPC_METRICS,
+    lead_cohorts_load,
+    spc_chart,
+    spc_maturity_days,
+)
 from tandem.core.errors import ValidationFailed
 
 NAME = "spc"
@@ -44,12 +50,20 @@ def run(*, options: dict[str, Any], out: TextIO) -> None:
         as_of_day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise ValidationFailed("as-of must be an ISO date", field="as_of", value=as_of) from None
+    metric = options.get("metric") or "volume"
+    if metric not in SPC_METRICS:
+        raise ValidationFailed(f"metric must be one of {', '.join(SPC_METRICS)}", field="metric", value=metric)
+    cohorts = lead_cohorts_load()
+    maturity = options.get("maturity_days")
+    if maturity is None:
+        maturity = spc_maturity_days(metric=metric, cohorts=cohorts)
     chart = spc_chart(
-        metric=options.get("metric") or "volume",
+        metric=metric,
         by=options.get("by") or "all",
         period=options.get("period") or "week",
         baseline=parse_baseline(options.get("baseline")),
         as_of=as_of_day,
-        maturity_days=options.get("maturity_days"),
+        maturity_days=maturity,
+        cohorts=cohorts,
     )
-    out.write(json.dumps(chart.to_dict(), indent=2) + "\n")
+    out.write(json.dumps({**chart.to_dict(), "maturity_days": maturity}, indent=2) + "\n")
