@@ -207,3 +207,15 @@ def test_browser_opens_the_three_pages_and_switches_a_filter(live_server, page):
     page.wait_for_selector("[data-testid=verdict]")
     assert "click rate" in page.locator("[data-testid=verdict]").inner_text()
     page.wait_for_selector("[data-chart=seq-0] .plot-container")
+
+
+@pytest.mark.django_db
+def test_an_experiment_without_data_says_so():
+    # given
+    experiment_create(name="fresh", variants=["control", "b"])
+    # when
+    response = client_for(Role.MARKETING).get(reverse("stats:experiment", args=["fresh"]))
+    # then
+    assert response.status_code == 200
+    assert "No analysis yet: at least two variants need assigned units." in response.content.decode()
+    assert 'data-testid="import-form"' in response.content.decode()
