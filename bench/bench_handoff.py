@@ -1,15 +1,18 @@
-"""The hand-off on the demo company: the dry run of a changed MQL definition must take under 2 s on SQLite.
+"""The hand-off on the demo company: the dry run of a changed MQL definition and the SLA scorecard must each
+take under 2 s on SQLite.
 
 Loads the demo company (`tandem demo --no-serve`, ~20,000 people) into a temporary SQLite database unless
 --keep names a directory that already holds one, then times the dry run of a changed definition (a demo
 request, or 5 touchpoints of kind webinar/content download in 45 days) twice: the selector alone and the
-whole definitions page (POST, as an admin, through Django's test Client). One warm-up, then the median of 3.
+whole definitions page (POST, as an admin, through Django's test Client), then the SLA scorecard over the
+whole two years (selector and page). One warm-up, then the median of 3.
 Run: .venv/bin/python bench/bench_handoff.py [--keep DIR]. Exits non-zero if a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -52,7 +55,7 @@ def main() -> int:
 
     from tandem.campaigns.models import Touchpoint
     from tandem.crm.models import Person
-    from tandem.lifecycle.handoff_selectors import definition_dry_run
+    from tandem.lifecycle.handoff_selectors import definition_dry_run, sla_scorecard
     from tandem.users.models import Role, User
 
     setup_test_environment()
@@ -70,8 +73,20 @@ def main() -> int:
         )
         assert response.status_code == 200, response.status_code
 
+    def scorecard() -> None:
+        sla_scorecard(start=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), end=dt.datetime.now(dt.UTC))
+
+    def scorecard_page() -> None:
+        response = client.get("/sla/", {"from": "2000-01-01"}, HTTP_HOST="localhost")
+        assert response.status_code == 200, response.status_code
+
     missed = False
-    for label, fn in (("dry run (selector)", selector), ("dry run (definitions page)", page)):
+    for label, fn in (
+        ("dry run (selector)", selector),
+        ("dry run (definitions page)", page),
+        ("SLA scorecard (selector)", scorecard),
+        ("SLA scorecard (page)", scorecard_page),
+    ):
         fn()
         times = []
         for _ in range(RUNS):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db.models import Min
 
-from tandem.campaigns.models import Touchpoint
-from tandem.crm.models import Person
+from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.core.errors import ValidationFailed
+from tandem.crm.models import Activity, Person
 from tandem.lifecycle.business_hours import BusinessCalendar, add_business_minutes
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
@@ -26,6 +28,13 @@ from tandem.lifecycle.criteria import (
 )
 from tandem.lifecycle.handoff_services import REJECT_REASONS, sla_policy_current
 from tandem.lifecycle.models import DefinitionVersion, StageChange
+from tandem.lifecycle.sla_rules import (
+    attempts_batch,
+    first_touch_batch,
+    marketing_scorecard,
+    month_keys,
+    rep_scorecard,
+)
 from tandem.lifecycle.states import Stage
 from tandem.users.models import Team as UserTeam
 
@@ -260,3 +269,120 @@ def campaign_rejections(*, campaign_id: int) -> list[RejectionRow]:
         RejectionRow(code, REJECT_REASONS.get(code, code), n, comments.get(code, [])[-5:])
         for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
+
+
+# --- the SLA scorecard -----------------------------------------------------------------------------------------
+
+ACCEPTED_OR_LATER: tuple[str, ...] = (Stage.SAL.value, *SQL_OR_LATER)
+
+
+class _MqlPerson(NamedTuple):
+    owner: int
+    zone: str
+    campaign: int | None
+    channel: str
+
+
+def _seconds_of(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else v.timestamp() for v in values], dtype=np.float64)
+
+
+def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Both sides of the SLA for MQLs handed over in [start, end): per rep (first touch, attempts, share
+    within SLA) and per campaign and channel (MQLs vs target, acceptance and MQL→SQL rates with intervals).
+
+    The rep is the lead's current owner; a touch is any logged activity on the person; accepted means the
+    lead reached SAL or later after the hand-off, SQL means SQL or later.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationFailed("start and end must carry a time zone.", field="start", value=start)
+    if end <= start:
+        raise ValidationFailed("The period must end after it starts.", field="end", value=end.isoformat())
+    moment = now or dt.datetime.now(dt.UTC)
+    policy = sla_policy_current()
+    handoffs = list(
+        StageChange.objects.filter(to_stage=Stage.MQL.value, changed_at__gte=start, changed_at__lt=end)
+        .order_by("person_id", "changed_at")
+        .values_list("person_id", "changed_at")
+    )
+    # One hand-off per person in the period: the first.
+    first_handoff: dict[int, dt.datetime] = {}
+    for pid, at in handoffs:
+        first_handoff.setdefault(pid, at)
+    in_period = StageChange.objects.filter(to_stage=Stage.MQL.value, changed_at__gte=start, changed_at__lt=end).values("person_id")
+    people: dict[int, _MqlPerson] = {}
+    for pid, owner, zone, latest, original, channel, latest_channel, original_channel in Person.objects.filter(
+        pk__in=in_period
+    ).values_list(
+        "id", "owner_id", "owner__team__time_zone", "latest_campaign_id", "original_campaign_id", "original_channel",
+        "latest_campaign__channel", "original_campaign__channel",
+    ):
+        people[pid] = _MqlPerson(
+            owner=owner or 0,
+            zone=zone or "UTC",
+            campaign=latest or original,
+            channel=latest_channel or original_channel or channel or "(none)",
+        )
+    ids = sorted(first_handoff)
+    n = len(ids)
+    index = {pid: i for i, pid in enumerate(ids)}
+    handoff_s = _seconds_of([first_handoff[pid] for pid in ids])
+    first_touch = np.full(n, np.nan)
+    attempt_idx: list[int] = []
+    attempt_at: list[float] = []
+    for pid, at in Activity.objects.filter(person_id__in=in_period).values_list("person_id", "occurred_at"):
+        i = index.get(pid)
+        if i is None:
+            continue
+        t = at.timestamp()
+        attempt_idx.append(i)
+        attempt_at.append(t)
+        if t >= handoff_s[i] and not t >= first_touch[i]:
+            first_touch[i] = t
+    accepted = np.zeros(n, dtype=bool)
+    to_sql = np.zeros(n, dtype=bool)
+    accepted_at = np.full(n, np.nan)
+    disqualified_at = np.full(n, np.nan)
+    for pid, stage, at in StageChange.objects.filter(
+        person_id__in=in_period, to_stage__in=(*ACCEPTED_OR_LATER, Stage.DISQUALIFIED.value, Stage.RECYCLED.value)
+    ).values_list("person_id", "to_stage", "changed_at"):
+        i = index.get(pid)
+        if i is None or at.timestamp() < handoff_s[i]:
+            continue
+        t = at.timestamp()
+        if stage in ACCEPTED_OR_LATER:
+            accepted[i] = True
+            accepted_at[i] = np.fmin(accepted_at[i], t)
+            to_sql[i] |= stage in SQL_OR_LATER
+        else:
+            disqualified_at[i] = np.fmin(disqualified_at[i], t)
+    unknown = _MqlPerson(owner=0, zone="UTC", campaign=None, channel="(none)")
+    mine = [people.get(pid, unknown) for pid in ids]
+    zones = sorted({m.zone for m in mine})
+    calendars = [BusinessCalendar(time_zone=z) for z in zones]
+    zone_index = np.array([zones.index(m.zone) for m in mine], dtype=np.int64)
+    batch = first_touch_batch(handoff_s, first_touch, zone_index, calendars, policy, moment)
+    counts, _ = attempts_batch(
+        handoff_s, np.asarray(attempt_idx, dtype=np.int64), np.asarray(attempt_at, dtype=np.float64), policy, moment,
+        disqualified_at=disqualified_at, accepted_at=accepted_at,
+    )
+    owners = np.array([m.owner for m in mine], dtype=np.int64)
+    names = dict(get_user_model().objects.filter(pk__in=set(owners.tolist())).values_list("pk", "username"))
+    reps = [
+        {**row.to_dict(), "rep": names.get(row.rep_id, "unassigned")}
+        for row in (rep_scorecard(owners, batch, counts) if n else [])
+    ]
+    campaign_names = dict(Campaign.objects.filter(pk__in={m.campaign for m in mine if m.campaign}).values_list("pk", "name"))
+    campaign_keys = [campaign_names.get(m.campaign, "(no campaign)") if m.campaign else "(no campaign)" for m in mine]
+    channel_keys = [m.channel for m in mine]
+    month = month_keys(handoff_s) if n else np.array([], dtype=str)
+    months_in = sorted({str(m) for m in month})
+    return {
+        "period": {"start": start.isoformat(), "end": end.isoformat(), "now": moment.isoformat()},
+        "policy": policy.to_dict(),
+        "mqls": n,
+        "reps": reps,
+        "campaigns": [r.to_dict() for r in marketing_scorecard(campaign_keys, accepted, to_sql, policy, targets={})] if n else [],
+        "channels": [r.to_dict() for r in marketing_scorecard(channel_keys, accepted, to_sql, policy, targets={})] if n else [],
+        "months": [r.to_dict() for r in marketing_scorecard(month, accepted, to_sql, policy, include=months_in)] if n else [],
+    }

@@ -9,4 +9,5 @@ urlpatterns = [
     path("inbox/<int:person_id>/accept/", views.inbox_accept, name="inbox_accept"),
     path("inbox/<int:person_id>/reject/", views.inbox_reject, name="inbox_reject"),
     path("routing/", views.routing, name="routing"),
+    path("sla/", views.sla, name="sla"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -14,10 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from tandem.analytics.reports.sla import period as sla_period
 from tandem.core.errors import TandemError, ValidationFailed
 from tandem.crm.models import Person
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
-from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_history, inbox_items
+from tandem.lifecycle.handoff_selectors import (
+    definition_dry_run,
+    definitions_history,
+    inbox_items,
+    sla_scorecard,
+)
 from tandem.lifecycle.handoff_services import (
     REJECT_REASONS,
     definition_publish,
@@ -25,6 +32,7 @@ from tandem.lifecycle.handoff_services import (
     mql_reject,
     roster_build,
     routing_publish,
+    sla_policy_current,
 )
 from tandem.lifecycle.models import Notification, RoutingConfig
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
@@ -194,4 +202,30 @@ def routing(request: HttpRequest) -> HttpResponse:
             "error": error,
         },
         status=status,
+    )
+
+
+# --- the SLA scorecard -----------------------------------------------------------------------------------------
+
+
+@login_required
+def sla(request: HttpRequest) -> HttpResponse:
+    error: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+    try:
+        try:
+            dates = [dt.date.fromisoformat(raw[k]) if raw[k] else None for k in ("from", "to")]
+        except ValueError as exc:
+            raise ValidationFailed("Dates are YYYY-MM-DD.", field="from", value=raw["from"] or raw["to"]) from exc
+        start, end = sla_period(dates[0], dates[1])
+        report = sla_scorecard(start=start, end=end)
+        raw = {"from": start.date().isoformat(), "to": (end - dt.timedelta(days=1)).date().isoformat()}
+    except TandemError as exc:
+        error = exc.as_dict()
+    return render(
+        request,
+        "lifecycle/sla.html",
+        {"report": report, "error": error, "form": raw, "policy": sla_policy_current().describe()},
+        status=422 if error else 200,
     )
