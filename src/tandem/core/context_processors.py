@@ -24,6 +24,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Campaigns", "campaigns:list"),
     NavItem("Definitions", "lifecycle:definitions"),
     NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),
+    NavItem("SLA", "lifecycle:sla"),
     NavItem("Statistics", "stats:spc"),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
