@@ -127,7 +127,9 @@ def _database(url: str) -> dict[str, Any]:
                 "PRAGMA cache_size=-64000;"
             ),
         }
-        config["CONN_MAX_AGE"] = 0
+        # Persistent, like PostgreSQL's: opening a SQLite connection runs the PRAGMAs above, and closing the last
+        # one checkpoints the WAL; per request that cost more than the request itself (measured: ~3 ms).
+        config["CONN_MAX_AGE"] = 600
         config["CONN_HEALTH_CHECKS"] = False
     return config
 
