@@ -78,7 +78,9 @@ def test_the_report_command_and_the_page_give_the_same_numbers(history: Any, dja
     out = io.StringIO()
     # when the report runs as JSON for June and the page is opened for June
     call_command("report", "sla", "--format", "json", "--from", "2026-06-01", "--to", "2026-06-30", stdout=out)
-    with django_assert_num_queries(10):  # session, user, policy twice, then one query per table read
+    # session, user, two permission reads, the policy (page and scorecard), its history, then one query per
+    # table the scorecard reads: whatever the number of MQLs
+    with django_assert_num_queries(13):
         page = client.get("/sla/?from=2026-06-01&to=2026-06-30")
     bad = client.get("/sla/?from=June")
     # then both show Ann's line; bad dates are refused naming the field
@@ -87,3 +89,21 @@ def test_the_report_command_and_the_page_give_the_same_numbers(history: Any, dja
     body = page.content.decode()
     assert page.status_code == 200 and "<td>ann</td>" in body and "50 % (9–91 %)" in body
     assert bad.status_code == 422 and "field from" in bad.content.decode()
+
+
+def test_admins_publish_the_sla_policy_from_the_page() -> None:
+    # given an admin and a rep
+    admin, rep = Client(), Client()
+    admin.force_login(UserFactory(role=Role.ADMIN))
+    rep.force_login(UserFactory(role=Role.SALES_REP))
+    # when the rep tries, the admin sends a bad value, then a good policy
+    refused = rep.post("/sla/", {"spec": "{}", "reason": "x"})
+    bad = admin.post("/sla/", {"spec": json.dumps({"min_attempts": 0}), "reason": "x"})
+    good = admin.post("/sla/", {"spec": json.dumps({"first_touch_hours": 2, "mql_target_per_month": 40}), "reason": "Tighter"})
+    shown = rep.get("/sla/").content.decode()
+    # then only the admin's good policy is in force, and everyone reads it
+    assert refused.status_code == 403
+    assert bad.status_code == 422 and "min_attempts" in bad.content.decode()
+    assert good.status_code == 302
+    assert "Sales touches every MQL within 2 business hours of the hand-off." in shown
+    assert "Marketing delivers at least 40 MQLs per month." in shown and "Tighter" in shown

@@ -33,8 +33,9 @@ from tandem.lifecycle.handoff_services import (
     roster_build,
     routing_publish,
     sla_policy_current,
+    sla_policy_publish,
 )
-from tandem.lifecycle.models import Notification, RoutingConfig
+from tandem.lifecycle.models import Notification, RoutingConfig, SlaPolicyVersion
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
@@ -212,6 +213,24 @@ def routing(request: HttpRequest) -> HttpResponse:
 def sla(request: HttpRequest) -> HttpResponse:
     error: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
+    can_edit = request.user.has_perm("lifecycle.add_slapolicyversion")
+    policy = sla_policy_current()
+    policy_form = {"spec": json.dumps({k: v for k, v in policy.to_dict().items() if k != "version"}, indent=2), "reason": ""}
+    policy_error: dict[str, Any] | None = None
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only admins change the SLA policy.")
+        policy_form = {k: request.POST.get(k, "") for k in ("spec", "reason")}
+        try:
+            try:
+                spec = json.loads(policy_form["spec"])
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed(f"The policy is not valid JSON: {exc.msg} (line {exc.lineno}).", field="spec") from exc
+            row = sla_policy_publish(spec=spec, reason=policy_form["reason"], by_user=request.user)
+            messages.success(request, f"Published SLA policy version {row.version}.")
+            return redirect("lifecycle:sla")
+        except TandemError as exc:
+            policy_error = exc.as_dict()
     raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
     try:
         try:
@@ -226,6 +245,15 @@ def sla(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "lifecycle/sla.html",
-        {"report": report, "error": error, "form": raw, "policy": sla_policy_current().describe()},
-        status=422 if error else 200,
+        {
+            "report": report,
+            "error": error,
+            "form": raw,
+            "policy": policy.describe(),
+            "can_edit": can_edit,
+            "policy_form": policy_form,
+            "policy_error": policy_error,
+            "policy_history": SlaPolicyVersion.objects.select_related("created_by")[:20],
+        },
+        status=422 if error or policy_error else 200,
     )
