@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_URL = "postgres://postgres@127.0.0.1:5432/tandem_bench_capture"
+LOG = str(Path(tempfile.gettempdir()) / "bench_capture_server.log")
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 30.0
 SETUP = """
@@ -96,7 +97,8 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], confi
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048", *extra],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # Never a pipe nobody reads: a full pipe would block the server's logging, and the server with it.
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(LOG, "ab"),  # noqa: SIM115
     )
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -106,9 +108,7 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], confi
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(
-                    f"gunicorn exited: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}"
-                ) from None
+                raise SystemExit(f"gunicorn exited: {Path(LOG).read_text()[-3000:]}") from None
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("gunicorn did not start in 30 s")
