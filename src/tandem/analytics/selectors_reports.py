@@ -305,3 +305,31 @@ def attribution_report_get(
     if model == "incremental":
         out["bootstrap"] = bootstrap
     return out
+
+
+_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+_CACHE_SIZE = 64
+
+
+def reports_fingerprint() -> tuple[Any, ...]:
+    """A cheap summary that changes whenever the data behind the reports changes (one query per table)."""
+    from django.db.models import Count, Max
+
+    parts: list[Any] = []
+    for model, field_name in ((Touchpoint, "id"), (StageChange, "id"), (Deal, "updated_at"), (Person, "updated_at"), (Campaign, "updated_at")):
+        agg = model.objects.aggregate(n=Count("id"), last=Max(field_name))  # type: ignore[attr-defined]
+        parts.extend((agg["n"], str(agg["last"])))
+    return tuple(parts)
+
+
+def report_cached(kind: str, **params: Any) -> dict[str, Any]:
+    """The funnel or attribution report, cached in this process until the data's fingerprint changes."""
+    key = (kind, tuple(sorted(params.items())), reports_fingerprint())
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    report = funnel_report_get(**params) if kind == "funnel" else attribution_report_get(**params)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = report
+    return report
