@@ -42,6 +42,7 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 
 def _register() -> None:
+    from tandem.analytics.api_reports import router as reports_router
     from tandem.analytics.api_stats import router as stats_router
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
@@ -55,6 +56,7 @@ def _register() -> None:
     api.add_router("/", capture_router)
     api.add_router("/", imports_router)
     api.add_router("/", intake_router)
+    api.add_router("/", reports_router)
     api.add_router("/", lifecycle_router)
     api.add_router("/", stats_router)
 
