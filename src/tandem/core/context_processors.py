@@ -22,6 +22,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("People", "crm:people"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Campaigns", "campaigns:list"),
+    NavItem("Reports", "analytics:funnel"),
     NavItem("Definitions", "lifecycle:definitions"),
     NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),
     NavItem("SLA", "lifecycle:sla"),
