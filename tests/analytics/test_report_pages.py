@@ -170,3 +170,32 @@ def test_api_funnel(client):
     assert [c["key"] for c in response.json()["cohorts"]] == ["2025-Q1"]
     assert bad.status_code == 422 and bad.json()["field"] == "by"
     assert np.isclose(response.json()["total"]["steps"][0]["rate"], 1.0)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_marketer_switches_attribution_models_and_sees_the_same_totals_split_differently(live_server, page):
+    # given a marketer and the two journeys (one deal of 1,000 after email d1 → paid_search d3)
+    from tandem.users.roles import roles_sync
+    from tandem.users.services import user_create
+
+    roles_sync()
+    user_create(username="mia", password="browser-test-pass-1", role=Role.MARKETING, first_name="Mia", last_name="M")
+    _history()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "mia")
+    page.fill("#id_password", "browser-test-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    # when she opens the attribution page (first touch) and switches to last touch
+    page.goto(f"{live_server.url}/reports/attribution/?model=first_touch")
+    first_row = page.text_content("#attribution-table tbody tr:first-child td:first-child")
+    totals_before = (page.text_content("#total-conversions"), page.text_content("#total-revenue"))
+    page.select_option("#model-select", "last_touch")
+    page.wait_for_function("document.querySelector('#model-label').textContent.includes('Last touch')")
+    # then the same totals, the credit moved from email to paid_search, and the chart redrawn
+    assert first_row == "email"
+    assert (page.text_content("#total-conversions"), page.text_content("#total-revenue")) == totals_before == ("1", "1,000")
+    assert page.text_content("#attribution-table tbody tr:first-child td:first-child") == "paid_search"
+    assert "model=last_touch" in page.url
+    page.wait_for_selector("[data-chart='attribution-figure'] .main-svg")
