@@ -289,6 +289,8 @@ class BusinessTimeline:
         result = self.starts[jc] + (target - self.before[jc])
         # 0 minutes from outside hours lands on the previous shift's end: the answer is then the start itself.
         result = np.maximum(result, t)
+        # No minutes to add is the start itself, like the scalar form (also before the timeline's first shift).
+        result = np.where(np.asarray(minutes, dtype=np.float64) == 0, t, result)
         return np.where(ok, result, np.nan)
 
 
