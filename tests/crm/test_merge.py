@@ -20,7 +20,7 @@ from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
-QUERIES = 29
+QUERIES = 32
 PAGE_QUERIES = 4
 
 
@@ -82,6 +82,7 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
     assert event.data["merged_id"] == duplicate_id
     assert event.data["moved"] == {
         "submissions": 0,
+        "experiment_assignments": 0,
         "touchpoints": 3,
         "deals": 2,
         "activities": 1,

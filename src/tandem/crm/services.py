@@ -358,6 +358,7 @@ MERGE_FILLED = ("first_name", "last_name", "job_title", "phone", "account_id", "
 
 def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
     # One UPDATE per kind, so merging a person with thousands of touchpoints costs the same queries.
+    from tandem.analytics.models import ExperimentAssignment
     from tandem.campaigns.models import Touchpoint
     from tandem.capture.models import Submission
     from tandem.core.models import Event
@@ -367,6 +368,9 @@ def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
 
     return {
         "submissions": Submission.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "experiment_assignments": ExperimentAssignment.objects.filter(person_id=duplicate.pk).update(
+            person_id=survivor.pk
+        ),
         "touchpoints": Touchpoint.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "deals": Deal.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "activities": Activity.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
