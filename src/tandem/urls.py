@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("tandem.capture.intake.urls")),
     path("", include("tandem.lifecycle.urls")),
     path("statistics/", include("tandem.analytics.urls_stats")),
+    path("scoring/", include("tandem.scoring.urls")),
     path("reports/", include("tandem.analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
