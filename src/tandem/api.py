@@ -49,6 +49,7 @@ def _register() -> None:
     from tandem.capture.intake.api import router as intake_router
     from tandem.crm.api import deals_router
     from tandem.crm.api import router as crm_router
+    from tandem.scoring.api import router as scoring_router
     from tandem.lifecycle.api import router as lifecycle_router
 
     api.add_router("/", crm_router)
@@ -56,6 +57,7 @@ def _register() -> None:
     api.add_router("/", capture_router)
     api.add_router("/", imports_router)
     api.add_router("/", intake_router)
+    api.add_router("/", scoring_router)
     api.add_router("/", reports_router)
     api.add_router("/", lifecycle_router)
     api.add_router("/", stats_router)
