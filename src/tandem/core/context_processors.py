@@ -27,6 +27,8 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),
     NavItem("SLA", "lifecycle:sla"),
     NavItem("Statistics", "stats:spc"),
+    NavItem("Queue", "scoring:queue", frozenset({"sales_rep", "sales_manager"})),
+    NavItem("Scoring", "scoring:model", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
     NavItem("Imports", "capture:imports", frozenset({"admin", "marketing"})),
