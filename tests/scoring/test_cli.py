@@ -1,0 +1,64 @@
+"""`tandem score evaluate` and `tandem score export` on stored rows."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from tandem.crm.models import Deal, DealStage
+from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
+from tests.crm.factories import PersonFactory
+
+WHEN = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+EVALUATION = {
+    "count": 4, "base_rate": 0.25, "auc": 0.75, "brier": 0.1, "log_loss": 0.3, "ece": 0.02,
+    "calibration": [{"lower": 0.0, "upper": 0.1, "count": 4, "mean_predicted": 0.05, "observed_rate": 0.25}],
+    "lift": [{"decile": 1, "count": 4, "wins": 1, "win_rate": 0.25, "lift": 1.0, "cumulative_share_of_wins": 1.0,
+              "cumulative_share_of_leads": 1.0}],
+}
+
+
+@pytest.mark.django_db
+def test_evaluate_json_prints_the_model_and_both_baselines():
+    # given an active model with three evaluations
+    ScoringModel.objects.create(
+        version="v7", horizon_days=60, status=ModelStatus.ACTIVE, kind="boosting", reason="ok",
+        evaluations={"model": EVALUATION, "naive_bayes": dict(EVALUATION, auc=0.7), "rule_score": dict(EVALUATION, auc=0.6)},
+        tiers={"tiers": []}, model_bytes=b"",
+    )
+    out = io.StringIO()
+    # when evaluate runs with --format json
+    call_command("score", "evaluate", "--format", "json", stdout=out)
+    # then the AUCs of the three come out as stored, with calibration and lift
+    payload = json.loads(out.getvalue())
+    assert payload["version"] == "v7" and payload["horizon_days"] == 60
+    assert {k: v["auc"] for k, v in payload["evaluations"].items()} == {"model": 0.75, "naive_bayes": 0.7, "rule_score": 0.6}
+    assert payload["evaluations"]["model"]["lift"][0]["lift"] == 1.0
+
+
+@pytest.mark.django_db
+def test_export_writes_open_people_with_exact_columns_and_formatted_values():
+    # given a scored open person, an unscored open person and a won person
+    scored = PersonFactory(email="ann@example.com")
+    PersonFactory(email="bob@example.com")
+    won = PersonFactory(email="won@example.com")
+    Deal.objects.create(person=won, stage=DealStage.WON, closed_at=WHEN, amount=100)
+    PersonScore.objects.create(
+        person=scored, probability=0.12345, tier="gray", expected_value=617.25, scored_at=WHEN,
+        factors={"raising": [{"text": "Webinar: 2 times", "contribution": 1.0}], "lowering": [{"text": "Industry: Retail", "contribution": -0.2}]},
+    )
+    out = io.StringIO()
+    # when export runs to standard output
+    call_command("score", "export", "--format", "csv", stdout=out)
+    # then the header is exact and the won person is left out
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows == [
+        ["email", "probability", "tier", "expected_value", "top_factors"],
+        ["ann@example.com", "0.1235", "gray", "617.25", "Webinar: 2 times: +; Industry: Retail: −"],
+        ["bob@example.com", "", "", "", ""],
+    ]
