@@ -12,6 +12,7 @@ from ninja.errors import AuthorizationError
 from tandem.core.errors import NotFound
 from tandem.crm.models import Person
 from tandem.scoring import selectors
+from tandem.scoring.models import PersonScore
 from tandem.scoring.services import people_score_refresh, scoring_model_train
 from tandem.users.models import Role
 
@@ -106,15 +107,18 @@ def person_score(request: HttpRequest, person_id: int) -> dict[str, Any]:
 @router.get("/scoring/queue", response=list[QueueItem])
 def queue(request: HttpRequest, order: str = "expected_value") -> list[dict[str, Any]]:
     """The signed-in user's open leads, by expected value (or probability, or created)."""
-    return [
-        {
-            "person_id": p.pk,
-            "name": p.full_name,
-            "email": p.email,
-            "probability": p.score.probability,
-            "tier": p.score.tier,
-            "expected_value": p.score.expected_value,
-            "created_at": p.created_at,
-        }
-        for p in selectors.rep_queue(user=request.user, order=order)
-    ]
+    out = []
+    for p in selectors.rep_queue(user=request.user, order=order):
+        score: PersonScore = p.score  # type: ignore[attr-defined]  # reverse one-to-one, selected with the person
+        out.append(
+            {
+                "person_id": p.pk,
+                "name": p.full_name,
+                "email": p.email,
+                "probability": score.probability,
+                "tier": score.tier,
+                "expected_value": score.expected_value,
+                "created_at": p.created_at,
+            }
+        )
+    return out
