@@ -237,7 +237,7 @@ def person_stage_history(*, person_id: int) -> list[StageChange]:
 def person_detail(*, person_id: int) -> PersonDetail:
     """A person with firmographics, journey, stage history, deals, activities and questions heard."""
     person = _by_id(
-        Person.objects.select_related("account", "owner", "original_campaign", "latest_campaign"), person_id
+        Person.objects.select_related("account", "owner", "original_campaign", "latest_campaign", "score"), person_id
     )
     if person is None:
         raise NotFound(f"no person with id {person_id}", field="id", value=person_id)
