@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import template
+from django.core.exceptions import ObjectDoesNotExist
 
 from tandem.scoring.models import PersonScore
 from tandem.scoring.selectors import person_score_get
@@ -22,5 +23,12 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 @register.simple_tag
 def person_score_for(person: Any) -> PersonScore | None:
-    """The person's latest stored score (one query), or None."""
-    return person_score_get(person_id=person.pk) if person is not None and person.pk else None
+    """The person's latest stored score, or None: no query when the person page selected it with the person."""
+    if person is None or not person.pk:
+        return None
+    try:
+        return cast(PersonScore, person.score)
+    except ObjectDoesNotExist:
+        return None
+    except AttributeError:  # not a Person instance
+        return person_score_get(person_id=person.pk)
