@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_URL = "postgres://postgres@127.0.0.1:5432/tandem_bench_capture"
 LOG = str(Path(tempfile.gettempdir()) / "bench_capture_server.log")
+BOOT_SECONDS = 12.0
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 30.0
 SETUP = """
@@ -104,7 +105,9 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], confi
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                time.sleep(1.0)  # let every worker finish booting
+                # gunicorn listens before its workers have imported the app (seconds each on 2 cores): wait for
+                # them, or the measurement would include their boot.
+                time.sleep(BOOT_SECONDS)
                 return proc
         except OSError:
             if proc.poll() is not None:

@@ -17,6 +17,6 @@ def capture_drain_sweep() -> None:
     """Every minute: process whatever waits in the journal (normally nothing: the drain loop got it)."""
     try:
         with lock_task("capture-drain-sweep"):
-            submissions_drain()
+            submissions_drain(pace=True)
     except TaskLockedException:  # the previous sweep is still at work
         return
