@@ -49,8 +49,8 @@ def _register() -> None:
     from tandem.capture.intake.api import router as intake_router
     from tandem.crm.api import deals_router
     from tandem.crm.api import router as crm_router
-    from tandem.scoring.api import router as scoring_router
     from tandem.lifecycle.api import router as lifecycle_router
+    from tandem.scoring.api import router as scoring_router
 
     api.add_router("/", crm_router)
     api.add_router("/", deals_router)
