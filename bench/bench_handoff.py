@@ -5,7 +5,8 @@ Loads the demo company (`tandem demo --no-serve`, ~20,000 people) into a tempora
 --keep names a directory that already holds one, then times the dry run of a changed definition (a demo
 request, or 5 touchpoints of kind webinar/content download in 45 days) twice: the selector alone and the
 whole definitions page (POST, as an admin, through Django's test Client), then the SLA scorecard over the
-whole two years (selector and page). One warm-up, then the median of 3.
+whole two years (selector and page), the minute SLA check (breaches in each owner's team calendar, then
+re-routes) and the minute qualify sweep when nothing changed. One warm-up, then the median of 3.
 Run: .venv/bin/python bench/bench_handoff.py [--keep DIR]. Exits non-zero if a target is missed.
 """
 
@@ -56,6 +57,11 @@ def main() -> int:
     from tandem.campaigns.models import Touchpoint
     from tandem.crm.models import Person
     from tandem.lifecycle.handoff_selectors import definition_dry_run, sla_scorecard
+    from tandem.lifecycle.handoff_services import (
+        people_qualify_recent,
+        sla_breaches_detect,
+        sla_reroutes_apply,
+    )
     from tandem.users.models import Role, User
 
     setup_test_environment()
@@ -80,12 +86,21 @@ def main() -> int:
         response = client.get("/sla/", {"from": "2000-01-01"}, HTTP_HOST="localhost")
         assert response.status_code == 200, response.status_code
 
+    def sla_minute() -> None:
+        sla_breaches_detect()
+        sla_reroutes_apply()
+
+    def sweep_idle() -> None:
+        people_qualify_recent()
+
     missed = False
     for label, fn in (
         ("dry run (selector)", selector),
         ("dry run (definitions page)", page),
         ("SLA scorecard (selector)", scorecard),
         ("SLA scorecard (page)", scorecard_page),
+        ("SLA minute check", sla_minute),
+        ("qualify sweep, idle", sweep_idle),
     ):
         fn()
         times = []

@@ -1,11 +1,11 @@
-"""Funnel and attribution pages on the demo company: every page must open in under 1 s on SQLite.
+"""Funnel, attribution, unit-economics, KPI dashboard and weekly report pages on the demo company: every page must open in under 1 s on SQLite.
 
 Loads the demo company (`tandem demo --no-serve`, ~20,000 people, ~75,000 touchpoints) into a temporary SQLite
 database, then renders each page with Django's test Client. Reports are cached per process until the data
 change, so two figures are printed per page: **cold** (cache emptied before each request: the queries and the
 computation) and **warm** (the cache filled by one warm-up request: what every visitor after the first sees).
 Each is the median of 5. The target applies to the warm figure; the cold one is printed so a miss is visible.
-Run: .venv/bin/python bench/bench_report_pages.py [--keep DIR]. Exits non-zero if a page misses the target.
+Run: .venv/bin/python bench/bench_report_pages.py [--keep DIR] (BENCH_ONLY=text: only pages whose label has it). Exits non-zero if a page misses the target.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ PAGES = [
     ("funnel by channel, quarter", "/reports/funnel/", {"by": "channel", "period": "quarter"}),
     *[(f"attribution {m} by channel", "/reports/attribution/", {"model": m}) for m in MODELS],
     ("attribution linear by campaign", "/reports/attribution/", {"model": "linear", "by": "campaign"}),
+    ("economics by channel (linear)", "/reports/economics/", {}),
+    ("economics by campaign (linear)", "/reports/economics/", {"by": "campaign"}),
+    ("economics by channel (incremental)", "/reports/economics/", {"model": "incremental"}),
+    ("KPI dashboard, month", "/reports/dashboard/", {}),
+    ("KPI dashboard, quarter", "/reports/dashboard/", {"period": "quarter"}),
+    ("KPI weekly alignment report", "/reports/weekly/", {}),
 ]
+ONLY = os.environ.get("BENCH_ONLY", "")
 
 
 def main() -> int:
@@ -50,7 +57,7 @@ def main() -> int:
     django.setup()
     from django.test import Client
 
-    from tandem.analytics import selectors_reports
+    from tandem.analytics import selectors_dashboard, selectors_reports
     from tandem.campaigns.models import Touchpoint
     from tandem.crm.models import Person
     from tandem.users.models import Role, User
@@ -65,9 +72,12 @@ def main() -> int:
     )
     missed = []
     for label, url, params in PAGES:
+        if ONLY and ONLY not in label:
+            continue
         cold = []
         for _ in range(RUNS):
             selectors_reports._CACHE.clear()
+            selectors_dashboard._DATA_CACHE.clear()
             started = time.perf_counter()
             response = client.get(url, params)
             cold.append(time.perf_counter() - started)

@@ -19,6 +19,12 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    # Uploads (the content library, the demo's generated files) go to a fresh folder, never to var/media.
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():

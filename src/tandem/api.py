@@ -42,13 +42,18 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 
 def _register() -> None:
+    from tandem.analytics.api_dashboard import router as dashboard_router
     from tandem.analytics.api_reports import router as reports_router
     from tandem.analytics.api_stats import router as stats_router
+    from tandem.campaigns.api import router as campaigns_router
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
     from tandem.capture.intake.api import router as intake_router
     from tandem.crm.api import deals_router
     from tandem.crm.api import router as crm_router
+    from tandem.enablement.api import router as enablement_router
+    from tandem.enablement.requests.api import router as collateral_router
+    from tandem.feedback.api import router as feedback_router
     from tandem.lifecycle.api import router as lifecycle_router
     from tandem.scoring.api import router as scoring_router
 
@@ -61,6 +66,11 @@ def _register() -> None:
     api.add_router("/", reports_router)
     api.add_router("/", lifecycle_router)
     api.add_router("/", stats_router)
+    api.add_router("/", feedback_router)
+    api.add_router("/", enablement_router)
+    api.add_router("/", dashboard_router)
+    api.add_router("/", collateral_router)
+    api.add_router("/", campaigns_router)
 
 
 _register()

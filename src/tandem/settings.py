@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "tandem.scoring",
     "tandem.feedback",
     "tandem.enablement",
+    "tandem.enablement.requests",
     "tandem.analytics",
     "tandem.integrations",
 ]
@@ -167,8 +168,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded files (the content library) live here; they are served only through views that check the login.
+MEDIA_ROOT = Path(os.environ.get("TANDEM_MEDIA_DIR", "") or VAR_DIR / "media").resolve()
 MEDIA_URL = "/media/"
+# The largest file the content library accepts (bytes; 25 MiB by default).
+ENABLEMENT_MAX_UPLOAD_BYTES = int(os.environ.get("TANDEM_ENABLEMENT_MAX_UPLOAD_BYTES", "") or 25 * 1024 * 1024)
 
 REDIS_URL = os.environ.get("TANDEM_REDIS_URL", "").strip()
 _huey_immediate = _env_bool("TANDEM_HUEY_IMMEDIATE", False)
@@ -193,6 +197,8 @@ EMAIL_HOST_USER = os.environ.get("TANDEM_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("TANDEM_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("TANDEM_SMTP_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("TANDEM_EMAIL_FROM", "tandem@localhost")
+# Where people reach this installation: links in e-mails are made absolute with it.
+BASE_URL = os.environ.get("TANDEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST

@@ -13,6 +13,7 @@ from tandem.analytics.selectors_reports import attribution_journeys_get, funnel_
 from tandem.campaigns.models import Touchpoint
 from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role
+from tests.browser_helpers import PASSWORD, browser_login
 from tests.crm.factories import DealFactory, PersonFactory
 from tests.users.factories import UserFactory
 
@@ -180,13 +181,9 @@ def test_a_marketer_switches_attribution_models_and_sees_the_same_totals_split_d
     from tandem.users.services import user_create
 
     roles_sync()
-    user_create(username="mia", password="browser-test-pass-1", role=Role.MARKETING, first_name="Mia", last_name="M")
+    user_create(username="mia", password=PASSWORD, role=Role.MARKETING, first_name="Mia", last_name="M")
     _history()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", "browser-test-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    browser_login(page, live_server.url, "mia")
     # when she opens the attribution page (first touch) and switches to last touch
     page.goto(f"{live_server.url}/reports/attribution/?model=first_touch")
     first_row = page.text_content("#attribution-table tbody tr:first-child td:first-child")

@@ -64,8 +64,9 @@ def test_demo_loads_a_company_with_one_login_per_role(db):
         assert User.objects.get(username=username).role == role
     assert set(Role.values) == set(User.objects.values_list("role", flat=True))
     assert Person.objects.count() == 301  # 300 generated, one new visitor from the sample form submissions
-    # 98 campaigns from the generator, and one draft made by a sample form submission with unknown UTM tags
-    assert Campaign.objects.count() == 99
+    # 98 campaigns from the generator, one draft made by a sample form submission with unknown UTM tags, and
+    # six promotions, events and a launch planned on the sales calendar
+    assert Campaign.objects.count() == 105
     assert Campaign.objects.filter(status="draft").count() == 1
 
 
@@ -109,7 +110,7 @@ def test_demo_teams_live_in_different_time_zones(db):
     }
     assert teams == {
         "Sales Americas": ("sales", "America/New_York", "manager"),
-        "Sales EMEA": ("sales", "Europe/Berlin", "claire"),
+        "Sales EMEA": ("sales", "Europe/London", "claire"),
         "Marketing": ("marketing", "Europe/London", "marketing"),
     }
     assert User.objects.get(username="rep").time_zone == "America/New_York"
@@ -227,3 +228,21 @@ def test_serve_refuses_a_port_out_of_range():
     # given / when / then
     with pytest.raises(CommandError, match="--port must be between 1 and 65535, got 70000"):
         call_command("serve", "--port", "70000", stdout=io.StringIO())
+
+
+def test_demo_queues_the_predictive_score_training_for_the_background_worker(db, settings):
+    # given an empty database and a task queue that runs tasks where they are queued
+    from huey.contrib.djhuey import HUEY
+
+    from tandem.scoring.models import ScoringModel
+
+    HUEY.immediate = True
+    try:
+        # when the demo loads
+        output = _demo()
+    finally:
+        HUEY.immediate = False
+    # then training was queued and ran: a model was stored (active, or refused with its reason), and the user
+    # was told why scores may not show at once
+    assert "trained in the background" in output
+    assert ScoringModel.objects.count() == 1

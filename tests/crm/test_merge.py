@@ -20,7 +20,7 @@ from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
-QUERIES = 32
+QUERIES = 36
 PAGE_QUERIES = 4
 
 
@@ -87,6 +87,8 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
         "deals": 2,
         "activities": 1,
         "questions": 1,
+        "lead_ratings": 0,
+        "content_uses": 0,
         "external_ids": 1,
         "stage_changes": 1,
         "events": 1,

@@ -14,18 +14,11 @@ from tandem.lifecycle.handoff_services import definition_publish, people_qualify
 from tandem.users.models import Role, Team
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create
+from tests.browser_helpers import PASSWORD
+from tests.browser_helpers import browser_login as _login
 from tests.crm.factories import PersonFactory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-PASSWORD = "browser-test-pass-1"
-
-
-def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/home/**")
 
 
 @pytest.mark.browser

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
+from tandem.core.models import Event
 from tandem.crm.models import Person
+from tandem.crm.services import person_update
 from tandem.lifecycle.handoff_services import (
     definition_publish,
     people_facts,
@@ -148,3 +151,70 @@ def test_the_sweep_promotes_people_with_touchpoints_captured_since_the_last_one(
     receipt = _promotion(person)
     assert (receipt.rule, [m["id"] for m in receipt.details["matched"]]) == ("definition:mql", ["demo"])
     assert Person.objects.get(pk=old.pk).lifecycle_stage == "lead"
+
+
+def _title_definition() -> None:
+    definition_publish(
+        stage="mql",
+        spec={
+            "all": [
+                {"id": "title", "type": "title_keywords", "keywords": ["director"]},
+                {"id": "grade", "type": "fit_grade", "op": ">=", "grade": "B"},
+            ]
+        },
+        reason="Profile and fit only",
+        by_user=None,
+    )
+
+
+def test_a_profile_edit_that_meets_the_definition_promotes_at_the_next_sweep() -> None:
+    # given a definition on job title and fit grade, a lead with grade A but the wrong title, and a first sweep
+    _title_definition()
+    person = PersonFactory(job_title="Analyst")
+    PersonScore.objects.create(person=person, fit_grade="A", scored_at=NOW)
+    untouched = PersonFactory(job_title="Director of Sales")  # meets it, but nothing about them changes
+    Person.objects.filter(pk=untouched.pk).update(updated_at=NOW - dt.timedelta(days=1))
+    PersonScore.objects.create(person=untouched, fit_grade="A", scored_at=NOW, updated_at=NOW - dt.timedelta(days=1))
+    people_qualify_recent()
+    # when a user edits the title and the sweep runs
+    person_update(person=Person.objects.get(pk=person.pk), job_title="Director of Marketing")
+    promoted = people_qualify_recent()
+    # then the edited person is promoted with the version and the matched criteria; the other is left alone
+    assert promoted == [person.pk]
+    receipt = _promotion(person)
+    assert (receipt.rule_version, [m["id"] for m in receipt.details["matched"]]) == (2, ["title", "grade"])
+    assert Person.objects.get(pk=untouched.pk).lifecycle_stage == "lead"
+    sweep = Event.objects.filter(kind="lifecycle.qualify_sweep").order_by("-id").first()
+    assert sweep is not None and (sweep.data["by_profile"], sweep.data["promoted"]) == (1, 1)
+
+
+def test_a_score_change_that_meets_the_definition_promotes_at_the_next_sweep() -> None:
+    # given the title definition, a director scored C long ago, and a first sweep
+    _title_definition()
+    person = PersonFactory(job_title="Director of IT")
+    Person.objects.filter(pk=person.pk).update(updated_at=NOW - dt.timedelta(days=1))
+    PersonScore.objects.create(person=person, fit_grade="C", scored_at=NOW, updated_at=NOW - dt.timedelta(days=1))
+    people_qualify_recent()
+    before = people_qualify_recent()
+    # when the person is rescored to grade B (the scoring app stamps updated_at on every write; scored_at is
+    # the score's as-of time and may lie in the past) and the sweep runs
+    PersonScore.objects.filter(person=person).update(fit_grade="B", scored_at=NOW, updated_at=timezone.now())
+    after = people_qualify_recent()
+    # then nothing happened before the rescore, and the rescored person is promoted with the receipt
+    assert (before, after) == ([], [person.pk])
+    assert [m["id"] for m in _promotion(person).details["matched"]] == ["title", "grade"]
+
+
+def test_the_sweep_costs_four_queries_and_writes_nothing_when_nothing_changed(django_assert_num_queries: Any) -> None:
+    # given leads last changed a day ago and a first sweep
+    for _ in range(3):
+        person = PersonFactory()
+        Person.objects.filter(pk=person.pk).update(updated_at=NOW - dt.timedelta(days=1))
+    people_qualify_recent()
+    sweeps = Event.objects.filter(kind="lifecycle.qualify_sweep").count()
+    # when it runs again with nothing new
+    with django_assert_num_queries(4):  # the watermarks, touchpoints, profiles, scores
+        promoted = people_qualify_recent()
+    # then nobody is evaluated and no sweep event is written
+    assert promoted == []
+    assert Event.objects.filter(kind="lifecycle.qualify_sweep").count() == sweeps

@@ -12,9 +12,9 @@ from tandem.scoring.models import PersonScore
 from tandem.users.models import Role
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create
+from tests.browser_helpers import PASSWORD, browser_login
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-PASSWORD = "browser-test-pass-1"
 
 
 @pytest.mark.browser
@@ -33,11 +33,7 @@ def test_a_rep_sees_the_queue_by_expected_value_and_a_person_score_with_factors(
                      "lowering": [{"text": "Company size: 1-10", "contribution": -0.4}]},
         )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "raj")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    browser_login(page, live_server.url, "raj")
     # when the rep opens the queue from the navigation
     page.click("nav.nav >> text=Queue")
     page.wait_for_selector("[data-testid=queue-table]")

@@ -26,7 +26,7 @@ NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
 FAST = TrainConfig(candidates=("logistic",))
 
 
-def _company(people: int = 1200) -> None:
+def _company(people: int = 1500) -> None:
     demo_load(company=generate_company(people=people, seed=7, end=END))
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import threadpool_limits
 
 from tandem.core.errors import ValidationFailed
 
@@ -774,9 +775,16 @@ def _distinct_rows(indicators: BoolArray, profile: FloatArray | None) -> tuple[I
     bytes and coding each profile column, then folding the columns into one integer, sorts integers only.
     """
     n = indicators.shape[0]
-    columns = [col.astype(np.int64) for col in np.packbits(indicators, axis=1).T]
+    binary = np.zeros((n, 0), dtype=bool)
+    coded: list[IntArray] = []
     if profile is not None:
-        columns += [np.unique(col, return_inverse=True)[1].ravel().astype(np.int64) for col in profile.T]
+        # One-hot (0/1) profile columns are packed with the indicators: one sort per other column only.
+        is_binary = np.all((profile == 0.0) | (profile == 1.0), axis=0)
+        binary = profile[:, is_binary] == 1.0
+        coded = [
+            np.unique(col, return_inverse=True)[1].ravel().astype(np.int64) for col in profile[:, ~is_binary].T
+        ]
+    columns = [col.astype(np.int64) for col in np.packbits(np.hstack([indicators, binary]), axis=1).T] + coded
     code = np.zeros(n, dtype=np.int64)
     for col in columns:
         radix = int(col.max()) + 1 if col.size else 1
@@ -787,26 +795,99 @@ def _distinct_rows(indicators: BoolArray, profile: FloatArray | None) -> tuple[I
     return inverse.ravel().astype(np.int64), first.astype(np.int64)
 
 
-def _logistic_fit(
-    features: FloatArray, ones: FloatArray, zeros: FloatArray, regularization: float, start: Any = None
-) -> Any:
-    from sklearn.linear_model import LogisticRegression
+@dataclass(frozen=True)
+class _Logit:
+    """A fitted logistic regression: coefficients (1 × features) and intercept (1,), sklearn's layout; the
+    Cholesky factor of the objective's Hessian at the fit; the steps taken."""
 
-    # Newton–Cholesky: a few exact Newton steps, quick for thousands of patterns and a few dozen columns.
-    model = LogisticRegression(
-        C=1.0 / regularization, solver="newton-cholesky", max_iter=100, tol=1e-8, warm_start=start is not None
-    )
+    coef_: FloatArray
+    intercept_: FloatArray
+    hessian_factor: Any
+    iterations: int
+
+
+def _logistic_fit(
+    features: FloatArray, ones: FloatArray, zeros: FloatArray, regularization: float, start: _Logit | None = None
+) -> _Logit:
+    """L2-penalised logistic regression on grouped rows, solved to a gradient below 1e-9 per unit of weight.
+
+    Minimises Σ_i [n_i·log(1 + e^{z_i}) − y_i·z_i] + regularization·‖β‖²/2 with z = Xβ + b, where y_i and
+    n_i = y_i + zeros_i are a row's converted and total weights and the intercept b is not penalised: the
+    objective sklearn's LogisticRegression(C=1/regularization) minimises on the expanded rows, but each
+    distinct row is visited once. From scratch: Newton's method with the exact Hessian and a backtracking
+    line search. Warm-started from `start` (a bootstrap refit): steps with start's Hessian (the chord
+    method), each costing one gradient instead of a Hessian; a resample's Hessian is within a few percent of
+    the full data's, so each step cuts the error ~20-fold; if that fails to converge, Newton takes over.
+    """
+    from scipy.linalg import cho_factor, cho_solve
+
+    keep = (ones + zeros) > 0
+    x = np.hstack([features[keep], np.ones((int(keep.sum()), 1))])
+    y = ones[keep]
+    n = y + zeros[keep]
+    width = x.shape[1]
+    penalty = np.full(width, float(regularization))
+    penalty[-1] = 0.0
+    tol = 1e-9 * max(float(n.sum()), 1.0)
+
+    def gradient(t: FloatArray) -> tuple[FloatArray, FloatArray]:
+        mu = _sigmoid(x @ t)
+        return x.T @ (n * mu - y) + penalty * t, mu
+
+    def objective(t: FloatArray) -> float:
+        z = x @ t
+        return float(n @ np.logaddexp(0.0, z) - y @ z + 0.5 * (penalty * t) @ t)
+
+    def factor(mu: FloatArray) -> Any:
+        root = np.sqrt(n * mu * (1.0 - mu))[:, None] * x
+        hessian = root.T @ root
+        hessian[np.diag_indices(width)] += penalty
+        # Fitted probabilities of exactly 0 or 1 leave the unpenalised intercept without curvature: a tiny
+        # ridge keeps the step defined (the line search still decides how far to go).
+        jitter = 0.0
+        while True:
+            try:
+                return cho_factor(hessian + jitter * np.eye(width))
+            except np.linalg.LinAlgError:
+                jitter = max(jitter * 100.0, 1e-10 * max(float(np.trace(hessian)) / width, 1.0))
+
+    iterations = 0
+    theta = np.zeros(width)
     if start is not None:
-        model.coef_ = start.coef_.copy()
-        model.intercept_ = start.intercept_.copy()
-        model.classes_ = start.classes_
-    keep_one = ones > 0
-    keep_zero = zeros > 0
-    x = np.vstack([features[keep_one], features[keep_zero]])
-    y = np.concatenate([np.ones(int(keep_one.sum())), np.zeros(int(keep_zero.sum()))])
-    w = np.concatenate([ones[keep_one], zeros[keep_zero]])
-    model.fit(x, y, sample_weight=w)
-    return model
+        origin = np.append(start.coef_[0], start.intercept_[0])
+        theta = origin
+        smallest = np.inf
+        for _ in range(30):
+            grad, mu = gradient(theta)
+            size = float(np.abs(grad).max())
+            if size <= tol:
+                return _Logit(theta[None, :-1].copy(), theta[-1:].copy(), start.hessian_factor, iterations)
+            # The gradient's largest entry may wobble while the steps converge; growing tenfold means they
+            # diverge (the start's Hessian is too far off): Newton from the start instead.
+            if size > 10.0 * smallest:
+                theta = origin
+                break
+            smallest = min(smallest, size)
+            theta = theta - cho_solve(start.hessian_factor, grad)
+            iterations += 1
+    current = objective(theta)
+    for _ in range(100):
+        grad, mu = gradient(theta)
+        fac = factor(mu)
+        if np.abs(grad).max() <= tol:
+            break
+        step = cho_solve(fac, grad)
+        decrement = float(grad @ step)
+        size = 1.0
+        while True:
+            trial = theta - size * step
+            value = objective(trial)
+            if value <= current - 0.25 * size * decrement or size < 1e-10:
+                break
+            size *= 0.5
+        theta, current = trial, value
+        iterations += 1
+    return _Logit(theta[None, :-1].copy(), theta[-1:].copy(), fac, iterations)
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -815,7 +896,7 @@ def _sigmoid(z: FloatArray) -> FloatArray:
 
 
 def _incremental_conversions(
-    model: Any, features: FloatArray, touched: NDArray[np.bool_], weight: FloatArray, n_keys: int
+    model: _Logit, features: FloatArray, touched: NDArray[np.bool_], weight: FloatArray, n_keys: int
 ) -> FloatArray:
     """Σ over patterns touching key c of weight × [p(x) − p(x with c's indicator set to 0)], per c."""
     coef = model.coef_[0]
@@ -880,25 +961,29 @@ def incremental(
     params: dict[str, Any] = {"bootstrap": bootstrap, "level": level, "seed": seed, "regularization": regularization}
     if used.size and ones.sum() > 0 and zeros.sum() > 0:
         touched = patterns[:, : used.size] > 0.5
-        model = _logistic_fit(patterns, ones, zeros, float(regularization))
-        point = _incremental_conversions(model, patterns, touched, ones + zeros, used.size)
-        conversions[used] = point
-        if bootstrap > 0:
-            rng = np.random.default_rng(seed)
-            draws = np.empty((bootstrap, used.size))
-            for b in range(bootstrap):
-                ones_b = rng.poisson(ones).astype(np.float64)
-                zeros_b = rng.poisson(zeros).astype(np.float64)
-                if ones_b.sum() == 0 or zeros_b.sum() == 0:
-                    # A resample where everyone (or no one) converted: every touch changes nothing.
-                    draws[b] = 0.0
-                    continue
-                fit_b = _logistic_fit(patterns, ones_b, zeros_b, float(regularization), start=model)
-                draws[b] = _incremental_conversions(fit_b, patterns, touched, ones_b + zeros_b, used.size)
-            low[used] = np.quantile(draws, (1.0 - level) / 2.0, axis=0)
-            high[used] = np.quantile(draws, (1.0 + level) / 2.0, axis=0)
-        else:
-            low[used] = high[used] = point
+        # The fits multiply (patterns × ~50) matrices: a multithreaded BLAS only adds thread handoffs there,
+        # and on a busy server (several workers per core) its spinning threads made each product 10–60×
+        # slower than one thread (docs/benchmarks.md, "Incremental attribution").
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = _logistic_fit(patterns, ones, zeros, float(regularization))
+            point = _incremental_conversions(model, patterns, touched, ones + zeros, used.size)
+            conversions[used] = point
+            if bootstrap > 0:
+                rng = np.random.default_rng(seed)
+                draws = np.empty((bootstrap, used.size))
+                for b in range(bootstrap):
+                    ones_b = rng.poisson(ones).astype(np.float64)
+                    zeros_b = rng.poisson(zeros).astype(np.float64)
+                    if ones_b.sum() == 0 or zeros_b.sum() == 0:
+                        # A resample where everyone (or no one) converted: every touch changes nothing.
+                        draws[b] = 0.0
+                        continue
+                    fit_b = _logistic_fit(patterns, ones_b, zeros_b, float(regularization), start=model)
+                    draws[b] = _incremental_conversions(fit_b, patterns, touched, ones_b + zeros_b, used.size)
+                low[used] = np.quantile(draws, (1.0 - level) / 2.0, axis=0)
+                high[used] = np.quantile(draws, (1.0 + level) / 2.0, axis=0)
+            else:
+                low[used] = high[used] = point
         conv_w = np.where(j.converted, weight, 0.0)
         key_conv = touched_keys.T.astype(np.float64) @ conv_w
         key_rev = touched_keys.T.astype(np.float64) @ j.revenue

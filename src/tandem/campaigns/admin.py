@@ -5,8 +5,8 @@ from tandem.campaigns.models import Campaign, Touchpoint
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ("name", "channel", "type", "status", "started_on", "ended_on", "budget", "actual_cost")
-    list_filter = ("channel", "status", "type")
+    list_display = ("name", "channel", "kind", "status", "started_on", "ended_on", "budget", "actual_cost")
+    list_filter = ("channel", "status", "kind")
     search_fields = ("name", "external_id", "utm_campaign")
 
 

@@ -29,6 +29,7 @@ TOUCHPOINT_KINDS: list[tuple[str, str]] = [
     ("webinar", "Webinar attended"),
     ("event_visit", "Event visit"),
     ("content_download", "Content downloaded"),
+    ("content_sent", "Content sent by a rep"),
     ("demo_request", "Demo requested"),
     ("call", "Call"),
     ("chat", "Chat"),

@@ -12,6 +12,12 @@ from tandem.core.models import TimeStampedModel
 
 
 class Campaign(TimeStampedModel):
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", "Campaign"
+        PROMOTION = "promotion", "Promotion"
+        EVENT = "event", "Event"
+        LAUNCH = "launch", "Launch"
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft (to review)"
         ACTIVE = "active", "Active"
@@ -20,7 +26,8 @@ class Campaign(TimeStampedModel):
     external_id = models.CharField(max_length=120, null=True, blank=True)
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=40, db_index=True)
-    type = models.CharField(max_length=60, blank=True, default="")
+    # What sales sees on the calendar: a campaign, a promotion (with an offer), an event or a launch.
+    kind = models.CharField(max_length=60, choices=Kind.choices, default=Kind.CAMPAIGN, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     started_on = models.DateField(null=True, blank=True)
     ended_on = models.DateField(null=True, blank=True)
@@ -30,6 +37,10 @@ class Campaign(TimeStampedModel):
     utm_medium = models.CharField(max_length=120, blank=True, default="")
     utm_campaign = models.CharField(max_length=200, blank=True, default="", db_index=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    offer = models.CharField(max_length=200, blank=True, default="")
+    offer_ends_on = models.DateField(null=True, blank=True)
+    # One point per line: what reps say about it.
+    talking_points = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [
@@ -50,6 +61,10 @@ class Campaign(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def talking_point_list(self) -> list[str]:
+        return [line.strip(" -•\t") for line in self.talking_points.splitlines() if line.strip(" -•\t")]
 
 
 class Touchpoint(models.Model):

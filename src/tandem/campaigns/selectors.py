@@ -102,3 +102,65 @@ def campaign_summary(*, campaign: Campaign) -> dict[str, Any]:
             Touchpoint.objects.filter(campaign=campaign).select_related("person").order_by("-occurred_at", "-id")[:20]
         ),
     }
+
+
+def _with_assets(rows: Any, *, today: dt.date) -> Any:
+    # The content library links assets to campaigns; without it installed the calendar shows none.
+    from django.db.models import Prefetch
+
+    field = next((f for f in Campaign._meta.get_fields() if getattr(f, "name", "") == "assets"), None)
+    if field is None or field.related_model is None:
+        return rows
+    unexpired = field.related_model._default_manager.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))  # type: ignore[union-attr]
+    return rows.prefetch_related(Prefetch("assets", queryset=unexpired.order_by("title", "id")))
+
+
+def campaign_calendar(*, first: dt.date, last: dt.date, kind: str = "", today: dt.date | None = None) -> list[Campaign]:
+    """Active dated campaigns, promotions, events and launches that overlap [first, last], earliest first."""
+    rows = (
+        Campaign.objects.filter(status=Campaign.Status.ACTIVE, started_on__isnull=False, started_on__lte=last)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
+    )
+    if kind:
+        rows = rows.filter(kind=kind)
+    return list(_with_assets(rows, today=today or first).order_by("started_on", "name", "id"))
+
+
+def campaigns_current_for_person(*, person_id: int, today: dt.date) -> list[dict[str, Any]]:
+    """Campaigns running today that touched the person, with the last touch and whether their offer applies."""
+    from django.db.models import Max
+
+    from tandem.campaigns.calendar import offer_applies, offer_ends
+
+    rows = (
+        Campaign.objects.filter(touchpoints__person_id=person_id, status=Campaign.Status.ACTIVE)
+        .filter(Q(started_on__isnull=True) | Q(started_on__lte=today))
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today))
+        .annotate(last_touch_at=Max("touchpoints__occurred_at"))
+    )
+    out = []
+    for c in _with_assets(rows, today=today).order_by("-last_touch_at", "id"):
+        applies = offer_applies(offer=c.offer, offer_ends_on=c.offer_ends_on, started_on=c.started_on, ended_on=c.ended_on, today=today)
+        ends = offer_ends(offer=c.offer, offer_ends_on=c.offer_ends_on, ended_on=c.ended_on) if applies else None
+        out.append(
+            {
+                "campaign": c,
+                "last_touch_at": c.last_touch_at,
+                "offer_applies": applies,
+                "offer_ends_on": ends,
+                "offer_days_left": (ends - today).days if ends else None,
+            }
+        )
+    # Offers that apply first: that is what the rep can say on the call.
+    out.sort(key=lambda r: not r["offer_applies"])
+    return out
+
+
+def campaign_calendar_item(*, campaign_id: int, today: dt.date) -> Campaign:
+    """One campaign with its unexpired assets, or a 404 naming the id."""
+    from tandem.core.errors import NotFound
+
+    found = _with_assets(Campaign.objects.filter(pk=campaign_id), today=today).first()
+    if found is None:
+        raise NotFound(f"no campaign has id {campaign_id}", field="campaign_id", value=campaign_id)
+    return found

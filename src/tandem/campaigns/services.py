@@ -90,11 +90,16 @@ def touchpoint_record(
     return touchpoint
 
 
-CAMPAIGN_EDITABLE = ("name", "channel", "status", "started_on", "ended_on", "budget", "actual_cost")
+CAMPAIGN_EDITABLE = (
+    "name", "channel", "status", "started_on", "ended_on", "budget", "actual_cost",
+    "kind", "offer", "offer_ends_on", "talking_points",
+)
+OFFER_MAX = 200
+TALKING_POINTS_MAX = 5000
 
 
-def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) -> Campaign:
-    """Change a campaign (review a draft made from UTM tags: name it, set its channel, activate it)."""
+def _campaign_changes_clean(*, campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes, trimmed and checked against each other and the campaign; refuses bad ones naming the field."""
     from decimal import Decimal
 
     from tandem.campaigns.channels import CHANNEL_LABELS
@@ -108,10 +113,23 @@ def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) 
         changes["name"] = str(changes["name"]).strip()
         if not changes["name"]:
             raise ValidationFailed("a campaign needs a name", field="name", value="")
+        if len(changes["name"]) > 200 or "\x00" in changes["name"]:
+            raise ValidationFailed("a campaign name is plain text of at most 200 characters", field="name", value=changes["name"][:40])
     if "channel" in changes and changes["channel"] not in CHANNEL_LABELS:
         raise ValidationFailed(f"unknown channel {changes['channel']!r}", field="channel", value=changes["channel"])
     if "status" in changes and changes["status"] not in Campaign.Status.values:
         raise ValidationFailed(f"unknown status {changes['status']!r}", field="status", value=changes["status"])
+    if "kind" in changes and changes["kind"] not in Campaign.Kind.values:
+        raise ValidationFailed(f"unknown kind {changes['kind']!r}", field="kind", value=changes["kind"])
+    for key, limit in (("offer", OFFER_MAX), ("talking_points", TALKING_POINTS_MAX)):
+        if key in changes:
+            changes[key] = str(changes[key] or "").strip()
+            if len(changes[key]) > limit or "\x00" in changes[key]:
+                raise ValidationFailed(f"{key} must be plain text of at most {limit} characters", field=key, value=changes[key][:40])
+    offer = changes.get("offer", campaign.offer)
+    offer_end = changes.get("offer_ends_on", campaign.offer_ends_on)
+    if offer_end and not offer:
+        raise ValidationFailed("an offer end date needs an offer", field="offer_ends_on", value=offer_end)
     for key in ("budget", "actual_cost"):
         if changes.get(key) is not None and Decimal(changes[key]) < 0:
             raise ValidationFailed(f"{key} cannot be negative", field=key, value=changes[key])
@@ -121,6 +139,16 @@ def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) 
         raise ValidationFailed(f"the campaign ends ({end}) before it starts ({start})", field="ended_on", value=end)
     if changes.get("actual_cost") is None and "actual_cost" in changes:
         changes["actual_cost"] = Decimal("0")
+    if offer_end and start and offer_end < start:
+        raise ValidationFailed(
+            f"the offer ends ({offer_end}) before the campaign starts ({start})", field="offer_ends_on", value=offer_end
+        )
+    return changes
+
+
+def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) -> Campaign:
+    """Change a campaign (review a draft made from UTM tags: name it, set its channel, activate it)."""
+    changes = _campaign_changes_clean(campaign=campaign, changes=changes)
     diff = {k: [str(getattr(campaign, k)), str(v)] for k, v in changes.items() if getattr(campaign, k) != v}
     if not diff:
         return campaign
@@ -128,4 +156,17 @@ def campaign_update(*, campaign: Campaign, by_user: Any = None, **changes: Any) 
         setattr(campaign, key, value)
     campaign.save()
     event_record(kind="campaign.updated", subject=campaign, actor=by_user, data={"changes": diff})
+    return campaign
+
+
+def campaign_create(*, name: str, channel: str, by_user: Any = None, **fields: Any) -> Campaign:
+    """Create a campaign (a promotion, event or launch for the calendar) with any of the editable fields."""
+    campaign = Campaign()
+    values = _campaign_changes_clean(campaign=campaign, changes={"name": name, "channel": channel, **fields})
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    campaign.save()
+    event_record(
+        kind="campaign.created", subject=campaign, actor=by_user, data={k: str(v) for k, v in values.items()}
+    )
     return campaign

@@ -19,9 +19,13 @@ class NavItem(NamedTuple):
 # Plain (label, url name, roles) tuples work too.
 NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
+    NavItem("Dashboard", "analytics:dashboard"),
     NavItem("People", "crm:people"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Campaigns", "campaigns:list"),
+    NavItem("Calendar", "campaigns:calendar"),
+    NavItem("Requests", "collateral:mine", frozenset({"sales_rep", "sales_manager"})),
+    NavItem("Board", "collateral:board", frozenset({"admin", "marketing"})),
     NavItem("Reports", "analytics:funnel"),
     NavItem("Definitions", "lifecycle:definitions"),
     NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),
@@ -29,6 +33,9 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Statistics", "stats:spc"),
     NavItem("Queue", "scoring:queue", frozenset({"sales_rep", "sales_manager"})),
     NavItem("Scoring", "scoring:model", frozenset({"admin", "marketing", "sales_manager"})),
+    NavItem("Library", "enablement:library"),
+    NavItem("Themes", "feedback:themes"),
+    NavItem("Lost reasons", "crm:lost-reasons", frozenset({"admin", "sales_manager"})),
     NavItem("Forms", "intake:forms", frozenset({"admin", "marketing"})),
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
     NavItem("Imports", "capture:imports", frozenset({"admin", "marketing"})),

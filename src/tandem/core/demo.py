@@ -252,7 +252,7 @@ REPS: tuple[tuple[str, str, str, str, float], ...] = (
 # Team name, kind, time zone, territory it covers ("" for marketing), manager username
 TEAMS: tuple[tuple[str, str, str, str, str], ...] = (
     ("Sales Americas", "sales", "America/New_York", "americas", "manager"),
-    ("Sales EMEA", "sales", "Europe/Berlin", "emea", "claire"),
+    ("Sales EMEA", "sales", "Europe/London", "emea", "claire"),
     ("Marketing", "marketing", "Europe/London", "", "marketing"),
 )
 # The logins printed by `tandem demo`: username, role, first name, last name, team.

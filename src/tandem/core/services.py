@@ -30,6 +30,7 @@ from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
 from tandem.crm.models import Activity, Deal, Person
 from tandem.feedback.models import Question
+from tandem.lifecycle.demo import demo_calendars_set
 from tandem.lifecycle.services import Transition, people_change_stage_bulk
 from tandem.users.models import Team, User
 from tandem.users.roles import roles_sync
@@ -332,8 +333,27 @@ def demo_load(
     lap("activities")
     forms = demo_forms_create(company=company, by_user=users["marketing"])
     lap("web forms and sample submissions")
+    from tandem.analytics.demo_goals import goals_demo_seed
+
+    goals = goals_demo_seed(end=company.end, by_user=users["admin"])
+    lap("KPI goals")
     if keep_bundle is not None:
         write_bundle(company, keep_bundle)
+    from tandem.feedback.demo import feedback_demo_seed
+
+    feedback = feedback_demo_seed(seed=company.seed, users=users)
+    lap("feedback: themes mined, lead ratings")
+    calendars = demo_calendars_set(years=range(company.start.year, company.end.year + 2), by_user=users["admin"])
+    from tandem.enablement.demo import enablement_demo_seed
+
+    assets = enablement_demo_seed(seed=company.seed, users=users)
+    lap("enablement: products, personas, assets, content uses")
+    from tandem.campaigns.demo import calendar_demo_seed
+    from tandem.enablement.requests.demo import collateral_demo_seed
+
+    calendar_items = calendar_demo_seed(end=company.end, users=users)
+    collateral_requests = collateral_demo_seed(seed=company.seed, users=users)
+    lap("calendar: events, promotions, launch; collateral requests")
     report.counts = {
         "users": len(users),
         "campaigns": imported.files["campaigns.csv"].created,
@@ -345,6 +365,12 @@ def demo_load(
         "stage_changes": imported.stage_changes + stage_changes + with_deals.stage_changes,
         "activities": activities,
         "forms": forms,
+        "goals": goals,
+        "team_calendars": calendars,
+        "assets": assets,
+        "calendar_items": calendar_items,
+        "collateral_requests": collateral_requests,
+        **feedback,
     }
     event_record(
         kind="demo.loaded",

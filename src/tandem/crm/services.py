@@ -363,7 +363,8 @@ def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
     from tandem.capture.models import Submission
     from tandem.core.models import Event
     from tandem.crm.models import ExternalId
-    from tandem.feedback.models import Question
+    from tandem.enablement.models import ContentUse
+    from tandem.feedback.models import LeadRating, Question
     from tandem.lifecycle.models import StageChange
 
     return {
@@ -375,6 +376,8 @@ def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
         "deals": Deal.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "activities": Activity.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "questions": Question.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "lead_ratings": LeadRating.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
+        "content_uses": ContentUse.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "external_ids": ExternalId.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "stage_changes": StageChange.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
         "events": Event.objects.filter(subject_type="crm.person", subject_id=duplicate.pk).update(

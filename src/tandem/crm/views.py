@@ -25,6 +25,7 @@ from tandem.crm.services import (
     person_create,
     person_update,
 )
+from tandem.feedback.selectors import lost_reason_offered
 from tandem.lifecycle.services import person_change_stage
 from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
 from tandem.lifecycle.states import INITIAL, LABELS, Stage, can_move
@@ -257,7 +258,14 @@ def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
     deal = _get(selectors.deal_get, deal_id=deal_id)
     won = request.POST.get("outcome") == "won"
     try:
-        deal_close(deal=deal, won=won, lost_reason=request.POST.get("lost_reason", ""), by_user=request.user)
+        # The page offers the admin-managed taxonomy by id; a typed name still works for scripts and old forms.
+        chosen = request.POST.get("lost_reason_id", "").strip()
+        lost_reason = (
+            lost_reason_offered(reason_id=chosen)
+            if chosen and not won
+            else request.POST.get("lost_reason", "")
+        )
+        deal_close(deal=deal, won=won, lost_reason=lost_reason, by_user=request.user)
     except TandemError as exc:
         messages.error(request, exc.message)
     else:

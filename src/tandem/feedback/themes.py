@@ -680,6 +680,37 @@ def theme_split(model: ThemeModel, theme_id: int, texts: Sequence[str], *, k: in
     return _relabel(replace(model, themes=tuple(themes), next_id=model.next_id + k, _index=model._index))
 
 
+def theme_from_texts(
+    model: ThemeModel, theme_id: int, texts: Sequence[str], *, label: str = "", renamed: bool = False
+) -> Theme:
+    """A theme of the model's space made of these texts: unit mean centroid, word counts, central examples.
+
+    Used to carry a theme a person curated into a newly fitted space (its texts decide where it sits).
+    """
+    texts = _check_texts(texts)
+    reduced = model.embed(texts)
+    known = np.linalg.norm(reduced, axis=1) > 0
+    centroid = _unit(reduced[known].mean(axis=0)) if known.any() else np.zeros(model.components.shape[0])
+    present = sp.csr_matrix((model._counts(texts) > 0).astype(np.int64))
+    return Theme(
+        id=theme_id,
+        label=label,
+        terms=(),
+        examples=_central_examples(
+            [t for t, k in zip(texts, known, strict=True) if k], reduced[known], centroid, model.n_examples
+        ),
+        count=len(texts),
+        centroid=centroid,
+        doc_freq=np.asarray(present.sum(axis=0)).ravel().astype(np.int64),
+        renamed=renamed,
+    )
+
+
+def themes_relabel(model: ThemeModel) -> ThemeModel:
+    """The model with terms recomputed for every theme and labels for the themes no person named."""
+    return _relabel(model)
+
+
 # -----------------------------------------------------------------------------------------------------------
 # Trends and lost deals
 # -----------------------------------------------------------------------------------------------------------

@@ -302,3 +302,65 @@ def to_epoch(moment: datetime) -> float:
 def from_epoch(seconds: float) -> datetime:
     """An aware UTC datetime from POSIX seconds."""
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def holiday_entries(raw: Any) -> list[tuple[date, str]]:
+    """Holidays as stored on a team ("YYYY-MM-DD [name]" strings or {"date", "name"} objects) → sorted (date, name), one per date."""
+    if raw is None:
+        return []
+    if isinstance(raw, str) or not isinstance(raw, Sequence):
+        raise ValidationFailed("Holidays are a list of dates (YYYY-MM-DD) or {date, name} objects.", field="holidays", value=raw)
+    out: dict[date, str] = {}
+    for item in raw:
+        if isinstance(item, Mapping):
+            text, name = item.get("date"), item.get("name") or ""
+        else:
+            text, _, name = str(item).strip().partition(" ")
+        try:
+            day = date.fromisoformat(str(text).strip())
+        except ValueError as exc:
+            raise ValidationFailed("Holidays are dates written YYYY-MM-DD.", field="holidays", value=text) from exc
+        out[day] = str(name).strip()[:120] or out.get(day, "")
+    return sorted(out.items())
+
+
+def calendar_from_stored(time_zone: str, stored: Mapping[str, Any] | None) -> BusinessCalendar:
+    """A team's calendar from its time zone and stored JSON ({} or no hours: Monday–Friday 09:00–17:00)."""
+    data = stored or {}
+    holidays = [d.isoformat() for d, _ in holiday_entries(data.get("holidays"))]
+    return BusinessCalendar.from_dict({"time_zone": time_zone or "UTC", "hours": data.get("hours"), "holidays": holidays})
+
+
+def shifts_parse(text: str, *, day: str) -> list[list[str]]:
+    """A form's shifts for one weekday, "09:00-12:00, 13:00-17:00" (blank: closed) → [["09:00", "12:00"], ...]."""
+    out: list[list[str]] = []
+    for part in re.split(r"[,;]", text or ""):
+        if not part.strip():
+            continue
+        ends = [p.strip() for p in re.split(r"\s*[-–]\s*", part.strip())]
+        if len(ends) != 2:
+            raise ValidationFailed("Write shifts as HH:MM-HH:MM, separated by commas.", field=f"hours.{day}", value=part.strip())
+        for end in ends:
+            _parse_hhmm(end, field_name=f"hours.{day}")
+        out.append(ends)
+    return out
+
+
+def shifts_format(shifts: Sequence[Shift]) -> str:
+    """The form text of one weekday's shifts ("" when closed)."""
+    return ", ".join(f"{_format_hhmm(s)}-{_format_hhmm(e)}" for s, e in shifts)
+
+
+def holidays_parse(text: str) -> list[dict[str, str]]:
+    """A form's holidays, one per line "YYYY-MM-DD Name" (the name is optional) → [{"date", "name"}]."""
+    out: list[dict[str, str]] = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        day, _, name = line.strip().partition(" ")
+        try:
+            date.fromisoformat(day)
+        except ValueError as exc:
+            raise ValidationFailed(f"Line {number}: a holiday starts with its date, YYYY-MM-DD.", field="holidays", value=line.strip()) from exc
+        out.append({"date": day, "name": name.strip()})
+    return out

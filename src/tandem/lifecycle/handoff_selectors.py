@@ -12,9 +12,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import Min
 
 from tandem.campaigns.models import Campaign, Touchpoint
-from tandem.core.errors import ValidationFailed
+from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.keyset import MAX_ID
 from tandem.crm.models import Activity, Person
-from tandem.lifecycle.business_hours import BusinessCalendar, add_business_minutes
+from tandem.lifecycle.business_hours import (
+    WEEKDAY_LABELS,
+    WEEKDAYS,
+    BusinessCalendar,
+    add_business_minutes,
+    calendar_from_stored,
+    holiday_entries,
+    shifts_format,
+)
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
     NAT,
@@ -26,7 +35,12 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
-from tandem.lifecycle.handoff_services import REJECT_REASONS, sla_policy_current
+from tandem.lifecycle.handoff_services import (
+    REJECT_REASONS,
+    calendar_for_team,
+    sla_policy_current,
+    team_calendars,
+)
 from tandem.lifecycle.models import DefinitionVersion, StageChange
 from tandem.lifecycle.sla_rules import (
     attempts_batch,
@@ -234,13 +248,12 @@ def inbox_items(*, user: Any, now: dt.datetime | None = None) -> list[InboxItem]
         .values_list("person_id", "changed_at", "rule_version", "details")
     ):
         latest[pid] = (at, version, details or {})
-    zones = dict(UserTeam.objects.values_list("id", "time_zone"))
+    calendars = team_calendars()
     policy = sla_policy_current()
     items = []
     for p in rows:
         at, version, details = latest.get(p.pk, (p.updated_at, None, {}))
-        owner_team = getattr(p.owner, "team_id", None)
-        calendar = BusinessCalendar(time_zone=zones.get(owner_team, "UTC") if owner_team else "UTC")
+        calendar = calendar_for_team(calendars, getattr(p.owner, "team_id", None))
         deadline = add_business_minutes(at, policy.first_touch_minutes, calendar)
         matched = [m.get("text", "") for m in details.get("matched", []) if isinstance(m, dict)]
         items.append(InboxItem(p, at, deadline, deadline <= moment, version, matched))
@@ -278,7 +291,7 @@ ACCEPTED_OR_LATER: tuple[str, ...] = (Stage.SAL.value, *SQL_OR_LATER)
 
 class _MqlPerson(NamedTuple):
     owner: int
-    zone: str
+    team: int | None
     campaign: int | None
     channel: str
 
@@ -311,15 +324,15 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
         first_handoff.setdefault(pid, at)
     in_period = StageChange.objects.filter(to_stage=Stage.MQL.value, changed_at__gte=start, changed_at__lt=end).values("person_id")
     people: dict[int, _MqlPerson] = {}
-    for pid, owner, zone, latest, original, channel, latest_channel, original_channel in Person.objects.filter(
+    for pid, owner, team, latest, original, channel, latest_channel, original_channel in Person.objects.filter(
         pk__in=in_period
     ).values_list(
-        "id", "owner_id", "owner__team__time_zone", "latest_campaign_id", "original_campaign_id", "original_channel",
+        "id", "owner_id", "owner__team_id", "latest_campaign_id", "original_campaign_id", "original_channel",
         "latest_campaign__channel", "original_campaign__channel",
     ):
         people[pid] = _MqlPerson(
             owner=owner or 0,
-            zone=zone or "UTC",
+            team=team,
             campaign=latest or original,
             channel=latest_channel or original_channel or channel or "(none)",
         )
@@ -356,12 +369,14 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
             to_sql[i] |= stage in SQL_OR_LATER
         else:
             disqualified_at[i] = np.fmin(disqualified_at[i], t)
-    unknown = _MqlPerson(owner=0, zone="UTC", campaign=None, channel="(none)")
+    unknown = _MqlPerson(owner=0, team=None, campaign=None, channel="(none)")
     mine = [people.get(pid, unknown) for pid in ids]
-    zones = sorted({m.zone for m in mine})
-    calendars = [BusinessCalendar(time_zone=z) for z in zones]
-    zone_index = np.array([zones.index(m.zone) for m in mine], dtype=np.int64)
-    batch = first_touch_batch(handoff_s, first_touch, zone_index, calendars, policy, moment)
+    # One business timeline per owner's team calendar (teamless owners share the default calendar).
+    by_team = team_calendars()
+    teams = sorted({m.team if m.team in by_team else -1 for m in mine})
+    calendars = [calendar_for_team(by_team, t if t != -1 else None) for t in teams]
+    team_index = np.array([teams.index(m.team if m.team in by_team else -1) for m in mine], dtype=np.int64)
+    batch = first_touch_batch(handoff_s, first_touch, team_index, calendars, policy, moment)
     counts, _ = attempts_batch(
         handoff_s, np.asarray(attempt_idx, dtype=np.int64), np.asarray(attempt_at, dtype=np.float64), policy, moment,
         disqualified_at=disqualified_at, accepted_at=accepted_at,
@@ -386,3 +401,65 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
         "channels": [r.to_dict() for r in marketing_scorecard(channel_keys, accepted, to_sql, policy, targets={})] if n else [],
         "months": [r.to_dict() for r in marketing_scorecard(month, accepted, to_sql, policy, include=months_in)] if n else [],
     }
+
+
+# --- team calendars --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamCalendarView:
+    """A team's calendar as the calendars page and the API show it."""
+
+    team: UserTeam
+    calendar: BusinessCalendar
+    holidays: list[tuple[dt.date, str]]
+    is_default: bool
+
+    @property
+    def sentences(self) -> list[str]:
+        return self.calendar.describe()
+
+    def upcoming(self, today: dt.date) -> list[tuple[dt.date, str]]:
+        return [h for h in self.holidays if h[0] >= today][:5]
+
+    def form_hours(self) -> list[tuple[str, str, str]]:
+        """(weekday key, label, "09:00-17:00") per weekday, for the edit form."""
+        return [(WEEKDAYS[d], WEEKDAY_LABELS[d], shifts_format(self.calendar.hours[d])) for d in range(7)]
+
+    def form_holidays(self) -> str:
+        return "\n".join(f"{d.isoformat()} {name}".strip() for d, name in self.holidays)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.calendar.to_dict()
+        return {
+            "team_id": self.team.pk,
+            "team": self.team.name,
+            "time_zone": data["time_zone"],
+            "hours": data["hours"],
+            "holidays": [{"date": d.isoformat(), "name": name} for d, name in self.holidays],
+            "default_hours": self.is_default,
+            "sentences": self.sentences,
+        }
+
+
+def _calendar_view(team: UserTeam) -> TeamCalendarView:
+    stored = team.calendar or {}
+    return TeamCalendarView(
+        team=team,
+        calendar=calendar_from_stored(team.time_zone, stored),
+        holidays=holiday_entries(stored.get("holidays")),
+        is_default=not stored.get("hours"),
+    )
+
+
+def team_calendar_views() -> list[TeamCalendarView]:
+    """Every team's calendar (hours, time zone, holidays), by team name; one query."""
+    return [_calendar_view(team) for team in UserTeam.objects.order_by("name")]
+
+
+def team_calendar_view(*, team_id: int) -> TeamCalendarView:
+    """One team's calendar, or NotFound naming the id."""
+    team = UserTeam.objects.filter(pk=team_id).first() if 0 < team_id <= MAX_ID else None
+    if team is None:
+        raise NotFound(f"no team with id {team_id}", field="team_id", value=team_id)
+    return _calendar_view(team)

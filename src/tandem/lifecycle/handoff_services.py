@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -15,10 +17,16 @@ from django.utils import timezone
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
+from tandem.core.links import absolute_url
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Person
 from tandem.crm.services import person_assign_owner
-from tandem.lifecycle.business_hours import BusinessCalendar
+from tandem.lifecycle.business_hours import (
+    BusinessCalendar,
+    add_business_minutes,
+    calendar_from_stored,
+    holiday_entries,
+)
 from tandem.lifecycle.criteria import (
     DEFINITION_NAMES,
     Definition,
@@ -27,6 +35,7 @@ from tandem.lifecycle.criteria import (
     definition_changes,
     definition_evaluate,
 )
+from tandem.lifecycle.holidays import PRESETS, preset_holidays
 from tandem.lifecycle.models import (
     DefinitionVersion,
     Notification,
@@ -35,7 +44,7 @@ from tandem.lifecycle.models import (
     SlaPolicyVersion,
     StageChange,
 )
-from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, route
+from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, reroute, route
 from tandem.lifecycle.routing_rules import Team as RosterTeam
 from tandem.lifecycle.services import Transition, people_change_stage_bulk, person_change_stage
 from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
@@ -198,29 +207,70 @@ def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = Non
 
 
 SWEEP_EVENT = "lifecycle.qualify_sweep"
+# Profile edits and rescoring are found by their timestamps, which are set before their transaction commits;
+# looking this far back again catches a long rescoring that committed after a sweep had passed its time.
+CHANGE_LAG = dt.timedelta(minutes=5)
+
+
+def _score_changed_since(since: dt.datetime, limit: int) -> list[int]:
+    try:
+        PersonScore = apps.get_model("scoring", "PersonScore")
+    except LookupError:
+        return []
+    return list(
+        # updated_at is the wall-clock write time (indexed); scored_at is the score's as-of and may be older.
+        PersonScore.objects.filter(updated_at__gt=since, person__lifecycle_stage__in=QUALIFYING_STAGES)
+        .order_by()
+        .values_list("person_id", flat=True)[:limit]
+    )
 
 
 def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_000) -> list[int]:
-    """Qualify the people with touchpoints recorded since the last sweep (a touchpoint-id watermark).
+    """Qualify the people with new touchpoints, profile changes or score changes since the last sweep.
 
-    Runs every minute from the task queue, so capture stays as fast as it was; it costs one primary-key range
-    query when nothing arrived. The watermark is kept in the sweep's event, written only when there was work.
+    Runs every minute from the task queue, so capture stays as fast as it was. Three watermarks live in the
+    sweep's event: the last touchpoint id, the time of the last check (profiles by Person.updated_at, scores
+    by PersonScore.updated_at, re-read CHANGE_LAG back) and the first sweep's time (history before it is the
+    dry run's business). When nothing changed it costs four small queries and writes nothing.
     """
-    last = Event.objects.filter(kind=SWEEP_EVENT).order_by("-id").values_list("data", flat=True).first()
-    after = int((last or {}).get("last_touchpoint_id", 0))
-    if not last:  # first sweep: start from the newest touchpoint, history is the dry run's business
-        after = Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        event_record(kind=SWEEP_EVENT, reason="watermark set", data={"last_touchpoint_id": after, "people": 0})
-        return []
-    rows = list(Touchpoint.objects.filter(id__gt=after).order_by("id").values_list("id", "person_id")[:limit])
-    if not rows:
-        return []
-    with transaction.atomic():
-        promoted = people_qualify(person_ids=sorted({pid for _, pid in rows}), as_of=as_of)
+    moment = timezone.now()
+    last = Event.objects.filter(kind=SWEEP_EVENT).order_by("-id").values_list("data", flat=True).first() or {}
+    if "checked_at" not in last:  # first sweep (or one from before profile and score watermarks)
+        after = last.get("last_touchpoint_id")
+        if after is None:
+            after = Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0
         event_record(
             kind=SWEEP_EVENT,
-            reason="qualified people with new touchpoints",
-            data={"last_touchpoint_id": rows[-1][0], "people": len({pid for _, pid in rows}), "promoted": len(promoted)},
+            reason="watermark set",
+            data={"last_touchpoint_id": int(after), "started_at": moment.isoformat(), "checked_at": moment.isoformat(), "people": 0},
+        )
+        return []
+    after = int(last.get("last_touchpoint_id", 0))
+    since = max(dt.datetime.fromisoformat(last["checked_at"]) - CHANGE_LAG, dt.datetime.fromisoformat(last["started_at"]))
+    rows = list(Touchpoint.objects.filter(id__gt=after).order_by("id").values_list("id", "person_id")[:limit])
+    by_touch = {pid for _, pid in rows}
+    by_profile = set(
+        Person.objects.filter(updated_at__gt=since, lifecycle_stage__in=QUALIFYING_STAGES).order_by().values_list("id", flat=True)[:limit]
+    )
+    by_score = set(_score_changed_since(since, limit))
+    if not (by_touch or by_profile or by_score):
+        return []
+    people = sorted(by_touch | by_profile | by_score)
+    with transaction.atomic():
+        promoted = people_qualify(person_ids=people, as_of=as_of)
+        event_record(
+            kind=SWEEP_EVENT,
+            reason="qualified people with new touchpoints, profile or score changes",
+            data={
+                "last_touchpoint_id": rows[-1][0] if rows else after,
+                "started_at": last["started_at"],
+                "checked_at": moment.isoformat(),
+                "people": len(people),
+                "by_touchpoint": len(by_touch),
+                "by_profile": len(by_profile),
+                "by_score": len(by_score),
+                "promoted": len(promoted),
+            },
         )
     return promoted
 
@@ -349,6 +399,9 @@ def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str =
 # --- the SLA: policy versions and breach detection -----------------------------------------------------------
 
 BREACH_EVENT = "sla.first_touch_breached"
+BREACH_EMAIL_EVENT = "sla.breach_emailed"
+REROUTE_EVENT = "sla.rerouted"
+REROUTE_EMAIL_EVENT = "sla.reroute_emailed"
 
 
 def sla_policy_current() -> SlaPolicy:
@@ -377,22 +430,87 @@ def sla_policy_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) ->
     return row
 
 
-def team_calendar(*, time_zone: str) -> BusinessCalendar:
-    """A team's business calendar: its time zone with Monday–Friday 9:00–17:00 (calendars are not editable yet)."""
-    return BusinessCalendar(time_zone=time_zone or "UTC")
+def team_calendars() -> dict[int, BusinessCalendar]:
+    """Every team's business calendar by team id (one query); see `calendar_for_team` for teamless owners."""
+    return {tid: calendar_from_stored(zone, stored) for tid, zone, stored in UserTeam.objects.values_list("id", "time_zone", "calendar")}
 
 
-def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
-    """Find MQLs whose first-touch deadline has passed untouched; record each breach once and notify the
-    owner and the owner's team manager in the app. Returns the ids of the people newly breached.
+DEFAULT_CALENDAR = BusinessCalendar()
 
-    A touch is any sales activity (call, email, meeting…) logged on the person at or after the hand-off.
-    """
-    moment = now or timezone.now()
-    policy = sla_policy_current()
+
+def calendar_for_team(calendars: Mapping[int, BusinessCalendar], team_id: int | None) -> BusinessCalendar:
+    """The calendar the SLA uses for an owner's team: the team's own, else Monday–Friday 09:00–17:00 UTC."""
+    return calendars.get(team_id, DEFAULT_CALENDAR) if team_id is not None else DEFAULT_CALENDAR
+
+
+def _can_edit_calendar(user: Any) -> bool:
+    return user is None or bool(getattr(user, "has_perm", lambda _p: False)("users.change_team"))
+
+
+@transaction.atomic
+def team_calendar_set(
+    *,
+    team: UserTeam,
+    time_zone: str,
+    hours: Mapping[str, Any] | None,
+    holidays: Sequence[Any],
+    by_user: Any,
+    reason: str = "",
+) -> UserTeam:
+    """Set a team's time zone, working hours (None: Monday–Friday 09:00–17:00) and holidays (admins)."""
+    if not _can_edit_calendar(by_user):
+        raise NotAllowed("Only admins edit team calendars.", field="team", value=team.pk)
+    entries = holiday_entries(holidays)
+    calendar = BusinessCalendar.from_dict(
+        {"time_zone": (time_zone or "").strip() or "UTC", "hours": hours, "holidays": [d.isoformat() for d, _ in entries]}
+    )
+    stored: dict[str, Any] = {"holidays": [{"date": d.isoformat(), "name": name} for d, name in entries]}
+    if hours is not None:
+        stored["hours"] = calendar.to_dict()["hours"]
+    before = {"time_zone": team.time_zone, "calendar": team.calendar}
+    team.time_zone = calendar.time_zone
+    team.calendar = stored
+    team.save(update_fields=["time_zone", "calendar"])
+    event_record(
+        kind="team.calendar_changed",
+        subject=team,
+        actor=by_user,
+        reason=(reason or "").strip(),
+        data={"from": before, "to": {"time_zone": team.time_zone, "calendar": stored}},
+    )
+    return team
+
+
+def team_calendar_add_holidays(*, team: UserTeam, preset: str, years: range, by_user: Any) -> UserTeam:
+    """Add a preset's public holidays (US federal, England and Wales) for the given years to a team's calendar."""
+    added = preset_holidays(preset, years)
+    current = holiday_entries((team.calendar or {}).get("holidays"))
+    merged = [{"date": d.isoformat(), "name": n} for d, n in added] + [{"date": d.isoformat(), "name": n} for d, n in current]
+    return team_calendar_set(
+        team=team,
+        time_zone=team.time_zone,
+        hours=(team.calendar or {}).get("hours"),
+        holidays=merged,
+        by_user=by_user,
+        reason=f"{PRESETS[preset]} {years.start}–{years.stop - 1}",
+    )
+
+
+class _OpenMql(NamedTuple):
+    person_id: int
+    owner_id: int
+    team_id: int | None
+    manager_id: int | None
+    name: str
+    handoff_at: dt.datetime
+    touches: list[dt.datetime]
+
+
+def _open_mqls() -> list[_OpenMql]:
+    """Owned MQLs with their latest hand-off and every logged activity (three queries)."""
     people = list(
         Person.objects.filter(lifecycle_stage=Stage.MQL.value, owner__isnull=False).values_list(
-            "id", "owner_id", "owner__team_id", "owner__team__time_zone", "owner__team__manager_id", "first_name", "last_name", "email"
+            "id", "owner_id", "owner__team_id", "owner__team__manager_id", "first_name", "last_name", "email"
         )
     )
     if not people:
@@ -404,36 +522,177 @@ def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
     touches: dict[int, list[dt.datetime]] = {}
     for pid, at in Activity.objects.filter(person_id__in=ids).values_list("person_id", "occurred_at"):
         touches.setdefault(pid, []).append(at)
-    already = {
-        (sid, str(data.get("handoff_at")))
-        for sid, data in Event.objects.filter(kind=BREACH_EVENT, subject_type="crm.person", subject_id__in=ids).values_list("subject_id", "data")
-    }
-    calendars: dict[str, BusinessCalendar] = {}
+    return [
+        _OpenMql(pid, owner, team, manager, f"{first} {last}".strip() or email or f"person #{pid}", handoff[pid], touches.get(pid, []))
+        for pid, owner, team, manager, first, last, email in people
+        if pid in handoff
+    ]
+
+
+def _handled(kind: str, ids: Sequence[int]) -> set[tuple[int, str]]:
+    """(person id, hand-off) pairs an SLA event of `kind` was already recorded for."""
+    rows = Event.objects.filter(kind=kind, subject_type="crm.person", subject_id__in=ids).values_list("subject_id", "data")
+    return {(sid, str((data or {}).get("handoff_at"))) for sid, data in rows if sid is not None}
+
+
+class _Mail(NamedTuple):
+    person_id: int
+    subject: str
+    body: str
+    user_ids: tuple[int, ...]
+
+
+def sla_email_configured() -> bool:
+    """Whether SLA emails go out: only when an SMTP host is configured (TANDEM_SMTP_HOST)."""
+    return bool(getattr(settings, "EMAIL_HOST", ""))
+
+
+def _mails_after_commit(mails: Sequence[_Mail], *, kind: str) -> None:
+    """Send the mails once the transaction commits (a rolled-back breach sends nothing); each person's
+    mail is recorded in an event of `kind`, with the addresses, or the error when the server refused."""
+    if not mails or not sla_email_configured():
+        return
+    addresses = dict(
+        get_user_model().objects.filter(pk__in={u for m in mails for u in m.user_ids}, is_active=True).exclude(email="").values_list("pk", "email")
+    )
+
+    def send() -> None:
+        with mail.get_connection(fail_silently=False) as connection:
+            for m in mails:
+                to = sorted({addresses[u] for u in m.user_ids if u in addresses})
+                if not to:
+                    continue
+                data: dict[str, Any] = {"to": to, "subject": m.subject}
+                try:
+                    mail.EmailMessage(m.subject, m.body, settings.DEFAULT_FROM_EMAIL, to, connection=connection).send()
+                except (OSError, mail.BadHeaderError) as exc:  # smtplib errors are OSErrors
+                    data["error"] = f"{type(exc).__name__}: {exc}"
+                event_record(kind=kind, subject_type="crm.person", subject_id=m.person_id, rule="sla", data=data)
+
+    transaction.on_commit(send)
+
+
+def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
+    """Find MQLs whose first-touch deadline has passed untouched; record each breach once and notify the
+    owner and the owner's team manager in the app (and by email when SMTP is configured). Returns the ids
+    of the people newly breached.
+
+    A touch is any sales activity (call, email, meeting…) logged on the person at or after the hand-off;
+    business hours are those of the owner's team calendar.
+    """
+    moment = now or timezone.now()
+    policy = sla_policy_current()
+    mqls = _open_mqls()
+    if not mqls:
+        return []
+    already = _handled(BREACH_EVENT, [m.person_id for m in mqls])
+    calendars = team_calendars()
     breached: list[int] = []
     notes: list[Notification] = []
+    mails: list[_Mail] = []
     with transaction.atomic():
-        for pid, owner_id, _team_id, zone, manager_id, first, last, email in people:
-            if pid not in handoff:
+        for m in mqls:
+            calendar = calendar_for_team(calendars, m.team_id)
+            status = first_touch_status(m.handoff_at, m.touches, calendar, policy, moment)
+            if status.state != "breached" or (m.person_id, m.handoff_at.isoformat()) in already:
                 continue
-            at = handoff[pid]
-            calendar = calendars.setdefault(zone or "UTC", team_calendar(time_zone=zone or "UTC"))
-            status = first_touch_status(at, touches.get(pid, []), calendar, policy, moment)
-            if status.state != "breached" or (pid, at.isoformat()) in already:
-                continue
-            name = f"{first} {last}".strip() or email or f"person #{pid}"
             event_record(
                 kind=BREACH_EVENT,
                 subject_type="crm.person",
-                subject_id=pid,
+                subject_id=m.person_id,
                 rule="sla",
                 rule_version=policy.version,
                 reason=status.explanation,
-                data={"handoff_at": at.isoformat(), "deadline": status.deadline.isoformat(), "owner": owner_id},
+                data={"handoff_at": m.handoff_at.isoformat(), "deadline": status.deadline.isoformat(), "owner": m.owner_id},
                 occurred_at=status.deadline,
             )
-            text = f"SLA breached: {name} was not touched by {status.deadline:%Y-%m-%d %H:%M} UTC."
-            for user_id in {owner_id, manager_id} - {None}:
-                notes.append(Notification(user_id=user_id, kind="sla_breach", text=text, url=f"/people/{pid}/", created_at=moment))
-            breached.append(pid)
+            text = f"SLA breached: {m.name} was not touched by {status.deadline:%Y-%m-%d %H:%M} UTC."
+            recipients = tuple(sorted({m.owner_id} | ({m.manager_id} if m.manager_id is not None else set())))
+            for user_id in recipients:
+                notes.append(Notification(user_id=user_id, kind="sla_breach", text=text, url=f"/people/{m.person_id}/", created_at=moment))
+            local = status.deadline.astimezone(calendar.zone)
+            body = (
+                f"{text}\n\nThe MQL was handed over on {m.handoff_at:%Y-%m-%d %H:%M} UTC; the first touch was due within "
+                f"{policy.first_touch_hours:g} business hours, by {local:%Y-%m-%d %H:%M} {calendar.time_zone}.\n"
+                f"Open the lead: {absolute_url(f'/people/{m.person_id}/')}\n"
+            )
+            mails.append(_Mail(m.person_id, f"[Tandem] SLA breached: {m.name}", body, recipients))
+            breached.append(m.person_id)
         Notification.objects.bulk_create(notes)
+        _mails_after_commit(mails, kind=BREACH_EMAIL_EVENT)
     return breached
+
+
+def sla_reroutes_apply(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-route MQLs still untouched `reroute_after_hours` business hours after their first-touch breach:
+    the routing rules in force choose another rep (never the current owner); the assignment is recorded with
+    rule "sla.reroute" and the reason, and both reps are notified (and emailed when SMTP is configured).
+
+    Each hand-off is re-routed at most once, so a lead does not bounce between reps. Returns the re-routed ids.
+    """
+    moment = now or timezone.now()
+    policy = sla_policy_current()
+    config = RoutingConfig.objects.order_by("-version").first()
+    if policy.reroute_after_hours is None or config is None:
+        return []
+    mqls = _open_mqls()
+    if not mqls:
+        return []
+    already = _handled(REROUTE_EVENT, [m.person_id for m in mqls])
+    calendars = team_calendars()
+    due: list[tuple[_OpenMql, dt.datetime]] = []
+    for m in mqls:
+        if (m.person_id, m.handoff_at.isoformat()) in already:
+            continue
+        calendar = calendar_for_team(calendars, m.team_id)
+        status = first_touch_status(m.handoff_at, m.touches, calendar, policy, moment)
+        if status.state != "breached" or status.touched_at is not None:
+            continue
+        if moment >= add_business_minutes(status.deadline, policy.reroute_after_hours * 60.0, calendar):
+            due.append((m, status.deadline))
+    if not due:
+        return []
+    rules = RoutingRules.from_dict(config.spec)
+    roster = roster_build()
+    User = get_user_model()
+    moved: list[int] = []
+    with transaction.atomic():
+        holder = RoutingState.objects.select_for_update().filter(pk=1).first() or RoutingState.objects.create(pk=1, state={})
+        state = RoundRobinState.from_dict(holder.state or {})
+        facts = people_facts(person_ids=[m.person_id for m, _ in due])
+        people = Person.objects.in_bulk([m.person_id for m, _ in due])
+        users = User.objects.in_bulk([r.id for r in roster.reps] + [m.owner_id for m, _ in due])
+        notes: list[Notification] = []
+        mails: list[_Mail] = []
+        after = f"{policy.reroute_after_hours:g} business hours"
+        for m, deadline in due:
+            routed = reroute(facts[m.person_id], rules, roster, state, exclude_rep_id=m.owner_id)
+            state = routed.state
+            a = routed.assignment
+            reason = f"Untouched {after} after the first-touch SLA breach (due {deadline:%Y-%m-%d %H:%M} UTC)"
+            event_record(
+                kind=REROUTE_EVENT,
+                subject_type="crm.person",
+                subject_id=m.person_id,
+                rule="sla.reroute",
+                rule_version=policy.version,
+                reason=f"{reason}; {a.explanation}",
+                data={"handoff_at": m.handoff_at.isoformat(), "from": m.owner_id, "to": a.rep_id, "routing_rule": a.rule_id},
+            )
+            if a.rep_id is None:  # nobody else is available: the lead stays, the event says why
+                continue
+            person_assign_owner(person=people[m.person_id], owner=users[a.rep_id], rule="sla.reroute", reason=f"{reason}; {a.explanation}")
+            old, new = users.get(m.owner_id), users[a.rep_id]
+            url = f"/people/{m.person_id}/"
+            notes += [
+                Notification(user_id=m.owner_id, kind="sla_reroute", text=f"Re-routed: {m.name} went to {new}, untouched {after} after the SLA breach.", url=url, created_at=moment),
+                Notification(user_id=a.rep_id, kind="sla_reroute", text=f"Re-routed to you: {m.name}, untouched by {old} {after} after the SLA breach. Please touch it now.", url=url, created_at=moment),
+            ]
+            body = f"{m.name} was re-routed from {old} to {new}: {reason}.\nRouting: {a.explanation}\nOpen the lead: {absolute_url(url)}\n"
+            mails.append(_Mail(m.person_id, f"[Tandem] Re-routed: {m.name}", body, (m.owner_id, a.rep_id)))
+            moved.append(m.person_id)
+        holder.state = state.to_dict()
+        holder.save(update_fields=["state", "updated_at"])
+        Notification.objects.bulk_create(notes)
+        _mails_after_commit(mails, kind=REROUTE_EMAIL_EVENT)
+    return moved

@@ -28,7 +28,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tandem.core.errors import ValidationFailed
@@ -187,9 +187,13 @@ class RoundRobinState:
             ) from exc
 
 
+def _eligible(team: Team, roster: Roster) -> list[Rep]:
+    return [r for r in (roster.rep(m) for m in team.members) if r is not None and not r.is_away and r.capacity > 0]
+
+
 def round_robin_pick(team: Team, roster: Roster, state: RoundRobinState) -> tuple[Rep | None, RoundRobinState]:
     """One weighted round-robin step within `team` (the quota method); (None, same state) when nobody is available."""
-    eligible = [r for r in (roster.rep(m) for m in team.members) if r is not None and not r.is_away and r.capacity > 0]
+    eligible = _eligible(team, roster)
     if not eligible:
         return None, state
     available = tuple((r.id, r.capacity) for r in eligible)
@@ -419,6 +423,45 @@ def route(
             assignment = Assignment(rep.id, rule.id, rule.title, "; ".join(reasons), team_id=rule.team_id)
             return Routed(assignment, state)
     return Routed(Assignment(None, None, "", "; ".join(reasons) or "no rules"), state)
+
+
+def reroute(
+    person_facts: Mapping[str, Any], rules: RoutingRules, roster: Roster, state: RoundRobinState, *, exclude_rep_id: int
+) -> Routed:
+    """Assign a person again by the same rules, never to `exclude_rep_id` (an SLA re-route).
+
+    The excluded rep is treated as away for this one lead only: the team's round-robin stretch is not
+    restarted (that would undo its fairness), but the chosen rep is charged the lead in the tallies.
+    """
+    without = Roster(
+        reps=tuple(replace(r, is_away=True) if r.id == exclude_rep_id else r for r in roster.reps), teams=roster.teams
+    )
+    # The temporary stretch keeps the others' counts, so the rep furthest below its share gets the lead.
+    temporary = RoundRobinState(
+        {
+            team_id: TeamTally(
+                available=tuple(pair for pair in tally.available if pair[0] != exclude_rep_id),
+                counts={rep: n for rep, n in tally.counts.items() if rep != exclude_rep_id},
+            )
+            for team_id, tally in state.teams.items()
+        }
+    )
+    routed = route(person_facts, rules, without, temporary)
+    chosen = routed.assignment
+    if chosen.rep_id is None:
+        return Routed(chosen, state)
+    teams = dict(state.teams)
+    for team_id, tally in routed.state.teams.items():
+        team = roster.team(team_id)
+        if team is None or tally is temporary.teams.get(team_id):
+            continue  # this team's round-robin did not choose
+        # Charge the lead in the real stretch, as ordinary routing would (a new stretch when the team changed).
+        available = tuple((r.id, r.capacity) for r in _eligible(team, roster))
+        before = state.teams.get(team_id)
+        counts = dict(before.counts) if before is not None and before.available == available else {}
+        counts[chosen.rep_id] = counts.get(chosen.rep_id, 0) + 1
+        teams[team_id] = TeamTally(available=available, counts=counts)
+    return Routed(chosen, RoundRobinState(teams))
 
 
 def rules_check(rules: RoutingRules, roster: Roster) -> list[str]:

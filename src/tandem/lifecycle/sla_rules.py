@@ -82,6 +82,8 @@ class SlaPolicy:
     attempt_days: int = 7
     mql_target_per_month: int | None = None
     min_mql_to_sql_rate: float | None = None
+    # Re-route an MQL still untouched this many business hours after its first-touch breach (None: never).
+    reroute_after_hours: float | None = None
     version: int = 1
 
     def __post_init__(self) -> None:
@@ -95,6 +97,12 @@ class SlaPolicy:
             raise ValidationFailed("The MQL target must not be negative.", field="mql_target_per_month", value=self.mql_target_per_month)
         if self.min_mql_to_sql_rate is not None and not 0 < self.min_mql_to_sql_rate <= 1:
             raise ValidationFailed("The minimum MQL→SQL rate is a share between 0 and 1 (0.25 = 25 %).", field="min_mql_to_sql_rate", value=self.min_mql_to_sql_rate)
+        if self.reroute_after_hours is not None and not 0 <= self.reroute_after_hours <= 24 * 30:
+            raise ValidationFailed(
+                "Re-routing happens 0 to 720 business hours after the breach (null: never).",
+                field="reroute_after_hours",
+                value=self.reroute_after_hours,
+            )
         if self.version < 1:
             raise ValidationFailed("The version is a whole number from 1.", field="version", value=self.version)
 
@@ -114,6 +122,9 @@ class SlaPolicy:
             lines.append(f"Marketing delivers at least {self.mql_target_per_month} MQLs per month.")
         if self.min_mql_to_sql_rate is not None:
             lines.append(f"At least {self.min_mql_to_sql_rate * 100:g} % of MQLs become SQLs.")
+        if self.reroute_after_hours is not None:
+            after = f"{self.reroute_after_hours:g} business hour{'s' if self.reroute_after_hours != 1 else ''}"
+            lines.append(f"An MQL still untouched {after} after its breach goes to another rep by the routing rules.")
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +135,7 @@ class SlaPolicy:
             "attempt_days": self.attempt_days,
             "mql_target_per_month": self.mql_target_per_month,
             "min_mql_to_sql_rate": self.min_mql_to_sql_rate,
+            "reroute_after_hours": self.reroute_after_hours,
         }
 
     @classmethod
@@ -136,6 +148,7 @@ class SlaPolicy:
             attempt_days=int(_whole(data, "attempt_days", 7) or 0),
             mql_target_per_month=_whole(data, "mql_target_per_month", None),
             min_mql_to_sql_rate=_number(data, "min_mql_to_sql_rate", None),
+            reroute_after_hours=_number(data, "reroute_after_hours", None),
             version=int(_whole(data, "version", 1) or 0),
         )
 

@@ -1,4 +1,4 @@
-"""Background work for the hand-off: promoting people who meet the MQL definition, detecting SLA breaches."""
+"""Background work for the hand-off: promoting people who meet the MQL definition, SLA breaches and re-routes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 from huey.exceptions import TaskLockedException
 
-from tandem.lifecycle.handoff_services import people_qualify_recent, sla_breaches_detect
+from tandem.lifecycle.handoff_services import people_qualify_recent, sla_breaches_detect, sla_reroutes_apply
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -21,9 +21,11 @@ def qualify_sweep() -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def sla_breach_check() -> None:
-    """Every minute, record first-touch SLA breaches and notify the owners and their managers."""
+    """Every minute, record first-touch SLA breaches, notify the owners and their managers, and re-route
+    MQLs left untouched past the policy's re-route delay."""
     try:
         with lock_task("lifecycle-sla-breaches"):
             sla_breaches_detect()
+            sla_reroutes_apply()
     except TaskLockedException:
         return

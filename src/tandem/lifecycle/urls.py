@@ -10,4 +10,6 @@ urlpatterns = [
     path("inbox/<int:person_id>/reject/", views.inbox_reject, name="inbox_reject"),
     path("routing/", views.routing, name="routing"),
     path("sla/", views.sla, name="sla"),
+    path("sla/calendars/", views.calendars, name="calendars"),
+    path("sla/calendars/<int:team_id>/", views.calendar_edit, name="calendar_edit"),
 ]

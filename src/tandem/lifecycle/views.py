@@ -16,14 +16,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.analytics.reports.sla import period as sla_period
-from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.crm.models import Person
+from tandem.lifecycle.business_hours import holidays_parse, shifts_parse
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
 from tandem.lifecycle.handoff_selectors import (
     definition_dry_run,
     definitions_history,
     inbox_items,
     sla_scorecard,
+    team_calendar_view,
+    team_calendar_views,
 )
 from tandem.lifecycle.handoff_services import (
     REJECT_REASONS,
@@ -34,7 +37,10 @@ from tandem.lifecycle.handoff_services import (
     routing_publish,
     sla_policy_current,
     sla_policy_publish,
+    team_calendar_add_holidays,
+    team_calendar_set,
 )
+from tandem.lifecycle.holidays import PRESETS
 from tandem.lifecycle.models import Notification, RoutingConfig, SlaPolicyVersion
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 
@@ -256,4 +262,72 @@ def sla(request: HttpRequest) -> HttpResponse:
             "policy_history": SlaPolicyVersion.objects.select_related("created_by")[:20],
         },
         status=422 if error or policy_error else 200,
+    )
+
+
+# --- team calendars (admins edit, everyone reads) ---------------------------------------------------------------
+
+
+@login_required
+def calendars(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    return render(
+        request,
+        "lifecycle/calendars.html",
+        {
+            "calendars": [(c, c.upcoming(today)) for c in team_calendar_views()],
+            "can_edit": request.user.has_perm("users.change_team"),
+        },
+    )
+
+
+@login_required
+def calendar_edit(request: HttpRequest, team_id: int) -> HttpResponse:
+    try:
+        view = team_calendar_view(team_id=team_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    if not request.user.has_perm("users.change_team"):
+        raise PermissionDenied("Only admins edit team calendars.")
+    error: dict[str, Any] | None = None
+    form: dict[str, Any] = {
+        "time_zone": view.calendar.time_zone,
+        "hours": view.form_hours(),
+        "holidays": view.form_holidays(),
+        "reason": "",
+        "default": view.is_default,
+    }
+    if request.method == "POST":
+        post = request.POST
+        form = {
+            "time_zone": post.get("time_zone", ""),
+            "hours": [(key, label, post.get(f"hours_{key}", "")) for key, label, _ in view.form_hours()],
+            "holidays": post.get("holidays", ""),
+            "reason": post.get("reason", ""),
+            "default": post.get("default_hours") == "on",
+        }
+        try:
+            if post.get("action") == "preset":
+                year = int(post.get("year") or timezone.localdate().year)
+                team_calendar_add_holidays(team=view.team, preset=post.get("preset", ""), years=range(year, year + 2), by_user=request.user)
+                messages.success(request, f"Added holidays for {year} and {year + 1}.")
+            else:
+                hours = None if form["default"] else {key: shifts_parse(text, day=key) for key, _, text in form["hours"]}
+                team_calendar_set(
+                    team=view.team,
+                    time_zone=form["time_zone"],
+                    hours=hours,
+                    holidays=holidays_parse(form["holidays"]),
+                    by_user=request.user,
+                    reason=form["reason"],
+                )
+                messages.success(request, f"Saved the calendar of {view.team}.")
+            return redirect("lifecycle:calendar_edit", team_id=team_id)
+        except (TandemError, ValueError) as exc:
+            error = exc.as_dict() if isinstance(exc, TandemError) else {"detail": "The year is a number such as 2026.", "field": "year"}
+    return render(
+        request,
+        "lifecycle/calendar_edit.html",
+        {"view": view, "form": form, "error": error, "presets": PRESETS.items(), "year": timezone.localdate().year},
+        status=422 if error else 200,
     )

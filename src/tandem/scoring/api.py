@@ -13,7 +13,12 @@ from tandem.core.errors import NotFound
 from tandem.crm.models import Person
 from tandem.scoring import selectors
 from tandem.scoring.models import PersonScore
-from tandem.scoring.services import people_score_refresh, scoring_model_train
+from tandem.scoring.services import (
+    people_score_refresh,
+    scoring_drift_measure,
+    scoring_model_train,
+    scoring_rules_update,
+)
 from tandem.users.models import Role
 
 router = Router(tags=["scoring"])
@@ -67,6 +72,64 @@ def models_list(request: HttpRequest) -> list[Any]:
     if _role(request) not in VIEW_ROLES:
         raise AuthorizationError(message="Only admins, marketing and sales managers see scoring models.")
     return list(selectors.scoring_models_list()[:50])
+
+
+class DriftOut(Schema):
+    version: str
+    drift: dict[str, Any]
+
+
+@router.get("/scoring/drift", response=DriftOut)
+def drift(request: HttpRequest, measure: bool = False) -> dict[str, Any]:
+    """The active model's drift: PSI per input and calibration since training (``measure=true`` recomputes)."""
+    if _role(request) not in VIEW_ROLES:
+        raise AuthorizationError(message="Only admins, marketing and sales managers see scoring drift.")
+    if measure:
+        scoring_drift_measure()
+    row = selectors.scoring_model_for_report()
+    if row is None or row.status != "active":
+        raise NotFound("No active scoring model.", field="model", value=None)
+    return {"version": row.version, "drift": row.drift}
+
+
+class RulesIn(Schema):
+    fit: dict[str, Any]
+    engagement: dict[str, Any]
+    cutoff_days: float = 7.0
+
+
+class RulesOut(Schema):
+    version: int
+    fit: dict[str, Any]
+    engagement: dict[str, Any]
+    cutoff_days: float
+
+
+def _rules_out() -> dict[str, Any]:
+    rules = selectors.scoring_rules_current()
+    return {
+        "version": rules.version,
+        "fit": rules.fit.to_dict(),
+        "engagement": rules.engagement.to_dict(),
+        "cutoff_days": rules.cutoff_days,
+    }
+
+
+@router.get("/scoring/rules", response=RulesOut)
+def rules_get(request: HttpRequest) -> dict[str, Any]:
+    """The fit rules, grade minimums and engagement points in force (version 0: the defaults)."""
+    if _role(request) not in VIEW_ROLES:
+        raise AuthorizationError(message="Only admins, marketing and sales managers see the scoring rules.")
+    return _rules_out()
+
+
+@router.put("/scoring/rules", response=RulesOut)
+def rules_put(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
+    """Save a new version of the rules (admins); everyone's fit grade and engagement are recomputed in the background."""
+    if _role(request) != Role.ADMIN:
+        raise AuthorizationError(message="Only admins edit the scoring rules.")
+    scoring_rules_update(fit=payload.fit, engagement=payload.engagement, cutoff_days=payload.cutoff_days, by_user=request.user)
+    return _rules_out()
 
 
 @router.post("/scoring/train", response=ModelOut)

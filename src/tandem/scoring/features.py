@@ -330,6 +330,76 @@ def outcome_labels(
     return positive, usable
 
 
+# Lead age: days from a person's arrival to the cut-off, counted up to the last training landmark. Open
+# leads are scored "now", at any age, so the model must learn from people at several ages (landmarks),
+# not only in their first week, and it must be told the age: that is what this column is.
+LEAD_AGE = "lead_age_days"
+LANDMARK_DAYS: tuple[float, ...] = (30.0, 90.0, 180.0, 365.0)
+
+
+def lead_age_days(created: np.ndarray, cutoffs: np.ndarray, *, cap_days: float = LANDMARK_DAYS[-1]) -> np.ndarray:
+    """Days from arrival to the cut-off, at least 0 and at most ``cap_days`` (the oldest age trained on)."""
+    age = (np.asarray(cutoffs, dtype=np.float64) - np.asarray(created, dtype=np.float64)) / SECONDS_PER_DAY
+    return np.clip(age, 0.0, cap_days)
+
+
+def landmark_rows(
+    created: np.ndarray,
+    won_at: np.ndarray,
+    lost_at: np.ndarray,
+    *,
+    ages_days: Sequence[float],
+    now: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training snapshots (person index, cut-off): each person at each age they reached while still open.
+
+    A snapshot exists when arrival + age is not after ``now`` and the person had neither been won nor
+    lost by then: only open leads get scored, so only open leads are learnt from. Ordered by age, then person.
+    """
+    born = np.asarray(created, dtype=np.float64)
+    won = np.asarray(won_at, dtype=np.float64)
+    lost = np.asarray(lost_at, dtype=np.float64)
+    people: list[np.ndarray] = []
+    cutoffs: list[np.ndarray] = []
+    for age in sorted({float(a) for a in ages_days}):
+        cut = born + age * SECONDS_PER_DAY
+        with np.errstate(invalid="ignore"):
+            still_open = ~(won <= cut) & ~(lost <= cut)  # NaN compares False: never closed
+        keep = (cut <= now) & still_open
+        people.append(np.flatnonzero(keep))
+        cutoffs.append(cut[keep])
+    return np.concatenate(people or [np.zeros(0, dtype=np.int64)]), np.concatenate(cutoffs or [np.zeros(0)])
+
+
+def inputs_repeat(inputs: ScoringInput, rows: np.ndarray, cutoffs: np.ndarray) -> ScoringInput:
+    """The people of ``rows`` (repeats allowed) with new cut-offs; each copy gets its person's events."""
+    rows = np.asarray(rows, dtype=np.int64)
+    events = inputs.events
+    # Events grouped by person: copy k of person p takes p's whole block (the cut-off filters them later).
+    order = np.argsort(events.person, kind="stable")
+    counts = np.bincount(events.person, minlength=inputs.size) if len(events) else np.zeros(inputs.size, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if inputs.size else np.zeros(0, dtype=np.int64)
+    taken = counts[rows]
+    total = int(taken.sum())
+    new_person = np.repeat(np.arange(len(rows)), taken)
+    offsets = np.arange(total) - np.repeat(np.cumsum(taken) - taken, taken)
+    picked = order[np.repeat(starts[rows], taken) + offsets] if total else np.zeros(0, dtype=np.int64)
+    picked_rows = rows.tolist()
+    table = EventTable(
+        person=new_person,
+        time=events.time[picked],
+        kind=events.kind[picked],
+        channel=events.channel[picked],
+        campaign=events.campaign[picked],
+    )
+    return ScoringInput.build(
+        cutoffs=cutoffs,
+        profile={name: [column[i] for i in picked_rows] for name, column in inputs.profile.items()},
+        known_since={name: times[rows] for name, times in inputs.known_since.items()},
+        events=table,
+    )
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Which inputs become features. Event kinds and channels are learned from data when None."""
@@ -698,16 +768,30 @@ class FeatureBuilder:
 
 def describe_group(group: FeatureGroup, row: np.ndarray) -> str:
     """Plain words for one person's value of a group, e.g. 'Occupation: Student', 'Webinar attended: 2 times'."""
+    return describe_many(group, np.asarray(row, dtype=np.float64)[None, list(group.columns)])[0]
+
+
+def describe_many(group: FeatureGroup, block: np.ndarray) -> list[str]:
+    """``describe_group`` for many people at once; ``block`` holds the group's columns (people × columns)."""
     if group.kind == "onehot":
-        cells = row[list(group.columns)]
-        hit = np.flatnonzero(cells > 0.5)
-        if not len(hit):
-            return f"{group.label}: not given"
-        level = group.levels[int(hit[0])]
+        given = block > 0.5
+        width = len(group.columns)
         # The last column gathers values too rare to get their own (a real value may be called "other").
-        rare = int(hit[0]) == len(group.columns) - 1
-        return f"{group.label}: a rare value" if rare else f"{group.label}: {level}"
-    value = float(row[group.columns[0]])
+        texts = [*(f"{group.label}: {level}" for level in group.levels[: width - 1]), f"{group.label}: a rare value",
+                 f"{group.label}: not given"]
+        codes = np.where(given.any(axis=1), np.argmax(given, axis=1), width)
+        return [texts[c] for c in codes.tolist()]
+    values = block[:, 0]
+    if group.unit == "days":
+        # Shown without decimals ("{:.0f}" rounds the same way, half to even); + 0.0 turns -0 into 0.
+        values = np.rint(values) + 0.0
+    # Counts and day numbers repeat a lot: word each distinct value once (NaN gets its own slot).
+    distinct, codes = np.unique(values, return_inverse=True, equal_nan=True)
+    texts = [_describe_number(group, v) for v in distinct.tolist()]
+    return [texts[c] for c in codes.ravel().tolist()]
+
+
+def _describe_number(group: FeatureGroup, value: float) -> str:
     if math.isnan(value):
         return f"{group.label}: none yet" if group.unit == "days" else f"{group.label}: unknown"
     if group.unit == "times":

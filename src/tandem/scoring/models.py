@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ScoringConfig(models.Model):
@@ -52,6 +53,8 @@ class ScoringModel(models.Model):
     evaluations = models.JSONField(default=dict)
     tiers = models.JSONField(default=dict)
     feature_importance = models.JSONField(default=list)
+    # The latest drift report (``drift.DriftSummary.as_dict``), rewritten by each full refresh of scores.
+    drift = models.JSONField(default=dict, blank=True)
     model_bytes = models.BinaryField()
 
     class Meta:
@@ -74,7 +77,12 @@ class PersonScore(models.Model):
     engagement = models.FloatField(default=0.0)
     # {"raising": [{"text", "contribution"}...], "lowering": [...]}
     factors = models.JSONField(default=dict)
+    # The moment the score is "as of" (the features' cut-off); may be given by the caller.
     scored_at = models.DateTimeField()
+    # When this row was last written (wall clock at the write, set by the scoring services on every insert
+    # and update, never by the caller). Indexed so that other sweeps can watermark on it: "every score
+    # written since T" is one index range. Rows deleted because the person's outcome closed do not show here.
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         indexes = [

@@ -5,20 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from tandem.campaigns.models import Touchpoint
+from tandem.core.models import Event
 from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.scoring.features import (
+    LEAD_AGE,
     LEAKAGE_DENYLIST,
     EventTable,
     FeatureSpec,
     ScoringInput,
+    inputs_repeat,
+    landmark_rows,
+    lead_age_days,
     normalise_field_name,
 )
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringConfig, ScoringModel
@@ -94,6 +99,11 @@ def scoring_rules_current() -> RulesInForce:
     )
 
 
+def scoring_rules_history(*, limit: int = 20) -> list[ScoringConfig]:
+    """Saved versions of the rules, newest first, with who saved them."""
+    return list(ScoringConfig.objects.select_related("created_by").order_by("-version")[:limit])
+
+
 @dataclass(frozen=True, eq=False)  # holds arrays
 class ScoringDataset:
     """People of the database as the pure layer sees them, with their outcomes."""
@@ -107,6 +117,11 @@ class ScoringDataset:
     won_amount: np.ndarray
     lost: np.ndarray
     custom_fields: tuple[str, ...]
+    # When the first lost deal closed (NaN: never lost).
+    lost_at: np.ndarray
+    # Profile edits by person index: [(time, field, old value, new value)] in time order, from the
+    # `person.updated` events (only loaded for training and full refreshes).
+    changes: Mapping[int, list[tuple[float, str, Any, Any]]] = field(default_factory=dict)
 
     @property
     def closed(self) -> np.ndarray:
@@ -144,10 +159,74 @@ class ScoringDataset:
             won_amount=self.won_amount[rows],
             lost=self.lost[rows],
             custom_fields=self.custom_fields,
+            lost_at=self.lost_at[rows],
+            changes={k: self.changes[i] for k, i in enumerate(picked) if i in self.changes},
+        )
+
+    def _profile_at(self, rows: Sequence[int], cutoffs: np.ndarray, profile: dict[str, Any]) -> dict[str, Any]:
+        """Profile columns as they were at each cut-off: edits after it are undone, so they cannot leak."""
+        if not self.changes:
+            return profile
+        out = {name: list(column) for name, column in profile.items()}
+        for k, i in enumerate(rows):
+            edits = self.changes.get(i)
+            if not edits:
+                continue
+            cut = float(cutoffs[k])
+            # The value at the cut-off: the last edit at or before it, else the value before the first edit.
+            value_at: dict[str, Any] = {}
+            for when, name, before, after in edits:  # in time order
+                if name not in value_at:
+                    value_at[name] = before
+                if when <= cut:
+                    value_at[name] = after
+            for name, value in value_at.items():
+                if name in out:
+                    out[name][k] = _profile_value(name, value)
+        return out
+
+    def as_of(self, moment: float) -> ScoringDataset:
+        """Everyone with the same cut-off ``moment`` (lead age recomputed): scored as they were then."""
+        cutoffs = np.full(self.inputs.size, float(moment))
+        profile = self._profile_at(range(self.inputs.size), cutoffs, dict(self.inputs.profile))
+        profile[LEAD_AGE] = lead_age_days(self.created, cutoffs).tolist()
+        inputs = ScoringInput(cutoffs=cutoffs, profile=profile, known_since=self.inputs.known_since, events=self.inputs.events)
+        return replace(self, inputs=inputs)
+
+    def at_landmarks(self, *, ages_days: Sequence[float], now: float) -> ScoringDataset:
+        """One row per person and age reached while still open (see ``features.landmark_rows``), for training."""
+        rows, cutoffs = landmark_rows(self.created, self.won_at, self.lost_at, ages_days=ages_days, now=now)
+        inputs = inputs_repeat(self.inputs, rows, cutoffs)
+        created = self.created[rows]
+        picked = rows.tolist()
+        profile = self._profile_at(picked, cutoffs, dict(inputs.profile))
+        profile[LEAD_AGE] = lead_age_days(created, cutoffs).tolist()
+        return ScoringDataset(
+            person_ids=self.person_ids[rows],
+            emails=[self.emails[i] for i in picked],
+            created=created,
+            inputs=ScoringInput(cutoffs=inputs.cutoffs, profile=profile, known_since=inputs.known_since, events=inputs.events),
+            segments=[self.segments[i] for i in picked],
+            won_at=self.won_at[rows],
+            won_amount=self.won_amount[rows],
+            lost=self.lost[rows],
+            custom_fields=self.custom_fields,
+            lost_at=self.lost_at[rows],
+            changes={k: self.changes[i] for k, i in enumerate(picked) if i in self.changes},
         )
 
 
 CutoffRule = Literal["creation", "now"]
+# Profile fields the model reads whose edits are dated (`person.updated` events). Edits written without
+# an event (an import filling a blank) cannot be dated; the value is then taken as known from the start.
+HISTORY_FIELDS = frozenset({"job_title", "consent_email"})
+
+
+def _profile_value(name: str, value: Any) -> Any:
+    """A stored edit's value in the form ``scoring_dataset`` gives the profile column."""
+    if name == "consent_email":
+        return "yes" if value else "no"
+    return value or None
 
 
 def _seconds(moment: dt.datetime) -> float:
@@ -203,7 +282,7 @@ def scoring_dataset(
             k
             for k, c in counts.items()
             if size and c >= CUSTOM_FIELD_MIN_SHARE * size and normalise_field_name(k) not in LEAKAGE_DENYLIST
-            and normalise_field_name(k) not in {normalise_field_name(f) for f in PROFILE_FIELDS}
+            and normalise_field_name(k) not in {normalise_field_name(f) for f in (*PROFILE_FIELDS, LEAD_AGE)}
         )
     )
     profile: dict[str, list[object]] = {
@@ -247,6 +326,7 @@ def scoring_dataset(
     won_at = np.full(size, np.nan)
     won_amount = np.full(size, np.nan)
     lost = np.zeros(size, dtype=bool)
+    lost_at = np.full(size, np.nan)
     for person, stage, closed_at, amount in deals.order_by("closed_at", "id").values_list(
         "person_id", "stage", "closed_at", "amount"
     ):
@@ -258,14 +338,27 @@ def scoring_dataset(
                 # The first won deal is the outcome (later ones are expansions).
                 won_at[i] = _seconds(closed_at) if closed_at else created[i]
                 won_amount[i] = float(amount)
-        else:
+        elif not lost[i]:
             lost[i] = True
+            lost_at[i] = _seconds(closed_at) if closed_at else created[i]
 
     moment = _seconds(now or dt.datetime.now(dt.UTC))
     if cutoff == "creation":
         cutoffs = np.minimum(created + window_days * 86_400.0, max(moment, float(created.max()) if size else moment))
     else:
         cutoffs = np.full(size, moment)
+    changes: dict[int, list[tuple[float, str, Any, Any]]] = {}
+    if cutoff == "creation" or person_ids is None:
+        edits = Event.objects.filter(kind="person.updated", subject_type="crm.person").order_by("occurred_at", "id")
+        for subject, when, data in edits.values_list("subject_id", "occurred_at", "data"):
+            i = int(index_of(np.array([subject]))[0]) if subject is not None else -1
+            if i < 0 or not isinstance(data, dict):
+                continue
+            for name, pair in (data.get("changes") or {}).items():
+                if name in HISTORY_FIELDS and isinstance(pair, list) and len(pair) == 2:
+                    changes.setdefault(i, []).append((_seconds(when), name, pair[0], pair[1]))
+    # The lead's age at the cut-off, computed the same way for training snapshots and for scoring now.
+    profile[LEAD_AGE] = lead_age_days(created, cutoffs).tolist()
     inputs = ScoringInput.build(cutoffs=cutoffs, profile=profile, events=events)
     return ScoringDataset(
         person_ids=pid,
@@ -277,6 +370,8 @@ def scoring_dataset(
         won_amount=won_amount,
         lost=lost,
         custom_fields=custom,
+        lost_at=lost_at,
+        changes=changes,
     )
 
 
@@ -285,10 +380,12 @@ def feature_spec_for(*, rules: RulesInForce, custom_fields: Sequence[str]) -> Fe
     labels = dict(FIELD_LABELS)
     for key in custom_fields:
         labels[key] = key.replace("_", " ").capitalize()
+    labels[LEAD_AGE] = "Days since the lead arrived"
     labels["rule:fit"] = "Profile fit points"
     labels["rule:engagement"] = "Engagement score"
     return FeatureSpec(
         categorical=(*PROFILE_FIELDS, *custom_fields),
+        numeric=(LEAD_AGE,),
         event_kinds=None,
         channels=None,
         windows_days=(7.0, 30.0),
@@ -301,8 +398,13 @@ def feature_spec_for(*, rules: RulesInForce, custom_fields: Sequence[str]) -> Fe
 
 
 def scoring_model_active() -> ScoringModel | None:
-    """The active model version's row (with its bytes), or None."""
-    return ScoringModel.objects.filter(status=ModelStatus.ACTIVE).order_by("-created_at", "-id").first()
+    """The active model version's row without its bytes (loaded on demand, cached by the services), or None."""
+    return (
+        ScoringModel.objects.filter(status=ModelStatus.ACTIVE)
+        .defer("model_bytes", "evaluations", "feature_importance", "drift")
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def scoring_models_list() -> QuerySet[ScoringModel]:

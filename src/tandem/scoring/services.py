@@ -5,21 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.core.events import event_record
-from tandem.crm.models import Person
-from tandem.scoring.batch import engagement_batch, explain_many, grade_of, permutation_importance
-from tandem.scoring.features import FeatureBuilder, outcome_labels
+from tandem.core.models import Event
+from tandem.crm.models import Activity, Deal, Person
+from tandem.scoring.batch import permutation_importance, score_columns
+from tandem.scoring.drift import DriftSummary, calibration_drift, outcomes_since
+from tandem.scoring.features import LANDMARK_DAYS, FeatureBuilder, outcome_labels
 from tandem.scoring.model import ScoringModel as PureModel
 from tandem.scoring.model import TrainConfig, model_train, split_by_time
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringConfig, ScoringModel
-from tandem.scoring.rules import EngagementConfig, FitConfig, fit_points_batch
+from tandem.scoring.rules import EngagementConfig, FitConfig
 from tandem.scoring.selectors import (
     RulesInForce,
     ScoringDataset,
@@ -31,7 +34,7 @@ from tandem.scoring.selectors import (
 
 TOP_FACTORS = 3
 # Loaded models by version: unpickling takes tens of milliseconds, rescoring one person must not.
-_LOADED: dict[str, PureModel] = {}
+_LOADED: dict[tuple[int, str], PureModel] = {}
 
 
 def _clean(value: Any) -> Any:
@@ -72,11 +75,17 @@ def scoring_rules_update(
 
 
 def _model_load(row: ScoringModel) -> PureModel:
-    cached = _LOADED.get(row.version)
+    """The unpickled model of ``row``, cached per process (its bytes are read only on a miss)."""
+    # Keyed by id and creation time: an id alone comes back after a database is emptied (tests, demo resets).
+    key = (row.pk, row.created_at.isoformat())
+    cached = _LOADED.get(key)
     if cached is None:
-        cached = PureModel.from_bytes(bytes(row.model_bytes))
+        data = row.model_bytes if "model_bytes" in row.__dict__ else (
+            ScoringModel.objects.filter(pk=row.pk).values_list("model_bytes", flat=True).get()
+        )
+        cached = PureModel.from_bytes(bytes(data))
         _LOADED.clear()  # one model in memory at a time
-        _LOADED[row.version] = cached
+        _LOADED[key] = cached
     return cached
 
 
@@ -92,7 +101,10 @@ def scoring_model_train(
         raise ValidationFailed("horizon_days must lie between 1 and 3650.", field="horizon_days", value=horizon_days)
     moment = now or timezone.now()
     rules = scoring_rules_current()
-    data = scoring_dataset(cutoff="creation", window_days=rules.cutoff_days, now=moment)
+    # Open leads are scored now, at any age: learn from every person at each age they reached while open.
+    data = scoring_dataset(cutoff="creation", window_days=rules.cutoff_days, now=moment).at_landmarks(
+        ages_days=(rules.cutoff_days, *LANDMARK_DAYS), now=moment.timestamp()
+    )
     positive, usable = outcome_labels(data.inputs.cutoffs, data.won_at, horizon_days=horizon_days, now=moment.timestamp())
     rows = np.flatnonzero(usable)
     if len(rows) < 20:
@@ -125,7 +137,17 @@ def scoring_model_train(
     importance = permutation_importance(pure, matrix.take(validation), y[validation], seed=train_config.seed)
     evaluations = {("model" if name == pure.kind else name): _clean(asdict(e)) for name, e in pure.evaluations.items()
                    if name == pure.kind or name in ("naive_bayes", "rule_score")}
-    metrics = _clean(dict(pure.metrics, people=len(rows), wins=int(y.sum()), horizon_days=horizon_days))
+    metrics = _clean(
+        dict(
+            pure.metrics,
+            people=len(np.unique(train.person_ids)),
+            snapshots=len(rows),
+            # The moment the training data was cut (the drift report's "since training").
+            trained_as_of=moment.timestamp(),
+            wins=int(y.sum()),
+            horizon_days=horizon_days,
+        )
+    )
     status = ModelStatus.ACTIVE if pure.activation.active else ModelStatus.REFUSED
     with transaction.atomic():
         if status == ModelStatus.ACTIVE:
@@ -160,39 +182,33 @@ def _score_dataset(
     data: ScoringDataset, pure: PureModel | None, rules: RulesInForce, model_row: ScoringModel | None, moment: dt.datetime
 ) -> list[PersonScore]:
     """PersonScore objects (unsaved) for every person in ``data``."""
-    size = data.inputs.size
-    points = fit_points_batch(dict(data.inputs.profile), size, rules.fit)
-    grades = grade_of(points, rules.fit)
-    engagement = engagement_batch(data.inputs, rules.engagement)
-    probabilities: list[float | None] = [None] * size
-    tiers: list[str] = [""] * size
-    values: list[float | None] = [None] * size
-    factors: list[dict[str, Any]] = [{} for _ in range(size)]
-    if pure is not None and size:
-        matrix = pure.features(data.inputs)
-        p = pure.predict_proba(matrix)
-        probabilities = [float(x) for x in p]
-        tiers = [str(t) for t in pure.tiers.assign(p)]
-        values = [float(v) if math.isfinite(v) else None for v in pure.expected_value(p, data.segments)]
-        for i, explanation in enumerate(explain_many(pure, matrix.values, top=TOP_FACTORS)):
-            factors[i] = {
-                "raising": [{"text": f.description, "contribution": round(f.contribution, 4)} for f in explanation.raising],
-                "lowering": [{"text": f.description, "contribution": round(f.contribution, 4)} for f in explanation.lowering],
-            }
+    written = timezone.now()
+    columns = score_columns(data.inputs, data.segments, pure, rules.fit, rules.engagement, top=TOP_FACTORS)
     return [
         PersonScore(
-            person_id=int(data.person_ids[i]),
+            person_id=person_id,
             model=model_row,
-            probability=probabilities[i],
-            tier=tiers[i],
-            expected_value=values[i],
-            fit_grade=str(grades[i]),
-            fit_points=float(points[i]),
-            engagement=float(engagement[i]),
-            factors=factors[i],
+            probability=probability,
+            tier=tier,
+            expected_value=value,
+            fit_grade=grade,
+            fit_points=points,
+            engagement=engagement,
+            factors=factors,
             scored_at=moment,
+            updated_at=written,
         )
-        for i in range(size)
+        for person_id, probability, tier, value, grade, points, engagement, factors in zip(
+            data.person_ids.tolist(),
+            columns.probability,
+            columns.tier,
+            columns.expected_value,
+            columns.fit_grade,
+            columns.fit_points,
+            columns.engagement,
+            columns.factors,
+            strict=True,
+        )
     ]
 
 
@@ -206,6 +222,7 @@ _UPDATE_FIELDS = [
     "engagement",
     "factors",
     "scored_at",
+    "updated_at",
 ]
 
 
@@ -214,8 +231,47 @@ def _active_pure() -> tuple[ScoringModel | None, PureModel | None]:
     return (row, _model_load(row)) if row is not None else (None, None)
 
 
+def _drift_measure(data: ScoringDataset, pure: PureModel, row: ScoringModel, moment: dt.datetime) -> DriftSummary:
+    """Feature drift of today's open leads and calibration on the outcomes known since training."""
+    open_rows = data.take(np.flatnonzero(~data.closed))
+    features = pure.drift_report(pure.features(open_rows.inputs)).features if open_rows.inputs.size else ()
+    trained_at = float((row.metrics or {}).get("trained_as_of") or row.created_at.timestamp())
+    known, won = outcomes_since(
+        trained_at=trained_at,
+        horizon_days=row.horizon_days,
+        now=moment.timestamp(),
+        created=data.created,
+        won_at=data.won_at,
+        lost_at=data.lost_at,
+    )
+    rows = np.flatnonzero(known)
+    # Scored as they were when the model was trained: the probability the model gave them then.
+    then = data.take(rows).as_of(trained_at)
+    predicted = pure.predict_proba(pure.features(then.inputs)) if len(rows) else np.zeros(0)
+    return DriftSummary(
+        measured_at=moment.timestamp(),
+        open_leads=open_rows.inputs.size,
+        features=tuple(features),
+        calibration=calibration_drift(won[rows].astype(np.float64), predicted),
+    )
+
+
+def scoring_drift_measure(*, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Measure the active model's drift now, store it on the model and return it ({} without a model)."""
+    moment = now or timezone.now()
+    row, pure = _active_pure()
+    if row is None or pure is None:
+        return {}
+    report = _clean(_drift_measure(scoring_dataset(cutoff="now", now=moment), pure, row, moment).as_dict())
+    ScoringModel.objects.filter(pk=row.pk).update(drift=report)
+    return cast(dict[str, Any], report)
+
+
 def people_score_refresh(*, person_ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
-    """Score every open person (or the given ones) with the active model and rules; returns how many."""
+    """Score every open person (or the given ones) with the active model and rules; returns how many.
+
+    A full refresh (no ids) also measures the model's drift from the same data and stores it on the model.
+    """
     moment = now or timezone.now()
     rules = scoring_rules_current()
     row, pure = _active_pure()
@@ -223,6 +279,9 @@ def people_score_refresh(*, person_ids: list[int] | None = None, now: dt.datetim
     closed = data.closed
     open_rows = data.take(np.flatnonzero(~closed))
     scores = _score_dataset(open_rows, pure, rules, row, moment)
+    if person_ids is None and row is not None and pure is not None:
+        drift = _clean(_drift_measure(data, pure, row, moment).as_dict())
+        ScoringModel.objects.filter(pk=row.pk).update(drift=drift)
     with transaction.atomic():
         # A person with a closed outcome has nothing left to predict.
         closed_ids = data.person_ids[closed].tolist()
@@ -248,3 +307,75 @@ def person_rescore(*, person: Person, now: dt.datetime | None = None) -> PersonS
         [score], update_conflicts=True, unique_fields=["person"], update_fields=_UPDATE_FIELDS
     )
     return score
+
+
+SWEEP_EVENT = "scoring.rescore_sweep"
+# Events that change what a score sees: a profile edit or merge, and a deal closing (the score is dropped).
+PERSON_EVENT_KINDS = ("person.updated", "person.merged")
+DEAL_EVENT_KINDS = ("deal.won", "deal.lost")
+SWEEP_CHUNK = 2000
+
+
+def _newest_ids() -> dict[str, int]:
+    return {
+        "touchpoint": Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "activity": Activity.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "person": Person.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+    }
+
+
+def people_changed_since(*, marks: dict[str, int], limit: int) -> tuple[set[int], dict[str, int]]:
+    """People with a new touchpoint, activity, arrival, profile change or closed deal after the id watermarks.
+
+    Returns the people and the advanced watermarks; each stream is one primary-key range query.
+    """
+    people: set[int] = set()
+    advanced = dict(marks)
+    streams = (
+        ("touchpoint", Touchpoint.objects.values_list("id", "person_id")),
+        ("activity", Activity.objects.values_list("id", "person_id")),
+        ("person", Person.objects.values_list("id", "id")),
+    )
+    for name, rows in streams:
+        found = list(rows.filter(id__gt=marks.get(name, 0)).order_by("id")[:limit])
+        if found:
+            people.update(pid for _, pid in found if pid is not None)
+            advanced[name] = found[-1][0]
+    events = list(
+        Event.objects.filter(id__gt=marks.get("event", 0), kind__in=(*PERSON_EVENT_KINDS, *DEAL_EVENT_KINDS))
+        .order_by("id")
+        .values_list("id", "kind", "subject_id")[:limit]
+    )
+    deal_ids = [sid for _, kind, sid in events if kind in DEAL_EVENT_KINDS and sid is not None]
+    people.update(sid for _, kind, sid in events if kind in PERSON_EVENT_KINDS and sid is not None)
+    if deal_ids:
+        people.update(
+            pid for pid in Deal.objects.filter(id__in=deal_ids).values_list("person_id", flat=True) if pid is not None
+        )
+    if events:
+        advanced["event"] = events[-1][0]
+    return people, advanced
+
+
+def people_rescore_recent(*, now: dt.datetime | None = None, limit: int = 50_000) -> int:
+    """Rescore the people something happened to since the last sweep (id watermarks); returns how many.
+
+    Runs every minute from the task queue instead of from the writers, so capture and imports stay as fast
+    as they were; when nothing happened it costs four primary-key range queries. The watermarks live in
+    the sweep's event, written only when there was work.
+    """
+    last = Event.objects.filter(kind=SWEEP_EVENT).order_by("-id").values_list("data", flat=True).first()
+    if not last:
+        # First sweep: start from now; scores of the past come from the full refresh.
+        event_record(kind=SWEEP_EVENT, reason="watermarks set", data={**_newest_ids(), "people": 0})
+        return 0
+    marks = {k: int(v) for k, v in last.items() if k in ("touchpoint", "activity", "person", "event")}
+    people, advanced = people_changed_since(marks=marks, limit=limit)
+    if advanced == marks:
+        return 0
+    ids = sorted(people)
+    for start in range(0, len(ids), SWEEP_CHUNK):
+        people_score_refresh(person_ids=ids[start : start + SWEEP_CHUNK], now=now)
+    event_record(kind=SWEEP_EVENT, reason="rescored people with new events", data={**advanced, "people": len(ids)})
+    return len(ids)

@@ -6,4 +6,5 @@ app_name = "scoring"
 urlpatterns = [
     path("", views.model_page, name="model"),
     path("queue/", views.queue, name="queue"),
+    path("rules/", views.rules, name="rules"),
 ]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
+from tandem.core.errors import TandemError, ValidationFailed
 from tandem.scoring import selectors
+from tandem.scoring.services import scoring_rules_update
 from tandem.users.models import Role
 
 VIEW_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER})
@@ -99,3 +103,43 @@ def queue(request: HttpRequest) -> HttpResponse:
     people = selectors.rep_queue(user=request.user, order=order)
     orders = [("expected_value", "expected value"), ("probability", "probability"), ("created", "newest")]
     return render(request, "scoring/queue.html", {"people": people, "order": order, "orders": orders})
+
+
+@login_required
+def rules(request: HttpRequest) -> HttpResponse:
+    """The fit rules and engagement points in force; admins save a new version (everyone is rescored)."""
+    if getattr(request.user, "role", "") not in VIEW_ROLES:
+        raise PermissionDenied("Only admins, marketing and sales managers see the scoring rules.")
+    can_edit = getattr(request.user, "role", "") == Role.ADMIN
+    current = selectors.scoring_rules_current()
+    form = {
+        "fit": json.dumps(current.fit.to_dict(), indent=2),
+        "engagement": json.dumps(current.engagement.to_dict(), indent=2),
+        "cutoff_days": f"{current.cutoff_days:g}",
+    }
+    error: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only admins edit the scoring rules.")
+        form = {k: request.POST.get(k, "") for k in ("fit", "engagement", "cutoff_days")}
+        try:
+            parsed: dict[str, Any] = {}
+            for name in ("fit", "engagement"):
+                try:
+                    parsed[name] = json.loads(form[name])
+                except json.JSONDecodeError as exc:
+                    raise ValidationFailed(f"Not valid JSON: {exc.msg} (line {exc.lineno}).", field=name) from exc
+                if not isinstance(parsed[name], dict):
+                    raise ValidationFailed("Expected a JSON object.", field=name, value=parsed[name])
+            try:
+                cutoff = float(form["cutoff_days"])
+            except ValueError as exc:
+                raise ValidationFailed("Not a number.", field="cutoff_days", value=form["cutoff_days"]) from exc
+            row = scoring_rules_update(fit=parsed["fit"], engagement=parsed["engagement"], cutoff_days=cutoff, by_user=request.user)
+            messages.success(request, f"Saved scoring rules version {row.version}; everyone is being rescored.")
+            return redirect("scoring:rules")
+        except TandemError as exc:
+            error, status = exc.as_dict(), 422
+    context = {"current": current, "can_edit": can_edit, "form": form, "error": error, "history": selectors.scoring_rules_history()}
+    return render(request, "scoring/rules.html", context, status=status)

@@ -25,6 +25,10 @@ class Team(models.Model):
     manager = models.ForeignKey(
         "users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
     )
+    # The team's business calendar in its time zone: {"hours": {"mon": [["09:00", "17:00"]], ...},
+    # "holidays": [{"date": "2026-12-25", "name": "Christmas Day"}]}. Empty: Monday–Friday 09:00–17:00,
+    # no holidays. The SLA reads it for the owner's team (tandem.lifecycle validates and edits it).
+    calendar = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,7 +25,13 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
     Role.ADMIN: {"manage_apps": (*_ALL_APPS, "auth"), "view_apps": ()},
     Role.MARKETING: {
         "manage_apps": ("campaigns", "capture", "enablement", "scoring"),
-        "manage_models": ("crm.person", "crm.account", "feedback.question"),
+        "manage_models": (
+            "crm.person",
+            "crm.account",
+            "feedback.question",
+            "feedback.theme",
+            "feedback.themespace",
+        ),
         "view_apps": _ALL_APPS,
     },
     Role.SALES_MANAGER: {
@@ -34,7 +40,13 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
         "view_apps": _ALL_APPS,
     },
     Role.SALES_REP: {
-        "manage_models": ("crm.person", "crm.deal", "crm.activity", "feedback.question"),
+        "manage_models": (
+            "crm.person",
+            "crm.deal",
+            "crm.activity",
+            "feedback.question",
+            "feedback.leadrating",
+        ),
         "view_apps": _ALL_APPS,
     },
     Role.VIEWER: {"view_apps": _ALL_APPS},

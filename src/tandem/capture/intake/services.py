@@ -9,6 +9,7 @@ when TANDEM_CAPTURE_PROCESSING is `inline`, or by the background drain (`backgro
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -280,46 +281,135 @@ _JOURNAL_FIELDS = (
 )
 
 
-def _journal_write_pg(*, sub: Submission, rate_key: str, rate_limit: int, now: float) -> int | None:
-    """PostgreSQL: count the request and journal it in ONE statement, its own transaction (one round trip).
+# What a row just received holds beyond what arrived: the journal's insert writes these as literals, since
+# binding and parsing 19 parameters per request cost as much as the rest of the statement (measured).
+_FRESH_LITERALS = {
+    "status": ("'received'", SubmissionStatus.RECEIVED),
+    "http_status": ("0", 0),
+    "error": ("''", ""),
+    "error_field": ("''", ""),
+    "attempts": ("0", 0),
+    "processed_at": ("NULL", None),
+    "person": ("NULL", None),
+    "result": ("'{}'::jsonb", {}),
+}
 
-    This is capture's hot path: a BEGIN, two statements and a COMMIT cost four round trips and two row locks
-    held across them. The journal row is inserted only when the count is within the budget; the counter is
-    raised either way (a refused request still counts). Returns the new id, or None when the idempotency key
-    was already used.
-    """
+
+_FRESH_ATTNAMES = {name: ("person_id" if name == "person" else name) for name in _FRESH_LITERALS}
+
+
+def _is_fresh(sub: Submission) -> bool:
+    return all(getattr(sub, _FRESH_ATTNAMES[name]) == value for name, (_, value) in _FRESH_LITERALS.items())
+
+
+@functools.cache
+def _journal_sql_pg(*, fresh: bool) -> tuple[str, tuple[Any, ...]]:
+    """The hot path's insert and the fields it binds, built once per process (it never changes)."""
     meta = Submission._meta
-    fields: list[Any] = [meta.get_field(name) for name in _JOURNAL_FIELDS]
     q = connection.ops.quote_name
-    table, windows, w = q(meta.db_table), q(RateWindow._meta.db_table), q("window")
-    window = int(now // 60)
-    shard = os.getpid() % RATE_SHARDS
-    own = f"{rate_key}#{shard}"[:80]
-    others = [f"{rate_key}#{i}"[:80] for i in range(RATE_SHARDS) if i != shard]
-    columns = ", ".join(q(f.column) for f in fields)
-    values = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
-    sql = (
-        f"WITH up AS (INSERT INTO {windows} (key, {w}, count) VALUES (%s, %s, 1) "
-        f"ON CONFLICT (key, {w}) DO UPDATE SET count = {windows}.count + 1 RETURNING count), "
-        f"tot AS (SELECT (SELECT count FROM up) + COALESCE((SELECT SUM(count) FROM {windows} "
-        f"WHERE key IN ({', '.join(['%s'] * len(others))}) AND {w} = %s), 0) AS n), "
-        f"ins AS (INSERT INTO {table} ({columns}) SELECT {values} WHERE (SELECT n FROM tot) <= %s "
-        f"ON CONFLICT (key, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id) "
-        f"SELECT (SELECT n FROM tot), (SELECT count FROM up), (SELECT id FROM ins)"
+    bound: tuple[Any, ...] = tuple(
+        meta.get_field(name) for name in _JOURNAL_FIELDS if not (fresh and name in _FRESH_LITERALS)
     )
-    params: list[Any] = [own, window, *others, window]
-    params += [f.get_db_prep_save(getattr(sub, f.attname), connection) for f in fields]
-    params.append(rate_limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        total, mine, new_id = cursor.fetchone()
-        if int(mine) == 1:
+    literal = [(meta.get_field(name), sql) for name, (sql, _) in _FRESH_LITERALS.items()] if fresh else []
+    columns = ", ".join(q(f.column) for f in (*bound, *(f for f, _ in literal)))
+    values = ", ".join([*(f"%s::{f.db_type(connection)}" for f in bound), *(sql for _, sql in literal)])
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({values}) "
+        f"ON CONFLICT (key, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id"
+    )
+    return sql, bound
+
+
+# PostgreSQL rate counting, batched per process. Counting every request in the database cost more than the
+# journal insert itself (an upsert of a hot row and a sum, per request). Each process counts locally and
+# writes its count to its shard row at most every RATE_SYNC_SECONDS, reading the other shards' sum back;
+# once a key has used half its budget, every request syncs, so limits are exact where they bite. Below
+# that, other processes' counts may be up to RATE_SYNC_SECONDS old, which cannot let a key past its limit.
+RATE_SYNC_SECONDS = 0.2
+
+
+@dataclass
+class _LocalCount:
+    window: int
+    flushed: int = 0  # this shard's count in the database after the last sync
+    pending: int = 0  # counted here since
+    others: int = 0  # the other shards' sum at the last sync
+    synced_at: float = float("-inf")
+
+
+_local_counts: dict[str, _LocalCount] = {}
+
+
+def _rate_count_pg(*, key: str, limit: int, now: float) -> int:
+    """Count a request against its key's budget for this minute (PostgreSQL: see RATE_SYNC_SECONDS)."""
+    window = int(now // 60)
+    local = _local_counts.get(key)
+    if local is None or local.window != window:
+        if len(_local_counts) > 10_000:
+            _local_counts.clear()
+        local = _local_counts[key] = _LocalCount(window=window)
+    local.pending += 1
+    estimate = local.flushed + local.pending + local.others
+    if estimate * 2 <= limit and now - local.synced_at < RATE_SYNC_SECONDS:
+        return estimate
+    q = connection.ops.quote_name
+    windows, w = q(RateWindow._meta.db_table), q("window")
+    shard = os.getpid() % RATE_SHARDS
+    own = f"{key}#{shard}"[:80]
+    others = [f"{key}#{i}"[:80] for i in range(RATE_SHARDS) if i != shard]
+    row = _execute_autocommit(
+        f"WITH up AS (INSERT INTO {windows} (key, {w}, count) VALUES (%s, %s, %s) "
+        f"ON CONFLICT (key, {w}) DO UPDATE SET count = {windows}.count + EXCLUDED.count RETURNING count) "
+        f"SELECT (SELECT count FROM up) + COALESCE((SELECT SUM(count) FROM {windows} "
+        f"WHERE key IN ({', '.join(['%s'] * len(others))}) AND {w} = %s), 0), (SELECT count FROM up)",
+        [own, window, local.pending, *others, window],
+    )
+    assert row is not None  # the statement always returns its one row
+    total, mine = row
+    if int(mine) == local.pending:  # this shard's first sync in a new minute: forget its old minutes
+        with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {windows} WHERE key = %s AND {w} < %s", [own, window - 1])
-    if int(total) > rate_limit:
+    local.flushed, local.pending, local.others, local.synced_at = int(mine), 0, int(total) - int(mine), now
+    return int(total)
+
+
+def _execute_autocommit(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """Run one autocommit statement, reconnecting once if the kept connection has died.
+
+    Django's per-request health check costs a round trip on every request; capture's hot path skips it and
+    retries instead. A statement that failed on a dead connection was never committed, so running it again
+    writes it once (and a retry with an idempotency key is harmless anyway).
+    """
+    connection.health_check_done = True  # type: ignore[attr-defined]  # Django sets it, the stubs omit it
+
+    def run() -> tuple[Any, ...] | None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            return None if row is None else tuple(row)
+
+    try:
+        return run()
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+    return run()
+
+
+def _journal_write_pg(*, sub: Submission, rate_key: str, rate_limit: int, now: float) -> int | None:
+    """PostgreSQL: count the request, then journal it in one autocommit statement (one round trip).
+
+    Over the limit, nothing is journaled (the request still counts). Returns the new id, or None when the
+    idempotency key was already used.
+    """
+    if _rate_count_pg(key=rate_key, limit=rate_limit, now=now) > rate_limit:
         raise _RateLimited(retry_after=_retry_after(now))
-    if new_id is None:
+    sql, fields = _journal_sql_pg(fresh=_is_fresh(sub))
+    row = _execute_autocommit(sql, [f.get_db_prep_save(getattr(sub, f.attname), connection) for f in fields])
+    if row is None:
         return None
-    sub.pk = int(new_id)
+    sub.pk = int(row[0])
     sub._state.adding = False
     return sub.pk
 

@@ -85,6 +85,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Loaded {counts} in {time.perf_counter() - started:.1f} s.")
         if opts["keep_bundle"] is not None:
             self.stdout.write(f"The bundle is in {opts['keep_bundle']}.")
+        # Training takes minutes on the demo company: the background worker (started by `tandem serve`) does it,
+        # so the site is up at once and the scores appear when the model is ready.
+        from tandem.scoring.tasks import scoring_train_task
+
+        scoring_train_task()
+        self.stdout.write(
+            "The predictive score is being trained in the background (a few minutes once the server runs); the "
+            "rep queue and person pages show scores when it is done (or run `tandem score train`)."
+        )
         return report.logins
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:

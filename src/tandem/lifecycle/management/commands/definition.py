@@ -13,7 +13,8 @@ from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_h
 from tandem.lifecycle.handoff_services import definition_publish
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, *, what: str = "A definition") -> dict[str, Any]:
+    """A JSON object from a file; unreadable files, bad JSON and non-objects are refused naming the file."""
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -21,7 +22,7 @@ def _read(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})", field="file", value=str(path)) from exc
     if not isinstance(spec, dict):
-        raise ValidationFailed("A definition must be a JSON object.", field="file", value=str(path))
+        raise ValidationFailed(f"{what} must be a JSON object.", field="file", value=str(path))
     return spec
 
 
@@ -66,13 +67,13 @@ class Command(BaseCommand):
                     self.stdout.write(f"      {change}")
 
     def _publish(self, opts: dict[str, Any]) -> None:
-        spec = _read(opts["file"])
+        spec = read_json_object(opts["file"])
         stage = opts["stage"] or str(spec.get("name") or "")
         row = definition_publish(stage=stage, spec=spec, reason=opts["reason"], by_user=None)
         self.stdout.write(f"published {row.stage.upper()} v{row.version}")
 
     def _dry_run(self, opts: dict[str, Any]) -> None:
-        summary = definition_dry_run(spec=_read(opts["file"]))
+        summary = definition_dry_run(spec=read_json_object(opts["file"]))
         if opts["format"] == "json":
             self.stdout.write(json.dumps(summary.to_dict(), indent=2))
             return

@@ -1,4 +1,4 @@
-"""`tandem score train|evaluate|export`: train the predictive score, print its metrics, export open leads' scores."""
+"""`tandem score train|evaluate|drift|export`: train the predictive score, print its metrics and drift, export open leads' scores."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
 from tandem.scoring.selectors import export_rows, scoring_model_for_report
-from tandem.scoring.services import people_score_refresh, scoring_model_train
+from tandem.scoring.services import people_score_refresh, scoring_drift_measure, scoring_model_train
 
 EXPORT_COLUMNS = ("email", "probability", "tier", "expected_value", "top_factors")
 TITLES = {"model": "model", "naive_bayes": "baseline: naive Bayes (Odoo)", "rule_score": "baseline: fit + engagement rules"}
@@ -50,6 +50,8 @@ class Command(BaseCommand):
         train.add_argument("--no-refresh", action="store_true", help="do not rescore open leads afterwards")
         evaluate = sub.add_parser("evaluate", help="AUC, Brier, log loss, calibration and lift of the model and baselines")
         evaluate.add_argument("--format", choices=("json", "table"), default="table")
+        drift = sub.add_parser("drift", help="measure the active model's drift now: PSI per input, calibration since training")
+        drift.add_argument("--format", choices=("json", "table"), default="table")
         export = sub.add_parser("export", help="scores of every person without a closed outcome")
         export.add_argument("--format", choices=("csv",), default="csv")
         export.add_argument("--output", type=Path, default=None, help="file to write (default: standard output)")
@@ -86,6 +88,8 @@ class Command(BaseCommand):
                 "reason": row.reason,
                 "tiers": row.tiers,
                 "evaluations": row.evaluations,
+                # As measured by the last full refresh of scores (`tandem score drift` measures it now).
+                "drift": row.drift,
             }
             self.stdout.write(json.dumps(payload, indent=2, sort_keys=True))
             return
@@ -95,6 +99,28 @@ class Command(BaseCommand):
         for name in ("model", "naive_bayes", "rule_score"):
             if name in row.evaluations:
                 lines += ["", *_evaluation_table(name, row.evaluations[name])]
+        self.stdout.write("\n".join(lines))
+
+    def _drift(self, opts: dict[str, Any]) -> None:
+        report = scoring_drift_measure()
+        if not report:
+            raise CommandError("No active scoring model: run `tandem score train` first.")
+        if opts["format"] == "json":
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
+            return
+        lines = [report["sentence"], "", "  input                                     PSI    status"]
+        for f in report["features"][:15]:
+            psi = "—" if f["psi"] is None else f"{f['psi']:.3f}"
+            lines.append(f"  {f['label'][:40]:40s}  {psi:>6}  {f['status']}")
+        c = report["calibration"]
+        lines.append("")
+        if c["status"] == "too early":
+            lines.append(f"calibration: {c['count']} outcomes known since training, too few to check")
+        else:
+            lines.append(
+                f"calibration on {c['count']} outcomes since training: predicted {c['mean_predicted']:.1%}, "
+                f"observed {c['observed_rate']:.1%}, ECE {c['ece']:.3f} ({c['status']})"
+            )
         self.stdout.write("\n".join(lines))
 
     def _export(self, opts: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Collateral requests: reps ask marketing for material; marketing works the requests on a board."""

@@ -1,0 +1,122 @@
+"""Writes for collateral requests: filing one, and moving it across the board (each move an event)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.events import event_record
+from tandem.enablement.requests import board
+from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
+from tandem.enablement.requests.permissions import require_board, require_file
+
+PURPOSE_MAX = 2000
+QUANTITY_MAX = 100_000
+
+
+@transaction.atomic
+def collateral_request_file(
+    *,
+    by_user: Any,
+    kind: str,
+    purpose: str,
+    due_on: dt.date,
+    quantity: int = 1,
+    deal_id: int | None = None,
+    account_id: int | None = None,
+    today: dt.date | None = None,
+    at: dt.datetime | None = None,
+) -> CollateralRequest:
+    """File a request for material with marketing; it lands in the board's "new" column."""
+    from tandem.crm.models import Account, Deal
+
+    require_file(by_user)
+    if kind not in RequestKind.values:
+        raise ValidationFailed(f"unknown request type {kind!r}", field="kind", value=kind)
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ValidationFailed("say what the material is for", field="purpose", value="")
+    if len(purpose) > PURPOSE_MAX or "\x00" in purpose:
+        raise ValidationFailed(f"the purpose must be plain text of at most {PURPOSE_MAX} characters", field="purpose", value=purpose[:40])
+    if not 1 <= quantity <= QUANTITY_MAX:
+        raise ValidationFailed(f"quantity must be between 1 and {QUANTITY_MAX}", field="quantity", value=quantity)
+    # `at` backdates a request (imports, the demo company); the due date is checked against that day.
+    now = at or timezone.now()
+    today = today or (timezone.localdate(now) if at else timezone.localdate())
+    if due_on < today:
+        raise ValidationFailed(f"the due date {due_on} is in the past", field="due_on", value=due_on)
+    deal = account = None
+    if deal_id is not None:
+        deal = Deal.objects.filter(pk=deal_id).first()
+        if deal is None:
+            raise NotFound(f"no deal has id {deal_id}", field="deal_id", value=deal_id)
+    if account_id is not None:
+        account = Account.objects.filter(pk=account_id).first()
+        if account is None:
+            raise NotFound(f"no account has id {account_id}", field="account_id", value=account_id)
+    if account is None and deal is not None:
+        account = deal.account
+    request = CollateralRequest.objects.create(
+        kind=kind,
+        purpose=purpose,
+        requested_by=by_user,
+        deal=deal,
+        account=account,
+        quantity=quantity,
+        due_on=due_on,
+        status=RequestStatus.NEW,
+        status_changed_at=now,
+        created_at=now,
+    )
+    event_record(
+        kind="collateral.requested",
+        subject=request,
+        actor=by_user,
+        occurred_at=now,
+        data={"type": kind, "quantity": quantity, "due_on": due_on.isoformat(), "deal_id": deal_id,
+              "account_id": account.pk if account else None},
+    )
+    return request
+
+
+@transaction.atomic
+def collateral_request_move(
+    *, request_id: int, to: str, by_user: Any, reason: str = "", note: str = "", at: dt.datetime | None = None
+) -> CollateralRequest:
+    """Move a request to another column when the board allows it; refused moves change nothing."""
+    require_board(by_user)
+    request = CollateralRequest.objects.select_for_update().filter(pk=request_id).first()
+    if request is None:
+        raise NotFound(f"no collateral request has id {request_id}", field="request_id", value=request_id)
+    reason = board.move_check(current=request.status, target=to, reason=reason)
+    note = (note or "").strip()
+    if len(note) > board.REASON_MAX or "\x00" in note:
+        raise ValidationFailed(f"the note must be plain text of at most {board.REASON_MAX} characters", field="note", value=note[:40])
+    now = at or timezone.now()
+    previous = request.status
+    request.status = to
+    request.status_changed_at = now
+    if request.assignee_id is None and to in (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS):
+        request.assignee = by_user
+    if to == RequestStatus.DELIVERED:
+        request.delivered_at = now
+        request.delivery_note = note
+    if to == RequestStatus.DECLINED:
+        request.decline_reason = reason
+    if to == RequestStatus.NEW:
+        # Reopened: the old refusal no longer stands.
+        request.decline_reason = ""
+    request.save()
+    event_record(
+        kind="collateral.moved",
+        subject=request,
+        actor=by_user,
+        reason=reason,
+        occurred_at=now,
+        data={"from": previous, "to": to, **({"note": note} if note else {})},
+    )
+    return request

@@ -1,0 +1,82 @@
+"""In chromium: a rep files a collateral request; marketing moves it across the board to delivered
+(by mouse and by keyboard), and the rep sees it delivered."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tandem.core.models import Event
+from tandem.enablement.requests.models import CollateralRequest
+from tandem.users.models import Role
+from tandem.users.roles import roles_sync
+from tandem.users.services import user_create
+from tests.browser_helpers import PASSWORD
+from tests.browser_helpers import browser_login as _login
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_files_a_request_and_marketing_moves_it_to_delivered(live_server, page, browser):  # type: ignore[no-untyped-def]
+    # given a rep and a marketer
+    roles_sync()
+    user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    user_create(username="mia", password=PASSWORD, role=Role.MARKETING, first_name="Mia", last_name="Marketer")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    due = timezone.localdate() + dt.timedelta(days=2)
+
+    # when the rep opens Requests and asks for 200 flyers due in two days
+    _login(page, live_server.url, "ray")
+    page.click('nav >> text="Requests"')
+    page.select_option("#id_kind", "flyer")
+    page.fill("#id_purpose", "Flyers for the Austin partner day")
+    page.fill("#id_quantity", "200")
+    page.fill("#id_due_on", due.isoformat())
+    page.click("button:has-text('Send to marketing')")
+    page.wait_for_selector("text=sent to marketing")
+    request = CollateralRequest.objects.get()
+    # then it is listed as new on the rep's page
+    assert "New" in page.locator(f"#mine-{request.pk}").inner_text()
+
+    # when marketing opens the board in its own session
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    board = context.new_page()
+    board.set_default_timeout(15000)
+    _login(board, live_server.url, "mia")
+    board.click('nav >> text="Board"')
+    board.wait_for_selector(f"#request-{request.pk}")
+    card = board.locator(f"#request-{request.pk}")
+    # then the card is in "new", warned as due soon
+    assert board.locator("[data-column=new]").locator(f"#request-{request.pk}").count() == 1
+    assert "due soon" in card.inner_text()
+
+    # when marketing accepts it with the mouse
+    board.click(f"button[aria-label='Accept request {request.pk}']")
+    board.wait_for_selector(f"[data-column=accepted] #request-{request.pk}")
+    # and starts it with the keyboard: the moved card has the focus, Tab reaches its first button, Enter presses it
+    board.wait_for_function(f"document.activeElement && document.activeElement.id === 'request-{request.pk}'")
+    board.keyboard.press("Tab")
+    assert board.evaluate("document.activeElement.getAttribute('aria-label')") == f"Start request {request.pk}"
+    board.keyboard.press("Enter")
+    board.wait_for_selector(f"[data-column=in_progress] #request-{request.pk}")
+    # and delivers it with a link
+    board.fill(f"input[aria-label='Delivery note for request {request.pk}']", "https://drive.example/austin-flyer.pdf")
+    board.click(f"button[aria-label='Deliver request {request.pk}']")
+    board.wait_for_selector(f"[data-column=delivered] #request-{request.pk}")
+    board.screenshot(path=str(SCREENSHOTS / "collateral_board.png"), full_page=True)
+    context.close()
+    # then it is delivered, with one event per move
+    request.refresh_from_db()
+    assert (request.status, request.delivery_note) == ("delivered", "https://drive.example/austin-flyer.pdf")
+    moves = [e.data["to"] for e in Event.objects.filter(kind="collateral.moved").order_by("occurred_at", "id")]
+    assert moves == ["accepted", "in_progress", "delivered"]
+
+    # when the rep looks again, then the request shows delivered with its link
+    page.reload()
+    row = page.locator(f"#mine-{request.pk}").inner_text()
+    assert "Delivered" in row and "https://drive.example/austin-flyer.pdf" in row
