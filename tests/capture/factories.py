@@ -14,9 +14,9 @@ from tandem.capture.bundle import FILES
 # last and sorted. An export of this bundle imported into an empty database gives these bytes back.
 SAMPLE: dict[str, str] = {
     "campaigns.csv": (
-        "campaign_id,name,channel,started_on,ended_on,cost,region\n"
-        "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,1200.00,EMEA\n"
-        "C-2,Search ads,paid_search,2025-01-01,,350.50,\n"
+        "campaign_id,name,channel,started_on,ended_on,cost,kind,offer,offer_ends_on,talking_points,region\n"
+        "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,1200.00,event,,,Live demo of the dashboard,EMEA\n"
+        "C-2,Search ads,paid_search,2025-01-01,,350.50,promotion,20% off the first year,2025-02-15,,\n"
     ),
     "people.csv": (
         "email,first_name,last_name,company,industry,company_size,country,job_title,created_at,persona\n"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import (
+    DEFAULT_CAMPAIGN_KIND,
     MAX_LENGTH,
     BundleError,
     DealRow,
@@ -170,6 +171,7 @@ def test_max_lengths_match_the_models():
         ("campaigns.csv", "campaign_id"): (Campaign, "external_id"),
         ("campaigns.csv", "name"): (Campaign, "name"),
         ("campaigns.csv", "channel"): (Campaign, "channel"),
+        ("campaigns.csv", "offer"): (Campaign, "offer"),
         ("people.csv", "email"): (Person, "email"),
         ("people.csv", "first_name"): (Person, "first_name"),
         ("people.csv", "last_name"): (Person, "last_name"),
@@ -189,6 +191,11 @@ def test_max_lengths_match_the_models():
     }
     # then
     assert checked == {key: model._meta.get_field(name).max_length for key, (model, name) in fields.items()}
+
+
+def test_an_empty_kind_cell_means_the_models_default_kind():
+    # given / when / then
+    assert Campaign._meta.get_field("kind").default == DEFAULT_CAMPAIGN_KIND
 
 
 def test_zipping_the_same_bundle_twice_gives_the_same_bytes(tmp_path):

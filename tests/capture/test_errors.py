@@ -9,6 +9,7 @@ from tandem.capture.services import bundle_import
 from tests.capture.factories import SAMPLE, bundle_write_files, database_snapshot, replace_line
 
 LONG_NAME = "N" * 101
+LONG_OFFER = "O" * 201
 P, T, D, C, Q = (SAMPLE[f"{n}.csv"] for n in ("people", "touchpoints", "deals", "campaigns", "questions"))
 
 # (what is wrong, files replaced, (file, line, column, value, message))
@@ -24,7 +25,7 @@ BAD_BUNDLES = [
     ),
     (
         "unparseable date",
-        {"campaigns": replace_line(C, 3, "C-2,Search ads,paid_search,March 2025,,350.50,")},
+        {"campaigns": replace_line(C, 3, "C-2,Search ads,paid_search,March 2025,,350.50,campaign,,,,")},
         ("campaigns.csv", 3, "started_on", "March 2025", "cannot read 'March 2025' as a date"),
     ),
     (
@@ -43,7 +44,7 @@ BAD_BUNDLES = [
     ),
     (
         "negative cost",
-        {"campaigns": replace_line(C, 2, "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,-1,EMEA")},
+        {"campaigns": replace_line(C, 2, "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,-1,event,,,,EMEA")},
         ("campaigns.csv", 2, "cost", "-1", "must not be negative, got '-1'"),
     ),
     (
@@ -130,7 +131,7 @@ BAD_BUNDLES = [
     ),
     (
         "duplicate campaign_id",
-        {"campaigns": replace_line(C, 3, "C-1,Search ads,paid_search,2025-01-01,,350.50,")},
+        {"campaigns": replace_line(C, 3, "C-1,Search ads,paid_search,2025-01-01,,350.50,campaign,,,,")},
         ("campaigns.csv", 3, "campaign_id", "C-1", "duplicate campaign_id 'C-1' (also on line 2)"),
     ),
     (
@@ -144,8 +145,41 @@ BAD_BUNDLES = [
     ),
     (
         "campaign ending before it starts",
-        {"campaigns": replace_line(C, 2, "C-1,Spring webinar,webinar,2025-03-01,2025-02-01,1200.00,EMEA")},
+        {
+            "campaigns": replace_line(
+                C, 2, "C-1,Spring webinar,webinar,2025-03-01,2025-02-01,1200.00,event,,,,EMEA"
+            )
+        },
         ("campaigns.csv", 2, "ended_on", "2025-02-01", "ended_on 2025-02-01 is before started_on 2025-03-01"),
+    ),
+    (
+        "unknown campaign kind",
+        {"campaigns": replace_line(C, 3, "C-2,Search ads,paid_search,2025-01-01,,350.50,webinar,,,,")},
+        (
+            "campaigns.csv",
+            3,
+            "kind",
+            "webinar",
+            "unknown kind 'webinar' (expected campaign, promotion, event or launch)",
+        ),
+    ),
+    (
+        "unparseable offer end date",
+        {
+            "campaigns": replace_line(
+                C, 3, "C-2,Search ads,paid_search,2025-01-01,,350.50,promotion,20% off,15/02/2025,,"
+            )
+        },
+        ("campaigns.csv", 3, "offer_ends_on", "15/02/2025", "cannot read '15/02/2025' as a date"),
+    ),
+    (
+        "offer too long for its column",
+        {
+            "campaigns": replace_line(
+                C, 3, f"C-2,Search ads,paid_search,2025-01-01,,350.50,promotion,{LONG_OFFER},,,"
+            )
+        },
+        ("campaigns.csv", 3, "offer", LONG_OFFER, "value is longer than 200 characters"),
     ),
     (
         "won deal without closed_at",

@@ -11,6 +11,7 @@ from tandem.core.models import Event
 from tandem.crm.models import Account, Deal, LostReason, Person
 from tandem.feedback.models import Question
 from tandem.lifecycle.models import StageChange
+from tests.campaigns.factories import CampaignFactory
 from tests.capture.factories import SAMPLE, bundle_write_files, database_snapshot, replace_line
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory
@@ -386,3 +387,103 @@ def test_a_small_import_takes_a_fixed_number_of_queries(db, tmp_path, django_ass
     # when / then: reads in chunks, one insert (or COPY) per table, one stage-change batch, one event
     with django_assert_num_queries(23):
         bundle_import(directory=tmp_path)
+
+
+CALENDAR = ("kind", "offer", "offer_ends_on", "talking_points")
+OLD_CAMPAIGNS = (
+    "campaign_id,name,channel,started_on,ended_on,cost\n"
+    "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,1200.00\n"
+    "C-3,Trade fair,events,2025-05-01,2025-05-03,900.00\n"
+)
+
+
+def test_imported_campaigns_carry_their_calendar_fields(db, tmp_path):
+    # given
+    bundle_write_files(tmp_path)
+    # when
+    bundle_import(directory=tmp_path)
+    # then
+    assert list(Campaign.objects.order_by("external_id").values_list("external_id", *CALENDAR)) == [
+        ("C-1", "event", "", None, "Live demo of the dashboard"),
+        ("C-2", "promotion", "20% off the first year", dt.date(2025, 2, 15), ""),
+    ]
+
+
+def test_a_campaign_kind_written_another_way_is_read_and_an_empty_one_is_the_default(db, tmp_path):
+    # given
+    campaigns = (
+        "campaign_id,name,channel,started_on,ended_on,cost,KIND,offer,offer_ends_on,talking_points\n"
+        "L-1,Launch,email,,,,Launch,,,\n"
+        "P-1,Promo,email,,,, PROMOTION ,,,\n"
+        "E-1,Empty,email,,,,,,,\n"
+    )
+    bundle_write_files(tmp_path, campaigns=campaigns, touchpoints=None, deals=None, questions=None)
+    # when
+    bundle_import(directory=tmp_path)
+    # then
+    assert dict(Campaign.objects.values_list("external_id", "kind")) == {
+        "L-1": "launch",
+        "P-1": "promotion",
+        "E-1": "campaign",
+    }
+
+
+def test_an_old_bundle_without_calendar_columns_imports_with_defaults(db, tmp_path):
+    # given a campaigns.csv written before campaigns had calendar fields
+    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, touchpoints=None)
+    # when
+    result = bundle_import(directory=tmp_path)
+    # then
+    assert _counts(result)["campaigns.csv"] == (2, 0, 0)
+    assert list(Campaign.objects.order_by("external_id").values_list("external_id", *CALENDAR)) == [
+        ("C-1", "campaign", "", None, ""),
+        ("C-3", "campaign", "", None, ""),
+    ]
+
+
+def test_an_old_bundle_leaves_stored_calendar_fields_as_they_are(db, tmp_path):
+    # given a stored campaign with calendar fields, and an old bundle that names it
+    CampaignFactory(
+        external_id="C-1",
+        name="Spring webinar",
+        channel="webinar",
+        started_on=dt.date(2025, 3, 1),
+        ended_on=dt.date(2025, 3, 31),
+        actual_cost=Decimal("1200.00"),
+        kind="promotion",
+        offer="Free seat",
+        offer_ends_on=dt.date(2025, 3, 15),
+        talking_points="Point one\nPoint two",
+    )
+    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, touchpoints=None)
+    # when
+    result = bundle_import(directory=tmp_path)
+    # then
+    assert _counts(result)["campaigns.csv"] == (1, 0, 1)
+    assert Campaign.objects.filter(external_id="C-1").values_list(*CALENDAR).get() == (
+        "promotion",
+        "Free seat",
+        dt.date(2025, 3, 15),
+        "Point one\nPoint two",
+    )
+
+
+def test_changed_calendar_fields_update_a_stored_campaign_and_empty_cells_clear_them(db, tmp_path):
+    # given the sample imported, then its campaigns with C-1 turned into a launch and C-2's offer emptied
+    bundle_write_files(tmp_path)
+    bundle_import(directory=tmp_path)
+    campaigns = replace_line(
+        SAMPLE["campaigns.csv"],
+        2,
+        'C-1,Spring webinar,webinar,2025-03-01,2025-03-31,1200.00,launch,,,"New line one\nline two",EMEA',
+    )
+    campaigns = replace_line(campaigns, 4, "C-2,Search ads,paid_search,2025-01-01,,350.50,,,,,")
+    bundle_write_files(tmp_path, campaigns=campaigns)
+    # when
+    result = bundle_import(directory=tmp_path)
+    # then
+    assert _counts(result)["campaigns.csv"] == (0, 2, 0)
+    assert list(Campaign.objects.order_by("external_id").values_list("external_id", *CALENDAR)) == [
+        ("C-1", "launch", "", None, "New line one\nline two"),
+        ("C-2", "campaign", "", None, ""),
+    ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tandem.campaigns.models import Campaign, Touchpoint
-from tandem.capture.bundle import COLUMNS, FILES
+from tandem.capture.bundle import COLUMNS, FILES, OPTIONAL_COLUMNS
 from tandem.capture.services import bundle_export, bundle_import
 from tandem.core.models import Event
 from tandem.crm.models import Account, Activity, Deal, LostReason, Person
@@ -133,9 +133,9 @@ def test_export_of_messy_input_is_canonical(db, tmp_path):
     # then
     files = {name: data.decode() for name, data in bundle_read_files(tmp_path / "out").items()}
     assert files["campaigns.csv"] == (
-        "campaign_id,name,channel,started_on,ended_on,cost,Region\n"
-        "A-1,Alpha,email,,,0.00,\n"
-        "Z-9,Zeta,paid_social,2025-02-01,2025-02-28,99.00,NA\n"
+        "campaign_id,name,channel,started_on,ended_on,cost,kind,offer,offer_ends_on,talking_points,Region\n"
+        "A-1,Alpha,email,,,0.00,campaign,,,,\n"
+        "Z-9,Zeta,paid_social,2025-02-01,2025-02-28,99.00,campaign,,,,NA\n"
     )
     assert files["touchpoints.csv"] == (
         "email,occurred_at,channel,campaign_id,kind,utm_source\n"
@@ -175,7 +175,42 @@ def test_export_of_an_empty_database_writes_headers_only(db, tmp_path):
     result = bundle_export(directory=tmp_path / "out")
     # then
     assert bundle_read_files(tmp_path / "out") == {
-        name: (",".join(COLUMNS[name]) + "\n").encode() for name in FILES
+        name: (",".join((*COLUMNS[name], *OPTIONAL_COLUMNS.get(name, ()))) + "\n").encode() for name in FILES
     }
     assert set(result.rows.values()) == {0}
     assert isinstance(result.directory, Path)
+
+
+CALENDAR_FIELDS = ("name", "kind", "offer", "offer_ends_on", "talking_points")
+
+
+def test_calendar_fields_survive_export_and_import_into_an_empty_database(db, tmp_path):
+    # given campaigns with calendar fields, talking points over several lines (a textarea's CRLF, a lone CR)
+    CampaignFactory(
+        name="Spring promo",
+        kind=Campaign.Kind.PROMOTION,
+        offer="20% off, first year",
+        offer_ends_on=dt.date(2025, 4, 30),
+        talking_points='Ask about their "renewal" date\nMention the ROI study\r\n- Offer a demo\rBook it',
+    )
+    CampaignFactory(name="Launch day", kind=Campaign.Kind.LAUNCH, talking_points="One point")
+    CampaignFactory(name="Plain")
+    before = list(Campaign.objects.order_by("name").values_list(*CALENDAR_FIELDS))
+    bundle_export(directory=tmp_path / "out")
+    _wipe()
+    # when
+    result = bundle_import(directory=tmp_path / "out")
+    # then
+    assert result.files["campaigns.csv"].created == 3
+    assert list(Campaign.objects.order_by("name").values_list(*CALENDAR_FIELDS)) == before
+    assert before == [
+        ("Launch day", "launch", "", None, "One point"),
+        ("Plain", "campaign", "", None, ""),
+        (
+            "Spring promo",
+            "promotion",
+            "20% off, first year",
+            dt.date(2025, 4, 30),
+            'Ask about their "renewal" date\nMention the ROI study\r\n- Offer a demo\rBook it',
+        ),
+    ]

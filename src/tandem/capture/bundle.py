@@ -53,10 +53,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     QUESTIONS: ("email", "asked_at", "text"),
 }
 
+# Standard columns a header may leave out (bundles written before they existed). Export writes them after
+# COLUMNS; on import a missing one reads as empty cells, and stored rows keep their value for it.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    CAMPAIGNS: ("kind", "offer", "offer_ends_on", "talking_points"),
+}
+
 # The longest text each column's database field holds: a longer value is refused here with its line,
 # not by the database halfway through the write (tests keep these equal to the models' max_length).
 MAX_LENGTH: dict[str, dict[str, int]] = {
-    CAMPAIGNS: {"campaign_id": 120, "name": 200, "channel": 40},
+    CAMPAIGNS: {"campaign_id": 120, "name": 200, "channel": 40, "offer": 200},
     PEOPLE: {
         "email": 254,
         "first_name": 100,
@@ -74,6 +80,8 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
 
 DEAL_STAGES = ("open", "won", "lost")
 DEFAULT_TOUCHPOINT_KIND = "other"
+# Campaign.kind's default (tests keep them equal): what an empty kind cell means.
+DEFAULT_CAMPAIGN_KIND = "campaign"
 # Deal.amount and Campaign.actual_cost are DECIMAL(14, 2).
 _AMOUNT_LIMIT = Decimal(10) ** 12
 _CENT = Decimal("0.01")
@@ -112,6 +120,10 @@ class CampaignRow:
     started_on: dt.date | None
     ended_on: dt.date | None
     cost: Decimal
+    kind: str = DEFAULT_CAMPAIGN_KIND
+    offer: str = ""
+    offer_ends_on: dt.date | None = None
+    talking_points: str = ""
     custom: dict[str, str] = field(default_factory=dict)
     line: int = 0
 
@@ -170,7 +182,8 @@ class QuestionRow:
 
 @dataclass
 class Bundle:
-    """Every row of a bundle, parsed and checked; custom_columns lists each file's extra columns."""
+    """Every row of a bundle, parsed and checked; custom_columns lists each file's extra columns and
+    absent_columns the optional standard columns its header left out."""
 
     campaigns: list[CampaignRow] = field(default_factory=list)
     people: list[PersonRow] = field(default_factory=list)
@@ -178,6 +191,7 @@ class Bundle:
     deals: list[DealRow] = field(default_factory=list)
     questions: list[QuestionRow] = field(default_factory=list)
     custom_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -331,7 +345,7 @@ def _cell(value: Any) -> str:
 class _Row:
     """The row being read; its methods turn cells into values or raise a BundleError naming the cell."""
 
-    __slots__ = ("custom_at", "file", "index", "limits", "line", "values")
+    __slots__ = ("absent", "custom_at", "file", "index", "limits", "line", "values")
 
     def __init__(self, *, file: str, index: dict[str, int], custom_at: list[tuple[str, int]]) -> None:
         self.file = file
@@ -340,6 +354,7 @@ class _Row:
         self.limits = MAX_LENGTH[file]
         self.line = 0
         self.values: list[str] = []
+        self.absent: tuple[str, ...] = ()
 
     def error(self, column: str, value: str, problem: str) -> BundleError:
         return BundleError(problem, file=self.file, line=self.line, column=column, value=value)
@@ -429,7 +444,8 @@ def _decode(*, file: str, raw: bytes) -> str:
 
 
 def _header(*, file: str, line: int, cells: list[str]) -> tuple[dict[str, int], list[tuple[str, int]]]:
-    standard = COLUMNS[file]
+    required = COLUMNS[file]
+    standard = (*required, *OPTIONAL_COLUMNS.get(file, ()))
     index: dict[str, int] = {}
     for position, cell in enumerate(cells):
         name = cell.strip()
@@ -440,7 +456,7 @@ def _header(*, file: str, line: int, cells: list[str]) -> tuple[dict[str, int], 
         if name in index:
             raise BundleError("the column appears twice", file=file, line=line, column=name, value=name)
         index[name] = position
-    for name in standard:
+    for name in required:
         if name not in index:
             raise BundleError(f"the header has no {name} column", file=file, line=line, column=name)
     custom_at = [(name, position) for name, position in index.items() if name not in standard]
@@ -463,8 +479,13 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
     except csv.Error as exc:
         raise BundleError(f"cannot read the CSV: {exc}", file=file, line=reader.line_num) from None
     index, custom_at = _header(file=file, line=line, cells=cells)
-    row = _Row(file=file, index=index, custom_at=custom_at)
     width = len(cells)
+    absent = tuple(name for name in OPTIONAL_COLUMNS.get(file, ()) if name not in index)
+    # A missing optional column is read as an empty cell past the row's last one.
+    index.update((name, width + offset) for offset, name in enumerate(absent))
+    padding = [""] * len(absent)
+    row = _Row(file=file, index=index, custom_at=custom_at)
+    row.absent = absent
 
     def walk() -> Iterator[_Row]:
         while True:
@@ -485,6 +506,8 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
                     value=str(len(values)),
                 )
             row.values = [v.strip() for v in values]
+            if padding:
+                row.values.extend(padding)
             yield row
 
     return row, walk()
@@ -497,9 +520,10 @@ def _unique(*, row: _Row, column: str, key: str, seen: dict[str, int]) -> None:
         raise row.error(column, given, f"duplicate {column} {key!r} (also on line {first})")
 
 
-def _read_campaigns(rows: Iterator[_Row]) -> list[CampaignRow]:
+def _read_campaigns(rows: Iterator[_Row], *, kinds: Sequence[str]) -> list[CampaignRow]:
     out: list[CampaignRow] = []
     seen: dict[str, int] = {}
+    expected = ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else ", ".join(kinds)
     for row in rows:
         campaign_id = row.text("campaign_id", required=True)
         _unique(row=row, column="campaign_id", key=campaign_id, seen=seen)
@@ -508,6 +532,10 @@ def _read_campaigns(rows: Iterator[_Row]) -> list[CampaignRow]:
             raise row.error(
                 "ended_on", str(ended_on), f"ended_on {ended_on} is before started_on {started_on}"
             )
+        given_kind = row.text("kind")
+        kind = slug_normalize(given_kind) or DEFAULT_CAMPAIGN_KIND
+        if kind not in kinds:
+            raise row.error("kind", given_kind, f"unknown kind {given_kind!r} (expected {expected})")
         out.append(
             CampaignRow(
                 campaign_id=campaign_id,
@@ -516,6 +544,10 @@ def _read_campaigns(rows: Iterator[_Row]) -> list[CampaignRow]:
                 started_on=started_on,
                 ended_on=ended_on,
                 cost=row.amount("cost", required=False),
+                kind=kind,
+                offer=row.text("offer"),
+                offer_ends_on=row.date("offer_ends_on"),
+                talking_points=row.text("talking_points"),
                 custom=row.custom(),
                 line=row.line,
             )
@@ -636,7 +668,13 @@ def _read_questions(rows: Iterator[_Row]) -> list[QuestionRow]:
     return out
 
 
-def bundle_read(*, directory: Path, size_bands: Sequence[str], progress: Progress | None = None) -> Bundle:
+def bundle_read(
+    *,
+    directory: Path,
+    size_bands: Sequence[str],
+    campaign_kinds: Sequence[str],
+    progress: Progress | None = None,
+) -> Bundle:
     """Read and check every file of a bundle folder; the first bad row raises a BundleError."""
     if not directory.is_dir():
         raise BundleError("is not a folder", file=str(directory), value=str(directory))
@@ -644,7 +682,7 @@ def bundle_read(*, directory: Path, size_bands: Sequence[str], progress: Progres
         raise BundleError(f"the bundle has no {PEOPLE}", file=PEOPLE)
     bundle = Bundle()
     readers: dict[str, Callable[[Iterator[_Row]], list[Any]]] = {
-        CAMPAIGNS: _read_campaigns,
+        CAMPAIGNS: lambda rows: _read_campaigns(rows, kinds=campaign_kinds),
         PEOPLE: lambda rows: _read_people(rows, size_bands=size_bands),
         TOUCHPOINTS: _read_touchpoints,
         DEALS: _read_deals,
@@ -657,6 +695,7 @@ def bundle_read(*, directory: Path, size_bands: Sequence[str], progress: Progres
             continue
         header, rows = table
         bundle.custom_columns[file] = tuple(name for name, _ in header.custom_at)
+        bundle.absent_columns[file] = header.absent
         parsed = read(rows)
         setattr(bundle, file.removesuffix(".csv"), parsed)
         if progress is not None:
@@ -725,6 +764,10 @@ def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
                 date_format(item.started_on),
                 date_format(item.ended_on),
                 amount_format(item.cost),
+                item.kind,
+                item.offer,
+                date_format(item.offer_ends_on),
+                item.talking_points,
             ]
             key: tuple[Any, ...] = (item.campaign_id,)
         elif file == PEOPLE:
@@ -759,7 +802,7 @@ def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
             key = (item.email_key, item.asked_at, item.text, extra)
         keyed.append((key, cells + extra))
     keyed.sort(key=lambda pair: pair[0])
-    return [*COLUMNS[file], *custom], [cells for _, cells in keyed]
+    return [*COLUMNS[file], *OPTIONAL_COLUMNS.get(file, ()), *custom], [cells for _, cells in keyed]
 
 
 def bundle_write(*, directory: Path, bundle: Bundle, progress: Progress | None = None) -> dict[str, int]:
@@ -771,11 +814,24 @@ def bundle_write(*, directory: Path, bundle: Bundle, progress: Progress | None =
         with (directory / file).open("w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header)
-            writer.writerows(rows)
+            for cells in rows:
+                # csv quotes a cell holding the line terminator's characters only: a lone '\r' (a line
+                # break to every CSV reader) would be written bare and split the row when read back.
+                if "\r" in "".join(cells):
+                    out.write(_crlf_quoted(cells))
+                else:
+                    writer.writerow(cells)
         counts[file] = len(rows)
         if progress is not None:
             progress(f"write {file}", len(rows), len(rows))
     return counts
+
+
+def _crlf_quoted(cells: Sequence[str]) -> str:
+    """One CSV line ending in '\n' whose cells holding '\r' are quoted."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2] + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------------

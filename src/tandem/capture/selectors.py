@@ -144,12 +144,36 @@ def bundle_load() -> Bundle:
     ]
     campaigns: list[CampaignRow] = []
     campaign_ids: dict[int, str] = {}
-    for pk, external, name, channel, started_on, ended_on, cost, custom in Campaign.objects.values_list(
-        "pk", "external_id", "name", "channel", "started_on", "ended_on", "actual_cost", "custom_fields"
+    for c in Campaign.objects.values_list(
+        "pk",
+        "external_id",
+        "name",
+        "channel",
+        "started_on",
+        "ended_on",
+        "actual_cost",
+        "kind",
+        "offer",
+        "offer_ends_on",
+        "talking_points",
+        "custom_fields",
+        named=True,
     ):
-        campaign_ids[pk] = export_id(external_id=external, pk=pk)
+        campaign_ids[c.pk] = export_id(external_id=c.external_id, pk=c.pk)
         campaigns.append(
-            CampaignRow(campaign_ids[pk], name, channel, started_on, ended_on, cost, custom or {})
+            CampaignRow(
+                campaign_id=campaign_ids[c.pk],
+                name=c.name,
+                channel=c.channel,
+                started_on=c.started_on,
+                ended_on=c.ended_on,
+                cost=c.actual_cost,
+                kind=c.kind,
+                offer=c.offer,
+                offer_ends_on=c.offer_ends_on,
+                talking_points=c.talking_points,
+                custom=c.custom_fields or {},
+            )
         )
     return Bundle(
         campaigns=campaigns,

@@ -141,7 +141,12 @@ def bundle_import(
 ) -> BundleImportResult:
     """Import a bundle folder: every row is checked first, then all of it is written in one transaction."""
     report = progress or _silent
-    bundle = bundle_read(directory=directory, size_bands=SizeBand.values, progress=report)
+    bundle = bundle_read(
+        directory=directory,
+        size_bands=SizeBand.values,
+        campaign_kinds=Campaign.Kind.values,
+        progress=report,
+    )
     campaign_pks = campaign_pks_by_bundle_id()
     bundle_check_references(
         bundle=bundle,
@@ -311,6 +316,7 @@ def _update(run: _Run, model: type[M], changes: dict[M, list[str]], label: str) 
 def _campaigns(run: _Run) -> None:
     rows = run.bundle.campaigns
     columns = run.bundle.custom_columns.get(CAMPAIGNS, ())
+    absent = run.bundle.absent_columns.get(CAMPAIGNS, ())
     counts = run.result.files[CAMPAIGNS]
     stored = Campaign.objects.in_bulk(
         [run.campaign_pks[r.campaign_id] for r in rows if r.campaign_id in run.campaign_pks]
@@ -325,10 +331,18 @@ def _campaigns(run: _Run) -> None:
             "started_on": row.started_on,
             "ended_on": row.ended_on,
             "actual_cost": row.cost,
+            "kind": row.kind,
+            "offer": row.offer,
+            "offer_ends_on": row.offer_ends_on,
+            "talking_points": row.talking_points,
             "custom_fields": custom_merge(
                 current=campaign.custom_fields if campaign else {}, columns=columns, given=row.custom
             ),
         }
+        for name in absent:
+            # A bundle written before the column existed says nothing about it: new campaigns take the
+            # field's default and stored ones keep their value.
+            del values[name]
         if campaign is None:
             new.append(Campaign(external_id=row.campaign_id, created_at=run.now, **values))
             continue
