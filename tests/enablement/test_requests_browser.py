@@ -80,3 +80,33 @@ def test_a_rep_files_a_request_and_marketing_moves_it_to_delivered(live_server, 
     page.reload()
     row = page.locator(f"#mine-{request.pk}").inner_text()
     assert "Delivered" in row and "https://drive.example/austin-flyer.pdf" in row
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_server, page):  # type: ignore[no-untyped-def]
+    # given a case study asked for by two reps, the library asset that answers it, and a marketer
+    from tandem.enablement.requests import services
+    from tests.enablement.factories import AssetFactory
+
+    roles_sync()
+    due = timezone.localdate() + dt.timedelta(days=20)
+    for username, purpose in (("ray", "Healthcare hospital case study"), ("rita", "Case study from a hospital, healthcare")):
+        rep = user_create(username=username, password=PASSWORD, role=Role.SALES_REP)
+        services.collateral_request_file(by_user=rep, kind="case_study", purpose=purpose, due_on=due)
+    asset = AssetFactory(title="Mercy Hospital case study")
+    user_create(username="mia", password=PASSWORD, role=Role.MARKETING)
+    # when marketing opens the control on the board's suggestion, picks the asset and marks it handled
+    _login(page, live_server.url, "mia")
+    page.goto(f"{live_server.url}/requests/board/")
+    suggestions = page.locator("[data-testid=suggestions]")
+    suggestions.locator("summary", has_text="Mark handled").click()
+    page.wait_for_selector(f"#suggestions select option[value='{asset.pk}']", state="attached")
+    suggestions.locator("select").select_option(str(asset.pk))
+    suggestions.locator("button", has_text="Mark handled").click()
+    page.wait_for_selector("text=Suggestion marked handled (2 requests).")
+    # then the card is redrawn without it, with the focus on it, and both requests name the asset
+    assert "No request has come back from several reps yet." in page.locator("#suggestions").inner_text()
+    page.wait_for_function("document.activeElement && document.activeElement.closest('#suggestions') !== null")
+    assert list(CollateralRequest.objects.values_list("suggestion_asset_id", flat=True)) == [asset.pk, asset.pk]
+    assert Event.objects.filter(kind="collateral.suggestion_handled").count() == 2

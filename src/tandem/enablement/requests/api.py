@@ -1,4 +1,5 @@
-"""REST endpoints for collateral requests: file one, list them, move one on the board, lead times, suggestions."""
+"""REST endpoints for collateral requests: file one, list them, move one on the board, lead times, suggestions
+and marking one handled."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
+from ninja.errors import AuthorizationError
 
 from tandem.core.keyset import MAX_ID
 from tandem.enablement.requests import board, selectors, services
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
+from tandem.enablement.requests.permissions import can_work_board
 from tandem.enablement.requests.selectors import Card
 
 router = Router(tags=["collateral requests"])
@@ -52,6 +55,8 @@ class RequestOut(Schema):
     delivered_at: dt.datetime | None
     delivery_note: str
     decline_reason: str
+    suggestion_handled_at: dt.datetime | None = Field(description="when a library suggestion holding it was marked handled")
+    suggestion_asset_id: int | None = Field(description="the library asset named as answering it")
 
 
 class EventOut(Schema):
@@ -85,6 +90,22 @@ class SuggestionOut(Schema):
     last_requested_at: dt.datetime
 
 
+class HandleIn(Schema):
+    request_ids: Annotated[list[int], Field(description="the suggestion's request_ids", max_length=services.HANDLE_MAX_REQUESTS)]
+    asset_id: int | None = Field(None, description="the library asset that answers it, if any")
+
+
+class HandledOut(Schema):
+    request_ids: list[int]
+    asset_id: int | None
+    handled_at: dt.datetime
+    handled_by: str
+
+
+class DetailOut(Schema):
+    detail: str
+
+
 def _out(card: Card) -> dict[str, Any]:
     r = card.request
     return {
@@ -94,6 +115,7 @@ def _out(card: Card) -> dict[str, Any]:
         "assignee": str(r.assignee) if r.assignee else None, "deal_id": r.deal_id, "account_id": r.account_id,
         "created_at": r.created_at, "status_changed_at": r.status_changed_at, "delivered_at": r.delivered_at,
         "delivery_note": r.delivery_note, "decline_reason": r.decline_reason,
+        "suggestion_handled_at": r.suggestion_handled_at, "suggestion_asset_id": r.suggestion_asset_id,
     }
 
 
@@ -165,3 +187,15 @@ def lead_times(request: HttpRequest) -> list[dict[str, Any]]:
 def suggestions(request: HttpRequest) -> list[dict[str, Any]]:
     """Requests that repeat (same type, similar purpose, several reps): suggested for the content library."""
     return [{**s, "type": s["kind"]} for s in selectors.collateral_suggestions()]
+
+
+@router.post("/collateral/suggestions/handle", response={200: HandledOut, 403: DetailOut})
+def suggestions_handle(request: HttpRequest, payload: HandleIn) -> dict[str, Any]:
+    """Mark a suggestion handled (marketing): its requests stop counting, so only new repeats bring it back."""
+    if not can_work_board(request.user):
+        raise AuthorizationError(message="only marketing and admins mark library suggestions handled")
+    handled = services.collateral_suggestion_handle(actor=request.user, request_ids=payload.request_ids, asset=payload.asset_id)
+    return {
+        "request_ids": [r.pk for r in handled], "asset_id": handled[0].suggestion_asset_id,
+        "handled_at": handled[0].suggestion_handled_at, "handled_by": str(request.user),
+    }

@@ -47,6 +47,16 @@ class CollateralRequest(TimeStampedModel):
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_note = models.TextField(blank=True, default="")
     decline_reason = models.TextField(blank=True, default="")
+    # Set when marketing marks a "suggested for the library" group that holds this request as handled: the
+    # request then no longer counts towards suggestions, so only new repeats bring one back.
+    suggestion_handled_at = models.DateTimeField(null=True, blank=True)
+    suggestion_handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The library asset that now answers it, when marketing named one; a deleted asset leaves it handled.
+    suggestion_asset = models.ForeignKey(
+        "enablement.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_requests"
+    )
 
     class Meta:
         constraints = [
@@ -57,6 +67,10 @@ class CollateralRequest(TimeStampedModel):
             models.CheckConstraint(
                 condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
                 name="collateral_delivered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(suggestion_handled_at__isnull=False) | Q(suggestion_asset__isnull=True),
+                name="collateral_answer_only_when_handled",
             ),
         ]
         indexes = [models.Index(fields=["status", "due_on"], name="collateral_board")]

@@ -17,6 +17,7 @@ from tandem.enablement.requests.models import CollateralRequest, RequestKind
 CLOSED_SHOWN_DAYS = 30
 SUGGESTION_WINDOW_DAYS = 365
 SUGGESTION_MAX_REQUESTS = 2000
+ANSWER_ASSETS_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,15 @@ def collateral_lead_time_by_kind(*, since: dt.datetime | None = None) -> dict[st
 
 
 def collateral_suggestions(*, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Requests that keep coming back (same type, similar purpose, several reps) as library suggestions."""
+    """Requests not yet handled that keep coming back (same type, similar purpose, several reps) as library suggestions."""
     from tandem.users.models import User
 
     now = now or timezone.now()
     rows = (
-        CollateralRequest.objects.filter(created_at__gte=now - dt.timedelta(days=SUGGESTION_WINDOW_DAYS))
+        # Handled requests are left out, so a handled suggestion returns only when new requests repeat it.
+        CollateralRequest.objects.filter(
+            created_at__gte=now - dt.timedelta(days=SUGGESTION_WINDOW_DAYS), suggestion_handled_at__isnull=True
+        )
         .order_by("-created_at", "-id")
         .values_list("id", "kind", "purpose", "requested_by_id", "created_at")[:SUGGESTION_MAX_REQUESTS]
     )
@@ -149,6 +153,15 @@ def collateral_suggestions(*, now: dt.datetime | None = None) -> list[dict[str, 
         }
         for s in found
     ]
+
+
+def collateral_answer_assets(*, today: dt.date | None = None, limit: int = ANSWER_ASSETS_MAX) -> list[tuple[int, str]]:
+    """Current library assets (id, title), by title, that marketing may name as answering a suggestion."""
+    from tandem.enablement.models import Asset
+
+    today = today or timezone.localdate()
+    rows = Asset.objects.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today)).order_by("title", "id")
+    return list(rows.values_list("id", "title")[:limit])
 
 
 def collateral_report(*, today: dt.date | None = None) -> dict[str, Any]:

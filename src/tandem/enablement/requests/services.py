@@ -1,8 +1,10 @@
-"""Writes for collateral requests: filing one, and moving it across the board (each move an event)."""
+"""Writes for collateral requests: filing one, moving it across the board, and marking a library suggestion
+handled (each an event)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -10,12 +12,15 @@ from django.utils import timezone
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.events import event_record
+from tandem.core.keyset import MAX_ID
 from tandem.enablement.requests import board
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
 from tandem.enablement.requests.permissions import require_board, require_file
 
 PURPOSE_MAX = 2000
 QUANTITY_MAX = 100_000
+# A suggestion groups at most the requests the suggestions read (selectors.SUGGESTION_MAX_REQUESTS).
+HANDLE_MAX_REQUESTS = 2000
 
 
 @transaction.atomic
@@ -120,3 +125,57 @@ def collateral_request_move(
         data={"from": previous, "to": to, **({"note": note} if note else {})},
     )
     return request
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _ids_listed(ids: Sequence[Any]) -> str:
+    return ", ".join(str(i) for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+
+
+@transaction.atomic
+def collateral_suggestion_handle(
+    *, actor: Any, request_ids: Sequence[int], asset: Any = None, at: dt.datetime | None = None
+) -> list[CollateralRequest]:
+    """Mark a library suggestion's requests handled (optionally naming the asset that answers them); all or nothing."""
+    from tandem.enablement.models import Asset
+
+    require_board(actor)
+    raw = list(request_ids)
+    if not raw:
+        raise ValidationFailed("name the requests the suggestion groups", field="request_ids", value="[]")
+    if len(raw) > HANDLE_MAX_REQUESTS:
+        raise ValidationFailed(f"at most {HANDLE_MAX_REQUESTS} requests at a time", field="request_ids", value=len(raw))
+    # Ids beyond the id column's range would be a database error, not an answer.
+    bad = [i for i in raw if not _is_id(i)]
+    if bad:
+        raise ValidationFailed(f"not a request id: {_ids_listed(bad)}", field="request_ids", value=_ids_listed(bad))
+    ids = sorted(set(raw))
+    answer = None
+    if asset is not None:
+        asset_id = asset.pk if isinstance(asset, Asset) else asset
+        if not _is_id(asset_id):
+            raise ValidationFailed(f"not an asset id: {asset_id!r}", field="asset_id", value=asset_id)
+        answer = Asset.objects.filter(pk=asset_id).first()
+        if answer is None:
+            raise ValidationFailed(f"no library asset has id {asset_id}", field="asset_id", value=asset_id)
+    found = dict(
+        CollateralRequest.objects.select_for_update().filter(pk__in=ids).values_list("pk", "suggestion_handled_at")
+    )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationFailed(f"no collateral request has id {_ids_listed(missing)}", field="request_ids", value=_ids_listed(missing))
+    handled = [i for i in ids if found[i] is not None]
+    if handled:
+        raise ValidationFailed(f"requests already marked handled: {_ids_listed(handled)}", field="request_ids", value=_ids_listed(handled))
+    now = at or timezone.now()
+    CollateralRequest.objects.filter(pk__in=ids).update(
+        suggestion_handled_at=now, suggestion_handled_by=actor, suggestion_asset=answer, updated_at=now
+    )
+    requests = list(CollateralRequest.objects.filter(pk__in=ids).order_by("id"))
+    data = {"request_ids": ids, "asset_id": answer.pk if answer else None, "asset": answer.title if answer else ""}
+    for request in requests:
+        event_record(kind="collateral.suggestion_handled", subject=request, actor=actor, occurred_at=now, data=data)
+    return requests

@@ -1,5 +1,5 @@
 """Collateral pages: a rep's own requests and the form to file one; marketing's board with its moves,
-library suggestions and lead times."""
+library suggestions (which marketing marks handled) and lead times."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tandem.core.errors import TandemError
+from tandem.core.errors import TandemError, ValidationFailed
 from tandem.enablement.requests import selectors, services
 from tandem.enablement.requests.board import COLUMNS, DUE_SOON_DAYS
 from tandem.enablement.requests.models import RequestKind, RequestStatus
@@ -132,3 +133,50 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     context = _board_context(request)
     context.update({"error": error, "focus": pk})
     return render(request, "collateral/_board.html", context, status=error.status_code if error else 200)
+
+
+def _board_mover(request: HttpRequest) -> None:
+    if not can_work_board(request.user):
+        raise PermissionDenied("Only marketing and admins mark library suggestions handled.")
+
+
+def _ids_parse(values: list[str], *, field: str) -> list[int]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except ValueError:
+            raise ValidationFailed(f"not an id: {value[:20]!r}", field=field, value=value[:20]) from None
+    return ids
+
+
+@login_required
+@require_POST
+def suggestion_handle(request: HttpRequest) -> HttpResponse:
+    _board_mover(request)
+    error: TandemError | None = None
+    handled: list[Any] = []
+    try:
+        asset = request.POST.get("asset_id", "").strip()
+        handled = services.collateral_suggestion_handle(
+            actor=request.user,
+            request_ids=_ids_parse(request.POST.getlist("request_ids"), field="request_ids"),
+            asset=_ids_parse([asset], field="asset_id")[0] if asset else None,
+        )
+    except TandemError as exc:
+        error = exc
+    done = f"Suggestion marked handled ({len(handled)} request{'s' if len(handled) != 1 else ''})." if handled else ""
+    if not getattr(request, "htmx", False):
+        if error is not None:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, done)
+        return redirect("collateral:board")
+    context = {"suggestions": selectors.collateral_suggestions(), "can_move": True, "error": error, "done": done}
+    return render(request, "collateral/_suggestions.html", context, status=error.status_code if error else 200)
+
+
+@login_required
+def suggestion_assets(request: HttpRequest) -> HttpResponse:
+    _board_mover(request)
+    return render(request, "collateral/_answer_assets.html", {"assets": selectors.collateral_answer_assets()})
