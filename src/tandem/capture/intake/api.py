@@ -104,16 +104,17 @@ def receipt_response(receipt: Receipt) -> HttpResponse:
 
 
 _RESPONSES = {
-    "201": {"description": "Received and recorded: `{submission_id, status}`"},
-    "200": {"description": "A retry with a used Idempotency-Key or submission_id: the first answer again"},
-    "202": {"description": "Received and journaled; processing failed and will be replayed"},
-    "400": {"description": "The body is not valid JSON (`field`: body)"},
-    "404": {"description": "No form has this key (`field`: key)"},
-    "409": {"description": "The form is closed"},
-    "413": {"description": "The body is larger than the limit"},
-    "415": {"description": "Content-Type is not application/json"},
-    "422": {"description": "A field is missing or malformed; `field` and `value` name it"},
-    "429": {"description": "Over the key's rate limit; see the Retry-After header"},
+    201: {"description": "Received and recorded: `{submission_id, status}`"},
+    200: {"description": "A retry with a used Idempotency-Key or submission_id: the first answer again"},
+    202: {"description": "Received and journaled; the background worker makes it a person and a touchpoint "
+            "(`status: failed` when processing failed and will be retried)"},
+    400: {"description": "The body is not valid JSON (`field`: body)"},
+    404: {"description": "No form has this key (`field`: key)"},
+    409: {"description": "The form is closed"},
+    413: {"description": "The body is larger than the limit"},
+    415: {"description": "Content-Type is not application/json"},
+    422: {"description": "A field is missing or malformed; `field` and `value` name it"},
+    429: {"description": "Over the key's rate limit; see the Retry-After header"},
 }
 
 
@@ -125,6 +126,7 @@ _RESPONSES = {
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _FIELDS_SCHEMA}}},
         "parameters": [_IDEMPOTENCY],
+        "responses": _RESPONSES,
     },
 )
 def form_submit(request: HttpRequest, key: str) -> HttpResponse:
