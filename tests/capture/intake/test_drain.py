@@ -28,23 +28,39 @@ def test_a_burst_of_fresh_submissions_makes_the_drain_wait():
     # given 100 submissions that arrived within the last second
     now = timezone.now()
     _journal(make_form(), n=100, at=now - dt.timedelta(milliseconds=500))
-    # then the drain counts as busy; with 99 it would not
-    assert processing._busy(now=now) is True
+    # then the drain waits; with 99 it would not
+    assert processing._pace(now=now) == "wait"
     Submission.objects.filter(pk=Submission.objects.order_by("id").first().pk).delete()
-    assert processing._busy(now=now) is False
+    assert processing._pace(now=now) == "calm"
 
 
-def test_an_old_backlog_is_drained_even_while_busy():
-    # given a burst now, behind one row waiting for 30 seconds
+def test_an_old_backlog_is_drained_even_while_busy(monkeypatch):
+    # given a burst now (120 rows in the last second), behind 150 rows waiting for 30 seconds
     now = timezone.now()
     form = make_form()
-    _journal(form, n=1, at=now - dt.timedelta(seconds=30))
-    _journal(form, n=150, at=now - dt.timedelta(milliseconds=200))
-    # then the drain does not wait, and a paced drain processes everything
-    assert processing._busy(now=now) is False
+    _journal(form, n=150, at=now - dt.timedelta(seconds=30))
+    _journal(form, n=120, at=now - dt.timedelta(milliseconds=200))
+    rests: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        rests.append(seconds)
+        if seconds == processing.PAUSE_SECONDS:  # the drain waits for the burst: let the burst end
+            monkeypatch.setattr(processing, "_pace", lambda *, now: "calm")
+
+    monkeypatch.setattr("time.sleep", sleep)
+    # when a paced drain runs
+    assert processing._pace(now=now) == "share"
     result = processing.submissions_drain(pace=True)
-    assert result.processed == 151
-    assert Person.objects.count() == 151
+    # then it did not wait while the backlog was old: it drained the old rows in smaller batches, resting after
+    # each as long as the batch took (the burst's requests keep half the database's time); once only young rows
+    # were left it waited for the burst to pass, then processed the rest
+    small = max(1, processing.batch_size() // processing.SHARE_BATCH_DIVISOR)
+    assert small < processing.batch_size()
+    shared = -(-150 // small)
+    assert all(0 < rest < processing.PAUSE_SECONDS for rest in rests[:shared])
+    assert rests[shared:] == [processing.PAUSE_SECONDS]
+    assert result.processed == 270
+    assert Person.objects.count() == 270
 
 
 def test_a_paced_drain_pauses_then_processes_when_the_burst_is_over(monkeypatch):
@@ -55,7 +71,7 @@ def test_a_paced_drain_pauses_then_processes_when_the_burst_is_over(monkeypatch)
 
     def sleep(seconds: float) -> None:
         pauses.append(seconds)
-        monkeypatch.setattr(processing, "_busy", lambda *, now: False)
+        monkeypatch.setattr(processing, "_pace", lambda *, now: "calm")
 
     monkeypatch.setattr("time.sleep", sleep)
     # when the paced drain runs
