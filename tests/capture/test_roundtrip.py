@@ -214,3 +214,18 @@ def test_calendar_fields_survive_export_and_import_into_an_empty_database(db, tm
             'Ask about their "renewal" date\nMention the ROI study\r\n- Offer a demo\rBook it',
         ),
     ]
+
+
+def test_a_custom_field_named_like_a_standard_column_is_not_exported_twice(db, tmp_path):
+    # given a campaign whose custom fields, kept from a bundle older than the calendar columns, hold "Kind"
+    CampaignFactory(name="Old import", kind=Campaign.Kind.EVENT, custom_fields={"Kind": "webinar", "region": "EMEA"})
+    # when it is exported and imported into an empty database
+    bundle_export(directory=tmp_path / "out")
+    header = bundle_read_files(tmp_path / "out")["campaigns.csv"].splitlines()[0].decode()
+    _wipe()
+    result = bundle_import(directory=tmp_path / "out")
+    # then the header names kind once (the column, which shadows the custom field) and the import takes it
+    assert header.split(",") == [*COLUMNS["campaigns.csv"], *OPTIONAL_COLUMNS["campaigns.csv"], "region"]
+    assert result.files["campaigns.csv"].created == 1
+    assert Campaign.objects.get().kind == "event"
+    assert Campaign.objects.get().custom_fields == {"region": "EMEA"}

@@ -752,7 +752,10 @@ def bundle_check_references(
 
 def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
     items: Sequence[Any] = getattr(bundle, file.removesuffix(".csv"))
-    custom = sorted({k for item in items for k, v in item.custom.items() if _cell(v)})
+    standard = {*COLUMNS[file], *OPTIONAL_COLUMNS.get(file, ())}
+    # A custom field named like a standard column (kept from a bundle older than that column) is shadowed by
+    # the column: writing both would repeat the header, which the reader refuses.
+    custom = sorted({k for item in items for k, v in item.custom.items() if _cell(v) and k.strip().lower() not in standard})
     keyed: list[tuple[tuple[Any, ...], list[str]]] = []
     for item in items:
         extra = [_cell(item.custom.get(name)) for name in custom]
