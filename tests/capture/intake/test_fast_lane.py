@@ -103,3 +103,19 @@ def test_a_form_post_through_the_fast_lane_keeps_the_security_headers():
     # then the security middleware, which runs before the fast lane, still set its headers
     assert response.status_code == 201
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_form_post_for_a_host_outside_allowed_hosts_is_refused_and_not_journaled(settings):
+    # given a form, and a server that answers for tandem.example only
+    form = make_form()
+    settings.ALLOWED_HOSTS = ["tandem.example"]
+    # when a post names another host
+    response = Client().post(
+        f"/api/capture/forms/{form.public_key}/submissions",
+        data={"email": "ann@example.com"},
+        content_type="application/json",
+        headers={"Host": "evil.example"},
+    )
+    # then it is a 400, as on every other path, and nothing was journaled
+    assert response.status_code == 400
+    assert Submission.objects.count() == 0

@@ -17,7 +17,7 @@ class CaptureFastLaneMiddleware:
     the other middleware and django-ninja's dispatch do for them (sessions, users, CSRF, messages, HTMX,
     URL resolving, response schemas): skipping them halves the CPU a post costs (docs/benchmarks.md).
     The view itself is the same one the API route declares, so both ways answer alike; only the security
-    middleware and the NUL guard run before this one.
+    middleware and the NUL guard run before this one, and the Host check is kept.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -30,5 +30,7 @@ class CaptureFastLaneMiddleware:
         if request.method == "POST":
             match = _FORM_SUBMIT.fullmatch(request.path_info)
             if match is not None:
+                # As CommonMiddleware would: a Host outside ALLOWED_HOSTS is refused (DisallowedHost, a 400).
+                request.get_host()
                 return self.form_submit(request, key=match["key"])
         return self.get_response(request)
