@@ -15,13 +15,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 TARGET_S = 2.0
 RUNS = 3
@@ -38,19 +34,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", help="use (and keep) this directory instead of a temporary one")
     args = parser.parse_args()
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_handoff_"))
-    root.mkdir(parents=True, exist_ok=True)
-    db = root / "tandem.sqlite3"
-    os.environ["TANDEM_VAR_DIR"] = str(root)
-    os.environ["TANDEM_DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
-    if not db.exists():
-        tandem = Path(sys.executable).with_name("tandem")
-        subprocess.run([str(tandem), "demo", "--no-serve"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+    from demo_database import demo_database_setup
 
-    import django
-
-    django.setup()
+    demo_database_setup(keep=args.keep, prefix="bench_handoff_")
     from django.test import Client
     from django.test.utils import setup_test_environment
 

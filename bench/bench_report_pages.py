@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 TARGET_S = 1.0
 RUNS = 5
@@ -41,20 +38,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", help="use (and keep) this directory instead of a temporary one")
     args = parser.parse_args()
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_reports_"))
-    root.mkdir(parents=True, exist_ok=True)
-    db = root / "tandem.sqlite3"
-    os.environ["TANDEM_VAR_DIR"] = str(root)
-    os.environ["TANDEM_DATABASE_URL"] = f"sqlite:///{db}"
-    if not db.exists():
-        started = time.perf_counter()
-        tandem = Path(sys.executable).with_name("tandem")
-        subprocess.run([str(tandem), "demo", "--no-serve"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
-        print(f"demo company loaded in {time.perf_counter() - started:.1f} s")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
-    import django
+    from demo_database import demo_database_setup
 
-    django.setup()
+    demo_database_setup(keep=args.keep, prefix="bench_reports_")
     from django.test import Client
 
     from tandem.analytics import selectors_dashboard, selectors_reports

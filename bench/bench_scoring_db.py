@@ -12,32 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 RESCORE_TARGET_MS = 20.0
 THROUGHPUT_TARGET = 50_000
-
-
-def _setup(keep: str | None) -> None:
-    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench_scoring_db_"))
-    root.mkdir(parents=True, exist_ok=True)
-    db = root / "tandem.sqlite3"
-    os.environ["TANDEM_VAR_DIR"] = str(root)
-    os.environ["TANDEM_DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
-    if not db.exists():
-        started = time.perf_counter()
-        tandem = Path(sys.executable).with_name("tandem")
-        subprocess.run([str(tandem), "demo", "--no-serve"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
-        print(f"demo company loaded in {time.perf_counter() - started:.1f} s")
-    import django
-
-    django.setup()
 
 
 def _cpu_and_wall(fn):  # type: ignore[no-untyped-def]
@@ -49,7 +29,9 @@ def _cpu_and_wall(fn):  # type: ignore[no-untyped-def]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", help="use (and keep) this directory instead of a temporary one")
-    _setup(parser.parse_args().keep)
+    from demo_database import demo_database_setup
+
+    demo_database_setup(keep=parser.parse_args().keep, prefix="bench_scoring_db_")
     import numpy as np
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
