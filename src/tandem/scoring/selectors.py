@@ -144,16 +144,24 @@ class ScoringDataset:
             campaign=table.campaign,
         )
         picked = rows.tolist()
-        return ScoringDataset(
-            person_ids=self.person_ids[rows],
-            emails=[self.emails[i] for i in picked],
-            created=self.created[rows],
-            inputs=ScoringInput(
+        return self._rows(
+            rows,
+            ScoringInput(
                 cutoffs=inputs.cutoffs[rows],
                 profile={name: [column[i] for i in picked] for name, column in inputs.profile.items()},
                 known_since={name: times[rows] for name, times in inputs.known_since.items()},
                 events=table,
             ),
+        )
+
+    def _rows(self, rows: np.ndarray, inputs: ScoringInput) -> ScoringDataset:
+        """The per-person columns at ``rows`` (a person may repeat), with ``inputs`` already built for them."""
+        picked = rows.tolist()
+        return ScoringDataset(
+            person_ids=self.person_ids[rows],
+            emails=[self.emails[i] for i in picked],
+            created=self.created[rows],
+            inputs=inputs,
             segments=[self.segments[i] for i in picked],
             won_at=self.won_at[rows],
             won_amount=self.won_amount[rows],
@@ -197,22 +205,11 @@ class ScoringDataset:
         """One row per person and age reached while still open (see ``features.landmark_rows``), for training."""
         rows, cutoffs = landmark_rows(self.created, self.won_at, self.lost_at, ages_days=ages_days, now=now)
         inputs = inputs_repeat(self.inputs, rows, cutoffs)
-        created = self.created[rows]
-        picked = rows.tolist()
-        profile = self._profile_at(picked, cutoffs, dict(inputs.profile))
-        profile[LEAD_AGE] = lead_age_days(created, cutoffs).tolist()
-        return ScoringDataset(
-            person_ids=self.person_ids[rows],
-            emails=[self.emails[i] for i in picked],
-            created=created,
-            inputs=ScoringInput(cutoffs=inputs.cutoffs, profile=profile, known_since=inputs.known_since, events=inputs.events),
-            segments=[self.segments[i] for i in picked],
-            won_at=self.won_at[rows],
-            won_amount=self.won_amount[rows],
-            lost=self.lost[rows],
-            custom_fields=self.custom_fields,
-            lost_at=self.lost_at[rows],
-            changes={k: self.changes[i] for k, i in enumerate(picked) if i in self.changes},
+        profile = self._profile_at(rows.tolist(), cutoffs, dict(inputs.profile))
+        profile[LEAD_AGE] = lead_age_days(self.created[rows], cutoffs).tolist()
+        return self._rows(
+            rows,
+            ScoringInput(cutoffs=inputs.cutoffs, profile=profile, known_since=inputs.known_since, events=inputs.events),
         )
 
 
