@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tandem.analytics.attribution import (
+from tandem.stats.attribution import (
     HEURISTIC_MODELS,
     AttributionResult,
     Journeys,

@@ -42,8 +42,8 @@ def main() -> int:
 
     from tandem.campaigns.models import Touchpoint
     from tandem.crm.models import Person
-    from tandem.lifecycle.handoff_selectors import definition_dry_run, sla_scorecard
-    from tandem.lifecycle.handoff_services import (
+    from tandem.lifecycle.selectors import definition_dry_run, sla_scorecard
+    from tandem.lifecycle.services import (
         people_qualify_recent,
         sla_breaches_detect,
         sla_reroutes_apply,

@@ -43,7 +43,8 @@ def main() -> int:
     demo_database_setup(keep=args.keep, prefix="bench_reports_")
     from django.test import Client
 
-    from tandem.analytics import selectors_dashboard, selectors_reports
+    from tandem.analytics.dashboard import selectors as selectors_dashboard
+    from tandem.analytics.reports import selectors as selectors_reports
     from tandem.campaigns.models import Touchpoint
     from tandem.crm.models import Person
     from tandem.users.models import Role, User

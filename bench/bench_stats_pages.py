@@ -51,7 +51,7 @@ def main() -> int:
     from django.test import Client
 
     from tandem.analytics.models import Experiment
-    from tandem.analytics.services_stats import experiment_create, experiment_import_csv
+    from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
     from tandem.crm.models import Person
     from tandem.users.models import Role, User
 

@@ -13,7 +13,7 @@ import time
 
 from sklearn.metrics import adjusted_rand_score
 
-from tandem.core.demo import THEME_WEIGHTS, generate_company, question_text
+from tandem.demo.company import THEME_WEIGHTS, generate_company, question_text
 from tandem.feedback.themes import themes_assign, themes_discover
 
 TARGET_DISCOVER_50K_S = 60.0

@@ -18,8 +18,8 @@ from tandem.crm.services import (
     lost_reason_get_or_create,
     person_create,
 )
+from tandem.crm.stage_services import person_change_stage
 from tandem.feedback.models import Question
-from tandem.lifecycle.services import person_change_stage
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create
 

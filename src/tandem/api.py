@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
-from tandem.core.auth import API_AUTH
 from tandem.core.errors import TandemError
+from tandem.users.auth import API_AUTH
 
 api = NinjaAPI(
     title="Tandem API",
@@ -42,9 +42,9 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 
 def _register() -> None:
-    from tandem.analytics.api_dashboard import router as dashboard_router
-    from tandem.analytics.api_reports import router as reports_router
-    from tandem.analytics.api_stats import router as stats_router
+    from tandem.analytics.dashboard.api import router as dashboard_router
+    from tandem.analytics.reports.api import router as reports_router
+    from tandem.analytics.statistics.api import router as stats_router
     from tandem.campaigns.api import router as campaigns_router
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router

@@ -68,7 +68,8 @@ INSTALLED_APPS = [
     "tandem.enablement",
     "tandem.enablement.requests",
     "tandem.analytics",
-    "tandem.integrations",
+    "tandem.ui",
+    "tandem.demo",
 ]
 
 MIDDLEWARE = [
@@ -91,14 +92,14 @@ WSGI_APPLICATION = "tandem.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tandem.core.context_processors.navigation",
+                "tandem.ui.context_processors.navigation",
             ],
         },
     }

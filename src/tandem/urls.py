@@ -6,14 +6,14 @@ from tandem.api import api
 urlpatterns = [
     # First: capture posts arrive here by the thousand, and resolving walks the list in order.
     path("api/", api.urls),
-    path("", include("tandem.users.urls")),
+    path("", include("tandem.ui.urls")),
     path("people/", include("tandem.crm.urls")),
     path("campaigns/", include("tandem.campaigns.urls")),
     path("requests/", include("tandem.enablement.requests.urls")),
     path("data/", include("tandem.capture.urls")),
     path("", include("tandem.capture.intake.urls")),
     path("", include("tandem.lifecycle.urls")),
-    path("statistics/", include("tandem.analytics.urls_stats")),
+    path("statistics/", include("tandem.analytics.statistics.urls")),
     path("scoring/", include("tandem.scoring.urls")),
     path("enablement/", include("tandem.enablement.urls")),
     path("feedback/", include("tandem.feedback.urls")),

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tandem.analytics.attribution import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.attribution import (
     HEURISTIC_MODELS,
     MODELS,
     NO_TOUCH,
@@ -28,7 +29,6 @@ from tandem.analytics.attribution import (
     time_decay,
     w_shaped,
 )
-from tandem.core.errors import ValidationFailed
 
 SHARING_MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from tandem.analytics.attribution import Journeys, attribute, incremental
 from tandem.core.errors import ValidationFailed
+from tandem.stats.attribution import Journeys, attribute, incremental
 
 
 def saturated_journeys() -> Journeys:

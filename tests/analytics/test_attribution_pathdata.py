@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tandem.analytics.attribution import HEURISTIC_MODELS, Journeys, attribute
+from tandem.stats.attribution import HEURISTIC_MODELS, Journeys, attribute
 
 pytestmark = pytest.mark.shared_data
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from tandem.analytics.attribution import _logistic_fit
+from tandem.stats.attribution import _logistic_fit
 
 
 def _grouped(seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,8 +8,14 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tandem.analytics import selectors_dashboard
-from tandem.analytics.dashboard import (
+from tandem.analytics.dashboard import selectors as selectors_dashboard
+from tandem.analytics.dashboard.selectors import dashboard_get, kpi_data_load
+from tandem.analytics.dashboard.services import goal_set
+from tandem.analytics.models import Goal
+from tandem.core.errors import ValidationFailed
+from tandem.core.models import Event
+from tandem.lifecycle.models import StageChange
+from tandem.stats.kpi import (
     KpiInputs,
     goal_status,
     kpi_actuals,
@@ -20,12 +26,6 @@ from tandem.analytics.dashboard import (
     periods_until,
     weekly_check,
 )
-from tandem.analytics.models import Goal
-from tandem.analytics.selectors_dashboard import dashboard_get, kpi_data_load
-from tandem.analytics.services_goals import goal_set
-from tandem.core.errors import ValidationFailed
-from tandem.core.models import Event
-from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role
 from tests.campaigns.factories import CampaignFactory
 from tests.crm.factories import DealFactory, PersonFactory

@@ -7,7 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from tandem.analytics.economics import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.economics import (
     cost_rows,
     last_complete_month,
     lead_value_rows,
@@ -18,7 +19,6 @@ from tandem.analytics.economics import (
     spread_spend,
     stage_counts,
 )
-from tandem.core.errors import ValidationFailed
 
 
 def _d(text: str) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tandem.analytics.economics import ltv_report
+from tandem.stats.economics import ltv_report
 
 pytestmark = pytest.mark.shared_data
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from tandem.analytics import selectors_reports
-from tandem.analytics.selectors_economics import economics_report_get, ltv_report_get
+from tandem.analytics.economics.selectors import economics_report_get, ltv_report_get
+from tandem.analytics.reports import selectors as selectors_reports
 from tandem.campaigns.models import Touchpoint
 from tandem.lifecycle.models import StageChange
 from tandem.scoring.models import PersonScore

@@ -18,7 +18,8 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from tandem.analytics.experiments import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.experiments import (
     VariantCounts,
     analyse_experiment,
     bayesian_beta_binomial,
@@ -37,7 +38,6 @@ from tandem.analytics.experiments import (
     welch_t_test,
     welch_t_test_from_stats,
 )
-from tandem.core.errors import ValidationFailed
 
 # ------------------------------------------------------------------------------------------- planner
 

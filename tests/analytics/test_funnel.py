@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.analytics.funnel import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.funnel import (
     DAY,
     STAGES,
     cohort_labels,
@@ -18,7 +19,6 @@ from tandem.analytics.funnel import (
     funnel_report,
     reach_times,
 )
-from tandem.core.errors import ValidationFailed
 
 
 def _wilson(x: int, n: int) -> tuple[float, float]:

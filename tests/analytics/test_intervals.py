@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from tandem.analytics.intervals import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.intervals import (
     benjamini_hochberg,
     clopper_pearson_bounds,
     clopper_pearson_interval,
     wilson_bounds,
     wilson_interval,
 )
-from tandem.core.errors import ValidationFailed
 
 
 def test_wilson_interval_matches_hand_computation():

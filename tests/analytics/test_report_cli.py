@@ -89,7 +89,7 @@ def test_funnel_json_csv_and_table():
 def test_shapley_by_too_many_campaigns_is_a_clear_error(monkeypatch):
     # given the exact Shapley enumeration limited below the keys touched
     _history()
-    monkeypatch.setattr("tandem.analytics.attribution.SHAPLEY_MAX_KEYS", 0)
+    monkeypatch.setattr("tandem.stats.attribution.SHAPLEY_MAX_KEYS", 0)
     # when / then
     with pytest.raises(CommandError, match="Shapley values cannot be computed by campaign"):
         _run("attribution", "--model", "shapley", "--by", "campaign")

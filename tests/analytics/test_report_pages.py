@@ -8,8 +8,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tandem.analytics import selectors_reports
-from tandem.analytics.selectors_reports import attribution_journeys_get, funnel_report_get
+from tandem.analytics.reports import selectors as selectors_reports
+from tandem.analytics.reports.selectors import attribution_journeys_get, funnel_report_get
 from tandem.campaigns.models import Touchpoint
 from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role
@@ -139,7 +139,7 @@ def test_api_attribution_shape_and_422_naming_by(client, monkeypatch):
     # when
     ok = client.get("/api/reports/attribution?model=first_touch&by=channel")
     bad_model = client.get("/api/reports/attribution?model=magic")
-    monkeypatch.setattr("tandem.analytics.attribution.SHAPLEY_MAX_KEYS", 0)
+    monkeypatch.setattr("tandem.stats.attribution.SHAPLEY_MAX_KEYS", 0)
     too_many = client.get("/api/reports/attribution?model=shapley&by=campaign")
     # then
     assert ok.status_code == 200

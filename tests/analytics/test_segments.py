@@ -12,14 +12,14 @@ from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from tandem.analytics.segments import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.segments import (
     aggregate_segments,
     beta_binomial_loglik,
     fit_beta_binomial,
     segment_report,
     vs_rest_tests,
 )
-from tandem.core.errors import ValidationFailed
 
 INDUSTRIES = ["education", "finance", "health", "retail", "software", "travel", "media"]
 N = np.array([8000, 5000, 3000, 2500, 6000, 40, 6])

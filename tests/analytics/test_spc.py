@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from tandem.analytics.spc import (
+from tandem.core.errors import ValidationFailed
+from tandem.stats.spc import (
     RULES,
     beyond_limits_flags,
     control_chart,
@@ -22,7 +23,6 @@ from tandem.analytics.spc import (
     u_chart_daily,
     xmr_chart,
 )
-from tandem.core.errors import ValidationFailed
 
 
 def weeks(first: date, count: int) -> list[date]:

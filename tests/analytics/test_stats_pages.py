@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tandem.analytics.models import Experiment, ExperimentAssignment
-from tandem.analytics.services_stats import experiment_create, experiment_import_csv
+from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory

@@ -13,15 +13,14 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from tandem.analytics import spc
 from tandem.analytics.models import Experiment, ExperimentAssignment
-from tandem.analytics.selectors_stats import (
+from tandem.analytics.statistics.selectors import (
     experiment_analyse,
     lead_cohorts_load,
     segment_table,
     spc_chart,
 )
-from tandem.analytics.services_stats import (
+from tandem.analytics.statistics.services import (
     experiment_create,
     experiment_import_csv,
     experiment_outcomes_from_crm,
@@ -30,6 +29,7 @@ from tandem.campaigns.models import Campaign
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Person
 from tandem.lifecycle.models import StageChange
+from tandem.stats import spc
 from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db

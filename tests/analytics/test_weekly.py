@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from tandem.analytics import selectors_dashboard
-from tandem.analytics.selectors_weekly import weekly_report_get, weekly_week
+from tandem.analytics.dashboard import selectors as selectors_dashboard
+from tandem.analytics.dashboard.weekly import weekly_report_get, weekly_week
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Person

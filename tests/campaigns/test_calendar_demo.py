@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from tandem.campaigns import calendar as cal
-from tandem.campaigns.demo import calendar_demo_seed
 from tandem.campaigns.models import Campaign
 from tandem.core.models import Event
+from tandem.demo.campaigns import calendar_demo_seed
 from tandem.users.models import Role
 from tests.campaigns.factories import CampaignFactory, TouchpointFactory
 from tests.enablement.factories import AssetFactory

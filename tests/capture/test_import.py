@@ -241,7 +241,7 @@ def test_stored_people_only_move_forward_to_stages_they_never_reached(db, tmp_pa
     customer = PersonFactory(email="ana@acme.example", stage="customer")
     PersonFactory(email="bo@gmail.com", stage="lead")
     recycled = PersonFactory(email="cy@acme.example", stage="opportunity")
-    from tandem.lifecycle.services import person_change_stage
+    from tandem.crm.stage_services import person_change_stage
 
     person_change_stage(person=recycled, to_stage="recycled", at=_at("2025-03-20T00:00:00+00:00"))
     deals = replace_line(

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
-from tandem.core.demo import (
+from tandem.core.errors import ValidationFailed
+from tandem.crm.models import SizeBand
+from tandem.demo.company import (
     BUNDLE_FILES,
     LOST_REASONS,
     QUESTION_TEMPLATES,
@@ -21,8 +23,6 @@ from tandem.core.demo import (
     generate_company,
     write_bundle,
 )
-from tandem.core.errors import ValidationFailed
-from tandem.crm.models import SizeBand
 
 END = dt.date(2026, 6, 30)
 END_AT = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)

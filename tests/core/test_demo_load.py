@@ -13,11 +13,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from tandem.campaigns.models import Campaign, Touchpoint
-from tandem.core.demo import generate_company
 from tandem.core.errors import NotAllowed
 from tandem.core.models import Event
-from tandem.core.services import demo_load
 from tandem.crm.models import Activity, Deal, Person
+from tandem.demo.company import generate_company
+from tandem.demo.services import demo_load
 from tandem.feedback.models import Question
 from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role, Team, User
@@ -177,7 +177,7 @@ def test_demo_serves_after_loading_unless_told_not_to(db, monkeypatch):
     # given
     calls = []
     monkeypatch.setattr(
-        "tandem.core.management.commands.demo.call_command",
+        "tandem.demo.management.commands.demo.call_command",
         lambda name, *args, **kwargs: calls.append((name, kwargs)),
     )
     # when (migrate goes through the patched call_command too: the test database is migrated already)

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tandem.core.models import Event
+from tandem.demo.collateral import COUNT, collateral_demo_seed
 from tandem.enablement.requests import selectors
-from tandem.enablement.requests.demo import COUNT, collateral_demo_seed
 from tandem.enablement.requests.models import CollateralRequest
 from tandem.users.models import Role
 from tests.crm.factories import DealFactory

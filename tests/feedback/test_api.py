@@ -10,8 +10,8 @@ import random
 import pytest
 from django.core.management import call_command
 
-from tandem.core.demo import question_text
 from tandem.crm.models import Activity, LostReason
+from tandem.demo.company import question_text
 from tandem.feedback.models import LeadRating, Question, Theme
 from tandem.feedback.services import themes_mine
 from tests.crm.factories import PersonFactory

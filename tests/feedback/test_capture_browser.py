@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tandem.core.demo import question_text
 from tandem.crm.models import Activity
+from tandem.demo.company import question_text
 from tandem.feedback.models import Question, Theme
 from tandem.feedback.services import themes_mine
 from tandem.users.models import Role

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from sklearn.metrics import adjusted_rand_score
 
 from tandem.capture.services import bundle_import
-from tandem.core.demo import generate_company, write_bundle
+from tandem.demo.company import generate_company, write_bundle
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme
 from tandem.feedback.services import questions_assign_unthemed, themes_mine
 

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from tandem.core.demo import question_text
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Activity, LostReason
+from tandem.demo.company import question_text
 from tandem.feedback.models import LeadRating, Question, Theme, ThemeSpace
 from tandem.feedback.services import (
     lead_rating_record,

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 from statsmodels.stats.proportion import proportion_confint
 
-from tandem.core.demo import QUESTION_TEMPLATES, generate_company, question_text
 from tandem.core.errors import ValidationFailed
+from tandem.demo.company import QUESTION_TEMPLATES, generate_company, question_text
 from tandem.feedback.themes import (
     UNASSIGNED,
     ThemeModel,

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from tandem.core.demo import question_text
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Deal, LostReason
 from tandem.crm.services import deal_create
+from tandem.demo.company import question_text
 from tandem.feedback.models import LeadRating, Question, Theme
 from tandem.feedback.services import lost_reason_create, lost_reason_set_active, themes_mine
 from tests.crm.factories import PersonFactory

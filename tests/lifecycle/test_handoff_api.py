@@ -12,8 +12,8 @@ from django.test import Client
 from tandem.campaigns.models import Touchpoint
 from tandem.core.models import Event
 from tandem.crm.models import Person
-from tandem.lifecycle.handoff_services import people_qualify, routing_publish, sla_breaches_detect
 from tandem.lifecycle.models import RoutingConfig, SlaPolicyVersion
+from tandem.lifecycle.services import people_qualify, routing_publish, sla_breaches_detect
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

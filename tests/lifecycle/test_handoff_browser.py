@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.crm.models import Person
-from tandem.lifecycle.handoff_services import definition_publish, people_qualify, routing_publish
+from tandem.lifecycle.services import definition_publish, people_qualify, routing_publish
 from tandem.users.models import Role, Team
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create

@@ -10,9 +10,9 @@ from django.test import Client
 
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
-from tandem.lifecycle.handoff_selectors import definition_current, definitions_history
-from tandem.lifecycle.handoff_services import definition_publish
 from tandem.lifecycle.models import DefinitionVersion
+from tandem.lifecycle.selectors import definition_current, definitions_history
+from tandem.lifecycle.services import definition_publish
 from tandem.users.models import Role
 from tests.users.factories import UserFactory
 

@@ -12,10 +12,10 @@ from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Person
-from tandem.lifecycle.handoff_selectors import campaign_rejections, inbox_items
-from tandem.lifecycle.handoff_services import mql_accept, mql_reject, people_qualify, routing_publish
+from tandem.crm.stage_services import person_change_stage
 from tandem.lifecycle.models import RoutingState, StageChange
-from tandem.lifecycle.services import person_change_stage
+from tandem.lifecycle.selectors import campaign_rejections, inbox_items
+from tandem.lifecycle.services import mql_accept, mql_reject, people_qualify, routing_publish
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

@@ -14,14 +14,14 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.models import Event
 from tandem.crm.models import Person
 from tandem.crm.services import person_update
-from tandem.lifecycle.handoff_services import (
+from tandem.crm.stage_services import person_change_stage
+from tandem.lifecycle.models import StageChange
+from tandem.lifecycle.services import (
     definition_publish,
     people_facts,
     people_qualify,
     people_qualify_recent,
 )
-from tandem.lifecycle.models import StageChange
-from tandem.lifecycle.services import person_change_stage
 from tandem.scoring.models import PersonScore
 from tests.capture.factories import make_form
 from tests.crm.factories import AccountFactory, PersonFactory

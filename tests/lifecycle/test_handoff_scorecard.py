@@ -14,8 +14,8 @@ from django.test import Client
 
 from tandem.campaigns.models import Campaign
 from tandem.crm.models import Activity, Person
-from tandem.lifecycle.handoff_selectors import sla_scorecard
-from tandem.lifecycle.services import person_change_stage
+from tandem.crm.stage_services import person_change_stage
+from tandem.lifecycle.selectors import sla_scorecard
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

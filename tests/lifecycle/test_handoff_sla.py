@@ -10,9 +10,9 @@ from django.test import Client
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Person
-from tandem.lifecycle.handoff_services import sla_breaches_detect, sla_policy_current, sla_policy_publish
+from tandem.crm.stage_services import person_change_stage
 from tandem.lifecycle.models import Notification
-from tandem.lifecycle.services import person_change_stage
+from tandem.lifecycle.services import sla_breaches_detect, sla_policy_current, sla_policy_publish
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

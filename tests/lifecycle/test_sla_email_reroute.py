@@ -12,15 +12,15 @@ from django.db import transaction
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Person
-from tandem.lifecycle.handoff_services import (
+from tandem.crm.stage_services import person_change_stage
+from tandem.lifecycle.models import Notification, RoutingState
+from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, Team, reroute, route
+from tandem.lifecycle.services import (
     routing_publish,
     sla_breaches_detect,
     sla_policy_publish,
     sla_reroutes_apply,
 )
-from tandem.lifecycle.models import Notification, RoutingState
-from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, Team, reroute, route
-from tandem.lifecycle.services import person_change_stage
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.lifecycle.states import ALLOWED, FUNNEL, Stage, can_move, rank
+from tandem.crm.stages import ALLOWED, FUNNEL, Stage, can_move, rank
 
 
 def test_every_stage_has_a_rule():

@@ -15,15 +15,16 @@ from django.test import Client
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Person
+from tandem.crm.stage_services import person_change_stage
+from tandem.demo.lifecycle import demo_calendars_set
 from tandem.lifecycle.business_hours import (
     add_business_minutes,
     business_minutes_between,
     holidays_parse,
     shifts_parse,
 )
-from tandem.lifecycle.demo import demo_calendars_set
-from tandem.lifecycle.handoff_selectors import inbox_items
-from tandem.lifecycle.handoff_services import (
+from tandem.lifecycle.selectors import inbox_items
+from tandem.lifecycle.services import (
     DEFAULT_CALENDAR,
     calendar_for_team,
     sla_breaches_detect,
@@ -32,7 +33,6 @@ from tandem.lifecycle.handoff_services import (
     team_calendar_set,
     team_calendars,
 )
-from tandem.lifecycle.services import person_change_stage
 from tandem.users.models import Role, Team
 from tests.crm.factories import PersonFactory
 from tests.users.factories import TeamFactory, UserFactory

@@ -11,10 +11,10 @@ import pytest
 from django.core.management import call_command
 
 from tandem.campaigns.models import Touchpoint
-from tandem.core.demo import generate_company
 from tandem.core.models import Event
-from tandem.core.services import demo_load
 from tandem.crm.models import Deal, DealStage, Person
+from tandem.demo.company import generate_company
+from tandem.demo.services import demo_load
 from tandem.scoring import model as pure_model
 from tandem.scoring.model import Activation, TrainConfig
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel

@@ -1,13 +1,15 @@
 from django.urls import path
 
-from tandem.analytics import views_dashboard, views_economics, views_reports
+from tandem.analytics.dashboard import views as dashboard_views
+from tandem.analytics.economics import views as economics_views
+from tandem.analytics.reports import views as reports_views
 
 app_name = "analytics"
 urlpatterns = [
-    path("funnel/", views_reports.funnel, name="funnel"),
-    path("attribution/", views_reports.attribution, name="attribution"),
-    path("economics/", views_economics.economics, name="economics"),
-    path("dashboard/", views_dashboard.dashboard, name="dashboard"),
-    path("dashboard/goals/", views_dashboard.goal_set_view, name="goal_set"),
-    path("weekly/", views_dashboard.weekly, name="weekly"),
+    path("funnel/", reports_views.funnel, name="funnel"),
+    path("attribution/", reports_views.attribution, name="attribution"),
+    path("economics/", economics_views.economics, name="economics"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/goals/", dashboard_views.goal_set_view, name="goal_set"),
+    path("weekly/", dashboard_views.weekly, name="weekly"),
 ]

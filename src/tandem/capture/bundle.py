@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from tandem.core.errors import ValidationFailed
 from tandem.crm.identity import email_domain, email_is_valid, email_normalize
-from tandem.lifecycle.states import Stage, rank
+from tandem.crm.stages import Stage, rank
 
 Progress = Callable[[str, int, int], None]
 

@@ -21,7 +21,7 @@ from tandem.crm.services import (
     person_create,
     person_update,
 )
-from tandem.lifecycle.services import person_change_stage
+from tandem.crm.stage_services import person_change_stage
 from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from tandem.core.models import TimeStampedModel
-from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
+from tandem.crm.stages import CHOICES as STAGE_CHOICES
 
 
 class SizeBand(models.TextChoices):
@@ -69,7 +69,7 @@ class Person(TimeStampedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
     )
-    # Written only by tandem.lifecycle.services (a test enforces it).
+    # Written only by tandem.crm.stage_services (a test enforces it).
     # Empty until the first StageChange sets it.
     lifecycle_stage = models.CharField(max_length=16, choices=STAGE_CHOICES, blank=True, default="")
     lead_status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)

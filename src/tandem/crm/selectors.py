@@ -16,9 +16,9 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.crm.models import Activity, Deal, DealStage, Person
+from tandem.crm.stages import LABELS, Stage
 from tandem.feedback.models import Question
 from tandem.lifecycle.models import StageChange
-from tandem.lifecycle.states import LABELS, Stage
 from tandem.users.models import User
 
 PAGE_SIZE = 50

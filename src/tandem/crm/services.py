@@ -13,8 +13,8 @@ from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import email_domain, email_is_valid, email_normalize_configured, name_key
 from tandem.crm.models import Account, Activity, ActivityKind, Deal, DealStage, LeadStatus, LostReason, Person
-from tandem.lifecycle.services import person_change_stage
-from tandem.lifecycle.states import Stage, rank
+from tandem.crm.stage_services import person_change_stage
+from tandem.crm.stages import Stage, rank
 
 
 def account_for_email(*, email: str | None, company: str = "", **fields: Any) -> Account | None:
@@ -407,7 +407,7 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
     """Fold a duplicate into the survivor (its history, deals and ids move over) and delete the duplicate."""
     from tandem.crm.identity import MERGED_EMAIL_SYSTEM
     from tandem.crm.models import ExternalId
-    from tandem.lifecycle.states import can_move
+    from tandem.crm.stages import can_move
 
     if survivor.pk == duplicate.pk:
         raise ValidationFailed(

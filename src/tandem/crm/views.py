@@ -25,10 +25,10 @@ from tandem.crm.services import (
     person_create,
     person_update,
 )
+from tandem.crm.stage_services import person_change_stage
+from tandem.crm.stages import CHOICES as STAGE_CHOICES
+from tandem.crm.stages import INITIAL, LABELS, Stage, can_move
 from tandem.feedback.selectors import lost_reason_offered
-from tandem.lifecycle.services import person_change_stage
-from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
-from tandem.lifecycle.states import INITIAL, LABELS, Stage, can_move
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "stage", "owner", "channel")

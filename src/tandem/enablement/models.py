@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from tandem.core.models import TimeStampedModel
-from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
+from tandem.crm.stages import CHOICES as STAGE_CHOICES
 
 
 def _lines(text: str) -> list[str]:

@@ -24,7 +24,7 @@ from tandem.enablement.matching import (
 from tandem.enablement.models import Asset, AssetKind, ContentUse, Persona, Product
 from tandem.enablement.services import user_can_edit_library
 from tandem.feedback.models import Question, Theme
-from tandem.lifecycle.handoff_services import people_facts
+from tandem.lifecycle.services import people_facts
 
 LIBRARY_LIMIT = 200
 SUGGESTIONS = 5

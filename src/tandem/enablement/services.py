@@ -22,11 +22,11 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
 from tandem.crm.models import Activity, Deal, Person
+from tandem.crm.stages import Stage
 from tandem.enablement import files
 from tandem.enablement.matching import rules_parse
 from tandem.enablement.models import Asset, AssetKind, ContentUse, Objection, Persona, Product
 from tandem.feedback.models import Theme
-from tandem.lifecycle.states import Stage
 from tandem.users.models import Role, User
 
 # Who may send content and record its use: everyone who talks to prospects or equips those who do.

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from tandem.analytics.intervals import wilson_interval
+from tandem.stats.intervals import wilson_interval
 
 
 class UseRow(NamedTuple):

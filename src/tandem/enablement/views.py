@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.crm.identity import email_normalize_configured
 from tandem.crm.models import Activity, Deal, Person
+from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
 from tandem.enablement.models import AssetKind, ContentUse, Objection
-from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
 from tandem.users.models import User
 
 HELPED = {"yes": True, "no": False, "": None}

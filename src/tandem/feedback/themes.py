@@ -55,8 +55,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import calinski_harabasz_score
 from threadpoolctl import ThreadpoolController
 
-from tandem.analytics.intervals import wilson_interval
 from tandem.core.errors import ValidationFailed
+from tandem.stats.intervals import wilson_interval
 
 UNASSIGNED = -1
 SCAN_SAMPLE = 4000

@@ -9,11 +9,13 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import AuthorizationError
 
-from tandem.analytics.reports.sla import period as sla_period
+from tandem.analytics.cli.sla import period as sla_period
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID
 from tandem.crm.models import Person
-from tandem.lifecycle.handoff_selectors import (
+from tandem.lifecycle.models import Notification, RoutingConfig
+from tandem.lifecycle.routing_rules import RoutingRules, rules_check
+from tandem.lifecycle.selectors import (
     InboxItem,
     definition_dry_run,
     definitions_history,
@@ -22,7 +24,7 @@ from tandem.lifecycle.handoff_selectors import (
     team_calendar_view,
     team_calendar_views,
 )
-from tandem.lifecycle.handoff_services import (
+from tandem.lifecycle.services import (
     REJECT_REASONS,
     definition_publish,
     mql_accept,
@@ -34,8 +36,6 @@ from tandem.lifecycle.handoff_services import (
     team_calendar_add_holidays,
     team_calendar_set,
 )
-from tandem.lifecycle.models import Notification, RoutingConfig
-from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 from tandem.lifecycle.sla_rules import SlaPolicy
 
 router = Router(tags=["lifecycle"])

@@ -31,9 +31,9 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 
-from tandem.analytics.intervals import wilson_bounds
 from tandem.core.errors import ValidationFailed
-from tandem.lifecycle.states import Stage
+from tandem.crm.stages import Stage
+from tandem.stats.intervals import wilson_bounds
 
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 COMPARISONS: tuple[str, ...] = (">=", "<=", "between")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from tandem.lifecycle.states import CHOICES as STAGE_CHOICES
+from tandem.crm.stages import CHOICES as STAGE_CHOICES
 
 
 class StageChange(models.Model):

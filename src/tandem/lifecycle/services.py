@@ -1,128 +1,698 @@
-"""The only code that writes a person's lifecycle stage: every move is checked and leaves a StageChange row."""
+"""Writes for the hand-off: publishing definition versions and promoting people who meet the MQL definition."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
-from tandem.crm.models import Person
-from tandem.lifecycle.models import StageChange
-from tandem.lifecycle.states import LABELS, Stage, can_move
+from tandem.core.events import event_record
+from tandem.core.links import absolute_url
+from tandem.core.models import Event
+from tandem.crm.models import Activity, Person
+from tandem.crm.services import person_assign_owner
+from tandem.crm.stage_services import Transition, people_change_stage_bulk, person_change_stage
+from tandem.crm.stages import Stage
+from tandem.lifecycle.business_hours import (
+    BusinessCalendar,
+    add_business_minutes,
+    calendar_from_stored,
+    holiday_entries,
+)
+from tandem.lifecycle.criteria import (
+    DEFINITION_NAMES,
+    Definition,
+    Touch,
+    Touchpoints,
+    definition_changes,
+    definition_evaluate,
+)
+from tandem.lifecycle.holidays import PRESETS, preset_holidays
+from tandem.lifecycle.models import (
+    DefinitionVersion,
+    Notification,
+    RoutingConfig,
+    RoutingState,
+    SlaPolicyVersion,
+    StageChange,
+)
+from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, reroute, route
+from tandem.lifecycle.routing_rules import Team as RosterTeam
+from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
+from tandem.users.models import Team as UserTeam
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One requested move for the bulk service; `at` is when it happened in the data."""
-
-    person_id: int
-    to_stage: str
-    at: dt.datetime
-    by_user_id: int | None = None
-    rule: str = ""
-    rule_version: int | None = None
-    reason: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def _check(*, person_label: str, from_stage: str | None, to_stage: str) -> None:
+def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any) -> DefinitionVersion:
+    """Validate a definition and store it as the next version of its stage, with who and why."""
+    if stage not in DEFINITION_NAMES:
+        raise ValidationFailed("A definition is for 'mql' or 'sql'.", field="stage", value=stage)
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("A definition must be a JSON object.", field="spec", value=spec)
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the definition changes (it goes into the history).", field="reason", value=reason)
+    named = spec.get("name")
+    if named not in (None, "", stage):
+        raise ValidationFailed(f"This definition is named {named!r} but is published as {stage!r}.", field="name", value=named)
     try:
-        Stage(to_stage)
-    except ValueError:
-        raise ValidationFailed(
-            f"unknown lifecycle stage {to_stage!r}", field="to_stage", value=to_stage
-        ) from None
-    if not can_move(from_stage, to_stage):
-        source = LABELS[Stage(from_stage)] if from_stage else "a new person"
-        raise NotAllowed(
-            f"{person_label}: moving from {source} to {LABELS[Stage(to_stage)]} is not allowed",
-            field="to_stage",
-            value=to_stage,
-        )
-
-
-@transaction.atomic
-def person_change_stage(
-    *,
-    person: Person,
-    to_stage: str,
-    at: dt.datetime | None = None,
-    by_user: Any = None,
-    rule: str = "",
-    rule_version: int | None = None,
-    reason: str = "",
-    details: dict[str, Any] | None = None,
-) -> StageChange:
-    """Move one person to a lifecycle stage, recording who or which rule did it and why."""
-    locked = Person.objects.select_for_update().only("id", "lifecycle_stage").get(pk=person.pk)
-    from_stage = locked.lifecycle_stage or None
-    _check(person_label=str(person), from_stage=from_stage, to_stage=to_stage)
-    change = StageChange.objects.create(
-        person_id=person.pk,
-        from_stage=from_stage or "",
-        to_stage=to_stage,
-        changed_at=at or timezone.now(),
-        by_user=by_user if getattr(by_user, "pk", None) else None,
-        rule=rule,
-        rule_version=rule_version,
-        reason=reason,
-        details=details or {},
-    )
-    Person.objects.filter(pk=person.pk).update(lifecycle_stage=to_stage, updated_at=timezone.now())
-    person.lifecycle_stage = to_stage
-    return change
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-@transaction.atomic
-def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
-    """Apply many moves at once (imports): each person's moves in time order, all checked, all recorded."""
-    if not transitions:
-        return 0
-    person_ids = sorted({t.person_id for t in transitions})
-    current: dict[int, str | None] = {}
-    for chunk in _chunks(person_ids, 5000):
-        for pid, stage in Person.objects.filter(pk__in=chunk).values_list("id", "lifecycle_stage"):
-            current[pid] = stage or None
-    missing = set(person_ids) - set(current)
-    if missing:
-        raise ValidationFailed(f"no person with id {min(missing)}", field="person_id", value=min(missing))
-
-    rows: list[StageChange] = []
-    ordered = sorted(transitions, key=lambda t: (t.person_id, t.at))
-    for t in ordered:
-        from_stage = current[t.person_id]
-        _check(person_label=f"person #{t.person_id}", from_stage=from_stage, to_stage=t.to_stage)
-        rows.append(
-            StageChange(
-                person_id=t.person_id,
-                from_stage=from_stage or "",
-                to_stage=t.to_stage,
-                changed_at=t.at,
-                by_user_id=t.by_user_id,
-                rule=t.rule,
-                rule_version=t.rule_version,
-                reason=t.reason,
-                details=t.details,
+        with transaction.atomic():
+            latest = DefinitionVersion.objects.filter(stage=stage).aggregate(v=Max("version"))["v"] or 0
+            # The version is the service's to number: whatever the JSON says is replaced.
+            definition = Definition.from_dict({**spec, "name": stage, "version": latest + 1})
+            previous = DefinitionVersion.objects.filter(stage=stage, version=latest).first()
+            row = DefinitionVersion.objects.create(
+                stage=stage,
+                version=definition.version,
+                spec=definition.to_dict(),
+                reason=reason.strip(),
+                created_by=by_user if getattr(by_user, "pk", None) else None,
+                created_at=timezone.now(),
             )
-        )
-        current[t.person_id] = t.to_stage
-    StageChange.objects.bulk_create(rows, batch_size=2000)
+            changes = definition_changes(Definition.from_dict(previous.spec), definition) if previous else []
+            event_record(
+                kind="definition.published",
+                subject=row,
+                actor=by_user,
+                rule=f"definition:{stage}",
+                rule_version=row.version,
+                reason=row.reason,
+                data={"stage": stage, "version": row.version, "changes": changes},
+            )
+    except IntegrityError as exc:
+        raise NotAllowed(
+            "Someone published a version of this definition at the same moment; reload and try again.",
+            field="version",
+            value=stage,
+        ) from exc
+    return row
 
-    by_final: dict[str, list[int]] = {}
-    for pid in {t.person_id for t in transitions}:
-        by_final.setdefault(current[pid] or "", []).append(pid)
-    now = timezone.now()
-    for stage, ids in by_final.items():
-        for chunk in _chunks(sorted(ids), 5000):
-            Person.objects.filter(pk__in=chunk).update(lifecycle_stage=stage, updated_at=now)
-    return len(rows)
+
+# --- automatic promotion --------------------------------------------------------------------------------
+
+# Stages from which meeting the MQL definition promotes; recycled people re-qualify on new activity only.
+QUALIFYING_STAGES: tuple[str, ...] = ("", Stage.SUBSCRIBER.value, Stage.LEAD.value, Stage.RECYCLED.value)
+CHUNK = 2000
+
+
+def _score_facts(person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    try:
+        PersonScore = apps.get_model("scoring", "PersonScore")
+    except LookupError:  # a deployment without the scoring app: score criteria see missing values
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    rows = PersonScore.objects.filter(person_id__in=person_ids).values_list("person_id", "fit_grade", "engagement", "probability")
+    for pid, grade, engagement, probability in rows:
+        out[pid] = {"fit_grade": grade, "engagement_score": engagement, "predictive_probability": probability}
+    return out
+
+
+def people_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The flat facts definitions and routing read, per person: profile, account, custom fields and scores."""
+    facts: dict[int, dict[str, Any]] = {}
+    rows = Person.objects.filter(pk__in=person_ids).values_list(
+        "id", "job_title", "consent_email", "consent_calls", "custom_fields", "lifecycle_stage",
+        "account__industry", "account__size_band", "account__country", "account__owner_id", "account__custom_fields",
+    )
+    for pid, title, c_email, c_calls, custom, stage, industry, size, country, owner, account_custom in rows:
+        row: dict[str, Any] = {f"account.{k}": v for k, v in (account_custom or {}).items()}
+        # Custom fields never shadow the standard facts.
+        row.update({k: v for k, v in (custom or {}).items() if isinstance(k, str)})
+        row.update(
+            job_title=title, consent_email=c_email, consent_calls=c_calls, industry=industry, size_band=size,
+            country=country, account_owner_id=owner, lifecycle_stage=stage,
+        )
+        facts[pid] = row
+    for pid, scores in _score_facts(list(facts)).items():
+        facts[pid].update(scores)
+    return facts
+
+
+def _touches(person_ids: Sequence[int], since: dt.datetime, as_of: dt.datetime) -> dict[int, list[Touch]]:
+    out: dict[int, list[Touch]] = {}
+    rows = Touchpoint.objects.filter(person_id__in=person_ids, occurred_at__gte=since, occurred_at__lte=as_of).values_list(
+        "person_id", "occurred_at", "kind", "channel", "campaign_id"
+    )
+    for pid, at, kind, channel, campaign in rows:
+        out.setdefault(pid, []).append(Touch(at, kind, channel, campaign))
+    return out
+
+
+def _recycled_at(person_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    rows = (
+        StageChange.objects.filter(person_id__in=person_ids, to_stage=Stage.RECYCLED.value)
+        .values("person_id")
+        .annotate(at=Max("changed_at"))
+        .values_list("person_id", "at")
+    )
+    return dict(rows)
+
+
+def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = None) -> list[int]:
+    """Promote to MQL every given lead who meets the current MQL definition; returns the promoted ids.
+
+    Each promotion's StageChange records the definition version and the ids and sentences of the criteria
+    that matched. Only leads (no stage, subscriber, lead, recycled) are considered; a recycled person's
+    touchpoints count only from the moment they were recycled, so a rejection is not undone by old activity.
+    """
+    if not person_ids:
+        return []
+    at = as_of or timezone.now()
+    row = DefinitionVersion.objects.filter(stage=Stage.MQL.value).order_by("-version").only("spec", "version").first()
+    if row is None:
+        return []
+    definition = Definition.from_dict(row.spec)
+    windows = [c.days for c in definition.criteria if isinstance(c, Touchpoints)]
+    promoted: list[Transition] = []
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        facts = people_facts(person_ids=chunk)
+        leads = [pid for pid, f in facts.items() if (f["lifecycle_stage"] or "") in QUALIFYING_STAGES]
+        if not leads:
+            continue
+        touches = _touches(leads, at - dt.timedelta(days=max(windows)), at) if windows else {}
+        recycled = [pid for pid in leads if facts[pid]["lifecycle_stage"] == Stage.RECYCLED.value]
+        since = _recycled_at(recycled) if recycled else {}
+        for pid in leads:
+            mine = touches.get(pid, [])
+            if pid in since:
+                mine = [t for t in mine if t.occurred_at > since[pid]]
+            result = definition_evaluate(definition, facts[pid], mine, at)
+            if result.met:
+                promoted.append(
+                    Transition(
+                        person_id=pid,
+                        to_stage=Stage.MQL.value,
+                        at=at,
+                        rule=f"definition:{Stage.MQL.value}",
+                        rule_version=row.version,
+                        reason=f"Met MQL definition v{row.version}",
+                        details={"matched": [m.to_dict() for m in result.matched], "definition": Stage.MQL.value},
+                    )
+                )
+    if promoted:
+        with transaction.atomic():
+            people_change_stage_bulk(transitions=promoted)
+            people_route(person_ids=[t.person_id for t in promoted])
+    return [t.person_id for t in promoted]
+
+
+SWEEP_EVENT = "lifecycle.qualify_sweep"
+# Profile edits and rescoring are found by their timestamps, which are set before their transaction commits;
+# looking this far back again catches a long rescoring that committed after a sweep had passed its time.
+CHANGE_LAG = dt.timedelta(minutes=5)
+
+
+def _score_changed_since(since: dt.datetime, limit: int) -> list[int]:
+    try:
+        PersonScore = apps.get_model("scoring", "PersonScore")
+    except LookupError:
+        return []
+    return list(
+        # updated_at is the wall-clock write time (indexed); scored_at is the score's as-of and may be older.
+        PersonScore.objects.filter(updated_at__gt=since, person__lifecycle_stage__in=QUALIFYING_STAGES)
+        .order_by()
+        .values_list("person_id", flat=True)[:limit]
+    )
+
+
+def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_000) -> list[int]:
+    """Qualify the people with new touchpoints, profile changes or score changes since the last sweep.
+
+    Runs every minute from the task queue, so capture stays as fast as it was. Three watermarks live in the
+    sweep's event: the last touchpoint id, the time of the last check (profiles by Person.updated_at, scores
+    by PersonScore.updated_at, re-read CHANGE_LAG back) and the first sweep's time (history before it is the
+    dry run's business). When nothing changed it costs four small queries and writes nothing.
+    """
+    moment = timezone.now()
+    last = Event.objects.filter(kind=SWEEP_EVENT).order_by("-id").values_list("data", flat=True).first() or {}
+    if "checked_at" not in last:  # first sweep (or one from before profile and score watermarks)
+        after = last.get("last_touchpoint_id")
+        if after is None:
+            after = Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        event_record(
+            kind=SWEEP_EVENT,
+            reason="watermark set",
+            data={"last_touchpoint_id": int(after), "started_at": moment.isoformat(), "checked_at": moment.isoformat(), "people": 0},
+        )
+        return []
+    after = int(last.get("last_touchpoint_id", 0))
+    since = max(dt.datetime.fromisoformat(last["checked_at"]) - CHANGE_LAG, dt.datetime.fromisoformat(last["started_at"]))
+    rows = list(Touchpoint.objects.filter(id__gt=after).order_by("id").values_list("id", "person_id")[:limit])
+    by_touch = {pid for _, pid in rows}
+    by_profile = set(
+        Person.objects.filter(updated_at__gt=since, lifecycle_stage__in=QUALIFYING_STAGES).order_by().values_list("id", flat=True)[:limit]
+    )
+    by_score = set(_score_changed_since(since, limit))
+    if not (by_touch or by_profile or by_score):
+        return []
+    people = sorted(by_touch | by_profile | by_score)
+    with transaction.atomic():
+        promoted = people_qualify(person_ids=people, as_of=as_of)
+        event_record(
+            kind=SWEEP_EVENT,
+            reason="qualified people with new touchpoints, profile or score changes",
+            data={
+                "last_touchpoint_id": rows[-1][0] if rows else after,
+                "started_at": last["started_at"],
+                "checked_at": moment.isoformat(),
+                "people": len(people),
+                "by_touchpoint": len(by_touch),
+                "by_profile": len(by_profile),
+                "by_score": len(by_score),
+                "promoted": len(promoted),
+            },
+        )
+    return promoted
+
+
+# --- routing -----------------------------------------------------------------------------------------------
+
+REP_ROLES: tuple[str, ...] = ("sales_rep", "sales_manager")
+
+
+def routing_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) -> RoutingConfig:
+    """Validate routing rules and store them as the next version, with who and why."""
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("Routing rules must be a JSON object.", field="spec", value=spec)
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the routing changes (it goes into the history).", field="reason", value=reason)
+    with transaction.atomic():
+        latest = RoutingConfig.objects.aggregate(v=Max("version"))["v"] or 0
+        rules = RoutingRules.from_dict({**spec, "version": latest + 1})
+        row = RoutingConfig.objects.create(
+            version=rules.version,
+            spec=rules.to_dict(),
+            reason=reason.strip(),
+            created_by=by_user if getattr(by_user, "pk", None) else None,
+            created_at=timezone.now(),
+        )
+        event_record(kind="routing.published", subject=row, actor=by_user, rule="routing", rule_version=row.version, reason=row.reason)
+    return row
+
+
+def roster_build() -> Roster:
+    """Reps (sales roles, active) and sales teams as routing sees them right now."""
+    User = get_user_model()
+    users = list(
+        User.objects.filter(role__in=REP_ROLES, is_active=True).order_by("id").values_list("id", "username", "is_away", "capacity", "team_id")
+    )
+    reps = tuple(Rep(id=uid, name=name, is_away=away, capacity=capacity) for uid, name, away, capacity, _ in users)
+    members: dict[int, list[int]] = {}
+    for uid, _, _, _, team_id in users:
+        if team_id is not None:
+            members.setdefault(team_id, []).append(uid)
+    teams = tuple(
+        RosterTeam(id=tid, name=name, members=tuple(members.get(tid, ())))
+        for tid, name in UserTeam.objects.order_by("id").values_list("id", "name")
+    )
+    return Roster(reps=reps, teams=teams)
+
+
+def people_route(*, person_ids: Sequence[int]) -> dict[int, int | None]:
+    """Give each person to a rep by the routing rules in force; returns person id → rep id (None: nobody).
+
+    The round-robin tallies are locked and saved in the same transaction as the assignments.
+    """
+    config = RoutingConfig.objects.order_by("-version").first()
+    if config is None or not person_ids:
+        return {}
+    rules = RoutingRules.from_dict(config.spec)
+    roster = roster_build()
+    out: dict[int, int | None] = {}
+    with transaction.atomic():
+        holder = RoutingState.objects.select_for_update().filter(pk=1).first() or RoutingState.objects.create(pk=1, state={})
+        state = RoundRobinState.from_dict(holder.state or {})
+        facts = people_facts(person_ids=person_ids)
+        people = Person.objects.in_bulk(list(facts))
+        owners = get_user_model().objects.in_bulk([r.id for r in roster.reps])
+        for pid in sorted(facts):
+            routed = route(facts[pid], rules, roster, state)
+            state = routed.state
+            a = routed.assignment
+            out[pid] = a.rep_id
+            if a.rep_id is not None:
+                person_assign_owner(
+                    person=people[pid], owner=owners[a.rep_id], rule=f"routing:{a.rule_id}@v{config.version}", reason=a.explanation
+                )
+        holder.state = state.to_dict()
+        holder.save(update_fields=["state", "updated_at"])
+    return out
+
+
+# --- the rep's answer: accept or reject ----------------------------------------------------------------------
+
+REJECT_REASONS: dict[str, str] = {
+    "wrong_person": "Wrong person",
+    "no_budget": "No budget",
+    "no_need": "No need",
+    "duplicate": "Duplicate",
+    "bad_data": "Bad data",
+    "student": "Student / job seeker",
+    "competitor": "Competitor",
+    "other": "Other",
+}
+
+
+def _check_handler(person: Person, user: Any) -> None:
+    if person.lifecycle_stage != Stage.MQL.value:
+        raise NotAllowed(f"{person} is not a new MQL any more.", field="lifecycle_stage", value=person.lifecycle_stage)
+    mine = person.owner_id == getattr(user, "pk", None)
+    if not (mine or getattr(user, "role", "") in ("sales_manager", "admin") or getattr(user, "is_superuser", False)):
+        raise NotAllowed("Only the lead's owner (or a sales manager) answers for it.", field="owner", value=person.owner_id)
+
+
+def mql_accept(*, person: Person, by_user: Any) -> StageChange:
+    """Sales accepts an MQL: it becomes a SAL."""
+    _check_handler(person, by_user)
+    return person_change_stage(person=person, to_stage=Stage.SAL.value, by_user=by_user, rule="inbox:accept", reason="Accepted by sales")
+
+
+def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str = "") -> StageChange:
+    """Sales rejects an MQL with a reason: it goes back to marketing as recycled, tagged with its campaign."""
+    if reason_code not in REJECT_REASONS:
+        raise ValidationFailed(f"Unknown reason; use one of {', '.join(REJECT_REASONS)}.", field="reason_code", value=reason_code)
+    comment = (comment or "").strip()
+    if reason_code == "other" and not comment:
+        raise ValidationFailed("Say what the other reason is.", field="comment", value=None)
+    _check_handler(person, by_user)
+    campaign_id = person.latest_campaign_id or person.original_campaign_id
+    return person_change_stage(
+        person=person,
+        to_stage=Stage.RECYCLED.value,
+        by_user=by_user,
+        rule="inbox:reject",
+        reason=REJECT_REASONS[reason_code] + (f": {comment}" if comment else ""),
+        details={"reason_code": reason_code, "comment": comment, "campaign_id": campaign_id},
+    )
+
+
+# --- the SLA: policy versions and breach detection -----------------------------------------------------------
+
+BREACH_EVENT = "sla.first_touch_breached"
+BREACH_EMAIL_EVENT = "sla.breach_emailed"
+REROUTE_EVENT = "sla.rerouted"
+REROUTE_EMAIL_EVENT = "sla.reroute_emailed"
+
+
+def sla_policy_current() -> SlaPolicy:
+    """The SLA policy in force (the defaults of SlaPolicy until an admin publishes one)."""
+    row = SlaPolicyVersion.objects.order_by("-version").only("spec").first()
+    return SlaPolicy.from_dict(row.spec) if row else SlaPolicy()
+
+
+def sla_policy_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) -> SlaPolicyVersion:
+    """Validate an SLA policy and store it as the next version, with who and why."""
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("The SLA policy must be a JSON object.", field="spec", value=spec)
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the SLA changes (it goes into the history).", field="reason", value=reason)
+    with transaction.atomic():
+        latest = SlaPolicyVersion.objects.aggregate(v=Max("version"))["v"] or 0
+        policy = SlaPolicy.from_dict({**spec, "version": latest + 1})
+        row = SlaPolicyVersion.objects.create(
+            version=policy.version,
+            spec=policy.to_dict(),
+            reason=reason.strip(),
+            created_by=by_user if getattr(by_user, "pk", None) else None,
+            created_at=timezone.now(),
+        )
+        event_record(kind="sla.published", subject=row, actor=by_user, rule="sla", rule_version=row.version, reason=row.reason)
+    return row
+
+
+def team_calendars() -> dict[int, BusinessCalendar]:
+    """Every team's business calendar by team id (one query); see `calendar_for_team` for teamless owners."""
+    return {tid: calendar_from_stored(zone, stored) for tid, zone, stored in UserTeam.objects.values_list("id", "time_zone", "calendar")}
+
+
+DEFAULT_CALENDAR = BusinessCalendar()
+
+
+def calendar_for_team(calendars: Mapping[int, BusinessCalendar], team_id: int | None) -> BusinessCalendar:
+    """The calendar the SLA uses for an owner's team: the team's own, else Monday–Friday 09:00–17:00 UTC."""
+    return calendars.get(team_id, DEFAULT_CALENDAR) if team_id is not None else DEFAULT_CALENDAR
+
+
+def _can_edit_calendar(user: Any) -> bool:
+    return user is None or bool(getattr(user, "has_perm", lambda _p: False)("users.change_team"))
+
+
+@transaction.atomic
+def team_calendar_set(
+    *,
+    team: UserTeam,
+    time_zone: str,
+    hours: Mapping[str, Any] | None,
+    holidays: Sequence[Any],
+    by_user: Any,
+    reason: str = "",
+) -> UserTeam:
+    """Set a team's time zone, working hours (None: Monday–Friday 09:00–17:00) and holidays (admins)."""
+    if not _can_edit_calendar(by_user):
+        raise NotAllowed("Only admins edit team calendars.", field="team", value=team.pk)
+    entries = holiday_entries(holidays)
+    calendar = BusinessCalendar.from_dict(
+        {"time_zone": (time_zone or "").strip() or "UTC", "hours": hours, "holidays": [d.isoformat() for d, _ in entries]}
+    )
+    stored: dict[str, Any] = {"holidays": [{"date": d.isoformat(), "name": name} for d, name in entries]}
+    if hours is not None:
+        stored["hours"] = calendar.to_dict()["hours"]
+    before = {"time_zone": team.time_zone, "calendar": team.calendar}
+    team.time_zone = calendar.time_zone
+    team.calendar = stored
+    team.save(update_fields=["time_zone", "calendar"])
+    event_record(
+        kind="team.calendar_changed",
+        subject=team,
+        actor=by_user,
+        reason=(reason or "").strip(),
+        data={"from": before, "to": {"time_zone": team.time_zone, "calendar": stored}},
+    )
+    return team
+
+
+def team_calendar_add_holidays(*, team: UserTeam, preset: str, years: range, by_user: Any) -> UserTeam:
+    """Add a preset's public holidays (US federal, England and Wales) for the given years to a team's calendar."""
+    added = preset_holidays(preset, years)
+    current = holiday_entries((team.calendar or {}).get("holidays"))
+    merged = [{"date": d.isoformat(), "name": n} for d, n in added] + [{"date": d.isoformat(), "name": n} for d, n in current]
+    return team_calendar_set(
+        team=team,
+        time_zone=team.time_zone,
+        hours=(team.calendar or {}).get("hours"),
+        holidays=merged,
+        by_user=by_user,
+        reason=f"{PRESETS[preset]} {years.start}–{years.stop - 1}",
+    )
+
+
+class _OpenMql(NamedTuple):
+    person_id: int
+    owner_id: int
+    team_id: int | None
+    manager_id: int | None
+    name: str
+    handoff_at: dt.datetime
+    touches: list[dt.datetime]
+
+
+def _open_mqls() -> list[_OpenMql]:
+    """Owned MQLs with their latest hand-off and every logged activity (three queries)."""
+    people = list(
+        Person.objects.filter(lifecycle_stage=Stage.MQL.value, owner__isnull=False).values_list(
+            "id", "owner_id", "owner__team_id", "owner__team__manager_id", "first_name", "last_name", "email"
+        )
+    )
+    if not people:
+        return []
+    ids = [p[0] for p in people]
+    handoff: dict[int, dt.datetime] = {}
+    for pid, at in StageChange.objects.filter(person_id__in=ids, to_stage=Stage.MQL.value).order_by("changed_at", "id").values_list("person_id", "changed_at"):
+        handoff[pid] = at
+    touches: dict[int, list[dt.datetime]] = {}
+    for pid, at in Activity.objects.filter(person_id__in=ids).values_list("person_id", "occurred_at"):
+        touches.setdefault(pid, []).append(at)
+    return [
+        _OpenMql(pid, owner, team, manager, f"{first} {last}".strip() or email or f"person #{pid}", handoff[pid], touches.get(pid, []))
+        for pid, owner, team, manager, first, last, email in people
+        if pid in handoff
+    ]
+
+
+def _handled(kind: str, ids: Sequence[int]) -> set[tuple[int, str]]:
+    """(person id, hand-off) pairs an SLA event of `kind` was already recorded for."""
+    rows = Event.objects.filter(kind=kind, subject_type="crm.person", subject_id__in=ids).values_list("subject_id", "data")
+    return {(sid, str((data or {}).get("handoff_at"))) for sid, data in rows if sid is not None}
+
+
+class _Mail(NamedTuple):
+    person_id: int
+    subject: str
+    body: str
+    user_ids: tuple[int, ...]
+
+
+def sla_email_configured() -> bool:
+    """Whether SLA emails go out: only when an SMTP host is configured (TANDEM_SMTP_HOST)."""
+    return bool(getattr(settings, "EMAIL_HOST", ""))
+
+
+def _mails_after_commit(mails: Sequence[_Mail], *, kind: str) -> None:
+    """Send the mails once the transaction commits (a rolled-back breach sends nothing); each person's
+    mail is recorded in an event of `kind`, with the addresses, or the error when the server refused."""
+    if not mails or not sla_email_configured():
+        return
+    addresses = dict(
+        get_user_model().objects.filter(pk__in={u for m in mails for u in m.user_ids}, is_active=True).exclude(email="").values_list("pk", "email")
+    )
+
+    def send() -> None:
+        with mail.get_connection(fail_silently=False) as connection:
+            for m in mails:
+                to = sorted({addresses[u] for u in m.user_ids if u in addresses})
+                if not to:
+                    continue
+                data: dict[str, Any] = {"to": to, "subject": m.subject}
+                try:
+                    mail.EmailMessage(m.subject, m.body, settings.DEFAULT_FROM_EMAIL, to, connection=connection).send()
+                except (OSError, mail.BadHeaderError) as exc:  # smtplib errors are OSErrors
+                    data["error"] = f"{type(exc).__name__}: {exc}"
+                event_record(kind=kind, subject_type="crm.person", subject_id=m.person_id, rule="sla", data=data)
+
+    transaction.on_commit(send)
+
+
+def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
+    """Find MQLs whose first-touch deadline has passed untouched; record each breach once and notify the
+    owner and the owner's team manager in the app (and by email when SMTP is configured). Returns the ids
+    of the people newly breached.
+
+    A touch is any sales activity (call, email, meeting…) logged on the person at or after the hand-off;
+    business hours are those of the owner's team calendar.
+    """
+    moment = now or timezone.now()
+    policy = sla_policy_current()
+    mqls = _open_mqls()
+    if not mqls:
+        return []
+    already = _handled(BREACH_EVENT, [m.person_id for m in mqls])
+    calendars = team_calendars()
+    breached: list[int] = []
+    notes: list[Notification] = []
+    mails: list[_Mail] = []
+    with transaction.atomic():
+        for m in mqls:
+            calendar = calendar_for_team(calendars, m.team_id)
+            status = first_touch_status(m.handoff_at, m.touches, calendar, policy, moment)
+            if status.state != "breached" or (m.person_id, m.handoff_at.isoformat()) in already:
+                continue
+            event_record(
+                kind=BREACH_EVENT,
+                subject_type="crm.person",
+                subject_id=m.person_id,
+                rule="sla",
+                rule_version=policy.version,
+                reason=status.explanation,
+                data={"handoff_at": m.handoff_at.isoformat(), "deadline": status.deadline.isoformat(), "owner": m.owner_id},
+                occurred_at=status.deadline,
+            )
+            text = f"SLA breached: {m.name} was not touched by {status.deadline:%Y-%m-%d %H:%M} UTC."
+            recipients = tuple(sorted({m.owner_id} | ({m.manager_id} if m.manager_id is not None else set())))
+            for user_id in recipients:
+                notes.append(Notification(user_id=user_id, kind="sla_breach", text=text, url=f"/people/{m.person_id}/", created_at=moment))
+            local = status.deadline.astimezone(calendar.zone)
+            body = (
+                f"{text}\n\nThe MQL was handed over on {m.handoff_at:%Y-%m-%d %H:%M} UTC; the first touch was due within "
+                f"{policy.first_touch_hours:g} business hours, by {local:%Y-%m-%d %H:%M} {calendar.time_zone}.\n"
+                f"Open the lead: {absolute_url(f'/people/{m.person_id}/')}\n"
+            )
+            mails.append(_Mail(m.person_id, f"[Tandem] SLA breached: {m.name}", body, recipients))
+            breached.append(m.person_id)
+        Notification.objects.bulk_create(notes)
+        _mails_after_commit(mails, kind=BREACH_EMAIL_EVENT)
+    return breached
+
+
+def sla_reroutes_apply(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-route MQLs still untouched `reroute_after_hours` business hours after their first-touch breach:
+    the routing rules in force choose another rep (never the current owner); the assignment is recorded with
+    rule "sla.reroute" and the reason, and both reps are notified (and emailed when SMTP is configured).
+
+    Each hand-off is re-routed at most once, so a lead does not bounce between reps. Returns the re-routed ids.
+    """
+    moment = now or timezone.now()
+    policy = sla_policy_current()
+    config = RoutingConfig.objects.order_by("-version").first()
+    if policy.reroute_after_hours is None or config is None:
+        return []
+    mqls = _open_mqls()
+    if not mqls:
+        return []
+    already = _handled(REROUTE_EVENT, [m.person_id for m in mqls])
+    calendars = team_calendars()
+    due: list[tuple[_OpenMql, dt.datetime]] = []
+    for m in mqls:
+        if (m.person_id, m.handoff_at.isoformat()) in already:
+            continue
+        calendar = calendar_for_team(calendars, m.team_id)
+        status = first_touch_status(m.handoff_at, m.touches, calendar, policy, moment)
+        if status.state != "breached" or status.touched_at is not None:
+            continue
+        if moment >= add_business_minutes(status.deadline, policy.reroute_after_hours * 60.0, calendar):
+            due.append((m, status.deadline))
+    if not due:
+        return []
+    rules = RoutingRules.from_dict(config.spec)
+    roster = roster_build()
+    User = get_user_model()
+    moved: list[int] = []
+    with transaction.atomic():
+        holder = RoutingState.objects.select_for_update().filter(pk=1).first() or RoutingState.objects.create(pk=1, state={})
+        state = RoundRobinState.from_dict(holder.state or {})
+        facts = people_facts(person_ids=[m.person_id for m, _ in due])
+        people = Person.objects.in_bulk([m.person_id for m, _ in due])
+        users = User.objects.in_bulk([r.id for r in roster.reps] + [m.owner_id for m, _ in due])
+        notes: list[Notification] = []
+        mails: list[_Mail] = []
+        after = f"{policy.reroute_after_hours:g} business hours"
+        for m, deadline in due:
+            routed = reroute(facts[m.person_id], rules, roster, state, exclude_rep_id=m.owner_id)
+            state = routed.state
+            a = routed.assignment
+            reason = f"Untouched {after} after the first-touch SLA breach (due {deadline:%Y-%m-%d %H:%M} UTC)"
+            event_record(
+                kind=REROUTE_EVENT,
+                subject_type="crm.person",
+                subject_id=m.person_id,
+                rule="sla.reroute",
+                rule_version=policy.version,
+                reason=f"{reason}; {a.explanation}",
+                data={"handoff_at": m.handoff_at.isoformat(), "from": m.owner_id, "to": a.rep_id, "routing_rule": a.rule_id},
+            )
+            if a.rep_id is None:  # nobody else is available: the lead stays, the event says why
+                continue
+            person_assign_owner(person=people[m.person_id], owner=users[a.rep_id], rule="sla.reroute", reason=f"{reason}; {a.explanation}")
+            old, new = users.get(m.owner_id), users[a.rep_id]
+            url = f"/people/{m.person_id}/"
+            notes += [
+                Notification(user_id=m.owner_id, kind="sla_reroute", text=f"Re-routed: {m.name} went to {new}, untouched {after} after the SLA breach.", url=url, created_at=moment),
+                Notification(user_id=a.rep_id, kind="sla_reroute", text=f"Re-routed to you: {m.name}, untouched by {old} {after} after the SLA breach. Please touch it now.", url=url, created_at=moment),
+            ]
+            body = f"{m.name} was re-routed from {old} to {new}: {reason}.\nRouting: {a.explanation}\nOpen the lead: {absolute_url(url)}\n"
+            mails.append(_Mail(m.person_id, f"[Tandem] Re-routed: {m.name}", body, (m.owner_id, a.rep_id)))
+            moved.append(m.person_id)
+        holder.state = state.to_dict()
+        holder.save(update_fields=["state", "updated_at"])
+        Notification.objects.bulk_create(notes)
+        _mails_after_commit(mails, kind=REROUTE_EMAIL_EVENT)
+    return moved

@@ -13,7 +13,7 @@ Decisions:
   (or at ``now``). The rule is met once K attempts are made, or when sales accepted the lead (moved it on)
   before the window ended; it is breached when the lead was disqualified with fewer than K attempts (at
   the disqualification) or when the window ended with fewer (at its end, same exact-minute rule).
-- Rates carry 95 % Wilson intervals from ``tandem.analytics.intervals``. A rate "meets" the minimum when the
+- Rates carry 95 % Wilson intervals from ``tandem.stats.intervals``. A rate "meets" the minimum when the
   whole interval is at or above it, is "below" when the whole interval is under it, else "unclear": a
   handful of MQLs cannot prove a shortfall.
 - Batch forms take POSIX seconds or datetime64 arrays (NaN/NaT: none) and use a precomputed
@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from tandem.analytics.intervals import wilson_bounds
 from tandem.core.errors import ValidationFailed
 from tandem.lifecycle.business_hours import (
     BusinessCalendar,
@@ -39,6 +38,7 @@ from tandem.lifecycle.business_hours import (
     business_minutes_between,
     from_epoch,
 )
+from tandem.stats.intervals import wilson_bounds
 
 MET, PENDING, BREACHED = "met", "pending", "breached"
 STATE_CODES: tuple[str, ...] = (MET, PENDING, BREACHED)

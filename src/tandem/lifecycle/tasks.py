@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 from huey.exceptions import TaskLockedException
 
-from tandem.lifecycle.handoff_services import people_qualify_recent, sla_breaches_detect, sla_reroutes_apply
+from tandem.lifecycle.services import people_qualify_recent, sla_breaches_detect, sla_reroutes_apply
 
 
 @db_periodic_task(crontab(minute="*"))

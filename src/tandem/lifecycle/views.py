@@ -15,12 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tandem.analytics.reports.sla import period as sla_period
+from tandem.analytics.cli.sla import period as sla_period
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.crm.models import Person
 from tandem.lifecycle.business_hours import holidays_parse, shifts_parse
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
-from tandem.lifecycle.handoff_selectors import (
+from tandem.lifecycle.holidays import PRESETS
+from tandem.lifecycle.models import Notification, RoutingConfig, SlaPolicyVersion
+from tandem.lifecycle.routing_rules import RoutingRules, rules_check
+from tandem.lifecycle.selectors import (
     definition_dry_run,
     definitions_history,
     inbox_items,
@@ -28,7 +31,7 @@ from tandem.lifecycle.handoff_selectors import (
     team_calendar_view,
     team_calendar_views,
 )
-from tandem.lifecycle.handoff_services import (
+from tandem.lifecycle.services import (
     REJECT_REASONS,
     definition_publish,
     mql_accept,
@@ -40,9 +43,6 @@ from tandem.lifecycle.handoff_services import (
     team_calendar_add_holidays,
     team_calendar_set,
 )
-from tandem.lifecycle.holidays import PRESETS
-from tandem.lifecycle.models import Notification, RoutingConfig, SlaPolicyVersion
-from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
 

@@ -45,9 +45,9 @@ from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
 from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person
+from tandem.crm.stage_services import Transition, people_change_stage_bulk
+from tandem.crm.stages import FUNNEL, Stage, rank
 from tandem.lifecycle.models import StageChange
-from tandem.lifecycle.services import Transition, people_change_stage_bulk
-from tandem.lifecycle.states import FUNNEL, Stage, rank
 
 Progress = Callable[[str, int, int], None]
 logger = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_norm
 from tandem.crm.models import Account, ExternalId, Person
 from tandem.crm.selectors import person_match
 from tandem.crm.services import accounts_for_emails
-from tandem.lifecycle.services import Transition, people_change_stage_bulk
+from tandem.crm.stage_services import Transition, people_change_stage_bulk
 
 log = logging.getLogger(__name__)
 

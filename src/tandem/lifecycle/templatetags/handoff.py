@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from tandem.lifecycle.handoff_selectors import campaign_rejections as rejections_for
+from tandem.lifecycle.selectors import campaign_rejections as rejections_for
 
 register = template.Library()
 

@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.analytics.models import Experiment
-from tandem.analytics.selectors_stats import experiment_get, experiment_list
-from tandem.analytics.services_stats import (
+from tandem.analytics.statistics.selectors import experiment_get, experiment_list
+from tandem.analytics.statistics.services import (
     experiment_create,
     experiment_import_csv,
     experiment_outcomes_from_crm,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.analytics.reports import report_modules
+from tandem.analytics.cli import report_modules
 from tandem.core.errors import TandemError
 
 

@@ -9,10 +9,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
-from tandem.lifecycle.handoff_selectors import TeamCalendarView, team_calendar_view, team_calendar_views
-from tandem.lifecycle.handoff_services import team_calendar_add_holidays, team_calendar_set
 from tandem.lifecycle.holidays import PRESETS
 from tandem.lifecycle.management.commands.definition import read_json_object
+from tandem.lifecycle.selectors import TeamCalendarView, team_calendar_view, team_calendar_views
+from tandem.lifecycle.services import team_calendar_add_holidays, team_calendar_set
 from tandem.users.models import Team
 
 

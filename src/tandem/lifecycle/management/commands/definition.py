@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError, ValidationFailed
-from tandem.lifecycle.handoff_selectors import definition_dry_run, definitions_history
-from tandem.lifecycle.handoff_services import definition_publish
+from tandem.lifecycle.selectors import definition_dry_run, definitions_history
+from tandem.lifecycle.services import definition_publish
 
 
 def read_json_object(path: Path, *, what: str = "A definition") -> dict[str, Any]:

@@ -1,0 +1,342 @@
+"""Reads for the unit-economics report: campaigns' spend, stage reach, won deals and scores, fed to economics.py.
+
+Period filter (docs/reports.md, "Unit economics", says the same): spend is the part of each campaign's cost
+that falls on the period's days; stage counts are the people who reached the stage in the period; revenue
+and ROI use the attribution report of the same period (journeys that end in it); LTV follows the customers
+whose first purchase falls in the period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from tandem.analytics.reports.selectors import (
+    _CACHE,
+    _CACHE_SIZE,
+    ATTRIBUTION_BY,
+    NO_CAMPAIGN,
+    REPORT_MODELS,
+    UNKNOWN,
+    _day_bounds,
+    report_cached,
+    reports_fingerprint,
+    stage_reach_get,
+)
+from tandem.campaigns.models import Campaign
+from tandem.core.errors import ValidationFailed
+from tandem.crm.models import Account, Deal, DealStage, Person
+from tandem.stats import economics
+from tandem.stats.funnel import STAGES
+
+EPOCH = dt.date(1970, 1, 1)
+# LTV rows: per source (the report's channel / campaign, with spend and CAC) or per account field (no spend).
+ACCOUNT_SEGMENTS: dict[str, str] = {"industry": "industry", "size_band": "size_band", "country": "country"}
+LTV_SEGMENTS: tuple[str, ...] = ("source", *ACCOUNT_SEGMENTS)
+COST_STAGE_INDEX = [STAGES.index(s) for s in economics.COST_STAGES]
+
+
+def _day(value: dt.date) -> int:
+    return (value - EPOCH).days
+
+
+def _segment_valid(segment: str) -> None:
+    if segment not in LTV_SEGMENTS:
+        raise ValidationFailed(
+            f"segment must be one of {', '.join(LTV_SEGMENTS)}, got {segment!r}", field="segment", value=segment
+        )
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def campaign_spend_get(
+    *, by: str, date_from: dt.date | None = None, date_to: dt.date | None = None, as_of: dt.date | None = None
+) -> dict[str, float]:
+    """Spend per channel or campaign name in the period: each campaign's cost spread evenly over its days."""
+    as_of = as_of or _today()
+    names, costs, starts, ends = [], [], [], []
+    for name, channel, cost, started, ended, created in Campaign.objects.values_list(
+        "name", "channel", "actual_cost", "started_on", "ended_on", "created_at"
+    ):
+        # A campaign still running has spent its cost so far up to today; one without dates sits on one day.
+        start = started or ended or created.date()
+        end = ended or max(start, as_of)
+        names.append((channel or UNKNOWN) if by == "channel" else (name or NO_CAMPAIGN))
+        costs.append(float(cost or 0))
+        starts.append(_day(start))
+        ends.append(_day(end))
+    spend = economics.spread_spend(
+        cost=costs,
+        start_day=starts,
+        end_day=ends,
+        window_from=None if date_from is None else _day(date_from),
+        window_to=None if date_to is None else _day(date_to),
+    )
+    return economics.group_sum(names, spend)
+
+
+Source = tuple[str, str, int | None]  # a person's original channel, original campaign name, account id
+
+
+def _source(person: Source | None, by: str) -> str:
+    if person is None:
+        return UNKNOWN if by == "channel" else NO_CAMPAIGN
+    return person[0] if by == "channel" else person[1]
+
+
+def _people() -> dict[int, Source]:
+    return {
+        pid: (channel or UNKNOWN, campaign or NO_CAMPAIGN, account)
+        for pid, channel, campaign, account in Person.objects.values_list(
+            "id", "original_channel", "original_campaign__name", "account_id"
+        )
+    }
+
+
+def _stage_counts(
+    *, people: dict[int, Source], by: str, low: float, high: float
+) -> tuple[dict[str, list[int]], set[int]]:
+    """People per group reaching lead, MQL, SQL, customer in [low, high); and the ids of the period's leads."""
+    ids, reached = stage_reach_get()
+    groups = [_source(people.get(pid), by) for pid in ids]
+    counts = economics.stage_counts(reached=reached, stage_index=COST_STAGE_INDEX, groups=groups, low=low, high=high)
+    lead = reached[:, 0]
+    in_period = ~np.isnan(lead) & (lead >= low) & (lead < high)
+    return counts, {pid for pid, k in zip(ids, in_period.tolist(), strict=True) if k}
+
+
+def _purchases(
+    *, people: dict[int, Source], by: str, segment: str = "source"
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], list[str]]:
+    """Won deals as purchases of customers (the account, else the person): ids, days, values, customer group.
+
+    A customer's group is the source (channel / campaign) of the person on their first won deal, or, for an
+    account segment, that field of the customer's account.
+    """
+    accounts: dict[int, str] = {}
+    if segment != "source":
+        field = ACCOUNT_SEGMENTS[segment]
+        accounts = {aid: str(value or UNKNOWN) for aid, value in Account.objects.values_list("id", field)}
+    customers: list[int] = []
+    days: list[int] = []
+    values: list[float] = []
+    groups: list[str] = []
+    group_of: dict[int, str] = {}
+    for deal_id, pid, account, amount, closed in (
+        Deal.objects.filter(stage=DealStage.WON, closed_at__isnull=False)
+        .order_by("closed_at", "id")
+        .values_list("id", "person_id", "account_id", "amount", "closed_at")
+    ):
+        if closed is None:  # excluded by the filter; narrows the type
+            continue
+        person = people.get(pid) if pid is not None else None
+        buyer = account or (person[2] if person else None)
+        # Accounts and people share no id space: people get negative ids, orphan deals a range of their own.
+        customer = buyer if buyer else (-pid if pid else -(10**12) - deal_id)
+        if customer not in group_of:
+            group_of[customer] = _source(person, by) if segment == "source" else accounts.get(buyer or 0, UNKNOWN)
+        customers.append(customer)
+        days.append(_day(closed.astimezone(dt.UTC).date()))
+        values.append(float(amount or 0))
+        groups.append(group_of[customer])
+    return np.asarray(customers, dtype=np.int64), np.asarray(days, dtype=np.int64), np.asarray(values), groups
+
+
+def _expected_values(*, people: dict[int, Source], by: str, ids: set[int]) -> dict[str, tuple[float, int]]:
+    """Per source group: the sum and number of scored expected values of the given people (read-only scoring)."""
+    try:
+        from tandem.scoring.models import PersonScore
+    except ImportError:  # scoring not installed: the column stays empty
+        return {}
+    out: dict[str, tuple[float, int]] = {}
+    for pid, value in PersonScore.objects.filter(expected_value__isnull=False).values_list("person_id", "expected_value"):
+        if pid not in ids or pid not in people or value is None:
+            continue
+        key = _source(people[pid], by)
+        total, n = out.get(key, (0.0, 0))
+        out[key] = (total + float(value), n + 1)
+    return out
+
+
+def ltv_report_get(
+    *,
+    by: str = "channel",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    horizon: int = economics.DEFAULT_HORIZON,
+    margin: float = 1.0,
+    as_of: dt.date | None = None,
+    segment: str = "source",
+    spend: dict[str, float] | None = None,
+    people: dict[int, Source] | None = None,
+) -> dict[str, Any]:
+    """LTV from won deals (customer = the deal's account, else its person) with CAC, LTV:CAC and payback, per group.
+
+    CAC here is per new customer of the same kind: spend in the period ÷ customers whose first purchase
+    falls in it. Rows per source (segment "source": the channel or campaign of the person on a customer's
+    first won deal, with its spend and CAC) or per account industry, size band or country (no spend there:
+    campaign costs are not split by segment, so those rows carry LTV without CAC).
+    """
+    if by not in ATTRIBUTION_BY:
+        raise ValidationFailed(f"by must be one of {', '.join(ATTRIBUTION_BY)}, got {by!r}", field="by", value=by)
+    _segment_valid(segment)
+    _day_bounds(date_from, date_to)
+    as_of = as_of or _today()
+    economics.ltv_report(customer=[], day=[], value=[], as_of_day=0, horizon=horizon, margin=margin)
+    if spend is None:
+        spend = campaign_spend_get(by=by, date_from=date_from, date_to=date_to, as_of=as_of)
+    if people is None:
+        people = _people()
+    customers, days, values, groups = _purchases(people=people, by=by, segment=segment)
+    options: dict[str, Any] = {
+        "as_of_day": _day(as_of),
+        "horizon": horizon,
+        "margin": margin,
+        "first_from": None if date_from is None else _day(date_from),
+        "first_to": None if date_to is None else _day(date_to),
+    }
+    ltv = economics.ltv_report(customer=customers, day=days, value=values, **options)
+    total_spend = sum(spend.values())
+    cac = economics.ratio(total_spend, ltv["customers"])
+    rows = []
+    group_arr = np.asarray(groups, dtype=object)
+    row_spend = spend if segment == "source" else {}
+    for key in sorted(set(groups) | set(row_spend)):
+        mask = group_arr == key if group_arr.size else np.zeros(0, dtype=bool)
+        part = economics.ltv_report(customer=customers[mask], day=days[mask], value=values[mask], **options)
+        part_cac = economics.ratio(row_spend[key], part["customers"]) if key in row_spend else None
+        rows.append(
+            {
+                "key": key,
+                "spend": round(row_spend[key], 2) if key in row_spend else None,
+                "customers": part["customers"],
+                "repeat_rate": part["repeat_rate"],
+                "average_value": part["average_value"],
+                "ltv": part["ltv"],
+                "cac": part_cac,
+                "ltv_to_cac": economics.ltv_to_cac(part["ltv"], part_cac),
+                "payback_months": economics.payback_months(cac=part_cac, retention=part["retention"]),
+            }
+        )
+    rows.sort(key=lambda r: (-(r["ltv"] or 0.0), r["key"]))
+    return {
+        **ltv,
+        "by": by,
+        "segment": segment,
+        "as_of": as_of.isoformat(),
+        "spend": round(total_spend, 2),
+        "cac": cac,
+        "ltv_to_cac": economics.ltv_to_cac(ltv["ltv"], cac),
+        "payback_months": economics.payback_months(cac=cac, retention=ltv["retention"]),
+        "rows": rows,
+    }
+
+
+def economics_report_get(
+    *,
+    by: str = "channel",
+    model: str = "linear",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    horizon: int = economics.DEFAULT_HORIZON,
+    margin: float = 1.0,
+    bootstrap: int = 200,
+    segment: str = "source",
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """Spend, cost per lead/MQL/SQL/customer, ROI under an attribution model, LTV, LTV:CAC, payback, lead value.
+
+    segment: the LTV rows' grouping (source, industry, size_band or country), see ltv_report_get.
+    """
+    if by not in ATTRIBUTION_BY:
+        raise ValidationFailed(f"by must be one of {', '.join(ATTRIBUTION_BY)}, got {by!r}", field="by", value=by)
+    if model not in REPORT_MODELS:
+        raise ValidationFailed(
+            f"unknown attribution model {model!r}; choose one of {', '.join(REPORT_MODELS)}", field="model", value=model
+        )
+    _segment_valid(segment)
+    low, high = _day_bounds(date_from, date_to)
+    as_of = as_of or _today()
+    # Validate the LTV options before any query.
+    economics.ltv_report(customer=[], day=[], value=[], as_of_day=0, horizon=horizon, margin=margin)
+    spend = campaign_spend_get(by=by, date_from=date_from, date_to=date_to, as_of=as_of)
+    people = _people()
+    counts, lead_ids = _stage_counts(people=people, by=by, low=low, high=high)
+    cost_rows, cost_total = economics.cost_rows(spend=spend, counts=counts)
+    attribution = report_cached(
+        "attribution",
+        model=model,
+        by=by,
+        half_life=None,
+        bootstrap=bootstrap,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    revenue = {r["key"]: float(r["revenue"]) for r in attribution["rows"]}
+    conversions = {r["key"]: float(r["conversions"]) for r in attribution["rows"]}
+    roi_rows = economics.roi_rows(spend=spend, revenue=revenue, conversions=conversions)
+
+    ltv = ltv_report_get(
+        by=by, date_from=date_from, date_to=date_to, horizon=horizon, margin=margin, as_of=as_of,
+        segment=segment, spend=spend, people=people,
+    )
+    total_spend = sum(spend.values())
+    leads = {key: n[0] for key, n in counts.items()}
+    lead_value = economics.lead_value_rows(
+        leads=leads, revenue=revenue, expected=_expected_values(people=people, by=by, ids=lead_ids)
+    )
+    total_revenue = float(attribution["total_revenue"])
+    totals = {
+        **{k: v for k, v in cost_total.items() if k != "key"},
+        "revenue": round(total_revenue, 2),
+        "roi": economics.ratio(total_revenue - total_spend, total_spend),
+        "new_customers": ltv["customers"],
+        "cac_new_customer": ltv["cac"],
+        "ltv": ltv["ltv"],
+        "ltv_to_cac": ltv["ltv_to_cac"],
+        "payback_months": ltv["payback_months"],
+        "value_per_lead": economics.ratio(total_revenue, cost_total["leads"]),
+    }
+    return {
+        "by": by,
+        "model": model,
+        "date_from": None if date_from is None else date_from.isoformat(),
+        "date_to": None if date_to is None else date_to.isoformat(),
+        "as_of": as_of.isoformat(),
+        "horizon": horizon,
+        "margin": margin,
+        "totals": totals,
+        "costs": cost_rows,
+        "roi": roi_rows,
+        "ltv": ltv,
+        "lead_value": lead_value,
+    }
+
+
+def _scores_fingerprint() -> tuple[Any, ...]:
+    try:
+        from tandem.scoring.models import PersonScore
+    except ImportError:
+        return ()
+    from django.db.models import Count, Max
+
+    agg = PersonScore.objects.aggregate(n=Count("person"), last=Max("scored_at"))
+    return (agg["n"], str(agg["last"]))
+
+
+def economics_report_cached(**params: Any) -> dict[str, Any]:
+    """The unit-economics report, cached in this process until the data (or the day) change."""
+    params.setdefault("as_of", _today())
+    key = ("economics", tuple(sorted(params.items())), reports_fingerprint(), _scores_fingerprint())
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    report = economics_report_get(**params)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = report
+    return report

@@ -1,0 +1,134 @@
+"""Report pages: the funnel and attribution (plotly chart with a table beside it, filters, CSV download)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tandem.analytics.cli.attribution import columns_for
+from tandem.analytics.cli.funnel import CSV_COLUMNS, report_rows
+from tandem.analytics.reports.selectors import (
+    ATTRIBUTION_BY,
+    MODEL_LABELS,
+    REPORT_MODELS,
+    SEGMENT_FIELDS,
+    report_cached,
+)
+from tandem.core.errors import TandemError
+from tandem.stats.funnel import PERIODS, STAGES
+
+# The page keeps the incremental model's bootstrap small so it opens quickly; the CLI and API default to 200.
+PAGE_BOOTSTRAP = 20
+
+
+def _date(request: HttpRequest, name: str) -> dt.date | None:
+    raw = request.GET.get(name, "")
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _choice(request: HttpRequest, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = request.GET.get(name, default)
+    return value if value in choices else default
+
+
+def _csv(filename: str, columns: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.DictWriter(response, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return response
+
+
+@login_required
+def funnel(request: HttpRequest) -> HttpResponse:
+    by = _choice(request, "by", (*SEGMENT_FIELDS, "none"), "none")
+    period = _choice(request, "period", PERIODS, "month")
+    date_from, date_to = _date(request, "from"), _date(request, "to")
+    report = report_cached("funnel", by=by, period=period, date_from=date_from, date_to=date_to)
+    if request.GET.get("format") == "csv":
+        return _csv("funnel.csv", CSV_COLUMNS, report_rows(report))
+    total = report["total"]
+    figure = {
+        "data": [{"type": "bar", "x": list(STAGES), "y": [total["counts"][s] for s in STAGES], "name": "people"}],
+        "layout": {"height": 300},
+    }
+    return render(
+        request,
+        "analytics/funnel.html",
+        {
+            "report": report,
+            "figure": figure,
+            "by": by,
+            "period": period,
+            "segment_choices": [*SEGMENT_FIELDS, "none"],
+            "periods": PERIODS,
+            "date_from": date_from,
+            "date_to": date_to,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+def attribution(request: HttpRequest) -> HttpResponse:
+    model = _choice(request, "model", REPORT_MODELS, "linear")
+    by = _choice(request, "by", ATTRIBUTION_BY, "channel")
+    date_from, date_to = _date(request, "from"), _date(request, "to")
+    try:
+        half_life = float(request.GET["half_life"]) if request.GET.get("half_life") else None
+    except ValueError:
+        half_life = None
+    error = ""
+    report: dict[str, Any] | None = None
+    try:
+        report = report_cached(
+            "attribution",
+            model=model,
+            by=by,
+            half_life=half_life,
+            bootstrap=PAGE_BOOTSTRAP,
+            date_from=date_from,
+            date_to=date_to,
+        )
+    except TandemError as exc:
+        error = exc.message
+    if report is not None and request.GET.get("format") == "csv":
+        return _csv(f"attribution-{model}-{by}.csv", columns_for(report), report["rows"])
+    figure = None
+    if report is not None:
+        rows = report["rows"]
+        bar: dict[str, Any] = {"type": "bar", "x": [r["key"] for r in rows], "y": [r["conversions"] for r in rows]}
+        if "conversions_low" in (rows[0] if rows else {}):
+            bar["error_y"] = {
+                "type": "data",
+                "symmetric": False,
+                "array": [(r["conversions_high"] or 0) - r["conversions"] for r in rows],
+                "arrayminus": [r["conversions"] - (r["conversions_low"] or 0) for r in rows],
+            }
+        figure = {"data": [bar], "layout": {"height": 320, "yaxis": {"title": {"text": "conversions"}}}}
+    context = {
+        "report": report,
+        "error": error,
+        "figure": figure,
+        "model": model,
+        "model_label": MODEL_LABELS[model],
+        "models": [(m, MODEL_LABELS[m]) for m in REPORT_MODELS],
+        "by": by,
+        "by_choices": ATTRIBUTION_BY,
+        "date_from": date_from,
+        "date_to": date_to,
+        "half_life": half_life,
+        "query": request.GET.urlencode(),
+        "columns": columns_for(report) if report else [],
+    }
+    template = "analytics/attribution_result.html" if request.headers.get("HX-Request") else "analytics/attribution.html"
+    return render(request, template, context)

@@ -1,0 +1,106 @@
+"""`tandem demo`: generate the demo company, load it into an empty database, print the logins, serve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tandem.core.errors import TandemError
+from tandem.demo.company import DEFAULT_PEOPLE, DEMO_PASSWORD, generate_company
+from tandem.demo.services import DemoLogin, database_reset, demo_database_state, demo_load
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--end must be a date like 2026-06-30, got {text!r}") from None
+
+
+class Command(BaseCommand):
+    help = "Generate and load the demo company (two years, ~20,000 people), print the logins, then serve."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--people", type=int, default=DEFAULT_PEOPLE, help="how many people (default 20000)"
+        )
+        parser.add_argument(
+            "--seed", type=int, default=7, help="random seed: the same seed gives the same company"
+        )
+        parser.add_argument(
+            "--end", default=None, help="last day of history, YYYY-MM-DD (default: today, UTC)"
+        )
+        parser.add_argument("--no-serve", action="store_true", help="stop after loading instead of serving")
+        parser.add_argument(
+            "--reset", action="store_true", help="empty the database first (deletes everything)"
+        )
+        parser.add_argument("--keep-bundle", type=Path, default=None, help="also write the bundle (CSV) here")
+        parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+        parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (see tandem serve)")
+        parser.add_argument("--dev", action="store_true", help="serve with Django's reloading server")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["people"] < 1:
+            raise CommandError(f"--people must be at least 1, got {opts['people']}")
+        # The history ends at midnight UTC that starts `end`, so nothing is in the future on the day it runs.
+        end = _date(opts["end"]) if opts["end"] else dt.datetime.now(dt.UTC).date()
+        call_command("migrate", interactive=False, verbosity=0)
+        if opts["reset"]:
+            database_reset(reason="tandem demo --reset")
+            self.stdout.write("database emptied (--reset)")
+        state = demo_database_state()
+        if state.people:
+            self.stdout.write(
+                f"The database already holds {state.people} people: nothing loaded "
+                "(tandem demo --reset replaces them with the demo company)."
+            )
+            logins = state.logins
+        else:
+            logins = self._load(opts, end)
+        self._print_logins(logins)
+        if not opts["no_serve"]:
+            call_command(
+                "serve", host=opts["host"], port=opts["port"], workers=opts["workers"], dev=opts["dev"]
+            )
+
+    def _load(self, opts: dict[str, Any], end: dt.date) -> list[DemoLogin]:
+        started = time.perf_counter()
+        self.stdout.write(
+            f"Generating the demo company: {opts['people']} people, seed {opts['seed']}, "
+            f"two years up to {end.isoformat()} ..."
+        )
+        company = generate_company(people=opts["people"], seed=opts["seed"], end=end)
+        self.stdout.write(f"generated: {time.perf_counter() - started:.1f} s")
+        try:
+            report = demo_load(company=company, progress=self.stdout.write, keep_bundle=opts["keep_bundle"])
+        except TandemError as exc:
+            raise CommandError(exc.message) from exc
+        counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in report.counts.items())
+        self.stdout.write(f"Loaded {counts} in {time.perf_counter() - started:.1f} s.")
+        if opts["keep_bundle"] is not None:
+            self.stdout.write(f"The bundle is in {opts['keep_bundle']}.")
+        # Training takes minutes on the demo company: the background worker (started by `tandem serve`) does it,
+        # so the site is up at once and the scores appear when the model is ready.
+        from tandem.scoring.tasks import scoring_train_task
+
+        scoring_train_task()
+        self.stdout.write(
+            "The predictive score is being trained in the background (a few minutes once the server runs); the "
+            "rep queue and person pages show scores when it is done (or run `tandem score train`)."
+        )
+        return report.logins
+
+    def _print_logins(self, logins: list[DemoLogin]) -> None:
+        if not logins:
+            self.stdout.write("No demo logins in this database (tandem users create ... adds users).")
+            return
+        self.stdout.write(f"\nLogins (password for all: {DEMO_PASSWORD})")
+        for login in logins:
+            self.stdout.write(f"  {login.username:<11} {login.role:<14} {login.team}")
+        self.stdout.write("")

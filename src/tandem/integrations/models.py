@@ -1,1 +1,0 @@
-"""Models of integrations (filled in by later issues)."""
