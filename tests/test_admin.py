@@ -39,7 +39,7 @@ def test_stage_history_cannot_be_edited_in_admin(admin_client):
     change = deal.person.stage_changes.first()
     # when
     response = admin_client.post(
-        reverse("admin:lifecycle_stagechange_change", args=[change.pk]), {"to_stage": "customer"}
+        reverse("admin:crm_stagechange_change", args=[change.pk]), {"to_stage": "customer"}
     )
     # then
     assert response.status_code == 403

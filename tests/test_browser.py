@@ -16,9 +16,9 @@ from tandem.crm.services import (
     deal_close,
     deal_create,
     lost_reason_get_or_create,
+    person_change_stage,
     person_create,
 )
-from tandem.crm.stage_services import person_change_stage
 from tandem.feedback.models import Question
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create

@@ -14,7 +14,7 @@ from tandem.analytics.dashboard.services import goal_set
 from tandem.analytics.models import Goal
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.stats.kpi import (
     KpiInputs,
     goal_status,

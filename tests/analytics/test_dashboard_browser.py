@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tandem.analytics.models import Goal
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create

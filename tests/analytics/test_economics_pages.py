@@ -13,7 +13,7 @@ from django.core.management import call_command
 from tandem.analytics.economics.selectors import economics_report_get, ltv_report_get
 from tandem.analytics.reports import selectors as selectors_reports
 from tandem.campaigns.models import Touchpoint
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.scoring.models import PersonScore
 from tandem.users.models import Role
 from tests.browser_helpers import PASSWORD, browser_login

@@ -11,7 +11,7 @@ import pytest
 from tandem.analytics.reports import selectors as selectors_reports
 from tandem.analytics.reports.selectors import attribution_journeys_get, funnel_report_get
 from tandem.campaigns.models import Touchpoint
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tests.browser_helpers import PASSWORD, browser_login
 from tests.crm.factories import DealFactory, PersonFactory

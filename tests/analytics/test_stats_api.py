@@ -9,7 +9,7 @@ from django.test import Client
 from scipy import stats
 
 from tandem.analytics.models import Experiment
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory

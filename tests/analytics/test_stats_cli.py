@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tandem.analytics.models import Experiment, ExperimentAssignment
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tests.crm.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from tandem.analytics.models import Experiment, ExperimentAssignment
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory

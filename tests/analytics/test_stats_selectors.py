@@ -27,8 +27,7 @@ from tandem.analytics.statistics.services import (
 )
 from tandem.campaigns.models import Campaign
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Person, StageChange
 from tandem.stats import spc
 from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
 

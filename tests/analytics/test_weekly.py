@@ -14,8 +14,7 @@ from tandem.analytics.dashboard import selectors as selectors_dashboard
 from tandem.analytics.dashboard.weekly import weekly_report_get, weekly_week
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Person, StageChange
 from tandem.users.models import Role
 from tests.campaigns.factories import CampaignFactory
 from tests.crm.factories import DealFactory, PersonFactory

@@ -126,8 +126,7 @@ def csv_table_counts() -> dict[str, int]:
     """Rows per table a CSV import may write, to show that a refused or dry run wrote nothing."""
     from tandem.campaigns.models import Touchpoint
     from tandem.core.models import Event
-    from tandem.crm.models import Account, Deal, ExternalId, Person
-    from tandem.lifecycle.models import StageChange
+    from tandem.crm.models import Account, Deal, ExternalId, Person, StageChange
 
     return {
         model.__name__: model._default_manager.count()

@@ -14,8 +14,7 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from tandem.campaigns.models import Touchpoint
-from tandem.crm.models import Deal, ExternalId, Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Deal, ExternalId, Person, StageChange
 
 pytestmark = pytest.mark.shared_data
 

@@ -8,9 +8,8 @@ from decimal import Decimal
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.services import bundle_import
 from tandem.core.models import Event
-from tandem.crm.models import Account, Deal, LostReason, Person
+from tandem.crm.models import Account, Deal, LostReason, Person, StageChange
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tests.campaigns.factories import CampaignFactory
 from tests.capture.factories import SAMPLE, bundle_write_files, database_snapshot, replace_line
 from tests.crm.factories import PersonFactory
@@ -241,7 +240,7 @@ def test_stored_people_only_move_forward_to_stages_they_never_reached(db, tmp_pa
     customer = PersonFactory(email="ana@acme.example", stage="customer")
     PersonFactory(email="bo@gmail.com", stage="lead")
     recycled = PersonFactory(email="cy@acme.example", stage="opportunity")
-    from tandem.crm.stage_services import person_change_stage
+    from tandem.crm.services import person_change_stage
 
     person_change_stage(person=recycled, to_stage="recycled", at=_at("2025-03-20T00:00:00+00:00"))
     deals = replace_line(

@@ -10,10 +10,9 @@ from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import COLUMNS, FILES, OPTIONAL_COLUMNS
 from tandem.capture.services import bundle_export, bundle_import
 from tandem.core.models import Event
-from tandem.crm.models import Account, Activity, Deal, LostReason, Person
+from tandem.crm.models import Account, Activity, Deal, LostReason, Person, StageChange
 from tandem.crm.services import account_for_email, deal_close, deal_create, lost_reason_get_or_create
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tests.campaigns.factories import CampaignFactory, TouchpointFactory
 from tests.capture.factories import SAMPLE, bundle_read_files, bundle_write_files, database_snapshot
 from tests.crm.factories import PersonFactory

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.core.errors import ValidationFailed
+from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.models import SizeBand
 from tandem.demo.company import (
     BUNDLE_FILES,

@@ -15,11 +15,10 @@ from django.test import Client
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import NotAllowed
 from tandem.core.models import Event
-from tandem.crm.models import Activity, Deal, Person
+from tandem.crm.models import Activity, Deal, Person, StageChange
 from tandem.demo.company import generate_company
 from tandem.demo.services import demo_load
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tandem.users.models import Role, Team, User
 from tests.crm.factories import PersonFactory
 

@@ -6,9 +6,8 @@ from decimal import Decimal
 import pytest
 
 from tandem.core.models import Event
-from tandem.crm.models import Account, Deal, LostReason, Person
+from tandem.crm.models import Account, Deal, LostReason, Person, StageChange
 from tandem.crm.services import deal_close, deal_create
-from tandem.lifecycle.models import StageChange
 from tandem.users.services import api_token_create
 from tests.campaigns.factories import TouchpointFactory
 from tests.crm.factories import AccountFactory, PersonFactory

@@ -8,12 +8,10 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM
-from tandem.crm.models import Activity, Deal, ExternalId, Person
+from tandem.crm.models import Activity, Deal, ExternalId, Person, StageChange
 from tandem.crm.selectors import person_match
-from tandem.crm.services import activity_log, person_link_external_id, person_merge
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import activity_log, person_change_stage, person_link_external_id, person_merge
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tests.campaigns.factories import CampaignFactory, TouchpointFactory
 from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
 from tests.users.factories import UserFactory

@@ -18,8 +18,7 @@ from tandem.crm.selectors import (
     person_detail,
     team_pipeline,
 )
-from tandem.crm.services import deal_close, deal_create, lost_reason_get_or_create
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import deal_close, deal_create, lost_reason_get_or_create, person_change_stage
 from tests.campaigns.factories import CampaignFactory, TouchpointFactory
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory

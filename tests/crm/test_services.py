@@ -7,9 +7,8 @@ import pytest
 
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
-from tandem.crm.models import Deal, Person
+from tandem.crm.models import Deal, Person, StageChange
 from tandem.crm.services import deal_close, deal_create, person_create
-from tandem.lifecycle.models import StageChange
 from tests.crm.factories import LostReasonFactory, PersonFactory
 
 T0 = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)

@@ -7,10 +7,9 @@ from decimal import Decimal
 import pytest
 
 from tandem.core.models import Event
-from tandem.crm.models import Account, Deal, LostReason, Person
+from tandem.crm.models import Account, Deal, LostReason, Person, StageChange
 from tandem.crm.services import activity_log, deal_create
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tests.campaigns.factories import CampaignFactory, TouchpointFactory
 from tests.crm.factories import AccountFactory, PersonFactory
 from tests.users.factories import UserFactory

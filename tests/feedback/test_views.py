@@ -9,10 +9,10 @@ import pytest
 
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Deal, LostReason
-from tandem.crm.services import deal_create
+from tandem.crm.services import deal_create, lost_reason_create, lost_reason_set_active
 from tandem.demo.company import question_text
 from tandem.feedback.models import LeadRating, Question, Theme
-from tandem.feedback.services import lost_reason_create, lost_reason_set_active, themes_mine
+from tandem.feedback.services import themes_mine
 from tests.crm.factories import PersonFactory
 from tests.feedback.factories import QuestionFactory
 from tests.users.factories import UserFactory

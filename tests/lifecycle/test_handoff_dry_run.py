@@ -15,7 +15,7 @@ from django.test import Client
 
 from tandem.campaigns.models import Touchpoint
 from tandem.crm.models import Person
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import person_change_stage
 from tandem.lifecycle.selectors import definition_current, definition_dry_run, definitions_history
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory

@@ -11,9 +11,9 @@ from django.test import Client
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
-from tandem.crm.models import Person
-from tandem.crm.stage_services import person_change_stage
-from tandem.lifecycle.models import RoutingState, StageChange
+from tandem.crm.models import Person, StageChange
+from tandem.crm.services import person_change_stage
+from tandem.lifecycle.models import RoutingState
 from tandem.lifecycle.selectors import campaign_rejections, inbox_items
 from tandem.lifecycle.services import mql_accept, mql_reject, people_qualify, routing_publish
 from tandem.users.models import Role

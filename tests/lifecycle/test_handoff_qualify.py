@@ -12,10 +12,8 @@ from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
 from tandem.core.models import Event
-from tandem.crm.models import Person
-from tandem.crm.services import person_update
-from tandem.crm.stage_services import person_change_stage
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Person, StageChange
+from tandem.crm.services import person_change_stage, person_update
 from tandem.lifecycle.services import (
     definition_publish,
     people_facts,

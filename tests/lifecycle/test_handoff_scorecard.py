@@ -14,7 +14,7 @@ from django.test import Client
 
 from tandem.campaigns.models import Campaign
 from tandem.crm.models import Activity, Person
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import person_change_stage
 from tandem.lifecycle.selectors import sla_scorecard
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory

@@ -10,7 +10,7 @@ from django.test import Client
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Person
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import person_change_stage
 from tandem.lifecycle.models import Notification
 from tandem.lifecycle.services import sla_breaches_detect, sla_policy_current, sla_policy_publish
 from tandem.users.models import Role

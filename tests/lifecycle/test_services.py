@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from tandem.core.errors import NotAllowed
-from tandem.crm.models import Person
-from tandem.crm.stage_services import Transition, people_change_stage_bulk, person_change_stage
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Person, StageChange
+from tandem.crm.services import Transition, people_change_stage_bulk, person_change_stage
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory
 

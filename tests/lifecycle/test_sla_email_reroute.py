@@ -12,7 +12,7 @@ from django.db import transaction
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Person
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import person_change_stage
 from tandem.lifecycle.models import Notification, RoutingState
 from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, Team, reroute, route
 from tandem.lifecycle.services import (

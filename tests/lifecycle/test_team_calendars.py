@@ -15,7 +15,7 @@ from django.test import Client
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import Person
-from tandem.crm.stage_services import person_change_stage
+from tandem.crm.services import person_change_stage
 from tandem.demo.lifecycle import demo_calendars_set
 from tandem.lifecycle.business_hours import (
     add_business_minutes,

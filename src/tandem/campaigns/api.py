@@ -9,18 +9,16 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Path, Query, Router, Schema
-from ninja.errors import AuthorizationError
+from ninja import Field, Query, Router, Schema
 
 from tandem.campaigns import calendar as cal
 from tandem.campaigns import selectors
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import OFFER_MAX, campaign_update
 from tandem.core.errors import NotFound, ValidationFailed
-from tandem.core.keyset import MAX_ID
+from tandem.core.http import Id, require_perm
 
 router = Router(tags=["campaigns"])
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class AssetRef(Schema):
@@ -121,8 +119,7 @@ def campaign_get(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
 @router.patch("/campaigns/{int:campaign_id}", response=CampaignOut)
 def campaign_patch(request: HttpRequest, campaign_id: Id, payload: CampaignPatch) -> dict[str, Any]:
     """Change a campaign (marketing): name, kind, status, dates, budget, offer and its end, talking points."""
-    if not request.user.has_perm("campaigns.change_campaign"):
-        raise AuthorizationError(message="Only marketing and admins edit campaigns.")
+    require_perm(request, "campaigns.change_campaign", message="Only marketing and admins edit campaigns.")
     campaign = selectors.campaign_get(campaign_id=campaign_id)
     changes = payload.dict(exclude_unset=True)
     if changes.get("talking_points") is not None:

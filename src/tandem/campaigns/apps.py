@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "tandem.campaigns"
     label = "campaigns"
+
+    def ready(self) -> None:
+        from tandem.campaigns.selectors import person_journey
+        from tandem.campaigns.services import person_merge_channels
+        from tandem.crm.registry import (
+            person_detail_part_register,
+            person_merge_step_register,
+            person_reference_register,
+        )
+
+        # crm sits below campaigns: it learns of touchpoints through its registry (see crm/registry.py).
+        person_reference_register(name="touchpoints", model="campaigns.Touchpoint")
+        person_merge_step_register(name="channels", step=person_merge_channels)
+        person_detail_part_register(name="journey", load=person_journey)

@@ -7,8 +7,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.core.models import TimeStampedModel
+from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 
 
 class Campaign(TimeStampedModel):

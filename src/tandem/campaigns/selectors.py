@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from tandem.campaigns.models import Campaign
+from tandem.campaigns.models import Campaign, Touchpoint
 
 
 def campaign_count() -> int:
@@ -164,3 +164,17 @@ def campaign_calendar_item(*, campaign_id: int, today: dt.date) -> Campaign:
     if found is None:
         raise NotFound(f"no campaign has id {campaign_id}", field="campaign_id", value=campaign_id)
     return found
+
+
+JOURNEY_LIMIT = 200
+
+
+def person_journey(*, person: Any) -> tuple[list[Touchpoint], bool]:
+    """A person's latest touchpoints, oldest first, and whether older ones were left out (the person page)."""
+    # Web visitors can have thousands of touchpoints: the page shows the latest JOURNEY_LIMIT.
+    recent = list(
+        Touchpoint.objects.filter(person=person)
+        .select_related("campaign")
+        .order_by("-occurred_at", "-id")[: JOURNEY_LIMIT + 1]
+    )
+    return recent[:JOURNEY_LIMIT][::-1], len(recent) > JOURNEY_LIMIT

@@ -102,8 +102,8 @@ def _campaign_changes_clean(*, campaign: Campaign, changes: dict[str, Any]) -> d
     """The changes, trimmed and checked against each other and the campaign; refuses bad ones naming the field."""
     from decimal import Decimal
 
-    from tandem.campaigns.channels import CHANNEL_LABELS
     from tandem.core.errors import ValidationFailed
+    from tandem.crm.channels import CHANNEL_LABELS
 
     unknown = set(changes) - set(CAMPAIGN_EDITABLE)
     if unknown:
@@ -170,3 +170,18 @@ def campaign_create(*, name: str, channel: str, by_user: Any = None, **fields: A
         kind="campaign.created", subject=campaign, actor=by_user, data={k: str(v) for k, v in values.items()}
     )
     return campaign
+
+
+def person_merge_channels(*, survivor: Any, duplicate: Any) -> None:
+    """A merge step (crm.registry): the survivor's source channels follow its merged journey of touchpoints."""
+    journey = Touchpoint.objects.filter(person_id=survivor.pk).only("channel", "campaign_id")
+    first = journey.order_by("occurred_at", "id").first()
+    last = journey.order_by("-occurred_at", "-id").first()
+    if first is not None and last is not None:
+        survivor.original_channel, survivor.original_campaign_id = first.channel, first.campaign_id
+        survivor.latest_channel, survivor.latest_campaign_id = last.channel, last.campaign_id
+        return
+    # Without touchpoints the channels were set by hand or by an import: keep the survivor's, fill gaps.
+    for attr in ("original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"):
+        if not getattr(survivor, attr):
+            setattr(survivor, attr, getattr(duplicate, attr))

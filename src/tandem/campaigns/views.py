@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from tandem.campaigns import selectors
-from tandem.campaigns.channels import CHANNELS
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import campaign_update
 from tandem.core.errors import TandemError
+from tandem.crm.channels import CHANNELS
 
 
 class CampaignForm(forms.Form):

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Router, Schema
-from ninja.errors import AuthorizationError
 from ninja.files import UploadedFile
 
 from tandem.capture.selectors import bundle_access_allowed
 from tandem.capture.services import bundle_export_archive, bundle_import_archive
-from tandem.capture.views import zip_response
+from tandem.capture.views import bundle_download
+from tandem.core.http import require_perm
 
 router = Router(tags=["bundle"])
 
@@ -43,9 +43,11 @@ class DetailOut(Schema):
 
 
 def _require_admin(request: HttpRequest) -> Any:
-    if not bundle_access_allowed(user=request.user):
-        raise AuthorizationError(message="only admins may import or export whole bundles")
-    return request.user
+    return require_perm(
+        request,
+        allowed=bundle_access_allowed(user=request.user),
+        message="only admins may import or export whole bundles",
+    )
 
 
 @router.post(
@@ -69,4 +71,4 @@ def bundle_import_upload(request: HttpRequest, file: File[UploadedFile]) -> dict
 def bundle_export_download(request: HttpRequest) -> HttpResponse:
     """The whole database as an interchange bundle: a .zip of the five CSV files. Admins only."""
     _require_admin(request)
-    return zip_response(bundle_export_archive())
+    return bundle_download(data=bundle_export_archive())

@@ -49,11 +49,10 @@ from tandem.capture.selectors import (
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import name_key
-from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand
-from tandem.crm.stage_services import Transition, people_change_stage_bulk
+from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand, StageChange
+from tandem.crm.services import Transition, people_change_stage_bulk
 from tandem.crm.stages import rank
 from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tandem.users.models import User
 
 M = TypeVar("M", bound=models.Model)

@@ -6,7 +6,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,22 +15,23 @@ from tandem.capture.bundle import FILES
 from tandem.capture.selectors import bundle_access_allowed, bundle_table_counts
 from tandem.capture.services import bundle_export_archive, bundle_import_archive
 from tandem.core.errors import TandemError
+from tandem.core.http import require_perm, zip_response
 
 
-def zip_response(data: bytes) -> HttpResponse:
+def bundle_download(*, data: bytes) -> HttpResponse:
     """A bundle .zip as a download named after today's date."""
-    response = HttpResponse(data, content_type="application/zip")
-    name = f"tandem-bundle-{timezone.now():%Y-%m-%d}.zip"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return zip_response(data=data, filename=f"tandem-bundle-{timezone.now():%Y-%m-%d}.zip")
 
 
 def _admins_only(view: Any) -> Any:
     @wraps(view)
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not bundle_access_allowed(user=request.user):
-            raise PermissionDenied("Only admins may import or export whole bundles.")
+        require_perm(
+            request,
+            allowed=bundle_access_allowed(user=request.user),
+            message="Only admins may import or export whole bundles.",
+        )
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -67,4 +67,4 @@ def data_import(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_admins_only
 def data_export(request: HttpRequest) -> HttpResponse:
-    return zip_response(bundle_export_archive())
+    return bundle_download(data=bundle_export_archive())

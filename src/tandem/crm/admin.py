@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tandem.crm.models import Account, Activity, Deal, ExternalId, LostReason, Person
+from tandem.crm.models import Account, Activity, Deal, ExternalId, LostReason, Person, StageChange
 
 
 @admin.register(Account)
@@ -66,3 +66,29 @@ class ActivityAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     raw_id_fields = ("person", "deal", "user")
     show_full_result_count = False
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(admin.ModelAdmin):
+    list_display = (
+        "changed_at",
+        "person",
+        "from_stage",
+        "to_stage",
+        "by_user",
+        "rule",
+        "rule_version",
+        "reason",
+    )
+    list_filter = ("to_stage", "from_stage")
+    raw_id_fields = ("person", "by_user")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False  # rows come only from crm's stage service
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

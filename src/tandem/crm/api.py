@@ -7,36 +7,28 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema, Status
-from ninja.errors import AuthorizationError
-from pydantic import AfterValidator, ConfigDict, field_validator
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict, field_validator
 
-from tandem.campaigns.channels import CHANNEL_LABELS
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.http import Id, NoNul, require_perm
 from tandem.core.keyset import MAX_ID
 from tandem.crm import selectors
+from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.services import (
     deal_close,
     deal_create,
+    person_change_stage,
     person_create,
     person_update,
 )
-from tandem.crm.stage_services import person_change_stage
 from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])
 deals_router = Router(tags=["deals"])
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL refuses NUL in text; refusing it here keeps that a 422, not a database error.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 # Text that fits its column: longer input is a 422 naming the field on both databases.
-NoNul = AfterValidator(_no_nul)
 Text16 = Annotated[str, Field(max_length=16), NoNul]
 Text40 = Annotated[str, Field(max_length=40), NoNul]
 Text100 = Annotated[str, Field(max_length=100), NoNul]
@@ -44,14 +36,6 @@ Text200 = Annotated[str, Field(max_length=200), NoNul]
 Text254 = Annotated[str, Field(max_length=254), NoNul]
 Text2000 = Annotated[str, Field(max_length=2000), NoNul]
 
-
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def _require(request: HttpRequest, perm: str, action: str) -> None:
-    if not request.user.has_perm(perm):
-        role = getattr(request.user, "get_role_display", lambda: "your role")()
-        raise AuthorizationError(message=f"{role} may not {action} (needs permission {perm})")
 
 
 def _owner(owner_id: int | None, field: str = "owner_id") -> Any:
@@ -272,21 +256,21 @@ class _DetailView:
 @router.get("/people", response=PeoplePageOut)
 def people_list(request: HttpRequest, filters: Query[PeopleQuery]) -> Any:
     """List people newest first (by name or email when searching), one keyset page at a time."""
-    _require(request, "crm.view_person", "list people")
+    require_perm(request, "crm.view_person", action="list people")
     return selectors.people_list(**filters.dict())
 
 
 @router.get("/people/{int:person_id}", response=PersonDetailOut)
 def person_get(request: HttpRequest, person_id: Id) -> Any:
     """One person with account, stage history, journey touchpoints, deals, activities and questions."""
-    _require(request, "crm.view_person", "view people")
+    require_perm(request, "crm.view_person", action="view people")
     return _DetailView(selectors.person_detail(person_id=person_id))
 
 
 @router.post("/people", response={201: PersonOut})
 def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     """Create a person (and their company's account) at a first lifecycle stage."""
-    _require(request, "crm.add_person", "create people")
+    require_perm(request, "crm.add_person", action="create people")
     fields = payload.dict()
     owner = _owner(fields.pop("owner_id"))
     person = person_create(**fields, owner=owner, by_user=request.user, reason="created via API")
@@ -296,7 +280,7 @@ def people_create(request: HttpRequest, payload: PersonIn) -> Any:
 @router.patch("/people/{int:person_id}", response=PersonOut)
 def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> Any:
     """Change a person's name, title, phone or consent; only the fields sent are changed."""
-    _require(request, "crm.change_person", "edit people")
+    require_perm(request, "crm.change_person", action="edit people")
     person = selectors.person_get(person_id=person_id)
     return person_update(person=person, by_user=request.user, **payload.dict(exclude_unset=True))
 
@@ -304,7 +288,7 @@ def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> 
 @router.post("/people/{int:person_id}/stage", response=StageChangeOut)
 def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -> Any:
     """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
-    _require(request, "crm.change_person", "change lifecycle stages")
+    require_perm(request, "crm.change_person", action="change lifecycle stages")
     person = selectors.person_get(person_id=person_id)
     return person_change_stage(
         person=person, to_stage=payload.to_stage, by_user=request.user, reason=payload.reason
@@ -317,21 +301,21 @@ def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -
 @deals_router.get("/deals", response=DealPageOut)
 def deals_list(request: HttpRequest, filters: Query[DealQuery]) -> Any:
     """List deals newest first, filtered by stage (open, won, lost), owner and person."""
-    _require(request, "crm.view_deal", "list deals")
+    require_perm(request, "crm.view_deal", action="list deals")
     return selectors.deal_list(**filters.dict())
 
 
 @deals_router.get("/deals/{deal_id}", response=DealOut)
 def deals_get(request: HttpRequest, deal_id: Id) -> Any:
     """One deal."""
-    _require(request, "crm.view_deal", "view deals")
+    require_perm(request, "crm.view_deal", action="view deals")
     return selectors.deal_get(deal_id=deal_id)
 
 
 @deals_router.post("/deals", response={201: DealOut})
 def deals_create(request: HttpRequest, payload: DealIn) -> Any:
     """Open a deal for a person; the person moves forward to opportunity."""
-    _require(request, "crm.add_deal", "open deals")
+    require_perm(request, "crm.add_deal", action="open deals")
     try:
         person = selectors.person_get(person_id=payload.person_id)
     except NotFound:
@@ -352,7 +336,7 @@ def deals_create(request: HttpRequest, payload: DealIn) -> Any:
 @deals_router.post("/deals/{deal_id}/close", response=DealOut)
 def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
     """Close a deal as won (the person becomes a customer) or lost (with a lost reason)."""
-    _require(request, "crm.change_deal", "close deals")
+    require_perm(request, "crm.change_deal", action="close deals")
     deal = selectors.deal_get(deal_id=deal_id)
     deal_close(
         deal=deal,
@@ -381,9 +365,12 @@ class MergeIn(Schema):
 
 
 def _require_merge(request: HttpRequest) -> None:
-    if not selectors.person_merge_allowed(user=request.user):
-        role = getattr(request.user, "get_role_display", lambda: "your role")()
-        raise AuthorizationError(message=f"{role} may not merge people (admin, marketing or sales manager)")
+    # Merging is a role decision (admin, marketing or sales manager), not one model permission.
+    require_perm(
+        request,
+        allowed=selectors.person_merge_allowed(user=request.user),
+        action="merge people (admin, marketing or sales manager)",
+    )
 
 
 class DuplicatesQuery(Schema):

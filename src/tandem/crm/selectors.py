@@ -11,14 +11,12 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Concat
 
-from tandem.campaigns.channels import CHANNEL_LABELS
-from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
-from tandem.crm.models import Activity, Deal, DealStage, Person
+from tandem.crm.channels import CHANNEL_LABELS
+from tandem.crm.models import Activity, Deal, DealStage, LostReason, Person, StageChange
+from tandem.crm.registry import person_detail_part
 from tandem.crm.stages import LABELS, Stage
-from tandem.feedback.models import Question
-from tandem.lifecycle.models import StageChange
 from tandem.users.models import User
 
 PAGE_SIZE = 50
@@ -204,14 +202,13 @@ class PersonDetail:
 
     person: Person
     stage_changes: list[StageChange]
-    touchpoints: list[Touchpoint]
+    touchpoints: list[Any]  # campaigns' touchpoints, oldest first
     touchpoints_truncated: bool
     deals: list[Deal]
     activities: list[Activity]
-    questions: list[Question]
+    questions: list[Any]  # feedback's questions heard, newest first
 
 
-JOURNEY_LIMIT = 200
 HISTORY_LIMIT = 100
 
 
@@ -241,18 +238,13 @@ def person_detail(*, person_id: int) -> PersonDetail:
     )
     if person is None:
         raise NotFound(f"no person with id {person_id}", field="id", value=person_id)
-    # The journey shows the latest touchpoints when there are very many (web visitors can have thousands).
-    recent_touches = list(
-        Touchpoint.objects.filter(person=person)
-        .select_related("campaign")
-        .order_by("-occurred_at", "-id")[: JOURNEY_LIMIT + 1]
-    )
-    touchpoints = recent_touches[:JOURNEY_LIMIT][::-1]
+    # The journey and the questions belong to apps above crm, which fill these parts (crm/registry.py).
+    touchpoints, truncated = person_detail_part(name="journey", person=person, default=([], False))
     return PersonDetail(
         person=person,
         stage_changes=person_stage_history(person_id=person.pk),
         touchpoints=touchpoints,
-        touchpoints_truncated=len(recent_touches) > JOURNEY_LIMIT,
+        touchpoints_truncated=truncated,
         deals=list(
             Deal.objects.filter(person=person)
             .select_related("owner", "lost_reason")
@@ -263,11 +255,7 @@ def person_detail(*, person_id: int) -> PersonDetail:
             .select_related("user")
             .order_by("-occurred_at", "-id")[:HISTORY_LIMIT]
         ),
-        questions=list(
-            Question.objects.filter(person=person)
-            .select_related("heard_by")
-            .order_by("-asked_at", "-id")[:HISTORY_LIMIT]
-        ),
+        questions=person_detail_part(name="questions", person=person, default=[]),
     )
 
 
@@ -583,3 +571,46 @@ MERGE_ROLES = frozenset({"admin", "marketing", "sales_manager"})
 def person_merge_allowed(*, user: Any) -> bool:
     """True when the user's role may review duplicates and merge people."""
     return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") in MERGE_ROLES)
+
+
+# ---- lost reasons ----
+
+
+def lost_reason_get(*, reason_id: int) -> LostReason:
+    """The lost reason with this id (NotFound naming it otherwise)."""
+    reason: LostReason = _lost_reason_one(reason_id)
+    return reason
+
+
+def lost_reason_offered(*, reason_id: Any) -> LostReason:
+    """The active lost reason a rep chose by id (ValidationFailed naming `lost_reason_id` otherwise)."""
+    try:
+        pk = int(reason_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            f"lost_reason_id must be a whole number, got {reason_id!r}",
+            field="lost_reason_id",
+            value=reason_id,
+        ) from None
+    reason = LostReason.objects.filter(pk=pk).first()
+    if reason is None or not reason.is_active:
+        state = "retired" if reason else "unknown"
+        raise ValidationFailed(
+            f"lost reason {pk} is {state}; choose one offered", field="lost_reason_id", value=pk
+        )
+    return reason
+
+
+def lost_reasons_list(*, include_retired: bool = True) -> list[LostReason]:
+    """Lost reasons by name, each with `deal_count` (deals lost with it)."""
+    qs = LostReason.objects.annotate(deal_count=Count("deals")).order_by("-is_active", "name")
+    if not include_retired:
+        qs = qs.filter(is_active=True)
+    return list(qs)
+
+
+def _lost_reason_one(pk: int) -> LostReason:
+    row = LostReason.objects.filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"there is no lost reason {pk}", field="lost_reason_id", value=pk)
+    return row

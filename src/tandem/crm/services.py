@@ -1,8 +1,10 @@
-"""Writes for accounts, people, deals and activities."""
+"""Writes for accounts, people, deals, activities, lost reasons and lifecycle stages."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +13,150 @@ from django.utils import timezone
 
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
-from tandem.crm.identity import email_domain, email_is_valid, email_normalize_configured, name_key
-from tandem.crm.models import Account, Activity, ActivityKind, Deal, DealStage, LeadStatus, LostReason, Person
-from tandem.crm.stage_services import person_change_stage
-from tandem.crm.stages import Stage, rank
+from tandem.core.text import text_clean
+from tandem.crm.identity import (
+    MERGED_EMAIL_SYSTEM,
+    email_domain,
+    email_is_valid,
+    email_normalize_configured,
+    name_key,
+)
+from tandem.crm.models import (
+    Account,
+    Activity,
+    ActivityKind,
+    Deal,
+    DealStage,
+    ExternalId,
+    LeadStatus,
+    LostReason,
+    Person,
+    StageChange,
+)
+from tandem.crm.registry import person_merge_steps, person_references
+from tandem.crm.stages import LABELS, Stage, can_move, rank
+
+# Free text limits shared with feedback's notes.
+NOTE_MAX = 2000
+LOST_REASON_MAX = 120
+
+
+# ---- lifecycle stages: the only code that writes a person's stage; every move is checked and recorded ----
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One requested move for the bulk service; `at` is when it happened in the data."""
+
+    person_id: int
+    to_stage: str
+    at: dt.datetime
+    by_user_id: int | None = None
+    rule: str = ""
+    rule_version: int | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _check(*, person_label: str, from_stage: str | None, to_stage: str) -> None:
+    try:
+        Stage(to_stage)
+    except ValueError:
+        raise ValidationFailed(
+            f"unknown lifecycle stage {to_stage!r}", field="to_stage", value=to_stage
+        ) from None
+    if not can_move(from_stage, to_stage):
+        source = LABELS[Stage(from_stage)] if from_stage else "a new person"
+        raise NotAllowed(
+            f"{person_label}: moving from {source} to {LABELS[Stage(to_stage)]} is not allowed",
+            field="to_stage",
+            value=to_stage,
+        )
+
+
+@transaction.atomic
+def person_change_stage(
+    *,
+    person: Person,
+    to_stage: str,
+    at: dt.datetime | None = None,
+    by_user: Any = None,
+    rule: str = "",
+    rule_version: int | None = None,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> StageChange:
+    """Move one person to a lifecycle stage, recording who or which rule did it and why."""
+    locked = Person.objects.select_for_update().only("id", "lifecycle_stage").get(pk=person.pk)
+    from_stage = locked.lifecycle_stage or None
+    _check(person_label=str(person), from_stage=from_stage, to_stage=to_stage)
+    change = StageChange.objects.create(
+        person_id=person.pk,
+        from_stage=from_stage or "",
+        to_stage=to_stage,
+        changed_at=at or timezone.now(),
+        by_user=by_user if getattr(by_user, "pk", None) else None,
+        rule=rule,
+        rule_version=rule_version,
+        reason=reason,
+        details=details or {},
+    )
+    Person.objects.filter(pk=person.pk).update(lifecycle_stage=to_stage, updated_at=timezone.now())
+    person.lifecycle_stage = to_stage
+    return change
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@transaction.atomic
+def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
+    """Apply many moves at once (imports): each person's moves in time order, all checked, all recorded."""
+    if not transitions:
+        return 0
+    person_ids = sorted({t.person_id for t in transitions})
+    current: dict[int, str | None] = {}
+    for chunk in _chunks(person_ids, 5000):
+        for pid, stage in Person.objects.filter(pk__in=chunk).values_list("id", "lifecycle_stage"):
+            current[pid] = stage or None
+    missing = set(person_ids) - set(current)
+    if missing:
+        raise ValidationFailed(f"no person with id {min(missing)}", field="person_id", value=min(missing))
+
+    rows: list[StageChange] = []
+    ordered = sorted(transitions, key=lambda t: (t.person_id, t.at))
+    for t in ordered:
+        from_stage = current[t.person_id]
+        _check(person_label=f"person #{t.person_id}", from_stage=from_stage, to_stage=t.to_stage)
+        rows.append(
+            StageChange(
+                person_id=t.person_id,
+                from_stage=from_stage or "",
+                to_stage=t.to_stage,
+                changed_at=t.at,
+                by_user_id=t.by_user_id,
+                rule=t.rule,
+                rule_version=t.rule_version,
+                reason=t.reason,
+                details=t.details,
+            )
+        )
+        current[t.person_id] = t.to_stage
+    StageChange.objects.bulk_create(rows, batch_size=2000)
+
+    by_final: dict[str, list[int]] = {}
+    for pid in {t.person_id for t in transitions}:
+        by_final.setdefault(current[pid] or "", []).append(pid)
+    now = timezone.now()
+    for stage, ids in by_final.items():
+        for chunk in _chunks(sorted(ids), 5000):
+            Person.objects.filter(pk__in=chunk).update(lifecycle_stage=stage, updated_at=now)
+    return len(rows)
+
+
+# ---- accounts and people ----
 
 
 def account_for_email(*, email: str | None, company: str = "", **fields: Any) -> Account | None:
@@ -357,58 +499,20 @@ MERGE_FILLED = ("first_name", "last_name", "job_title", "phone", "account_id", "
 
 
 def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
-    # One UPDATE per kind, so merging a person with thousands of touchpoints costs the same queries.
-    from tandem.analytics.models import ExperimentAssignment
-    from tandem.campaigns.models import Touchpoint
-    from tandem.capture.models import Submission
-    from tandem.core.models import Event
-    from tandem.crm.models import ExternalId
-    from tandem.enablement.models import ContentUse
-    from tandem.feedback.models import LeadRating, Question
-    from tandem.lifecycle.models import StageChange
+    # One UPDATE per registered table (crm.registry), so merging a person with thousands of touchpoints costs
+    # the same queries; the apps above crm register their tables at start-up.
+    from django.apps import apps
 
-    return {
-        "submissions": Submission.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "experiment_assignments": ExperimentAssignment.objects.filter(person_id=duplicate.pk).update(
-            person_id=survivor.pk
-        ),
-        "touchpoints": Touchpoint.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "deals": Deal.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "activities": Activity.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "questions": Question.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "lead_ratings": LeadRating.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "content_uses": ContentUse.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "external_ids": ExternalId.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "stage_changes": StageChange.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk),
-        "events": Event.objects.filter(subject_type="crm.person", subject_id=duplicate.pk).update(
-            subject_id=survivor.pk
-        ),
-    }
-
-
-def _merge_channels(*, survivor: Person, duplicate: Person) -> None:
-    from tandem.campaigns.models import Touchpoint
-
-    journey = Touchpoint.objects.filter(person_id=survivor.pk).only("channel", "campaign_id")
-    first = journey.order_by("occurred_at", "id").first()
-    last = journey.order_by("-occurred_at", "-id").first()
-    if first is not None and last is not None:
-        survivor.original_channel, survivor.original_campaign_id = first.channel, first.campaign_id
-        survivor.latest_channel, survivor.latest_campaign_id = last.channel, last.campaign_id
-        return
-    # Without touchpoints the channels were set by hand or by an import: keep the survivor's, fill gaps.
-    for attr in ("original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"):
-        if not getattr(survivor, attr):
-            setattr(survivor, attr, getattr(duplicate, attr))
+    moved: dict[str, int] = {}
+    for ref in person_references():
+        rows = apps.get_model(ref.model)._default_manager.filter(**ref.where, **{ref.column: duplicate.pk})
+        moved[ref.name] = rows.update(**{ref.column: survivor.pk})
+    return moved
 
 
 @transaction.atomic
 def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, reason: str = "") -> Person:
     """Fold a duplicate into the survivor (its history, deals and ids move over) and delete the duplicate."""
-    from tandem.crm.identity import MERGED_EMAIL_SYSTEM
-    from tandem.crm.models import ExternalId
-    from tandem.crm.stages import can_move
-
     if survivor.pk == duplicate.pk:
         raise ValidationFailed(
             f"person #{survivor.pk} cannot be merged with itself", field="duplicate_id", value=duplicate.pk
@@ -424,7 +528,8 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
         setattr(keep, attr, getattr(gone, attr))
     keep.name_key = name_key(keep.first_name, keep.last_name)
     keep.custom_fields = {**gone.custom_fields, **keep.custom_fields}
-    _merge_channels(survivor=keep, duplicate=gone)
+    for step in person_merge_steps():
+        step(survivor=keep, duplicate=gone)
     takes_email = not keep.email_normalized and bool(gone.email_normalized)
     old_email = gone.email_normalized
     # Deleted before the survivor is saved: the survivor may take over its email, which is unique.
@@ -472,3 +577,63 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
     )
     survivor.refresh_from_db()
     return survivor
+
+
+# ---- the lost-reason taxonomy (what sales can choose when a deal is lost) ----
+
+
+def _lost_reason_name(name: Any, *, exclude: int | None = None) -> str:
+    clean = " ".join(text_clean(name, field="name", max_length=LOST_REASON_MAX, required=True).split())
+    same = LostReason.objects.filter(name__iexact=clean)
+    clash = (same.exclude(pk=exclude) if exclude is not None else same).first()
+    if clash is not None:
+        state = "" if clash.is_active else " (retired; restore it instead)"
+        raise ValidationFailed(
+            f"there is already a lost reason {clash.name!r}{state}", field="name", value=clean
+        )
+    return clean
+
+
+def lost_reason_create(*, name: str, description: str = "", by_user: Any = None) -> LostReason:
+    """Add a lost reason reps can choose when a deal is lost."""
+    description = text_clean(description, field="description", max_length=NOTE_MAX, required=False)
+    with transaction.atomic():
+        reason = LostReason.objects.create(name=_lost_reason_name(name), description=description)
+        event_record(kind="lost_reason.created", subject=reason, actor=by_user, data={"name": reason.name})
+    return reason
+
+
+def lost_reason_rename(
+    *, reason: LostReason, name: str, description: str | None = None, by_user: Any = None
+) -> LostReason:
+    """Rename a lost reason (deals already lost with it follow the new name)."""
+    clean = _lost_reason_name(name, exclude=reason.pk)
+    old = reason.name
+    with transaction.atomic():
+        reason.name = clean
+        if description is not None:
+            reason.description = text_clean(
+                description, field="description", max_length=NOTE_MAX, required=False
+            )
+        reason.save(update_fields=["name", "description"])
+        event_record(
+            kind="lost_reason.renamed", subject=reason, actor=by_user, data={"from": old, "to": clean}
+        )
+    return reason
+
+
+def lost_reason_set_active(*, reason: LostReason, active: bool, by_user: Any = None) -> LostReason:
+    """Retire a lost reason (no longer offered; past deals keep it) or bring it back."""
+    if reason.is_active == active:
+        state = "active" if active else "retired"
+        raise NotAllowed(f"lost reason {reason.name!r} is already {state}", field="is_active", value=active)
+    with transaction.atomic():
+        reason.is_active = active
+        reason.save(update_fields=["is_active"])
+        event_record(
+            kind="lost_reason.restored" if active else "lost_reason.retired",
+            subject=reason,
+            actor=by_user,
+            data={"name": reason.name},
+        )
+    return reason

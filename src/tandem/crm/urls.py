@@ -11,14 +11,9 @@ urlpatterns = [
     path("<int:pk>/stage/", views.person_stage, name="person-stage"),
     path("<int:pk>/deals/", views.deal_new, name="deal-new"),
     path("deals/<int:deal_id>/close/", views.deal_close_view, name="deal-close"),
-]
-
-from tandem.crm import views_identity, views_lost_reasons  # noqa: E402
-
-urlpatterns += [
-    path("duplicates/", views_identity.duplicates, name="duplicates"),
-    path("<int:pk>/merge/<int:other>/", views_identity.merge, name="merge"),
-    path("lost-reasons/", views_lost_reasons.lost_reasons, name="lost-reasons"),
-    path("lost-reasons/<int:reason_id>/", views_lost_reasons.lost_reason_edit, name="lost-reason-edit"),
-    path("lost-reasons/options/", views_lost_reasons.lost_reason_options, name="lost-reason-options"),
+    path("duplicates/", views.duplicates, name="duplicates"),
+    path("<int:pk>/merge/<int:other>/", views.merge, name="merge"),
+    path("lost-reasons/", views.lost_reasons, name="lost-reasons"),
+    path("lost-reasons/<int:reason_id>/", views.lost_reason_edit, name="lost-reason-edit"),
+    path("lost-reasons/options/", views.lost_reason_options, name="lost-reason-options"),
 ]

@@ -1,4 +1,5 @@
-"""People pages: the list (search, filters, keyset pages; HTMX swaps the table) and the person page."""
+"""People pages: the list (search, filters, keyset pages; HTMX swaps the table), the person page, duplicates
+and merging, and the lost-reason taxonomy."""
 
 from __future__ import annotations
 
@@ -8,27 +9,31 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from tandem.campaigns.channels import CHANNELS
 from tandem.core.errors import NotFound, TandemError
 from tandem.crm import selectors
-from tandem.crm.models import Person
+from tandem.crm.channels import CHANNELS
+from tandem.crm.models import LostReason, Person
 from tandem.crm.services import (
     PERSON_EDITABLE,
     deal_close,
     deal_create,
+    lost_reason_create,
+    lost_reason_rename,
+    lost_reason_set_active,
+    person_change_stage,
     person_create,
+    person_merge,
     person_update,
 )
-from tandem.crm.stage_services import person_change_stage
 from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.crm.stages import INITIAL, LABELS, Stage, can_move
-from tandem.feedback.selectors import lost_reason_offered
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "stage", "owner", "channel")
@@ -261,7 +266,7 @@ def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
         # The page offers the admin-managed taxonomy by id; a typed name still works for scripts and old forms.
         chosen = request.POST.get("lost_reason_id", "").strip()
         lost_reason = (
-            lost_reason_offered(reason_id=chosen)
+            selectors.lost_reason_offered(reason_id=chosen)
             if chosen and not won
             else request.POST.get("lost_reason", "")
         )
@@ -273,3 +278,116 @@ def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
     if deal.person_id is None:
         return redirect("crm:people")
     return redirect("crm:person", pk=deal.person_id)
+
+
+# ---- Duplicate review and merging: the page lists likely duplicates, the merge page picks the survivor ----
+
+
+def _allowed(request: HttpRequest) -> None:
+    if not selectors.person_merge_allowed(user=request.user):
+        raise PermissionDenied("only admins, marketing and sales managers may merge people")
+
+
+@login_required
+def duplicates(request: HttpRequest) -> HttpResponse:
+    _allowed(request)
+    groups = selectors.person_duplicate_candidates()
+    return render(request, "crm/duplicates.html", {"groups": groups})
+
+
+@login_required
+def merge(request: HttpRequest, pk: int, other: int) -> HttpResponse:
+    _allowed(request)
+    try:
+        survivor = selectors.person_get(person_id=pk)
+        duplicate = selectors.person_get(person_id=other)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    error = None
+    if request.method == "POST":
+        try:
+            person_merge(
+                survivor=survivor,
+                duplicate=duplicate,
+                by_user=request.user,
+                reason=request.POST.get("reason", "").strip()[:500],
+            )
+        except TandemError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"Merged #{other} into {survivor}.")
+            return redirect(reverse("crm:person", args=[pk]))
+    context = {"survivor": survivor, "duplicate": duplicate, "error": error}
+    return render(request, "crm/merge.html", context, status=422 if error else 200)
+
+
+# ---- The lost-reason taxonomy: admins and sales managers add, rename, retire and restore the reasons reps pick ----
+
+
+def _reason(reason_id: int) -> LostReason:
+    try:
+        return selectors.lost_reason_get(reason_id=reason_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+@login_required
+@permission_required("crm.view_lostreason", raise_exception=True)
+def lost_reasons(request: HttpRequest) -> HttpResponse:
+    status, form = 200, {"name": "", "description": ""}
+    if request.method == "POST":
+        if not request.user.has_perm("crm.add_lostreason"):
+            raise PermissionDenied("your role may not add lost reasons")
+        form = {k: request.POST.get(k, "") for k in form}
+        try:
+            reason = lost_reason_create(
+                name=form["name"], description=form["description"], by_user=request.user
+            )
+        except TandemError as exc:
+            messages.error(request, exc.message)
+            status = exc.status_code
+        else:
+            messages.success(request, f"Added “{reason.name}”.")
+            return redirect("crm:lost-reasons")
+    context = {
+        "reasons": selectors.lost_reasons_list(),
+        "form": form,
+        "can_add": request.user.has_perm("crm.add_lostreason"),
+        "can_change": request.user.has_perm("crm.change_lostreason"),
+    }
+    return render(request, "crm/lost_reasons.html", context, status=status)
+
+
+@login_required
+@permission_required("crm.change_lostreason", raise_exception=True)
+@require_POST
+def lost_reason_edit(request: HttpRequest, reason_id: int) -> HttpResponse:
+    reason = _reason(reason_id)
+    action = request.POST.get("action", "rename")
+    try:
+        if action == "rename":
+            old = reason.name
+            lost_reason_rename(
+                reason=reason,
+                name=request.POST.get("name", ""),
+                description=request.POST.get("description"),
+                by_user=request.user,
+            )
+            messages.success(request, f"Renamed “{old}” to “{reason.name}”.")
+        else:
+            lost_reason_set_active(reason=reason, active=action == "restore", by_user=request.user)
+            messages.success(request, f"“{reason.name}” {'restored' if reason.is_active else 'retired'}.")
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    return redirect("crm:lost-reasons")
+
+
+@login_required
+@permission_required("crm.view_deal", raise_exception=True)
+def lost_reason_options(request: HttpRequest) -> HttpResponse:
+    """The <option>s of the deal-lost select, loaded lazily so the person page's own queries stay pinned."""
+    return render(
+        request,
+        "crm/_lost_reason_options.html",
+        {"reasons": selectors.lost_reasons_list(include_retired=False)},
+    )

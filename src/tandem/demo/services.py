@@ -19,7 +19,7 @@ from tandem.capture.services import bundle_import
 from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
 from tandem.crm.models import Activity, Deal, Person
-from tandem.crm.stage_services import Transition, people_change_stage_bulk
+from tandem.crm.services import Transition, people_change_stage_bulk
 from tandem.demo.company import (
     BUNDLE_FILES,
     DEMO_PASSWORD,

@@ -8,10 +8,10 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import AuthorizationError
 from ninja.files import UploadedFile
 
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.crm.models import Activity, Deal, Person
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
@@ -21,13 +21,19 @@ router = Router(tags=["enablement"])
 
 
 def _editor(request: HttpRequest) -> None:
-    if not services.user_can_edit_library(user=request.user):
-        raise AuthorizationError(message="Only admins and marketing edit the content library, personas and products.")
+    require_perm(
+        request,
+        allowed=services.user_can_edit_library(user=request.user),
+        message="Only admins and marketing edit the content library, personas and products.",
+    )
 
 
 def _content_user(request: HttpRequest) -> None:
-    if not services.user_can_use_content(user=request.user):
-        raise AuthorizationError(message="Viewers cannot send content or record its use.")
+    require_perm(
+        request,
+        allowed=services.user_can_use_content(user=request.user),
+        message="Viewers cannot send content or record its use.",
+    )
 
 
 class AssetOut(Schema):
@@ -487,8 +493,7 @@ class PersonEnablementOut(Schema):
 @router.get("/people/{int:person_id}/enablement", response=PersonEnablementOut)
 def person_enablement(request: HttpRequest, person_id: int) -> dict[str, Any]:
     """A person's persona with its talking points, and the best current assets for their stage."""
-    if not request.user.has_perm("crm.view_person"):
-        raise AuthorizationError(message="You cannot see people.")
+    require_perm(request, "crm.view_person", message="You cannot see people.")
     panel = selectors.person_enablement_panel(person_id=person_id)
     persona = panel.match.persona
     return {

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.crm.identity import email_normalize_configured
 from tandem.crm.models import Activity, Deal, Person
 from tandem.crm.stages import CHOICES as STAGE_CHOICES
@@ -26,13 +26,19 @@ HELPED = {"yes": True, "no": False, "": None}
 
 
 def _require_editor(request: HttpRequest) -> None:
-    if not services.user_can_edit_library(user=request.user):
-        raise PermissionDenied("Only admins and marketing edit the content library, personas and products.")
+    require_perm(
+        request,
+        allowed=services.user_can_edit_library(user=request.user),
+        message="Only admins and marketing edit the content library, personas and products.",
+    )
 
 
 def _require_user(request: HttpRequest) -> None:
-    if not services.user_can_use_content(user=request.user):
-        raise PermissionDenied("Viewers cannot send content or record its use.")
+    require_perm(
+        request,
+        allowed=services.user_can_use_content(user=request.user),
+        message="Viewers cannot send content or record its use.",
+    )
 
 
 def _id(raw: Any, *, field: str) -> int | None:
@@ -295,8 +301,11 @@ def use_rate(request: HttpRequest, pk: int) -> HttpResponse:
     use = ContentUse.objects.filter(pk=pk).select_related("asset").first()
     if use is None:
         raise Http404("No such use.")
-    if use.used_by_id != request.user.pk and not services.user_can_edit_library(user=request.user):
-        raise PermissionDenied("Only the rep who used the content rates it.")
+    require_perm(
+        request,
+        allowed=use.used_by_id == request.user.pk or services.user_can_edit_library(user=request.user),
+        message="Only the rep who used the content rates it.",
+    )
     helped_raw = request.POST.get("helped", "")
     try:
         if helped_raw not in HELPED:
@@ -311,8 +320,7 @@ def use_rate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def person_panel(request: HttpRequest, person_id: int) -> HttpResponse:
     """The person page's enablement panel (loaded lazily): persona talking points and suggested assets."""
-    if not request.user.has_perm("crm.view_person"):
-        raise PermissionDenied("You cannot see people.")
+    require_perm(request, "crm.view_person", message="You cannot see people.")
     try:
         return _panel(request, person_id)
     except NotFound as exc:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from tandem.crm.api import Id, NoNul, _require
+from tandem.core.http import Id, NoNul, require_perm
+from tandem.crm import selectors as crm_selectors
+from tandem.crm import services as crm_services
 from tandem.feedback import selectors, services
 from tandem.feedback.models import RatingReason
 
@@ -126,7 +128,7 @@ class SplitIn(Schema):
 @router.get("/people/{int:person_id}/questions", response=list[QuestionOut])
 def questions_of_person(request: HttpRequest, person_id: Id) -> Any:
     """A person's questions and objections, newest first, each with its theme."""
-    _require(request, "feedback.view_question", "see questions")
+    require_perm(request, "feedback.view_question", action="see questions")
     selectors.person_get(person_id=person_id)
     return selectors.questions_list(person_id=person_id)
 
@@ -134,7 +136,7 @@ def questions_of_person(request: HttpRequest, person_id: Id) -> Any:
 @router.post("/people/{int:person_id}/questions", response={201: QuestionOut})
 def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) -> Any:
     """Record a question or objection heard from a person (optionally a product and the activity); it is themed at once."""
-    _require(request, "feedback.add_question", "record questions")
+    require_perm(request, "feedback.add_question", action="record questions")
     person = selectors.person_get(person_id=person_id)
     activity = selectors.activity_get(activity_id=payload.activity_id) if payload.activity_id else None
     question = services.question_record(
@@ -152,14 +154,14 @@ def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) ->
 @router.get("/people/{int:person_id}/ratings", response=list[RatingOut])
 def ratings_of_person(request: HttpRequest, person_id: Id) -> Any:
     """A person's lead-quality ratings, newest (current) first."""
-    _require(request, "feedback.view_leadrating", "see lead ratings")
+    require_perm(request, "feedback.view_leadrating", action="see lead ratings")
     return selectors.lead_ratings_for_person(person_id=person_id)
 
 
 @router.post("/people/{int:person_id}/ratings", response={201: RatingOut})
 def rating_create(request: HttpRequest, person_id: Id, payload: RatingIn) -> Any:
     """Rate a lead's quality from 1 to 5 with reason codes (see /feedback/rating-reasons)."""
-    _require(request, "feedback.add_leadrating", "rate leads")
+    require_perm(request, "feedback.add_leadrating", action="rate leads")
     person = selectors.person_get(person_id=person_id)
     row = services.lead_rating_record(
         person=person, rating=payload.rating, reasons=payload.reasons, note=payload.note, by_user=request.user
@@ -179,34 +181,34 @@ def rating_reasons(request: HttpRequest) -> Any:
 @router.get("/lost-reasons", response=list[LostReasonOut])
 def lost_reasons(request: HttpRequest, include_retired: bool = False) -> Any:
     """The lost reasons reps choose from (retired ones too when asked)."""
-    _require(request, "crm.view_lostreason", "see lost reasons")
-    return selectors.lost_reasons_list(include_retired=include_retired)
+    require_perm(request, "crm.view_lostreason", action="see lost reasons")
+    return crm_selectors.lost_reasons_list(include_retired=include_retired)
 
 
 @router.post("/lost-reasons", response={201: LostReasonOut})
 def lost_reason_add(request: HttpRequest, payload: LostReasonIn) -> Any:
     """Add a lost reason (names are unique ignoring case)."""
-    _require(request, "crm.add_lostreason", "add lost reasons")
+    require_perm(request, "crm.add_lostreason", action="add lost reasons")
     return Status(
         201,
-        services.lost_reason_create(name=payload.name, description=payload.description, by_user=request.user),
+        crm_services.lost_reason_create(name=payload.name, description=payload.description, by_user=request.user),
     )
 
 
 @router.patch("/lost-reasons/{int:reason_id}", response=LostReasonOut)
 def lost_reason_change(request: HttpRequest, reason_id: Id, payload: LostReasonPatch) -> Any:
     """Rename a lost reason, change its description, or retire (is_active false) / restore it."""
-    _require(request, "crm.change_lostreason", "change lost reasons")
-    reason = selectors.lost_reason_get(reason_id=reason_id)
+    require_perm(request, "crm.change_lostreason", action="change lost reasons")
+    reason = crm_selectors.lost_reason_get(reason_id=reason_id)
     if payload.name is not None or payload.description is not None:
-        services.lost_reason_rename(
+        crm_services.lost_reason_rename(
             reason=reason,
             name=payload.name or reason.name,
             description=payload.description,
             by_user=request.user,
         )
     if payload.is_active is not None and payload.is_active != reason.is_active:
-        services.lost_reason_set_active(reason=reason, active=payload.is_active, by_user=request.user)
+        crm_services.lost_reason_set_active(reason=reason, active=payload.is_active, by_user=request.user)
     return reason
 
 
@@ -216,14 +218,14 @@ def lost_reason_change(request: HttpRequest, reason_id: Id, payload: LostReasonP
 @router.get("/themes", response=list[ThemeOut])
 def themes(request: HttpRequest) -> Any:
     """Live themes, largest first."""
-    _require(request, "feedback.view_theme", "see themes")
+    require_perm(request, "feedback.view_theme", action="see themes")
     return selectors.themes_live()
 
 
 @router.get("/themes/overview")
 def themes_overview(request: HttpRequest, since: dt.date | None = None) -> dict[str, Any]:
     """Themes with weekly trend, examples and share of questions that come with lost deals (Wilson 95 %, lift)."""
-    _require(request, "feedback.view_theme", "see themes")
+    require_perm(request, "feedback.view_theme", action="see themes")
     overview = selectors.themes_overview(since=since)
     overview.pop("figure")
     return overview
@@ -232,28 +234,28 @@ def themes_overview(request: HttpRequest, since: dt.date | None = None) -> dict[
 @router.get("/themes/report")
 def themes_report(request: HttpRequest, since: dt.date | None = None) -> dict[str, Any]:
     """The `tandem report themes` document: themes (id, label, count, examples) and every question's theme."""
-    _require(request, "feedback.view_theme", "see themes")
+    require_perm(request, "feedback.view_theme", action="see themes")
     return selectors.themes_report(since=since)
 
 
 @router.get("/themes/{int:theme_id}", response=ThemeOut)
 def theme(request: HttpRequest, theme_id: Id) -> Any:
     """One theme, live or retired (merged_into_id / retired_at say what became of it)."""
-    _require(request, "feedback.view_theme", "see themes")
+    require_perm(request, "feedback.view_theme", action="see themes")
     return selectors.theme_get(theme_id=theme_id)
 
 
 @router.post("/themes/mine", response=MineOut)
 def themes_mine(request: HttpRequest, payload: MineIn) -> Any:
     """Group all questions into themes again; named, merged and split themes keep their ids and names."""
-    _require(request, "feedback.change_theme", "mine themes")
+    require_perm(request, "feedback.change_theme", action="mine themes")
     return services.themes_mine(k=payload.k, by_user=request.user)
 
 
 @router.post("/themes/{int:theme_id}/rename", response=ThemeOut)
 def theme_rename(request: HttpRequest, theme_id: Id, payload: RenameIn) -> Any:
     """Name a theme; names are unique ignoring case and survive re-mining."""
-    _require(request, "feedback.change_theme", "rename themes")
+    require_perm(request, "feedback.change_theme", action="rename themes")
     return services.theme_rename(
         theme=selectors.theme_get(theme_id=theme_id), label=payload.label, by_user=request.user
     )
@@ -262,7 +264,7 @@ def theme_rename(request: HttpRequest, theme_id: Id, payload: RenameIn) -> Any:
 @router.post("/themes/{int:theme_id}/merge", response=ThemeOut)
 def theme_merge(request: HttpRequest, theme_id: Id, payload: MergeIn) -> Any:
     """Merge this theme into another: its questions move there and it is retired."""
-    _require(request, "feedback.change_theme", "merge themes")
+    require_perm(request, "feedback.change_theme", action="merge themes")
     return services.themes_merge(
         theme=selectors.theme_get(theme_id=theme_id),
         into=selectors.theme_get(theme_id=payload.into_id),
@@ -273,7 +275,7 @@ def theme_merge(request: HttpRequest, theme_id: Id, payload: MergeIn) -> Any:
 @router.post("/themes/{int:theme_id}/split", response=list[ThemeOut])
 def theme_split(request: HttpRequest, theme_id: Id, payload: SplitIn) -> Any:
     """Split a theme's questions into k new themes, which replace it."""
-    _require(request, "feedback.change_theme", "split themes")
+    require_perm(request, "feedback.change_theme", action="split themes")
     return services.theme_split(
         theme=selectors.theme_get(theme_id=theme_id), k=payload.k, by_user=request.user
     )

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from tandem.core.errors import NotFound, ValidationFailed
-from tandem.crm.models import Activity, Deal, DealStage, LostReason, Person
+from tandem.core.errors import NotFound
+from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.feedback import themes as mining
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme
 
@@ -44,39 +44,6 @@ def theme_get(*, theme_id: int) -> Theme:
     """The theme with this id, live or retired (NotFound naming it otherwise)."""
     theme: Theme = _one(Theme, theme_id, "theme", "theme_id")
     return theme
-
-
-def lost_reason_get(*, reason_id: int) -> LostReason:
-    """The lost reason with this id (NotFound naming it otherwise)."""
-    reason: LostReason = _one(LostReason, reason_id, "lost reason", "lost_reason_id")
-    return reason
-
-
-def lost_reason_offered(*, reason_id: Any) -> LostReason:
-    """The active lost reason a rep chose by id (ValidationFailed naming `lost_reason_id` otherwise)."""
-    try:
-        pk = int(reason_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed(
-            f"lost_reason_id must be a whole number, got {reason_id!r}",
-            field="lost_reason_id",
-            value=reason_id,
-        ) from None
-    reason = LostReason.objects.filter(pk=pk).first()
-    if reason is None or not reason.is_active:
-        state = "retired" if reason else "unknown"
-        raise ValidationFailed(
-            f"lost reason {pk} is {state}; choose one offered", field="lost_reason_id", value=pk
-        )
-    return reason
-
-
-def lost_reasons_list(*, include_retired: bool = True) -> list[LostReason]:
-    """Lost reasons by name, each with `deal_count` (deals lost with it)."""
-    qs = LostReason.objects.annotate(deal_count=Count("deals")).order_by("-is_active", "name")
-    if not include_retired:
-        qs = qs.filter(is_active=True)
-    return list(qs)
 
 
 # ---- the person page's capture panel ----
@@ -294,3 +261,13 @@ def theme_detail(*, theme_id: int) -> dict[str, Any]:
         "split_into": list(theme.split_into.all()) if theme.retired_at else [],
         "others": [t for t in themes_live() if t.pk != theme.pk],
     }
+
+
+HISTORY_LIMIT = 100
+
+
+def person_questions_heard(*, person: Any) -> list[Question]:
+    """The questions heard from a person, newest first, with who heard each (the person page)."""
+    return list(
+        Question.objects.filter(person=person).select_related("heard_by").order_by("-asked_at", "-id")[:HISTORY_LIMIT]
+    )

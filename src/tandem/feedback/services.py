@@ -15,36 +15,19 @@ from django.utils import timezone
 
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
-from tandem.crm.models import Activity, LostReason, Person
+from tandem.core.text import text_clean
+from tandem.crm.models import Activity, Person
 from tandem.feedback import themes as mining
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme, ThemeSpace
 
 QUESTION_MAX = 2000
 PRODUCT_MAX = 120
 NOTE_MAX = 2000
-LOST_REASON_MAX = 120
 CHUNK = 500  # ids per UPDATE ... WHERE id IN (...): well under SQLite's variable limit
 # A mined theme whose questions are mostly in one curated theme is that theme, found again.
 ABSORB_SHARE = 0.5
 # A mined theme takes over the id of the old uncurated theme it shares most questions with (Jaccard).
 MATCH_JACCARD = 0.5
-
-
-def _clean_text(value: Any, *, field: str, max_length: int, required: bool) -> str:
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{field} must be text", field=field, value=repr(value)[:80])
-    if "\x00" in value:
-        raise ValidationFailed(f"{field} must not contain NUL characters", field=field, value=value[:80])
-    clean = value.strip()
-    if required and not clean:
-        raise ValidationFailed(f"{field} must not be empty", field=field, value=value)
-    if len(clean) > max_length:
-        raise ValidationFailed(
-            f"{field} must be at most {max_length} characters, got {len(clean)}",
-            field=field,
-            value=clean[:80],
-        )
-    return clean
 
 
 # ---- questions and objections ----
@@ -61,8 +44,8 @@ def question_record(
     by_user: Any = None,
 ) -> Question:
     """Record a question or objection a rep heard from a person; it joins the nearest named theme."""
-    text = _clean_text(text, field="text", max_length=QUESTION_MAX, required=True)
-    product = " ".join(_clean_text(product, field="product", max_length=PRODUCT_MAX, required=False).split())
+    text = text_clean(text, field="text", max_length=QUESTION_MAX, required=True)
+    product = " ".join(text_clean(product, field="product", max_length=PRODUCT_MAX, required=False).split())
     if activity is not None and activity.person_id != person.pk:
         raise ValidationFailed(
             f"activity {activity.pk} belongs to another person", field="activity_id", value=activity.pk
@@ -126,7 +109,7 @@ def lead_rating_record(
                 field="reasons",
                 value=code,
             )
-    note = _clean_text(note, field="note", max_length=NOTE_MAX, required=False)
+    note = text_clean(note, field="note", max_length=NOTE_MAX, required=False)
     with transaction.atomic():
         row = LeadRating.objects.create(
             person=person,
@@ -144,66 +127,6 @@ def lead_rating_record(
             data={"rating_id": row.pk, "rating": rating, "reasons": row.reasons},
         )
     return row
-
-
-# ---- the lost-reason taxonomy ----
-
-
-def _lost_reason_name(name: Any, *, exclude: int | None = None) -> str:
-    clean = " ".join(_clean_text(name, field="name", max_length=LOST_REASON_MAX, required=True).split())
-    same = LostReason.objects.filter(name__iexact=clean)
-    clash = (same.exclude(pk=exclude) if exclude is not None else same).first()
-    if clash is not None:
-        state = "" if clash.is_active else " (retired; restore it instead)"
-        raise ValidationFailed(
-            f"there is already a lost reason {clash.name!r}{state}", field="name", value=clean
-        )
-    return clean
-
-
-def lost_reason_create(*, name: str, description: str = "", by_user: Any = None) -> LostReason:
-    """Add a lost reason reps can choose when a deal is lost."""
-    description = _clean_text(description, field="description", max_length=NOTE_MAX, required=False)
-    with transaction.atomic():
-        reason = LostReason.objects.create(name=_lost_reason_name(name), description=description)
-        event_record(kind="lost_reason.created", subject=reason, actor=by_user, data={"name": reason.name})
-    return reason
-
-
-def lost_reason_rename(
-    *, reason: LostReason, name: str, description: str | None = None, by_user: Any = None
-) -> LostReason:
-    """Rename a lost reason (deals already lost with it follow the new name)."""
-    clean = _lost_reason_name(name, exclude=reason.pk)
-    old = reason.name
-    with transaction.atomic():
-        reason.name = clean
-        if description is not None:
-            reason.description = _clean_text(
-                description, field="description", max_length=NOTE_MAX, required=False
-            )
-        reason.save(update_fields=["name", "description"])
-        event_record(
-            kind="lost_reason.renamed", subject=reason, actor=by_user, data={"from": old, "to": clean}
-        )
-    return reason
-
-
-def lost_reason_set_active(*, reason: LostReason, active: bool, by_user: Any = None) -> LostReason:
-    """Retire a lost reason (no longer offered; past deals keep it) or bring it back."""
-    if reason.is_active == active:
-        state = "active" if active else "retired"
-        raise NotAllowed(f"lost reason {reason.name!r} is already {state}", field="is_active", value=active)
-    with transaction.atomic():
-        reason.is_active = active
-        reason.save(update_fields=["is_active"])
-        event_record(
-            kind="lost_reason.restored" if active else "lost_reason.retired",
-            subject=reason,
-            actor=by_user,
-            data={"name": reason.name},
-        )
-    return reason
 
 
 # ---- themes: the stored model ----

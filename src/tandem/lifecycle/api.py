@@ -7,11 +7,11 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.errors import AuthorizationError
 
-from tandem.analytics.cli.sla import period as sla_period
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.core.keyset import MAX_ID
+from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
 from tandem.lifecycle.models import Notification, RoutingConfig
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
@@ -62,8 +62,7 @@ def definitions_list(request: HttpRequest) -> dict[str, Any]:
     summary="Publish a new version of the MQL or SQL definition (admins)",
 )
 def definitions_publish(request: HttpRequest, data: DefinitionIn) -> Any:
-    if not request.user.has_perm("lifecycle.add_definitionversion"):
-        raise AuthorizationError(message="Only admins publish definitions (needs permission lifecycle.add_definitionversion)")
+    require_perm(request, "lifecycle.add_definitionversion", message="Only admins publish definitions (needs permission lifecycle.add_definitionversion)")
     row = definition_publish(stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user)
     version = definitions_history(stage=row.stage)[row.stage][0]
     return Status(201, version.to_dict())
@@ -159,8 +158,7 @@ def routing_get(request: HttpRequest) -> dict[str, Any]:
 
 @router.post("/routing", response={201: dict, 403: dict, 422: dict}, summary="Publish a new version of the routing rules (admins)")
 def routing_post(request: HttpRequest, data: PublishIn) -> Any:
-    if not request.user.has_perm("lifecycle.add_routingconfig"):
-        raise AuthorizationError(message="Only admins edit the routing rules (needs permission lifecycle.add_routingconfig)")
+    require_perm(request, "lifecycle.add_routingconfig", message="Only admins edit the routing rules (needs permission lifecycle.add_routingconfig)")
     row = routing_publish(spec=data.spec, reason=data.reason, by_user=request.user)
     return Status(201, {"version": row.version, "spec": row.spec, "reason": row.reason})
 
@@ -173,15 +171,14 @@ def sla_policy_get(request: HttpRequest) -> dict[str, Any]:
 
 @router.post("/sla/policy", response={201: dict, 403: dict, 422: dict}, summary="Publish a new version of the SLA policy (admins)")
 def sla_policy_post(request: HttpRequest, data: PublishIn) -> Any:
-    if not request.user.has_perm("lifecycle.add_slapolicyversion"):
-        raise AuthorizationError(message="Only admins change the SLA policy (needs permission lifecycle.add_slapolicyversion)")
+    require_perm(request, "lifecycle.add_slapolicyversion", message="Only admins change the SLA policy (needs permission lifecycle.add_slapolicyversion)")
     row = sla_policy_publish(spec=data.spec, reason=data.reason, by_user=request.user)
     return Status(201, {"policy": row.spec, "sentences": SlaPolicy.from_dict(row.spec).describe(), "reason": row.reason})
 
 
 @router.get("/sla/scorecard", response={200: dict, 422: dict}, summary="Both sides of the SLA for a period: the JSON of `tandem report sla`")
 def sla_scorecard_get(request: HttpRequest, date_from: dt.date | None = None, date_to: dt.date | None = None) -> Any:
-    start, end = sla_period(date_from, date_to)
+    start, end = period_from_dates(date_from, date_to)
     return sla_scorecard(start=start, end=end)
 
 
@@ -202,8 +199,7 @@ class HolidayPresetIn(Schema):
 
 
 def _require_calendar_editor(request: HttpRequest) -> None:
-    if not request.user.has_perm("users.change_team"):
-        raise AuthorizationError(message="Only admins edit team calendars (needs permission users.change_team)")
+    require_perm(request, "users.change_team", message="Only admins edit team calendars (needs permission users.change_team)")
 
 
 @router.get("/teams/calendars", response=dict, summary="Every team's business calendar: time zone, working hours, holidays")

@@ -1,38 +1,9 @@
-"""The append-only record of every lifecycle stage change."""
+"""The hand-off's versioned rules (definitions, routing, SLA policy) and its notifications."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-
-from tandem.crm.stages import CHOICES as STAGE_CHOICES
-
-
-class StageChange(models.Model):
-    """One move of a person between lifecycle stages: from, to, when, by whom or which rule, and why."""
-
-    person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.CharField(max_length=16, choices=STAGE_CHOICES, blank=True, default="")
-    to_stage = models.CharField(max_length=16, choices=STAGE_CHOICES)
-    changed_at = models.DateTimeField()
-    by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    rule = models.CharField(max_length=120, blank=True, default="")
-    rule_version = models.PositiveIntegerField(null=True, blank=True)
-    reason = models.TextField(blank=True, default="")
-    details = models.JSONField(default=dict, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["changed_at", "id"]
-        indexes = [
-            models.Index(fields=["person", "changed_at"], name="stagechange_person"),
-            models.Index(fields=["to_stage", "changed_at"], name="stagechange_to"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.from_stage or '∅'} → {self.to_stage} at {self.changed_at:%Y-%m-%d}"
 
 
 class DefinitionVersion(models.Model):

@@ -14,7 +14,7 @@ from django.db.models import Min
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID
-from tandem.crm.models import Activity, Person
+from tandem.crm.models import Activity, Person, StageChange
 from tandem.crm.stages import Stage
 from tandem.lifecycle.business_hours import (
     WEEKDAY_LABELS,
@@ -36,7 +36,7 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
-from tandem.lifecycle.models import DefinitionVersion, StageChange
+from tandem.lifecycle.models import DefinitionVersion
 from tandem.lifecycle.services import (
     REJECT_REASONS,
     calendar_for_team,

@@ -19,9 +19,8 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
 from tandem.core.models import Event
-from tandem.crm.models import Activity, Person
-from tandem.crm.services import person_assign_owner
-from tandem.crm.stage_services import Transition, people_change_stage_bulk, person_change_stage
+from tandem.crm.models import Activity, Person, StageChange
+from tandem.crm.services import Transition, people_change_stage_bulk, person_assign_owner, person_change_stage
 from tandem.crm.stages import Stage
 from tandem.lifecycle.business_hours import (
     BusinessCalendar,
@@ -44,7 +43,6 @@ from tandem.lifecycle.models import (
     RoutingConfig,
     RoutingState,
     SlaPolicyVersion,
-    StageChange,
 )
 from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, reroute, route
 from tandem.lifecycle.routing_rules import Team as RosterTeam

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tandem.analytics.cli.sla import period as sla_period
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
 from tandem.lifecycle.business_hours import holidays_parse, shifts_parse
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
@@ -243,7 +243,7 @@ def sla(request: HttpRequest) -> HttpResponse:
             dates = [dt.date.fromisoformat(raw[k]) if raw[k] else None for k in ("from", "to")]
         except ValueError as exc:
             raise ValidationFailed("Dates are YYYY-MM-DD.", field="from", value=raw["from"] or raw["to"]) from exc
-        start, end = sla_period(dates[0], dates[1])
+        start, end = period_from_dates(dates[0], dates[1])
         report = sla_scorecard(start=start, end=end)
         raw = {"from": start.date().isoformat(), "to": (end - dt.timedelta(days=1)).date().isoformat()}
     except TandemError as exc:

@@ -36,7 +36,7 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
     },
     Role.SALES_MANAGER: {
         "manage_apps": ("crm", "feedback"),
-        "manage_models": ("lifecycle.stagechange",),
+        "manage_models": ("crm.stagechange",),
         "view_apps": _ALL_APPS,
     },
     Role.SALES_REP: {

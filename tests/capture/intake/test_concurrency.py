@@ -11,8 +11,7 @@ import pytest
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.models import Submission
-from tandem.crm.models import Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Person, StageChange
 from tandem.users.roles import roles_sync
 from tests.capture.factories import make_form
 

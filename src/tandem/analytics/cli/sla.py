@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.core.errors import ValidationFailed
+from tandem.core.periods import period_from_dates
 from tandem.lifecycle.selectors import sla_scorecard
 
 NAME = "sla"
@@ -20,23 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD, included (default: today)")
 
 
-def period(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) in UTC for inclusive dates; the last 90 days by default."""
-    today = dt.datetime.now(dt.UTC).date()
-    last = date_to or today
-    first = date_from or (last - dt.timedelta(days=89))
-    if first > last:
-        raise ValidationFailed("--from must not be after --to.", field="from", value=first.isoformat())
-    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-    return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-
-
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
-    start, end = period(options.get("date_from"), options.get("date_to"))
+    start, end = period_from_dates(options.get("date_from"), options.get("date_to"))
     report = sla_scorecard(start=start, end=end)
     if (options.get("format") or "json") == "json":
         out.write(json.dumps(report, indent=2) + "\n")

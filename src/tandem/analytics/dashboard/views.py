@@ -19,8 +19,8 @@ from tandem.analytics.dashboard.display import fmt, weekly_context
 from tandem.analytics.dashboard.selectors import dashboard_get, goal_history
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.analytics.dashboard.weekly import weekly_report_get
-from tandem.analytics.reports.views import _csv
 from tandem.core.errors import TandemError
+from tandem.core.http import csv_response
 from tandem.stats.kpi import METRIC_LABELS, METRICS, PERIODS, period_label, period_next
 
 GREY = "#9aa3af"
@@ -125,7 +125,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return JsonResponse(report)
     if request.GET.get("format") == "csv":
         rows = [{"metric": k["metric"], **r} for k in report["kpis"] for r in k["series"]]
-        return _csv(f"kpis-{period}.csv", CSV_COLUMNS, rows)
+        return csv_response(filename=f"kpis-{period}.csv", columns=CSV_COLUMNS, rows=rows)
     context = {
         "report": report,
         "tiles": _tiles(report),

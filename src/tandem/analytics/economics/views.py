@@ -12,8 +12,9 @@ from tandem.analytics.cli.economics import TABLES, table_rows
 from tandem.analytics.cli.ltv import RETENTION_COLUMNS, cohort_rows
 from tandem.analytics.economics.selectors import LTV_SEGMENTS, economics_report_cached
 from tandem.analytics.reports.selectors import ATTRIBUTION_BY, MODEL_LABELS, REPORT_MODELS
-from tandem.analytics.reports.views import PAGE_BOOTSTRAP, _choice, _csv, _date
+from tandem.analytics.reports.views import PAGE_BOOTSTRAP, _choice, _date
 from tandem.core.errors import TandemError
+from tandem.core.http import csv_response
 from tandem.stats.economics import DEFAULT_HORIZON, MAX_HORIZON
 
 CSV_TABLES = (*TABLES, "retention", "cohorts")
@@ -113,12 +114,12 @@ def economics(request: HttpRequest) -> HttpResponse:
     table = _choice(request, "table", CSV_TABLES, "costs")
     if report is not None and request.GET.get("format") == "csv":
         if table == "retention":
-            return _csv("economics-retention.csv", RETENTION_COLUMNS, report["ltv"]["retention"])
+            return csv_response(filename="economics-retention.csv", columns=RETENTION_COLUMNS, rows=report["ltv"]["retention"])
         if table == "cohorts":
             rows = cohort_rows(report["ltv"])
             columns = list(rows[0]) if rows else ["cohort", "customers", "revenue"]
-            return _csv("economics-cohorts.csv", columns, rows)
-        return _csv(f"economics-{table}-{by}.csv", TABLES[table], table_rows(report, table))
+            return csv_response(filename="economics-cohorts.csv", columns=columns, rows=rows)
+        return csv_response(filename=f"economics-{table}-{by}.csv", columns=TABLES[table], rows=table_rows(report, table))
     query = request.GET.copy()
     query.pop("format", None)
     query.pop("table", None)

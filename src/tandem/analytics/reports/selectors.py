@@ -19,8 +19,7 @@ from django.db.models.functions import Cast
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Deal, DealStage, Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats.attribution import DEFAULT_HALF_LIFE, Journeys, attribute
 from tandem.stats.funnel import DAY, STAGES, funnel_report, reach_times
 

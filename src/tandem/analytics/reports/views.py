@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import Any
 
@@ -20,6 +19,7 @@ from tandem.analytics.reports.selectors import (
     report_cached,
 )
 from tandem.core.errors import TandemError
+from tandem.core.http import csv_response
 from tandem.stats.funnel import PERIODS, STAGES
 
 # The page keeps the incremental model's bootstrap small so it opens quickly; the CLI and API default to 200.
@@ -39,15 +39,6 @@ def _choice(request: HttpRequest, name: str, choices: tuple[str, ...], default: 
     return value if value in choices else default
 
 
-def _csv(filename: str, columns: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.DictWriter(response, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return response
-
-
 @login_required
 def funnel(request: HttpRequest) -> HttpResponse:
     by = _choice(request, "by", (*SEGMENT_FIELDS, "none"), "none")
@@ -55,7 +46,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     date_from, date_to = _date(request, "from"), _date(request, "to")
     report = report_cached("funnel", by=by, period=period, date_from=date_from, date_to=date_to)
     if request.GET.get("format") == "csv":
-        return _csv("funnel.csv", CSV_COLUMNS, report_rows(report))
+        return csv_response(filename="funnel.csv", columns=CSV_COLUMNS, rows=report_rows(report))
     total = report["total"]
     figure = {
         "data": [{"type": "bar", "x": list(STAGES), "y": [total["counts"][s] for s in STAGES], "name": "people"}],
@@ -102,7 +93,7 @@ def attribution(request: HttpRequest) -> HttpResponse:
     except TandemError as exc:
         error = exc.message
     if report is not None and request.GET.get("format") == "csv":
-        return _csv(f"attribution-{model}-{by}.csv", columns_for(report), report["rows"])
+        return csv_response(filename=f"attribution-{model}-{by}.csv", columns=columns_for(report), rows=report["rows"])
     figure = None
     if report is not None:
         rows = report["rows"]

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.errors import AuthorizationError
 
 from tandem.analytics.models import Experiment
 from tandem.analytics.statistics.selectors import (
@@ -18,15 +17,20 @@ from tandem.analytics.statistics.selectors import (
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.http import require_perm
 
 router = Router(tags=["statistics"])
 EDIT_ROLES = {"admin", "marketing"}
 
 
-def _require_editor(request: HttpRequest, action: str) -> None:
+def _require_editor(request: HttpRequest, *, action: str) -> None:
     user = request.user
-    if not (user.is_superuser or getattr(user, "role", "") in EDIT_ROLES):
-        raise AuthorizationError(message=f"only admins and marketing may {action}")
+    # Experiments belong to marketing: a role decision, not one model permission.
+    require_perm(
+        request,
+        allowed=user.is_superuser or getattr(user, "role", "") in EDIT_ROLES,
+        message=f"only admins and marketing may {action}",
+    )
 
 
 class SpcQuery(Schema):
@@ -91,7 +95,7 @@ def experiments(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post("/experiments", response={201: dict[str, Any]}, summary="Define an experiment")
 def experiment_new(request: HttpRequest, payload: ExperimentIn) -> Status[dict[str, Any]]:
-    _require_editor(request, "define experiments")
+    _require_editor(request, action="define experiments")
     exp = experiment_create(**payload.dict())
     return Status(201, {"id": exp.id, "name": exp.name, "variants": exp.variants, "status": exp.status})
 
@@ -108,7 +112,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> dict[str, Any
 )
 def experiment_assignments(request: HttpRequest, experiment_id: int, payload: ImportIn) -> dict[str, Any]:
     """CSV text with unit_id,variant,assigned_at,converted[,revenue]; all or nothing, errors name line and column."""
-    _require_editor(request, "import experiment data")
+    _require_editor(request, action="import experiment data")
     exp = _get(experiment_id)
     count = experiment_import_csv(experiment=exp, source=payload.csv, columns=payload.columns)
     return {"imported": count}

@@ -20,8 +20,7 @@ from django.utils import timezone
 from tandem.analytics.models import Experiment, ExperimentAssignment
 from tandem.campaigns.models import Campaign
 from tandem.core.errors import NotFound, ValidationFailed
-from tandem.crm.models import Deal, DealStage, Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats import spc
 from tandem.stats.experiments import VariantCounts, analyse_experiment, msprt_two_proportions
 from tandem.stats.segments import SegmentReport, aggregate_segments, segment_report

@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from tandem.analytics.models import Experiment, ExperimentAssignment
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Deal, DealStage, Person
-from tandem.lifecycle.models import StageChange
+from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats.experiments import parse_assignments_csv
 
 BATCH = 5000

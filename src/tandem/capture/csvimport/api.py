@@ -7,7 +7,6 @@ from typing import Any
 
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import AuthorizationError
 from ninja.files import UploadedFile
 
 from tandem.capture.csvimport.mapping import table_read
@@ -22,6 +21,7 @@ from tandem.capture.csvimport.services import import_job_create, import_job_star
 from tandem.capture.csvimport.views import MAX_UPLOAD_BYTES
 from tandem.capture.models import ImportJob
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.http import csv_response, require_perm
 
 router = Router(tags=["imports"])
 
@@ -57,9 +57,11 @@ class JobOut(Schema):
 
 
 def _require_importer(request: HttpRequest) -> Any:
-    if not import_access_allowed(user=request.user):
-        raise AuthorizationError(message="only admins and marketing may import CSV files")
-    return request.user
+    return require_perm(
+        request,
+        allowed=import_access_allowed(user=request.user),
+        message="only admins and marketing may import CSV files",
+    )
 
 
 def _job_out(job: ImportJob, *, report_limit: int = 100) -> dict[str, Any]:
@@ -149,4 +151,4 @@ def imports_job_refused(request: HttpRequest, job_id: int) -> FileResponse:
     if path is None or not path.is_file():
         raise NotFound(f"import job {job_id} refused no rows", field="job_id", value=job_id)
     name = Path(job.file_name).stem + "-refused.csv"
-    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+    return csv_response(filename=name, file=path.open("rb"))

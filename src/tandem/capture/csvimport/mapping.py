@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
-from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.core.errors import ValidationFailed
+from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import email_is_valid
 
 KINDS = ("people", "touchpoints", "deals")

@@ -44,10 +44,9 @@ from tandem.capture.services import _insert
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
-from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person
-from tandem.crm.stage_services import Transition, people_change_stage_bulk
+from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person, StageChange
+from tandem.crm.services import Transition, people_change_stage_bulk
 from tandem.crm.stages import FUNNEL, Stage, rank
-from tandem.lifecycle.models import StageChange
 
 Progress = Callable[[str, int, int], None]
 logger = logging.getLogger(__name__)

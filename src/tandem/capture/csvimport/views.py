@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -38,6 +37,7 @@ from tandem.capture.csvimport.services import (
 )
 from tandem.capture.models import ImportJob
 from tandem.core.errors import NotFound, TandemError
+from tandem.core.http import csv_response, require_perm
 
 REPORT_PAGE = 100
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -47,8 +47,11 @@ def _importers_only(view: Any) -> Any:
     @wraps(view)
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not import_access_allowed(user=request.user):
-            raise PermissionDenied("Only admins and marketing may import CSV files.")
+        require_perm(
+            request,
+            allowed=import_access_allowed(user=request.user),
+            message="Only admins and marketing may import CSV files.",
+        )
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -235,4 +238,4 @@ def import_job_refused(request: HttpRequest, job_id: int) -> FileResponse:
     if path is None or not path.is_file():
         raise Http404("this import refused no rows")
     name = Path(job.file_name).stem + "-refused.csv"
-    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+    return csv_response(filename=name, file=path.open("rb"))

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import AuthorizationError
 
 from tandem.campaigns.models import Campaign
 from tandem.capture.intake import selectors
@@ -22,6 +21,7 @@ from tandem.capture.intake.services import (
 )
 from tandem.capture.models import Submission
 from tandem.core.errors import NotFound
+from tandem.core.http import require_perm
 
 router = Router(tags=["capture"])
 
@@ -138,12 +138,6 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
     return receipt_response(form_submission_receive(arrival=arrival, expect="json"))
 
 
-def _require(request: HttpRequest, perm: str, action: str) -> None:
-    if not request.user.has_perm(perm):
-        role = getattr(request.user, "get_role_display", lambda: "your role")()
-        raise AuthorizationError(message=f"{role} may not {action} (needs permission {perm})")
-
-
 @router.post(
     "/capture/track",
     response={201: dict, 200: dict, 202: dict, 400: dict, 403: dict, 413: dict, 415: dict, 422: dict, 429: dict},
@@ -174,7 +168,7 @@ def track(request: HttpRequest) -> HttpResponse:
     one bad event refuses it, naming `events[i].field`. People unknown so far are created as leads."""
     from django.conf import settings
 
-    _require(request, "capture.add_submission", "send tracking events")
+    require_perm(request, "capture.add_submission", action="send tracking events")
     arrival = read_arrival(
         request, source=Submission.Source.TRACK, key=f"user:{request.user.pk}", limit=settings.CAPTURE_MAX_TRACK_BYTES
     )
@@ -244,7 +238,7 @@ def _campaign(campaign_id: int | None) -> Campaign | None:
 @router.get("/capture/forms", response=list[FormOut], summary="List web-to-lead forms")
 def forms_list(request: HttpRequest) -> list[dict[str, Any]]:
     """Every form with its public key, hosted page address and JSON submission address."""
-    _require(request, "capture.view_form", "see forms")
+    require_perm(request, "capture.view_form", action="see forms")
     return [_form_out(request, f) for f in selectors.form_list()]
 
 
@@ -252,7 +246,7 @@ def forms_list(request: HttpRequest) -> list[dict[str, Any]]:
 def forms_create(request: HttpRequest, payload: FormIn) -> Status:
     """Define a form: fields (email, first_name, last_name, phone, company, job_title fill the person; other
     names become custom fields; consent_email/consent_calls types are consent boxes), campaign, thank-you."""
-    _require(request, "capture.add_form", "create forms")
+    require_perm(request, "capture.add_form", action="create forms")
     data = payload.dict()
     form = form_create(
         name=data["name"],
@@ -271,14 +265,14 @@ def forms_create(request: HttpRequest, payload: FormIn) -> Status:
 @router.get("/capture/forms/{int:form_id}", response=FormOut, summary="One web-to-lead form")
 def forms_get(request: HttpRequest, form_id: int) -> dict[str, Any]:
     """A form's definition and addresses."""
-    _require(request, "capture.view_form", "see forms")
+    require_perm(request, "capture.view_form", action="see forms")
     return _form_out(request, selectors.form_get(form_id=form_id))
 
 
 @router.put("/capture/forms/{int:form_id}", response=FormOut, summary="Change a web-to-lead form")
 def forms_update(request: HttpRequest, form_id: int, payload: FormIn) -> dict[str, Any]:
     """Replace a form's definition; its key and addresses stay the same."""
-    _require(request, "capture.change_form", "change forms")
+    require_perm(request, "capture.change_form", action="change forms")
     data = payload.dict()
     form = form_update(
         form=selectors.form_get(form_id=form_id),
@@ -334,7 +328,7 @@ def submissions_list(
     cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """Journal rows as they arrived, with their status (processed, rejected, failed, spam) and error."""
-    _require(request, "capture.change_submission", "see the journal")
+    require_perm(request, "capture.change_submission", action="see the journal")
     rows, next_cursor = selectors.submission_page(status=status, source=source, form_id=form_id, before_id=cursor)
     return {"items": rows, "next_cursor": str(next_cursor) if next_cursor else None}
 
@@ -346,7 +340,7 @@ def submissions_list(
 )
 def submissions_replay(request: HttpRequest, submission_id: int) -> Submission:
     """Re-run processing from the raw payload (after fixing the form or the cause of a failure)."""
-    _require(request, "capture.change_submission", "replay submissions")
+    require_perm(request, "capture.change_submission", action="replay submissions")
     submission = selectors.submission_get(submission_id=submission_id)
     submission_replay(submission=submission)
     submission.refresh_from_db()

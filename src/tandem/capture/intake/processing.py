@@ -22,7 +22,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from tandem.campaigns.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.campaigns.selectors import campaign_by_ref, campaign_for_utm
 from tandem.campaigns.services import campaign_draft_from_utm
@@ -41,11 +40,11 @@ from tandem.core.bulk import rows_insert, rows_update
 from tandem.core.errors import TandemError, ValidationFailed
 from tandem.core.locks import writer_turn
 from tandem.core.models import Event
+from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.models import Account, ExternalId, Person
 from tandem.crm.selectors import person_match
-from tandem.crm.services import accounts_for_emails
-from tandem.crm.stage_services import Transition, people_change_stage_bulk
+from tandem.crm.services import Transition, accounts_for_emails, people_change_stage_bulk
 
 log = logging.getLogger(__name__)
 

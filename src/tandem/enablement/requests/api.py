@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema, Status
-from ninja.errors import AuthorizationError
+from ninja import Field, Query, Router, Schema, Status
 
+from tandem.core.http import Id, require_perm
 from tandem.core.keyset import MAX_ID
 from tandem.enablement.requests import board, selectors, services
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
@@ -17,7 +17,6 @@ from tandem.enablement.requests.permissions import can_work_board
 from tandem.enablement.requests.selectors import Card
 
 router = Router(tags=["collateral requests"])
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 RequestType = Annotated[str, Field(description=" | ".join(RequestKind.values), max_length=16)]
 
 
@@ -192,8 +191,7 @@ def suggestions(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("/collateral/suggestions/handle", response={200: HandledOut, 403: DetailOut})
 def suggestions_handle(request: HttpRequest, payload: HandleIn) -> dict[str, Any]:
     """Mark a suggestion handled (marketing): its requests stop counting, so only new repeats bring it back."""
-    if not can_work_board(request.user):
-        raise AuthorizationError(message="only marketing and admins mark library suggestions handled")
+    require_perm(request, allowed=can_work_board(request.user), message="only marketing and admins mark library suggestions handled")
     handled = services.collateral_suggestion_handle(actor=request.user, request_ids=payload.request_ids, asset=payload.asset_id)
     return {
         "request_ids": [r.pk for r in handled], "asset_id": handled[0].suggestion_asset_id,

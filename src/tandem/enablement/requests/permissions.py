@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tandem.core.errors import NotAllowed
+from tandem.core.http import require_perm
 
 FILE_ROLES = frozenset({"sales_rep", "sales_manager", "marketing", "admin"})
 BOARD_ROLES = frozenset({"marketing", "admin"})
@@ -23,11 +23,11 @@ def can_work_board(user: Any) -> bool:
 
 def require_board(user: Any) -> None:
     """Refuse board moves to anyone but marketing and admins."""
-    if not can_work_board(user):
-        raise NotAllowed("only marketing and admins move requests on the board", field="user", value=getattr(user, "username", ""))
+    require_perm(
+        user, allowed=can_work_board(user), message="only marketing and admins move requests on the board", as_conflict=True
+    )
 
 
 def require_file(user: Any) -> None:
     """Refuse filing requests to viewers."""
-    if not can_file(user):
-        raise NotAllowed("your role may not file collateral requests", field="user", value=getattr(user, "username", ""))
+    require_perm(user, allowed=can_file(user), message="your role may not file collateral requests", as_conflict=True)

@@ -8,13 +8,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.enablement.requests import selectors, services
 from tandem.enablement.requests.board import COLUMNS, DUE_SOON_DAYS
 from tandem.enablement.requests.models import RequestKind, RequestStatus
@@ -136,8 +136,11 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _board_mover(request: HttpRequest) -> None:
-    if not can_work_board(request.user):
-        raise PermissionDenied("Only marketing and admins mark library suggestions handled.")
+    require_perm(
+        request,
+        allowed=can_work_board(request.user),
+        message="Only marketing and admins mark library suggestions handled.",
+    )
 
 
 def _ids_parse(values: list[str], *, field: str) -> list[int]:

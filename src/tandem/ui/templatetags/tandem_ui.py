@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from tandem.campaigns.channels import KIND_LABELS, channel_label
+from tandem.crm.channels import KIND_LABELS, channel_label
 from tandem.crm.models import SizeBand
 from tandem.crm.stages import LABELS, Stage
 

@@ -21,14 +21,19 @@ class Command(BaseCommand):
             raise CommandError(f"--threads must be at least 1, got {opts['threads']}")
         import threading
 
-        from tandem.capture.intake.processing import drain_loop
+        from tandem.core.background import background_loops
 
-        # The capture journal's drain runs as its own loop beside Huey's task threads.
+        # Loops that apps registered (the capture journal's drain) run beside Huey's task threads.
         stop = threading.Event()
-        drain = threading.Thread(target=drain_loop, kwargs={"stop": stop}, name="capture-drain", daemon=True)
-        drain.start()
+        threads = [
+            threading.Thread(target=loop, kwargs={"stop": stop}, name=name, daemon=True)
+            for name, loop in background_loops().items()
+        ]
+        for thread in threads:
+            thread.start()
         try:
             call_command("run_huey", workers=opts["threads"], worker_type="thread", verbose=False)
         finally:
             stop.set()
-            drain.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=10)

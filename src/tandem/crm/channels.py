@@ -1,4 +1,4 @@
-"""The channel vocabulary shared by campaigns, touchpoints and people's sources."""
+"""The channel and touch vocabulary: people's sources (crm), campaigns and touchpoints all speak it."""
 
 from __future__ import annotations
 
