@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest pytest-postgres bench clean
+.PHONY: demo test lint typecheck imports pytest pytest-postgres bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tandem demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck imports
 	$(BIN)/tandem makemigrations --check --dry-run
 	$(MAKE) pytest
 	$(MAKE) pytest-postgres
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The floors: nothing imports upward (contracts in pyproject.toml, floors in docs/architecture.md).
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 pytest: $(STAMP)
 	TANDEM_DATABASE_URL=sqlite:///var/test.sqlite3 $(BIN)/pytest $(PYTEST_ARGS)

@@ -50,7 +50,7 @@ def main() -> int:
     demo_database_setup(keep=args.keep, prefix="bench_stats_")
     from django.test import Client
 
-    from tandem.analytics.models import Experiment
+    from tandem.analytics.statistics.models import Experiment
     from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
     from tandem.crm.models import Person
     from tandem.users.models import Role, User

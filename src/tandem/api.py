@@ -43,6 +43,7 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 def _register() -> None:
     from tandem.analytics.dashboard.api import router as dashboard_router
+    from tandem.analytics.economics.api import router as economics_router
     from tandem.analytics.reports.api import router as reports_router
     from tandem.analytics.statistics.api import router as stats_router
     from tandem.campaigns.api import router as campaigns_router
@@ -64,6 +65,7 @@ def _register() -> None:
     api.add_router("/", intake_router)
     api.add_router("/", scoring_router)
     api.add_router("/", reports_router)
+    api.add_router("/", economics_router)
     api.add_router("/", lifecycle_router)
     api.add_router("/", stats_router)
     api.add_router("/", feedback_router)

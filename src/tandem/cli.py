@@ -5,20 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-OUR_APPS = (
-    "core",
-    "users",
-    "crm",
-    "lifecycle",
-    "campaigns",
-    "capture",
-    "scoring",
-    "feedback",
-    "enablement",
-    "analytics",
-    "integrations",
-)
-
 
 def _our_commands() -> list[tuple[str, str]]:
     from django.core.management import get_commands, load_command_class

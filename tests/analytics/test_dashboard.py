@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tandem.analytics.dashboard import selectors as selectors_dashboard
+from tandem.analytics.dashboard.models import Goal
 from tandem.analytics.dashboard.selectors import dashboard_get, kpi_data_load
 from tandem.analytics.dashboard.services import goal_set
-from tandem.analytics.models import Goal
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.models import StageChange

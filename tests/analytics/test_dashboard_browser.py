@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tandem.analytics.models import Goal
+from tandem.analytics.dashboard.models import Goal
 from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tandem.users.roles import roles_sync

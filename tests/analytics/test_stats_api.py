@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from scipy import stats
 
-from tandem.analytics.models import Experiment
+from tandem.analytics.statistics.models import Experiment
 from tandem.crm.models import StageChange
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory

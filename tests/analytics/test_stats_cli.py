@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tandem.analytics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.crm.models import StageChange
 from tests.crm.factories import PersonFactory
 

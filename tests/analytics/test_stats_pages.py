@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from tandem.analytics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.crm.models import StageChange
 from tandem.users.models import Role

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from tandem.analytics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.analytics.statistics.selectors import (
     experiment_analyse,
     lead_cohorts_load,

@@ -16,6 +16,7 @@ from tandem.campaigns import selectors
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import campaign_update
 from tandem.core.errors import TandemError
+from tandem.core.http import require_perm
 from tandem.crm.channels import CHANNELS
 
 
@@ -141,11 +142,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
 @login_required
 def person_campaigns(request: HttpRequest, person_id: int) -> HttpResponse:
     """The person page's lazy panel: current campaigns that touched the person and the offer that applies."""
-    from django.core.exceptions import PermissionDenied
     from django.utils import timezone
 
-    if not request.user.has_perm("crm.view_person"):
-        raise PermissionDenied("You cannot see people.")
+    require_perm(request, "crm.view_person", message="You cannot see people.")
     today = timezone.localdate()
     return render(
         request,

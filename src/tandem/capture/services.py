@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db import DataError, IntegrityError, models, transaction
 from django.utils import timezone
 
+from tandem.campaigns.journeys import Touch
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import (
     CAMPAIGNS,
@@ -25,7 +26,6 @@ from tandem.capture.bundle import (
     BundleError,
     DealRow,
     Progress,
-    TouchpointRow,
     account_key,
     bundle_accounts,
     bundle_check_references,
@@ -40,6 +40,7 @@ from tandem.capture.bundle import (
     lifecycle_moves,
     local_pk,
 )
+from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest, rows_copy
 from tandem.capture.selectors import (
     bundle_load,
     campaign_pks_by_bundle_id,
@@ -50,7 +51,7 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import name_key
 from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand, StageChange
-from tandem.crm.services import Transition, people_change_stage_bulk
+from tandem.crm.services import Transition
 from tandem.crm.stages import rank
 from tandem.feedback.models import Question
 from tandem.users.models import User
@@ -118,7 +119,8 @@ class _Run:
     people: dict[str, _Who] = field(default_factory=dict)
     # The people that were in the database before, by primary key, and what the import changes in them.
     stored: dict[int, Person] = field(default_factory=dict)
-    person_changes: dict[int, set[str]] = field(default_factory=dict)
+    # The people the bundle creates, by normalised email.
+    new: dict[str, NewPerson] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -195,9 +197,12 @@ def bundle_export_archive() -> bytes:
 def _write(run: _Run) -> None:
     _campaigns(run)
     _accounts(run)
-    _people(run)
-    _touchpoints(run)
-    _save_person_changes(run)
+    batch = _people(run)
+    _touchpoints(run, batch)
+    done = ingest(batch=batch)
+    for email, person in run.new.items():
+        run.people[email].pk = person.pk
+    _count_people(run, done.updated)
     _deals(run)
     _questions(run)
     _stages(run)
@@ -238,65 +243,7 @@ def _create(run: _Run, model: type[M], objs: list[M], label: str) -> list[M]:
 def _insert(
     run: _Run, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], label: str
 ) -> None:
-    """INSERT new rows given as tuples of `columns` (attnames); other fields take their default."""
-    # bulk_create builds model objects and compiles its SQL value by value (about 5 µs a value, 12 s for a
-    # 160,000-row bundle), and SQLite caps its statements at 999 values. On SQLite one prepared statement
-    # bound by executemany takes a tenth of that. PostgreSQL runs such a statement once per row, a round
-    # trip each (29 s for the bundle); COPY streams the rows instead (about 9 s).
-    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
-    rest = [f for name, f in fields.items() if name not in columns]
-    stamp = run.now
-    if (for_datetime := _adapter(models.DateTimeField())) is not None:
-        stamp = for_datetime(stamp)
-    # auto_now(_add) fields are set by save() and bulk_create; here, with the import's own time.
-    fixed = [
-        stamp
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        else _prepared(f, f.get_default())
-        for f in rest
-    ]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column or f.attname) for f in [*(fields[c] for c in columns), *rest])
-    table = quote(model._meta.db_table)
-    insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * (len(columns) + len(rest)))})"
-    copy_in = f"COPY {table} ({names}) FROM STDIN"
-    adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
-    with connection.cursor() as cursor:
-        for done, chunk in enumerate(chunked(rows, WRITE_CHUNK), 1):
-            batch = []
-            for row in chunk:
-                values = [*row, *fixed]
-                for i, adapt in adapters:
-                    values[i] = adapt(values[i])
-                batch.append(values)
-            if connection.vendor == "postgresql":
-                with cursor.copy(copy_in) as copy:
-                    for values in batch:
-                        copy.write_row(values)
-            else:
-                cursor.executemany(insert, batch)
-            run.progress(label, min(done * WRITE_CHUNK, len(rows)), len(rows))
-
-
-def _prepared(field: models.Field[Any, Any], value: Any) -> Any:
-    adapt = _adapter(field)
-    return adapt(value) if adapt is not None else value
-
-
-def _adapter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
-    """How a field's Python value is handed to the driver, where the driver cannot take it as it is."""
-    if isinstance(field, models.JSONField):
-        encoder = field.encoder
-        # Most rows have no custom fields: adapt the empty dict once.
-        empty = connection.ops.adapt_json_value({}, encoder)
-        return lambda value: empty if value == {} else connection.ops.adapt_json_value(value, encoder)
-    if isinstance(field, models.DateTimeField) and connection.vendor == "sqlite":
-        # What Django's SQLite backend stores: naive text in the connection's time zone (UTC).
-        zone = connection.timezone
-        return lambda value: (
-            None if value is None else value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
-        )
-    return None
+    rows_copy(model=model, columns=columns, rows=rows, now=run.now, progress=run.progress, label=label)
 
 
 def _update(run: _Run, model: type[M], changes: dict[M, list[str]], label: str) -> None:
@@ -394,19 +341,9 @@ def _accounts(run: _Run) -> None:
     counts.created, counts.updated = len(new), len(changes)
 
 
-def _first_and_last(items: Sequence[tuple[dt.datetime, str, str, str, int | None]]) -> dict[str, Any]:
-    """original_* from the first touchpoint, latest_* from the last (ties broken by channel, campaign, kind)."""
-    first, last = min(items), max(items)
-    return {
-        "original_channel": first[1],
-        "original_campaign_id": first[4],
-        "latest_channel": last[1],
-        "latest_campaign_id": last[4],
-    }
-
-
-def _touch_order(run: _Run, row: TouchpointRow) -> tuple[dt.datetime, str, str, str, int | None]:
-    return (row.occurred_at, row.channel, row.campaign_id, row.kind, run.campaign_pks.get(row.campaign_id))
+def _tie(channel: str, campaign_id: str, kind: str, campaign_pk: int | None) -> tuple[Any, ...]:
+    # Touches of the same moment are ordered by channel, the bundle's campaign id, kind, then campaign key.
+    return (channel, campaign_id, kind, campaign_pk)
 
 
 PERSON_COLUMNS = (
@@ -419,14 +356,11 @@ PERSON_COLUMNS = (
     "created_at",
     "custom_fields",
     "account_id",
-    "original_channel",
-    "original_campaign_id",
-    "latest_channel",
-    "latest_campaign_id",
 )
 
 
-def _people(run: _Run) -> None:
+def _people(run: _Run) -> IngestBatch:
+    """Match people.csv to the stored people: the new ones and the changes, for `ingest` to write."""
     rows = run.bundle.people
     columns = run.bundle.custom_columns.get(PEOPLE, ())
     emails = sorted({r.email_key for r in rows} | bundle_referenced_emails(bundle=run.bundle))
@@ -439,16 +373,7 @@ def _people(run: _Run) -> None:
     gone = sorted(bundle_referenced_emails(bundle=run.bundle) - set(stored))
     if gone:
         raise NotAllowed(f"{gone[0]} was deleted while the bundle was imported; nothing was written")
-    touches: dict[str, list[TouchpointRow]] = defaultdict(list)
-    for touch in run.bundle.touchpoints:
-        touches[touch.email_key].append(touch)
-    no_touches = {
-        "original_channel": "",
-        "original_campaign_id": None,
-        "latest_channel": "",
-        "latest_campaign_id": None,
-    }
-    new: list[tuple[Any, ...]] = []
+    changes: dict[Person, Collection[str]] = {}
     for row in rows:
         found = stored.get(row.email_key)
         key = account_key(email=row.email_key, company=row.company)
@@ -467,25 +392,30 @@ def _people(run: _Run) -> None:
             values["account_id"] = run.account_pks[key]
         if found is None:
             values.setdefault("account_id", None)
-            own = touches.get(row.email_key)
-            values.update(_first_and_last([_touch_order(run, t) for t in own]) if own else no_touches)
-            new.append((row.email, row.email_key, *(values[c] for c in PERSON_COLUMNS[2:])))
+            # The channels come from the person's touchpoints in the bundle (see _touchpoints).
+            run.new[row.email_key] = NewPerson(
+                values=(row.email, row.email_key, *(values[c] for c in PERSON_COLUMNS[2:]))
+            )
             run.people[row.email_key] = _Who(0, row.email_key, values["account_id"], row.created_at, "")
             continue
         changed = _assign(found, {"email": row.email, **values})
         if changed:
-            run.person_changes.setdefault(found.pk, set()).update(changed)
-    _insert(run, Person, PERSON_COLUMNS, new, "write people")
-    for chunk in chunked([row[1] for row in new]):
-        for email, pk in Person.objects.filter(email_normalized__in=chunk).values_list(
-            "email_normalized", "pk"
-        ):
-            run.people[email or ""].pk = pk
+            changes[found] = changed
     for email, person in stored.items():
         run.people[email] = _Who(
             person.pk, email, person.account_id, person.created_at, person.lifecycle_stage
         )
-    run.result.files[PEOPLE].created = len(new)
+    run.result.files[PEOPLE].created = len(run.new)
+    return IngestBatch(
+        now=run.now,
+        person_columns=PERSON_COLUMNS,
+        people=list(run.new.values()),
+        person_keys="email",
+        changes=changes,
+        stored_journeys="all",
+        stored=run.stored,
+        progress=run.progress,
+    )
 
 
 def _stored_keys(
@@ -518,7 +448,8 @@ def _match(
     return new, len(wanted) - len(new)
 
 
-def _touchpoints(run: _Run) -> None:
+def _touchpoints(run: _Run, batch: IngestBatch) -> None:
+    """Add touchpoints.csv's new rows to the batch, with the stored touchpoints of the people they extend."""
     rows = run.bundle.touchpoints
     counts = run.result.files[TOUCHPOINTS]
     fields = ("occurred_at", "channel", "campaign_id", "kind")
@@ -531,39 +462,35 @@ def _touchpoints(run: _Run) -> None:
         for r in rows
     ]
     new_indexes, counts.unchanged = _match(stored, wanted)
-    new = [
-        (wanted[i][0], r.occurred_at, r.channel, run.campaign_pks.get(r.campaign_id), r.kind, r.custom)
-        for i in new_indexes
-        for r in (rows[i],)
-    ]
-    columns = ("person_id", "occurred_at", "channel", "campaign_id", "kind", "custom_fields")
-    _insert(run, Touchpoint, columns, new, "write touchpoints")
-    counts.created = len(new)
+    batch.touchpoint_columns = ("occurred_at", "channel", "campaign_id", "kind", "custom_fields")
+    for i in new_indexes:
+        r = rows[i]
+        pk = run.campaign_pks.get(r.campaign_id)
+        batch.touchpoints.append(
+            NewTouchpoint(
+                run.new.get(r.email_key) or wanted[i][0],
+                (r.occurred_at, r.channel, pk, r.kind, r.custom),
+                _tie(r.channel, r.campaign_id, r.kind, pk),
+            )
+        )
+    counts.created = len(new_indexes)
     # A stored person with new touchpoints may have a new first or last one.
     campaign_ids = {pk: cid for cid, pk in run.campaign_pks.items()}
-    journeys: dict[int, list[tuple[dt.datetime, str, str, str, int | None]]] = defaultdict(list)
-    for pid, values in stored.items():
-        for at, channel, campaign, kind, _ in values:
-            journeys[pid].append((at, channel, campaign_ids.get(campaign, ""), kind, campaign))
-    touched = {t[0] for t in new if t[0] in run.stored}
-    for index in new_indexes:
-        if wanted[index][0] in touched:
-            journeys[wanted[index][0]].append(_touch_order(run, rows[index]))
+    touched = {wanted[i][0] for i in new_indexes if wanted[i][0] in run.stored}
     for pid in touched:
-        changed = _assign(run.stored[pid], _first_and_last(journeys[pid]))
-        if changed:
-            run.person_changes.setdefault(pid, set()).update(changed)
+        batch.stored_touches[pid] = [
+            Touch(at, channel, campaign, _tie(channel, campaign_ids.get(campaign, ""), kind, campaign))
+            for at, channel, campaign, kind, _ in stored.get(pid, ())
+        ]
 
 
-def _save_person_changes(run: _Run) -> None:
-    changes = {run.stored[pk]: sorted(names) for pk, names in run.person_changes.items()}
-    _update(run, Person, changes, "update people")
+def _count_people(run: _Run, updated: set[int]) -> None:
     counts = run.result.files[PEOPLE]
     # Known only now: new touchpoints may change a person (its first or last channel) that people.csv
     # does not name, or one whose row matched the database.
-    counts.updated = len(run.person_changes)
+    counts.updated = len(updated)
     in_file = {run.people[r.email_key].pk for r in run.bundle.people}
-    counts.unchanged = len(in_file - set(run.person_changes)) - counts.created
+    counts.unchanged = len(in_file - updated) - counts.created
 
 
 def _deals(run: _Run) -> None:
@@ -686,6 +613,5 @@ def _stages(run: _Run) -> None:
                     reason=REASON,
                 )
             )
-    run.progress("write stage changes", 0, len(transitions))
-    run.result.stage_changes = people_change_stage_bulk(transitions=transitions)
-    run.progress("write stage changes", run.result.stage_changes, run.result.stage_changes)
+    batch = IngestBatch(now=run.now, transitions=lambda: transitions, progress=run.progress)
+    run.result.stage_changes = ingest(batch=batch).stage_changes

@@ -40,13 +40,13 @@ def require_perm(
     as_conflict: bool = False,
 ) -> Any:
     """Return the user behind `who` (a request or a user) if they may act; otherwise refuse, naming what and why."""
-    # Guards that decide by role rather than by one model permission pass their decision as `allowed`.
-    if perm is None and allowed is None:
-        raise TypeError("require_perm needs a permission or an `allowed` decision")
     if message is None and action is None:
         raise TypeError("require_perm needs an `action` or a `message` to refuse with")
     user = who.user if isinstance(who, HttpRequest) else who
+    # Guards that decide by role rather than by one model permission pass their decision as `allowed`.
     if allowed is None:
+        if perm is None:
+            raise TypeError("require_perm needs a permission or an `allowed` decision")
         allowed = bool(user.has_perm(perm))
     if allowed:
         return user

@@ -28,7 +28,6 @@ from tandem.crm.models import (
     Deal,
     DealStage,
     ExternalId,
-    LeadStatus,
     LostReason,
     Person,
     StageChange,
@@ -303,26 +302,6 @@ def person_assign_owner(
         rule=rule,
         reason=reason,
         data={"from": previous, "to": getattr(owner, "pk", None)},
-    )
-    return person
-
-
-@transaction.atomic
-def person_set_lead_status(*, person: Person, status: str, by_user: Any = None, reason: str = "") -> Person:
-    """Set the rep's working status of a lead (new, attempting, connected, nurturing, unqualified)."""
-    if status not in LeadStatus.values:
-        raise ValidationFailed(f"unknown lead status {status!r}", field="lead_status", value=status)
-    previous = person.lead_status
-    if previous == status:
-        return person
-    person.lead_status = status
-    person.save(update_fields=["lead_status", "updated_at"])
-    event_record(
-        kind="person.lead_status_changed",
-        subject=person,
-        actor=by_user,
-        reason=reason,
-        data={"from": previous, "to": status},
     )
     return person
 

@@ -571,16 +571,6 @@ def _relabel(model: ThemeModel) -> ThemeModel:
 # -----------------------------------------------------------------------------------------------------------
 
 
-def themes_similarity(model: ThemeModel, texts: Sequence[str]) -> NDArray[np.float64]:
-    """Cosine of each text to each theme's centroid: shape (len(texts), len(model.themes))."""
-    texts = _check_texts(texts)
-    if not model.themes:
-        return np.zeros((len(texts), 0))
-    centroids = np.vstack([t.centroid for t in model.themes])
-    similarity: NDArray[np.float64] = model.embed(texts) @ centroids.T
-    return similarity
-
-
 def themes_assign(model: ThemeModel, texts: Sequence[str]) -> NDArray[np.int64]:
     """Theme id per text: the nearest centroid, or UNASSIGNED when below the model's min_similarity."""
     texts = _check_texts(texts)

@@ -294,11 +294,6 @@ class BusinessTimeline:
         return np.where(ok, result, np.nan)
 
 
-def to_epoch(moment: datetime) -> float:
-    """POSIX seconds of an aware datetime."""
-    return _require_aware(moment, field_name="time").timestamp()
-
-
 def from_epoch(seconds: float) -> datetime:
     """An aware UTC datetime from POSIX seconds."""
     return datetime.fromtimestamp(seconds, tz=UTC)

@@ -5,23 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tandem.core.versioning import VersionedSpec
 
-class DefinitionVersion(models.Model):
-    """One published version of the MQL or SQL definition; the highest version of a stage is current."""
+
+class DefinitionVersion(VersionedSpec):
+    """One published version of the MQL or SQL definition (Definition.to_dict()); the highest of a stage is current."""
 
     class Name(models.TextChoices):
         MQL = "mql", "MQL"
         SQL = "sql", "SQL"
 
     stage = models.CharField(max_length=8, choices=Name.choices)
+    # Numbered per stage: unique together with the stage (the constraint below), not on its own.
     version = models.PositiveIntegerField()
-    # Definition.to_dict() of the version, so the old versions stay readable and replayable.
-    spec = models.JSONField()
-    reason = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["stage", "-version"]
@@ -31,19 +27,8 @@ class DefinitionVersion(models.Model):
         return f"{self.stage.upper()} v{self.version}"
 
 
-class RoutingConfig(models.Model):
+class RoutingConfig(VersionedSpec):
     """One version of the ordered routing rules (RoutingRules.to_dict()); the highest version is in force."""
-
-    version = models.PositiveIntegerField(unique=True)
-    spec = models.JSONField()
-    reason = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-version"]
 
     def __str__(self) -> str:
         return f"routing v{self.version}"
@@ -59,19 +44,8 @@ class RoutingState(models.Model):
         return f"routing state at {self.updated_at:%Y-%m-%d %H:%M}"
 
 
-class SlaPolicyVersion(models.Model):
+class SlaPolicyVersion(VersionedSpec):
     """One version of the two-sided SLA policy (SlaPolicy.to_dict()); the highest version is in force."""
-
-    version = models.PositiveIntegerField(unique=True)
-    spec = models.JSONField()
-    reason = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-version"]
 
     def __str__(self) -> str:
         return f"SLA v{self.version}"

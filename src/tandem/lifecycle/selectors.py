@@ -14,6 +14,7 @@ from django.db.models import Min
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID
+from tandem.core.versioning import spec_current
 from tandem.crm.models import Activity, Person, StageChange
 from tandem.crm.stages import Stage
 from tandem.lifecycle.business_hours import (
@@ -82,7 +83,7 @@ class VersionView:
 
 def definition_current(*, stage: str) -> Definition | None:
     """The current (latest) version of the MQL or SQL definition, or None when none is published."""
-    row = DefinitionVersion.objects.filter(stage=stage).order_by("-version").only("spec").first()
+    row = spec_current(model=DefinitionVersion, scope={"stage": stage})
     return Definition.from_dict(row.spec) if row else None
 
 

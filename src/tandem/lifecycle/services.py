@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
 from tandem.core.models import Event
+from tandem.core.versioning import spec_current, spec_publish
 from tandem.crm.models import Activity, Person, StageChange
 from tandem.crm.services import Transition, people_change_stage_bulk, person_assign_owner, person_change_stage
 from tandem.crm.stages import Stage
@@ -47,6 +47,7 @@ from tandem.lifecycle.models import (
 from tandem.lifecycle.routing_rules import Rep, Roster, RoundRobinState, RoutingRules, reroute, route
 from tandem.lifecycle.routing_rules import Team as RosterTeam
 from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
+from tandem.scoring.selectors import people_rescored_since, person_score_facts
 from tandem.users.models import Team as UserTeam
 
 
@@ -61,37 +62,28 @@ def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_u
     named = spec.get("name")
     if named not in (None, "", stage):
         raise ValidationFailed(f"This definition is named {named!r} but is published as {stage!r}.", field="name", value=named)
-    try:
-        with transaction.atomic():
-            latest = DefinitionVersion.objects.filter(stage=stage).aggregate(v=Max("version"))["v"] or 0
-            # The version is the service's to number: whatever the JSON says is replaced.
-            definition = Definition.from_dict({**spec, "name": stage, "version": latest + 1})
-            previous = DefinitionVersion.objects.filter(stage=stage, version=latest).first()
-            row = DefinitionVersion.objects.create(
-                stage=stage,
-                version=definition.version,
-                spec=definition.to_dict(),
-                reason=reason.strip(),
-                created_by=by_user if getattr(by_user, "pk", None) else None,
-                created_at=timezone.now(),
-            )
-            changes = definition_changes(Definition.from_dict(previous.spec), definition) if previous else []
-            event_record(
-                kind="definition.published",
-                subject=row,
-                actor=by_user,
-                rule=f"definition:{stage}",
-                rule_version=row.version,
-                reason=row.reason,
-                data={"stage": stage, "version": row.version, "changes": changes},
-            )
-    except IntegrityError as exc:
-        raise NotAllowed(
-            "Someone published a version of this definition at the same moment; reload and try again.",
-            field="version",
-            value=stage,
-        ) from exc
-    return row
+
+    def validate(given: Mapping[str, Any], version: int) -> dict[str, Any]:
+        # The version is the service's to number: whatever the JSON says is replaced.
+        return {"spec": Definition.from_dict({**given, "name": stage, "version": version}).to_dict()}
+
+    def event_data(row: DefinitionVersion, previous: DefinitionVersion | None) -> dict[str, Any]:
+        # Read back from the stored specs, as the history page does, so the event and the page agree.
+        changes = definition_changes(Definition.from_dict(previous.spec), Definition.from_dict(row.spec)) if previous else []
+        return {"stage": stage, "version": row.version, "changes": changes}
+
+    return spec_publish(
+        model=DefinitionVersion,
+        scope={"stage": stage},
+        spec=spec,
+        reason=reason,
+        by_user=by_user,
+        event_kind="definition.published",
+        rule=f"definition:{stage}",
+        validate=validate,
+        event_data=event_data,
+        conflict_message="Someone published a version of this definition at the same moment; reload and try again.",
+    )
 
 
 # --- automatic promotion --------------------------------------------------------------------------------
@@ -102,15 +94,7 @@ CHUNK = 2000
 
 
 def _score_facts(person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    try:
-        PersonScore = apps.get_model("scoring", "PersonScore")
-    except LookupError:  # a deployment without the scoring app: score criteria see missing values
-        return {}
-    out: dict[int, dict[str, Any]] = {}
-    rows = PersonScore.objects.filter(person_id__in=person_ids).values_list("person_id", "fit_grade", "engagement", "probability")
-    for pid, grade, engagement, probability in rows:
-        out[pid] = {"fit_grade": grade, "engagement_score": engagement, "predictive_probability": probability}
-    return out
+    return person_score_facts(person_ids=person_ids)
 
 
 def people_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -164,7 +148,7 @@ def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = Non
     if not person_ids:
         return []
     at = as_of or timezone.now()
-    row = DefinitionVersion.objects.filter(stage=Stage.MQL.value).order_by("-version").only("spec", "version").first()
+    row = spec_current(model=DefinitionVersion, scope={"stage": Stage.MQL.value})
     if row is None:
         return []
     definition = Definition.from_dict(row.spec)
@@ -211,16 +195,7 @@ CHANGE_LAG = dt.timedelta(minutes=5)
 
 
 def _score_changed_since(since: dt.datetime, limit: int) -> list[int]:
-    try:
-        PersonScore = apps.get_model("scoring", "PersonScore")
-    except LookupError:
-        return []
-    return list(
-        # updated_at is the wall-clock write time (indexed); scored_at is the score's as-of and may be older.
-        PersonScore.objects.filter(updated_at__gt=since, person__lifecycle_stage__in=QUALIFYING_STAGES)
-        .order_by()
-        .values_list("person_id", flat=True)[:limit]
-    )
+    return people_rescored_since(since=since, stages=QUALIFYING_STAGES, limit=limit)
 
 
 def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_000) -> list[int]:
@@ -284,18 +259,15 @@ def routing_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) -> Ro
         raise ValidationFailed("Routing rules must be a JSON object.", field="spec", value=spec)
     if not (reason or "").strip():
         raise ValidationFailed("Say why the routing changes (it goes into the history).", field="reason", value=reason)
-    with transaction.atomic():
-        latest = RoutingConfig.objects.aggregate(v=Max("version"))["v"] or 0
-        rules = RoutingRules.from_dict({**spec, "version": latest + 1})
-        row = RoutingConfig.objects.create(
-            version=rules.version,
-            spec=rules.to_dict(),
-            reason=reason.strip(),
-            created_by=by_user if getattr(by_user, "pk", None) else None,
-            created_at=timezone.now(),
-        )
-        event_record(kind="routing.published", subject=row, actor=by_user, rule="routing", rule_version=row.version, reason=row.reason)
-    return row
+    return spec_publish(
+        model=RoutingConfig,
+        spec=spec,
+        reason=reason,
+        by_user=by_user,
+        event_kind="routing.published",
+        rule="routing",
+        validate=lambda given, version: {"spec": RoutingRules.from_dict({**given, "version": version}).to_dict()},
+    )
 
 
 def roster_build() -> Roster:
@@ -321,7 +293,7 @@ def people_route(*, person_ids: Sequence[int]) -> dict[int, int | None]:
 
     The round-robin tallies are locked and saved in the same transaction as the assignments.
     """
-    config = RoutingConfig.objects.order_by("-version").first()
+    config = spec_current(model=RoutingConfig)
     if config is None or not person_ids:
         return {}
     rules = RoutingRules.from_dict(config.spec)
@@ -404,7 +376,7 @@ REROUTE_EMAIL_EVENT = "sla.reroute_emailed"
 
 def sla_policy_current() -> SlaPolicy:
     """The SLA policy in force (the defaults of SlaPolicy until an admin publishes one)."""
-    row = SlaPolicyVersion.objects.order_by("-version").only("spec").first()
+    row = spec_current(model=SlaPolicyVersion)
     return SlaPolicy.from_dict(row.spec) if row else SlaPolicy()
 
 
@@ -414,18 +386,15 @@ def sla_policy_publish(*, spec: Mapping[str, Any], reason: str, by_user: Any) ->
         raise ValidationFailed("The SLA policy must be a JSON object.", field="spec", value=spec)
     if not (reason or "").strip():
         raise ValidationFailed("Say why the SLA changes (it goes into the history).", field="reason", value=reason)
-    with transaction.atomic():
-        latest = SlaPolicyVersion.objects.aggregate(v=Max("version"))["v"] or 0
-        policy = SlaPolicy.from_dict({**spec, "version": latest + 1})
-        row = SlaPolicyVersion.objects.create(
-            version=policy.version,
-            spec=policy.to_dict(),
-            reason=reason.strip(),
-            created_by=by_user if getattr(by_user, "pk", None) else None,
-            created_at=timezone.now(),
-        )
-        event_record(kind="sla.published", subject=row, actor=by_user, rule="sla", rule_version=row.version, reason=row.reason)
-    return row
+    return spec_publish(
+        model=SlaPolicyVersion,
+        spec=spec,
+        reason=reason,
+        by_user=by_user,
+        event_kind="sla.published",
+        rule="sla",
+        validate=lambda given, version: {"spec": SlaPolicy.from_dict({**given, "version": version}).to_dict()},
+    )
 
 
 def team_calendars() -> dict[int, BusinessCalendar]:
@@ -630,7 +599,7 @@ def sla_reroutes_apply(*, now: dt.datetime | None = None) -> list[int]:
     """
     moment = now or timezone.now()
     policy = sla_policy_current()
-    config = RoutingConfig.objects.order_by("-version").first()
+    config = spec_current(model=RoutingConfig)
     if policy.reroute_after_hours is None or config is None:
         return []
     mqls = _open_mqls()

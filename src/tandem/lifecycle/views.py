@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
 from tandem.lifecycle.business_hours import holidays_parse, shifts_parse
@@ -74,8 +74,7 @@ def definitions(request: HttpRequest) -> HttpResponse:
         except TandemError as exc:
             error, status = exc.as_dict(), 422
     elif request.method == "POST":
-        if not can_publish:
-            raise PermissionDenied("Only admins publish definitions.")
+        require_perm(request, allowed=can_publish, message="Only admins publish definitions.")
         form = {k: request.POST.get(k, "") for k in ("stage", "spec", "reason")}
         try:
             try:
@@ -180,8 +179,7 @@ def routing(request: HttpRequest) -> HttpResponse:
     form = {"spec": json.dumps({"rules": current.spec.get("rules", [])}, indent=2) if current else "", "reason": ""}
     status = 200
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Only admins edit the routing rules.")
+        require_perm(request, allowed=can_edit, message="Only admins edit the routing rules.")
         form = {k: request.POST.get(k, "") for k in ("spec", "reason")}
         try:
             try:
@@ -224,8 +222,7 @@ def sla(request: HttpRequest) -> HttpResponse:
     policy_form = {"spec": json.dumps({k: v for k, v in policy.to_dict().items() if k != "version"}, indent=2), "reason": ""}
     policy_error: dict[str, Any] | None = None
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Only admins change the SLA policy.")
+        require_perm(request, allowed=can_edit, message="Only admins change the SLA policy.")
         policy_form = {k: request.POST.get(k, "") for k in ("spec", "reason")}
         try:
             try:
@@ -287,8 +284,7 @@ def calendar_edit(request: HttpRequest, team_id: int) -> HttpResponse:
         view = team_calendar_view(team_id=team_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    if not request.user.has_perm("users.change_team"):
-        raise PermissionDenied("Only admins edit team calendars.")
+    require_perm(request, "users.change_team", message="Only admins edit team calendars.")
     error: dict[str, Any] | None = None
     form: dict[str, Any] = {
         "time_zone": view.calendar.time_zone,

@@ -6,22 +6,19 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tandem.core.versioning import Versioned
 
-class ScoringConfig(models.Model):
+
+class ScoringConfig(Versioned):
     """One version of the admin-edited fit rules and engagement points (the latest row is in force)."""
 
-    version = models.PositiveIntegerField(unique=True)
+    # Older than the shared versioning: the table keeps its auto_now_add column (spec_publish's time is overridden).
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # The rules live in three columns rather than one spec document, and a change carries no reason.
     fit = models.JSONField(default=dict)
     engagement = models.JSONField(default=dict)
     # Features are taken this long after a person's creation when training (the lead's first days).
     cutoff_days = models.FloatField(default=7.0)
-
-    class Meta:
-        ordering = ["-version"]
 
     def __str__(self) -> str:
         return f"Scoring rules v{self.version}"

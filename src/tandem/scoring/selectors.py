@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 
 from tandem.campaigns.models import Touchpoint
 from tandem.core.models import Event
+from tandem.core.versioning import spec_current
 from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.scoring.features import (
     LEAD_AGE,
@@ -91,7 +92,7 @@ class RulesInForce:
 
 def scoring_rules_current() -> RulesInForce:
     """The latest saved fit and engagement rules, or the defaults (version 0) when none were saved."""
-    row = ScoringConfig.objects.order_by("-version").first()
+    row = spec_current(model=ScoringConfig)
     if row is None:
         return RulesInForce(0, DEFAULT_FIT, DEFAULT_ENGAGEMENT, 7.0)
     return RulesInForce(
@@ -485,3 +486,26 @@ def export_rows() -> Iterator[tuple[str, str, str, str, str]]:
             "" if value is None else f"{value:.2f}",
             factors_text(factors),
         )
+
+
+def person_score_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Each scored person's fit grade, engagement and predictive probability, as definitions and routing read them."""
+    if not person_ids:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    rows = PersonScore.objects.filter(person_id__in=person_ids).values_list(
+        "person_id", "fit_grade", "engagement", "probability"
+    )
+    for pid, grade, engagement, probability in rows:
+        out[pid] = {"fit_grade": grade, "engagement_score": engagement, "predictive_probability": probability}
+    return out
+
+
+def people_rescored_since(*, since: dt.datetime, stages: Sequence[str], limit: int) -> list[int]:
+    """People in these lifecycle stages whose score was written after `since` (the qualify sweep's watermark)."""
+    return list(
+        # updated_at is the wall-clock write time (indexed); scored_at is the score's as-of and may be older.
+        PersonScore.objects.filter(updated_at__gt=since, person__lifecycle_stage__in=stages)
+        .order_by()
+        .values_list("person_id", flat=True)[:limit]
+    )

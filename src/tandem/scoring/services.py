@@ -15,6 +15,7 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.models import Event
+from tandem.core.versioning import spec_publish
 from tandem.crm.models import Activity, Deal, Person
 from tandem.scoring.batch import permutation_importance, score_columns
 from tandem.scoring.drift import DriftSummary, calibration_drift, outcomes_since
@@ -58,16 +59,17 @@ def scoring_rules_update(
     engagement_config = EngagementConfig.from_dict(engagement)
     if not (math.isfinite(cutoff_days) and 0 <= cutoff_days <= 365):
         raise ValidationFailed("cutoff_days must lie between 0 and 365.", field="cutoff_days", value=cutoff_days)
-    with transaction.atomic():
-        current = ScoringConfig.objects.order_by("-version").first()
-        row = ScoringConfig.objects.create(
-            version=(current.version if current else 0) + 1,
-            created_by=by_user,
-            fit=fit_config.to_dict(),
-            engagement=engagement_config.to_dict(),
-            cutoff_days=cutoff_days,
-        )
-        event_record(kind="scoring.rules_changed", subject=row, actor=by_user, rule="scoring", rule_version=row.version)
+    columns = {"fit": fit_config.to_dict(), "engagement": engagement_config.to_dict(), "cutoff_days": cutoff_days}
+    # Validated above, before any query; the rules carry no version of their own, so the hook only stores them.
+    row = spec_publish(
+        model=ScoringConfig,
+        spec=columns,
+        reason="",
+        by_user=by_user,
+        event_kind="scoring.rules_changed",
+        rule="scoring",
+        validate=lambda given, _version: given,
+    )
     from tandem.scoring.tasks import scores_refresh_task
 
     transaction.on_commit(lambda: scores_refresh_task())

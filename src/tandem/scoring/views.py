@@ -7,11 +7,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.scoring import selectors
 from tandem.scoring.services import scoring_rules_update
 from tandem.users.models import Role
@@ -77,8 +77,7 @@ def _importance_figure(importance: list[dict[str, Any]]) -> dict[str, Any]:
 @login_required
 def model_page(request: HttpRequest) -> HttpResponse:
     """The current model's metrics against both baselines, with charts and the tiers."""
-    if getattr(request.user, "role", "") not in VIEW_ROLES:
-        raise PermissionDenied("Only admins, marketing and sales managers see the scoring model.")
+    require_perm(request, allowed=getattr(request.user, "role", "") in VIEW_ROLES, message="Only admins, marketing and sales managers see the scoring model.")
     row = selectors.scoring_model_for_report()
     context: dict[str, Any] = {"row": row, "versions": list(selectors.scoring_models_list()[:10])}
     if row is not None:
@@ -108,8 +107,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def rules(request: HttpRequest) -> HttpResponse:
     """The fit rules and engagement points in force; admins save a new version (everyone is rescored)."""
-    if getattr(request.user, "role", "") not in VIEW_ROLES:
-        raise PermissionDenied("Only admins, marketing and sales managers see the scoring rules.")
+    require_perm(request, allowed=getattr(request.user, "role", "") in VIEW_ROLES, message="Only admins, marketing and sales managers see the scoring rules.")
     can_edit = getattr(request.user, "role", "") == Role.ADMIN
     current = selectors.scoring_rules_current()
     form = {
@@ -120,8 +118,7 @@ def rules(request: HttpRequest) -> HttpResponse:
     error: dict[str, Any] | None = None
     status = 200
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Only admins edit the scoring rules.")
+        require_perm(request, allowed=can_edit, message="Only admins edit the scoring rules.")
         form = {k: request.POST.get(k, "") for k in ("fit", "engagement", "cutoff_days")}
         try:
             parsed: dict[str, Any] = {}

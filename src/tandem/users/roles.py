@@ -6,23 +6,19 @@ from typing import Any
 
 from tandem.users.models import Role
 
-# Apps whose every model a role may fully manage / only view. Codenames are matched as "<action>_<model>".
-_ALL_APPS = (
-    "crm",
-    "lifecycle",
-    "campaigns",
-    "capture",
-    "scoring",
-    "feedback",
-    "enablement",
-    "analytics",
-    "integrations",
-    "users",
-    "core",
-)
+
+def our_app_labels() -> tuple[str, ...]:
+    """Tandem's own apps, as INSTALLED_APPS lists them: the one list of apps, read from the app registry."""
+    from django.apps import apps
+
+    return tuple(c.label for c in apps.get_app_configs() if c.name.startswith("tandem."))
+
+
+# Role rules name apps; ALL stands for every app of ours (read from the registry when the rules are applied).
+ALL = "*"
 
 ROLE_RULES: dict[str, dict[str, Any]] = {
-    Role.ADMIN: {"manage_apps": (*_ALL_APPS, "auth"), "view_apps": ()},
+    Role.ADMIN: {"manage_apps": (ALL, "auth"), "view_apps": ()},
     Role.MARKETING: {
         "manage_apps": ("campaigns", "capture", "enablement", "scoring"),
         "manage_models": (
@@ -32,12 +28,12 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
             "feedback.theme",
             "feedback.themespace",
         ),
-        "view_apps": _ALL_APPS,
+        "view_apps": (ALL,),
     },
     Role.SALES_MANAGER: {
         "manage_apps": ("crm", "feedback"),
         "manage_models": ("crm.stagechange",),
-        "view_apps": _ALL_APPS,
+        "view_apps": (ALL,),
     },
     Role.SALES_REP: {
         "manage_models": (
@@ -47,22 +43,27 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
             "feedback.question",
             "feedback.leadrating",
         ),
-        "view_apps": _ALL_APPS,
+        "view_apps": (ALL,),
     },
-    Role.VIEWER: {"view_apps": _ALL_APPS},
+    Role.VIEWER: {"view_apps": (ALL,)},
 }
 
 
 def role_permission_filter(role: str) -> list[tuple[str, str | None, str | None]]:
     """(app_label, model or None, action or None) triples that the role's group gets."""
     rules = ROLE_RULES[role]
+    ours = our_app_labels()
+
+    def labels(names: tuple[str, ...]) -> list[str]:
+        return [label for name in names for label in (ours if name == ALL else (name,))]
+
     out: list[tuple[str, str | None, str | None]] = []
-    for app in rules.get("manage_apps", ()):
+    for app in labels(rules.get("manage_apps", ())):
         out.append((app, None, None))
     for dotted in rules.get("manage_models", ()):
         app, model = dotted.split(".")
         out.append((app, model, None))
-    for app in rules.get("view_apps", ()):
+    for app in labels(rules.get("view_apps", ())):
         out.append((app, None, "view"))
     return out
 

@@ -294,15 +294,15 @@ def test_a_new_minute_opens_a_new_budget_and_forgets_old_windows(monkeypatch):
 def test_a_processing_failure_keeps_the_raw_row_marked_and_replay_processes_it(monkeypatch):
     # given processing that breaks once (a bug, a lost connection)
     form = make_form()
-    import tandem.capture.intake.processing as processing
+    import tandem.capture.ingest as ingest
     from tandem.capture.intake.services import submissions_replay
 
-    real = processing._record
+    real = ingest.people_change_stage_bulk
 
-    def broken(touches: Any) -> Any:
+    def broken(**kwargs: Any) -> Any:  # the batch's last write, after its people and touchpoints
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(processing, "_record", broken)
+    monkeypatch.setattr(ingest, "people_change_stage_bulk", broken)
     response = _post(Client(), form.public_key, {"email": "t@example.com", "first_name": "Tia"})
     # then the sender hears it was received, nothing half-written remains, and the row says why
     assert response.status_code == 202
@@ -311,7 +311,7 @@ def test_a_processing_failure_keeps_the_raw_row_marked_and_replay_processes_it(m
     assert (sub.status, sub.error, sub.person_id) == ("failed", "RuntimeError: disk on fire", None)
     assert Person.objects.count() == 0 and Touchpoint.objects.count() == 0
     # when the cause is fixed and the row replayed
-    monkeypatch.setattr(processing, "_record", real)
+    monkeypatch.setattr(ingest, "people_change_stage_bulk", real)
     result = submissions_replay()
     # then it becomes the person and the touchpoint, at the time it arrived
     sub.refresh_from_db()

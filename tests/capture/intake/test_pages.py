@@ -222,10 +222,10 @@ def test_tandem_capture_replay_fails_loudly_when_rows_still_fail(monkeypatch):
         content_type="application/json", payload='{"email": "cli@example.com"}', status="failed",
     )
 
-    def broken(touches: object) -> None:
+    def broken(**kwargs: object) -> None:
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr("tandem.capture.intake.processing._record", broken)
+    monkeypatch.setattr("tandem.capture.ingest.people_change_stage_bulk", broken)
     # when the command runs, then it exits with an error naming the count
     with pytest.raises(CommandError, match="1 submission"):
         call_command("capture", "replay", stdout=io.StringIO())

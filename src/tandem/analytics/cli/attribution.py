@@ -8,14 +8,16 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.reports.selectors import ATTRIBUTION_BY, REPORT_MODELS, attribution_report_get
+from tandem.analytics.reports.selectors import (
+    ATTRIBUTION_BY,
+    REPORT_MODELS,
+    attribution_columns,
+    attribution_report_get,
+)
 
 NAME = "attribution"
 HELP = "Attribution of won deals and revenue by channel or campaign (rule-based, Markov, Shapley, incremental)"
 FORMATS = ("json", "csv", "table")
-COLUMNS = ("key", "conversions", "revenue", "conversions_low", "conversions_high", "removal_effect")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=REPORT_MODELS, default="linear", help="attribution model (default linear)")
     parser.add_argument("--by", choices=ATTRIBUTION_BY, default="channel", help="credit channels or campaigns")
@@ -23,12 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=200, help="incremental: bootstrap resamples (default 200)")
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
-
-
-def columns_for(report: dict[str, Any]) -> list[str]:
-    """The columns the report's rows carry (interval and removal-effect columns only where the model has them)."""
-    present = set().union(*(r.keys() for r in report["rows"])) if report["rows"] else {"key"}
-    return [c for c in COLUMNS if c in present or c in ("key", "conversions", "revenue")]
 
 
 def _fmt(value: Any) -> str:
@@ -52,7 +48,7 @@ def run(*, options: dict[str, Any], out: TextIO) -> None:
     if fmt == "json":
         out.write(json.dumps(report, indent=2) + "\n")
         return
-    cols = columns_for(report)
+    cols = attribution_columns(report)
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()

@@ -8,20 +8,13 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.economics.selectors import LTV_SEGMENTS, economics_report_get
+from tandem.analytics.economics.selectors import LTV_SEGMENTS, TABLES, economics_report_get, table_rows
 from tandem.analytics.reports.selectors import ATTRIBUTION_BY, REPORT_MODELS
-from tandem.core.errors import ValidationFailed
 from tandem.stats.economics import DEFAULT_HORIZON
 
 NAME = "economics"
 HELP = "Unit economics: spend, cost per lead/MQL/SQL, CAC, ROI by attribution model, LTV:CAC, payback, lead value"
 FORMATS = ("json", "csv", "table")
-TABLES: dict[str, tuple[str, ...]] = {
-    "costs": ("key", "spend", "leads", "mqls", "sqls", "customers", "cost_per_lead", "cost_per_mql", "cost_per_sql", "cac"),
-    "roi": ("key", "spend", "conversions", "revenue", "roi"),
-    "ltv": ("key", "spend", "customers", "repeat_rate", "average_value", "ltv", "cac", "ltv_to_cac", "payback_months"),
-    "lead_value": ("key", "leads", "revenue", "value_per_lead", "expected_value", "scored"),
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,19 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=200, help="incremental model: bootstrap resamples")
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
-
-
-def table_rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    """The rows of one of the report's tables (costs, roi, ltv, lead_value); the costs table ends with the total."""
-    if table not in TABLES:
-        raise ValidationFailed(f"table must be one of {', '.join(TABLES)}, got {table!r}", field="table", value=table)
-    if table == "costs":
-        return [*report["costs"], {"key": "total", **report["totals"]}]
-    if table == "ltv":
-        rows: list[dict[str, Any]] = report["ltv"]["rows"]
-        return rows
-    rows = report[table]
-    return rows
 
 
 def fmt(value: Any) -> str:

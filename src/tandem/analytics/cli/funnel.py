@@ -8,28 +8,22 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.reports.selectors import SEGMENT_FIELDS, funnel_report_get
+from tandem.analytics.reports.selectors import (
+    FUNNEL_CSV_COLUMNS,
+    SEGMENT_FIELDS,
+    funnel_report_get,
+    funnel_rows,
+)
 from tandem.stats.funnel import PERIODS
 
 NAME = "funnel"
 HELP = "Funnel lead → MQL → SAL → SQL → opportunity → customer: counts, conversion with 95% intervals, velocity"
 FORMATS = ("json", "csv", "table")
-CSV_COLUMNS = ("group", "key", "from", "to", "n", "converted", "rate", "rate_low", "rate_high", "days_median", "days_p80")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", choices=(*SEGMENT_FIELDS, "none"), default="none", help="segment (default none)")
     parser.add_argument("--period", choices=PERIODS, default="month", help="cohort period (default month)")
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
-
-
-def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per (group, step): the total, then the cohorts, then the segments."""
-    groups = [("total", report["total"])]
-    groups += [("cohort", g) for g in report["cohorts"]]
-    groups += [("segment", g) for g in report["segments"]]
-    return [{"group": kind, "key": g["key"], **step} for kind, g in groups for step in g["steps"]]
 
 
 def _fmt(value: Any) -> str:
@@ -51,13 +45,13 @@ def run(*, options: dict[str, Any], out: TextIO) -> None:
     if fmt == "json":
         out.write(json.dumps(report, indent=2) + "\n")
         return
-    rows = report_rows(report)
+    rows = funnel_rows(report)
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=FUNNEL_CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return
-    widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) if rows else len(c) for c in CSV_COLUMNS}
-    out.write("  ".join(c.ljust(widths[c]) for c in CSV_COLUMNS).rstrip() + "\n")
+    widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) if rows else len(c) for c in FUNNEL_CSV_COLUMNS}
+    out.write("  ".join(c.ljust(widths[c]) for c in FUNNEL_CSV_COLUMNS).rstrip() + "\n")
     for r in rows:
-        out.write("  ".join(_fmt(r[c]).ljust(widths[c]) for c in CSV_COLUMNS).rstrip() + "\n")
+        out.write("  ".join(_fmt(r[c]).ljust(widths[c]) for c in FUNNEL_CSV_COLUMNS).rstrip() + "\n")

@@ -8,16 +8,13 @@ import json
 from typing import Any, TextIO
 
 from tandem.analytics.cli.economics import common_options, fmt, write_table
-from tandem.analytics.economics.selectors import LTV_SEGMENTS, ltv_report_get
+from tandem.analytics.economics.selectors import LTV_SEGMENTS, RETENTION_COLUMNS, ltv_report_get
 from tandem.analytics.reports.selectors import ATTRIBUTION_BY
 from tandem.stats.economics import DEFAULT_HORIZON
 
 NAME = "ltv"
 HELP = "Customer lifetime value: repeat purchases, average deal value, retention by cohort, LTV, LTV:CAC, payback"
 FORMATS = ("json", "csv", "table")
-RETENTION_COLUMNS = ("month", "customers", "active", "retention", "revenue_per_customer", "cumulative_value")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", choices=ATTRIBUTION_BY, default="channel", help="CAC and LTV per channel or campaign")
     parser.add_argument("--segment", choices=LTV_SEGMENTS, default="source", help="rows per source or account field")
@@ -25,16 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, default=1.0, help="gross margin applied to LTV (0–1, default 1)")
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, default=None, help="first purchase from")
     parser.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None, help="first purchase to")
-
-
-def cohort_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per cohort with its retention in columns m0, m1, … (blank where not yet observed)."""
-    width = max((len(c["retention"]) for c in report["cohorts"]), default=0)
-    return [
-        {"cohort": c["cohort"], "customers": c["customers"], "revenue": c["revenue"],
-         **{f"m{k}": (c["retention"][k] if k < len(c["retention"]) else None) for k in range(width)}}
-        for c in report["cohorts"]
-    ]
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:

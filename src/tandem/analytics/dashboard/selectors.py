@@ -18,7 +18,7 @@ from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.analytics.models import Goal
+from tandem.analytics.dashboard.models import Goal
 from tandem.analytics.reports.selectors import reports_fingerprint
 from tandem.analytics.statistics.selectors import LeadCohorts, _day_parser, lead_cohorts_load
 from tandem.campaigns.models import Campaign

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from tandem.analytics.models import Goal
+from tandem.analytics.dashboard.models import Goal
 from tandem.core.errors import ValidationFailed
 from tandem.core.events import event_record
 from tandem.stats.kpi import METRICS, day_check, period_check, period_start

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,7 +19,7 @@ from tandem.analytics.dashboard.selectors import dashboard_get, goal_history
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.analytics.dashboard.weekly import weekly_report_get
 from tandem.core.errors import TandemError
-from tandem.core.http import csv_response
+from tandem.core.http import csv_response, require_perm
 from tandem.stats.kpi import METRIC_LABELS, METRICS, PERIODS, period_label, period_next
 
 GREY = "#9aa3af"
@@ -143,8 +142,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def goal_set_view(request: HttpRequest) -> HttpResponse:
-    if not goal_can_set(user=request.user):
-        raise PermissionDenied("only admins, marketing and sales managers set goals")
+    require_perm(request, allowed=goal_can_set(user=request.user), message="only admins, marketing and sales managers set goals")
     period = request.POST.get("period", "month")
     back = f"{reverse('analytics:dashboard')}?period={period if period in PERIODS else 'month'}"
     metric = request.POST.get("metric", "")

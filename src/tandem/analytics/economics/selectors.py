@@ -340,3 +340,39 @@ def economics_report_cached(**params: Any) -> dict[str, Any]:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = report
     return report
+
+
+# ---- the reports' tables, as pages, CSV downloads and `tandem report economics|ltv` show them ----
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "costs": ("key", "spend", "leads", "mqls", "sqls", "customers", "cost_per_lead", "cost_per_mql", "cost_per_sql", "cac"),
+    "roi": ("key", "spend", "conversions", "revenue", "roi"),
+    "ltv": ("key", "spend", "customers", "repeat_rate", "average_value", "ltv", "cac", "ltv_to_cac", "payback_months"),
+    "lead_value": ("key", "leads", "revenue", "value_per_lead", "expected_value", "scored"),
+}
+
+
+def table_rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The rows of one of the report's tables (costs, roi, ltv, lead_value); the costs table ends with the total."""
+    if table not in TABLES:
+        raise ValidationFailed(f"table must be one of {', '.join(TABLES)}, got {table!r}", field="table", value=table)
+    if table == "costs":
+        return [*report["costs"], {"key": "total", **report["totals"]}]
+    if table == "ltv":
+        rows: list[dict[str, Any]] = report["ltv"]["rows"]
+        return rows
+    rows = report[table]
+    return rows
+
+
+RETENTION_COLUMNS = ("month", "customers", "active", "retention", "revenue_per_customer", "cumulative_value")
+
+
+def cohort_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per cohort with its retention in columns m0, m1, … (blank where not yet observed)."""
+    width = max((len(c["retention"]) for c in report["cohorts"]), default=0)
+    return [
+        {"cohort": c["cohort"], "customers": c["customers"], "revenue": c["revenue"],
+         **{f"m{k}": (c["retention"][k] if k < len(c["retention"]) else None) for k in range(width)}}
+        for c in report["cohorts"]
+    ]

@@ -8,9 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tandem.analytics.cli.economics import TABLES, table_rows
-from tandem.analytics.cli.ltv import RETENTION_COLUMNS, cohort_rows
-from tandem.analytics.economics.selectors import LTV_SEGMENTS, economics_report_cached
+from tandem.analytics.economics.selectors import (
+    LTV_SEGMENTS,
+    RETENTION_COLUMNS,
+    TABLES,
+    cohort_rows,
+    economics_report_cached,
+    table_rows,
+)
 from tandem.analytics.reports.selectors import ATTRIBUTION_BY, MODEL_LABELS, REPORT_MODELS
 from tandem.analytics.reports.views import PAGE_BOOTSTRAP, _choice, _date
 from tandem.core.errors import TandemError

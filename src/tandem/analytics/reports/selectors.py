@@ -368,3 +368,27 @@ def report_cached(kind: str, **params: Any) -> dict[str, Any]:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = report
     return report
+
+
+# ---- the reports' rows, as pages, CSV downloads and `tandem report funnel|attribution` show them ----
+
+ATTRIBUTION_COLUMNS = ("key", "conversions", "revenue", "conversions_low", "conversions_high", "removal_effect")
+
+
+def attribution_columns(report: dict[str, Any]) -> list[str]:
+    """The columns the report's rows carry (interval and removal-effect columns only where the model has them)."""
+    present = set().union(*(r.keys() for r in report["rows"])) if report["rows"] else {"key"}
+    return [c for c in ATTRIBUTION_COLUMNS if c in present or c in ("key", "conversions", "revenue")]
+
+
+FUNNEL_CSV_COLUMNS = (
+    "group", "key", "from", "to", "n", "converted", "rate", "rate_low", "rate_high", "days_median", "days_p80",
+)
+
+
+def funnel_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per (group, step): the total, then the cohorts, then the segments."""
+    groups = [("total", report["total"])]
+    groups += [("cohort", g) for g in report["cohorts"]]
+    groups += [("segment", g) for g in report["segments"]]
+    return [{"group": kind, "key": g["key"], **step} for kind, g in groups for step in g["steps"]]

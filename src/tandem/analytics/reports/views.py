@@ -9,13 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tandem.analytics.cli.attribution import columns_for
-from tandem.analytics.cli.funnel import CSV_COLUMNS, report_rows
 from tandem.analytics.reports.selectors import (
     ATTRIBUTION_BY,
+    FUNNEL_CSV_COLUMNS,
     MODEL_LABELS,
     REPORT_MODELS,
     SEGMENT_FIELDS,
+    attribution_columns,
+    funnel_rows,
     report_cached,
 )
 from tandem.core.errors import TandemError
@@ -46,7 +47,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     date_from, date_to = _date(request, "from"), _date(request, "to")
     report = report_cached("funnel", by=by, period=period, date_from=date_from, date_to=date_to)
     if request.GET.get("format") == "csv":
-        return csv_response(filename="funnel.csv", columns=CSV_COLUMNS, rows=report_rows(report))
+        return csv_response(filename="funnel.csv", columns=FUNNEL_CSV_COLUMNS, rows=funnel_rows(report))
     total = report["total"]
     figure = {
         "data": [{"type": "bar", "x": list(STAGES), "y": [total["counts"][s] for s in STAGES], "name": "people"}],
@@ -93,7 +94,7 @@ def attribution(request: HttpRequest) -> HttpResponse:
     except TandemError as exc:
         error = exc.message
     if report is not None and request.GET.get("format") == "csv":
-        return csv_response(filename=f"attribution-{model}-{by}.csv", columns=columns_for(report), rows=report["rows"])
+        return csv_response(filename=f"attribution-{model}-{by}.csv", columns=attribution_columns(report), rows=report["rows"])
     figure = None
     if report is not None:
         rows = report["rows"]
@@ -119,7 +120,7 @@ def attribution(request: HttpRequest) -> HttpResponse:
         "date_to": date_to,
         "half_life": half_life,
         "query": request.GET.urlencode(),
-        "columns": columns_for(report) if report else [],
+        "columns": attribution_columns(report) if report else [],
     }
     template = "analytics/attribution_result.html" if request.headers.get("HX-Request") else "analytics/attribution.html"
     return render(request, template, context)

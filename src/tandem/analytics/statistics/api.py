@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from tandem.analytics.models import Experiment
+from tandem.analytics.statistics.models import Experiment
 from tandem.analytics.statistics.selectors import (
     experiment_analyse,
     experiment_list,

@@ -17,7 +17,7 @@ from django.db.models import CharField, Count, F, Min, Q, Sum
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
-from tandem.analytics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.campaigns.models import Campaign
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.crm.models import Deal, DealStage, Person, StageChange

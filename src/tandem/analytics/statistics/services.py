@@ -9,7 +9,7 @@ from typing import TextIO
 from django.db import transaction
 from django.utils import timezone
 
-from tandem.analytics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats.experiments import parse_assignments_csv
@@ -119,15 +119,6 @@ def experiment_import_csv(
             experiment.status = Experiment.Status.RUNNING
         experiment.save(update_fields=["variants", "status", "updated_at"])
     return len(rows)
-
-
-def experiment_update_status(*, experiment: Experiment, status: str) -> Experiment:
-    """Mark an experiment draft, running or stopped."""
-    if status not in Experiment.Status.values:
-        raise ValidationFailed(f"status must be one of {', '.join(Experiment.Status.values)}", field="status", value=status)
-    experiment.status = status
-    experiment.save(update_fields=["status", "updated_at"])
-    return experiment
 
 
 DOWNSTREAM_METRICS = (Experiment.Metric.SQL_RATE, Experiment.Metric.WON_RATE, Experiment.Metric.REVENUE_PER_LEAD)

@@ -8,12 +8,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tandem.analytics.models import Experiment
+from tandem.analytics.statistics.models import Experiment
 from tandem.analytics.statistics.selectors import (
     SEGMENT_FIELDS,
     SPC_BY,
@@ -28,6 +27,7 @@ from tandem.analytics.statistics.selectors import (
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, TandemError
+from tandem.core.http import require_perm
 from tandem.stats import spc
 from tandem.stats.experiments import plan_sample_size
 
@@ -240,8 +240,7 @@ def _float(request: HttpRequest, name: str, default: float) -> float:
 def experiments_page(request: HttpRequest) -> HttpResponse:
     form_error = None
     if request.method == "POST":
-        if not _can_edit(request):
-            raise PermissionDenied("only admins and marketing define experiments")
+        require_perm(request, allowed=_can_edit(request), message="only admins and marketing define experiments")
         data = request.POST
         try:
             exp = experiment_create(
@@ -345,8 +344,7 @@ def experiment_page(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def experiment_import(request: HttpRequest, name: str) -> HttpResponse:
-    if not _can_edit(request):
-        raise PermissionDenied("only admins and marketing import experiment data")
+    require_perm(request, allowed=_can_edit(request), message="only admins and marketing import experiment data")
     experiment = _experiment(name)
     upload = request.FILES.get("file")
     if upload is None:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,10 +21,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from tandem.campaigns.journeys import Touch
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import DealRow, account_key, lifecycle_moves
 from tandem.capture.csvimport.mapping import (
@@ -38,14 +38,14 @@ from tandem.capture.csvimport.mapping import (
     rows_parse,
     table_read,
 )
+from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
 from tandem.capture.selectors import chunked
-from tandem.capture.services import _insert
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
 from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person, StageChange
-from tandem.crm.services import Transition, people_change_stage_bulk
+from tandem.crm.services import Transition
 from tandem.crm.stages import FUNNEL, Stage, rank
 
 Progress = Callable[[str, int, int], None]
@@ -305,12 +305,6 @@ def _column_of(mapping: Mapping, name: str) -> str:
     return name
 
 
-@dataclass
-class _Sink:
-    now: dt.datetime
-    progress: Progress
-
-
 class _Plan:
     """Matching rows to the database (no writes), then writing what the match decided."""
 
@@ -332,8 +326,6 @@ class _Plan:
         self.outcomes: dict[int, RowOutcome] = {}
         self.refused: list[tuple[Parsed, RowError]] = []
         self.people = _People(system=mapping.system)
-        # What the bundle importer's bulk INSERT/COPY helper needs of an import run.
-        self.sink: Any = _Sink(now=self.now, progress=progress)
 
     def refuse(self, row: Parsed, name: str, problem: str, value: Any) -> None:
         column = _column_of(self.mapping, name)
@@ -371,9 +363,8 @@ class _Plan:
         raise NotImplementedError
 
     def stage_moves(self, transitions: list[Transition]) -> None:
-        self.progress("write stage changes", 0, len(transitions))
-        self.result.stage_changes = people_change_stage_bulk(transitions=transitions)
-        self.progress("write stage changes", len(transitions), len(transitions))
+        batch = IngestBatch(now=self.now, transitions=lambda: transitions, progress=self.progress)
+        self.result.stage_changes = ingest(batch=batch).stage_changes
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -404,8 +395,6 @@ NEW_PERSON_COLUMNS = (
     "job_title",
     "phone",
     "account_id",
-    "original_channel",
-    "latest_channel",
     "custom_fields",
     "created_at",
 )
@@ -701,20 +690,19 @@ class _PeoplePlan(_Plan):
             {key: a.pk for key, a in zip(self.new_account_keys, self.new_accounts, strict=True)}
         )
         self.result.accounts_created = len(self.new_accounts)
-        new: list[tuple[Any, ...]] = []
+        made: dict[int, NewPerson] = {}  # by id() of the group
         new_groups: list[_Group] = []
-        changed: dict[Person, None] = {}
-        fields: set[str] = set()
+        changes: dict[Person, Collection[str]] = {}
         for group in self.groups:
             values = group.values
             if group.person is None:
                 first, last = values.get("first_name", ""), values.get("last_name", "")
                 if "full_name" in values and not (first or last):
                     first, _, last = str(values["full_name"]).partition(" ")
-                channel = values["_channel"]
                 key = account_key(email=group.key.email or "", company=values.get("company", ""))
-                new.append(
-                    (
+                # The channels come from the person's touchpoint (the file's channel, or none).
+                made[id(group)] = NewPerson(
+                    values=(
                         values.get("email", ""),
                         group.key.email,
                         first,
@@ -723,8 +711,6 @@ class _PeoplePlan(_Plan):
                         values.get("job_title", ""),
                         values.get("phone", ""),
                         self.account_pks[key] if key is not None else None,
-                        channel,
-                        channel,
                         values["_custom"],
                         values["created_at"],
                     )
@@ -744,49 +730,41 @@ class _PeoplePlan(_Plan):
                     setattr(person, name, wish[name])
             if "name_key" in group.changed:
                 person.name_key = name_key(person.first_name, person.last_name)
-            person.updated_at = self.now
-            changed[person] = None
-            fields |= group.changed
-        for group, pk in zip(new_groups, self._insert_people(new), strict=True):
-            group.pk = pk
-        if changed:
-            Person.objects.bulk_update(list(changed), sorted(fields | {"updated_at"}), batch_size=BATCH)
-            self.progress("update people", len(changed), len(changed))
-        links = [
-            (_pk(g), self.mapping.system, g.key.external_id)
-            for g in self.groups
-            if g.link and g.key.external_id
-        ]
-        _insert(self.sink, ExternalId, ("person_id", "system", "external_id"), links, "write external ids")
-        self.result.links_created = len(links)
+            changes[person] = group.changed
+
+        def who(group: _Group) -> Who:
+            return made[id(group)] if group.person is None else _pk(group)
+
+        links = [(who(g), self.mapping.system, g.key.external_id or "") for g in self.groups if g.link and g.key.external_id]
         mark = {"import": self.mapping.name} if self.mapping.name else {}
         touches = [
-            (_pk(g), g.values["_touch_at"], g.touch[0], g.touch[1], mark)
+            NewTouchpoint(who(g), (g.values["_touch_at"], g.touch[0], g.touch[1], mark))
             for g in self.groups
             if g.touch is not None
         ]
-        columns = ("person_id", "occurred_at", "channel", "kind", "custom_fields")
-        _insert(self.sink, Touchpoint, columns, touches, "write touchpoints")
-        self.result.touchpoints_created = len(touches)
-        self.stage_moves(self._transitions(new_groups))
 
-    def _insert_people(self, rows: list[tuple[Any, ...]]) -> list[int]:
-        """Insert new people (COPY on PostgreSQL, one prepared statement on SQLite) and return their
-        primary keys in row order: the rows above the highest key before, stamped with this import's time."""
-        if not rows:
-            return []
-        before = Person.objects.aggregate(top=Max("pk"))["top"] or 0
-        _insert(self.sink, Person, NEW_PERSON_COLUMNS, rows, "write people")
-        pks = list(
-            Person.objects.filter(pk__gt=before, updated_at=self.now)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        if len(pks) != len(rows):
-            raise NotAllowed(
-                "people were created by someone else while the file was imported; nothing was written, run it again"
+        def transitions() -> list[Transition]:
+            for group in new_groups:
+                group.pk = made[id(group)].pk
+            return self._transitions(new_groups)
+
+        done = ingest(
+            batch=IngestBatch(
+                now=self.now,
+                person_columns=NEW_PERSON_COLUMNS,
+                people=list(made.values()),
+                person_keys="range",
+                changes=changes,
+                external_ids=links,
+                touchpoint_columns=("occurred_at", "channel", "kind", "custom_fields"),
+                touchpoints=touches,
+                transitions=transitions,
+                progress=self.progress,
             )
-        return pks
+        )
+        self.result.links_created = len(links)
+        self.result.touchpoints_created = len(touches)
+        self.result.stage_changes = done.stage_changes
 
     def _transitions(self, new_groups: list[_Group]) -> list[Transition]:
         target = str(self.mapping.options.get("stage") or Stage.LEAD)
@@ -863,7 +841,9 @@ class _TouchpointPlan(_Plan):
                 campaign_pk,
             )
             good.append((row, ident))
-        stored: set[tuple[Any, ...]] = set()
+        # Every stored touchpoint of these people: to tell new rows from known ones, and for their journeys.
+        self.stored: set[tuple[Any, ...]] = set()
+        stored = self.stored
         for chunk in chunked(sorted({ident[0] for _, ident in good})):
             stored.update(
                 Touchpoint.objects.filter(person_id__in=chunk).values_list(
@@ -890,45 +870,31 @@ class _TouchpointPlan(_Plan):
 
     def write(self) -> None:
         fields = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "url", "referrer")
-        objs = [
-            (*ident, row.custom, *(row.values.get(name, "") for name in fields)) for row, ident in self.new
+        # Touches of the same moment are ordered by channel, then campaign.
+        touches = [
+            NewTouchpoint(
+                ident[0],
+                (*ident[1:], row.custom, *(row.values.get(name, "") for name in fields)),
+                (ident[2], ident[4] or 0),
+            )
+            for row, ident in self.new
         ]
-        columns = ("person_id", "occurred_at", "channel", "kind", "campaign_id", "custom_fields", *fields)
-        _insert(self.sink, Touchpoint, columns, objs, "write touchpoints")
-        self.result.touchpoints_created = len(objs)
-        _journeys_refresh(person_ids=sorted({ident[0] for _, ident in self.new}), now=self.now)
-
-
-def _journeys_refresh(*, person_ids: Sequence[int], now: dt.datetime) -> None:
-    """original_* and latest_* channel and campaign from each person's first and last touchpoint."""
-    changed: list[Person] = []
-    for chunk in chunked(person_ids):
-        journeys: dict[int, list[tuple[dt.datetime, str, int | None]]] = defaultdict(list)
-        for pid, at, channel, campaign in Touchpoint.objects.filter(person_id__in=chunk).values_list(
-            "person_id", "occurred_at", "channel", "campaign_id"
-        ):
-            journeys[pid].append((at, channel, campaign))
-        for person in Person.objects.filter(pk__in=chunk).only(
-            "pk", "original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"
-        ):
-            items = sorted(journeys[person.pk], key=lambda t: (t[0], t[1], t[2] or 0))
-            first, last = items[0], items[-1]
-            wish = {
-                "original_channel": first[1],
-                "original_campaign_id": first[2],
-                "latest_channel": last[1],
-                "latest_campaign_id": last[2],
-            }
-            if any(getattr(person, k) != v for k, v in wish.items()):
-                for k, v in wish.items():
-                    setattr(person, k, v)
-                person.updated_at = now
-                changed.append(person)
-    Person.objects.bulk_update(
-        changed,
-        ["original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id", "updated_at"],
-        batch_size=BATCH,
-    )
+        known: dict[int, list[Touch]] = defaultdict(list)
+        touched = {ident[0] for _, ident in self.new}
+        for pid, at, channel, _kind, campaign in self.stored:
+            if pid in touched:
+                known[pid].append(Touch(at, channel, campaign, (channel, campaign or 0)))
+        ingest(
+            batch=IngestBatch(
+                now=self.now,
+                touchpoint_columns=("occurred_at", "channel", "kind", "campaign_id", "custom_fields", *fields),
+                touchpoints=touches,
+                stored_journeys="all",
+                stored_touches=known,
+                progress=self.progress,
+            )
+        )
+        self.result.touchpoints_created = len(touches)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Campaign
 from tandem.campaigns.selectors import campaign_by_ref, campaign_for_utm
 from tandem.campaigns.services import campaign_draft_from_utm
+from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.intake.validation import (
     CleanSubmission,
     FieldSpec,
@@ -44,7 +46,7 @@ from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.models import Account, ExternalId, Person
 from tandem.crm.selectors import person_match
-from tandem.crm.services import Transition, accounts_for_emails, people_change_stage_bulk
+from tandem.crm.services import Transition, accounts_for_emails
 
 log = logging.getLogger(__name__)
 
@@ -268,72 +270,67 @@ def _find_people(touches: list[_Touch]) -> None:
         )
 
 
-def _create_people(touches: list[_Touch]) -> list[Person]:
-    """One new person per unknown identity in the batch, with its account and its first stage."""
+def _new_people(touches: list[_Touch], now: dt.datetime) -> dict[tuple[str, str], Person]:
+    """One new (unsaved) person per unknown identity in the batch, with its account, from its first touch."""
     firsts: dict[tuple[str, str], _Touch] = {}
     for t in sorted((t for t in touches if t.person is None), key=lambda t: t.occurred_at):
         firsts.setdefault(t.identity(), t)
     if not firsts:
-        return []
+        return {}
     accounts = accounts_for_emails(
         pairs=[(t.email, t.person_fields.get("company", "")) for t in firsts.values() if t.email or t.person_fields.get("company")]
     )
-    new: list[Person] = []
-    for t in firsts.values():
+    made: dict[tuple[str, str], Person] = {}
+    for identity, t in firsts.items():
         f = t.person_fields
         account: Account | None = accounts.get((t.email, f.get("company", "")))
-        new.append(
-            Person(
-                email=t.email,
-                email_normalized=email_normalize_configured(t.email) or None,
-                first_name=f.get("first_name", ""),
-                last_name=f.get("last_name", ""),
-                name_key=name_key(f.get("first_name", ""), f.get("last_name", "")),
-                job_title=f.get("job_title", ""),
-                phone=t.phone,
-                account=account,
-                original_channel=t.channel,
-                original_campaign=t.campaign,
-                latest_channel=t.channel,
-                latest_campaign=t.campaign,
-                consent_email=t.consent_email,
-                consent_calls=t.consent_calls,
-                custom_fields=dict(t.custom),
-                created_at=t.occurred_at,
-                updated_at=timezone.now(),
-            )
+        made[identity] = Person(
+            email=t.email,
+            email_normalized=email_normalize_configured(t.email) or None,
+            first_name=f.get("first_name", ""),
+            last_name=f.get("last_name", ""),
+            name_key=name_key(f.get("first_name", ""), f.get("last_name", "")),
+            job_title=f.get("job_title", ""),
+            phone=t.phone,
+            account=account,
+            consent_email=t.consent_email,
+            consent_calls=t.consent_calls,
+            custom_fields=dict(t.custom),
+            created_at=t.occurred_at,
+            updated_at=now,
         )
-    rows_insert(objects=new)
-    created = new
-    links = []
-    for (kind, value), person in zip(firsts, created, strict=True):
-        first = firsts[(kind, value)]
-        first.created = True
-        if first.external_id:
-            links.append(ExternalId(person=person, system=first.system, external_id=first.external_id))
-    if links:
-        ExternalId.objects.bulk_create(links)
-    by_identity = dict(zip(firsts, created, strict=True))
+        t.created = True
     for t in touches:
         if t.person is None:
-            t.person = by_identity[t.identity()]
-    people_change_stage_bulk(
-        transitions=[
-            Transition(
-                person_id=p.pk,
-                to_stage="lead",
-                at=p.created_at,
-                reason=f"captured: {firsts[k].extra.get('form') or firsts[k].kind}",
-                details={"submission": firsts[k].sub.pk},
-            )
-            for k, p in by_identity.items()
-        ]
-    )
-    return created
+            t.person = made[t.identity()]
+    return made
 
 
-def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
-    """A returning person's blank fields take the new answers; nothing filled is ever overwritten."""
+# What `ingest` is told of a new person and of a touchpoint (the journey fields it fills itself).
+PERSON_COLUMNS = (
+    "email", "email_normalized", "first_name", "last_name", "name_key", "job_title", "phone", "account_id",
+    "consent_email", "consent_calls", "custom_fields", "created_at", "updated_at",
+)
+TOUCHPOINT_COLUMNS = (
+    "occurred_at", "channel", "campaign_id", "kind", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "url", "referrer", "custom_fields",
+)
+# Fields a returning person's blanks may fill (written for every person filled).
+FILLED_FIELDS = ("first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
+                 "custom_fields", "account")
+
+
+def _key(person: Person) -> int:
+    # People new in the batch have no key yet: told apart by identity, never equal to a stored one's.
+    return person.pk if person.pk is not None else -id(person)
+
+
+def _fill_blanks(touches: list[_Touch]) -> tuple[dict[int, dict[str, Any]], dict[Person, Collection[str]]]:
+    """A known person's blank fields take the new answers; nothing filled is ever overwritten.
+
+    Returns what each submission filled, and the stored people changed. People new in this batch are not
+    saved yet: their later submissions fill them before they are inserted.
+    """
     changed: dict[int, Person] = {}
     filled: dict[int, dict[str, Any]] = {}
     needs_account: list[tuple[Person, _Touch]] = []
@@ -358,7 +355,7 @@ def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
             needs_account.append((person, t))
         if done:
             person.name_key = name_key(person.first_name, person.last_name)
-            changed[person.pk] = person
+            changed[_key(person)] = person
     if needs_account:
         accounts = accounts_for_emails(pairs=[(p.email or t.email, t.person_fields["company"]) for p, t in needs_account])
         for person, t in needs_account:
@@ -366,67 +363,71 @@ def _fill_blanks(touches: list[_Touch]) -> dict[int, dict[str, Any]]:
             if account is not None and person.account_id is None:
                 person.account = account
                 filled.setdefault(t.sub.pk, {})["account"] = account.pk
-                changed[person.pk] = person
-    if changed:
-        now = timezone.now()
-        for person in changed.values():
-            person.updated_at = now
-        rows_update(
-            objects=list(changed.values()),
-            fields=["first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
-                    "custom_fields", "account", "updated_at"],
-        )
-    return filled
+                changed[_key(person)] = person
+    return filled, {p: FILLED_FIELDS for p in changed.values() if p.pk is not None}
 
 
-def _record(touches: list[_Touch]) -> list[Touchpoint]:
-    now = timezone.now()
-    rows = [
-        Touchpoint(
-            person=t.person,
-            occurred_at=t.occurred_at,
-            channel=t.channel,
-            campaign=t.campaign,
-            kind=t.kind,
-            utm_source=t.utm.get("utm_source", ""),
-            utm_medium=t.utm.get("utm_medium", ""),
-            utm_campaign=t.utm.get("utm_campaign", ""),
-            utm_term=t.utm.get("utm_term", ""),
-            utm_content=t.utm.get("utm_content", ""),
-            url=t.url[:2000],
-            referrer=t.referrer[:2000],
-            custom_fields=t.extra,
-            created_at=now,
-        )
-        for t in touches
-    ]
-    # Batches may arrive out of order: only a touchpoint newer than all the person's others is their latest.
-    person_ids = sorted({t.person.pk for t in touches if t.person is not None})
-    newest_before = dict(
-        Touchpoint.objects.filter(person_id__in=person_ids).values("person_id").annotate(at=Max("occurred_at")).values_list("person_id", "at")
-    )
-    rows_insert(objects=rows)
-    created = rows
-    latest: dict[int, _Touch] = {}
-    for t in touches:
-        assert t.person is not None
-        pid = t.person.pk
-        before = newest_before.get(pid)
-        if before is not None and t.occurred_at < before:
-            continue
-        if pid not in latest or t.occurred_at >= latest[pid].occurred_at:
-            latest[pid] = t
-    moved = []
-    for t in latest.values():
-        person = t.person
+def _write(touches: list[_Touch], now: dt.datetime) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """New people, filled blanks, external ids, touchpoints, latest channels and first stages, through `ingest`.
+
+    Returns what each submission filled and the touchpoints' keys, in the order of `touches`."""
+    made = _new_people(touches, now)
+    filled, changes = _fill_blanks(touches)
+    new = {identity: NewPerson(values=tuple(getattr(p, c) for c in PERSON_COLUMNS)) for identity, p in made.items()}
+    by_object = {id(made[identity]): person for identity, person in new.items()}
+
+    def who(person: Person | None) -> Who:
         assert person is not None
-        campaign_id = t.campaign.pk if t.campaign is not None else None
-        if person.latest_channel != t.channel or person.latest_campaign_id != campaign_id:
-            person.latest_channel, person.latest_campaign_id = t.channel, campaign_id
-            moved.append(person)
-    if moved:
-        rows_update(objects=moved, fields=["latest_channel", "latest_campaign"])
-    return created
+        return by_object[id(person)] if person.pk is None else person.pk
+
+    links = [(who(t.person), t.system, t.external_id) for t in touches if t.created and t.external_id]
+
+    def transitions() -> list[Transition]:
+        firsts = {t.identity(): t for t in touches if t.created}
+        return [
+            Transition(
+                person_id=new[k].pk,
+                to_stage="lead",
+                at=person.created_at,
+                reason=f"captured: {firsts[k].extra.get('form') or firsts[k].kind}",
+                details={"submission": firsts[k].sub.pk},
+            )
+            for k, person in made.items()
+        ]
+
+    stored = {t.person.pk: t.person for t in touches if t.person is not None and t.person.pk is not None}
+    done = ingest(
+        batch=IngestBatch(
+            now=now,
+            person_columns=PERSON_COLUMNS,
+            people=list(new.values()),
+            changes=changes,
+            external_ids=links,
+            touchpoint_columns=TOUCHPOINT_COLUMNS,
+            touchpoints=[
+                NewTouchpoint(
+                    who(t.person),
+                    (
+                        t.occurred_at, t.channel, t.campaign.pk if t.campaign is not None else None, t.kind,
+                        t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""), t.utm.get("utm_campaign", ""),
+                        t.utm.get("utm_term", ""), t.utm.get("utm_content", ""), t.url[:2000], t.referrer[:2000],
+                        t.extra,
+                    ),
+                    # Touches of the same moment keep their arrival order.
+                    (index,),
+                )
+                for index, t in enumerate(touches)
+            ],
+            touchpoint_keys=True,
+            stored_journeys="latest",
+            stored=stored,
+            transitions=transitions,
+        )
+    )
+    for identity, person in made.items():
+        person.pk = new[identity].pk
+        person._state.adding, person._state.db = False, "default"
+    return filled, done.touchpoint_pks
 
 
 @dataclass
@@ -473,11 +474,9 @@ def _apply(plan: _Plan) -> ProcessResult:
     now = timezone.now()
     subs, touches, rejected, spam = plan.subs, plan.touches, plan.rejected, plan.spam
     drafts = _make_drafts(touches)
-    _create_people(touches)
-    filled = _fill_blanks(touches)
-    tps = _record(touches)
+    filled, tps = _write(touches, now)
     events = []
-    per_sub: dict[int, list[tuple[_Touch, Touchpoint]]] = {}
+    per_sub: dict[int, list[tuple[_Touch, int]]] = {}
     for t, tp in zip(touches, tps, strict=True):
         per_sub.setdefault(t.sub.pk, []).append((t, tp))
     done: list[Submission] = []
@@ -498,7 +497,7 @@ def _apply(plan: _Plan) -> ProcessResult:
             sub.person = t.person
             sub.result = {"person_created": t.created, "campaign_id": t.campaign.pk if t.campaign else None}
             data: dict[str, Any] = {
-                "submission": sub.pk, "form": sub.form_id, "touchpoint": tp.pk,
+                "submission": sub.pk, "form": sub.form_id, "touchpoint": tp,
                 "campaign": t.campaign.pk if t.campaign else None, "created": t.created,
             }
             if filled.get(sub.pk):

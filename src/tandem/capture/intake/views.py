@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from django import forms as djforms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +29,7 @@ from tandem.capture.intake.services import (
 from tandem.capture.intake.validation import FIELD_TYPES, HONEYPOT, UTM_KEYS, utm_from_url
 from tandem.capture.models import Form, Submission, SubmissionStatus
 from tandem.core.errors import TandemError
+from tandem.core.http import require_perm
 
 STANDARD_FIELDS: list[dict[str, Any]] = [
     {"name": "email", "label": "Work email", "type": "email", "required": True},
@@ -52,8 +52,7 @@ def _with_perm(perm: str, message: str) -> Any:
         @wraps(view)
         @login_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.has_perm(perm):
-                raise PermissionDenied(message)
+            require_perm(request, perm, message=message)
             return view(request, *args, **kwargs)
 
         return wrapper

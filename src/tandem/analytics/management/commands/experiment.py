@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.analytics.models import Experiment
+from tandem.analytics.statistics.models import Experiment
 from tandem.analytics.statistics.selectors import experiment_get, experiment_list
 from tandem.analytics.statistics.services import (
     experiment_create,

@@ -1,0 +1,103 @@
+"""Versioned specs: rows never edited, only superseded by the next version; one way to publish and read them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.events import event_record
+
+
+class Versioned(models.Model):
+    """One version of something an admin publishes; the highest version (within its scope) is in force."""
+
+    # Unique on its own; a model versioned per scope (e.g. per stage) overrides it and adds a unique constraint.
+    version = models.PositiveIntegerField(unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set by spec_publish rather than auto_now_add, so the row and its event carry the same moment.
+    created_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+        ordering = ["-version"]
+
+
+class VersionedSpec(Versioned):
+    """A version whose rules are one JSON document (a pure module's to_dict()), with why it was published."""
+
+    # The whole document, so old versions stay readable and replayable.
+    spec = models.JSONField()
+    reason = models.TextField(blank=True, default="")
+
+    class Meta(Versioned.Meta):
+        abstract = True
+
+
+V = TypeVar("V", bound=Versioned)
+
+CONFLICT_MESSAGE = "Someone published a version at the same moment; reload and try again."
+
+
+def spec_current(*, model: type[V], scope: Mapping[str, Any] | None = None) -> V | None:
+    """The version in force: the highest of `model` within `scope`, or None when none is published."""
+    return model._default_manager.filter(**(scope or {})).order_by("-version").first()
+
+
+def spec_publish(
+    *,
+    model: type[V],
+    spec: Mapping[str, Any],
+    reason: str,
+    by_user: Any,
+    event_kind: str,
+    rule: str,
+    validate: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
+    scope: Mapping[str, Any] | None = None,
+    event_data: Callable[[V, V | None], dict[str, Any]] | None = None,
+    conflict_message: str = CONFLICT_MESSAGE,
+) -> V:
+    """Store `spec` as the next version of `model` within `scope` and record who published it, why, and which version.
+
+    `validate(spec, version)` checks the spec (raising ValidationFailed) and returns the columns to store;
+    `event_data(row, previous)` gives the event's data. A refused spec writes nothing.
+    """
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("The spec must be a JSON object.", field="spec", value=spec)
+    scope = dict(scope or {})
+    reason = (reason or "").strip()
+    # The version is the service's to number; two publishers racing for it meet the unique constraint.
+    try:
+        with transaction.atomic():
+            previous = spec_current(model=model, scope=scope)
+            version = (previous.version if previous else 0) + 1
+            columns = dict(validate(spec, version))
+            if issubclass(model, VersionedSpec):
+                columns["reason"] = reason
+            row = model._default_manager.create(
+                **scope,
+                **columns,
+                version=version,
+                created_by=by_user if getattr(by_user, "pk", None) else None,
+                created_at=timezone.now(),
+            )
+            event_record(
+                kind=event_kind,
+                subject=row,
+                actor=by_user,
+                rule=rule,
+                rule_version=row.version,
+                reason=reason,
+                data=event_data(row, previous) if event_data else None,
+            )
+    except IntegrityError as exc:
+        raise NotAllowed(
+            conflict_message, field="version", value=", ".join(map(str, scope.values())) if scope else version
+        ) from exc
+    return row
