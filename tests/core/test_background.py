@@ -1,0 +1,14 @@
+"""The worker's loops: apps register them at start-up, since core cannot import the apps above it."""
+
+from __future__ import annotations
+
+from tandem.capture.intake.processing import drain_loop
+from tandem.core.background import background_loops
+
+
+def test_the_capture_drain_is_registered_for_the_worker():
+    # given the apps loaded
+    # when the worker asks which loops to run
+    loops = background_loops()
+    # then the capture journal's drain is among them, under its thread name
+    assert loops == {"capture-drain": drain_loop}
