@@ -185,7 +185,8 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
         rows_copy(model=Person, columns=columns, rows=rows, now=batch.now, progress=batch.progress, label="write people")
         by_email: dict[str, int] = {}
         for chunk in chunked([row[email] for row in rows]):
-            by_email.update(Person.objects.filter(email_normalized__in=chunk).values_list("email_normalized", "pk"))
+            for key, pk in Person.objects.filter(email_normalized__in=chunk).values_list("email_normalized", "pk"):
+                by_email[key or ""] = pk
         pks = [by_email[row[email]] for row in rows]
     else:
         before = Person.objects.aggregate(top=Max("pk"))["top"] or 0

@@ -63,11 +63,9 @@ def spec_publish(
     event_data: Callable[[V, V | None], dict[str, Any]] | None = None,
     conflict_message: str = CONFLICT_MESSAGE,
 ) -> V:
-    """Store `spec` as the next version of `model` within `scope` and record who published it, why, and which version.
-
-    `validate(spec, version)` checks the spec (raising ValidationFailed) and returns the columns to store;
-    `event_data(row, previous)` gives the event's data. A refused spec writes nothing.
-    """
+    """Store `spec` as the next version of `model` within `scope`, with an event saying who, why and which version."""
+    # The caller's hooks: validate(spec, version) refuses with ValidationFailed or returns the columns to store
+    # (it gets the version because the pure specs carry their own); event_data(row, previous) is the event's data.
     if not isinstance(spec, Mapping):
         raise ValidationFailed("The spec must be a JSON object.", field="spec", value=spec)
     scope = dict(scope or {})

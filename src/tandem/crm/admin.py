@@ -32,7 +32,7 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = ("lifecycle_stage", "lead_status", "original_channel")
     search_fields = ("email_normalized", "name_key")
     raw_id_fields = ("account", "owner", "original_campaign", "latest_campaign")
-    # The stage moves only through the lifecycle service, so the admin shows it but cannot change it.
+    # The stage moves only through the stage service (crm.services), so the admin shows it but cannot change it.
     readonly_fields = ("lifecycle_stage", "email_normalized", "name_key")
     inlines = [ExternalIdInline]
     show_full_result_count = False

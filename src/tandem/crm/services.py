@@ -520,7 +520,7 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
         ExternalId.objects.get_or_create(
             system=MERGED_EMAIL_SYSTEM, external_id=old_email, defaults={"person_id": keep.pk}
         )
-    # Named fields only: lifecycle_stage is written by the lifecycle service alone.
+    # Named fields only: lifecycle_stage is written by the stage service alone (person_change_stage).
     keep.save(
         update_fields=[
             *(f.removesuffix("_id") for f in filled),
@@ -616,3 +616,42 @@ def lost_reason_set_active(*, reason: LostReason, active: bool, by_user: Any = N
             data={"name": reason.name},
         )
     return reason
+
+
+# ---- bulk variants for loaders (the demo company, imports): one statement per chunk, no event per row ----
+
+BULK_CHUNK = 5000
+# Fields a bulk update may set; the lifecycle stage has its own service, which records every move.
+BULK_PERSON_FIELDS = frozenset({"owner", "owner_id", "lead_status", "consent_email", "consent_calls", "phone"})
+
+
+def people_update_bulk(*, person_ids: Sequence[int], at: dt.datetime | None = None, **fields: Any) -> int:
+    """Set the same fields on many people in one UPDATE per chunk (the caller records one summary event)."""
+    unknown = sorted(set(fields) - BULK_PERSON_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be set in bulk", field=unknown[0], value=fields[unknown[0]])
+    changed = 0
+    for chunk in _chunks(sorted(person_ids), BULK_CHUNK):
+        changed += Person.objects.filter(pk__in=chunk).update(**fields, updated_at=at or timezone.now())
+    return changed
+
+
+def people_phones_set_bulk(*, phones: dict[int, str]) -> int:
+    """Set each person's phone number (person id -> phone), in batches of updates."""
+    rows = [Person(pk=pk, phone=phone) for pk, phone in phones.items()]
+    Person.objects.bulk_update(rows, ["phone"], batch_size=1000)
+    return len(rows)
+
+
+def deals_assign_owner_bulk(*, person_ids: Sequence[int], owner: Any) -> int:
+    """Give the deals of these people to one owner, in one UPDATE per chunk."""
+    changed = 0
+    for chunk in _chunks(sorted(person_ids), BULK_CHUNK):
+        changed += Deal.objects.filter(person_id__in=chunk).update(owner=owner)
+    return changed
+
+
+def activities_log_bulk(*, activities: Sequence[Activity]) -> int:
+    """Insert many logged activities at once (unsaved Activity rows; the caller records one summary event)."""
+    Activity.objects.bulk_create(activities, batch_size=2000)
+    return len(activities)

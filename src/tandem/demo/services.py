@@ -19,7 +19,14 @@ from tandem.capture.services import bundle_import
 from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
 from tandem.crm.models import Activity, Deal, Person
-from tandem.crm.services import Transition, people_change_stage_bulk
+from tandem.crm.services import (
+    Transition,
+    activities_log_bulk,
+    deals_assign_owner_bulk,
+    people_change_stage_bulk,
+    people_phones_set_bulk,
+    people_update_bulk,
+)
 from tandem.demo.company import (
     BUNDLE_FILES,
     DEMO_PASSWORD,
@@ -31,7 +38,7 @@ from tandem.demo.company import (
     write_bundle,
 )
 from tandem.demo.lifecycle import demo_calendars_set
-from tandem.feedback.models import Question
+from tandem.feedback.services import questions_heard_by_set_bulk
 from tandem.users.models import Team, User
 from tandem.users.roles import roles_sync
 from tandem.users.services import user_create
@@ -170,14 +177,12 @@ def _people_fields_set(
     for (owner, status, consent), pks in sorted(groups.items()):
         user = users[owner] if owner else None
         for chunk in _chunks(sorted(pks)):
-            Person.objects.filter(pk__in=chunk).update(
-                owner=user, lead_status=status, consent_email=consent, updated_at=now
-            )
+            people_update_bulk(person_ids=chunk, at=now, owner=user, lead_status=status, consent_email=consent)
             if user is not None:
-                Deal.objects.filter(person_id__in=chunk).update(owner=user)
-                Question.objects.filter(person_id__in=chunk).update(heard_by=user)
-    with_phone = [Person(pk=person_pks[p.email], phone=p.phone) for p in company.people if p.phone]
-    Person.objects.bulk_update(with_phone, ["phone"], batch_size=1000)
+                deals_assign_owner_bulk(person_ids=chunk, owner=user)
+                questions_heard_by_set_bulk(person_ids=chunk, heard_by=user)
+    with_phone = {person_pks[p.email]: p.phone for p in company.people if p.phone}
+    people_phones_set_bulk(phones=with_phone)
     return {
         "owners": dict(sorted(Counter(p.owner for p in company.people if p.owner).items())),
         "lead_statuses": dict(sorted(Counter(p.lead_status for p in company.people).items())),
@@ -206,7 +211,7 @@ def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], use
         )
         for a in company.activities
     ]
-    Activity.objects.bulk_create(rows, batch_size=2000)
+    activities_log_bulk(activities=rows)
     per_user: dict[str, int] = defaultdict(int)
     for a in company.activities:
         per_user[a.user] += 1

@@ -533,3 +533,12 @@ def theme_split(*, theme: Theme, k: int = 2, by_user: Any = None) -> list[Theme]
             data={"into": part_ids, "k": k, "label": theme.label},
         )
     return new_rows
+
+
+def questions_heard_by_set_bulk(*, person_ids: Sequence[int], heard_by: Any) -> int:
+    """Credit the questions of these people to the user who heard them (loaders), one UPDATE per chunk."""
+    changed = 0
+    ids = sorted(person_ids)
+    for start in range(0, len(ids), 5000):
+        changed += Question.objects.filter(person_id__in=ids[start : start + 5000]).update(heard_by=heard_by)
+    return changed

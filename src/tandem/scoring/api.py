@@ -7,9 +7,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.errors import AuthorizationError
 
 from tandem.core.errors import NotFound
+from tandem.core.http import require_perm
 from tandem.crm.models import Person
 from tandem.scoring import selectors
 from tandem.scoring.models import PersonScore
@@ -69,8 +69,7 @@ def _role(request: HttpRequest) -> str:
 @router.get("/scoring/models", response=list[ModelOut])
 def models_list(request: HttpRequest) -> list[Any]:
     """Model versions, newest first, with their validation metrics and tiers."""
-    if _role(request) not in VIEW_ROLES:
-        raise AuthorizationError(message="Only admins, marketing and sales managers see scoring models.")
+    require_perm(request, allowed=_role(request) in VIEW_ROLES, message="Only admins, marketing and sales managers see scoring models.")
     return list(selectors.scoring_models_list()[:50])
 
 
@@ -82,8 +81,7 @@ class DriftOut(Schema):
 @router.get("/scoring/drift", response=DriftOut)
 def drift(request: HttpRequest, measure: bool = False) -> dict[str, Any]:
     """The active model's drift: PSI per input and calibration since training (``measure=true`` recomputes)."""
-    if _role(request) not in VIEW_ROLES:
-        raise AuthorizationError(message="Only admins, marketing and sales managers see scoring drift.")
+    require_perm(request, allowed=_role(request) in VIEW_ROLES, message="Only admins, marketing and sales managers see scoring drift.")
     if measure:
         scoring_drift_measure()
     row = selectors.scoring_model_for_report()
@@ -118,16 +116,14 @@ def _rules_out() -> dict[str, Any]:
 @router.get("/scoring/rules", response=RulesOut)
 def rules_get(request: HttpRequest) -> dict[str, Any]:
     """The fit rules, grade minimums and engagement points in force (version 0: the defaults)."""
-    if _role(request) not in VIEW_ROLES:
-        raise AuthorizationError(message="Only admins, marketing and sales managers see the scoring rules.")
+    require_perm(request, allowed=_role(request) in VIEW_ROLES, message="Only admins, marketing and sales managers see the scoring rules.")
     return _rules_out()
 
 
 @router.put("/scoring/rules", response=RulesOut)
 def rules_put(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
     """Save a new version of the rules (admins); everyone's fit grade and engagement are recomputed in the background."""
-    if _role(request) != Role.ADMIN:
-        raise AuthorizationError(message="Only admins edit the scoring rules.")
+    require_perm(request, allowed=_role(request) == Role.ADMIN, message="Only admins edit the scoring rules.")
     scoring_rules_update(fit=payload.fit, engagement=payload.engagement, cutoff_days=payload.cutoff_days, by_user=request.user)
     return _rules_out()
 
@@ -135,8 +131,7 @@ def rules_put(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
 @router.post("/scoring/train", response=ModelOut)
 def train(request: HttpRequest, payload: TrainIn) -> Any:
     """Train a model on closed outcomes (admins); it becomes active unless worse than naive Bayes."""
-    if _role(request) != Role.ADMIN:
-        raise AuthorizationError(message="Only admins train scoring models.")
+    require_perm(request, allowed=_role(request) == Role.ADMIN, message="Only admins train scoring models.")
     row = scoring_model_train(horizon_days=payload.horizon_days, by_user=request.user)
     if row.status == "active":
         people_score_refresh()
@@ -149,8 +144,7 @@ def person_score(request: HttpRequest, person_id: int) -> dict[str, Any]:
     person = Person.objects.filter(pk=person_id).only("id", "owner_id").first()
     if person is None:
         raise NotFound("No such person.", field="person_id", value=person_id)
-    if _role(request) == Role.SALES_REP and person.owner_id != request.user.pk:
-        raise AuthorizationError(message="Sales reps see the scores of their own leads only.")
+    require_perm(request, allowed=_role(request) != Role.SALES_REP or person.owner_id == request.user.pk, message="Sales reps see the scores of their own leads only.")
     score = selectors.person_score_get(person_id=person_id)
     if score is None:
         raise NotFound("This person has no score yet.", field="person_id", value=person_id)

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.errors import AuthorizationError
 
 from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, goal_to_dict
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.analytics.dashboard.weekly import weekly_report_get
+from tandem.core.http import require_perm
 
 router = Router(tags=["dashboard"])
 
@@ -40,8 +40,7 @@ def goals(request: HttpRequest, period: str | None = None, metric: str | None = 
 @router.post("/goals", response={201: dict[str, Any]}, summary="Set a goal")
 def goal_create(request: HttpRequest, payload: GoalIn) -> Status[dict[str, Any]]:
     """Set or clear (target null) one KPI's goal for a month or quarter; admins, marketing and sales managers only."""
-    if not goal_can_set(user=request.user):
-        raise AuthorizationError(message="only admins, marketing and sales managers set goals")
+    require_perm(request, allowed=goal_can_set(user=request.user), message="only admins, marketing and sales managers set goals")
     goal = goal_set(
         metric=payload.metric,
         period=payload.period,
