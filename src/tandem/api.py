@@ -50,7 +50,7 @@ def _register() -> None:
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
     from tandem.capture.intake.api import router as intake_router
-    from tandem.crm.api import deals_router
+    from tandem.crm.api import deals_router, lost_reasons_router
     from tandem.crm.api import router as crm_router
     from tandem.enablement.api import router as enablement_router
     from tandem.enablement.requests.api import router as collateral_router
@@ -69,6 +69,7 @@ def _register() -> None:
     api.add_router("/", lifecycle_router)
     api.add_router("/", stats_router)
     api.add_router("/", feedback_router)
+    api.add_router("/", lost_reasons_router)
     api.add_router("/", enablement_router)
     api.add_router("/", dashboard_router)
     api.add_router("/", collateral_router)

@@ -78,7 +78,7 @@ def test_zero_people_is_refused_naming_the_field():
 
 def test_the_generator_does_not_touch_the_orm():
     # given
-    source = (Path(__file__).resolve().parents[2] / "src" / "tandem" / "core" / "demo.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "src" / "tandem" / "demo" / "company.py").read_text()
     # when
     imports = re.findall(r"^(?:from|import) ([\w.]+)", source, flags=re.MULTILINE)
     # then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, BinaryIO, overload
 
@@ -111,3 +112,20 @@ def zip_response(*, data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# ---- query parameters pages read leniently (a bad value falls back, the page still renders) ----
+
+
+def param_choice(request: HttpRequest, name: str, choices: Sequence[str], default: str) -> str:
+    """The query parameter if it is one of `choices`, else `default`."""
+    value = request.GET.get(name, default)
+    return value if value in choices else default
+
+
+def param_date(request: HttpRequest, name: str) -> dt.date | None:
+    """The query parameter as a date (YYYY-MM-DD), or None when absent or not a date."""
+    try:
+        return dt.date.fromisoformat(request.GET.get(name, ""))
+    except ValueError:
+        return None

@@ -13,7 +13,7 @@ from pydantic import ConfigDict, field_validator
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
 from tandem.core.keyset import MAX_ID
-from tandem.crm import selectors
+from tandem.crm import selectors, services
 from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.services import (
     deal_close,
@@ -26,12 +26,15 @@ from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])
 deals_router = Router(tags=["deals"])
+# Lost reasons are what sales tells marketing about lost deals: listed with the feedback endpoints.
+lost_reasons_router = Router(tags=["feedback"])
 
 
 # Text that fits its column: longer input is a 422 naming the field on both databases.
 Text16 = Annotated[str, Field(max_length=16), NoNul]
 Text40 = Annotated[str, Field(max_length=40), NoNul]
 Text100 = Annotated[str, Field(max_length=100), NoNul]
+Text120 = Annotated[str, Field(max_length=120), NoNul]
 Text200 = Annotated[str, Field(max_length=200), NoNul]
 Text254 = Annotated[str, Field(max_length=254), NoNul]
 Text2000 = Annotated[str, Field(max_length=2000), NoNul]
@@ -398,3 +401,58 @@ def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any
     duplicate = selectors.person_get(person_id=payload.duplicate_id)
     person_merge(survivor=survivor, duplicate=duplicate, by_user=request.user, reason=payload.reason)
     return selectors.person_get(person_id=survivor_id)
+
+
+class LostReasonIn(Schema):
+    name: Text120
+    description: Text2000 = ""
+
+
+class LostReasonPatch(Schema):
+    name: Text120 | None = None
+    description: Text2000 | None = None
+    is_active: bool | None = None
+
+
+class LostReasonOut(Schema):
+    id: int
+    name: str
+    description: str
+    is_active: bool
+
+
+# ---- lost reasons ----
+
+
+@lost_reasons_router.get("/lost-reasons", response=list[LostReasonOut])
+def lost_reasons(request: HttpRequest, include_retired: bool = False) -> Any:
+    """The lost reasons reps choose from (retired ones too when asked)."""
+    require_perm(request, "crm.view_lostreason", action="see lost reasons")
+    return selectors.lost_reasons_list(include_retired=include_retired)
+
+
+@lost_reasons_router.post("/lost-reasons", response={201: LostReasonOut})
+def lost_reason_add(request: HttpRequest, payload: LostReasonIn) -> Any:
+    """Add a lost reason (names are unique ignoring case)."""
+    require_perm(request, "crm.add_lostreason", action="add lost reasons")
+    return Status(
+        201,
+        services.lost_reason_create(name=payload.name, description=payload.description, by_user=request.user),
+    )
+
+
+@lost_reasons_router.patch("/lost-reasons/{int:reason_id}", response=LostReasonOut)
+def lost_reason_change(request: HttpRequest, reason_id: Id, payload: LostReasonPatch) -> Any:
+    """Rename a lost reason, change its description, or retire (is_active false) / restore it."""
+    require_perm(request, "crm.change_lostreason", action="change lost reasons")
+    reason = selectors.lost_reason_get(reason_id=reason_id)
+    if payload.name is not None or payload.description is not None:
+        services.lost_reason_rename(
+            reason=reason,
+            name=payload.name or reason.name,
+            description=payload.description,
+            by_user=request.user,
+        )
+    if payload.is_active is not None and payload.is_active != reason.is_active:
+        services.lost_reason_set_active(reason=reason, active=payload.is_active, by_user=request.user)
+    return reason

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from tandem.core.errors import NotFound, TandemError
+from tandem.core.http import require_perm
 from tandem.crm import selectors
 from tandem.crm.channels import CHANNELS
 from tandem.crm.models import LostReason, Person
@@ -284,8 +284,11 @@ def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 
 def _allowed(request: HttpRequest) -> None:
-    if not selectors.person_merge_allowed(user=request.user):
-        raise PermissionDenied("only admins, marketing and sales managers may merge people")
+    require_perm(
+        request,
+        allowed=selectors.person_merge_allowed(user=request.user),
+        message="only admins, marketing and sales managers may merge people",
+    )
 
 
 @login_required
@@ -336,8 +339,7 @@ def _reason(reason_id: int) -> LostReason:
 def lost_reasons(request: HttpRequest) -> HttpResponse:
     status, form = 200, {"name": "", "description": ""}
     if request.method == "POST":
-        if not request.user.has_perm("crm.add_lostreason"):
-            raise PermissionDenied("your role may not add lost reasons")
+        require_perm(request, "crm.add_lostreason", message="your role may not add lost reasons")
         form = {k: request.POST.get(k, "") for k in form}
         try:
             reason = lost_reason_create(

@@ -1,4 +1,4 @@
-"""REST endpoints for feedback: questions heard, lead ratings, lost reasons and themes (same services as the pages)."""
+"""REST endpoints for feedback: questions heard, lead ratings and themes (same services as the pages)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from tandem.core.http import Id, NoNul, require_perm
-from tandem.crm import selectors as crm_selectors
-from tandem.crm import services as crm_services
 from tandem.feedback import selectors, services
 from tandem.feedback.models import RatingReason
 
@@ -63,24 +61,6 @@ class RatingOut(Schema):
     note: str
     rated_by_id: int | None
     rated_at: dt.datetime
-
-
-class LostReasonIn(Schema):
-    name: Text120
-    description: Text2000 = ""
-
-
-class LostReasonPatch(Schema):
-    name: Text120 | None = None
-    description: Text2000 | None = None
-    is_active: bool | None = None
-
-
-class LostReasonOut(Schema):
-    id: int
-    name: str
-    description: str
-    is_active: bool
 
 
 class ThemeOut(Schema):
@@ -173,43 +153,6 @@ def rating_create(request: HttpRequest, person_id: Id, payload: RatingIn) -> Any
 def rating_reasons(request: HttpRequest) -> Any:
     """The reason codes a lead rating may carry, with their labels."""
     return dict(RatingReason.choices)
-
-
-# ---- lost reasons ----
-
-
-@router.get("/lost-reasons", response=list[LostReasonOut])
-def lost_reasons(request: HttpRequest, include_retired: bool = False) -> Any:
-    """The lost reasons reps choose from (retired ones too when asked)."""
-    require_perm(request, "crm.view_lostreason", action="see lost reasons")
-    return crm_selectors.lost_reasons_list(include_retired=include_retired)
-
-
-@router.post("/lost-reasons", response={201: LostReasonOut})
-def lost_reason_add(request: HttpRequest, payload: LostReasonIn) -> Any:
-    """Add a lost reason (names are unique ignoring case)."""
-    require_perm(request, "crm.add_lostreason", action="add lost reasons")
-    return Status(
-        201,
-        crm_services.lost_reason_create(name=payload.name, description=payload.description, by_user=request.user),
-    )
-
-
-@router.patch("/lost-reasons/{int:reason_id}", response=LostReasonOut)
-def lost_reason_change(request: HttpRequest, reason_id: Id, payload: LostReasonPatch) -> Any:
-    """Rename a lost reason, change its description, or retire (is_active false) / restore it."""
-    require_perm(request, "crm.change_lostreason", action="change lost reasons")
-    reason = crm_selectors.lost_reason_get(reason_id=reason_id)
-    if payload.name is not None or payload.description is not None:
-        crm_services.lost_reason_rename(
-            reason=reason,
-            name=payload.name or reason.name,
-            description=payload.description,
-            by_user=request.user,
-        )
-    if payload.is_active is not None and payload.is_active != reason.is_active:
-        crm_services.lost_reason_set_active(reason=reason, active=payload.is_active, by_user=request.user)
-    return reason
 
 
 # ---- themes ----

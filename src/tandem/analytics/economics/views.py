@@ -16,10 +16,9 @@ from tandem.analytics.economics.selectors import (
     economics_report_cached,
     table_rows,
 )
-from tandem.analytics.reports.selectors import ATTRIBUTION_BY, MODEL_LABELS, REPORT_MODELS
-from tandem.analytics.reports.views import PAGE_BOOTSTRAP, _choice, _date
+from tandem.analytics.reports.selectors import ATTRIBUTION_BY, MODEL_LABELS, PAGE_BOOTSTRAP, REPORT_MODELS
 from tandem.core.errors import TandemError
-from tandem.core.http import csv_response
+from tandem.core.http import csv_response, param_choice, param_date
 from tandem.stats.economics import DEFAULT_HORIZON, MAX_HORIZON
 
 CSV_TABLES = (*TABLES, "retention", "cohorts")
@@ -101,10 +100,10 @@ def figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @login_required
 def economics(request: HttpRequest) -> HttpResponse:
-    by = _choice(request, "by", ATTRIBUTION_BY, "channel")
-    model = _choice(request, "model", REPORT_MODELS, "linear")
-    segment = _choice(request, "segment", LTV_SEGMENTS, "source")
-    date_from, date_to = _date(request, "from"), _date(request, "to")
+    by = param_choice(request, "by", ATTRIBUTION_BY, "channel")
+    model = param_choice(request, "model", REPORT_MODELS, "linear")
+    segment = param_choice(request, "segment", LTV_SEGMENTS, "source")
+    date_from, date_to = param_date(request, "from"), param_date(request, "to")
     horizon = int(_number(request, "horizon", DEFAULT_HORIZON, 1, MAX_HORIZON))
     margin = _number(request, "margin", 1.0, 0.01, 1.0)
     error = ""
@@ -116,7 +115,7 @@ def economics(request: HttpRequest) -> HttpResponse:
         )
     except TandemError as exc:
         error = exc.message
-    table = _choice(request, "table", CSV_TABLES, "costs")
+    table = param_choice(request, "table", CSV_TABLES, "costs")
     if report is not None and request.GET.get("format") == "csv":
         if table == "retention":
             return csv_response(filename="economics-retention.csv", columns=RETENTION_COLUMNS, rows=report["ltv"]["retention"])

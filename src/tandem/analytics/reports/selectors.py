@@ -370,6 +370,10 @@ def report_cached(kind: str, **params: Any) -> dict[str, Any]:
     return report
 
 
+# Bootstrap resamples behind a page's intervals: enough for a stable interval, fast enough to open in a second.
+PAGE_BOOTSTRAP = 20
+
+
 # ---- the reports' rows, as pages, CSV downloads and `tandem report funnel|attribution` show them ----
 
 ATTRIBUTION_COLUMNS = ("key", "conversions", "revenue", "conversions_low", "conversions_high", "removal_effect")

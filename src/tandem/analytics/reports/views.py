@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +12,7 @@ from tandem.analytics.reports.selectors import (
     ATTRIBUTION_BY,
     FUNNEL_CSV_COLUMNS,
     MODEL_LABELS,
+    PAGE_BOOTSTRAP,
     REPORT_MODELS,
     SEGMENT_FIELDS,
     attribution_columns,
@@ -20,31 +20,16 @@ from tandem.analytics.reports.selectors import (
     report_cached,
 )
 from tandem.core.errors import TandemError
-from tandem.core.http import csv_response
+from tandem.core.http import csv_response, param_choice, param_date
 from tandem.stats.funnel import PERIODS, STAGES
 
+
 # The page keeps the incremental model's bootstrap small so it opens quickly; the CLI and API default to 200.
-PAGE_BOOTSTRAP = 20
-
-
-def _date(request: HttpRequest, name: str) -> dt.date | None:
-    raw = request.GET.get(name, "")
-    try:
-        return dt.date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _choice(request: HttpRequest, name: str, choices: tuple[str, ...], default: str) -> str:
-    value = request.GET.get(name, default)
-    return value if value in choices else default
-
-
 @login_required
 def funnel(request: HttpRequest) -> HttpResponse:
-    by = _choice(request, "by", (*SEGMENT_FIELDS, "none"), "none")
-    period = _choice(request, "period", PERIODS, "month")
-    date_from, date_to = _date(request, "from"), _date(request, "to")
+    by = param_choice(request, "by", (*SEGMENT_FIELDS, "none"), "none")
+    period = param_choice(request, "period", PERIODS, "month")
+    date_from, date_to = param_date(request, "from"), param_date(request, "to")
     report = report_cached("funnel", by=by, period=period, date_from=date_from, date_to=date_to)
     if request.GET.get("format") == "csv":
         return csv_response(filename="funnel.csv", columns=FUNNEL_CSV_COLUMNS, rows=funnel_rows(report))
@@ -72,9 +57,9 @@ def funnel(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def attribution(request: HttpRequest) -> HttpResponse:
-    model = _choice(request, "model", REPORT_MODELS, "linear")
-    by = _choice(request, "by", ATTRIBUTION_BY, "channel")
-    date_from, date_to = _date(request, "from"), _date(request, "to")
+    model = param_choice(request, "model", REPORT_MODELS, "linear")
+    by = param_choice(request, "by", ATTRIBUTION_BY, "channel")
+    date_from, date_to = param_date(request, "from"), param_date(request, "to")
     try:
         half_life = float(request.GET["half_life"]) if request.GET.get("half_life") else None
     except ValueError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -27,7 +26,7 @@ from tandem.analytics.statistics.selectors import (
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, TandemError
-from tandem.core.http import require_perm
+from tandem.core.http import param_choice, param_date, require_perm
 from tandem.stats import spc
 from tandem.stats.experiments import plan_sample_size
 
@@ -48,18 +47,6 @@ def _experiment(name: str) -> Experiment:
 def _can_edit(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_superuser or getattr(user, "role", "") in EDIT_ROLES)
-
-
-def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = request.GET.get(name, default)
-    return value if value in allowed else default
-
-
-def _date(request: HttpRequest, name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.GET.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _spc_figure(series: spc.ChartSeries, percent: bool) -> dict[str, Any]:
@@ -90,10 +77,10 @@ def _spc_figure(series: spc.ChartSeries, percent: bool) -> dict[str, Any]:
 
 @login_required
 def spc_page(request: HttpRequest) -> HttpResponse:
-    metric = _choice(request, "metric", SPC_METRICS, "volume")
-    by = _choice(request, "by", SPC_BY, "channel")
-    period = _choice(request, "period", ("day", "week"), "week")
-    lo, hi = _date(request, "baseline_from"), _date(request, "baseline_to")
+    metric = param_choice(request, "metric", SPC_METRICS, "volume")
+    by = param_choice(request, "by", SPC_BY, "channel")
+    period = param_choice(request, "period", ("day", "week"), "week")
+    lo, hi = param_date(request, "baseline_from"), param_date(request, "baseline_to")
     baseline = (lo, hi) if lo and hi and lo <= hi else None
     error = None
     cohorts = lead_cohorts_load()
@@ -191,9 +178,9 @@ def _segments_figure(rows: list[Any], overall: float | None) -> dict[str, Any]:
 
 @login_required
 def segments_page(request: HttpRequest) -> HttpResponse:
-    field1 = _choice(request, "by", SEGMENT_FIELDS, "channel")
-    field2 = _choice(request, "by2", ("", *SEGMENT_FIELDS), "")
-    metric = _choice(request, "metric", ("won", "sql"), "won")
+    field1 = param_choice(request, "by", SEGMENT_FIELDS, "channel")
+    field2 = param_choice(request, "by2", ("", *SEGMENT_FIELDS), "")
+    metric = param_choice(request, "metric", ("won", "sql"), "won")
     by = [field1] + ([field2] if field2 and field2 != field1 else [])
     report = segment_table(by=by, metric=metric)
     rows = [
