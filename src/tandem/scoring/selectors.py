@@ -509,3 +509,16 @@ def people_rescored_since(*, since: dt.datetime, stages: Sequence[str], limit: i
         .order_by()
         .values_list("person_id", flat=True)[:limit]
     )
+
+
+def person_expected_values() -> Iterator[tuple[int, float | None]]:
+    """(person id, expected value) of every person whose score carries one (unit economics' lead value)."""
+    return iter(PersonScore.objects.filter(expected_value__isnull=False).values_list("person_id", "expected_value"))
+
+
+def scores_fingerprint() -> tuple[Any, ...]:
+    """How many people are scored and when the last was: changes whenever scores do (report caches key on it)."""
+    from django.db.models import Count, Max
+
+    agg = PersonScore.objects.aggregate(n=Count("person"), last=Max("scored_at"))
+    return (agg["n"], str(agg["last"]))

@@ -28,6 +28,7 @@ from tandem.analytics.reports.selectors import (
 from tandem.campaigns.models import Campaign
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Account, Deal, DealStage, Person
+from tandem.scoring.selectors import person_expected_values, scores_fingerprint
 from tandem.stats import economics
 from tandem.stats.funnel import STAGES
 
@@ -148,12 +149,8 @@ def _purchases(
 
 def _expected_values(*, people: dict[int, Source], by: str, ids: set[int]) -> dict[str, tuple[float, int]]:
     """Per source group: the sum and number of scored expected values of the given people (read-only scoring)."""
-    try:
-        from tandem.scoring.models import PersonScore
-    except ImportError:  # scoring not installed: the column stays empty
-        return {}
     out: dict[str, tuple[float, int]] = {}
-    for pid, value in PersonScore.objects.filter(expected_value__isnull=False).values_list("person_id", "expected_value"):
+    for pid, value in person_expected_values():
         if pid not in ids or pid not in people or value is None:
             continue
         key = _source(people[pid], by)
@@ -318,14 +315,7 @@ def economics_report_get(
 
 
 def _scores_fingerprint() -> tuple[Any, ...]:
-    try:
-        from tandem.scoring.models import PersonScore
-    except ImportError:
-        return ()
-    from django.db.models import Count, Max
-
-    agg = PersonScore.objects.aggregate(n=Count("person"), last=Max("scored_at"))
-    return (agg["n"], str(agg["last"]))
+    return scores_fingerprint()
 
 
 def economics_report_cached(**params: Any) -> dict[str, Any]:
