@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from tandem.analytics.dashboard import selectors as selectors_dashboard
-from tandem.analytics.dashboard.weekly import weekly_report_get, weekly_week
+from tandem.analytics.dashboard.selectors import weekly_report_get, weekly_week
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Person, StageChange

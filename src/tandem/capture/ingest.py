@@ -15,20 +15,24 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from django.db import connection, models
 from django.db.models import Max
 
 from tandem.campaigns.journeys import JOURNEY_FIELDS, Touch, journey_last, journey_of
 from tandem.campaigns.models import Touchpoint
 from tandem.capture.selectors import chunked
-from tandem.core.bulk import rows_update
+from tandem.core.bulk import rows_copy, rows_insert_returning
 from tandem.core.errors import NotAllowed
-from tandem.crm.models import ExternalId, Person
-from tandem.crm.services import Transition, people_change_stage_bulk
+from tandem.crm.models import Person
+from tandem.crm.services import (
+    Transition,
+    external_ids_copy_bulk,
+    people_change_stage_bulk,
+    people_copy_bulk,
+    people_insert_bulk,
+    people_rows_update_bulk,
+)
 
 Progress = Callable[[str, int, int], None]
-# Rows per INSERT round: large enough to be quick, small enough to report progress as it goes.
-WRITE_CHUNK = 5000
 # How new people's primary keys come back: RETURNING (small batches), or read again after a bulk insert by
 # normalised email (every person has one) or as the keys above the highest one before, stamped `now`.
 PersonKeys = Literal["returning", "email", "range"]
@@ -119,14 +123,7 @@ def ingest(*, batch: IngestBatch) -> IngestResult:
     _people_insert(batch, fresh)
     if batch.external_ids:
         links = [(_pk(who), system, external_id) for who, system, external_id in batch.external_ids]
-        rows_copy(
-            model=ExternalId,
-            columns=("person_id", "system", "external_id"),
-            rows=links,
-            now=batch.now,
-            progress=batch.progress,
-            label="write external ids",
-        )
+        external_ids_copy_bulk(rows=links, now=batch.now, progress=batch.progress, label="write external ids")
     newest_before = _newest_before(batch, old)
     rows = [(_pk(tp.who), *tp.values) for tp in batch.touchpoints]
     if batch.touchpoint_keys:
@@ -148,10 +145,10 @@ def ingest(*, batch: IngestBatch) -> IngestResult:
         fields = sorted({name for names in changes.values() for name in names} | {"updated_at"})
         for person in changes:
             person.updated_at = batch.now
-        rows_update(objects=list(changes), fields=fields)
+        people_rows_update_bulk(people=list(changes), fields=fields)
         batch.progress("update people", len(changes), len(changes))
     if moved:
-        rows_update(objects=moved, fields=["latest_channel", "latest_campaign"])
+        people_rows_update_bulk(people=moved, fields=["latest_channel", "latest_campaign"])
     out.updated = {p.pk for p in changes} | {p.pk for p in moved}
     if batch.transitions is not None:
         transitions = batch.transitions()
@@ -179,10 +176,10 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
             )
         )
     if batch.person_keys == "returning":
-        pks = rows_insert_returning(model=Person, columns=columns, rows=rows, now=batch.now)
+        pks = people_insert_bulk(columns=columns, rows=rows, now=batch.now)
     elif batch.person_keys == "email":
         email = columns.index("email_normalized")
-        rows_copy(model=Person, columns=columns, rows=rows, now=batch.now, progress=batch.progress, label="write people")
+        people_copy_bulk(columns=columns, rows=rows, now=batch.now, progress=batch.progress, label="write people")
         by_email: dict[str, int] = {}
         for chunk in chunked([row[email] for row in rows]):
             for key, pk in Person.objects.filter(email_normalized__in=chunk).values_list("email_normalized", "pk"):
@@ -190,7 +187,7 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
         pks = [by_email[row[email]] for row in rows]
     else:
         before = Person.objects.aggregate(top=Max("pk"))["top"] or 0
-        rows_copy(model=Person, columns=columns, rows=rows, now=batch.now, progress=batch.progress, label="write people")
+        people_copy_bulk(columns=columns, rows=rows, now=batch.now, progress=batch.progress, label="write people")
         pks = list(
             Person.objects.filter(pk__gt=before, updated_at=batch.now).order_by("pk").values_list("pk", flat=True)
         )
@@ -254,119 +251,3 @@ def _journeys(
         if changed:
             changes.setdefault(person, set()).update(changed)
     return []
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Inserting rows given as tuples.
-
-
-def rows_copy(
-    *,
-    model: type[models.Model],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    now: dt.datetime,
-    progress: Progress = _silent,
-    label: str = "",
-) -> None:
-    """INSERT new rows given as tuples of `columns` (attnames); other fields take their default."""
-    # bulk_create builds model objects and compiles its SQL value by value (about 5 µs a value, 12 s for a
-    # 160,000-row bundle), and SQLite caps its statements at 999 values. On SQLite one prepared statement
-    # bound by executemany takes a tenth of that. PostgreSQL runs such a statement once per row, a round
-    # trip each (29 s for the bundle); COPY streams the rows instead (about 9 s).
-    names, fixed, adapters = _layout(model, columns, now)
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * (len(columns) + len(fixed)))})"
-    copy_in = f"COPY {table} ({names}) FROM STDIN"
-    with connection.cursor() as cursor:
-        for done, chunk in enumerate(chunked(rows, WRITE_CHUNK), 1):
-            batch = _values(chunk, fixed, adapters)
-            if connection.vendor == "postgresql":
-                with cursor.copy(copy_in) as copy:
-                    for values in batch:
-                        copy.write_row(values)
-            else:
-                cursor.executemany(insert, batch)
-            progress(label, min(done * WRITE_CHUNK, len(rows)), len(rows))
-
-
-def rows_insert_returning(
-    *, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], now: dt.datetime
-) -> list[int]:
-    """INSERT new rows as `rows_copy` does, in multi-row statements returning their keys in row order."""
-    # Both databases return RETURNING rows in VALUES order, as Django's own bulk_create relies on.
-    if not rows:
-        return []
-    names, fixed, adapters = _layout(model, columns, now)
-    quote = connection.ops.quote_name
-    pk: Any = model._meta.pk
-    marks = "(" + ", ".join(["%s"] * (len(columns) + len(fixed))) + ")"
-    # SQLite allows 32,766 parameters a statement; stay well below on both databases.
-    per_statement = max(1, 10_000 // (len(columns) + len(fixed)))
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for chunk in chunked(rows, per_statement):
-            params = [value for values in _values(chunk, fixed, adapters) for value in values]
-            cursor.execute(
-                f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {', '.join([marks] * len(chunk))} "
-                f"RETURNING {quote(pk.column)}",
-                params,
-            )
-            ids.extend(int(row[0]) for row in cursor.fetchall())
-    return ids
-
-
-def _layout(
-    model: type[models.Model], columns: Sequence[str], now: dt.datetime
-) -> tuple[str, list[Any], list[tuple[int, Callable[[Any], Any]]]]:
-    """The quoted column list, the values of the fields not given, and the adapters of the given ones."""
-    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
-    rest = [f for name, f in fields.items() if name not in columns]
-    stamp: Any = now
-    if (for_datetime := _adapter(models.DateTimeField())) is not None:
-        stamp = for_datetime(stamp)
-    # auto_now(_add) fields are set by save() and bulk_create; here, with the batch's own time.
-    fixed = [
-        stamp
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        else _prepared(f, f.get_default())
-        for f in rest
-    ]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column or f.attname) for f in [*(fields[c] for c in columns), *rest])
-    adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
-    return names, fixed, adapters
-
-
-def _values(
-    rows: Sequence[Sequence[Any]], fixed: list[Any], adapters: list[tuple[int, Callable[[Any], Any]]]
-) -> list[list[Any]]:
-    out = []
-    for row in rows:
-        values = [*row, *fixed]
-        for i, adapt in adapters:
-            values[i] = adapt(values[i])
-        out.append(values)
-    return out
-
-
-def _prepared(field: models.Field[Any, Any], value: Any) -> Any:
-    adapt = _adapter(field)
-    return adapt(value) if adapt is not None else value
-
-
-def _adapter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
-    """How a field's Python value is handed to the driver, where the driver cannot take it as it is."""
-    if isinstance(field, models.JSONField):
-        encoder = field.encoder
-        # Most rows have no custom fields: adapt the empty dict once.
-        empty = connection.ops.adapt_json_value({}, encoder)
-        return lambda value: empty if value == {} else connection.ops.adapt_json_value(value, encoder)
-    if isinstance(field, models.DateTimeField) and connection.vendor == "sqlite":
-        # What Django's SQLite backend stores: naive text in the connection's time zone (UTC).
-        zone = connection.timezone
-        return lambda value: (
-            None if value is None else value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
-        )
-    return None

@@ -40,18 +40,26 @@ from tandem.capture.bundle import (
     lifecycle_moves,
     local_pk,
 )
-from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest, rows_copy
+from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest
 from tandem.capture.selectors import (
     bundle_load,
     campaign_pks_by_bundle_id,
     chunked,
     person_pks_by_email,
 )
+from tandem.core.bulk import rows_copy
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import name_key
 from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand, StageChange
-from tandem.crm.services import Transition
+from tandem.crm.services import (
+    Transition,
+    accounts_create_bulk,
+    accounts_update_bulk,
+    deals_copy_bulk,
+    deals_update_bulk,
+    lost_reasons_create_bulk,
+)
 from tandem.crm.stages import rank
 from tandem.feedback.models import Question
 from tandem.users.models import User
@@ -60,6 +68,8 @@ M = TypeVar("M", bound=models.Model)
 REASON = "bundle import"
 # Rows per INSERT round: large enough to be quick, small enough to report progress as it goes.
 WRITE_CHUNK = 5000
+# Rows per UPDATE statement of a bulk update.
+UPDATE_BATCH = 500
 
 
 @dataclass
@@ -232,10 +242,10 @@ def _note(obj: M, values: dict[str, Any], changes: dict[M, list[str]], counts: R
         counts.unchanged += 1
 
 
-def _create(run: _Run, model: type[M], objs: list[M], label: str) -> list[M]:
-    """bulk_create for the few rows whose primary keys the import needs back (campaigns, accounts)."""
+def _create(run: _Run, objs: list[M], write: Callable[[Sequence[M]], object], label: str) -> list[M]:
+    """bulk_create (by `write`) for the few rows whose primary keys the import needs back (campaigns, accounts)."""
     for done, chunk in enumerate(chunked(objs, WRITE_CHUNK), 1):
-        model._default_manager.bulk_create(chunk)
+        write(chunk)
         run.progress(label, min(done * WRITE_CHUNK, len(objs)), len(objs))
     return objs
 
@@ -246,7 +256,14 @@ def _insert(
     rows_copy(model=model, columns=columns, rows=rows, now=run.now, progress=run.progress, label=label)
 
 
-def _update(run: _Run, model: type[M], changes: dict[M, list[str]], label: str) -> None:
+def _update(
+    run: _Run,
+    model: type[M],
+    changes: dict[M, list[str]],
+    write: Callable[[list[M], list[str]], object],
+    label: str,
+) -> None:
+    """bulk_update (by `write`, in batches of UPDATE_BATCH) of the changed fields, stamping `updated_at`."""
     if not changes:
         return
     fields = sorted({name for names in changes.values() for name in names})
@@ -255,8 +272,32 @@ def _update(run: _Run, model: type[M], changes: dict[M, list[str]], label: str) 
         for obj in changes:
             obj.updated_at = run.now  # type: ignore[attr-defined]
     objs = list(changes)
-    model._default_manager.bulk_update(objs, fields, batch_size=500)
+    write(objs, fields)
     run.progress(label, len(objs), len(objs))
+
+
+def _campaigns_create(campaigns: Sequence[Campaign]) -> None:
+    Campaign.objects.bulk_create(campaigns)
+
+
+def _campaigns_update(campaigns: list[Campaign], fields: list[str]) -> None:
+    Campaign.objects.bulk_update(campaigns, fields, batch_size=UPDATE_BATCH)
+
+
+def _accounts_create(accounts: Sequence[Account]) -> None:
+    accounts_create_bulk(accounts=accounts)
+
+
+def _accounts_update(accounts: list[Account], fields: list[str]) -> None:
+    accounts_update_bulk(accounts=accounts, fields=fields, batch_size=UPDATE_BATCH)
+
+
+def _deals_update(deals: list[Deal], fields: list[str]) -> None:
+    deals_update_bulk(deals=deals, fields=fields, batch_size=UPDATE_BATCH)
+
+
+def _lost_reasons_create(reasons: Sequence[LostReason]) -> None:
+    lost_reasons_create_bulk(reasons=reasons)
 
 
 def _campaigns(run: _Run) -> None:
@@ -293,9 +334,9 @@ def _campaigns(run: _Run) -> None:
             new.append(Campaign(external_id=row.campaign_id, created_at=run.now, **values))
             continue
         _note(campaign, values, changes, counts)
-    _create(run, Campaign, new, "write campaigns")
+    _create(run, new, _campaigns_create, "write campaigns")
     run.campaign_pks.update({c.external_id or "": c.pk for c in new})
-    _update(run, Campaign, changes, "update campaigns")
+    _update(run, Campaign, changes, _campaigns_update, "update campaigns")
     counts.created, counts.updated = len(new), len(changes)
 
 
@@ -335,8 +376,8 @@ def _accounts(run: _Run) -> None:
             "country": wish.country,
         }
         _note(account, {k: v for k, v in values.items() if v}, changes, counts)
-    _create(run, Account, new, "write accounts")
-    _update(run, Account, changes, "update accounts")
+    _create(run, new, _accounts_create, "write accounts")
+    _update(run, Account, changes, _accounts_update, "update accounts")
     run.account_pks = {key: account.pk for key, account in stored.items()}
     counts.created, counts.updated = len(new), len(changes)
 
@@ -532,8 +573,10 @@ def _deals(run: _Run) -> None:
         if deal.person_id != person.pk:
             values["account_id"] = person.account_id
         _note(deal, values, changes, counts)
-    _insert(run, Deal, ("external_id", *DEAL_COLUMNS), new, "write deals")
-    _update(run, Deal, changes, "update deals")
+    deals_copy_bulk(
+        columns=("external_id", *DEAL_COLUMNS), rows=new, now=run.now, progress=run.progress, label="write deals"
+    )
+    _update(run, Deal, changes, _deals_update, "update deals")
     counts.created, counts.updated = len(new), len(changes)
 
 
@@ -552,7 +595,7 @@ DEAL_COLUMNS = (
 def _lost_reasons(run: _Run, names: set[str]) -> dict[str, int]:
     found = dict(LostReason.objects.filter(name__in=sorted(names)).values_list("name", "pk"))
     new = [LostReason(name=name) for name in sorted(names - set(found))]
-    _create(run, LostReason, new, "write lost reasons")
+    _create(run, new, _lost_reasons_create, "write lost reasons")
     found.update((r.name, r.pk) for r in new)
     run.result.lost_reasons_created = len(new)
     return found

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tandem.core.bulk import Progress, rows_copy, rows_insert_returning, rows_update
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
@@ -655,3 +656,79 @@ def activities_log_bulk(*, activities: Sequence[Activity]) -> int:
     """Insert many logged activities at once (unsaved Activity rows; the caller records one summary event)."""
     Activity.objects.bulk_create(activities, batch_size=2000)
     return len(activities)
+
+
+# Imports (capture) write crm rows through these, exactly as fast as their own statements were: the caller
+# validates, matches and stamps the rows; each service runs one kind of bulk statement and records no event.
+BULK_UPDATE_BATCH = 500
+EXTERNAL_ID_COLUMNS = ("person_id", "system", "external_id")
+
+
+def people_insert_bulk(*, columns: Sequence[str], rows: Sequence[Sequence[Any]], now: dt.datetime) -> list[int]:
+    """Insert new people given as tuples of `columns` (attnames), returning their keys in row order."""
+    return rows_insert_returning(model=Person, columns=columns, rows=rows, now=now)
+
+
+def people_copy_bulk(
+    *, columns: Sequence[str], rows: Sequence[Sequence[Any]], now: dt.datetime, progress: Progress, label: str
+) -> int:
+    """Stream new people given as tuples of `columns` (COPY on PostgreSQL); the caller reads their keys back."""
+    rows_copy(model=Person, columns=columns, rows=rows, now=now, progress=progress, label=label)
+    return len(rows)
+
+
+def people_rows_update_bulk(*, people: Sequence[Person], fields: Sequence[str]) -> int:
+    """Write the given fields of each stored person to its row (one executemany UPDATE); returns the count."""
+    return rows_update(objects=people, fields=fields)
+
+
+def external_ids_add_bulk(*, external_ids: Sequence[ExternalId]) -> int:
+    """Insert many outside ids of people at once (unsaved ExternalId rows, one bulk_create)."""
+    ExternalId.objects.bulk_create(external_ids)
+    return len(external_ids)
+
+
+def external_ids_copy_bulk(
+    *, rows: Sequence[tuple[int, str, str]], now: dt.datetime, progress: Progress, label: str
+) -> int:
+    """Stream many outside ids given as (person id, system, external id) tuples (COPY on PostgreSQL)."""
+    rows_copy(model=ExternalId, columns=EXTERNAL_ID_COLUMNS, rows=rows, now=now, progress=progress, label=label)
+    return len(rows)
+
+
+def accounts_create_bulk(*, accounts: Sequence[Account], batch_size: int | None = None) -> int:
+    """Insert many unsaved accounts with one bulk_create, setting their keys."""
+    Account.objects.bulk_create(accounts, batch_size=batch_size)
+    return len(accounts)
+
+
+def accounts_update_bulk(
+    *, accounts: Sequence[Account], fields: Sequence[str], batch_size: int = BULK_UPDATE_BATCH
+) -> int:
+    """Write the given fields of many stored accounts with one bulk_update; returns the rows matched."""
+    return Account.objects.bulk_update(accounts, fields, batch_size=batch_size)
+
+
+def deals_create_bulk(*, deals: Sequence[Deal], batch_size: int | None = None) -> int:
+    """Insert many unsaved deals with one bulk_create, setting their keys."""
+    Deal.objects.bulk_create(deals, batch_size=batch_size)
+    return len(deals)
+
+
+def deals_copy_bulk(
+    *, columns: Sequence[str], rows: Sequence[Sequence[Any]], now: dt.datetime, progress: Progress, label: str
+) -> int:
+    """Stream new deals given as tuples of `columns` (COPY on PostgreSQL)."""
+    rows_copy(model=Deal, columns=columns, rows=rows, now=now, progress=progress, label=label)
+    return len(rows)
+
+
+def deals_update_bulk(*, deals: Sequence[Deal], fields: Sequence[str], batch_size: int = BULK_UPDATE_BATCH) -> int:
+    """Write the given fields of many stored deals with one bulk_update; returns the rows matched."""
+    return Deal.objects.bulk_update(deals, fields, batch_size=batch_size)
+
+
+def lost_reasons_create_bulk(*, reasons: Sequence[LostReason], batch_size: int | None = None) -> int:
+    """Insert many unsaved lost reasons with one bulk_create, setting their keys."""
+    LostReason.objects.bulk_create(reasons, batch_size=batch_size)
+    return len(reasons)

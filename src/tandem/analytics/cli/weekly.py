@@ -12,7 +12,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 
 from tandem.analytics.dashboard.display import weekly_context
-from tandem.analytics.dashboard.weekly import weekly_report_get
+from tandem.analytics.dashboard.selectors import weekly_report_get
 from tandem.core.errors import ValidationFailed
 
 NAME = "weekly"

@@ -8,9 +8,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, goal_to_dict
+from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, goal_to_dict, weekly_report_get
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
-from tandem.analytics.dashboard.weekly import weekly_report_get
 from tandem.core.http import require_perm
 
 router = Router(tags=["dashboard"])

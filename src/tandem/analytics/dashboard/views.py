@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.analytics.dashboard.display import fmt, weekly_context
-from tandem.analytics.dashboard.selectors import dashboard_get, goal_history
+from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, weekly_report_get
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
-from tandem.analytics.dashboard.weekly import weekly_report_get
 from tandem.core.errors import TandemError
 from tandem.core.http import csv_response, require_perm
 from tandem.stats.kpi import METRIC_LABELS, METRICS, PERIODS, period_label, period_next

@@ -45,7 +45,13 @@ from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
 from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person, StageChange
-from tandem.crm.services import Transition
+from tandem.crm.services import (
+    Transition,
+    accounts_create_bulk,
+    deals_create_bulk,
+    deals_update_bulk,
+    lost_reasons_create_bulk,
+)
 from tandem.crm.stages import FUNNEL, Stage, rank
 
 Progress = Callable[[str, int, int], None]
@@ -685,7 +691,7 @@ class _PeoplePlan(_Plan):
                 group.values["_touch_at"] = created
 
     def write(self) -> None:
-        Account.objects.bulk_create(self.new_accounts, batch_size=BATCH)
+        accounts_create_bulk(accounts=self.new_accounts, batch_size=BATCH)
         self.account_pks.update(
             {key: a.pk for key, a in zip(self.new_account_keys, self.new_accounts, strict=True)}
         )
@@ -1023,7 +1029,7 @@ class _DealPlan(_Plan):
 
     def write(self) -> None:
         made = [LostReason(name=name) for name in self.new_reasons]
-        LostReason.objects.bulk_create(made)
+        lost_reasons_create_bulk(reasons=made)
         self.reasons.update((r.name, r.pk) for r in made)
         objs = []
         for deal_id, values, _row in self.new:
@@ -1037,7 +1043,7 @@ class _DealPlan(_Plan):
                 )
             )
         for done, chunk in enumerate(chunked(objs, BATCH), 1):
-            Deal.objects.bulk_create(chunk)
+            deals_create_bulk(deals=chunk)
             self.progress("write deals", min(done * BATCH, len(objs)), len(objs))
         fields: set[str] = set()
         for deal, names in self.changes.items():
@@ -1047,7 +1053,7 @@ class _DealPlan(_Plan):
             fields.update(names)
             deal.updated_at = self.now
         if self.changes:
-            Deal.objects.bulk_update(list(self.changes), sorted(fields | {"updated_at"}), batch_size=BATCH)
+            deals_update_bulk(deals=list(self.changes), fields=sorted(fields | {"updated_at"}), batch_size=BATCH)
         self.stage_moves(self._transitions())
 
     def _transitions(self) -> list[Transition]:

@@ -46,7 +46,7 @@ from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.models import Account, ExternalId, Person
 from tandem.crm.selectors import person_match
-from tandem.crm.services import Transition, accounts_for_emails
+from tandem.crm.services import Transition, accounts_for_emails, external_ids_add_bulk
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,8 @@ def _find_people(touches: list[_Touch]) -> None:
         if t.person is not None and t.external_id and (t.system, t.external_id) not in by_external
     }
     if links:
-        ExternalId.objects.bulk_create(
-            [ExternalId(person=p, system=s, external_id=e) for (s, e), p in links.items()]
+        external_ids_add_bulk(
+            external_ids=[ExternalId(person=p, system=s, external_id=e) for (s, e), p in links.items()]
         )
 
 

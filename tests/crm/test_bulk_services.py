@@ -1,0 +1,234 @@
+"""The bulk variants imports write crm rows through: the rows they write and the statements they cost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person
+from tandem.crm.services import (
+    accounts_create_bulk,
+    accounts_update_bulk,
+    deals_copy_bulk,
+    deals_create_bulk,
+    deals_update_bulk,
+    external_ids_add_bulk,
+    external_ids_copy_bulk,
+    lost_reasons_create_bulk,
+    people_copy_bulk,
+    people_insert_bulk,
+    people_rows_update_bulk,
+)
+from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
+
+T0 = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2025, 6, 3, 12, 30, tzinfo=dt.UTC)
+
+
+class _Reports:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        self.calls.append((label, done, total))
+
+
+def test_people_insert_bulk_returns_keys_in_row_order_in_one_statement(db, django_assert_num_queries):
+    # given
+    columns = ("email", "email_normalized", "first_name", "created_at", "updated_at")
+    rows = [
+        ("Bo@b.example", "bo@b.example", "Bo", T0, NOW),
+        ("al@a.example", "al@a.example", "Al", T0, NOW),
+    ]
+    # when
+    with django_assert_num_queries(1):
+        pks = people_insert_bulk(columns=columns, rows=rows, now=NOW)
+    # then
+    stored = Person.objects.in_bulk(pks)
+    assert [(stored[pk].email_normalized, stored[pk].first_name) for pk in pks] == [
+        ("bo@b.example", "Bo"),
+        ("al@a.example", "Al"),
+    ]
+    assert [(stored[pk].created_at, stored[pk].updated_at, stored[pk].lead_status) for pk in pks] == [
+        (T0, NOW, "new"),
+        (T0, NOW, "new"),
+    ]
+    assert pks == sorted(pks)
+
+
+def test_people_insert_bulk_of_no_rows_writes_nothing(db, django_assert_num_queries):
+    # when
+    with django_assert_num_queries(0):
+        pks = people_insert_bulk(columns=("email", "created_at"), rows=[], now=NOW)
+    # then
+    assert pks == []
+
+
+def test_people_copy_bulk_stamps_auto_fields_with_now_and_reports_progress(db):
+    # given
+    reports = _Reports()
+    rows = [("cy@c.example", "cy@c.example", T0), ("di@d.example", "di@d.example", T0)]
+    # when
+    written = people_copy_bulk(
+        columns=("email", "email_normalized", "created_at"),
+        rows=rows,
+        now=NOW,
+        progress=reports,
+        label="write people",
+    )
+    # then
+    assert written == 2
+    assert list(
+        Person.objects.order_by("email").values_list(
+            "email_normalized", "created_at", "updated_at", "custom_fields"
+        )
+    ) == [("cy@c.example", T0, NOW, {}), ("di@d.example", T0, NOW, {})]
+    assert reports.calls == [("write people", 2, 2)]
+
+
+def test_people_rows_update_bulk_writes_only_the_given_fields(db, django_assert_num_queries):
+    # given
+    ann, bob = PersonFactory(email="ann@a.example"), PersonFactory(email="bob@b.example")
+    ann.latest_channel, ann.job_title = "email", "not written"
+    bob.latest_channel = "events"
+    # when
+    with django_assert_num_queries(1):
+        changed = people_rows_update_bulk(people=[ann, bob], fields=["latest_channel"])
+    # then
+    assert changed == 2
+    assert list(Person.objects.order_by("email").values_list("email", "latest_channel", "job_title")) == [
+        ("ann@a.example", "email", "Head of Operations"),
+        ("bob@b.example", "events", "Head of Operations"),
+    ]
+
+
+def test_external_ids_add_bulk_links_outside_ids_in_one_statement(db, django_assert_num_queries):
+    # given
+    ann = PersonFactory(email="ann@a.example")
+    links = [
+        ExternalId(person=ann, system="hubspot", external_id="h-1"),
+        ExternalId(person=ann, system="salesforce", external_id="s-1"),
+    ]
+    # when
+    with django_assert_num_queries(1):
+        added = external_ids_add_bulk(external_ids=links)
+    # then
+    assert added == 2
+    assert list(ExternalId.objects.order_by("system").values_list("person_id", "system", "external_id")) == [
+        (ann.pk, "hubspot", "h-1"),
+        (ann.pk, "salesforce", "s-1"),
+    ]
+
+
+def test_external_ids_copy_bulk_writes_tuples_stamped_now(db):
+    # given
+    ann = PersonFactory(email="ann@a.example")
+    reports = _Reports()
+    # when
+    written = external_ids_copy_bulk(
+        rows=[(ann.pk, "csv", "row-7"), (ann.pk, "crm", "c-9")], now=NOW, progress=reports, label="write ids"
+    )
+    # then
+    assert written == 2
+    assert list(
+        ExternalId.objects.order_by("system").values_list("person_id", "system", "external_id", "created_at")
+    ) == [
+        (ann.pk, "crm", "c-9", NOW),
+        (ann.pk, "csv", "row-7", NOW),
+    ]
+    assert reports.calls == [("write ids", 2, 2)]
+
+
+def test_accounts_create_bulk_sets_keys_and_honours_the_batch_size(db, django_assert_num_queries):
+    # given
+    accounts = [Account(name=f"Acme {i}", domain=f"acme{i}.example", created_at=T0) for i in range(3)]
+    # when
+    with django_assert_num_queries(2):
+        created = accounts_create_bulk(accounts=accounts, batch_size=2)
+    # then
+    assert created == 3
+    assert [a.pk is not None for a in accounts] == [True, True, True]
+    assert list(Account.objects.order_by("pk").values_list("pk", "domain")) == [
+        (a.pk, f"acme{i}.example") for i, a in enumerate(accounts)
+    ]
+
+
+def test_accounts_update_bulk_writes_the_given_fields(db, django_assert_num_queries):
+    # given
+    one, two = AccountFactory(domain="one.example"), AccountFactory(domain="two.example")
+    one.industry, two.industry, two.country = "retail", "media", "not written"
+    # when
+    with django_assert_num_queries(1):
+        matched = accounts_update_bulk(accounts=[one, two], fields=["industry"])
+    # then
+    assert matched == 2
+    assert list(Account.objects.order_by("domain").values_list("domain", "industry", "country")) == [
+        ("one.example", "retail", "DE"),
+        ("two.example", "media", "DE"),
+    ]
+
+
+def test_deals_create_bulk_sets_keys(db, django_assert_num_queries):
+    # given
+    ann = PersonFactory(email="ann@a.example")
+    deals = [
+        Deal(external_id="d-1", person=ann, amount=Decimal("10.00"), created_at=T0, updated_at=NOW),
+        Deal(external_id="d-2", person=ann, amount=Decimal("20.00"), created_at=T0, updated_at=NOW),
+    ]
+    # when
+    with django_assert_num_queries(1):
+        created = deals_create_bulk(deals=deals)
+    # then
+    assert created == 2
+    assert list(Deal.objects.order_by("external_id").values_list("pk", "external_id", "amount", "stage")) == [
+        (deals[0].pk, "d-1", Decimal("10.00"), "open"),
+        (deals[1].pk, "d-2", Decimal("20.00"), "open"),
+    ]
+
+
+def test_deals_copy_bulk_writes_tuples_with_defaults(db):
+    # given
+    ann = PersonFactory(email="ann@a.example")
+    reports = _Reports()
+    # when
+    written = deals_copy_bulk(
+        columns=("external_id", "person_id", "amount", "created_at"),
+        rows=[("d-9", ann.pk, Decimal("99.50"), T0)],
+        now=NOW,
+        progress=reports,
+        label="write deals",
+    )
+    # then
+    assert written == 1
+    assert list(
+        Deal.objects.values_list(
+            "external_id", "person_id", "amount", "stage", "currency", "created_at", "updated_at"
+        )
+    ) == [("d-9", ann.pk, Decimal("99.50"), "open", "USD", T0, NOW)]
+    assert reports.calls == [("write deals", 1, 1)]
+
+
+def test_deals_update_bulk_writes_the_given_fields(db, django_assert_num_queries):
+    # given
+    deal = DealFactory(external_id="d-1")
+    deal.amount, deal.name = Decimal("750.00"), "not written"
+    # when
+    with django_assert_num_queries(1):
+        matched = deals_update_bulk(deals=[deal], fields=["amount"])
+    # then
+    assert matched == 1
+    assert list(Deal.objects.values_list("external_id", "amount", "name")) == [("d-1", Decimal("750.00"), "")]
+
+
+def test_lost_reasons_create_bulk_sets_keys(db, django_assert_num_queries):
+    # given
+    reasons = [LostReason(name="Price"), LostReason(name="Timing")]
+    # when
+    with django_assert_num_queries(1):
+        created = lost_reasons_create_bulk(reasons=reasons)
+    # then
+    assert created == 2
+    assert list(LostReason.objects.order_by("name").values_list("pk", "name", "is_active")) == [
+        (reasons[0].pk, "Price", True),
+        (reasons[1].pk, "Timing", True),
+    ]
