@@ -20,7 +20,7 @@ from django.db.models import Max
 from tandem.campaigns.journeys import JOURNEY_FIELDS, Touch, journey_last, journey_of
 from tandem.campaigns.models import Touchpoint
 from tandem.capture.selectors import chunked
-from tandem.core.bulk import rows_copy, rows_insert_returning
+from tandem.core.bulk import Progress, rows_copy, rows_insert_returning, silent
 from tandem.core.errors import NotAllowed
 from tandem.crm.models import Person
 from tandem.crm.services import (
@@ -32,7 +32,6 @@ from tandem.crm.services import (
     people_rows_update_bulk,
 )
 
-Progress = Callable[[str, int, int], None]
 # How new people's primary keys come back: RETURNING (small batches), or read again after a bulk insert by
 # normalised email (every person has one) or as the keys above the highest one before, stamped `now`.
 PersonKeys = Literal["returning", "email", "range"]
@@ -40,10 +39,6 @@ PersonKeys = Literal["returning", "email", "range"]
 # channel to a new touchpoint at or after their newest stored one ("latest"), or is taken again from all
 # their touchpoints, the stored ones being given in `stored_touches` ("all").
 StoredJourneys = Literal["keep", "latest", "all"]
-
-
-def _silent(label: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass(eq=False, slots=True)
@@ -87,7 +82,7 @@ class IngestBatch:
     stored_touches: dict[int, list[Touch]] = field(default_factory=dict)
     # Built once new people have their keys.
     transitions: Callable[[], Sequence[Transition]] | None = None
-    progress: Progress = _silent
+    progress: Progress = silent
 
 
 @dataclass

@@ -47,7 +47,7 @@ from tandem.capture.selectors import (
     chunked,
     person_pks_by_email,
 )
-from tandem.core.bulk import rows_copy
+from tandem.core.bulk import rows_copy, silent
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import name_key
@@ -110,10 +110,6 @@ class BundleExportResult:
     rows: dict[str, int]
 
 
-def _silent(label: str, done: int, total: int) -> None:
-    return None
-
-
 @dataclass
 class _Run:
     """One import's state shared by its steps."""
@@ -151,7 +147,7 @@ def bundle_import(
     by_user: User | None = None,
 ) -> BundleImportResult:
     """Import a bundle folder: every row is checked first, then all of it is written in one transaction."""
-    report = progress or _silent
+    report = progress or silent
     bundle = bundle_read(
         directory=directory,
         size_bands=SizeBand.values,

@@ -21,7 +21,8 @@ Progress = Callable[[str, int, int], None]
 WRITE_CHUNK = 5000
 
 
-def _silent(label: str, done: int, total: int) -> None:
+def silent(label: str, done: int, total: int) -> None:
+    """A progress callback that reports nothing (the default)."""
     return None
 
 
@@ -101,7 +102,7 @@ def rows_copy(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     now: dt.datetime,
-    progress: Progress = _silent,
+    progress: Progress = silent,
     label: str = "",
 ) -> None:
     """INSERT new rows given as tuples of `columns` (attnames); other fields take their default."""

@@ -41,6 +41,7 @@ from tandem.capture.csvimport.mapping import (
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
 from tandem.capture.selectors import chunked
+from tandem.core.bulk import silent
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
@@ -59,10 +60,6 @@ logger = logging.getLogger(__name__)
 OUTCOMES = OUTCOMES_ORDER
 REASON = "csv import"
 BATCH = 500
-
-
-def _silent(label: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass
@@ -158,7 +155,7 @@ def csv_import(
         raise ValidationFailed(
             f"unknown mode {mode!r} (expected all_or_nothing or good_rows)", field="mode", value=mode
         )
-    report = progress or _silent
+    report = progress or silent
     table = table_read(data=data, name=file_name)
     return csv_import_table(
         table=table,
