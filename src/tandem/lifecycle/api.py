@@ -13,13 +13,14 @@ from tandem.core.http import require_perm
 from tandem.core.keyset import MAX_ID
 from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
-from tandem.lifecycle.models import Notification, RoutingConfig
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 from tandem.lifecycle.selectors import (
     InboxItem,
     definition_dry_run,
     definitions_history,
     inbox_items,
+    notifications_recent,
+    routing_config_current,
     sla_scorecard,
     team_calendar_view,
     team_calendar_views,
@@ -130,7 +131,7 @@ def inbox_reject(request: HttpRequest, person_id: int, data: RejectIn) -> dict[s
 
 @router.get("/notifications", response=dict, summary="The signed-in user's latest in-app notifications (SLA breaches, re-routes)")
 def notifications_list(request: HttpRequest) -> dict[str, Any]:
-    rows = Notification.objects.filter(user_id=request.user.pk or 0)[:50]
+    rows = notifications_recent(user=request.user, limit=50)
     return {
         "items": [
             {"kind": n.kind, "text": n.text, "url": n.url, "created_at": n.created_at.isoformat(), "read": n.read_at is not None}
@@ -149,7 +150,7 @@ class PublishIn(Schema):
 
 @router.get("/routing", response=dict, summary="The routing rules in force, in plain words, with warnings")
 def routing_get(request: HttpRequest) -> dict[str, Any]:
-    config = RoutingConfig.objects.order_by("-version").first()
+    config = routing_config_current()
     if config is None:
         return {"version": None, "spec": None, "sentences": [], "warnings": []}
     rules = RoutingRules.from_dict(config.spec)

@@ -37,7 +37,7 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
-from tandem.lifecycle.models import DefinitionVersion
+from tandem.lifecycle.models import DefinitionVersion, Notification, RoutingConfig, SlaPolicyVersion
 from tandem.lifecycle.services import (
     REJECT_REASONS,
     calendar_for_team,
@@ -464,3 +464,28 @@ def team_calendar_view(*, team_id: int) -> TeamCalendarView:
     if team is None:
         raise NotFound(f"no team with id {team_id}", field="team_id", value=team_id)
     return _calendar_view(team)
+
+
+# ---- versions in force and their history; a user's notifications ----
+
+HISTORY_VERSIONS = 20
+
+
+def routing_config_current() -> RoutingConfig | None:
+    """The routing rules in force (the highest published version), or None before the first publish."""
+    return spec_current(model=RoutingConfig)
+
+
+def routing_history(*, limit: int = HISTORY_VERSIONS) -> list[RoutingConfig]:
+    """The latest published routing versions, newest first, with who published each."""
+    return list(RoutingConfig.objects.select_related("created_by").order_by("-version")[:limit])
+
+
+def sla_policy_history(*, limit: int = HISTORY_VERSIONS) -> list[SlaPolicyVersion]:
+    """The latest published SLA policies, newest first, with who published each."""
+    return list(SlaPolicyVersion.objects.select_related("created_by")[:limit])
+
+
+def notifications_recent(*, user: Any, limit: int) -> list[Notification]:
+    """A user's latest in-app notifications (SLA breaches, re-routes), newest first."""
+    return list(Notification.objects.filter(user_id=getattr(user, "pk", None) or 0)[:limit])

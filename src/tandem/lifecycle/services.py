@@ -663,3 +663,11 @@ def sla_reroutes_apply(*, now: dt.datetime | None = None) -> list[int]:
         Notification.objects.bulk_create(notes)
         _mails_after_commit(mails, kind=REROUTE_EMAIL_EVENT)
     return moved
+
+
+def notifications_mark_read(*, notifications: Sequence[Notification]) -> int:
+    """Mark the unread ones among these notifications as read (the inbox shows each as new once)."""
+    unread = [n.pk for n in notifications if n.read_at is None]
+    if not unread:
+        return 0
+    return Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())

@@ -21,12 +21,15 @@ from tandem.crm.models import Person
 from tandem.lifecycle.business_hours import holidays_parse, shifts_parse
 from tandem.lifecycle.criteria import DEFINITION_NAMES, DryRunSummary
 from tandem.lifecycle.holidays import PRESETS
-from tandem.lifecycle.models import Notification, RoutingConfig, SlaPolicyVersion
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 from tandem.lifecycle.selectors import (
     definition_dry_run,
     definitions_history,
     inbox_items,
+    notifications_recent,
+    routing_config_current,
+    routing_history,
+    sla_policy_history,
     sla_scorecard,
     team_calendar_view,
     team_calendar_views,
@@ -36,6 +39,7 @@ from tandem.lifecycle.services import (
     definition_publish,
     mql_accept,
     mql_reject,
+    notifications_mark_read,
     roster_build,
     routing_publish,
     sla_policy_current,
@@ -119,10 +123,9 @@ def definitions(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    notes = list(Notification.objects.filter(user_id=request.user.pk or 0)[:10])
-    unread = [n.pk for n in notes if n.read_at is None]
-    if unread:  # shown once as new, then kept as read
-        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    notes = notifications_recent(user=request.user, limit=10)
+    unread = {n.pk for n in notes if n.read_at is None}
+    notifications_mark_read(notifications=notes)  # shown once as new, then kept as read
     return render(
         request,
         "lifecycle/inbox.html",
@@ -130,7 +133,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "items": inbox_items(user=request.user),
             "reasons": REJECT_REASONS.items(),
             "notifications": notes,
-            "unread": set(unread),
+            "unread": unread,
         },
     )
 
@@ -175,7 +178,7 @@ def inbox_reject(request: HttpRequest, person_id: int) -> HttpResponse:
 def routing(request: HttpRequest) -> HttpResponse:
     can_edit = request.user.has_perm("lifecycle.add_routingconfig")
     error: dict[str, Any] | None = None
-    current = RoutingConfig.objects.order_by("-version").first()
+    current = routing_config_current()
     form = {"spec": json.dumps({"rules": current.spec.get("rules", [])}, indent=2) if current else "", "reason": ""}
     status = 200
     if request.method == "POST":
@@ -201,7 +204,7 @@ def routing(request: HttpRequest) -> HttpResponse:
             "sentences": rules.describe() if rules else [],
             "warnings": rules_check(rules, roster) if rules else [],
             "roster": roster,
-            "history": RoutingConfig.objects.select_related("created_by").order_by("-version")[:20],
+            "history": routing_history(),
             "can_edit": can_edit,
             "form": form,
             "error": error,
@@ -256,7 +259,7 @@ def sla(request: HttpRequest) -> HttpResponse:
             "can_edit": can_edit,
             "policy_form": policy_form,
             "policy_error": policy_error,
-            "policy_history": SlaPolicyVersion.objects.select_related("created_by")[:20],
+            "policy_history": sla_policy_history(),
         },
         status=422 if error or policy_error else 200,
     )
