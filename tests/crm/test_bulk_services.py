@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person
+import pytest
+
+from tandem.core.errors import ValidationFailed
+from tandem.crm.models import Account, Activity, Deal, ExternalId, LostReason, Person
 from tandem.crm.services import (
     accounts_create_bulk,
     accounts_update_bulk,
+    activities_log_bulk,
+    deals_assign_owner_bulk,
     deals_copy_bulk,
     deals_create_bulk,
     deals_update_bulk,
@@ -17,9 +22,12 @@ from tandem.crm.services import (
     lost_reasons_create_bulk,
     people_copy_bulk,
     people_insert_bulk,
+    people_phones_set_bulk,
     people_rows_update_bulk,
+    people_update_bulk,
 )
 from tests.crm.factories import AccountFactory, DealFactory, PersonFactory
+from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2025, 6, 3, 12, 30, tzinfo=dt.UTC)
@@ -232,3 +240,59 @@ def test_lost_reasons_create_bulk_sets_keys(db, django_assert_num_queries):
         (reasons[0].pk, "Price", True),
         (reasons[1].pk, "Timing", True),
     ]
+
+
+# ---- the loaders' bulk updates (the demo company) ----
+
+
+def test_people_update_bulk_sets_the_fields_on_exactly_those_people(db, django_assert_num_queries):
+    # given three people and an owner
+    a, b, c = PersonFactory(), PersonFactory(), PersonFactory()
+    rep = UserFactory()
+    # when two of them get an owner, a status and consent in one call
+    with django_assert_num_queries(1):
+        changed = people_update_bulk(
+            person_ids=[b.pk, a.pk], at=NOW, owner=rep, lead_status="working", consent_email=True
+        )
+    # then only those two changed, stamped with the given time
+    assert changed == 2
+    rows = dict(Person.objects.values_list("pk", "owner_id"))
+    assert rows == {a.pk: rep.pk, b.pk: rep.pk, c.pk: None}
+    assert set(Person.objects.filter(pk__in=[a.pk, b.pk]).values_list("lead_status", "consent_email", "updated_at")) == {
+        ("working", True, NOW)
+    }
+
+
+def test_people_update_bulk_refuses_the_lifecycle_stage_and_changes_nothing(db):
+    # given a person
+    person = PersonFactory()
+    before = Person.objects.values_list("lifecycle_stage", "updated_at").get(pk=person.pk)
+    # when a loader tries to set the stage in bulk
+    with pytest.raises(ValidationFailed) as refused:
+        people_update_bulk(person_ids=[person.pk], lifecycle_stage="customer")
+    # then the field is named and the row is untouched (stages move only through the stage service)
+    assert (refused.value.field, refused.value.value) == ("lifecycle_stage", "customer")
+    assert Person.objects.values_list("lifecycle_stage", "updated_at").get(pk=person.pk) == before
+
+
+def test_phones_deal_owners_and_activities_are_written_in_bulk(db):
+    # given two people, one with a deal, and a rep
+    a, b = PersonFactory(phone=""), PersonFactory(phone="")
+    deal = DealFactory(person=a, owner=None)
+    rep = UserFactory()
+    # when phones, the deal owner and two activities are written
+    phones = people_phones_set_bulk(phones={a.pk: "+49 30 1234", b.pk: "+1 555 0100"})
+    owners = deals_assign_owner_bulk(person_ids=[a.pk, b.pk], owner=rep)
+    logged = activities_log_bulk(
+        activities=[
+            Activity(person=a, user=rep, kind="call", outcome="connected", occurred_at=T0),
+            Activity(person=b, user=rep, kind="email", occurred_at=NOW),
+        ]
+    )
+    # then each wrote exactly its rows
+    assert (phones, owners, logged) == (2, 1, 2)
+    assert dict(Person.objects.values_list("pk", "phone")) == {a.pk: "+49 30 1234", b.pk: "+1 555 0100"}
+    assert Deal.objects.get(pk=deal.pk).owner_id == rep.pk
+    assert sorted(Activity.objects.values_list("person_id", "kind", "occurred_at")) == sorted(
+        [(a.pk, "call", T0), (b.pk, "email", NOW)]
+    )

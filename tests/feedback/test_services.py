@@ -325,3 +325,22 @@ def test_merging_people_keeps_the_duplicates_lead_ratings():
     person_merge(survivor=survivor, duplicate=duplicate)
     # then the rating now belongs to the survivor
     assert list(LeadRating.objects.values_list("person_id", "rating")) == [(survivor.pk, 4)]
+
+
+def test_questions_are_credited_in_bulk_to_the_rep_who_heard_them():
+    # given questions from two people and a third person's question
+    from tandem.feedback.services import questions_heard_by_set_bulk
+    from tests.feedback.factories import QuestionFactory
+    from tests.users.factories import UserFactory
+
+    mine, also_mine, other = QuestionFactory(), QuestionFactory(), QuestionFactory(heard_by=None)
+    rep = UserFactory()
+    # when the first two people's questions are credited to the rep
+    changed = questions_heard_by_set_bulk(person_ids=[mine.person_id, also_mine.person_id], heard_by=rep)
+    # then exactly those two name the rep
+    assert changed == 2
+    assert dict(Question.objects.values_list("pk", "heard_by_id")) == {
+        mine.pk: rep.pk,
+        also_mine.pk: rep.pk,
+        other.pk: None,
+    }

@@ -19,8 +19,7 @@ from django.db.models import Max
 
 from tandem.campaigns.journeys import JOURNEY_FIELDS, Touch, journey_last, journey_of
 from tandem.campaigns.models import Touchpoint
-from tandem.capture.selectors import chunked
-from tandem.core.bulk import Progress, rows_copy, rows_insert_returning, silent
+from tandem.core.bulk import Progress, chunked, rows_copy, rows_insert_returning, silent
 from tandem.core.errors import NotAllowed
 from tandem.crm.models import Person
 from tandem.crm.services import (

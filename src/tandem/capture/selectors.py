@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import (
@@ -20,18 +20,10 @@ from tandem.capture.bundle import (
     TouchpointRow,
     export_id,
 )
+from tandem.core.bulk import chunked
 from tandem.crm.models import Deal, Person
 from tandem.feedback.models import Question
 from tandem.users.models import Role
-
-# Well below SQLite's 32766 bound variables and PostgreSQL's 65535, and few round trips for 40,000 keys.
-CHUNK = 5000
-T = TypeVar("T")
-
-
-def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def bundle_access_allowed(*, user: Any) -> bool:

@@ -44,10 +44,9 @@ from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest
 from tandem.capture.selectors import (
     bundle_load,
     campaign_pks_by_bundle_id,
-    chunked,
     person_pks_by_email,
 )
-from tandem.core.bulk import rows_copy, silent
+from tandem.core.bulk import chunked, rows_copy, silent
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import name_key

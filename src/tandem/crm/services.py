@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tandem.core.bulk import Progress, rows_copy, rows_insert_returning, rows_update
+from tandem.core.bulk import Progress, chunked, rows_copy, rows_insert_returning, rows_update
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
@@ -106,11 +106,6 @@ def person_change_stage(
     return change
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @transaction.atomic
 def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
     """Apply many moves at once (imports): each person's moves in time order, all checked, all recorded."""
@@ -118,7 +113,7 @@ def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
         return 0
     person_ids = sorted({t.person_id for t in transitions})
     current: dict[int, str | None] = {}
-    for chunk in _chunks(person_ids, 5000):
+    for chunk in chunked(person_ids):
         for pid, stage in Person.objects.filter(pk__in=chunk).values_list("id", "lifecycle_stage"):
             current[pid] = stage or None
     missing = set(person_ids) - set(current)
@@ -151,7 +146,7 @@ def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
         by_final.setdefault(current[pid] or "", []).append(pid)
     now = timezone.now()
     for stage, ids in by_final.items():
-        for chunk in _chunks(sorted(ids), 5000):
+        for chunk in chunked(sorted(ids)):
             Person.objects.filter(pk__in=chunk).update(lifecycle_stage=stage, updated_at=now)
     return len(rows)
 
@@ -621,7 +616,6 @@ def lost_reason_set_active(*, reason: LostReason, active: bool, by_user: Any = N
 
 # ---- bulk variants for loaders (the demo company, imports): one statement per chunk, no event per row ----
 
-BULK_CHUNK = 5000
 # Fields a bulk update may set; the lifecycle stage has its own service, which records every move.
 BULK_PERSON_FIELDS = frozenset({"owner", "owner_id", "lead_status", "consent_email", "consent_calls", "phone"})
 
@@ -632,7 +626,7 @@ def people_update_bulk(*, person_ids: Sequence[int], at: dt.datetime | None = No
     if unknown:
         raise ValidationFailed(f"{unknown[0]} cannot be set in bulk", field=unknown[0], value=fields[unknown[0]])
     changed = 0
-    for chunk in _chunks(sorted(person_ids), BULK_CHUNK):
+    for chunk in chunked(sorted(person_ids)):
         changed += Person.objects.filter(pk__in=chunk).update(**fields, updated_at=at or timezone.now())
     return changed
 
@@ -647,7 +641,7 @@ def people_phones_set_bulk(*, phones: dict[int, str]) -> int:
 def deals_assign_owner_bulk(*, person_ids: Sequence[int], owner: Any) -> int:
     """Give the deals of these people to one owner, in one UPDATE per chunk."""
     changed = 0
-    for chunk in _chunks(sorted(person_ids), BULK_CHUNK):
+    for chunk in chunked(sorted(person_ids)):
         changed += Deal.objects.filter(person_id__in=chunk).update(owner=owner)
     return changed
 

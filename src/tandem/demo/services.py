@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from tandem.capture.selectors import person_pks_by_email
 from tandem.capture.services import bundle_import
+from tandem.core.bulk import chunked
 from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
 from tandem.crm.models import Activity, Deal, Person
@@ -46,8 +47,6 @@ from tandem.users.services import user_create
 DEMO_RULE = "demo"
 # Moves a rep makes (accepting, qualifying, sending back); reaching MQL is the marketing rule's doing.
 REP_STAGES = frozenset({"sal", "sql", "recycled", "disqualified"})
-CHUNK = 5000
-T = TypeVar("T")
 Progress = Callable[[str], None]
 
 
@@ -72,11 +71,6 @@ class DemoLoadReport:
 class DemoDatabaseState:
     people: int
     logins: list[DemoLogin]
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _quiet(line: str) -> None:
@@ -176,7 +170,7 @@ def _people_fields_set(
             groups[(person.owner, person.lead_status, person.consent_email)].append(person_pks[person.email])
     for (owner, status, consent), pks in sorted(groups.items()):
         user = users[owner] if owner else None
-        for chunk in _chunks(sorted(pks)):
+        for chunk in chunked(sorted(pks)):
             people_update_bulk(person_ids=chunk, at=now, owner=user, lead_status=status, consent_email=consent)
             if user is not None:
                 deals_assign_owner_bulk(person_ids=chunk, owner=user)
@@ -195,7 +189,7 @@ def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], use
     """Bulk-create the reps' calls, emails and meetings of the demo company, with one summary event."""
     deal_pks: dict[str, int] = {}
     deal_ids = sorted({a.deal_id for a in company.activities if a.deal_id})
-    for chunk in _chunks(deal_ids):
+    for chunk in chunked(deal_ids):
         for external_id, pk in Deal.objects.filter(external_id__in=chunk).values_list("external_id", "pk"):
             deal_pks[external_id or ""] = pk
     rows = [

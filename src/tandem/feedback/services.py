@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from tandem.core.bulk import chunked
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
@@ -538,7 +539,6 @@ def theme_split(*, theme: Theme, k: int = 2, by_user: Any = None) -> list[Theme]
 def questions_heard_by_set_bulk(*, person_ids: Sequence[int], heard_by: Any) -> int:
     """Credit the questions of these people to the user who heard them (loaders), one UPDATE per chunk."""
     changed = 0
-    ids = sorted(person_ids)
-    for start in range(0, len(ids), 5000):
-        changed += Question.objects.filter(person_id__in=ids[start : start + 5000]).update(heard_by=heard_by)
+    for chunk in chunked(sorted(person_ids)):
+        changed += Question.objects.filter(person_id__in=chunk).update(heard_by=heard_by)
     return changed

@@ -40,8 +40,7 @@ from tandem.capture.csvimport.mapping import (
 )
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
-from tandem.capture.selectors import chunked
-from tandem.core.bulk import silent
+from tandem.core.bulk import chunked, silent
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
