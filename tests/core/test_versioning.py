@@ -229,3 +229,19 @@ def test_core_versioning_imports_only_django_and_core() -> None:
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     # then no other tandem app is imported
     assert sorted(m for m in modules if m.startswith("tandem.") and not m.startswith("tandem.core.")) == []
+
+
+def test_a_nul_in_the_reason_or_the_spec_is_refused_and_nothing_is_written(db):
+    # given no SLA policy yet (PostgreSQL cannot store NUL in text or JSON)
+    from tandem.core.errors import ValidationFailed
+    from tandem.core.models import Event
+    from tandem.lifecycle.services import sla_policy_publish
+
+    # when a reason or a spec value holds a NUL
+    with pytest.raises(ValidationFailed) as in_reason:
+        sla_policy_publish(spec={}, reason="why\x00", by_user=None)
+    with pytest.raises(ValidationFailed) as in_spec:
+        sla_policy_publish(spec={"note": "a\x00b"}, reason="why", by_user=None)
+    # then both are refused naming the field, and no version or event was written
+    assert (in_reason.value.field, in_spec.value.field) == ("reason", "spec")
+    assert (SlaPolicyVersion.objects.count(), Event.objects.count()) == (0, 0)

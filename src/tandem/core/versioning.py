@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -68,6 +69,11 @@ def spec_publish(
     # (it gets the version because the pure specs carry their own); event_data(row, previous) is the event's data.
     if not isinstance(spec, Mapping):
         raise ValidationFailed("The spec must be a JSON object.", field="spec", value=spec)
+    # PostgreSQL stores no NUL in text or JSON: refused here, naming the field, not as a database error.
+    if "\x00" in (reason or ""):
+        raise ValidationFailed("reason must not contain NUL characters", field="reason", value=reason[:80])
+    if "\\u0000" in json.dumps(spec, default=str):
+        raise ValidationFailed("spec must not contain NUL characters", field="spec", value="\\u0000")
     scope = dict(scope or {})
     reason = (reason or "").strip()
     # The version is the service's to number; two publishers racing for it meet the unique constraint.
