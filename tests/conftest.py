@@ -25,6 +25,20 @@ def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(autouse=True)
+def _crm_defaults(request):  # type: ignore[no-untyped-def]
+    # Migrations seed the built-in activity kinds and the default pipeline; the flush after each transactional
+    # test empties every table, so such tests get them back as a flushed database does (demo's database_reset).
+    marker = request.node.get_closest_marker("django_db")
+    if "live_server" in request.fixturenames or "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    ):
+        request.getfixturevalue("transactional_db")
+        from tandem.crm.services import crm_defaults_ensure
+
+        crm_defaults_ensure()
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import factory
 
-from tandem.crm.models import Account, Deal, LostReason, Person
+from tandem.crm.models import Account, Deal, LostReason, Person, Pipeline, PipelineStage
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -56,3 +56,11 @@ class DealFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     amount = Decimal("12000.00")
     created_at = factory.LazyFunction(lambda: dt.datetime(2025, 4, 1, tzinfo=dt.UTC))
+    # On the default pipeline, at its first stage of the deal's kind (open, won or lost), as the migration places deals.
+    pipeline = factory.LazyFunction(lambda: Pipeline.objects.get(is_default=True))
+    pipeline_stage = factory.LazyAttribute(
+        lambda d: PipelineStage.objects.filter(pipeline=d.pipeline, kind=d.stage).order_by("position", "id").first()
+    )
+    stage = "open"
+    closed_at = None
+    stage_entered_at = factory.LazyAttribute(lambda d: d.closed_at or d.created_at)

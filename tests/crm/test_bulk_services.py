@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tandem.core.errors import ValidationFailed
-from tandem.crm.models import Account, Activity, Deal, ExternalId, LostReason, Person
+from tandem.crm.models import Account, Activity, Deal, DealStageChange, ExternalId, LostReason, Person
 from tandem.crm.services import (
     accounts_create_bulk,
     accounts_update_bulk,
@@ -183,14 +183,21 @@ def test_deals_create_bulk_sets_keys(db, django_assert_num_queries):
         Deal(external_id="d-1", person=ann, amount=Decimal("10.00"), created_at=T0, updated_at=NOW),
         Deal(external_id="d-2", person=ann, amount=Decimal("20.00"), created_at=T0, updated_at=NOW),
     ]
-    # when
-    with django_assert_num_queries(1):
+    # when (the pipeline stages once, the deals, their entries into a stage)
+    with django_assert_num_queries(3):
         created = deals_create_bulk(deals=deals)
-    # then
+    # then each is open on the default pipeline's first stage, entered when the deal was created
     assert created == 2
-    assert list(Deal.objects.order_by("external_id").values_list("pk", "external_id", "amount", "stage")) == [
-        (deals[0].pk, "d-1", Decimal("10.00"), "open"),
-        (deals[1].pk, "d-2", Decimal("20.00"), "open"),
+    rows = Deal.objects.order_by("external_id").values_list(
+        "pk", "external_id", "amount", "stage", "pipeline__name", "pipeline_stage__name", "stage_entered_at"
+    )
+    assert list(rows) == [
+        (deals[0].pk, "d-1", Decimal("10.00"), "open", "Sales", "New", T0),
+        (deals[1].pk, "d-2", Decimal("20.00"), "open", "Sales", "New", T0),
+    ]
+    assert list(DealStageChange.objects.order_by("deal_id").values_list("deal_id", "to_stage__name", "changed_at")) == [
+        (deals[0].pk, "New", T0),
+        (deals[1].pk, "New", T0),
     ]
 
 
@@ -285,8 +292,8 @@ def test_phones_deal_owners_and_activities_are_written_in_bulk(db):
     owners = deals_assign_owner_bulk(person_ids=[a.pk, b.pk], owner=rep)
     logged = activities_log_bulk(
         activities=[
-            Activity(person=a, user=rep, kind="call", outcome="connected", occurred_at=T0),
-            Activity(person=b, user=rep, kind="email", occurred_at=NOW),
+            Activity(person=a, user=rep, kind_id="call", outcome="connected", occurred_at=T0),
+            Activity(person=b, user=rep, kind_id="email", occurred_at=NOW),
         ]
     )
     # then each wrote exactly its rows

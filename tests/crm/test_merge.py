@@ -8,7 +8,7 @@ from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM
-from tandem.crm.models import Activity, Deal, ExternalId, Person, StageChange
+from tandem.crm.models import Activity, Deal, DealContact, ExternalId, Person, StageChange, Task
 from tandem.crm.selectors import person_match
 from tandem.crm.services import activity_log, person_change_stage, person_link_external_id, person_merge
 from tandem.feedback.models import Question
@@ -18,7 +18,7 @@ from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
-QUERIES = 36
+QUERIES = 40
 PAGE_QUERIES = 4
 
 
@@ -57,8 +57,10 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
     )
     _with_history(survivor, touches=1)
     _with_history(duplicate, touches=3)
+    deal = DealFactory(person=duplicate)
     DealFactory(person=duplicate)
-    DealFactory(person=duplicate)
+    DealContact.objects.create(deal=deal, person=duplicate, role="champion")
+    Task.objects.create(title="Call back", due_at=T0, owner=manager, person=duplicate)
     person_link_external_id(person=duplicate, system="x-education", external_id="P-9")
     duplicate_id = duplicate.pk
     # when
@@ -70,6 +72,8 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
     assert Activity.objects.filter(person=merged).count() == 2
     assert Question.objects.filter(person=merged).count() == 2
     assert StageChange.objects.filter(person=merged).count() == 2
+    assert list(Task.objects.filter(person=merged).values_list("title", flat=True)) == ["Call back"]
+    assert list(DealContact.objects.filter(person=merged).values_list("deal_id", "role")) == [(deal.pk, "champion")]
     assert sorted(ExternalId.objects.filter(person=merged).values_list("system", "external_id")) == [
         (MERGED_EMAIL_SYSTEM, "a.lee@acme.example"),
         ("x-education", "P-9"),
@@ -84,6 +88,8 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
         "touchpoints": 3,
         "deals": 2,
         "activities": 1,
+        "tasks": 1,
+        "deal_roles": 1,
         "questions": 1,
         "lead_ratings": 0,
         "content_uses": 0,

@@ -27,6 +27,8 @@ def test_the_apps_above_crm_registered_their_tables_in_app_order():
     assert names == [
         "deals",
         "activities",
+        "tasks",
+        "deal_roles",
         "external_ids",
         "stage_changes",
         "events",

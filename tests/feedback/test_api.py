@@ -46,7 +46,7 @@ def _seed(n: int = 12) -> None:
 def test_a_question_is_recorded_and_listed_through_the_api(client, rep):
     # given a person and a call
     person = PersonFactory()
-    call = Activity.objects.create(person=person, kind="call", occurred_at=AT)
+    call = Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     # when a question is posted and the person's questions are listed
     created = client.post(
         f"/api/people/{person.pk}/questions",
@@ -229,10 +229,10 @@ def test_the_overview_gives_trend_and_lost_share_with_interval(client, marketer)
     # given mined themes, where the people asking the first three questions lost a deal
     _seed(n=10)
     themes_mine(k=2)
-    from tandem.crm.models import Deal
+    from tests.crm.factories import DealFactory
 
     for q in Question.objects.order_by("id")[:3]:
-        Deal.objects.create(person=q.person, stage="lost", closed_at=AT, amount=1)
+        DealFactory(person=q.person, stage="lost", closed_at=AT, amount=1)
     # when the overview is read
     body = client.get("/api/themes/overview").json()
     # then every theme has a weekly trend adding up to its count, and lost shares with intervals

@@ -38,7 +38,7 @@ def test_a_rep_records_a_question_by_keyboard_and_marketing_sees_it_in_its_theme
     themes_mine(k=3)
     lead = PersonFactory(first_name="Lee", last_name="Caller")
     earlier_call = Activity.objects.create(
-        person=lead, kind="call", occurred_at=timezone.now() - dt.timedelta(days=3)
+        person=lead, kind_id="call", occurred_at=timezone.now() - dt.timedelta(days=3)
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     _login(page, live_server.url, "ray")

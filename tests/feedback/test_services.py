@@ -53,7 +53,7 @@ def _majority_theme(truth: dict[int, str], name: str) -> Theme:
 def test_a_question_is_recorded_with_its_event():
     # given a person and a call with them
     person = PersonFactory()
-    call = Activity.objects.create(person=person, kind="call", occurred_at=AT)
+    call = Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     # when a rep records an objection heard on the call
     q = question_record(
         person=person,
@@ -100,7 +100,7 @@ def test_a_bad_question_is_refused_and_nothing_is_written(kwargs, field):
 def test_a_question_from_another_persons_activity_is_refused():
     # given two people and a call with the second
     first, second = PersonFactory(), PersonFactory()
-    call = Activity.objects.create(person=second, kind="call", occurred_at=AT)
+    call = Activity.objects.create(person=second, kind_id="call", occurred_at=AT)
     # when a question of the first is tied to the second's call
     with pytest.raises(ValidationFailed) as exc:
         question_record(person=first, text="How long does setup take?", activity=call)

@@ -77,7 +77,7 @@ def test_the_panel_query_count_is_pinned(client, rep, django_assert_num_queries)
     person = PersonFactory()
     for i in range(8):
         QuestionFactory(person=person, text=f"Question {i}?", product="Pro" if i % 2 else "")
-    Activity.objects.create(person=person, kind="call", occurred_at=AT)
+    Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     LeadRating.objects.create(person=person, rating=2, rated_at=AT)
     LeadRating.objects.create(
         person=person, rating=4, reasons=["good_fit"], rated_at=AT + dt.timedelta(days=1)
@@ -98,7 +98,7 @@ def test_the_panel_query_count_is_pinned(client, rep, django_assert_num_queries)
 def test_a_rep_records_a_question_from_the_panel(client, rep):
     # given a person and a call with them
     person = PersonFactory()
-    call = Activity.objects.create(person=person, kind="call", occurred_at=AT)
+    call = Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     # when the rep posts a question through HTMX
     response = client.post(
         f"/feedback/people/{person.pk}/questions/",
@@ -299,9 +299,9 @@ def test_the_panel_preselects_the_call_going_on(client, rep):
     from django.utils import timezone
 
     person = PersonFactory()
-    Activity.objects.create(person=person, kind="call", occurred_at=timezone.now() - dt.timedelta(days=7))
+    Activity.objects.create(person=person, kind_id="call", occurred_at=timezone.now() - dt.timedelta(days=7))
     now_call = Activity.objects.create(
-        person=person, kind="call", occurred_at=timezone.now() - dt.timedelta(minutes=10)
+        person=person, kind_id="call", occurred_at=timezone.now() - dt.timedelta(minutes=10)
     )
     # when the panel loads
     body = client.get(f"/feedback/people/{person.pk}/panel/", headers=HX).content.decode()

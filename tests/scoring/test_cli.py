@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from tandem.crm.models import Deal, DealStage
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
-from tests.crm.factories import PersonFactory
+from tests.crm.factories import DealFactory, PersonFactory
 
 WHEN = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 EVALUATION = {
@@ -47,7 +47,7 @@ def test_export_writes_open_people_with_exact_columns_and_formatted_values():
     scored = PersonFactory(email="ann@example.com")
     PersonFactory(email="bob@example.com")
     won = PersonFactory(email="won@example.com")
-    Deal.objects.create(person=won, stage=DealStage.WON, closed_at=WHEN, amount=100)
+    DealFactory(person=won, stage=DealStage.WON, closed_at=WHEN, amount=100)
     PersonScore.objects.create(
         person=scored, probability=0.12345, tier="gray", expected_value=617.25, scored_at=WHEN,
         factors={"raising": [{"text": "Webinar: 2 times", "contribution": 1.0}], "lowering": [{"text": "Industry: Retail", "contribution": -0.2}]},

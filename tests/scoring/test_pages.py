@@ -10,7 +10,7 @@ from django.test import Client
 from tandem.crm.models import Deal, DealStage
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
 from tandem.users.models import Role
-from tests.crm.factories import PersonFactory
+from tests.crm.factories import DealFactory, PersonFactory
 from tests.users.factories import UserFactory
 
 WHEN = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -61,7 +61,7 @@ def test_queue_lists_the_reps_open_leads_by_expected_value_in_pinned_queries(dja
     _score(mid, 0.3, 400.0)
     _score(won, 0.9, 5000.0)
     _score(theirs, 0.9, 9000.0)
-    Deal.objects.create(person=won, stage=DealStage.WON, closed_at=WHEN, amount=1000)
+    DealFactory(person=won, stage=DealStage.WON, closed_at=WHEN, amount=1000)
     client = Client()
     client.force_login(rep)
     # when the rep opens the queue (session, user, the queue itself)

@@ -9,12 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from tandem.core.bulk import Progress, chunked, rows_copy, rows_insert_returning, rows_update
+from tandem.core.bulk import CHUNK, Progress, chunked, rows_copy, rows_insert_returning, rows_update
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
+from tandem.crm.defaults import BUILTIN_ACTIVITY_KINDS, DEFAULT_PIPELINE, DEFAULT_PIPELINE_STAGES
 from tandem.crm.identity import (
     MERGED_EMAIL_SYSTEM,
     email_domain,
@@ -25,12 +27,15 @@ from tandem.crm.identity import (
 from tandem.crm.models import (
     Account,
     Activity,
-    ActivityKind,
+    ActivityType,
     Deal,
     DealStage,
+    DealStageChange,
     ExternalId,
     LostReason,
     Person,
+    Pipeline,
+    PipelineStage,
     StageChange,
 )
 from tandem.crm.registry import person_merge_steps, person_references
@@ -39,6 +44,11 @@ from tandem.crm.stages import LABELS, Stage, can_move, rank
 # Free text limits shared with feedback's notes.
 NOTE_MAX = 2000
 LOST_REASON_MAX = 120
+
+
+def _user(actor: Any) -> Any:
+    # Services take "by_user" loosely (None, AnonymousUser, a user); foreign keys want a saved user or None.
+    return actor if getattr(actor, "pk", None) else None
 
 
 # ---- lifecycle stages: the only code that writes a person's stage; every move is checked and recorded ----
@@ -327,6 +337,7 @@ def deal_create(
     if amount < 0:
         raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
     created_at = created_at or timezone.now()
+    first = pipeline_stage_first(pipeline=pipeline_default(), kind=DealStage.OPEN)
     deal = Deal.objects.create(
         person=person,
         account=person.account,
@@ -336,7 +347,11 @@ def deal_create(
         owner=owner or person.owner,
         created_at=created_at,
         external_id=external_id,
+        pipeline_id=first.pipeline_id,
+        pipeline_stage=first,
+        stage_entered_at=created_at,
     )
+    DealStageChange.objects.create(deal=deal, to_stage=first, changed_at=created_at, by_user=_user(by_user))
     event_record(
         kind="deal.created",
         subject=deal,
@@ -376,6 +391,13 @@ def deal_close(
         raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
     at = at or timezone.now()
     deal.stage = DealStage.WON if won else DealStage.LOST
+    closing = pipeline_stage_first(pipeline=deal.pipeline, kind=deal.stage)
+    DealStageChange.objects.create(
+        deal=deal, from_stage_id=deal.pipeline_stage_id, to_stage=closing, changed_at=at, by_user=_user(by_user),
+        reason="" if won else getattr(lost_reason, "name", ""),
+    )
+    deal.pipeline_stage = closing
+    deal.stage_entered_at = at
     deal.closed_at = at
     deal.lost_reason = None if won else lost_reason
     if amount is not None:
@@ -406,18 +428,19 @@ def activity_log(
     notes: str = "",
     deal: Deal | None = None,
 ) -> Activity:
-    """Record a rep's call, email or meeting with a person."""
-    if kind not in ActivityKind.values:
+    """Record a rep's call, email, meeting or note with a person (the full service is crm.activities)."""
+    if not ActivityType.objects.filter(key=kind, is_active=True).exists():
         raise ValidationFailed(f"unknown activity kind {kind!r}", field="kind", value=kind)
     return Activity.objects.create(
         person=person,
-        kind=kind,
+        kind_id=kind,
         occurred_at=occurred_at or timezone.now(),
         user=user,
         outcome=outcome,
         duration_minutes=duration_minutes,
         notes=notes,
         deal=deal,
+        account_id=person.account_id,
     )
 
 
@@ -704,22 +727,163 @@ def accounts_update_bulk(
 
 
 def deals_create_bulk(*, deals: Sequence[Deal], batch_size: int | None = None) -> int:
-    """Insert many unsaved deals with one bulk_create, setting their keys."""
+    """Insert many unsaved deals with one bulk_create, setting their keys; each enters its pipeline stage."""
+    stages = _StageMap()
+    for deal in deals:
+        stages.place(deal)
     Deal.objects.bulk_create(deals, batch_size=batch_size)
+    DealStageChange.objects.bulk_create(
+        (
+            DealStageChange(deal_id=d.pk, to_stage_id=d.pipeline_stage_id, changed_at=d.stage_entered_at, reason="import")
+            for d in deals
+        ),
+        batch_size=2000,
+    )
     return len(deals)
 
 
 def deals_copy_bulk(
     *, columns: Sequence[str], rows: Sequence[Sequence[Any]], now: dt.datetime, progress: Progress, label: str
 ) -> int:
-    """Stream new deals given as tuples of `columns` (COPY on PostgreSQL)."""
-    rows_copy(model=Deal, columns=columns, rows=rows, now=now, progress=progress, label=label)
+    """Stream new deals given as tuples of `columns` (COPY on PostgreSQL); each enters its pipeline stage."""
+    columns, placed = _StageMap().place_rows(columns=columns, rows=rows)
+    last = Deal.objects.aggregate(last=Max("pk"))["last"] or 0
+    rows_copy(model=Deal, columns=columns, rows=placed, now=now, progress=progress, label=label)
+    deals_stage_history_start_bulk(after_pk=last)
     return len(rows)
 
 
 def deals_update_bulk(*, deals: Sequence[Deal], fields: Sequence[str], batch_size: int = BULK_UPDATE_BATCH) -> int:
-    """Write the given fields of many stored deals with one bulk_update; returns the rows matched."""
+    """Write the given fields of many stored deals with one bulk_update; returns the rows matched.
+
+    A deal whose open/won/lost status changes moves to its pipeline's first stage of that kind (with history).
+    """
+    fields = list(fields)
+    if "stage" in fields:
+        stages = _StageMap()
+        now = timezone.now()
+        moves = []
+        for deal in deals:
+            before = deal.pipeline_stage_id
+            if stages.place(deal, at=deal.closed_at or now):
+                moves.append(
+                    DealStageChange(
+                        deal_id=deal.pk, from_stage_id=before, to_stage_id=deal.pipeline_stage_id,
+                        changed_at=deal.stage_entered_at or now, reason="import",
+                    )
+                )
+        fields += [f for f in ("pipeline", "pipeline_stage", "stage_entered_at") if f not in fields]
+        with transaction.atomic():
+            matched = Deal.objects.bulk_update(deals, fields, batch_size=batch_size)
+            DealStageChange.objects.bulk_create(moves, batch_size=2000)
+        return matched
     return Deal.objects.bulk_update(deals, fields, batch_size=batch_size)
+
+
+def deals_stage_history_start_bulk(*, after_pk: int = 0) -> int:
+    """Give each deal (above a key) without stage history its entry into its current stage."""
+    missing = Deal.objects.filter(pk__gt=after_pk).filter(
+        ~Exists(DealStageChange.objects.filter(deal_id=OuterRef("pk")))
+    )
+    rows = [
+        DealStageChange(deal_id=pk, to_stage_id=stage_id, changed_at=entered or created, reason="import")
+        for pk, stage_id, entered, created in missing.values_list(
+            "pk", "pipeline_stage_id", "stage_entered_at", "created_at"
+        ).iterator(chunk_size=CHUNK)
+    ]
+    DealStageChange.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+# ---- pipelines: the default one, and where a deal of a given status stands in one ----
+
+
+@transaction.atomic
+def crm_defaults_ensure() -> None:
+    """Recreate the built-in activity kinds and the default pipeline when missing (after a database flush)."""
+    for key, label, touch, position in BUILTIN_ACTIVITY_KINDS:
+        ActivityType.objects.get_or_create(
+            key=key, defaults={"label": label, "counts_as_touch": touch, "builtin": True, "position": position}
+        )
+    if not Pipeline.objects.exists():
+        pipeline = Pipeline.objects.create(name=DEFAULT_PIPELINE, is_default=True)
+        PipelineStage.objects.bulk_create(
+            PipelineStage(pipeline=pipeline, name=name, position=i, probability=p, kind=kind)
+            for i, (name, p, kind) in enumerate(DEFAULT_PIPELINE_STAGES)
+        )
+
+
+def pipeline_default() -> Pipeline:
+    """The default pipeline (a data migration made "Sales"; admins may make another the default)."""
+    pipeline = Pipeline.objects.filter(is_default=True).first()
+    if pipeline is None:
+        raise NotFound("No default pipeline: an admin must mark one as the default.", field="pipeline", value=None)
+    return pipeline
+
+
+def pipeline_stage_first(*, pipeline: Pipeline, kind: str) -> PipelineStage:
+    """The first active stage of this kind (open, won, lost) in the pipeline."""
+    stage = (
+        PipelineStage.objects.filter(pipeline=pipeline, kind=kind, is_active=True).order_by("position", "id").first()
+    )
+    if stage is None:
+        raise ValidationFailed(
+            f"The pipeline {pipeline.name!r} has no {kind} stage.", field="pipeline_stage", value=kind
+        )
+    return stage
+
+
+class _StageMap:
+    """Places bulk-loaded deals on a pipeline stage matching their open/won/lost status (two queries, once)."""
+
+    def __init__(self) -> None:
+        self.kind_of: dict[int, str] = {}
+        self.first: dict[tuple[int, str], int] = {}
+        self.default = 0
+        # Walked last to first, so the first stage of each kind is the one left in `first`.
+        for pk, pipeline_id, kind, is_default in (
+            PipelineStage.objects.filter(is_active=True)
+            .order_by("-position", "-id")
+            .values_list("pk", "pipeline_id", "kind", "pipeline__is_default")
+        ):
+            self.kind_of[pk] = kind
+            self.first[(pipeline_id, kind)] = pk
+            self.default = pipeline_id if is_default else self.default
+        if not self.default:
+            raise NotFound("No default pipeline: an admin must mark one as the default.", field="pipeline", value=None)
+
+    def stage_for(self, pipeline_id: int | None, kind: str) -> tuple[int, int]:
+        pipeline_id = pipeline_id or self.default
+        stage = self.first.get((pipeline_id, kind))
+        if stage is None:
+            raise ValidationFailed(f"pipeline #{pipeline_id} has no {kind} stage", field="pipeline_stage", value=kind)
+        return pipeline_id, stage
+
+    def place(self, deal: Deal, at: dt.datetime | None = None) -> bool:
+        """Set the deal's pipeline stage when it has none or its kind differs from its status; True if moved."""
+        if deal.pipeline_stage_id is not None and self.kind_of.get(deal.pipeline_stage_id) == deal.stage:
+            return False
+        deal.pipeline_id, deal.pipeline_stage_id = self.stage_for(deal.pipeline_id, deal.stage)
+        deal.stage_entered_at = at or deal.closed_at or deal.created_at
+        return True
+
+    def place_rows(
+        self, *, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if "pipeline_stage_id" in columns:
+            return list(columns), [tuple(r) for r in rows]
+        stage_at = columns.index("stage") if "stage" in columns else None
+        closed_at = columns.index("closed_at") if "closed_at" in columns else None
+        created_at = columns.index("created_at") if "created_at" in columns else None
+        out = []
+        for row in rows:
+            kind = row[stage_at] if stage_at is not None else DealStage.OPEN
+            pipeline_id, stage_id = self.stage_for(None, kind)
+            entered = (row[closed_at] if closed_at is not None else None) or (
+                row[created_at] if created_at is not None else None
+            )
+            out.append((*row, pipeline_id, stage_id, entered))
+        return [*columns, "pipeline_id", "pipeline_stage_id", "stage_entered_at"], out
 
 
 def lost_reasons_create_bulk(*, reasons: Sequence[LostReason], batch_size: int | None = None) -> int:

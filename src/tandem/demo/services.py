@@ -23,6 +23,7 @@ from tandem.crm.models import Activity, Deal, Person
 from tandem.crm.services import (
     Transition,
     activities_log_bulk,
+    crm_defaults_ensure,
     deals_assign_owner_bulk,
     people_change_stage_bulk,
     people_phones_set_bulk,
@@ -100,6 +101,7 @@ def database_reset(*, reason: str) -> None:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     call_command("flush", interactive=False, verbosity=0)
     roles_sync()
+    crm_defaults_ensure()
     event_record(kind="database.flushed", subject_type="core.database", reason=reason)
 
 
@@ -192,13 +194,20 @@ def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], use
     for chunk in chunked(deal_ids):
         for external_id, pk in Deal.objects.filter(external_id__in=chunk).values_list("external_id", "pk"):
             deal_pks[external_id or ""] = pk
+    # An activity is with the person's company too, so the account page lists it.
+    account_pks: dict[str, int | None] = {}
+    emails = sorted({a.email for a in company.activities})
+    for chunk in chunked(emails):
+        for email, account_id in Person.objects.filter(email__in=chunk).values_list("email", "account_id"):
+            account_pks[email] = account_id
     rows = [
         Activity(
             person_id=person_pks[a.email],
             deal_id=deal_pks.get(a.deal_id) if a.deal_id else None,
             user_id=users[a.user].pk,
-            kind=a.kind,
+            kind_id=a.kind,
             outcome=a.outcome,
+            account_id=account_pks.get(a.email),
             occurred_at=a.occurred_at,
             duration_minutes=a.duration_minutes,
             notes=a.notes,

@@ -308,7 +308,7 @@ def scoring_dataset(
     ev_person = np.concatenate([ev_person, np.fromiter((a[0] for a in ac), dtype=np.int64, count=len(ac))])
     ev_time = np.fromiter((_seconds(t[1]) for t in tp), dtype=np.float64, count=len(tp))
     ev_time = np.concatenate([ev_time, np.fromiter((_seconds(a[1]) for a in ac), dtype=np.float64, count=len(ac))])
-    kinds = [t[2] for t in tp] + [ACTIVITY_PREFIX + a[2] for a in ac]
+    kinds = [t[2] for t in tp] + [ACTIVITY_PREFIX + str(a[2]) for a in ac]
     channels = [t[3] for t in tp] + [""] * len(ac)
     campaigns = [t[4] or "" for t in tp] + [""] * len(ac)
     at = index_of(ev_person)
