@@ -30,7 +30,7 @@ PASSWORD = "browser-test-pass-1"
 ROLES = [
     ("admin", "ada", "/home/admin/", "System overview"),
     ("marketing", "mia", "/home/marketing/", "Marketing overview"),
-    ("sales_rep", "rex", "/home/rep/", "My pipeline"),
+    ("sales_rep", "rex", "/home/rep/", "My day"),
     ("sales_manager", "max", "/home/manager/", "Team pipeline"),
     ("viewer", "vic", "/home/viewer/", "Company funnel"),
 ]

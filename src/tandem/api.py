@@ -50,16 +50,26 @@ def _register() -> None:
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
     from tandem.capture.intake.api import router as intake_router
-    from tandem.crm.api import deals_router, lost_reasons_router
+    from tandem.crm.accounts.api import router as accounts_router
+    from tandem.crm.activities.api import router as activities_router
+    from tandem.crm.agenda.api import router as tasks_router
+    from tandem.crm.api import lost_reasons_router
     from tandem.crm.api import router as crm_router
+    from tandem.crm.pipelines.api import deals_router
+    from tandem.crm.pipelines.api import router as pipelines_router
     from tandem.enablement.api import router as enablement_router
     from tandem.enablement.requests.api import router as collateral_router
     from tandem.feedback.api import router as feedback_router
     from tandem.lifecycle.api import router as lifecycle_router
     from tandem.scoring.api import router as scoring_router
+    from tandem.search.api import router as search_router
 
     api.add_router("/", crm_router)
     api.add_router("/", deals_router)
+    api.add_router("/", pipelines_router)
+    api.add_router("/", activities_router)
+    api.add_router("/", accounts_router)
+    api.add_router("/", tasks_router)
     api.add_router("/", capture_router)
     api.add_router("/", imports_router)
     api.add_router("/", intake_router)
@@ -74,6 +84,7 @@ def _register() -> None:
     api.add_router("/", dashboard_router)
     api.add_router("/", collateral_router)
     api.add_router("/", campaigns_router)
+    api.add_router("/", search_router)
 
 
 _register()

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "tandem.users",
     "tandem.crm",
     "tandem.campaigns",
+    "tandem.search",
     "tandem.scoring",
     "tandem.lifecycle",
     "tandem.feedback",

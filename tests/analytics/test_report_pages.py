@@ -108,8 +108,9 @@ def test_report_pages_query_counts_are_pinned(client, django_assert_num_queries)
     client.force_login(UserFactory(role=Role.VIEWER))
     client.get("/")  # session and user loaded once outside the count
     selectors_reports._CACHE.clear()
-    # when / then: session + user + 5 fingerprint + stage changes + segment
-    with django_assert_num_queries(9):
+    # when / then: session + user + 5 fingerprint + stage changes + segment, and the deal stages: pipelines, the
+    # default one, its stages, reach per stage, lost from each, in each now
+    with django_assert_num_queries(15):
         assert client.get("/reports/funnel/?by=channel").status_code == 200
     # touchpoints, won deals, stage changes, first deals' created_at (opportunity fallback)
     with django_assert_num_queries(11):

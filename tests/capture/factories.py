@@ -18,6 +18,13 @@ SAMPLE: dict[str, str] = {
         "C-1,Spring webinar,webinar,2025-03-01,2025-03-31,1200.00,event,,,Live demo of the dashboard,EMEA\n"
         "C-2,Search ads,paid_search,2025-01-01,,350.50,promotion,20% off the first year,2025-02-15,,\n"
     ),
+    "campaign_costs.csv": (
+        "campaign_id,spent_on,spent_until,amount,note\n"
+        "C-1,2025-02-20,,500.00,Booth deposit\n"
+        'C-1,2025-03-01,2025-03-31,700.00,"Webinar platform, March"\n'
+        "C-2,2025-01-01,2025-01-31,200.00,January clicks\n"
+        "C-2,2025-02-01,2025-02-15,150.50,February clicks\n"
+    ),
     "people.csv": (
         "email,first_name,last_name,company,industry,company_size,country,job_title,created_at,persona\n"
         "ana@acme.example,Ana,Lopez,Acme,software,51-200,ES,CTO,2025-03-02T09:00:00Z,builder\n"
@@ -37,6 +44,12 @@ SAMPLE: dict[str, str] = {
         "D-1,ana@acme.example,12000.00,won,2025-04-01T10:00:00Z,2025-05-15T16:00:00Z,\n"
         "D-2,bo@gmail.com,800.00,lost,2025-04-03T10:00:00Z,2025-04-20T10:00:00Z,No budget\n"
         "D-3,cy@acme.example,5000.50,open,2025-04-10T10:00:00Z,,\n"
+    ),
+    "activities.csv": (
+        "activity_id,email,kind,occurred_at,outcome,direction,duration_minutes,subject,notes,deal_id,user\n"
+        'A-1,ana@acme.example,call,2025-03-13T10:00:00Z,connected,outbound,15,Discovery,"Wants pricing, and SSO",D-1,\n'
+        "A-2,bo@gmail.com,email,2025-03-06T09:00:00Z,sent,outbound,,Welcome,,,\n"
+        'A-3,cy@acme.example,note,2025-04-11T10:00:00Z,,,,,"Met at the fair\nFollow up in May",,\n'
     ),
     "questions.csv": (
         "email,asked_at,text,theme\n"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.capture.bundle import (
     DEFAULT_CAMPAIGN_KIND,
     MAX_LENGTH,
@@ -30,7 +30,8 @@ from tandem.capture.bundle import (
     size_band_normalize,
     slug_normalize,
 )
-from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand
+from tandem.crm.models import Account, Activity, ActivityType, Deal, LostReason, Person, SizeBand
+from tandem.users.models import User
 from tests.capture.factories import SAMPLE, bundle_write_files
 
 UTC = dt.UTC
@@ -172,6 +173,8 @@ def test_max_lengths_match_the_models():
         ("campaigns.csv", "name"): (Campaign, "name"),
         ("campaigns.csv", "channel"): (Campaign, "channel"),
         ("campaigns.csv", "offer"): (Campaign, "offer"),
+        ("campaign_costs.csv", "campaign_id"): (Campaign, "external_id"),
+        ("campaign_costs.csv", "note"): (CampaignCost, "note"),
         ("people.csv", "email"): (Person, "email"),
         ("people.csv", "first_name"): (Person, "first_name"),
         ("people.csv", "last_name"): (Person, "last_name"),
@@ -184,6 +187,11 @@ def test_max_lengths_match_the_models():
         ("touchpoints.csv", "kind"): (Touchpoint, "kind"),
         ("deals.csv", "deal_id"): (Deal, "external_id"),
         ("deals.csv", "lost_reason"): (LostReason, "name"),
+        ("activities.csv", "activity_id"): (Activity, "external_id"),
+        ("activities.csv", "kind"): (ActivityType, "key"),
+        ("activities.csv", "subject"): (Activity, "subject"),
+        ("activities.csv", "deal_id"): (Deal, "external_id"),
+        ("activities.csv", "user"): (User, "username"),
     }
     # when
     checked = {

@@ -25,16 +25,18 @@ def test_import_bundle_prints_the_counts(db, tmp_path):
     call_command("import", "bundle", str(tmp_path), stdout=out, stderr=io.StringIO())
     # then
     lines = out.getvalue().splitlines()
-    assert lines[:7] == [
+    assert lines[:9] == [
         "file                 created   updated  unchanged",
         "campaigns.csv              2         0          0",
+        "campaign_costs.csv         4         0          0",
         "people.csv                 3         0          0",
         "touchpoints.csv            5         0          0",
         "deals.csv                  3         0          0",
+        "activities.csv             3         0          0",
         "questions.csv              2         0          0",
         "(accounts)                 2         0          0",
     ]
-    assert lines[7] == "stage changes written: 7; lost reasons created: 1"
+    assert lines[9] == "stage changes written: 7; lost reasons created: 1"
     assert Person.objects.count() == 3
 
 
@@ -80,8 +82,9 @@ def test_export_bundle_writes_the_five_files(db, tmp_path):
     call_command("export", "bundle", str(tmp_path / "out"), stdout=out)
     # then
     assert bundle_read_files(tmp_path / "out") == {name: text.encode() for name, text in SAMPLE.items()}
-    assert out.getvalue().splitlines()[:2] == [
+    assert out.getvalue().splitlines()[:3] == [
         "campaigns.csv              2 rows",
+        "campaign_costs.csv         4 rows",
         "people.csv                 3 rows",
     ]
 

@@ -123,9 +123,14 @@ def test_import_mappings_lists_shipped_and_saved(db):
     assert names == [
         ["name", "kind", "source"],
         ["hubspot", "people", "shipped"],
+        ["hubspot-calls", "activities", "shipped"],
+        ["hubspot-emails", "activities", "shipped"],
+        ["hubspot-meetings", "activities", "shipped"],
         ["olist-deals", "deals", "shipped"],
         ["olist-mql", "people", "shipped"],
         ["salesforce", "people", "shipped"],
+        ["salesforce-events", "activities", "shipped"],
+        ["salesforce-tasks", "activities", "shipped"],
         ["webinars", "people", "saved"],
         ["x-education", "people", "shipped"],
     ]

@@ -278,7 +278,8 @@ def test_unknown_mapping_name_and_wrong_kind_are_refused(db):
         mapping_resolve(name="olist-deals", kind="people", headers=HEADERS)
     # then
     assert unknown.value.message == (
-        "no mapping named 'nope' (known: auto, hubspot, olist-deals, olist-mql, salesforce, x-education)"
+        "no mapping named 'nope' (known: auto, hubspot, hubspot-calls, hubspot-emails, hubspot-meetings, "
+        "olist-deals, olist-mql, salesforce, salesforce-events, salesforce-tasks, x-education)"
     )
     assert wrong.value.message == "mapping 'olist-deals' is for deals, not people"
 

@@ -136,9 +136,14 @@ def test_api_lists_mappings_and_missing_job_is_404(client, marketer):
     # then
     assert [m["name"] for m in mappings.json()] == [
         "hubspot",
+        "hubspot-calls",
+        "hubspot-emails",
+        "hubspot-meetings",
         "olist-deals",
         "olist-mql",
         "salesforce",
+        "salesforce-events",
+        "salesforce-tasks",
         "x-education",
     ]
     assert missing.status_code == 404

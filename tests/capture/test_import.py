@@ -32,9 +32,11 @@ def test_import_creates_every_row(db, tmp_path):
     # then
     assert _counts(result) == {
         "campaigns.csv": (2, 0, 0),
+        "campaign_costs.csv": (4, 0, 0),
         "people.csv": (3, 0, 0),
         "touchpoints.csv": (5, 0, 0),
         "deals.csv": (3, 0, 0),
+        "activities.csv": (3, 0, 0),
         "questions.csv": (2, 0, 0),
     }
     assert (result.accounts.created, result.lost_reasons_created, result.stage_changes) == (2, 1, 7)
@@ -149,9 +151,11 @@ def test_second_import_of_the_same_bundle_changes_nothing(db, tmp_path):
     # then
     assert _counts(again) == {
         "campaigns.csv": (0, 0, 2),
+        "campaign_costs.csv": (0, 0, 4),
         "people.csv": (0, 0, 3),
         "touchpoints.csv": (0, 0, 5),
         "deals.csv": (0, 0, 3),
+        "activities.csv": (0, 0, 3),
         "questions.csv": (0, 0, 2),
     }
     assert (again.accounts.created, again.accounts.updated, again.accounts.unchanged) == (0, 0, 2)
@@ -351,7 +355,7 @@ def test_an_empty_cell_never_clears_what_an_account_knows(db, tmp_path):
 
 def test_a_bundle_of_deals_alone_refers_to_stored_people(db, tmp_path):
     # given people imported first, then a bundle whose people.csv is only a header
-    bundle_write_files(tmp_path, deals=None)
+    bundle_write_files(tmp_path, deals=None, activities=None)
     bundle_import(directory=tmp_path)
     only_deals = tmp_path / "deals"
     bundle_write_files(
@@ -383,8 +387,9 @@ def test_free_mail_without_a_company_gets_no_account(db, tmp_path):
 def test_a_small_import_takes_a_fixed_number_of_queries(db, tmp_path, django_assert_num_queries):
     # given
     bundle_write_files(tmp_path)
-    # when / then: reads in chunks, one insert (or COPY) per table, one stage-change batch, one event
-    with django_assert_num_queries(23):
+    # when / then: reads in chunks, one insert (or COPY) per table, one stage-change batch, one event; activities
+    # take four (the kinds, the stored activities, the deals they name, one insert)
+    with django_assert_num_queries(32):
         bundle_import(directory=tmp_path)
 
 
@@ -416,7 +421,9 @@ def test_a_campaign_kind_written_another_way_is_read_and_an_empty_one_is_the_def
         "P-1,Promo,email,,,, PROMOTION ,,,\n"
         "E-1,Empty,email,,,,,,,\n"
     )
-    bundle_write_files(tmp_path, campaigns=campaigns, touchpoints=None, deals=None, questions=None)
+    bundle_write_files(
+        tmp_path, campaigns=campaigns, campaign_costs=None, touchpoints=None, deals=None, activities=None, questions=None
+    )
     # when
     bundle_import(directory=tmp_path)
     # then
@@ -429,7 +436,7 @@ def test_a_campaign_kind_written_another_way_is_read_and_an_empty_one_is_the_def
 
 def test_an_old_bundle_without_calendar_columns_imports_with_defaults(db, tmp_path):
     # given a campaigns.csv written before campaigns had calendar fields
-    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, touchpoints=None)
+    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, campaign_costs=None, touchpoints=None)
     # when
     result = bundle_import(directory=tmp_path)
     # then
@@ -454,7 +461,7 @@ def test_an_old_bundle_leaves_stored_calendar_fields_as_they_are(db, tmp_path):
         offer_ends_on=dt.date(2025, 3, 15),
         talking_points="Point one\nPoint two",
     )
-    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, touchpoints=None)
+    bundle_write_files(tmp_path, campaigns=OLD_CAMPAIGNS, campaign_costs=None, touchpoints=None)
     # when
     result = bundle_import(directory=tmp_path)
     # then

@@ -94,9 +94,11 @@ def test_export_of_an_import_gives_back_the_same_rows(db, tmp_path):
     assert bundle_read_files(tmp_path / "out") == {name: text.encode() for name, text in SAMPLE.items()}
     assert result.rows == {
         "campaigns.csv": 2,
+        "campaign_costs.csv": 4,
         "people.csv": 3,
         "touchpoints.csv": 5,
         "deals.csv": 3,
+        "activities.csv": 3,
         "questions.csv": 2,
     }
 

@@ -25,8 +25,8 @@ def test_the_data_page_shows_the_upload_form_and_what_an_export_holds(
 ):
     # given
     client.post("/data/import/", {"archive": bundle_upload(SAMPLE)})
-    # when (session, user, five counts)
-    with django_assert_num_queries(7):
+    # when (session, user, a count per file)
+    with django_assert_num_queries(2 + len(FILES)):
         response = client.get("/data/")
     # then
     body = " ".join(response.content.decode().split())
@@ -35,6 +35,7 @@ def test_the_data_page_shows_the_upload_form_and_what_an_export_holds(
     assert 'name="archive"' in body
     assert '<td class="mono">people.csv</td><td class="num">3</td>' in body
     assert '<td class="mono">touchpoints.csv</td><td class="num">5</td>' in body
+    assert '<td class="mono">campaign_costs.csv</td><td class="num">4</td>' in body
     assert 'href="/data/export/"' in body
 
 

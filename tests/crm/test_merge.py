@@ -18,7 +18,7 @@ from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
-QUERIES = 40
+QUERIES = 41
 PAGE_QUERIES = 4
 
 
@@ -380,3 +380,16 @@ def test_merge_page_shows_the_refusal_for_the_same_person(client, db):
     assert response.status_code == 422
     assert f"person #{first.pk} cannot be merged with itself" in response.content.decode()
     assert _snapshot() == before
+
+
+def test_merge_keeps_the_survivors_role_when_both_are_on_one_deal(db):
+    # given both people on one deal, with different roles
+    survivor = PersonFactory(email="ann@acme.example")
+    duplicate = PersonFactory(email="a.lee@acme.example")
+    deal = DealFactory(person=survivor)
+    DealContact.objects.create(deal=deal, person=survivor, role="champion")
+    DealContact.objects.create(deal=deal, person=duplicate, role="user")
+    # when
+    merged = person_merge(survivor=survivor, duplicate=duplicate)
+    # then one role is left on the deal: the survivor's
+    assert list(DealContact.objects.values_list("deal_id", "person_id", "role")) == [(deal.pk, merged.pk, "champion")]

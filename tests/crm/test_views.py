@@ -187,8 +187,9 @@ def test_person_page_shows_firmographics_journey_history_deals_activities_questi
     Question.objects.create(
         person=person, asked_at=T0, text="Does it do SSO?", heard_by=rep, is_objection=True
     )
-    # when: session, user, perms (user, group), person, touchpoints, stage history, deals, activities, questions
-    with django_assert_num_queries(10):
+    # when: session, user, perms (user, group), person, touchpoints, stage history, deals, activities, questions,
+    # and the activity kinds the quick-log box offers
+    with django_assert_num_queries(11):
         response = client.get(f"/people/{person.pk}/")
     # then
     body = " ".join(response.content.decode().split())

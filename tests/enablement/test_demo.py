@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tandem.crm.models import Person
+from tandem.crm.models import Deal, Person
 from tandem.enablement.models import Asset, ContentUse, Persona, Product
 from tandem.enablement.selectors import person_persona
 
@@ -34,8 +34,10 @@ def test_the_demo_seeds_personas_that_match_its_people_and_a_library_in_use(db, 
     people = [p for p in Person.objects.exclude(custom_fields__persona="") if p.custom_fields.get("persona") in named][:40]
     assert people
     assert all(person_persona(person_id=p.pk).persona.name == p.custom_fields["persona"] for p in people)  # type: ignore[union-attr]
-    # and reps used content on deals
-    assert ContentUse.objects.filter(deal__isnull=False).count() > 10
+    # and reps used content on some of the deals (about a third are drawn; a small demo has few deals)
+    on_deals = ContentUse.objects.filter(deal__isnull=False)
+    assert 0 < on_deals.count() < Deal.objects.filter(person__isnull=False).count()
+    assert all(u.deal.person_id == u.person_id for u in on_deals.select_related("deal"))
     # and the rep's library hides the expired price list
     rep = Client()
     assert rep.login(username="rep", password="tandem-demo")

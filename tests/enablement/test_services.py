@@ -94,7 +94,7 @@ def test_a_use_on_a_call_takes_the_calls_time_and_deal_and_can_be_rated_later():
     # given a call on a deal
     rep = UserFactory()
     deal = DealFactory()
-    call = Activity.objects.create(person=deal.person, deal=deal, user=rep, kind="call", occurred_at=AT)
+    call = Activity.objects.create(person=deal.person, deal=deal, user=rep, kind_id="call", occurred_at=AT)
     asset = AssetFactory()
     # when the rep records the asset on the call, then says it helped
     use = content_use_record(asset=asset, person=deal.person, activity=call, by_user=rep)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ from django.test import Client
 
 from tandem.core.errors import ValidationFailed
 from tandem.core.models import Event
+from tandem.lifecycle.editors import definition_form_from_spec
 from tandem.lifecycle.models import DefinitionVersion
 from tandem.lifecycle.selectors import definition_current, definitions_history
 from tandem.lifecycle.services import definition_publish
@@ -95,34 +95,36 @@ def test_every_role_reads_the_definitions_page_in_plain_words(django_assert_num_
     definition_publish(stage="mql", spec=SPEC_V2, reason="Sales asked for fit", by_user=UserFactory(role=Role.ADMIN))
     client = _client(Role.VIEWER)
     # when the viewer opens the page
-    with django_assert_num_queries(5):  # session, user, two permission reads, versions with their authors
+    with django_assert_num_queries(6):  # session, user, two permission reads, versions with their authors, open proposals
         response = client.get("/definitions/")
-    # then the current definition, the history with why and what changed show, and no publish form
+    # then the current definition, the history with why and what changed show, and neither publish nor propose
     body = response.content.decode()
     assert response.status_code == 200
     assert "Fit grade is B or better" in body
     assert "Sales asked for fit" in body
     assert "Changed: At least 5 touchpoints in the last 30 days (was: At least 3 touchpoints in the last 30 days)" in body
-    assert 'value="publish"' not in body
-    assert client.post("/definitions/", {"stage": "mql", "spec": "{}", "reason": "x"}).status_code == 403
+    assert 'value="publish"' not in body and 'value="propose"' not in body
+    fields = definition_form_from_spec(stage="mql", spec=SPEC_V2).to_post()
+    assert client.post("/definitions/", {**fields, "action": "publish", "reason": "x"}).status_code == 403
+    assert client.post("/definitions/", {**fields, "action": "propose", "reason": "x"}).status_code == 403
 
 
 def test_an_admin_publishes_from_the_page_and_sees_errors_at_the_field() -> None:
-    # given an admin on the page
+    # given an admin on the page, editing the SQL definition (publishing it promotes nobody)
     client = _client(Role.ADMIN)
-    assert 'value="publish"' in client.get("/definitions/").content.decode()
-    # when the JSON is broken, then when a criterion is bad, then when it is right
-    broken = client.post("/definitions/", {"stage": "mql", "spec": "{not json", "reason": "x"})
-    bad = dict(SPEC_V2, any=[{"id": "demo", "type": "touchpoint", "kinds": ["demo_request"], "days": -3}])
-    bad_days = client.post("/definitions/", {"stage": "mql", "spec": json.dumps(bad), "reason": "x"})
-    good = client.post("/definitions/", {"stage": "mql", "spec": json.dumps(SPEC_V2), "reason": "Fit matters"})
-    # then the first two come back at the definition box with the field named; the last publishes v2
-    assert broken.status_code == 422 and 'id="spec-error"' in broken.content.decode()
-    assert "not valid JSON" in broken.content.decode()
+    assert 'value="publish"' in client.get("/definitions/?stage=sql").content.decode()
+    spec = {"all": [{"id": "call", "type": "touchpoint", "kinds": ["call"], "days": 60}]}
+    fields = definition_form_from_spec(stage="sql", spec=spec).to_post()
+    # when a window is not a number, then when it is right
+    bad_days = client.post("/definitions/", {**fields, "c0-days": "sixty", "reason": "x", "action": "publish"})
+    good = client.post("/definitions/", {**fields, "reason": "Calls in two months", "action": "publish"})
+    # then the first comes back at the clause's input with the field and value named; the second publishes v2
+    body = bad_days.content.decode()
     assert bad_days.status_code == 422
-    assert "days: " in bad_days.content.decode() and 'id="spec-error"' in bad_days.content.decode()
-    assert good.status_code == 302 and good["Location"] == "/definitions/#mql-v2"
-    assert definition_current(stage="mql").version == 2  # type: ignore[union-attr]
+    assert '<span class="field-msg" id="c0-days-error">days: &#x27;days&#x27; must be a whole number. (value: sixty)</span>' in body
+    assert 'value="sixty"' in body  # kept as typed
+    assert good.status_code == 302 and good["Location"] == "/definitions/?stage=sql#sql-v2"
+    assert definition_current(stage="sql").version == 2  # type: ignore[union-attr]
 
 
 def test_the_api_lists_definitions_and_only_admins_publish() -> None:

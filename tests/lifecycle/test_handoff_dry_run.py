@@ -16,7 +16,8 @@ from django.test import Client
 from tandem.campaigns.models import Touchpoint
 from tandem.crm.models import Person
 from tandem.crm.services import person_change_stage
-from tandem.lifecycle.selectors import definition_current, definition_dry_run, definitions_history
+from tandem.lifecycle.editors import definition_form_from_spec
+from tandem.lifecycle.selectors import definition_current, definition_dry_run
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.users.factories import UserFactory
@@ -78,23 +79,27 @@ def test_a_stricter_definition_in_the_dry_run_drops_the_engagement_mql(history: 
 
 
 def test_every_role_can_dry_run_from_the_page(history: None) -> None:
-    # given a viewer
+    # given a viewer and the demo-request-only definition in the editor's fields
     client = Client()
     client.force_login(UserFactory(role=Role.VIEWER))
-    spec = json.dumps(definitions_history()["mql"][0].spec)
-    # when they dry-run the current definition, then a broken one
-    ok = client.post("/definitions/", {"action": "dry_run", "stage": "mql", "spec": spec})
-    bad = client.post(
-        "/definitions/",
-        {"action": "dry_run", "stage": "mql", "spec": json.dumps({"any": [{"type": "touchpoint", "kinds": [], "days": 3}]})},
-    )
-    # then the monthly table shows, the error names the field, and the viewer has no publish button
+    fields = definition_form_from_spec(
+        stage="mql", spec={"any": [{"id": "demo", "type": "touchpoint", "kinds": ["demo_request"], "days": 30}]}
+    ).to_post()
+    # when they dry-run it, then one without a touchpoint kind
+    ok = client.post("/definitions/", {**fields, "action": "dry_run"})
+    bad = client.post("/definitions/", {**fields, "c0-kinds": "", "action": "dry_run"})
+    # then both definitions show side by side per month (v1 had March's MQL too), nobody would be promoted now,
+    # the error names the field at its input, and the viewer can neither publish nor propose
     body = ok.content.decode()
     assert ok.status_code == 200
-    assert "Dry run: 2 MQLs, 1 of them reached SQL, 1 won" in body
-    assert "<td>2026-02</td>" in body
-    assert 'value="publish"' not in body
-    assert bad.status_code == 422 and "kinds: " in bad.content.decode()
+    assert "<td>2026-01</td>" in body and "<td>2026-03</td>" in body
+    assert [(r.month, r.current.mqls if r.current else 0, r.proposed.mqls if r.proposed else 0) for r in ok.context["compare"].rows] == [
+        ("2026-01", 1, 1), ("2026-02", 0, 0), ("2026-03", 1, 0),
+    ]
+    assert "Publishing promotes 0 people to MQL at once" in body
+    assert 'value="publish"' not in body and 'value="propose"' not in body
+    assert bad.status_code == 422
+    assert 'id="c0-kinds-error">kinds: A touchpoint criterion needs the kind of touchpoint.' in bad.content.decode()
 
 
 def test_the_definition_command_shows_publishes_and_dry_runs(history: None, tmp_path: Path) -> None:

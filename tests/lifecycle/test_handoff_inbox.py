@@ -14,7 +14,7 @@ from tandem.core.models import Event
 from tandem.crm.models import Person, StageChange
 from tandem.crm.services import person_change_stage
 from tandem.lifecycle.models import RoutingState
-from tandem.lifecycle.selectors import campaign_rejections, inbox_items
+from tandem.lifecycle.selectors import campaign_rejections, inbox_page
 from tandem.lifecycle.services import mql_accept, mql_reject, people_qualify, routing_publish
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
@@ -69,13 +69,14 @@ def test_the_inbox_shows_the_mql_with_its_business_hours_deadline(team: Any) -> 
     client = Client()
     client.force_login(ann)
     # when the owner reads the inbox (at Monday 17:00, then Tuesday 12:00)
-    items = inbox_items(user=ann, now=MONDAY_4PM + dt.timedelta(hours=1))
-    late = inbox_items(user=ann, now=dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC))
-    body = client.get("/inbox/").content.decode()
+    items = inbox_page(user=ann, now=MONDAY_4PM + dt.timedelta(hours=1)).items
+    late = inbox_page(user=ann, now=dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC)).items
+    body = client.get("/inbox/?age=all").content.decode()
     # then the deadline is Tuesday 12:00, pending before and overdue at the minute
     assert [(i.person.pk, i.deadline, i.overdue) for i in items] == [(lead.pk, dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC), False)]
     assert late[0].overdue is True
-    assert 'data-deadline="2026-06-16T12:00:00+00:00"' in body
+    # and the page (read long after) shows it overdue since that deadline, in the reader's time zone (UTC)
+    assert 'data-state="overdue"' in body and "was due Tue 16 Jun, 12:00" in body
     assert "Has a &#x27;demo_request&#x27; touchpoint in the last 30 days" in body
 
 
@@ -129,11 +130,12 @@ def test_only_admins_publish_routing_rules_and_errors_name_the_field(team: Any) 
     admin, rep = Client(), Client()
     admin.force_login(UserFactory(role=Role.ADMIN))
     rep.force_login(UserFactory(role=Role.SALES_REP))
-    # when both post rules, the admin with a bad kind
-    refused = rep.post("/routing/", {"spec": '{"rules": []}', "reason": "x"})
-    bad = admin.post("/routing/", {"spec": '{"rules": [{"id": "x", "kind": "lottery"}]}', "reason": "x"})
+    # when both post rules from the editor's fields, the admin with a bad kind
+    fields = {"r0-kind": "round_robin", "r0-id": "rr", "r0-label": "Everyone", "r0-target": f"team:{team[0].pk}", "reason": "x"}
+    refused = rep.post("/routing/", {**fields, "action": "publish"})
+    bad = admin.post("/routing/", {**fields, "r0-kind": "lottery", "action": "publish"})
     shown = rep.get("/routing/").content.decode()
-    # then the rep is refused, the admin sees the field named, and everyone reads the rules in words
+    # then the rep is refused, the admin sees the kind and value named, and everyone reads the rules in words
     assert refused.status_code == 403
-    assert bad.status_code == 422 and "kind" in bad.content.decode()
+    assert bad.status_code == 422 and "Unknown routing rule kind (value: lottery)." in bad.content.decode()
     assert "Everyone: everyone goes to round-robin in team" in shown

@@ -45,7 +45,7 @@ def history() -> Any:
     Person.objects.filter(pk=a.pk).update(latest_campaign=spring)
     for p in (a, b):
         person_change_stage(person=p, to_stage="mql", at=MONDAY_10)
-    Activity.objects.create(person=a, user=ann, kind="call", occurred_at=MONDAY_10 + dt.timedelta(hours=1))
+    Activity.objects.create(person=a, user=ann, kind_id="call", occurred_at=MONDAY_10 + dt.timedelta(hours=1))
     person_change_stage(person=a, to_stage="sal", at=MONDAY_10 + dt.timedelta(hours=2))
     person_change_stage(person=a, to_stage="sql", at=MONDAY_10 + dt.timedelta(days=3))
     person_change_stage(person=b, to_stage="recycled", at=MONDAY_10 + dt.timedelta(days=8))
@@ -78,9 +78,9 @@ def test_the_report_command_and_the_page_give_the_same_numbers(history: Any, dja
     out = io.StringIO()
     # when the report runs as JSON for June and the page is opened for June
     call_command("report", "sla", "--format", "json", "--from", "2026-06-01", "--to", "2026-06-30", stdout=out)
-    # session, user, two permission reads, the policy (page and scorecard), its history, then one query per
-    # table the scorecard reads (teams' calendars included): whatever the number of MQLs
-    with django_assert_num_queries(14):
+    # session, user, two permission reads, the policy (page and scorecard), its history, open proposals, then
+    # one query per table the scorecard reads (teams' calendars included): whatever the number of MQLs
+    with django_assert_num_queries(15):
         page = client.get("/sla/?from=2026-06-01&to=2026-06-30")
     bad = client.get("/sla/?from=June")
     # then both show Ann's line; bad dates are refused naming the field
@@ -97,13 +97,15 @@ def test_admins_publish_the_sla_policy_from_the_page() -> None:
     admin.force_login(UserFactory(role=Role.ADMIN))
     rep.force_login(UserFactory(role=Role.SALES_REP))
     # when the rep tries, the admin sends a bad value, then a good policy
-    refused = rep.post("/sla/", {"spec": "{}", "reason": "x"})
-    bad = admin.post("/sla/", {"spec": json.dumps({"min_attempts": 0}), "reason": "x"})
-    good = admin.post("/sla/", {"spec": json.dumps({"first_touch_hours": 2, "mql_target_per_month": 40}), "reason": "Tighter"})
+    fields = {"first_touch_hours": "2", "min_attempts": "3", "attempt_days": "7", "mql_target_per_month": "40", "reason": "Tighter"}
+    refused = rep.post("/sla/", {**fields, "action": "publish"})
+    bad = admin.post("/sla/", {**fields, "min_attempts": "0", "action": "publish"})
+    good = admin.post("/sla/", {**fields, "action": "publish"})
     shown = rep.get("/sla/").content.decode()
-    # then only the admin's good policy is in force, and everyone reads it
+    # then only the admin's good policy is in force, and everyone reads it; the mistake is named at its input
     assert refused.status_code == 403
-    assert bad.status_code == 422 and "min_attempts" in bad.content.decode()
+    assert bad.status_code == 422
+    assert 'id="min_attempts-error">min_attempts: At least one attempt is required before disqualifying. (value: 0)' in bad.content.decode()
     assert good.status_code == 302
     assert "Sales touches every MQL within 2 business hours of the hand-off." in shown
     assert "Marketing delivers at least 40 MQLs per month." in shown and "Tighter" in shown

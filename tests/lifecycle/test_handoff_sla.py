@@ -76,7 +76,7 @@ def test_a_touch_in_time_means_no_breach() -> None:
     rep = UserFactory(role=Role.SALES_REP, team=TeamFactory(name="Berlin", time_zone="Europe/Berlin"))
     sla_policy_publish(spec={"first_touch_hours": 2}, reason="Faster", by_user=None)
     person = _mql_owned_by(rep)
-    Activity.objects.create(person=person, user=rep, kind="call", occurred_at=DEADLINE)
+    Activity.objects.create(person=person, user=rep, kind_id="call", occurred_at=DEADLINE)
     # when the check runs after the deadline
     found = sla_breaches_detect(now=DEADLINE + dt.timedelta(hours=1))
     # then there is no breach and no notification

@@ -126,7 +126,7 @@ def test_an_untouched_mql_is_rerouted_to_another_rep_n_business_hours_after_its_
     sla_policy_publish(spec={"first_touch_hours": 2, "reroute_after_hours": 3}, reason="Re-route", by_user=None)
     person = _mql(ann)
     touched = _mql(ann, first="Tom")
-    Activity.objects.create(person=touched, user=ann, kind="call", occurred_at=DEADLINE + dt.timedelta(hours=1))
+    Activity.objects.create(person=touched, user=ann, kind_id="call", occurred_at=DEADLINE + dt.timedelta(hours=1))
     # breach due Tuesday 10:00 Berlin; re-route due 3 business hours later, Tuesday 13:00 Berlin = 11:00 UTC
     due = dt.datetime(2026, 6, 16, 11, 0, tzinfo=dt.UTC)
     sla_breaches_detect(now=DEADLINE)

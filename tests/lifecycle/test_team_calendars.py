@@ -23,7 +23,7 @@ from tandem.lifecycle.business_hours import (
     holidays_parse,
     shifts_parse,
 )
-from tandem.lifecycle.selectors import inbox_items
+from tandem.lifecycle.selectors import inbox_page
 from tandem.lifecycle.services import (
     DEFAULT_CALENDAR,
     calendar_for_team,
@@ -106,7 +106,7 @@ def test_the_breach_is_detected_at_the_exact_minute_in_the_owners_team_calendar(
     assert (holiday, early, on_time) == ([], [], [person.pk])
     assert Event.objects.get(kind="sla.first_touch_breached").occurred_at == deadline
     # and the rep's inbox shows the same deadline
-    assert [i.deadline for i in inbox_items(user=rep, now=deadline)] == [deadline]
+    assert [i.deadline for i in inbox_page(user=rep, now=deadline).items] == [deadline]
 
 
 def test_setting_a_calendar_is_recorded_and_bad_input_or_non_admins_change_nothing() -> None:

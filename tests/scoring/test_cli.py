@@ -10,7 +10,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from tandem.crm.models import Deal, DealStage
+from tandem.crm.models import DealStage
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
 from tests.crm.factories import DealFactory, PersonFactory
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from tandem.crm.models import Deal, DealStage
+from tandem.crm.models import DealStage
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
 from tandem.users.models import Role
 from tests.crm.factories import DealFactory, PersonFactory

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -32,6 +33,8 @@ class Campaign(TimeStampedModel):
     started_on = models.DateField(null=True, blank=True)
     ended_on = models.DateField(null=True, blank=True)
     budget = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # The total of the campaign's cost entries (CampaignCost), kept by campaigns.services in the same
+    # transaction as every entry written or deleted: pages and totals read it without summing.
     actual_cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     utm_source = models.CharField(max_length=120, blank=True, default="")
     utm_medium = models.CharField(max_length=120, blank=True, default="")
@@ -65,6 +68,42 @@ class Campaign(TimeStampedModel):
     @property
     def talking_point_list(self) -> list[str]:
         return [line.strip(" -•\t") for line in self.talking_points.splitlines() if line.strip(" -•\t")]
+
+
+class CampaignCost(models.Model):
+    """One amount a campaign cost: an invoice, a day's ad spend, a booth fee; unit economics reads these by date."""
+
+    # The (campaign, spent_on, id) index below serves every lookup by campaign: no index of its own.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="costs", db_index=False)
+    spent_on = models.DateField()
+    # An entry for a span of days (a monthly invoice, a cost known only as a total) is spread evenly over
+    # spent_on..spent_until, both included; an entry for one day leaves it empty.
+    spent_until = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True, default="")
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="campaign_cost_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(spent_until__isnull=True) | Q(spent_until__gt=models.F("spent_on")),
+                name="campaign_cost_until_after_on",
+            ),
+        ]
+        indexes = [
+            # The campaign page lists its entries newest first, a keyset page at a time.
+            models.Index(fields=["campaign", "spent_on", "id"], name="campaign_cost_list"),
+            # Reports read the entries of a period.
+            models.Index(fields=["spent_on"], name="campaign_cost_day"),
+        ]
+        ordering = ["-spent_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.spent_on}"
 
 
 class Touchpoint(models.Model):

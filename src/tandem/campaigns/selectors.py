@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
+from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 
 
 def campaign_count() -> int:
@@ -51,27 +56,142 @@ def campaign_for_utm(*, utm: dict[str, str]) -> Campaign | None:
 def campaign_by_ref(*, ref: str) -> Campaign | None:
     """A campaign named by its id in Tandem or its id in an outside system."""
     ref = ref.strip()
-    if not ref:
+    # PostgreSQL cannot compare text holding NUL, and no id is beyond a signed 64-bit integer.
+    if not ref or "\x00" in ref:
         return None
     found = Campaign.objects.filter(external_id=ref).first()
-    if found is None and ref.isdigit():
+    if found is None and ref.isascii() and ref.isdigit() and 0 < int(ref) <= MAX_ID:
         found = Campaign.objects.filter(pk=int(ref)).first()
     return found
 
 
-def campaign_list(*, status: str = "", channel: str = "") -> list[Any]:
-    """Campaigns with their touchpoint and first-touch people counts, drafts to review first."""
-    from django.db.models import Case, Count, IntegerField, Value, When
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+COST_PAGE_SIZE = 20
+NEWEST = "newest"  # campaigns: the latest created first
+COSTS = "spent"  # cost entries: the latest spent first
 
-    rows = Campaign.objects.annotate(
-        n_touchpoints=Count("touchpoints", distinct=True),
-        review_first=Case(When(status=Campaign.Status.DRAFT, then=Value(0)), default=Value(1), output_field=IntegerField()),
+
+@dataclass(frozen=True)
+class Page:
+    """One keyset page of a list; the cursors are None where there is nothing further."""
+
+    items: list[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _keyset_page(*, queryset: QuerySet[Any], order: str, field: str, cursor: str, limit: int) -> Page:
+    """A page of rows sorted by (field, id) descending; `field` is "id" or a date column."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", field="limit", value=limit)
+    keys = (field, "id") if field != "id" else ("id",)
+    forward, backward = [f"-{k}" for k in keys], list(keys)
+    boundary = cursor_decode(cursor, order=order) if cursor else None
+    qs = queryset.order_by(*forward)
+    if boundary is not None:
+        if field == "id":
+            after = Q(id__gt=boundary.id) if boundary.backward else Q(id__lt=boundary.id)
+        else:
+            try:
+                key = dt.date.fromisoformat(boundary.key)
+            except ValueError:
+                raise ValidationFailed(f"cursor {cursor!r} is not a valid page cursor", field="cursor", value=cursor) from None
+            # (key, id) beyond the boundary, spelled so that the (key, id) index bounds the scan.
+            if boundary.backward:
+                after = Q(**{f"{field}__gte": key}) & (Q(**{f"{field}__gt": key}) | Q(id__gt=boundary.id))
+            else:
+                after = Q(**{f"{field}__lte": key}) & (Q(**{f"{field}__lt": key}) | Q(id__lt=boundary.id))
+        qs = queryset.filter(after).order_by(*(backward if boundary.backward else forward))
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    items = rows[:limit]
+    going_back = boundary is not None and boundary.backward
+    if going_back:
+        items.reverse()
+    if not items:
+        return Page(items=[], next_cursor=None, prev_cursor=None)
+    has_next = True if going_back else more
+    has_prev = more if going_back else boundary is not None
+
+    def text(row: Any) -> str:
+        value = getattr(row, field)
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+    first, last = items[0], items[-1]
+    return Page(
+        items=items,
+        next_cursor=cursor_encode(Cursor(order, text(last), last.pk)) if has_next else None,
+        prev_cursor=cursor_encode(Cursor(order, text(first), first.pk, backward=True)) if has_prev else None,
     )
+
+
+def campaign_page(*, status: str = "", channel: str = "", cursor: str = "", limit: int = PAGE_SIZE) -> Page:
+    """A page of campaigns, the latest created first, with their touchpoint counts; filtered by status and channel."""
+    from tandem.crm.channels import CHANNEL_LABELS
+
+    if status and status not in Campaign.Status.values:
+        raise ValidationFailed(f"unknown status {status!r}", field="status", value=status)
+    if channel and channel not in CHANNEL_LABELS:
+        raise ValidationFailed(f"unknown channel {channel!r}", field="channel", value=channel)
+    rows = Campaign.objects.all()
     if status:
         rows = rows.filter(status=status)
     if channel:
         rows = rows.filter(channel=channel)
-    return list(rows.order_by("review_first", F("started_on").desc(nulls_last=True), "name", "id"))
+    # Counted per row of the page (the touchpoint_campaign index), not grouped over every touchpoint.
+    touches = Touchpoint.objects.filter(campaign=OuterRef("pk")).order_by().values("campaign").annotate(n=Count("id")).values("n")
+    rows = rows.annotate(n_touchpoints=Coalesce(Subquery(touches), 0))
+    return _keyset_page(queryset=rows, order=NEWEST, field="id", cursor=cursor, limit=limit)
+
+
+def campaign_draft_count() -> int:
+    """How many draft campaigns wait for review (made from unknown UTM tags, or cloned)."""
+    return Campaign.objects.filter(status=Campaign.Status.DRAFT).count()
+
+
+def campaign_drafts(*, limit: int = 10) -> list[Campaign]:
+    """The oldest drafts waiting for review."""
+    return list(Campaign.objects.filter(status=Campaign.Status.DRAFT).order_by("id")[:limit])
+
+
+def campaign_costs_page(*, campaign_id: int, cursor: str = "", limit: int = COST_PAGE_SIZE) -> Page:
+    """A campaign's cost entries, the latest spent first, with who entered them."""
+    rows = CampaignCost.objects.filter(campaign_id=campaign_id).select_related("entered_by")
+    return _keyset_page(queryset=rows, order=COSTS, field="spent_on", cursor=cursor, limit=limit)
+
+
+def campaign_cost_get(*, campaign_id: int, cost_id: int) -> CampaignCost:
+    """One cost entry of a campaign, or a 404 naming the id."""
+    found = CampaignCost.objects.select_related("campaign").filter(pk=cost_id, campaign_id=campaign_id).first()
+    if found is None:
+        raise NotFound(f"campaign {campaign_id} has no cost entry {cost_id}", field="cost_id", value=cost_id)
+    return found
+
+
+SPEND_KEYS = ("channel", "campaign", "all")
+
+
+def campaign_cost_spans(
+    *, by: str = "all", date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> list[tuple[str, dt.date, dt.date, Decimal]]:
+    """Cost entries touching [date_from, date_to], summed by the database per key (a campaign's channel, its
+    name, or "" for all) and span of days: (key, first day, last day, amount), for reports to spread by day."""
+    if by not in SPEND_KEYS:
+        raise ValidationFailed(f"by must be one of {', '.join(SPEND_KEYS)}, got {by!r}", field="by", value=by)
+    rows = CampaignCost.objects.all()
+    if date_to is not None:
+        rows = rows.filter(spent_on__lte=date_to)
+    if date_from is not None:
+        rows = rows.filter(Q(spent_on__gte=date_from) | Q(spent_until__gte=date_from))
+    key = {"channel": "campaign__channel", "campaign": "campaign__name"}.get(by)
+    fields = (key, "spent_on", "spent_until") if key else ("spent_on", "spent_until")
+    grouped = rows.order_by().values(*fields).annotate(total=Sum("amount")).values_list(*fields, "total")
+    out: list[tuple[str, dt.date, dt.date, Decimal]] = []
+    for values in grouped:
+        name, first, last, total = values if key else ("", *values)
+        out.append((str(name or ""), first, last or first, total or Decimal("0.00")))
+    return out
 
 
 def campaign_get(*, campaign_id: int) -> Campaign:
@@ -178,3 +298,17 @@ def person_journey(*, person: Any) -> tuple[list[Touchpoint], bool]:
         .order_by("-occurred_at", "-id")[: JOURNEY_LIMIT + 1]
     )
     return recent[:JOURNEY_LIMIT][::-1], len(recent) > JOURNEY_LIMIT
+
+
+ACCOUNT_TOUCHPOINTS_LIMIT = 20
+
+
+def account_touchpoints(*, account: Any) -> tuple[list[Touchpoint], int]:
+    """The latest touchpoints of an account's people, newest first, and how many there are (the account page)."""
+    touches = Touchpoint.objects.filter(person__account_id=account.pk)
+    latest = list(
+        touches.select_related("campaign", "person").order_by("-occurred_at", "-id")[:ACCOUNT_TOUCHPOINTS_LIMIT]
+    )
+    # Counted only when the page is full: a small account's list already says how many there are.
+    total = touches.count() if len(latest) == ACCOUNT_TOUCHPOINTS_LIMIT else len(latest)
+    return latest, total

@@ -29,14 +29,17 @@ from tandem.crm.stages import Stage, rank
 Progress = Callable[[str, int, int], None]
 
 CAMPAIGNS = "campaigns.csv"
+CAMPAIGN_COSTS = "campaign_costs.csv"
 PEOPLE = "people.csv"
 TOUCHPOINTS = "touchpoints.csv"
 DEALS = "deals.csv"
+ACTIVITIES = "activities.csv"
 QUESTIONS = "questions.csv"
-FILES: tuple[str, ...] = (CAMPAIGNS, PEOPLE, TOUCHPOINTS, DEALS, QUESTIONS)
+FILES: tuple[str, ...] = (CAMPAIGNS, CAMPAIGN_COSTS, PEOPLE, TOUCHPOINTS, DEALS, ACTIVITIES, QUESTIONS)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     CAMPAIGNS: ("campaign_id", "name", "channel", "started_on", "ended_on", "cost"),
+    CAMPAIGN_COSTS: ("campaign_id", "spent_on", "spent_until", "amount", "note"),
     PEOPLE: (
         "email",
         "first_name",
@@ -50,6 +53,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     TOUCHPOINTS: ("email", "occurred_at", "channel", "campaign_id", "kind"),
     DEALS: ("deal_id", "email", "amount", "stage", "created_at", "closed_at", "lost_reason"),
+    ACTIVITIES: (
+        "activity_id",
+        "email",
+        "kind",
+        "occurred_at",
+        "outcome",
+        "direction",
+        "duration_minutes",
+        "subject",
+        "notes",
+        "deal_id",
+        "user",
+    ),
     QUESTIONS: ("email", "asked_at", "text"),
 }
 
@@ -63,6 +79,7 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 # not by the database halfway through the write (tests keep these equal to the models' max_length).
 MAX_LENGTH: dict[str, dict[str, int]] = {
     CAMPAIGNS: {"campaign_id": 120, "name": 200, "channel": 40, "offer": 200},
+    CAMPAIGN_COSTS: {"campaign_id": 120, "note": 200},
     PEOPLE: {
         "email": 254,
         "first_name": 100,
@@ -75,14 +92,21 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
     },
     TOUCHPOINTS: {"channel": 40, "kind": 24},
     DEALS: {"deal_id": 120, "lost_reason": 120},
+    ACTIVITIES: {"activity_id": 120, "kind": 24, "subject": 200, "deal_id": 120, "user": 150},
     QUESTIONS: {},
 }
+
+# Files whose rows keep no custom fields, so an extra column would be lost on the way back out.
+NO_CUSTOM_COLUMNS: frozenset[str] = frozenset({CAMPAIGN_COSTS, ACTIVITIES})
+# The longest activity anyone logs (crm.activities.services.DURATION_MAX_MINUTES; a test keeps them equal).
+ACTIVITY_MAX_MINUTES = 24 * 60
+ACTIVITY_DIRECTIONS = ("inbound", "outbound")
 
 DEAL_STAGES = ("open", "won", "lost")
 DEFAULT_TOUCHPOINT_KIND = "other"
 # Campaign.kind's default (tests keep them equal): what an empty kind cell means.
 DEFAULT_CAMPAIGN_KIND = "campaign"
-# Deal.amount and Campaign.actual_cost are DECIMAL(14, 2).
+# Deal.amount, Campaign.actual_cost and CampaignCost.amount are DECIMAL(14, 2).
 _AMOUNT_LIMIT = Decimal(10) ** 12
 _CENT = Decimal("0.01")
 # Rows created in Tandem without an external id are exported under this id, and found again by it.
@@ -119,13 +143,31 @@ class CampaignRow:
     channel: str
     started_on: dt.date | None
     ended_on: dt.date | None
-    cost: Decimal
+    # The campaign's total cost; None for an empty cell (the total of its cost entries stands).
+    cost: Decimal | None
     kind: str = DEFAULT_CAMPAIGN_KIND
     offer: str = ""
     offer_ends_on: dt.date | None = None
     talking_points: str = ""
     custom: dict[str, str] = field(default_factory=dict)
     line: int = 0
+
+
+@dataclass(slots=True)
+class CostRow:
+    """One cost entry of a campaign: an amount spent on a day, or spread over spent_on..spent_until."""
+
+    campaign_id: str
+    spent_on: dt.date
+    spent_until: dt.date | None
+    amount: Decimal
+    note: str
+    custom: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+
+    def key(self) -> tuple[str, dt.date, dt.date | None, Decimal, str]:
+        """What identifies an entry: a bundle's entries have no id, so the whole row is the key."""
+        return (self.campaign_id, self.spent_on, self.spent_until, self.amount, self.note)
 
 
 @dataclass(slots=True)
@@ -171,6 +213,26 @@ class DealRow:
 
 
 @dataclass(slots=True)
+class ActivityRow:
+    """A call, e-mail, meeting or note; `user` is the username of who did it, `deal_id` a deals.csv id."""
+
+    activity_id: str
+    email: str
+    email_key: str
+    kind: str
+    occurred_at: dt.datetime
+    outcome: str
+    direction: str
+    duration_minutes: int | None
+    subject: str
+    notes: str
+    deal_id: str
+    user: str
+    custom: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(slots=True)
 class QuestionRow:
     email: str
     email_key: str
@@ -186,9 +248,11 @@ class Bundle:
     absent_columns the optional standard columns its header left out."""
 
     campaigns: list[CampaignRow] = field(default_factory=list)
+    campaign_costs: list[CostRow] = field(default_factory=list)
     people: list[PersonRow] = field(default_factory=list)
     touchpoints: list[TouchpointRow] = field(default_factory=list)
     deals: list[DealRow] = field(default_factory=list)
+    activities: list[ActivityRow] = field(default_factory=list)
     questions: list[QuestionRow] = field(default_factory=list)
     custom_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -196,9 +260,11 @@ class Bundle:
     def counts(self) -> dict[str, int]:
         return {
             CAMPAIGNS: len(self.campaigns),
+            CAMPAIGN_COSTS: len(self.campaign_costs),
             PEOPLE: len(self.people),
             TOUCHPOINTS: len(self.touchpoints),
             DEALS: len(self.deals),
+            ACTIVITIES: len(self.activities),
             QUESTIONS: len(self.questions),
         }
 
@@ -543,7 +609,7 @@ def _read_campaigns(rows: Iterator[_Row], *, kinds: Sequence[str]) -> list[Campa
                 channel=row.slug("channel"),
                 started_on=started_on,
                 ended_on=ended_on,
-                cost=row.amount("cost", required=False),
+                cost=row.amount("cost") if row.text("cost") else None,
                 kind=kind,
                 offer=row.text("offer"),
                 offer_ends_on=row.date("offer_ends_on"),
@@ -553,6 +619,48 @@ def _read_campaigns(rows: Iterator[_Row], *, kinds: Sequence[str]) -> list[Campa
             )
         )
     return out
+
+
+def _read_campaign_costs(rows: Iterator[_Row]) -> list[CostRow]:
+    out: list[CostRow] = []
+    for row in rows:
+        campaign_id = row.text("campaign_id", required=True)
+        spent_on = row.date("spent_on")
+        if spent_on is None:
+            raise row.error("spent_on", "", "value is missing")
+        spent_until = row.date("spent_until")
+        if spent_until is not None and spent_until < spent_on:
+            raise row.error(
+                "spent_until", str(spent_until), f"spent_until {spent_until} is before spent_on {spent_on}"
+            )
+        out.append(
+            CostRow(
+                campaign_id=campaign_id,
+                spent_on=spent_on,
+                # A span ending on its first day is a one-day entry, as Tandem stores it.
+                spent_until=spent_until if spent_until and spent_until > spent_on else None,
+                amount=row.amount("amount"),
+                note=row.text("note"),
+                line=row.line,
+            )
+        )
+    return out
+
+
+def costs_new(*, given: Sequence[CostRow], stored: Iterable[tuple[Any, ...]]) -> tuple[list[CostRow], int]:
+    """The entries of `given` not yet stored, counted with multiplicity (a row the file holds twice and the
+    database once is new once); and how many of `given` were stored already. `stored` holds CostRow.key()s."""
+    have: dict[tuple[Any, ...], int] = {}
+    for key in stored:
+        have[key] = have.get(key, 0) + 1
+    new: list[CostRow] = []
+    for row in given:
+        key = row.key()
+        if have.get(key, 0) > 0:
+            have[key] -= 1
+        else:
+            new.append(row)
+    return new, len(given) - len(new)
 
 
 def _read_people(rows: Iterator[_Row], *, size_bands: Sequence[str]) -> list[PersonRow]:
@@ -651,6 +759,55 @@ def _read_deals(rows: Iterator[_Row]) -> list[DealRow]:
     return out
 
 
+def _read_activities(rows: Iterator[_Row], *, outcomes: Sequence[str] | None) -> list[ActivityRow]:
+    out: list[ActivityRow] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        activity_id = row.text("activity_id", required=True)
+        _unique(row=row, column="activity_id", key=activity_id, seen=seen)
+        email, key = row.email()
+        outcome = slug_normalize(row.text("outcome"))
+        if outcome and outcomes is not None and outcome not in outcomes:
+            raise row.error(
+                "outcome",
+                row.text("outcome"),
+                f"unknown outcome {row.text('outcome')!r} (one of {', '.join(outcomes)})",
+            )
+        direction = row.text("direction").lower()
+        if direction and direction not in ACTIVITY_DIRECTIONS:
+            raise row.error(
+                "direction", row.text("direction"), f"unknown direction {direction!r} (inbound or outbound)"
+            )
+        minutes_text = row.text("duration_minutes")
+        minutes: int | None = None
+        if minutes_text:
+            if not minutes_text.isdigit() or int(minutes_text) > ACTIVITY_MAX_MINUTES:
+                raise row.error(
+                    "duration_minutes",
+                    minutes_text,
+                    f"must be whole minutes from 0 to {ACTIVITY_MAX_MINUTES}, got {minutes_text!r}",
+                )
+            minutes = int(minutes_text)
+        out.append(
+            ActivityRow(
+                activity_id=activity_id,
+                email=email,
+                email_key=key,
+                kind=row.slug("kind"),
+                occurred_at=row.moment("occurred_at"),
+                outcome=outcome,
+                direction=direction,
+                duration_minutes=minutes,
+                subject=row.text("subject"),
+                notes=row.text("notes"),
+                deal_id=row.text("deal_id"),
+                user=row.text("user"),
+                line=row.line,
+            )
+        )
+    return out
+
+
 def _read_questions(rows: Iterator[_Row]) -> list[QuestionRow]:
     out: list[QuestionRow] = []
     for row in rows:
@@ -674,8 +831,10 @@ def bundle_read(
     size_bands: Sequence[str],
     campaign_kinds: Sequence[str],
     progress: Progress | None = None,
+    activity_outcomes: Sequence[str] | None = None,
 ) -> Bundle:
-    """Read and check every file of a bundle folder; the first bad row raises a BundleError."""
+    """Read and check every file of a bundle folder; the first bad row raises a BundleError. An activity's
+    outcome must be one of `activity_outcomes` when given."""
     if not directory.is_dir():
         raise BundleError("is not a folder", file=str(directory), value=str(directory))
     if not (directory / PEOPLE).is_file():
@@ -683,9 +842,11 @@ def bundle_read(
     bundle = Bundle()
     readers: dict[str, Callable[[Iterator[_Row]], list[Any]]] = {
         CAMPAIGNS: lambda rows: _read_campaigns(rows, kinds=campaign_kinds),
+        CAMPAIGN_COSTS: _read_campaign_costs,
         PEOPLE: lambda rows: _read_people(rows, size_bands=size_bands),
         TOUCHPOINTS: _read_touchpoints,
         DEALS: _read_deals,
+        ACTIVITIES: lambda rows: _read_activities(rows, outcomes=activity_outcomes),
         QUESTIONS: _read_questions,
     }
     for file, read in readers.items():
@@ -694,6 +855,15 @@ def bundle_read(
             bundle.custom_columns[file] = ()
             continue
         header, rows = table
+        if file in NO_CUSTOM_COLUMNS and header.custom_at:
+            name = header.custom_at[0][0]
+            raise BundleError(
+                f"unknown column {name!r}: {file} has only the columns {', '.join(COLUMNS[file])}",
+                file=file,
+                line=1,
+                column=name,
+                value=name,
+            )
         bundle.custom_columns[file] = tuple(name for name, _ in header.custom_at)
         bundle.absent_columns[file] = header.absent
         parsed = read(rows)
@@ -704,26 +874,39 @@ def bundle_read(
 
 
 def bundle_referenced_emails(*, bundle: Bundle) -> set[str]:
-    """Normalised emails that touchpoints, deals and questions name but people.csv does not hold."""
-    named = {r.email_key for rows in (bundle.touchpoints, bundle.deals, bundle.questions) for r in rows}
+    """Normalised emails that touchpoints, deals, activities and questions name but people.csv does not hold."""
+    named = {
+        r.email_key for rows in (bundle.touchpoints, bundle.deals, bundle.activities, bundle.questions) for r in rows
+    }
     return named - {p.email_key for p in bundle.people}
 
 
 def bundle_referenced_campaign_ids(*, bundle: Bundle) -> set[str]:
-    """Campaign ids that touchpoints name but campaigns.csv does not hold."""
-    named = {t.campaign_id for t in bundle.touchpoints if t.campaign_id}
+    """Campaign ids that touchpoints and cost entries name but campaigns.csv does not hold."""
+    named = {t.campaign_id for t in bundle.touchpoints if t.campaign_id} | {c.campaign_id for c in bundle.campaign_costs}
     return named - {c.campaign_id for c in bundle.campaigns}
 
 
 def bundle_check_references(
     *, bundle: Bundle, emails_in_database: set[str], campaign_ids_in_database: set[str]
 ) -> None:
-    """Refuse a touchpoint, deal or question whose person or campaign is neither in the bundle nor stored."""
+    """Refuse a touchpoint, deal or question whose person or campaign is neither in the bundle nor stored, and a
+    cost entry of an unknown campaign."""
     emails = {p.email_key for p in bundle.people} | emails_in_database
     campaigns = {c.campaign_id for c in bundle.campaigns} | campaign_ids_in_database
-    rows: list[tuple[str, Sequence[TouchpointRow | DealRow | QuestionRow]]] = [
+    for cost in bundle.campaign_costs:
+        if cost.campaign_id not in campaigns:
+            raise BundleError(
+                f"campaign {cost.campaign_id!r} is neither in {CAMPAIGNS} nor in the database",
+                file=CAMPAIGN_COSTS,
+                line=cost.line,
+                column="campaign_id",
+                value=cost.campaign_id,
+            )
+    rows: list[tuple[str, Sequence[TouchpointRow | DealRow | ActivityRow | QuestionRow]]] = [
         (TOUCHPOINTS, bundle.touchpoints),
         (DEALS, bundle.deals),
+        (ACTIVITIES, bundle.activities),
         (QUESTIONS, bundle.questions),
     ]
     for file, items in rows:
@@ -766,13 +949,22 @@ def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
                 item.channel,
                 date_format(item.started_on),
                 date_format(item.ended_on),
-                amount_format(item.cost),
+                "" if item.cost is None else amount_format(item.cost),
                 item.kind,
                 item.offer,
                 date_format(item.offer_ends_on),
                 item.talking_points,
             ]
             key: tuple[Any, ...] = (item.campaign_id,)
+        elif file == CAMPAIGN_COSTS:
+            cells = [
+                item.campaign_id,
+                date_format(item.spent_on),
+                date_format(item.spent_until),
+                amount_format(item.amount),
+                item.note,
+            ]
+            key = (item.campaign_id, cells[1], cells[2], item.amount, item.note)
         elif file == PEOPLE:
             cells = [
                 item.email,
@@ -800,6 +992,21 @@ def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
                 item.lost_reason,
             ]
             key = (item.deal_id,)
+        elif file == ACTIVITIES:
+            cells = [
+                item.activity_id,
+                item.email,
+                item.kind,
+                datetime_format(item.occurred_at),
+                item.outcome,
+                item.direction,
+                "" if item.duration_minutes is None else str(item.duration_minutes),
+                item.subject,
+                item.notes,
+                item.deal_id,
+                item.user,
+            ]
+            key = (item.activity_id,)
         else:
             cells = [item.email, datetime_format(item.asked_at), item.text]
             key = (item.email_key, item.asked_at, item.text, extra)
@@ -809,7 +1016,7 @@ def _table_rows(bundle: Bundle, file: str) -> tuple[list[str], list[list[str]]]:
 
 
 def bundle_write(*, directory: Path, bundle: Bundle, progress: Progress | None = None) -> dict[str, int]:
-    """Write all five files in canonical form (a header even when empty); returns rows per file."""
+    """Write every file in canonical form (a header even when empty); returns rows per file."""
     directory.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for file in FILES:

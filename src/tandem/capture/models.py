@@ -127,6 +127,7 @@ class ImportKind(models.TextChoices):
     PEOPLE = "people", "People"
     TOUCHPOINTS = "touchpoints", "Touchpoints"
     DEALS = "deals", "Deals"
+    ACTIVITIES = "activities", "Activities"
 
 
 class ImportMapping(TimeStampedModel):

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.capture.bundle import (
+    ACTIVITIES,
+    CAMPAIGN_COSTS,
     CAMPAIGNS,
     DEALS,
     PEOPLE,
     QUESTIONS,
     TOUCHPOINTS,
+    ActivityRow,
     Bundle,
     CampaignRow,
+    CostRow,
     DealRow,
     PersonRow,
     QuestionRow,
@@ -21,7 +25,7 @@ from tandem.capture.bundle import (
     export_id,
 )
 from tandem.core.bulk import chunked
-from tandem.crm.models import Deal, Person
+from tandem.crm.models import Activity, Deal, Person
 from tandem.feedback.models import Question
 from tandem.users.models import Role
 
@@ -56,20 +60,34 @@ def person_pks_by_email(*, emails: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def campaign_cost_keys(*, campaign_pks: Iterable[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The stored cost entries of these campaigns as (spent_on, spent_until, amount, note), per campaign."""
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for chunk in chunked(sorted(set(campaign_pks))):
+        for pk, *rest in CampaignCost.objects.filter(campaign_id__in=chunk).values_list(
+            "campaign_id", "spent_on", "spent_until", "amount", "note"
+        ):
+            out.setdefault(pk, []).append(tuple(rest))
+    return out
+
+
 def bundle_table_counts() -> dict[str, int]:
     """How many rows an export would write, file by file."""
     with_email = {"person__email_normalized__isnull": False}
     return {
         CAMPAIGNS: Campaign.objects.count(),
+        CAMPAIGN_COSTS: CampaignCost.objects.count(),
         PEOPLE: Person.objects.filter(email_normalized__isnull=False).count(),
         TOUCHPOINTS: Touchpoint.objects.filter(**with_email).count(),
         DEALS: Deal.objects.filter(**with_email).count(),
+        ACTIVITIES: Activity.objects.filter(**with_email).count(),
         QUESTIONS: Question.objects.filter(**with_email).count(),
     }
 
 
 def bundle_load() -> Bundle:
-    """Every campaign, person (with an email), touchpoint, deal and question in the database as bundle rows."""
+    """Every campaign, person (with an email), touchpoint, deal, activity and question in the database as bundle
+    rows."""
     # Dependents are read before what they refer to: rows are only ever added while an export runs, so every
     # person and campaign a touchpoint, deal or question names is in the later reads.
     with_email = {"person__email_normalized__isnull": False}
@@ -88,6 +106,40 @@ def bundle_load() -> Bundle:
         QuestionRow(email, key or "", asked_at, text, custom or {})
         for email, key, asked_at, text, custom in Question.objects.filter(**with_email).values_list(
             "person__email", "person__email_normalized", "asked_at", "text", "custom_fields"
+        )
+    ]
+    activities = [
+        ActivityRow(
+            activity_id=export_id(external_id=external, pk=pk),
+            email=email,
+            email_key=key or "",
+            kind=str(kind),
+            occurred_at=at,
+            outcome=outcome,
+            direction=direction,
+            duration_minutes=minutes,
+            subject=subject,
+            notes=notes,
+            deal_id=export_id(external_id=deal_external, pk=deal) if deal else "",
+            user=username or "",
+        )
+        for pk, external, email, key, kind, at, outcome, direction, minutes, subject, notes, deal, deal_external, username in (
+            Activity.objects.filter(**with_email).values_list(
+                "pk",
+                "external_id",
+                "person__email",
+                "person__email_normalized",
+                "kind_id",
+                "occurred_at",
+                "outcome",
+                "direction",
+                "duration_minutes",
+                "subject",
+                "notes",
+                "deal_id",
+                "deal__external_id",
+                "user__username",
+            )
         )
     ]
     deals = [
@@ -134,6 +186,9 @@ def bundle_load() -> Bundle:
             "custom_fields",
         )
     ]
+    # Before the campaigns, as the other dependents: an entry added meanwhile raises its campaign's total above
+    # the entries exported, which an import reads as one more entry, never as a total below its entries.
+    costs = list(CampaignCost.objects.values_list("campaign_id", "spent_on", "spent_until", "amount", "note"))
     campaigns: list[CampaignRow] = []
     campaign_ids: dict[int, str] = {}
     for c in Campaign.objects.values_list(
@@ -167,8 +222,13 @@ def bundle_load() -> Bundle:
                 custom=c.custom_fields or {},
             )
         )
+    campaign_costs = [
+        CostRow(campaign_ids[campaign], spent_on, spent_until, amount, note)
+        for campaign, spent_on, spent_until, amount, note in costs
+    ]
     return Bundle(
         campaigns=campaigns,
+        campaign_costs=campaign_costs,
         people=people,
         touchpoints=[
             TouchpointRow(
@@ -183,6 +243,7 @@ def bundle_load() -> Bundle:
             for email, key, at, channel, campaign, kind, custom in touchpoints
         ],
         deals=deals,
+        activities=activities,
         questions=questions,
     )
 

@@ -7,6 +7,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -14,8 +15,11 @@ from django.db import DataError, IntegrityError, models, transaction
 from django.utils import timezone
 
 from tandem.campaigns.journeys import Touch
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
+from tandem.campaigns.services import campaign_costs_create_bulk, campaign_totals_refresh_bulk
 from tandem.capture.bundle import (
+    ACTIVITIES,
+    CAMPAIGN_COSTS,
     CAMPAIGNS,
     DEALS,
     FILES,
@@ -24,9 +28,12 @@ from tandem.capture.bundle import (
     TOUCHPOINTS,
     Bundle,
     BundleError,
+    CampaignRow,
+    CostRow,
     DealRow,
     Progress,
     account_key,
+    amount_format,
     bundle_accounts,
     bundle_check_references,
     bundle_read,
@@ -35,6 +42,7 @@ from tandem.capture.bundle import (
     bundle_unzip,
     bundle_write,
     bundle_zip,
+    costs_new,
     custom_items,
     custom_merge,
     lifecycle_moves,
@@ -43,18 +51,31 @@ from tandem.capture.bundle import (
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest
 from tandem.capture.selectors import (
     bundle_load,
+    campaign_cost_keys,
     campaign_pks_by_bundle_id,
     person_pks_by_email,
 )
 from tandem.core.bulk import chunked, rows_copy, silent
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
+from tandem.crm.activities.services import activities_update_bulk, occurred_at_problem
 from tandem.crm.identity import name_key
-from tandem.crm.models import Account, Deal, LostReason, Person, SizeBand, StageChange
+from tandem.crm.models import (
+    Account,
+    Activity,
+    ActivityOutcome,
+    ActivityType,
+    Deal,
+    LostReason,
+    Person,
+    SizeBand,
+    StageChange,
+)
 from tandem.crm.services import (
     Transition,
     accounts_create_bulk,
     accounts_update_bulk,
+    activities_log_bulk,
     deals_copy_bulk,
     deals_update_bulk,
     lost_reasons_create_bulk,
@@ -152,6 +173,7 @@ def bundle_import(
         size_bands=SizeBand.values,
         campaign_kinds=Campaign.Kind.values,
         progress=report,
+        activity_outcomes=ActivityOutcome.values,
     )
     campaign_pks = campaign_pks_by_bundle_id()
     bundle_check_references(
@@ -159,6 +181,7 @@ def bundle_import(
         emails_in_database=set(person_pks_by_email(emails=bundle_referenced_emails(bundle=bundle))),
         campaign_ids_in_database=bundle_referenced_campaign_ids(bundle=bundle) & set(campaign_pks),
     )
+    _check_activities(bundle)
     run = _Run(bundle=bundle, by_user=by_user, progress=report, campaign_pks=campaign_pks)
     try:
         with transaction.atomic():
@@ -184,7 +207,7 @@ def bundle_import_archive(*, archive: IO[bytes], by_user: User | None = None) ->
 
 
 def bundle_export(*, directory: Path, progress: Progress | None = None) -> BundleExportResult:
-    """Write every campaign, person, touchpoint, deal and question of the database as a bundle folder."""
+    """Write every campaign, person, touchpoint, deal, activity and question of the database as a bundle folder."""
     rows = bundle_write(directory=directory, bundle=bundle_load(), progress=progress)
     return BundleExportResult(directory=directory, rows=rows)
 
@@ -209,6 +232,7 @@ def _write(run: _Run) -> None:
         run.people[email].pk = person.pk
     _count_people(run, done.updated)
     _deals(run)
+    _activities(run)
     _questions(run)
     _stages(run)
     if run.result.changed:
@@ -295,6 +319,10 @@ def _lost_reasons_create(reasons: Sequence[LostReason]) -> None:
     lost_reasons_create_bulk(reasons=reasons)
 
 
+# The note of the entry an import adds when a campaign's cost cell exceeds its cost entries.
+COST_FROM_TOTAL = "from the cost column of campaigns.csv, spread over the campaign's days"
+
+
 def _campaigns(run: _Run) -> None:
     rows = run.bundle.campaigns
     columns = run.bundle.custom_columns.get(CAMPAIGNS, ())
@@ -303,6 +331,7 @@ def _campaigns(run: _Run) -> None:
     stored = Campaign.objects.in_bulk(
         [run.campaign_pks[r.campaign_id] for r in rows if r.campaign_id in run.campaign_pks]
     )
+    costs, totals = _costs_plan(run)
     new: list[Campaign] = []
     changes: dict[Campaign, list[str]] = {}
     for row in rows:
@@ -312,7 +341,7 @@ def _campaigns(run: _Run) -> None:
             "channel": row.channel,
             "started_on": row.started_on,
             "ended_on": row.ended_on,
-            "actual_cost": row.cost,
+            "actual_cost": _cost_total(run, row, campaign, costs, totals),
             "kind": row.kind,
             "offer": row.offer,
             "offer_ends_on": row.offer_ends_on,
@@ -333,6 +362,87 @@ def _campaigns(run: _Run) -> None:
     run.campaign_pks.update({c.external_id or "": c.pk for c in new})
     _update(run, Campaign, changes, _campaigns_update, "update campaigns")
     counts.created, counts.updated = len(new), len(changes)
+    _costs_write(run, costs)
+
+
+def _costs_plan(run: _Run) -> tuple[list[CostRow], dict[str, Decimal]]:
+    """The cost entries the import adds (those of campaign_costs.csv not stored yet), and per bundle campaign
+    id the total of its entries once they are added (stored and new)."""
+    named = {c.campaign_id for c in run.bundle.campaign_costs} | {c.campaign_id for c in run.bundle.campaigns}
+    pks = {cid: run.campaign_pks[cid] for cid in named if cid in run.campaign_pks}
+    by_pk = campaign_cost_keys(campaign_pks=pks.values())
+    stored_keys = [(cid, *key) for cid, pk in pks.items() for key in by_pk.get(pk, ())]
+    new, unchanged = costs_new(given=run.bundle.campaign_costs, stored=stored_keys)
+    totals: dict[str, Decimal] = {}
+    for cid, _, _, amount, _ in stored_keys:
+        totals[cid] = totals.get(cid, Decimal("0.00")) + amount
+    for cost in new:
+        totals[cost.campaign_id] = totals.get(cost.campaign_id, Decimal("0.00")) + cost.amount
+    run.result.files[CAMPAIGN_COSTS].unchanged = unchanged
+    return new, totals
+
+
+def _cost_total(
+    run: _Run, row: CampaignRow, campaign: Campaign | None, costs: list[CostRow], totals: dict[str, Decimal]
+) -> Decimal:
+    """The campaign's actual cost after the import: the total of its entries, which the cost cell may raise
+    by one more entry but never lower (an import deletes nothing)."""
+    total = totals.get(row.campaign_id, Decimal("0.00"))
+    if row.cost is None or row.cost == total:
+        return total
+    if row.cost < total:
+        raise BundleError(
+            f"cost {amount_format(row.cost)} is below the campaign's cost entries ({amount_format(total)}): an "
+            "import never removes entries; delete them in Tandem or give the cost of all of them",
+            file=CAMPAIGNS,
+            line=row.line,
+            column="cost",
+            value=amount_format(row.cost),
+        )
+    # A total without entries (an older bundle, a spreadsheet) is spread over the campaign's days, as
+    # reports spread a campaign's one cost before entries existed; a campaign still running, up to today.
+    today = run.now.date()
+    first = row.started_on or row.ended_on or (campaign.created_at.date() if campaign else today)
+    last = row.ended_on or max(first, today)
+    costs.append(
+        CostRow(
+            campaign_id=row.campaign_id,
+            spent_on=first,
+            spent_until=last if last > first else None,
+            amount=row.cost - total,
+            note=COST_FROM_TOTAL,
+            line=row.line,
+        )
+    )
+    totals[row.campaign_id] = row.cost
+    return row.cost
+
+
+def _costs_write(run: _Run, costs: list[CostRow]) -> None:
+    counts = run.result.files[CAMPAIGN_COSTS]
+    if not costs:
+        return
+    by_user = run.by_user if run.by_user is not None and run.by_user.pk else None
+    campaign_costs_create_bulk(
+        costs=[
+            CampaignCost(
+                campaign_id=run.campaign_pks[c.campaign_id],
+                spent_on=c.spent_on,
+                spent_until=c.spent_until,
+                amount=c.amount,
+                note=c.note,
+                entered_by=by_user,
+                entered_at=run.now,
+            )
+            for c in costs
+        ]
+    )
+    run.progress("write campaign costs", len(costs), len(costs))
+    counts.created = len(costs)
+    # Campaigns of campaigns.csv were written with their new total; the others named only by an entry are not.
+    listed = {r.campaign_id for r in run.bundle.campaigns}
+    others = {run.campaign_pks[c.campaign_id] for c in costs if c.campaign_id not in listed}
+    campaign_totals_refresh_bulk(campaign_ids=others, now=run.now)
 
 
 def _accounts(run: _Run) -> None:
@@ -594,6 +704,146 @@ def _lost_reasons(run: _Run, names: set[str]) -> dict[str, int]:
     found.update((r.name, r.pk) for r in new)
     run.result.lost_reasons_created = len(new)
     return found
+
+
+# ---- activities.csv: checked against the kinds, users and deals before the transaction, written after deals ----
+
+
+def _check_activities(bundle: Bundle) -> None:
+    """Refuse an activity of an unknown kind, by an unknown user, of an unknown deal, or dated absurdly."""
+    rows = bundle.activities
+    if not rows:
+        return
+    kinds = set(ActivityType.objects.values_list("key", flat=True))
+    users = set(
+        User.objects.filter(username__in=sorted({r.user for r in rows if r.user})).values_list(
+            "username", flat=True
+        )
+    )
+    named = sorted({r.deal_id for r in rows if r.deal_id} - {d.deal_id for d in bundle.deals})
+    deals = set(_deals_by_bundle_id(named))
+    now = timezone.now()
+    for row in rows:
+        problem = None
+        if row.kind not in kinds:
+            column, value = "kind", row.kind
+            problem = (
+                f"unknown activity kind {row.kind!r} (one of {', '.join(sorted(kinds))}; an admin adds kinds)"
+            )
+        elif row.user and row.user not in users:
+            column, value, problem = "user", row.user, f"no user {row.user!r} (create the user first)"
+        elif row.deal_id and row.deal_id in named and row.deal_id not in deals:
+            column, value = "deal_id", row.deal_id
+            problem = f"deal {row.deal_id!r} is neither in {DEALS} nor in the database"
+        else:
+            column, value = "occurred_at", row.occurred_at.isoformat()
+            problem = occurred_at_problem(at=row.occurred_at, now=now)
+        if problem:
+            raise BundleError(problem, file=ACTIVITIES, line=row.line, column=column, value=value)
+
+
+def _deals_by_bundle_id(ids: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
+    """Stored deals by the id a bundle uses (the external id, or 'tandem-<pk>' for one without): their key,
+    person and account."""
+    found: dict[str, tuple[int, int | None, int | None]] = {}
+    columns = ("pk", "person_id", "account_id")
+    for chunk in chunked(sorted(ids)):
+        for external, *row in Deal.objects.filter(external_id__in=chunk).values_list("external_id", *columns):
+            found[external or ""] = (row[0], row[1], row[2])
+    local = {pk: i for i in ids if i not in found for pk in (local_pk(i),) if pk}
+    for pks in chunked(sorted(local)):
+        for pk, person, account in Deal.objects.filter(pk__in=pks, external_id__isnull=True).values_list(
+            *columns
+        ):
+            found[local[pk]] = (pk, person, account)
+    return found
+
+
+ACTIVITY_FIELDS = (
+    "person_id",
+    "kind_id",
+    "occurred_at",
+    "outcome",
+    "direction",
+    "duration_minutes",
+    "subject",
+    "notes",
+    "deal_id",
+    "user_id",
+)
+
+
+def _activities(run: _Run) -> None:
+    """activities.csv by activity_id: new ones inserted, changed ones updated, through crm's bulk services."""
+    rows = run.bundle.activities
+    counts = run.result.files[ACTIVITIES]
+    if not rows:
+        return
+    ids = sorted({r.activity_id for r in rows})
+    stored: dict[str, Activity] = {}
+    for chunk in chunked(ids):
+        stored.update((a.external_id or "", a) for a in Activity.objects.filter(external_id__in=chunk))
+    local = {pk: i for i in ids if i not in stored for pk in (local_pk(i),) if pk}
+    for pks in chunked(sorted(local)):
+        stored.update((local[a.pk], a) for a in Activity.objects.filter(pk__in=pks, external_id__isnull=True))
+    deals = _deals_by_bundle_id(sorted({r.deal_id for r in rows if r.deal_id}))
+    users = dict(
+        User.objects.filter(username__in=sorted({r.user for r in rows if r.user})).values_list(
+            "username", "pk"
+        )
+    )
+    new: list[Activity] = []
+    changes: dict[Activity, list[str]] = {}
+    for row in rows:
+        person = run.people[row.email_key]
+        deal_pk, deal_person, deal_account = deals.get(row.deal_id, (None, None, None))
+        if (
+            deal_pk is not None
+            and deal_person != person.pk
+            and (deal_account is None or deal_account != person.account_id)
+        ):
+            raise BundleError(
+                f"deal {row.deal_id!r} belongs neither to {row.email} nor to their account",
+                file=ACTIVITIES,
+                line=row.line,
+                column="deal_id",
+                value=row.deal_id,
+            )
+        values = dict(
+            zip(
+                ACTIVITY_FIELDS,
+                (
+                    person.pk,
+                    row.kind,
+                    row.occurred_at,
+                    row.outcome,
+                    row.direction,
+                    row.duration_minutes,
+                    row.subject,
+                    row.notes,
+                    deal_pk,
+                    users.get(row.user) if row.user else None,
+                ),
+                strict=True,
+            )
+        )
+        activity = stored.get(row.activity_id)
+        account = person.account_id or deal_account
+        if activity is None:
+            new.append(Activity(external_id=row.activity_id, account_id=account, **values))
+            continue
+        # A stored activity keeps its account unless it moves to another person or deal.
+        if activity.person_id != person.pk or activity.deal_id != deal_pk:
+            values["account_id"] = account
+        _note(activity, values, changes, counts)
+    for done, batch in enumerate(chunked(new, WRITE_CHUNK), 1):
+        activities_log_bulk(activities=batch)
+        run.progress("write activities", min(done * WRITE_CHUNK, len(new)), len(new))
+    if changes:
+        fields = sorted({name for names in changes.values() for name in names})
+        activities_update_bulk(activities=list(changes), fields=fields, batch_size=UPDATE_BATCH)
+        run.progress("update activities", len(changes), len(changes))
+    counts.created, counts.updated = len(new), len(changes)
 
 
 def _questions(run: _Run) -> None:

@@ -1,4 +1,4 @@
-"""REST endpoints for people and deals: the same selectors and services the web pages use."""
+"""REST endpoints for people and lost reasons (deals: crm/pipelines/api.py): the same selectors and services the web pages use."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from tandem.core.keyset import MAX_ID
 from tandem.crm import selectors, services
 from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.services import (
-    deal_close,
-    deal_create,
     person_change_stage,
     person_create,
     person_update,
@@ -25,7 +23,6 @@ from tandem.crm.services import (
 from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])
-deals_router = Router(tags=["deals"])
 # Lost reasons are what sales tells marketing about lost deals: listed with the feedback endpoints.
 lost_reasons_router = Router(tags=["feedback"])
 
@@ -116,21 +113,19 @@ class DealOut(Schema):
     owner_id: int | None
     amount: Decimal
     currency: str
-    stage: str
+    stage: str = Field(..., description="open, won or lost: the kind of the deal's pipeline stage")
+    pipeline_id: int
+    pipeline_stage_id: int
+    stage_entered_at: dt.datetime | None
+    expected_close_on: dt.date | None
     created_at: dt.datetime
     closed_at: dt.datetime | None
     lost_reason: str | None = Field(None, alias="lost_reason.name")
 
 
-class DealPageOut(Schema):
-    items: list[DealOut]
-    next_cursor: str | None
-    prev_cursor: str | None
-
-
 class ActivityOut(Schema):
     id: int
-    kind: str
+    kind: str = Field(..., alias="kind_id")
     occurred_at: dt.datetime
     user_id: int | None
     outcome: str
@@ -209,34 +204,6 @@ class StageIn(Schema):
     reason: Text2000 = ""
 
 
-class DealQuery(Schema):
-    stage: Text16 = ""
-    owner: Text40 = Field("", description="a user id, or `none` for unassigned")
-    person_id: int | None = Field(None, ge=1, le=MAX_ID)
-    cursor: Text2000 = ""
-    limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
-
-
-class DealIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    person_id: int = Field(..., ge=1, le=MAX_ID)
-    amount: Decimal = Field(..., max_digits=14, decimal_places=2)
-    name: Text200 = ""
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    owner_id: int | None = Field(None, ge=1, le=MAX_ID, description="defaults to the person's owner")
-
-
-class DealCloseIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    won: bool
-    lost_reason: Text200 | None = Field(None, description="required when won is false; new names are added")
-    amount: Decimal | None = Field(
-        None, max_digits=14, decimal_places=2, description="final amount, if it changed"
-    )
-
-
 class _DetailView:
     """The person's own attributes plus the lists the selector gathered: one object for PersonDetailOut."""
 
@@ -296,59 +263,6 @@ def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -
     return person_change_stage(
         person=person, to_stage=payload.to_stage, by_user=request.user, reason=payload.reason
     )
-
-
-# ---- deals ----
-
-
-@deals_router.get("/deals", response=DealPageOut)
-def deals_list(request: HttpRequest, filters: Query[DealQuery]) -> Any:
-    """List deals newest first, filtered by stage (open, won, lost), owner and person."""
-    require_perm(request, "crm.view_deal", action="list deals")
-    return selectors.deal_list(**filters.dict())
-
-
-@deals_router.get("/deals/{deal_id}", response=DealOut)
-def deals_get(request: HttpRequest, deal_id: Id) -> Any:
-    """One deal."""
-    require_perm(request, "crm.view_deal", action="view deals")
-    return selectors.deal_get(deal_id=deal_id)
-
-
-@deals_router.post("/deals", response={201: DealOut})
-def deals_create(request: HttpRequest, payload: DealIn) -> Any:
-    """Open a deal for a person; the person moves forward to opportunity."""
-    require_perm(request, "crm.add_deal", action="open deals")
-    try:
-        person = selectors.person_get(person_id=payload.person_id)
-    except NotFound:
-        raise ValidationFailed(
-            f"no person with id {payload.person_id}", field="person_id", value=payload.person_id
-        ) from None
-    deal = deal_create(
-        person=person,
-        amount=payload.amount,
-        name=payload.name,
-        currency=payload.currency,
-        owner=_owner(payload.owner_id),
-        by_user=request.user,
-    )
-    return Status(201, selectors.deal_get(deal_id=deal.pk))
-
-
-@deals_router.post("/deals/{deal_id}/close", response=DealOut)
-def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
-    """Close a deal as won (the person becomes a customer) or lost (with a lost reason)."""
-    require_perm(request, "crm.change_deal", action="close deals")
-    deal = selectors.deal_get(deal_id=deal_id)
-    deal_close(
-        deal=deal,
-        won=payload.won,
-        lost_reason=payload.lost_reason,
-        amount=payload.amount,
-        by_user=request.user,
-    )
-    return selectors.deal_get(deal_id=deal_id)
 
 
 # ---- identity: duplicates and merging ----

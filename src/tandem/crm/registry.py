@@ -1,9 +1,10 @@
-"""What the apps above crm tell it at start-up: the tables that point at a person, and parts of the person page.
+"""What the apps above crm tell it at start-up: the tables that point at a person, parts of the person page
+and of the account page.
 
 crm sits below campaigns, feedback, enablement, capture and analytics, so it never imports them. Each of those
 registers here in its AppConfig.ready() (as Django's admin registry is filled): a merge then moves every
-registered table's rows to the survivor, and the person page shows every registered part. A new app whose
-table points at a person registers it, and merging keeps its rows without any change to crm.
+registered table's rows to the survivor, and the person and account pages show every registered part. A new
+app whose table points at a person registers it, and merging keeps its rows without any change to crm.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ PartLoader = Callable[..., Any]
 _REFERENCES: dict[str, PersonReference] = {}
 _MERGE_STEPS: dict[str, MergeStep] = {}
 _DETAIL_PARTS: dict[str, PartLoader] = {}
+_ACCOUNT_PARTS: dict[str, PartLoader] = {}
 
 
 def person_reference_register(*, name: str, model: str, column: str = "person_id", **where: Any) -> None:
@@ -62,3 +64,14 @@ def person_detail_part(*, name: str, person: Any, default: Any) -> Any:
     """The named part of a person's page, or `default` when no app registered it."""
     load = _DETAIL_PARTS.get(name)
     return default if load is None else load(person=person)
+
+
+def account_detail_part_register(*, name: str, load: PartLoader) -> None:
+    """Register a part of the account page: `load(account=...)` returns what the part shows."""
+    _ACCOUNT_PARTS[name] = load
+
+
+def account_detail_part(*, name: str, account: Any, default: Any) -> Any:
+    """The named part of an account's page, or `default` when no app registered it."""
+    load = _ACCOUNT_PARTS.get(name)
+    return default if load is None else load(account=account)

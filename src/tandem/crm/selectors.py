@@ -252,7 +252,7 @@ def person_detail(*, person_id: int) -> PersonDetail:
         ),
         activities=list(
             Activity.objects.filter(person=person)
-            .select_related("user")
+            .select_related("user", "kind", "deal")
             .order_by("-occurred_at", "-id")[:HISTORY_LIMIT]
         ),
         questions=person_detail_part(name="questions", person=person, default=[]),
@@ -270,21 +270,36 @@ def deal_get(*, deal_id: int) -> Deal:
 def deal_list(
     *,
     stage: str = "",
+    status: str = "",
     owner: str = "",
     person_id: int | None = None,
+    account_id: int | None = None,
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
     cursor: str = "",
     limit: int = PAGE_SIZE,
 ) -> Page:
-    """A page of deals, newest first, filtered by stage, owner and person."""
+    """A page of deals, newest first, filtered by status (open, won, lost), owner, person, account, pipeline and stage.
+
+    `stage` is the older name of `status`, still accepted.
+    """
     qs = Deal.objects.select_related("person", "owner", "lost_reason")
-    if stage:
-        if stage not in DealStage.values:
-            raise ValidationFailed(f"unknown deal stage {stage!r}", field="stage", value=stage)
-        qs = qs.filter(stage=stage)
+    for name, value in (("status", status), ("stage", stage)):
+        if value:
+            if value not in DealStage.values:
+                raise ValidationFailed(f"unknown deal {name} {value!r}", field=name, value=value)
+            qs = qs.filter(stage=value)
     if owner:
         qs = _where(qs, "owner_id", _owner_id(owner))
-    if person_id is not None:
-        qs = qs.filter(person_id=person_id)
+    refs: tuple[tuple[str, int | None], ...] = (
+        ("person_id", person_id),
+        ("account_id", account_id),
+        ("pipeline_id", pipeline_id),
+        ("pipeline_stage_id", stage_id),
+    )
+    for column, ref in refs:
+        if ref is not None:
+            qs = qs.filter(**{column: ref})
     return _keyset_page(queryset=qs, order=RECENT, cursor=cursor, limit=limit)
 
 

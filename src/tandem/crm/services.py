@@ -16,6 +16,7 @@ from tandem.core.bulk import CHUNK, Progress, chunked, rows_copy, rows_insert_re
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
+from tandem.crm.activities.services import activity_record
 from tandem.crm.defaults import BUILTIN_ACTIVITY_KINDS, DEFAULT_PIPELINE, DEFAULT_PIPELINE_STAGES
 from tandem.crm.identity import (
     MERGED_EMAIL_SYSTEM,
@@ -29,6 +30,7 @@ from tandem.crm.models import (
     Activity,
     ActivityType,
     Deal,
+    DealContact,
     DealStage,
     DealStageChange,
     ExternalId,
@@ -321,52 +323,178 @@ def _advance(*, person: Person, to_stage: str, at: dt.datetime, by_user: Any, re
         person_change_stage(person=person, to_stage=to_stage, at=at, by_user=by_user, reason=reason)
 
 
+DEAL_NAME_MAX = 200
+
+
+def _deal_stage_open(*, pipeline: Pipeline | None, stage: PipelineStage | None) -> PipelineStage:
+    # Where a new deal starts: the given open stage (of the given pipeline), else the pipeline's first open stage.
+    if stage is None:
+        pipeline = pipeline or pipeline_default()
+        if not pipeline.is_active:
+            raise ValidationFailed(
+                f"pipeline {pipeline.name!r} is inactive", field="pipeline_id", value=pipeline.pk
+            )
+        return pipeline_stage_first(pipeline=pipeline, kind=DealStage.OPEN)
+    if pipeline is not None and stage.pipeline_id != pipeline.pk:
+        raise ValidationFailed(
+            f"stage {stage.name!r} is not a stage of pipeline {pipeline.name!r}", field="stage_id", value=stage.pk
+        )
+    if stage.kind != DealStage.OPEN or not stage.is_active:
+        state = "inactive" if not stage.is_active else f"a {stage.kind} stage"
+        raise ValidationFailed(
+            f"a new deal starts at an active open stage; {stage.name!r} is {state}", field="stage_id", value=stage.pk
+        )
+    if not Pipeline.objects.filter(pk=stage.pipeline_id, is_active=True).exists():
+        raise ValidationFailed(
+            f"the pipeline of stage {stage.name!r} is inactive", field="pipeline_id", value=stage.pipeline_id
+        )
+    return stage
+
+
 @transaction.atomic
 def deal_create(
     *,
-    person: Person,
     amount: Decimal,
+    person: Person | None = None,
+    account: Account | None = None,
     name: str = "",
     currency: str = "USD",
     owner: Any = None,
+    pipeline: Pipeline | None = None,
+    stage: PipelineStage | None = None,
+    expected_close_on: dt.date | None = None,
     created_at: dt.datetime | None = None,
     external_id: str | None = None,
     by_user: Any = None,
 ) -> Deal:
-    """Open a deal for a person; the person becomes an opportunity."""
+    """Open a deal for an account and/or a person (who becomes an opportunity) at an open stage of a pipeline."""
     if amount < 0:
         raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
+    if person is None and account is None:
+        raise ValidationFailed("a deal needs an account or a person", field="account_id", value=None)
+    name = text_clean(name, field="name", max_length=DEAL_NAME_MAX, required=False)
+    if not (len(currency) == 3 and currency.isascii() and currency.isupper() and currency.isalpha()):
+        raise ValidationFailed(f"currency must be three capital letters, got {currency!r}", field="currency", value=currency)
+    first = _deal_stage_open(pipeline=pipeline, stage=stage)
     created_at = created_at or timezone.now()
-    first = pipeline_stage_first(pipeline=pipeline_default(), kind=DealStage.OPEN)
-    deal = Deal.objects.create(
-        person=person,
-        account=person.account,
-        amount=amount,
-        name=name,
-        currency=currency,
-        owner=owner or person.owner,
-        created_at=created_at,
-        external_id=external_id,
-        pipeline_id=first.pipeline_id,
-        pipeline_stage=first,
-        stage_entered_at=created_at,
-    )
+    account = account or (person.account if person is not None else None)
+    if owner is None:
+        owner = (person.owner if person is not None else None) or (account.owner if account is not None else None)
+    try:
+        with transaction.atomic():
+            deal = Deal.objects.create(
+                person=person,
+                account=account,
+                amount=amount,
+                name=name,
+                currency=currency,
+                owner=owner,
+                created_at=created_at,
+                external_id=external_id,
+                pipeline_id=first.pipeline_id,
+                pipeline_stage=first,
+                stage_entered_at=created_at,
+                expected_close_on=expected_close_on,
+            )
+    except IntegrityError as exc:
+        raise NotAllowed(
+            f"a deal with external id {external_id!r} already exists", field="external_id", value=external_id
+        ) from exc
     DealStageChange.objects.create(deal=deal, to_stage=first, changed_at=created_at, by_user=_user(by_user))
     event_record(
         kind="deal.created",
         subject=deal,
         actor=by_user,
         occurred_at=created_at,
-        data={"amount": str(amount), "person": person.pk},
+        data={
+            "amount": str(amount),
+            "person": getattr(person, "pk", None),
+            "account": getattr(account, "pk", None),
+            "pipeline": first.pipeline_id,
+            "stage": first.pk,
+        },
     )
-    _advance(
-        person=person,
-        to_stage=Stage.OPPORTUNITY,
-        at=created_at,
-        by_user=by_user,
-        reason=f"deal {deal.pk} opened",
-    )
+    if person is not None:
+        _advance(
+            person=person,
+            to_stage=Stage.OPPORTUNITY,
+            at=created_at,
+            by_user=by_user,
+            reason=f"deal {deal.pk} opened",
+        )
     return deal
+
+
+def deal_stage_enter(
+    *,
+    deal: Deal,
+    to_stage: PipelineStage,
+    at: dt.datetime,
+    by_user: Any = None,
+    reason: str = "",
+    lost_reason: LostReason | None = None,
+    amount: Decimal | None = None,
+) -> DealStageChange:
+    """Put a deal on a stage (the one writer of a deal's stage): history row, status, close fields, event, customer.
+
+    The callers (deal_close, crm.pipelines' deal_move) check their rules first; this keeps the deal's status the
+    kind of its stage, stamps or clears the close, and makes the person of a won deal a customer.
+    """
+    before_kind, before_closed = deal.stage, deal.closed_at
+    before_reason = getattr(deal.lost_reason, "name", None) if deal.lost_reason_id else None
+    from_stage_id = deal.pipeline_stage_id
+    change = DealStageChange.objects.create(
+        deal=deal, from_stage_id=from_stage_id, to_stage=to_stage, changed_at=at, by_user=_user(by_user), reason=reason
+    )
+    deal.pipeline_stage = to_stage
+    deal.pipeline_id = to_stage.pipeline_id
+    deal.stage_entered_at = at
+    deal.stage = to_stage.kind
+    if to_stage.kind == DealStage.OPEN:
+        deal.closed_at, deal.lost_reason = None, None
+    else:
+        if before_kind != to_stage.kind:
+            deal.closed_at = at
+        if to_stage.kind == DealStage.WON:
+            deal.lost_reason = None
+        elif lost_reason is not None:
+            deal.lost_reason = lost_reason
+    if amount is not None:
+        deal.amount = amount
+    deal.save()
+    if to_stage.kind != before_kind:
+        kind = "deal.reopened" if to_stage.kind == DealStage.OPEN else f"deal.{to_stage.kind}"
+    else:
+        kind = "deal.moved"
+    data: dict[str, Any] = {
+        "amount": f"{Decimal(deal.amount):.2f}",
+        "lost_reason": getattr(deal.lost_reason, "name", None),
+        "pipeline": to_stage.pipeline_id,
+        "from_stage": from_stage_id,
+        "to_stage": to_stage.pk,
+        "to_stage_name": to_stage.name,
+    }
+    if kind == "deal.reopened":
+        # What the close was, so the event log keeps it after the deal's own fields are cleared.
+        data["was"] = {
+            "stage": before_kind,
+            "closed_at": before_closed.isoformat() if before_closed else None,
+            "lost_reason": before_reason,
+        }
+    event_record(kind=kind, subject=deal, actor=by_user, occurred_at=at, reason=reason, data=data)
+    if kind == "deal.won" and deal.person is not None:
+        _advance(
+            person=deal.person, to_stage=Stage.CUSTOMER, at=at, by_user=by_user, reason=f"deal {deal.pk} won"
+        )
+    return change
+
+
+def deal_lost_reason(*, lost_reason: LostReason | str | None) -> LostReason | None:
+    """The lost reason a close names: a row as given, a name found or created (blank is none)."""
+    if isinstance(lost_reason, str):
+        # A new name is created inside the caller's transaction, so a refused close leaves no stray reason.
+        return lost_reason_get_or_create(name=lost_reason) if lost_reason.strip() else None
+    return lost_reason
 
 
 @transaction.atomic
@@ -380,40 +508,25 @@ def deal_close(
     by_user: Any = None,
 ) -> Deal:
     """Close a deal as won (the person becomes a customer) or lost (a lost reason, by row or name, is required)."""
+    locked = Deal.objects.select_for_update().only("id", "stage").get(pk=deal.pk)
+    deal.stage = locked.stage
     if deal.stage != DealStage.OPEN:
         raise NotAllowed(f"deal {deal.pk} is already {deal.stage}", field="stage", value=deal.stage)
-    if isinstance(lost_reason, str):
-        # A new name is created inside this transaction, so a refused close leaves no stray reason.
-        lost_reason = lost_reason_get_or_create(name=lost_reason) if not won and lost_reason.strip() else None
-    if not won and lost_reason is None:
+    reason = deal_lost_reason(lost_reason=lost_reason) if not won else None
+    if not won and reason is None:
         raise ValidationFailed("a lost deal needs a lost reason", field="lost_reason", value=None)
     if amount is not None and amount < 0:
         raise ValidationFailed(f"amount must not be negative, got {amount}", field="amount", value=amount)
-    at = at or timezone.now()
-    deal.stage = DealStage.WON if won else DealStage.LOST
-    closing = pipeline_stage_first(pipeline=deal.pipeline, kind=deal.stage)
-    DealStageChange.objects.create(
-        deal=deal, from_stage_id=deal.pipeline_stage_id, to_stage=closing, changed_at=at, by_user=_user(by_user),
-        reason="" if won else getattr(lost_reason, "name", ""),
+    closing = pipeline_stage_first(pipeline=deal.pipeline, kind=DealStage.WON if won else DealStage.LOST)
+    deal_stage_enter(
+        deal=deal,
+        to_stage=closing,
+        at=at or timezone.now(),
+        by_user=by_user,
+        reason="" if won else getattr(reason, "name", ""),
+        lost_reason=reason,
+        amount=amount,
     )
-    deal.pipeline_stage = closing
-    deal.stage_entered_at = at
-    deal.closed_at = at
-    deal.lost_reason = None if won else lost_reason
-    if amount is not None:
-        deal.amount = amount
-    deal.save()
-    event_record(
-        kind="deal.won" if won else "deal.lost",
-        subject=deal,
-        actor=by_user,
-        occurred_at=at,
-        data={"amount": str(deal.amount), "lost_reason": getattr(lost_reason, "name", None)},
-    )
-    if won and deal.person is not None:
-        _advance(
-            person=deal.person, to_stage=Stage.CUSTOMER, at=at, by_user=by_user, reason=f"deal {deal.pk} won"
-        )
     return deal
 
 
@@ -428,19 +541,16 @@ def activity_log(
     notes: str = "",
     deal: Deal | None = None,
 ) -> Activity:
-    """Record a rep's call, email, meeting or note with a person (the full service is crm.activities)."""
-    if not ActivityType.objects.filter(key=kind, is_active=True).exists():
-        raise ValidationFailed(f"unknown activity kind {kind!r}", field="kind", value=kind)
-    return Activity.objects.create(
+    """Record a rep's call, email, meeting or note with a person: crm.activities' activity_record, the one path."""
+    return activity_record(
         person=person,
-        kind_id=kind,
-        occurred_at=occurred_at or timezone.now(),
+        kind=kind,
+        occurred_at=occurred_at,
         user=user,
         outcome=outcome,
         duration_minutes=duration_minutes,
         notes=notes,
         deal=deal,
-        account_id=person.account_id,
     )
 
 
@@ -501,6 +611,10 @@ def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
     # the same queries; the apps above crm register their tables at start-up.
     from django.apps import apps
 
+    # Both on one deal: the survivor's role stays and the duplicate's goes, as the (deal, person) key allows one.
+    DealContact.objects.filter(
+        person=duplicate, deal_id__in=DealContact.objects.filter(person=survivor).values("deal_id")
+    ).delete()
     moved: dict[str, int] = {}
     for ref in person_references():
         rows = apps.get_model(ref.model)._default_manager.filter(**ref.where, **{ref.column: duplicate.pk})
@@ -734,7 +848,9 @@ def deals_create_bulk(*, deals: Sequence[Deal], batch_size: int | None = None) -
     Deal.objects.bulk_create(deals, batch_size=batch_size)
     DealStageChange.objects.bulk_create(
         (
-            DealStageChange(deal_id=d.pk, to_stage_id=d.pipeline_stage_id, changed_at=d.stage_entered_at, reason="import")
+            DealStageChange(
+                deal_id=d.pk, to_stage_id=d.pipeline_stage_id, changed_at=d.stage_entered_at or d.created_at, reason="import"
+            )
             for d in deals
         ),
         batch_size=2000,
@@ -838,6 +954,7 @@ class _StageMap:
 
     def __init__(self) -> None:
         self.kind_of: dict[int, str] = {}
+        self.pipeline_of: dict[int, int] = {}
         self.first: dict[tuple[int, str], int] = {}
         self.default = 0
         # Walked last to first, so the first stage of each kind is the one left in `first`.
@@ -847,6 +964,7 @@ class _StageMap:
             .values_list("pk", "pipeline_id", "kind", "pipeline__is_default")
         ):
             self.kind_of[pk] = kind
+            self.pipeline_of[pk] = pipeline_id
             self.first[(pipeline_id, kind)] = pk
             self.default = pipeline_id if is_default else self.default
         if not self.default:
@@ -862,6 +980,10 @@ class _StageMap:
     def place(self, deal: Deal, at: dt.datetime | None = None) -> bool:
         """Set the deal's pipeline stage when it has none or its kind differs from its status; True if moved."""
         if deal.pipeline_stage_id is not None and self.kind_of.get(deal.pipeline_stage_id) == deal.stage:
+            # A loader that chose the stage itself may leave the pipeline and the entry time to us.
+            deal.pipeline_id = deal.pipeline_id or self.pipeline_of[deal.pipeline_stage_id]
+            if deal.stage_entered_at is None:
+                deal.stage_entered_at = at or deal.closed_at or deal.created_at
             return False
         deal.pipeline_id, deal.pipeline_stage_id = self.stage_for(deal.pipeline_id, deal.stage)
         deal.stage_entered_at = at or deal.closed_at or deal.created_at

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.crm import views
+from tandem.crm.pipelines import views as pipeline_views
 
 app_name = "crm"
 urlpatterns = [
@@ -10,6 +11,8 @@ urlpatterns = [
     path("<int:pk>/edit/", views.person_edit, name="person-edit"),
     path("<int:pk>/stage/", views.person_stage, name="person-stage"),
     path("<int:pk>/deals/", views.deal_new, name="deal-new"),
+    # The deal page belongs to crm.pipelines; it keeps crm's name so every link to a deal reads crm:deal.
+    path("deals/<int:deal_id>/", pipeline_views.deal_detail, name="deal"),
     path("deals/<int:deal_id>/close/", views.deal_close_view, name="deal-close"),
     path("duplicates/", views.duplicates, name="duplicates"),
     path("<int:pk>/merge/<int:other>/", views.merge, name="merge"),

@@ -18,6 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 from tandem.core.errors import NotFound, TandemError
 from tandem.core.http import require_perm
 from tandem.crm import selectors
+from tandem.crm.activities.views import activity_panel_context
 from tandem.crm.channels import CHANNELS
 from tandem.crm.models import LostReason, Person
 from tandem.crm.services import (
@@ -107,6 +108,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_change": request.user.has_perm("crm.change_person"),
         "can_add_deal": request.user.has_perm("crm.add_deal"),
         "can_close_deal": request.user.has_perm("crm.change_deal"),
+        # The activities panel with its quick-log box (crm.activities), from the lists already read.
+        **activity_panel_context(request, person=detail.person, activities=detail.activities, deals=detail.deals),
     }
     return render(request, "crm/person_detail.html", context)
 

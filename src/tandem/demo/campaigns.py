@@ -27,21 +27,21 @@ def _planned(end: dt.date) -> list[dict[str, Any]]:
     return [
         {"name": "Year-end offer: 20 % off the first year", "channel": "email", "kind": "promotion",
          "started_on": end - D(days=12), "ended_on": end + D(days=24), "offer": "20 % off the first-year licence",
-         "offer_ends_on": end + D(days=10), "talking_points": PROMO_POINTS},
+         "offer_ends_on": end + D(days=10), "talking_points": PROMO_POINTS, "budget": "18000"},
         {"name": "Switch from spreadsheets: free onboarding", "channel": "paid_search", "kind": "promotion",
          "started_on": end - D(days=45), "ended_on": end - D(days=6), "offer": "Onboarding (worth $2,500) free",
-         "talking_points": "Free onboarding ended; offer a two-week pilot instead"},
+         "talking_points": "Free onboarding ended; offer a two-week pilot instead", "budget": "12000"},
         {"name": "Q1 upgrade offer", "channel": "email", "kind": "promotion", "started_on": end + D(days=35),
          "ended_on": end + D(days=70), "offer": "Three months free on an upgrade to Enterprise", "offer_ends_on": end + D(days=60),
-         "talking_points": "For customers on the Team plan with more than 20 users\nMention it only from the start date"},
+         "talking_points": "For customers on the Team plan with more than 20 users\nMention it only from the start date", "budget": "9000"},
         {"name": "Tandem Enablement launch", "channel": "content", "kind": "launch", "started_on": end + D(days=7),
          "ended_on": end + D(days=7),
          "talking_points": "Themes from what prospects ask, grouped automatically\nA content library with win rates per asset\n"
-                           "Personas with talking points on every person page"},
+                           "Personas with talking points on every person page", "budget": "25000"},
         {"name": "Customer webinar: closing the loop", "channel": "webinar", "kind": "event", "started_on": end + D(days=3),
-         "ended_on": end + D(days=3), "talking_points": EVENT_POINTS},
+         "ended_on": end + D(days=3), "talking_points": EVENT_POINTS, "budget": "4000"},
         {"name": "RevOps Summit booth", "channel": "events", "kind": "event", "started_on": end + D(days=18),
-         "ended_on": end + D(days=19), "talking_points": EVENT_POINTS},
+         "ended_on": end + D(days=19), "talking_points": EVENT_POINTS, "budget": "30000"},
     ]
 
 

@@ -20,7 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tandem.capture.bundle import CAMPAIGNS, COLUMNS, DEALS, FILES, PEOPLE, QUESTIONS, TOUCHPOINTS
+from tandem.capture.bundle import (
+    ACTIVITIES,
+    CAMPAIGN_COSTS,
+    CAMPAIGNS,
+    COLUMNS,
+    DEALS,
+    FILES,
+    PEOPLE,
+    QUESTIONS,
+    TOUCHPOINTS,
+)
 from tandem.core.errors import ValidationFailed
 
 HISTORY_DAYS = 730
@@ -29,7 +39,8 @@ UTC = dt.UTC
 DEFAULT_PEOPLE = 20000
 DEMO_PASSWORD = "tandem-demo"
 
-BUNDLE_FILES = FILES
+# The reps' activities are not in the demo's bundle: they are logged once the reps exist (demo_activities_log).
+BUNDLE_FILES = tuple(f for f in FILES if f != ACTIVITIES)
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -1131,8 +1142,14 @@ class _Builder:
                     self.move(lead, path, "disqualified", now, "demo: not a fit (sales review)")
                     return path
                 if roll >= 0.8:
-                    return path  # left waiting in the MQL queue
-                self.move(lead, path, "recycled", now, "demo: not ready, returned to nurture")
+                    # The lead does not answer: the rep keeps trying for one to three weeks, then sends it back.
+                    # Real reps clear their queue, so only the latest of these still wait in the inbox.
+                    now = self.rep_time(path, now + dt.timedelta(days=rnd.uniform(7, 21)))
+                    if now >= self.end_at:
+                        return path
+                    self.move(lead, path, "recycled", now, "demo: no reply after repeated attempts, back to nurture")
+                else:
+                    self.move(lead, path, "recycled", now, "demo: not ready, returned to nurture")
                 now = _after(now, dt.timedelta(days=rnd.uniform(30, 150)))
                 continue
             self.move(lead, path, "sal", now, "demo: accepted by sales")
@@ -1271,7 +1288,7 @@ class _Builder:
         attempt_at = path.owned_since
         for _ in range(rnd.randint(1, 3)):
             if rnd.random() < 0.6:
-                outcome = rnd.choices(("no answer", "left voicemail", "connected"), (0.45, 0.3, 0.25))[0]
+                outcome = rnd.choices(("no_answer", "left_voicemail", "connected"), (0.45, 0.3, 0.25))[0]
                 minutes = rnd.randint(4, 20) if outcome == "connected" else 1
                 log(attempt_at, "call", outcome, minutes, "First contact attempt", "")
                 connected |= outcome == "connected"
@@ -1281,7 +1298,7 @@ class _Builder:
                 connected |= outcome == "replied"
             attempt_at += dt.timedelta(days=rnd.uniform(1, 4))
         if "sal" in path.times:
-            outcome = rnd.choices(("held", "no show", "rescheduled"), (0.8, 0.1, 0.1))[0]
+            outcome = rnd.choices(("held", "no_show", "rescheduled"), (0.8, 0.1, 0.1))[0]
             log(
                 path.times["sal"],
                 "meeting",
@@ -1298,10 +1315,10 @@ class _Builder:
                 at = deal.created_at + dt.timedelta(seconds=span * (i + rnd.random()) / (steps + 1))
                 kind = rnd.choices(("meeting", "call", "email"), (0.35, 0.3, 0.35))[0]
                 if kind == "meeting":
-                    outcome = rnd.choices(("held", "no show", "rescheduled"), (0.85, 0.05, 0.1))[0]
+                    outcome = rnd.choices(("held", "no_show", "rescheduled"), (0.85, 0.05, 0.1))[0]
                     log(at, kind, outcome, rnd.choice((30, 45, 60)), rnd.choice(DEAL_MEETINGS), deal.deal_id)
                 elif kind == "call":
-                    outcome = rnd.choices(("connected", "no answer", "left voicemail"), (0.6, 0.25, 0.15))[0]
+                    outcome = rnd.choices(("connected", "no_answer", "left_voicemail"), (0.6, 0.25, 0.15))[0]
                     log(at, kind, outcome, rnd.randint(5, 40), "Follow-up call", deal.deal_id)
                 else:
                     outcome = rnd.choices(("sent", "replied"), (0.6, 0.4))[0]
@@ -1504,6 +1521,33 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+# What a campaign's monthly invoice pays for, by channel.
+INVOICE_FOR = {
+    "paid_search": "Search ads", "paid_social": "Social ads", "display": "Display ads", "email": "Email platform and sends",
+    "webinar": "Webinar platform and promotion", "events": "Event costs", "content": "Content production",
+    "partner": "Partner fees", "referral": "Referral rewards", "organic_search": "SEO agency",
+}
+
+
+def campaign_invoices(campaign: CampaignRow) -> list[tuple[dt.date, dt.date | None, int, str]]:
+    """A campaign's cost as one invoice per calendar month it ran: (first day, last day or None for one day,
+    cents, note). Each month carries its days' share of the cost, the cents summing to the cost exactly, so
+    that spend per day is the same as the cost spread evenly over the campaign's days."""
+    days = (campaign.ended_on - campaign.started_on).days + 1
+    out = []
+    first, covered, billed = campaign.started_on, 0, 0
+    while first <= campaign.ended_on:
+        month_end = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        last = min(month_end, campaign.ended_on)
+        covered += (last - first).days + 1
+        cents = campaign.cost_cents * covered // days - billed
+        billed += cents
+        what = INVOICE_FOR.get(campaign.channel, "Campaign costs")
+        out.append((first, last if last > first else None, cents, f"{what}, {first:%B %Y}"))
+        first = last + dt.timedelta(days=1)
+    return out
+
+
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -1528,6 +1572,14 @@ def write_bundle(company: DemoCompany, directory: Path, *, files: Sequence[str] 
                     _money(c.cost_cents),
                 )
                 for c in company.campaigns
+            ),
+        ),
+        CAMPAIGN_COSTS: (
+            COLUMNS[CAMPAIGN_COSTS],
+            (
+                (c.campaign_id, first.isoformat(), last.isoformat() if last else "", _money(cents), note)
+                for c in company.campaigns
+                for first, last, cents, note in campaign_invoices(c)
             ),
         ),
         PEOPLE: (

@@ -331,6 +331,10 @@ def demo_load(
         write_bundle(replace(company, people=[]), deals, files=["people.csv", "deals.csv"])
         with_deals = bundle_import(directory=deals, by_user=users["admin"], progress=import_progress)
         lap("deals imported")
+    from tandem.demo.pipeline import pipeline_demo_spread
+
+    deal_moves = pipeline_demo_spread(company=company)
+    lap("deals walked through the pipeline stages")
     stage_changes += people_change_stage_bulk(
         transitions=_transitions(moves=company.late_stage_moves, person_pks=person_pks, owner_pks=owner_pks)
     )
@@ -371,6 +375,7 @@ def demo_load(
         "questions": imported.files["questions.csv"].created,
         "deals": with_deals.files["deals.csv"].created,
         "stage_changes": imported.stage_changes + stage_changes + with_deals.stage_changes,
+        "deal_stage_moves": deal_moves,
         "activities": activities,
         "forms": forms,
         "goals": goals,

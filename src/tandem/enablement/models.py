@@ -168,3 +168,27 @@ class ContentUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset_id} with person #{self.person_id}"
+
+
+class DealProduct(models.Model):
+    """A product sold on a deal: crm's deals cannot point up at products, so the line lives here."""
+
+    deal = models.ForeignKey("crm.Deal", on_delete=models.CASCADE, related_name="product_lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="deal_lines")
+    quantity = models.PositiveIntegerField(default=1)
+    # The price of one unit on this deal; empty when the source did not say.
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "product"], name="deal_product_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="deal_product_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0), name="deal_product_price_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "deal"], name="deal_product_by_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} on deal #{self.deal_id}"

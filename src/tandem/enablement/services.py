@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import touchpoint_record
+from tandem.core.bulk import chunked
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
@@ -25,7 +26,7 @@ from tandem.crm.models import Activity, Deal, Person
 from tandem.crm.stages import Stage
 from tandem.enablement import files
 from tandem.enablement.matching import rules_parse
-from tandem.enablement.models import Asset, AssetKind, ContentUse, Objection, Persona, Product
+from tandem.enablement.models import Asset, AssetKind, ContentUse, DealProduct, Objection, Persona, Product
 from tandem.feedback.models import Theme
 from tandem.users.models import Role, User
 
@@ -105,6 +106,33 @@ def product_update(*, product: Product, by_user: Any = None, **changes: Any) -> 
     if changed:
         event_record(kind="enablement.product_updated", subject=product, actor=by_user, data={"changed": changed})
     return product
+
+
+def deal_products_set_bulk(*, lines: Sequence[DealProduct]) -> int:
+    """Make the named deals' product lines exactly these (unsaved rows; imports): insert, update, remove in bulk.
+
+    Returns how many lines changed, so a loader can tell an unchanged re-import (0); the caller records the event.
+    """
+    deal_ids = sorted({line.deal_id for line in lines})
+    stored: dict[tuple[int, int], DealProduct] = {}
+    for chunk in chunked(deal_ids):
+        for row in DealProduct.objects.filter(deal_id__in=chunk):
+            stored[(row.deal_id, row.product_id)] = row
+    wanted = {(line.deal_id, line.product_id): line for line in lines}
+    new = [line for key, line in wanted.items() if key not in stored]
+    changed = []
+    for key, line in wanted.items():
+        had = stored.get(key)
+        if had is not None and (had.quantity, had.unit_price) != (line.quantity, line.unit_price):
+            had.quantity, had.unit_price = line.quantity, line.unit_price
+            changed.append(had)
+    gone = [row.pk for key, row in stored.items() if key not in wanted]
+    with transaction.atomic():
+        DealProduct.objects.bulk_create(new, batch_size=2000)
+        DealProduct.objects.bulk_update(changed, ["quantity", "unit_price"], batch_size=1000)
+        for chunk in chunked(gone):
+            DealProduct.objects.filter(pk__in=chunk).delete()
+    return len(new) + len(changed) + len(gone)
 
 
 # --- personas ---------------------------------------------------------------------------------------------

@@ -3,33 +3,51 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from tandem.core.errors import NotFound, ValidationFailed
-from tandem.core.http import require_perm
+from tandem.core.http import Id, NoNul, require_perm
 from tandem.core.keyset import MAX_ID
 from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 from tandem.lifecycle.selectors import (
-    InboxItem,
+    INBOX_AGES,
+    INBOX_DEFAULT_AGE,
+    INBOX_DEFAULT_SORT,
+    INBOX_MAX_PAGE_SIZE,
+    INBOX_PAGE_SIZE,
+    INBOX_SORTS,
+    INBOX_STATE_FILTERS,
+    PROPOSAL_MAX_PAGE_SIZE,
+    PROPOSAL_PAGE_SIZE,
     definition_dry_run,
+    definition_dry_run_compare,
     definitions_history,
-    inbox_items,
+    inbox_page,
     notifications_recent,
+    proposal_approvers,
+    proposal_get,
+    proposals_page,
     routing_config_current,
     sla_scorecard,
     team_calendar_view,
     team_calendar_views,
 )
 from tandem.lifecycle.services import (
+    APPROVE_PERM,
+    PROPOSE_PERM,
     REJECT_REASONS,
     definition_publish,
     mql_accept,
     mql_reject,
+    proposal_approve,
+    proposal_approver_set,
+    proposal_create,
+    proposal_reject,
     roster_build,
     routing_publish,
     sla_policy_current,
@@ -46,6 +64,8 @@ class DefinitionIn(Schema):
     stage: str
     spec: dict[str, Any]
     reason: str
+    # Publishing an MQL definition promotes the leads who meet it at once; given, a different number is refused (409).
+    expect_promoted: int | None = Field(None, ge=0)
 
 
 @router.get("/definitions", response=dict, summary="The current MQL and SQL definitions and every version")
@@ -64,7 +84,7 @@ def definitions_list(request: HttpRequest) -> dict[str, Any]:
 )
 def definitions_publish(request: HttpRequest, data: DefinitionIn) -> Any:
     require_perm(request, "lifecycle.add_definitionversion", message="Only admins publish definitions (needs permission lifecycle.add_definitionversion)")
-    row = definition_publish(stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user)
+    row = definition_publish(stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user, expect_promoted=data.expect_promoted)
     version = definitions_history(stage=row.stage)[row.stage][0]
     return Status(201, version.to_dict())
 
@@ -87,23 +107,30 @@ class RejectIn(Schema):
     comment: str = ""
 
 
-def _inbox_item(item: InboxItem) -> dict[str, Any]:
-    p = item.person
-    return {
-        "person_id": p.pk,
-        "name": str(p),
-        "email": p.email,
-        "mql_at": item.mql_at.isoformat(),
-        "deadline": item.deadline.isoformat(),
-        "overdue": item.overdue,
-        "definition_version": item.rule_version,
-        "matched": item.matched,
-    }
+# Query text is refused with a NUL in it (PostgreSQL cannot compare it) and kept short.
+InboxText = Annotated[str, Field(max_length=40), NoNul]
+InboxCursor = Annotated[str, Field(max_length=2000), NoNul]
 
 
-@router.get("/inbox", response=dict, summary="The signed-in rep's new MQLs with first-touch deadlines (a manager: the team's)")
-def inbox_list(request: HttpRequest) -> dict[str, Any]:
-    return {"items": [_inbox_item(i) for i in inbox_items(user=request.user)], "reasons": REJECT_REASONS}
+class InboxQuery(Schema):
+    owner: InboxText = Field("", description="`me`, a user id, or `none` (unassigned, admins); empty: everyone you see")
+    state: InboxText = Field("", description=f"one of {', '.join(INBOX_STATE_FILTERS)}; empty: every open MQL")
+    channel: InboxText = Field("", description="the lead's source channel (e.g. `webinar`)")
+    campaign: InboxText = Field("", description="a campaign id: the lead's latest campaign, else its first")
+    age: InboxText = Field(INBOX_DEFAULT_AGE, description=f"when it was handed off: one of {', '.join(INBOX_AGES)}")
+    sort: InboxText = Field(INBOX_DEFAULT_SORT, description=f"one of {', '.join(INBOX_SORTS)} (`-` sorts descending)")
+    cursor: InboxCursor = Field("", description="`next_cursor` or `prev_cursor` of the page before")
+    limit: int = Field(INBOX_PAGE_SIZE, ge=1, le=INBOX_MAX_PAGE_SIZE)
+
+
+@router.get(
+    "/inbox",
+    response={200: dict, 422: dict},
+    summary="Open MQLs you answer for (a rep: yours, a manager: the team's, an admin: all), filtered, sorted, one keyset page",
+)
+def inbox_list(request: HttpRequest, filters: Query[InboxQuery]) -> dict[str, Any]:
+    page = inbox_page(user=request.user, **filters.dict(), with_choices=False)
+    return {**page.to_dict(), "reasons": REJECT_REASONS}
 
 
 def _person(person_id: int) -> Person:
@@ -237,3 +264,129 @@ def calendar_holidays_add(request: HttpRequest, team_id: int, data: HolidayPrese
         raise ValidationFailed("year_to must not be before year_from.", field="year_to", value=data.year_to)
     team_calendar_add_holidays(team=view.team, preset=data.preset, years=range(data.year_from, data.year_to + 1), by_user=request.user)
     return team_calendar_view(team_id=team_id).to_dict()
+
+
+# --- proposals: marketing proposes, an approver publishes or rejects -------------------------------------------
+
+
+class CompareIn(Schema):
+    stage: str = "mql"
+    spec: dict[str, Any]
+
+
+@router.post(
+    "/definitions/dry-run/compare",
+    response={200: dict, 422: dict},
+    summary="The proposed definition's dry run beside the one in force, per month, and how many people publishing it would promote now (every role)",
+)
+def definitions_dry_run_compare(request: HttpRequest, data: CompareIn) -> Any:
+    return definition_dry_run_compare(stage=data.stage, spec=data.spec).to_dict()
+
+
+class ProposalIn(Schema):
+    kind: str = Field(description="`definition`, `routing` or `sla`")
+    stage: str = Field("", description="`mql` or `sql` for a definition; empty otherwise")
+    spec: dict[str, Any] = Field(description="the proposed document, as `POST /api/definitions`, `/api/routing` or `/api/sla/policy` take it")
+    reason: Annotated[str, NoNul]
+
+
+class ProposalsQuery(Schema):
+    status: str = Field("", description="`open`, `published` or `rejected`; empty: all")
+    kind: str = Field("", description="`definition`, `routing` or `sla`; empty: all")
+    cursor: str = Field("", description="`next_cursor` or `prev_cursor` of the page before")
+    limit: int = Field(PROPOSAL_PAGE_SIZE, ge=1, le=PROPOSAL_MAX_PAGE_SIZE)
+
+
+class ApproveIn(Schema):
+    expect_promoted: int | None = Field(
+        None, ge=0, description="required for an MQL definition: the `promote_now` of its dry run; refused (409) when publishing would promote a different number"
+    )
+
+
+class RejectProposalIn(Schema):
+    reason: Annotated[str, NoNul]
+
+
+class ApproverIn(Schema):
+    allow: bool
+    role: str = Field("", description="a role (`marketing`, `sales_manager`…), or empty to name a user")
+    username: Annotated[str, NoNul] = ""
+
+
+@router.post(
+    "/proposals",
+    response={201: dict, 403: dict, 409: dict, 422: dict},
+    summary="Propose a new definition, routing rules or SLA policy (marketing, sales managers, admins)",
+)
+def proposals_create(request: HttpRequest, data: ProposalIn) -> Any:
+    require_perm(request, PROPOSE_PERM, message="Only marketing, sales managers and admins propose changes (needs permission lifecycle.add_changeproposal)")
+    proposal = proposal_create(kind=data.kind, stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user)
+    return Status(201, proposal_get(proposal_id=proposal.pk).to_dict())
+
+
+@router.get("/proposals", response={200: dict, 422: dict}, summary="Proposals newest first, one keyset page at a time")
+def proposals_list(request: HttpRequest, filters: Query[ProposalsQuery]) -> Any:
+    page = proposals_page(**filters.dict())
+    return {"items": [v.to_dict(detail=False) for v in page.items], "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
+
+
+@router.get("/proposals/approvers", response=dict, summary="Who may approve proposals besides admins: roles and users")
+def proposals_approvers_get(request: HttpRequest) -> dict[str, Any]:
+    return proposal_approvers()
+
+
+@router.post(
+    "/proposals/approvers",
+    response={200: dict, 403: dict, 404: dict, 422: dict},
+    summary="Let a role or a user approve proposals, or stop them (admins)",
+)
+def proposals_approvers_set(request: HttpRequest, data: ApproverIn) -> Any:
+    require_perm(request, "users.change_user", message="Only admins choose who approves proposals (needs permission users.change_user)")
+    proposal_approver_set(allow=data.allow, role=data.role, username=data.username, by_user=request.user)
+    return proposal_approvers()
+
+
+@router.get("/proposals/{int:proposal_id}", response={200: dict, 404: dict}, summary="One proposal in words beside the version in force")
+def proposals_get(request: HttpRequest, proposal_id: Id) -> dict[str, Any]:
+    return proposal_get(proposal_id=proposal_id).to_dict()
+
+
+@router.get(
+    "/proposals/{int:proposal_id}/dry-run",
+    response={200: dict, 404: dict, 422: dict},
+    summary="A definition proposal's dry run beside the definition in force, and how many people approving it would promote now",
+)
+def proposals_dry_run(request: HttpRequest, proposal_id: Id) -> Any:
+    p = proposal_get(proposal_id=proposal_id).proposal
+    if p.kind != "definition":
+        raise ValidationFailed("Only definition proposals have a dry run.", field="kind", value=p.kind)
+    return definition_dry_run_compare(stage=p.stage, spec=p.spec).to_dict()
+
+
+@router.post(
+    "/proposals/{int:proposal_id}/approve",
+    response={200: dict, 403: dict, 404: dict, 409: dict, 422: dict},
+    summary="Publish a proposal as the next version (admins, or whoever they allow); 409 when another version was published since",
+)
+def proposals_approve(request: HttpRequest, proposal_id: Id, data: ApproveIn) -> Any:
+    require_perm(request, APPROVE_PERM, message="Only admins, or those they allow, approve proposals (needs permission lifecycle.approve_changeproposal)")
+    view = proposal_get(proposal_id=proposal_id)
+    if view.promotes and data.expect_promoted is None:
+        raise ValidationFailed(
+            "Publishing an MQL definition promotes people at once: send the promote_now of its dry run as expect_promoted.",
+            field="expect_promoted",
+            value=None,
+        )
+    proposal_approve(proposal=view.proposal, by_user=request.user, expect_promoted=data.expect_promoted)
+    return proposal_get(proposal_id=proposal_id).to_dict()
+
+
+@router.post(
+    "/proposals/{int:proposal_id}/reject",
+    response={200: dict, 403: dict, 404: dict, 409: dict, 422: dict},
+    summary="Reject a proposal with a reason (admins, or whoever they allow)",
+)
+def proposals_reject(request: HttpRequest, proposal_id: Id, data: RejectProposalIn) -> Any:
+    require_perm(request, APPROVE_PERM, message="Only admins, or those they allow, reject proposals (needs permission lifecycle.approve_changeproposal)")
+    proposal_reject(proposal=proposal_get(proposal_id=proposal_id).proposal, by_user=request.user, reason=data.reason)
+    return proposal_get(proposal_id=proposal_id).to_dict()

@@ -116,11 +116,16 @@ def _whole(data: Mapping[str, Any], key: str, default: int | None = None) -> int
         raise ValidationFailed(f"'{key}' must be a whole number.", field=key, value=raw)
     try:
         number = int(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an infinite float from JSON's 1e999
         raise ValidationFailed(f"'{key}' must be a whole number.", field=key, value=raw) from exc
     if number != float(raw):
         raise ValidationFailed(f"'{key}' must be a whole number.", field=key, value=raw)
     return number
+
+
+def note_lines(text: str) -> str:
+    """Free text with its line breaks as \\n (a browser's text box sends \\r\\n)."""
+    return str(text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_id(criterion_id: str) -> None:
@@ -198,8 +203,14 @@ class NumberCompare:
                 raise ValidationFailed("'between' needs both 'low' and 'high'.", field="low", value=self.id)
             if self.low > self.high:
                 raise ValidationFailed("'between' needs low <= high.", field="high", value=self.high)
+            # Bounds the comparison does not read are dropped, so the stored form holds only what counts
+            # (and the editor in words can show, and save back, every stored criterion unchanged).
+            object.__setattr__(self, "value", None)
         elif self.value is None:
             raise ValidationFailed(f"'{self.op}' needs a 'value'.", field="value", value=self.id)
+        else:
+            object.__setattr__(self, "low", None)
+            object.__setattr__(self, "high", None)
 
     def describe(self) -> str:
         if self.label:
@@ -262,6 +273,9 @@ class GradeCompare:
                 raise ValidationFailed("Fit grades are A, B, C or D.", field=key, value=getattr(self, key) or None)
         if self.op == "between" and GRADES.index(self.high) > GRADES.index(self.low):
             raise ValidationFailed("'between' goes from a low grade up to a better one (e.g. C to A).", field="high", value=self.high)
+        # As for numbers: grades the comparison does not read are dropped.
+        for key in {"grade", "low", "high"} - set(needed):
+            object.__setattr__(self, key, "")
 
     @property
     def allowed(self) -> tuple[str, ...]:
@@ -528,7 +542,7 @@ def criterion_from_dict(data: Mapping[str, Any], *, default_id: str = "") -> Cri
         raise ValidationFailed("'campaign_ids' must be a list of campaign ids.", field="campaign_ids", value=campaigns)
     try:
         campaign_ids = tuple(int(c) for c in campaigns)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationFailed("'campaign_ids' must be whole numbers.", field="campaign_ids", value=campaigns) from exc
     return Touchpoints(
         id=criterion_id,
@@ -562,6 +576,8 @@ class Definition:
             raise ValidationFailed("The version is a whole number from 1.", field="version", value=self.version)
         if not self.all_of and not self.any_of:
             raise ValidationFailed("A definition needs at least one criterion.", field="all", value=self.name)
+        # Line breaks are stored as \n whatever sent them (a browser's text box sends \r\n).
+        object.__setattr__(self, "note", note_lines(self.note))
         seen: set[str] = set()
         for criterion in self.criteria:
             if criterion.id in seen:
@@ -637,6 +653,31 @@ def _criterion_holds(
     return criterion.value_holds(facts.get(criterion.field))
 
 
+def _holds_each(
+    definition: Definition,
+    person_facts: Mapping[str, Any],
+    touchpoints: Sequence[Touch | tuple[datetime, str, str, int | None]],
+    as_of: datetime,
+) -> tuple[dict[str, bool], bool]:
+    if as_of.tzinfo is None:
+        raise ValidationFailed("as_of must carry a time zone.", field="as_of", value=as_of)
+    results = {c.id: _criterion_holds(c, person_facts, touchpoints, as_of) for c in definition.criteria}
+    met = all(results[c.id] for c in definition.all_of) and (
+        not definition.any_of or any(results[c.id] for c in definition.any_of)
+    )
+    return results, met
+
+
+def definition_met(
+    definition: Definition,
+    person_facts: Mapping[str, Any],
+    touchpoints: Sequence[Touch | tuple[datetime, str, str, int | None]],
+    as_of: datetime,
+) -> bool:
+    """Whether one person meets the definition at `as_of`: definition_evaluate's `met`, without the sentences."""
+    return _holds_each(definition, person_facts, touchpoints, as_of)[1]
+
+
 def definition_evaluate(
     definition: Definition,
     person_facts: Mapping[str, Any],
@@ -644,19 +685,10 @@ def definition_evaluate(
     as_of: datetime,
 ) -> Evaluation:
     """Evaluate one person against a definition at `as_of` (touchpoints after it are ignored)."""
-    if as_of.tzinfo is None:
-        raise ValidationFailed("as_of must carry a time zone.", field="as_of", value=as_of)
-    matched: list[CriterionOutcome] = []
-    unmet: list[CriterionOutcome] = []
-    results: dict[str, bool] = {}
-    for criterion in definition.criteria:
-        ok = _criterion_holds(criterion, person_facts, touchpoints, as_of)
-        results[criterion.id] = ok
-        (matched if ok else unmet).append(CriterionOutcome(criterion.id, criterion.describe()))
-    met = all(results[c.id] for c in definition.all_of) and (
-        not definition.any_of or any(results[c.id] for c in definition.any_of)
-    )
-    return Evaluation(definition.name, definition.version, met, tuple(matched), tuple(unmet))
+    results, met = _holds_each(definition, person_facts, touchpoints, as_of)
+    matched = tuple(CriterionOutcome(c.id, c.describe()) for c in definition.criteria if results[c.id])
+    unmet = tuple(CriterionOutcome(c.id, c.describe()) for c in definition.criteria if not results[c.id])
+    return Evaluation(definition.name, definition.version, met, matched, unmet)
 
 
 def definition_describe(definition: Definition) -> list[str]:

@@ -49,7 +49,7 @@ def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
         raise ValidationFailed(f"'{key}' must be an id (a whole number).", field=key, value=raw)
     try:
         return int(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an infinite float from JSON's 1e999
         raise ValidationFailed(f"'{key}' must be an id (a whole number).", field=key, value=raw) from exc
 
 

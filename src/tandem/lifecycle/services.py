@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
-from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
 from tandem.core.models import Event
 from tandem.core.versioning import spec_current, spec_publish
+from tandem.crm.agenda.selectors import tasks_overdue_unnotified
+from tandem.crm.agenda.services import tasks_mark_overdue_notified
 from tandem.crm.models import Activity, Person, StageChange
 from tandem.crm.services import Transition, people_change_stage_bulk, person_assign_owner, person_change_stage
 from tandem.crm.stages import Stage
@@ -35,9 +40,11 @@ from tandem.lifecycle.criteria import (
     Touchpoints,
     definition_changes,
     definition_evaluate,
+    definition_met,
 )
 from tandem.lifecycle.holidays import PRESETS, preset_holidays
 from tandem.lifecycle.models import (
+    ChangeProposal,
     DefinitionVersion,
     Notification,
     RoutingConfig,
@@ -49,10 +56,20 @@ from tandem.lifecycle.routing_rules import Team as RosterTeam
 from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
 from tandem.scoring.selectors import people_rescored_since, person_score_facts
 from tandem.users.models import Team as UserTeam
+from tandem.users.services import permission_grant
 
 
-def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any) -> DefinitionVersion:
-    """Validate a definition and store it as the next version of its stage, with who and why."""
+def definition_publish(
+    *, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any, expect_promoted: int | None = None
+) -> DefinitionVersion:
+    """Validate a definition and store it as the next version of its stage, with who and why; a new MQL
+    definition promotes every lead who meets it at once (refused unless `expect_promoted` people, when given)."""
+    return _definition_publish(stage=stage, spec=spec, reason=reason, by_user=by_user, expect_promoted=expect_promoted)[0]
+
+
+def _definition_publish(
+    *, stage: str, spec: Mapping[str, Any], reason: str, by_user: Any, expect_promoted: int | None
+) -> tuple[DefinitionVersion, list[int]]:
     if stage not in DEFINITION_NAMES:
         raise ValidationFailed("A definition is for 'mql' or 'sql'.", field="stage", value=stage)
     if not isinstance(spec, Mapping):
@@ -72,18 +89,40 @@ def definition_publish(*, stage: str, spec: Mapping[str, Any], reason: str, by_u
         changes = definition_changes(Definition.from_dict(previous.spec), Definition.from_dict(row.spec)) if previous else []
         return {"stage": stage, "version": row.version, "changes": changes}
 
-    return spec_publish(
-        model=DefinitionVersion,
-        scope={"stage": stage},
-        spec=spec,
-        reason=reason,
-        by_user=by_user,
-        event_kind="definition.published",
-        rule=f"definition:{stage}",
-        validate=validate,
-        event_data=event_data,
-        conflict_message="Someone published a version of this definition at the same moment; reload and try again.",
-    )
+    with transaction.atomic():
+        row = spec_publish(
+            model=DefinitionVersion,
+            scope={"stage": stage},
+            spec=spec,
+            reason=reason,
+            by_user=by_user,
+            event_kind="definition.published",
+            rule=f"definition:{stage}",
+            validate=validate,
+            event_data=event_data,
+            conflict_message="Someone published a version of this definition at the same moment; reload and try again.",
+        )
+        # A new MQL definition applies to today's leads at once, not whenever each is next rescored: the
+        # promotions are part of the publish, counted beforehand by the dry run (selectors.mql_promotions_preview).
+        promoted = _people_qualify_all(as_of=row.created_at) if stage == Stage.MQL.value else []
+        if expect_promoted is not None and len(promoted) != expect_promoted:
+            raise NotAllowed(
+                f"Publishing now promotes {len(promoted)} people, not the {expect_promoted} the dry run showed; "
+                "look at the dry run again before publishing.",
+                field="expect_promoted",
+                value=len(promoted),
+            )
+        if promoted:
+            event_record(
+                kind="definition.promoted",
+                subject=row,
+                actor=by_user,
+                rule=f"definition:{stage}",
+                rule_version=row.version,
+                reason=f"Leads meeting MQL definition v{row.version} when it was published",
+                data={"stage": stage, "version": row.version, "promoted": len(promoted)},
+            )
+    return row, promoted
 
 
 # --- automatic promotion --------------------------------------------------------------------------------
@@ -99,8 +138,12 @@ def _score_facts(person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 def people_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The flat facts definitions and routing read, per person: profile, account, custom fields and scores."""
+    return _facts_of(Person.objects.filter(pk__in=person_ids))
+
+
+def _facts_of(people: QuerySet[Person]) -> dict[int, dict[str, Any]]:
     facts: dict[int, dict[str, Any]] = {}
-    rows = Person.objects.filter(pk__in=person_ids).values_list(
+    rows = people.values_list(
         "id", "job_title", "consent_email", "consent_calls", "custom_fields", "lifecycle_stage",
         "account__industry", "account__size_band", "account__country", "account__owner_id", "account__custom_fields",
     )
@@ -118,13 +161,17 @@ def people_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     return facts
 
 
-def _touches(person_ids: Sequence[int], since: dt.datetime, as_of: dt.datetime) -> dict[int, list[Touch]]:
+def _touches(
+    person_ids: Sequence[int], since: dt.datetime, as_of: dt.datetime, *, id_range: tuple[int, int] | None = None
+) -> dict[int, list[Touch]]:
     out: dict[int, list[Touch]] = {}
-    rows = Touchpoint.objects.filter(person_id__in=person_ids, occurred_at__gte=since, occurred_at__lte=as_of).values_list(
-        "person_id", "occurred_at", "kind", "channel", "campaign_id"
-    )
-    for pid, at, kind, channel, campaign in rows:
-        out.setdefault(pid, []).append(Touch(at, kind, channel, campaign))
+    rows = Touchpoint.objects.filter(occurred_at__gte=since, occurred_at__lte=as_of)
+    # A range of ids reads the same touchpoints as a long IN list, for a fraction of the cost; others' are dropped.
+    rows = rows.filter(person_id__gte=id_range[0], person_id__lte=id_range[1]) if id_range else rows.filter(person_id__in=person_ids)
+    wanted = set(person_ids)
+    for pid, at, kind, channel, campaign in rows.values_list("person_id", "occurred_at", "kind", "channel", "campaign_id"):
+        if pid in wanted:
+            out.setdefault(pid, []).append(Touch(at, kind, channel, campaign))
     return out
 
 
@@ -136,6 +183,76 @@ def _recycled_at(person_ids: Sequence[int]) -> dict[int, dt.datetime]:
         .values_list("person_id", "at")
     )
     return dict(rows)
+
+
+def lead_ids() -> list[int]:
+    """Every person an MQL definition can promote (no stage, subscriber, lead, recycled), by id."""
+    return list(Person.objects.filter(lifecycle_stage__in=QUALIFYING_STAGES).order_by("id").values_list("id", flat=True))
+
+
+def qualifying_transitions(
+    *, definition: Definition, version: int, person_ids: Sequence[int] | None, at: dt.datetime
+) -> list[Transition]:
+    """The promotions to MQL `definition` makes among the given people (None: every lead) at `at` (reads only).
+
+    Shared by people_qualify and publishing, which write them, and the dry run, which counts them: so the
+    count the page warns of is what publishing does.
+    """
+    windows = [c.days for c in definition.criteria if isinstance(c, Touchpoints)]
+    promoted: list[Transition] = []
+    every_lead = person_ids is None
+    ids = lead_ids() if person_ids is None else sorted(set(person_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        # Every lead is read by ranges of ids (the same rows as the chunk's id list, without a 2,000-value IN).
+        id_range = (chunk[0], chunk[-1]) if every_lead else None
+        if id_range:
+            facts = _facts_of(Person.objects.filter(id__gte=id_range[0], id__lte=id_range[1], lifecycle_stage__in=QUALIFYING_STAGES))
+        else:
+            facts = people_facts(person_ids=chunk)
+        leads = [pid for pid, f in facts.items() if (f["lifecycle_stage"] or "") in QUALIFYING_STAGES]
+        if not leads:
+            continue
+        touches = _touches(leads, at - dt.timedelta(days=max(windows)), at, id_range=id_range) if windows else {}
+        recycled = [pid for pid in leads if facts[pid]["lifecycle_stage"] == Stage.RECYCLED.value]
+        since = _recycled_at(recycled) if recycled else {}
+        for pid in leads:
+            mine = touches.get(pid, [])
+            if pid in since:
+                mine = [t for t in mine if t.occurred_at > since[pid]]
+            if not definition_met(definition, facts[pid], mine, at):
+                continue
+            result = definition_evaluate(definition, facts[pid], mine, at)
+            if result.met:
+                promoted.append(
+                    Transition(
+                        person_id=pid,
+                        to_stage=Stage.MQL.value,
+                        at=at,
+                        rule=f"definition:{Stage.MQL.value}",
+                        rule_version=version,
+                        reason=f"Met MQL definition v{version}",
+                        details={"matched": [m.to_dict() for m in result.matched], "definition": Stage.MQL.value},
+                    )
+                )
+    return promoted
+
+
+def _people_qualify_all(*, as_of: dt.datetime) -> list[int]:
+    """Promote every lead who meets the MQL definition in force (publishing one does this at once)."""
+    row = spec_current(model=DefinitionVersion, scope={"stage": Stage.MQL.value})
+    if row is None:
+        return []
+    return _promote(qualifying_transitions(definition=Definition.from_dict(row.spec), version=row.version, person_ids=None, at=as_of))
+
+
+def _promote(transitions: list[Transition]) -> list[int]:
+    """Write the promotions and route the promoted people to reps, in one transaction."""
+    if transitions:
+        with transaction.atomic():
+            people_change_stage_bulk(transitions=transitions)
+            people_route(person_ids=[t.person_id for t in transitions])
+    return [t.person_id for t in transitions]
 
 
 def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = None) -> list[int]:
@@ -151,41 +268,7 @@ def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = Non
     row = spec_current(model=DefinitionVersion, scope={"stage": Stage.MQL.value})
     if row is None:
         return []
-    definition = Definition.from_dict(row.spec)
-    windows = [c.days for c in definition.criteria if isinstance(c, Touchpoints)]
-    promoted: list[Transition] = []
-    ids = sorted(set(person_ids))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        facts = people_facts(person_ids=chunk)
-        leads = [pid for pid, f in facts.items() if (f["lifecycle_stage"] or "") in QUALIFYING_STAGES]
-        if not leads:
-            continue
-        touches = _touches(leads, at - dt.timedelta(days=max(windows)), at) if windows else {}
-        recycled = [pid for pid in leads if facts[pid]["lifecycle_stage"] == Stage.RECYCLED.value]
-        since = _recycled_at(recycled) if recycled else {}
-        for pid in leads:
-            mine = touches.get(pid, [])
-            if pid in since:
-                mine = [t for t in mine if t.occurred_at > since[pid]]
-            result = definition_evaluate(definition, facts[pid], mine, at)
-            if result.met:
-                promoted.append(
-                    Transition(
-                        person_id=pid,
-                        to_stage=Stage.MQL.value,
-                        at=at,
-                        rule=f"definition:{Stage.MQL.value}",
-                        rule_version=row.version,
-                        reason=f"Met MQL definition v{row.version}",
-                        details={"matched": [m.to_dict() for m in result.matched], "definition": Stage.MQL.value},
-                    )
-                )
-    if promoted:
-        with transaction.atomic():
-            people_change_stage_bulk(transitions=promoted)
-            people_route(person_ids=[t.person_id for t in promoted])
-    return [t.person_id for t in promoted]
+    return _promote(qualifying_transitions(definition=Definition.from_dict(row.spec), version=row.version, person_ids=person_ids, at=at))
 
 
 SWEEP_EVENT = "lifecycle.qualify_sweep"
@@ -474,7 +557,8 @@ class _OpenMql(NamedTuple):
 
 
 def _open_mqls() -> list[_OpenMql]:
-    """Owned MQLs with their latest hand-off and every logged activity (three queries)."""
+    """Owned MQLs with their latest hand-off and every logged touch: activities of a kind that counts as a touch
+    (a note does not) (three queries)."""
     people = list(
         Person.objects.filter(lifecycle_stage=Stage.MQL.value, owner__isnull=False).values_list(
             "id", "owner_id", "owner__team_id", "owner__team__manager_id", "first_name", "last_name", "email"
@@ -487,7 +571,9 @@ def _open_mqls() -> list[_OpenMql]:
     for pid, at in StageChange.objects.filter(person_id__in=ids, to_stage=Stage.MQL.value).order_by("changed_at", "id").values_list("person_id", "changed_at"):
         handoff[pid] = at
     touches: dict[int, list[dt.datetime]] = {}
-    for pid, at in Activity.objects.filter(person_id__in=ids).values_list("person_id", "occurred_at"):
+    for pid, at in Activity.objects.filter(person_id__in=ids, kind__counts_as_touch=True).values_list(
+        "person_id", "occurred_at"
+    ):
         touches.setdefault(pid, []).append(at)
     return [
         _OpenMql(pid, owner, team, manager, f"{first} {last}".strip() or email or f"person #{pid}", handoff[pid], touches.get(pid, []))
@@ -544,7 +630,8 @@ def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
     owner and the owner's team manager in the app (and by email when SMTP is configured). Returns the ids
     of the people newly breached.
 
-    A touch is any sales activity (call, email, meeting…) logged on the person at or after the hand-off;
+    A touch is a sales activity of a kind that counts as a touch (call, email, meeting…; not a note) logged on
+    the person at or after the hand-off;
     business hours are those of the owner's team calendar.
     """
     moment = now or timezone.now()
@@ -671,3 +758,221 @@ def notifications_mark_read(*, notifications: Sequence[Notification]) -> int:
     if not unread:
         return 0
     return Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+
+
+# --- overdue tasks: their owners are told once, in the app, as SLA breaches are ------------------------------
+
+TASK_OVERDUE_BATCH = 500
+
+
+def tasks_overdue_notify(*, now: dt.datetime | None = None) -> list[int]:
+    """Tell each owner once, with an in-app notification, about each of their open tasks past its due time
+    (at most TASK_OVERDUE_BATCH a run, longest overdue first); crm.agenda marks them. Returns the task ids."""
+    moment = now or timezone.now()
+    with transaction.atomic():
+        due = tasks_overdue_unnotified(now=moment, limit=TASK_OVERDUE_BATCH)
+        if not due:
+            return []
+        marked = set(tasks_mark_overdue_notified(task_ids=[t.id for t in due], at=moment))
+        url = reverse("agenda:mine") + "?state=overdue"
+        notes = [
+            Notification(
+                user_id=t.owner_id,
+                kind="task_overdue",
+                text=f"Task overdue: {t.title} (due {_local(t.due_at, t.time_zone)}).",
+                url=url,
+                created_at=moment,
+            )
+            for t in due
+            if t.id in marked
+        ]
+        Notification.objects.bulk_create(notes)
+    return sorted(marked)
+
+
+def _local(moment: dt.datetime, zone_name: str) -> str:
+    # The owner reads the due time on their own clock; an unknown zone name reads as UTC.
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{moment.astimezone(zone):%a %d %b %H:%M} {zone.key}"
+
+
+# --- proposals: marketing proposes a change, an approver publishes or rejects it -------------------------------
+
+PROPOSE_PERM = "lifecycle.add_changeproposal"
+APPROVE_PERM = "lifecycle.approve_changeproposal"
+PROPOSAL_KINDS: tuple[str, ...] = tuple(ChangeProposal.Kind.values)
+
+
+def proposal_spec(*, kind: str, spec: Mapping[str, Any], stage: str = "") -> dict[str, Any]:
+    """The proposed spec checked as the publish service would and in the form it stores (without a version)."""
+    if kind not in PROPOSAL_KINDS:
+        raise ValidationFailed(f"A proposal is for one of {', '.join(PROPOSAL_KINDS)}.", field="kind", value=kind)
+    if not isinstance(spec, Mapping):
+        raise ValidationFailed("The proposed spec must be an object.", field="spec", value=spec)
+    if "\\u0000" in json.dumps(spec, default=str):
+        raise ValidationFailed("spec must not contain NUL characters", field="spec", value="\\u0000")
+    if kind == ChangeProposal.Kind.DEFINITION:
+        if stage not in DEFINITION_NAMES:
+            raise ValidationFailed("A definition is for 'mql' or 'sql'.", field="stage", value=stage)
+        named = spec.get("name")
+        if named not in (None, "", stage):
+            raise ValidationFailed(f"This definition is named {named!r} but is proposed as {stage!r}.", field="name", value=named)
+        stored = Definition.from_dict({**spec, "name": stage, "version": 1}).to_dict()
+        del stored["name"]
+    elif stage:
+        raise ValidationFailed("Only definitions have a stage.", field="stage", value=stage)
+    elif kind == ChangeProposal.Kind.ROUTING:
+        stored = RoutingRules.from_dict(spec).to_dict()
+    else:
+        stored = SlaPolicy.from_dict(spec).to_dict()
+    del stored["version"]
+    return stored
+
+
+def _version_row(kind: str, stage: str) -> DefinitionVersion | RoutingConfig | SlaPolicyVersion | None:
+    if kind == ChangeProposal.Kind.DEFINITION:
+        return spec_current(model=DefinitionVersion, scope={"stage": stage})
+    if kind == ChangeProposal.Kind.ROUTING:
+        return spec_current(model=RoutingConfig)
+    return spec_current(model=SlaPolicyVersion)
+
+
+def version_in_force(*, kind: str, stage: str = "") -> int:
+    """The version of a definition, the routing rules or the SLA policy in force (0: none published)."""
+    row = _version_row(kind, stage)
+    return row.version if row else 0
+
+
+def _require(user: Any, perm: str, message: str) -> None:
+    if not getattr(user, "pk", None) or not user.has_perm(perm):
+        raise NotAllowed(message, field="user", value=getattr(user, "username", None))
+
+
+@transaction.atomic
+def proposal_create(*, kind: str, spec: Mapping[str, Any], reason: str, by_user: Any, stage: str = "") -> ChangeProposal:
+    """Propose a new version of a definition, the routing rules or the SLA policy (needs lifecycle.add_changeproposal)."""
+    _require(by_user, PROPOSE_PERM, "Only marketing, sales managers and admins propose changes (needs permission lifecycle.add_changeproposal).")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why this should change (the approver reads it; it goes into the history).", field="reason", value=None)
+    if "\x00" in reason:
+        raise ValidationFailed("reason must not contain NUL characters", field="reason", value=reason[:80])
+    stored = proposal_spec(kind=kind, spec=spec, stage=stage)
+    current = _version_row(kind, stage)
+    if current is not None and proposal_spec(kind=kind, spec=current.spec, stage=stage) == stored:
+        raise ValidationFailed(f"This is version {current.version}, in force already: change something first.", field="spec", value=current.version)
+    proposal = ChangeProposal.objects.create(
+        kind=kind,
+        stage=stage,
+        spec=stored,
+        reason=reason,
+        base_version=current.version if current else 0,
+        proposed_by=by_user,
+        proposed_at=timezone.now(),
+    )
+    data: dict[str, Any] = {"kind": kind, "stage": stage, "base_version": proposal.base_version}
+    if kind == ChangeProposal.Kind.DEFINITION and current is not None:
+        data["changes"] = definition_changes(Definition.from_dict(current.spec), Definition.from_dict({**stored, "name": stage, "version": 1}))
+    event_record(kind="proposal.created", subject=proposal, actor=by_user, rule=f"proposal:{kind}", reason=reason, data=data)
+    return proposal
+
+
+def _locked_open(proposal: ChangeProposal) -> ChangeProposal:
+    locked = ChangeProposal.objects.select_for_update().get(pk=proposal.pk)
+    if locked.status != ChangeProposal.Status.OPEN:
+        raise NotAllowed(f"Proposal #{locked.pk} is {locked.get_status_display().lower()} already.", field="status", value=locked.status)
+    return locked
+
+
+@transaction.atomic
+def proposal_approve(*, proposal: ChangeProposal, by_user: Any, expect_promoted: int | None = None) -> ChangeProposal:
+    """Publish a proposal as the next version (needs lifecycle.approve_changeproposal).
+
+    Refused when another version was published since it was proposed (its author proposes again on top of
+    the version in force), and, for an MQL definition, when `expect_promoted` is given and publishing would
+    promote a different number of people than that.
+    """
+    _require(by_user, APPROVE_PERM, "Only admins, or those they allow, approve proposals (needs permission lifecycle.approve_changeproposal).")
+    locked = _locked_open(proposal)
+    current = version_in_force(kind=locked.kind, stage=locked.stage)
+    if current != locked.base_version:
+        raise NotAllowed(
+            f"Proposal #{locked.pk} was made against version {locked.base_version}, but version {current} has been "
+            f"published since: reject it, or load it into the editor and propose it again on top of version {current}.",
+            field="base_version",
+            value=locked.base_version,
+        )
+    proposer = locked.proposed_by
+    who = (proposer.get_full_name() or proposer.username) if proposer else "someone"
+    reason = f"{locked.reason} (proposed by {who}, proposal #{locked.pk})"
+    promoted: list[int] = []
+    row: DefinitionVersion | RoutingConfig | SlaPolicyVersion
+    if locked.kind == ChangeProposal.Kind.DEFINITION:
+        row, promoted = _definition_publish(stage=locked.stage, spec=locked.spec, reason=reason, by_user=by_user, expect_promoted=expect_promoted)
+    elif locked.kind == ChangeProposal.Kind.ROUTING:
+        row = routing_publish(spec=locked.spec, reason=reason, by_user=by_user)
+    else:
+        row = sla_policy_publish(spec=locked.spec, reason=reason, by_user=by_user)
+    locked.status = ChangeProposal.Status.PUBLISHED
+    locked.decided_by = by_user
+    locked.decided_at = row.created_at
+    locked.published_version = row.version
+    locked.promoted = len(promoted) if locked.kind == ChangeProposal.Kind.DEFINITION and locked.stage == Stage.MQL.value else None
+    locked.save(update_fields=["status", "decided_by", "decided_at", "published_version", "promoted"])
+    event_record(
+        kind="proposal.approved",
+        subject=locked,
+        actor=by_user,
+        rule=f"proposal:{locked.kind}",
+        rule_version=row.version,
+        reason=locked.reason,
+        data={
+            "kind": locked.kind,
+            "stage": locked.stage,
+            "base_version": locked.base_version,
+            "published_version": row.version,
+            "promoted": locked.promoted,
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def proposal_reject(*, proposal: ChangeProposal, by_user: Any, reason: str) -> ChangeProposal:
+    """Reject a proposal, saying why (needs lifecycle.approve_changeproposal); nothing is published."""
+    _require(by_user, APPROVE_PERM, "Only admins, or those they allow, reject proposals (needs permission lifecycle.approve_changeproposal).")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the proposal is rejected (its author reads it).", field="reason", value=None)
+    if "\x00" in reason:
+        raise ValidationFailed("reason must not contain NUL characters", field="reason", value=reason[:80])
+    locked = _locked_open(proposal)
+    locked.status = ChangeProposal.Status.REJECTED
+    locked.decided_by = by_user
+    locked.decided_at = timezone.now()
+    locked.decision_reason = reason
+    locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    event_record(
+        kind="proposal.rejected",
+        subject=locked,
+        actor=by_user,
+        rule=f"proposal:{locked.kind}",
+        reason=reason,
+        data={"kind": locked.kind, "stage": locked.stage, "base_version": locked.base_version},
+    )
+    return locked
+
+
+def proposal_approver_set(*, allow: bool, by_user: Any, role: str = "", username: str = "") -> None:
+    """Let a role or one user approve and publish proposals, or stop them (admins: needs users.change_user)."""
+    if not getattr(by_user, "pk", None) or not by_user.has_perm("users.change_user"):
+        raise NotAllowed("Only admins choose who approves proposals (needs permission users.change_user).", field="user", value=getattr(by_user, "username", None))
+    user = None
+    if username.strip():
+        user = get_user_model().objects.filter(username=username.strip()).first()
+        if user is None:
+            raise NotFound(f"no user named {username.strip()!r}", field="username", value=username.strip())
+    permission_grant(perm=APPROVE_PERM, granted=allow, role=role, user=user, by_user=by_user)

@@ -268,12 +268,14 @@ def _as_datetime64(seconds: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class FirstTouchBatch:
     """Per MQL: deadline (datetime64[s]), state code (0 met, 1 pending, 2 breached), business minutes to
-    the first touch (NaN: untouched by `now`) and business minutes left (NaN unless pending)."""
+    the first touch (NaN: untouched by `now`) and business minutes left (NaN unless pending).
+    ``deadline_seconds`` is the unrounded deadline in POSIX seconds (hand-offs carry microseconds)."""
 
     deadline: np.ndarray
     state: np.ndarray
     minutes_to_touch: np.ndarray
     minutes_left: np.ndarray
+    deadline_seconds: np.ndarray | None = None
 
     def states(self) -> list[str]:
         return [STATE_CODES[int(c)] for c in self.state]
@@ -325,7 +327,28 @@ def first_touch_batch(
     touched_in_time = ~np.isnan(touch) & (touch <= deadline)
     state = np.where(touched_in_time, 0, np.where(now_s >= deadline, 2, 1)).astype(np.int8)
     left = np.where(state == 1, left, np.nan)
-    return FirstTouchBatch(deadline=_as_datetime64(deadline), state=state, minutes_to_touch=to_touch, minutes_left=left)
+    return FirstTouchBatch(
+        deadline=_as_datetime64(deadline), state=state, minutes_to_touch=to_touch, minutes_left=left, deadline_seconds=deadline
+    )
+
+
+# The inbox's finer states of an open MQL, most urgent first. Untouched: overdue (deadline passed), due
+# soon (at most `due_soon_minutes` business minutes left), due later. Touched: late (after the deadline) or
+# in time. "Overdue" is therefore exactly "breached and still untouched" under the policy passed in.
+OVERDUE, DUE_SOON, DUE_LATER, TOUCHED_LATE, TOUCHED_IN_TIME = "overdue", "due_soon", "due_later", "late", "met"
+INBOX_STATES: tuple[str, ...] = (OVERDUE, DUE_SOON, DUE_LATER, TOUCHED_LATE, TOUCHED_IN_TIME)
+DUE_SOON_MINUTES = 60.0
+
+
+def inbox_states(batch: FirstTouchBatch, *, due_soon_minutes: float = DUE_SOON_MINUTES) -> np.ndarray:
+    """Per MQL of a first-touch batch, its index in INBOX_STATES (a touch exactly at the deadline is in time)."""
+    touched = ~np.isnan(batch.minutes_to_touch)
+    soon = (batch.state == 1) & (batch.minutes_left <= due_soon_minutes)
+    return np.select(
+        [batch.state == 0, (batch.state == 2) & touched, batch.state == 2, soon],
+        [4, 3, 0, 1],
+        default=2,
+    ).astype(np.int8)
 
 
 def attempts_batch(

@@ -1,4 +1,5 @@
-"""Background work for the hand-off: promoting people who meet the MQL definition, SLA breaches and re-routes."""
+"""Background work for the hand-off: promoting people who meet the MQL definition, SLA breaches and re-routes,
+and telling owners about their overdue tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 from huey.exceptions import TaskLockedException
 
-from tandem.lifecycle.services import people_qualify_recent, sla_breaches_detect, sla_reroutes_apply
+from tandem.lifecycle.services import (
+    people_qualify_recent,
+    sla_breaches_detect,
+    sla_reroutes_apply,
+    tasks_overdue_notify,
+)
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -27,5 +33,15 @@ def sla_breach_check() -> None:
         with lock_task("lifecycle-sla-breaches"):
             sla_breaches_detect()
             sla_reroutes_apply()
+    except TaskLockedException:
+        return
+
+
+@db_periodic_task(crontab(minute="*"))
+def task_overdue_check() -> None:
+    """Every minute, tell owners (once each, in the app) about their tasks that became overdue."""
+    try:
+        with lock_task("lifecycle-task-overdue"):
+            tasks_overdue_notify()
     except TaskLockedException:
         return

@@ -314,7 +314,8 @@ def person_rescore(*, person: Person, now: dt.datetime | None = None) -> PersonS
 SWEEP_EVENT = "scoring.rescore_sweep"
 # Events that change what a score sees: a profile edit or merge, and a deal closing (the score is dropped).
 PERSON_EVENT_KINDS = ("person.updated", "person.merged")
-DEAL_EVENT_KINDS = ("deal.won", "deal.lost")
+# A reopened deal takes back its win or loss, so its person is rescored too.
+DEAL_EVENT_KINDS = ("deal.won", "deal.lost", "deal.reopened")
 SWEEP_CHUNK = 2000
 
 

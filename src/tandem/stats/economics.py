@@ -2,10 +2,9 @@
 
 Decisions (docs/reports.md, "Unit economics", says the same for users):
 
-- Spend: a campaign's `actual_cost` is spread evenly over the days it ran, `started_on` to `ended_on`
-  inclusive (the selector lets a campaign without an end run to the as-of day, and places one without a
-  start on its end, else on its creation day). A period filter keeps the days inside the period:
-  spend = cost × days inside / days run.
+- Spend: the campaigns' cost entries, each on the day it was spent; an entry covering several days (a monthly
+  invoice, a cost known only as a campaign total) is spread evenly over them, first to last day inclusive. A
+  period filter keeps the days inside the period: spend = amount × days inside / days covered.
 - Cost per stage = spend ÷ the people who reached the stage in the period (lead, MQL, SQL, customer; a
   stage is reached when a stage change took the person there or past it, as in the funnel); CAC is the
   cost per customer. A cost is None when nobody reached the stage.
@@ -57,9 +56,9 @@ def spread_spend(
     window_from: int | None = None,
     window_to: int | None = None,
 ) -> FloatArray:
-    """Each campaign's spend inside [window_from, window_to] (day numbers, inclusive), its cost spread evenly.
+    """Each cost's part inside [window_from, window_to] (day numbers, inclusive), its amount spread evenly.
 
-    start_day / end_day: the first and last day the campaign ran (inclusive); end before start is refused.
+    start_day / end_day: the first and last day a cost covers (inclusive); end before start is refused.
     """
     c = np.asarray(cost, dtype=np.float64)
     s = np.asarray(start_day, dtype=np.int64)

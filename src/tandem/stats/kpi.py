@@ -131,7 +131,9 @@ class KpiInputs:
     deal_lost: NDArray[np.bool_]
     deal_amount: FloatArray
     customer_days: FloatArray  # per lead: the day they first became a customer (stage change or won deal)
-    campaign_starts: NDArray[np.int64]  # first and last day each campaign ran (ordinals, inclusive)
+    # Campaign costs: per cost entry (or entries sharing a span), the first and last day it covers (ordinals,
+    # inclusive; the same day for a one-day entry) and its amount.
+    campaign_starts: NDArray[np.int64]
     campaign_ends: NDArray[np.int64]
     campaign_costs: FloatArray
 

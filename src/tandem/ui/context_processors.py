@@ -19,8 +19,12 @@ class NavItem(NamedTuple):
 # Plain (label, url name, roles) tuples work too.
 NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Home", "home"),
+    NavItem("Tasks", "agenda:mine", frozenset({"admin", "sales_manager", "sales_rep"})),
     NavItem("Dashboard", "analytics:dashboard"),
     NavItem("People", "crm:people"),
+    NavItem("Activities", "activities:list"),
+    NavItem("Accounts", "accounts:list"),
+    NavItem("Pipeline", "pipelines:home"),
     NavItem("Duplicates", "crm:duplicates", frozenset({"admin", "marketing", "sales_manager"})),
     NavItem("Campaigns", "campaigns:list"),
     NavItem("Calendar", "campaigns:calendar"),

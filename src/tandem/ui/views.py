@@ -10,9 +10,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from tandem.campaigns.selectors import campaign_count, campaign_running_list
+from tandem.crm.agenda.selectors import task_kind_options, task_outcome_options, tasks_day
 from tandem.crm.selectors import (
     crm_totals,
     deal_open_for_owner,
@@ -93,9 +95,21 @@ def home_marketing(request: HttpRequest) -> HttpResponse:
     return render(request, "ui/home_marketing.html", context)
 
 
+# The rep's home opens with the day's tasks: what is overdue and what is due today, a few of each.
+HOME_TASKS = 5
+
+
 @role_home(Role.SALES_REP)
 def home_rep(request: HttpRequest) -> HttpResponse:
+    day = tasks_day(user=request.user, limit=HOME_TASKS, buckets=("overdue", "today"))
     context = {
+        "day": day,
+        "now": day.now,
+        "here": reverse("home-rep"),
+        "can_change": request.user.has_perm("crm.change_task"),
+        "can_log": request.user.has_perm("crm.add_activity"),
+        "kinds": task_kind_options() if day.counts["overdue"] or day.counts["today"] else [],
+        "outcomes": task_outcome_options(),
         "stages": [s for s in people_count_by_stage(owner=request.user) if s.count],
         "deals": deal_open_for_owner(owner=request.user),
         "newest": person_newest_for_owner(owner=request.user),

@@ -28,18 +28,25 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
             "feedback.theme",
             "feedback.themespace",
         ),
+        # Marketing proposes changes to the hand-off's definitions, routing and SLA; an approver publishes them.
+        "add_models": ("lifecycle.changeproposal",),
         "view_apps": (ALL,),
     },
     Role.SALES_MANAGER: {
         "manage_apps": ("crm", "feedback"),
         "manage_models": ("crm.stagechange",),
+        "add_models": ("lifecycle.changeproposal",),
         "view_apps": (ALL,),
     },
     Role.SALES_REP: {
         "manage_models": (
             "crm.person",
+            # Reps add and correct the companies they sell to, as they do people and deals.
+            "crm.account",
             "crm.deal",
             "crm.activity",
+            # A rep keeps their own tasks (crm.agenda limits them to their own; managers reassign).
+            "crm.task",
             "feedback.question",
             "feedback.leadrating",
         ),
@@ -47,6 +54,11 @@ ROLE_RULES: dict[str, dict[str, Any]] = {
     },
     Role.VIEWER: {"view_apps": (ALL,)},
 }
+
+
+# Permissions an admin grants to a role (or a user) while Tandem runs, e.g. letting marketing approve and
+# publish proposals: roles_sync keeps them on a role's group instead of resetting the group to the rules above.
+RUN_TIME_GRANTS: tuple[str, ...] = ("lifecycle.approve_changeproposal",)
 
 
 def role_permission_filter(role: str) -> list[tuple[str, str | None, str | None]]:
@@ -63,6 +75,9 @@ def role_permission_filter(role: str) -> list[tuple[str, str | None, str | None]
     for dotted in rules.get("manage_models", ()):
         app, model = dotted.split(".")
         out.append((app, model, None))
+    for dotted in rules.get("add_models", ()):
+        app, model = dotted.split(".")
+        out.append((app, model, "add"))
     for app in labels(rules.get("view_apps", ())):
         out.append((app, None, "view"))
     return out
@@ -82,6 +97,9 @@ def roles_sync(*, apps_registry: Any = None) -> None:
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.label)
         wanted: set[int] = set()
+        for dotted in RUN_TIME_GRANTS:
+            app, codename = dotted.split(".")
+            wanted.update(group.permissions.filter(content_type__app_label=app, codename=codename).values_list("id", flat=True))
         for app, model, action in role_permission_filter(role):
             qs = Permission.objects.filter(content_type__app_label=app)
             if model:

@@ -24,7 +24,8 @@ from django.utils import timezone
 from tandem.analytics.dashboard.models import Goal
 from tandem.analytics.reports.selectors import reports_fingerprint
 from tandem.analytics.statistics.selectors import LeadCohorts, _day_parser, lead_cohorts_load
-from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.campaigns.models import Touchpoint
+from tandem.campaigns.selectors import campaign_cost_spans
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Deal, DealStage
 from tandem.lifecycle.selectors import sla_scorecard
@@ -95,18 +96,15 @@ def kpi_data_load(*, as_of: date | None = None) -> DashboardData:
         closed.append(None if closed_at is None else day(closed_at))
         stages.append(stage)
         amounts.append(float(amount or 0))
-    today = as_of or timezone.localdate()
     camp_starts: list[int] = []
     camp_ends: list[int] = []
     costs: list[float] = []
-    for started, ended, made, cost in Campaign.objects.values_list("started_on", "ended_on", "created_at", "actual_cost"):
-        # As selectors_economics.campaign_spend_get: a running campaign has spent its cost up to today; one
-        # without dates sits on the day it was created.
-        start = started or ended or timezone.localdate(made)
-        end = ended or max(start, today)
-        camp_starts.append(start.toordinal())
-        camp_ends.append(max(end, start).toordinal())
-        costs.append(float(cost or 0))
+    # As economics' campaign_spend_get: the campaigns' cost entries on the days they were spent (an entry
+    # covering several days spread over them), summed by the database per span.
+    for _, first, last, amount in campaign_cost_spans():
+        camp_starts.append(first.toordinal())
+        camp_ends.append(last.toordinal())
+        costs.append(float(amount))
     stage_arr = np.array(stages, dtype=object)
     inputs = KpiInputs(
         mql_days=ordinals(cohorts.mql_day),

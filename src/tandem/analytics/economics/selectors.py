@@ -1,7 +1,7 @@
 """Reads for the unit-economics report: campaigns' spend, stage reach, won deals and scores, fed to economics.py.
 
-Period filter (docs/reports.md, "Unit economics", says the same): spend is the part of each campaign's cost
-that falls on the period's days; stage counts are the people who reached the stage in the period; revenue
+Period filter (docs/reports.md, "Unit economics", says the same): spend is the campaigns' cost entries spent
+on the period's days (the part inside it of an entry covering several days); stage counts are the people who reached the stage in the period; revenue
 and ROI use the attribution report of the same period (journeys that end in it); LTV follows the customers
 whose first purchase falls in the period.
 """
@@ -25,7 +25,7 @@ from tandem.analytics.reports.selectors import (
     reports_fingerprint,
     stage_reach_get,
 )
-from tandem.campaigns.models import Campaign
+from tandem.campaigns.selectors import campaign_cost_spans
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Account, Deal, DealStage, Person
 from tandem.scoring.selectors import person_expected_values, scores_fingerprint
@@ -57,19 +57,15 @@ def _today() -> dt.date:
 def campaign_spend_get(
     *, by: str, date_from: dt.date | None = None, date_to: dt.date | None = None, as_of: dt.date | None = None
 ) -> dict[str, float]:
-    """Spend per channel or campaign name in the period: each campaign's cost spread evenly over its days."""
-    as_of = as_of or _today()
+    """Spend per channel or campaign name in the period: the campaigns' cost entries by the day they were spent
+    (an entry covering several days spread evenly over them)."""
     names, costs, starts, ends = [], [], [], []
-    for name, channel, cost, started, ended, created in Campaign.objects.values_list(
-        "name", "channel", "actual_cost", "started_on", "ended_on", "created_at"
-    ):
-        # A campaign still running has spent its cost so far up to today; one without dates sits on one day.
-        start = started or ended or created.date()
-        end = ended or max(start, as_of)
-        names.append((channel or UNKNOWN) if by == "channel" else (name or NO_CAMPAIGN))
-        costs.append(float(cost or 0))
-        starts.append(_day(start))
-        ends.append(_day(end))
+    # Summed by the database per key and span of days; only the spans cut by the period are split here.
+    for key, first, last, amount in campaign_cost_spans(by=by, date_from=date_from, date_to=date_to):
+        names.append((key or UNKNOWN) if by == "channel" else (key or NO_CAMPAIGN))
+        costs.append(float(amount))
+        starts.append(_day(first))
+        ends.append(_day(last))
     spend = economics.spread_spend(
         cost=costs,
         start_day=starts,

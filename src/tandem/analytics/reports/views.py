@@ -21,6 +21,12 @@ from tandem.analytics.reports.selectors import (
 )
 from tandem.core.errors import TandemError
 from tandem.core.http import csv_response, param_choice, param_date
+from tandem.crm.pipelines.selectors import (
+    pipeline_conversion,
+    pipeline_default_get,
+    pipeline_get,
+    pipelines_list,
+)
 from tandem.stats.funnel import PERIODS, STAGES
 
 
@@ -34,6 +40,14 @@ def funnel(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return csv_response(filename="funnel.csv", columns=FUNNEL_CSV_COLUMNS, rows=funnel_rows(report))
     total = report["total"]
+    # The deal side of the funnel: how the pipeline's deals (created in the period) moved through its stages.
+    pipelines = pipelines_list(with_stages=False)
+    chosen = request.GET.get("pipeline", "")
+    try:
+        pipeline = pipeline_get(pipeline_id=int(chosen)) if chosen.isdigit() else pipeline_default_get()
+        deal_stages = pipeline_conversion(pipeline=pipeline, date_from=date_from, date_to=date_to)
+    except TandemError:
+        deal_stages = None
     figure = {
         "data": [{"type": "bar", "x": list(STAGES), "y": [total["counts"][s] for s in STAGES], "name": "people"}],
         "layout": {"height": 300},
@@ -51,6 +65,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
             "date_from": date_from,
             "date_to": date_to,
             "query": request.GET.urlencode(),
+            "pipelines": pipelines,
+            "deal_stages": deal_stages,
         },
     )
 

@@ -1,4 +1,5 @@
-"""`tandem import csv` and `tandem import mappings`: arguments and output (the command module stays small)."""
+"""`tandem import csv`, `tandem import mappings` and `tandem import maven`: arguments and output (the command module
+stays small)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from tandem.capture.csvimport.mapping import KINDS, table_read
+from tandem.capture.csvimport.maven import PIPELINE, maven_import
 from tandem.capture.csvimport.selectors import mapping_list, mapping_resolve
 from tandem.capture.csvimport.services import OUTCOMES, csv_import_table, mapping_save
 from tandem.capture.management.commands.export import ProgressBars
@@ -98,3 +100,28 @@ def mappings_command(*, stdout: OutputWrapper) -> None:
         stdout.write(
             f"{item['name']:<24}{item['kind']:<13}{item['source']:<9}{item['columns']:>8}  {item['description']}"
         )
+
+
+def maven_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
+    with ProgressBars(enabled=not opts["no_progress"]) as bars:
+        try:
+            result = maven_import(directory=opts["directory"], dry_run=opts["dry_run"], progress=bars.update)
+        except TandemError as exc:
+            raise CommandError(exc.message) from exc
+    stdout.write(f"{'':<10}{'created':>10}{'updated':>10}{'unchanged':>11}")
+    for label, counts in (
+        ("users", result.users),
+        ("teams", result.teams),
+        ("products", result.products),
+        ("accounts", result.accounts),
+        ("deals", result.deals),
+    ):
+        stdout.write(f"{label:<10}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}")
+    stdout.write(
+        f"pipeline {PIPELINE!r}: {'created' if result.pipeline_created else 'already there'}; "
+        f"deal stage changes written: {result.stage_changes}; product lines changed: {result.product_lines_changed}"
+    )
+    if opts["dry_run"]:
+        stdout.write("dry run: nothing was written")
+    elif not result.changed:
+        stdout.write("nothing changed: the database already held this data")

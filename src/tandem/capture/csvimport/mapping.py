@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import html
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,10 +20,12 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from tandem.core.errors import ValidationFailed
+from tandem.crm.activities.quicklog import OUTCOME_WORDS
+from tandem.crm.activities.services import DURATION_MAX_MINUTES, NOTES_MAX
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import email_is_valid
 
-KINDS = ("people", "touchpoints", "deals")
+KINDS = ("people", "touchpoints", "deals", "activities")
 CUSTOM = "custom:"
 CHANNEL_SLUGS = frozenset(slug for slug, _ in CHANNELS)
 KIND_SLUGS = frozenset(slug for slug, _ in TOUCHPOINT_KINDS)
@@ -81,12 +84,34 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "deals": (
         _spec("deal_id", "Deal id", "text", 120),
         *_PERSON_KEYS,
+        # An account-level deal names its account (by domain, else by name) and perhaps no person at all.
+        _spec("account", "Account (company name)", "text", 200),
+        _spec("account_domain", "Account domain", "text", 200),
         _spec("name", "Deal name", "text", 200),
         _spec("amount", "Amount", "amount"),
         _spec("stage", "Stage (open, won, lost)", "stage"),
         _spec("created_at", "Created at", "datetime"),
         _spec("closed_at", "Closed at", "datetime"),
         _spec("lost_reason", "Lost reason", "text", 120),
+        _spec("owner", "Owner (username, email or name of a Tandem user)", "text", 254),
+    ),
+    # One call, e-mail, meeting or note; the person is found by email (an address anywhere in the cell, as in
+    # HubSpot's "Associated Contact"), else by the source system's id, else by phone.
+    "activities": (
+        _spec("activity_id", "Activity id (of the source system)", "text", 120),
+        _spec("email", "Email of the person (an address in the cell)", "email_in_text", 254),
+        _spec("external_id", "Person's external id (of the source system)", "text", 200),
+        _spec("phone", "Phone", "text", 40),
+        _spec("kind", "Kind (call, email, meeting, note or an admin's kind)", "activity_kind", 24),
+        _spec("occurred_at", "Occurred at", "datetime"),
+        _spec("ended_at", "Ended at (gives the duration)", "datetime"),
+        _spec("outcome", "Outcome", "outcome"),
+        _spec("direction", "Direction (inbound, outbound)", "direction"),
+        _spec("duration", "Duration (minutes, seconds or HH:MM:SS)", "duration"),
+        _spec("subject", "Subject", "text", 200),
+        _spec("notes", "Notes", "rich_text", NOTES_MAX),
+        _spec("deal_id", "Deal id", "text", 120),
+        _spec("user", "Who did it (username, email or name of a Tandem user)", "text", 254),
     ),
 }
 SPECS: dict[str, dict[str, FieldSpec]] = {kind: {s.name: s for s in specs} for kind, specs in FIELDS.items()}
@@ -196,6 +221,83 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "won date": "closed_at",
         "lost reason": "lost_reason",
         "closed lost reason": "lost_reason",
+        "account": "account",
+        "account name": "account",
+        "company": "account",
+        "company name": "account",
+        "organization": "account",
+        "organisation": "account",
+        "account domain": "account_domain",
+        "company domain": "account_domain",
+        "company domain name": "account_domain",
+        "domain": "account_domain",
+        "website": "account_domain",
+        "owner": "owner",
+        "deal owner": "owner",
+        "opportunity owner": "owner",
+        "sales agent": "owner",
+    },
+    "activities": {
+        "activity id": "activity_id",
+        "record id": "activity_id",
+        "engagement id": "activity_id",
+        "task id": "activity_id",
+        "event id": "activity_id",
+        "id": "activity_id",
+        "email": "email",
+        "email address": "email",
+        "contact email": "email",
+        "associated contact": "email",
+        "contact id": "external_id",
+        "lead id": "external_id",
+        "associated contact ids": "external_id",
+        "phone": "phone",
+        "kind": "kind",
+        "type": "kind",
+        "activity type": "kind",
+        "task subtype": "kind",
+        "engagement type": "kind",
+        "activity date": "occurred_at",
+        "occurred at": "occurred_at",
+        "date": "occurred_at",
+        "timestamp": "occurred_at",
+        "start": "occurred_at",
+        "start date time": "occurred_at",
+        "meeting start time": "occurred_at",
+        "end": "ended_at",
+        "end date time": "ended_at",
+        "meeting end time": "ended_at",
+        "outcome": "outcome",
+        "call outcome": "outcome",
+        "call result": "outcome",
+        "meeting outcome": "outcome",
+        "disposition": "outcome",
+        "direction": "direction",
+        "call direction": "direction",
+        "call type": "direction",
+        "duration": "duration",
+        "call duration": "duration",
+        "call duration hh mm ss": "duration",
+        "call duration in seconds": "duration",
+        "duration in minutes": "duration",
+        "subject": "subject",
+        "title": "subject",
+        "call title": "subject",
+        "email subject": "subject",
+        "meeting name": "subject",
+        "notes": "notes",
+        "call notes": "notes",
+        "comments": "notes",
+        "description": "notes",
+        "meeting description": "notes",
+        "email body": "notes",
+        "deal id": "deal_id",
+        "opportunity id": "deal_id",
+        "user": "user",
+        "owner": "user",
+        "assigned": "user",
+        "assigned to": "user",
+        "activity assigned to": "user",
     },
 }
 
@@ -252,7 +354,8 @@ class Mapping:
     value: Tandem value}}, case-insensitive), `external_id_system` (whose ids the external_id column holds),
     `defaults` ({field: value} for fields the file lacks), `keep_raw` (keep a translated channel or kind's
     original text in the custom fields, under the header's slug), `stage` (the lifecycle stage new people
-    reach), `deal_id_prefix`.
+    reach), `deal_id_prefix`, `activity_id_prefix`, `duration_unit` (seconds, minutes, hours or milliseconds:
+    what a duration column's plain numbers count; by default what its header says, else minutes).
     """
 
     name: str
@@ -361,9 +464,13 @@ def mapping_check(*, mapping: Mapping, headers: Sequence[str]) -> None:
             )
         seen[target] = header
     mapped = set(seen) | set(mapping.options.get("defaults", {}))
-    if not mapped & {"email", "external_id", "phone"}:
+    # A deal may belong to an account alone; every other row belongs to a person.
+    accounts = {"account", "account_domain"} if mapping.kind == "deals" else set()
+    if not mapped & {"email", "external_id", "phone", *accounts}:
         raise ValidationFailed(
-            "the mapping names no column for email, external_id or phone: rows could not be matched to people",
+            "the mapping names no column for email, external_id or phone"
+            + (", account or account_domain" if accounts else "")
+            + ": rows could not be matched to people",
             field="columns",
             value=", ".join(headers[:10]),
         )
@@ -375,6 +482,9 @@ def mapping_check(*, mapping: Mapping, headers: Sequence[str]) -> None:
         )
     if mapping.kind == "deals" and "deal_id" not in seen:
         raise ValidationFailed("a deals file needs a deal_id column", field="deal_id", value="")
+    if mapping.kind == "activities" and "activity_id" not in seen:
+        # The activity's own id is what makes a second import of the same file change nothing.
+        raise ValidationFailed("an activities file needs an activity_id column", field="activity_id", value="")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -549,11 +659,144 @@ class RowReader:
                     value=raw,
                 )
             return stage
-        if spec.max_length and len(text) > spec.max_length:
+        if spec.type in ACTIVITY_TYPES:
+            text = activity_value(
+                spec.type, text, line=line, column=header, unit=str(self.mapping.options.get("duration_unit") or "")
+            )
+            if text is None:
+                # An outcome outside Tandem's list (a team's own call result) is kept in the notes, not refused.
+                custom[OUTCOME_KEPT] = raw
+                return ""
+        if spec.max_length and isinstance(text, str) and len(text) > spec.max_length:
             raise RowError(
                 f"value is longer than {spec.max_length} characters", line=line, column=header, value=raw
             )
         return text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Activity cells: kinds, outcomes, directions and durations as HubSpot, Salesforce and spreadsheets write them.
+
+# Where a row's unknown outcome waits for the import to put it in the notes ("Outcome: Meeting booked").
+OUTCOME_KEPT = "_outcome"
+ACTIVITY_TYPES = frozenset(
+    {"activity_kind", "outcome", "direction", "duration", "email_in_text", "rich_text"}
+)
+# Outcome words (lower case, "_" and "-" read as spaces) → ActivityOutcome values: the quick-log box's words,
+# the labels, and the exports' own words. An empty value means "no outcome".
+IMPORT_OUTCOME_WORDS: dict[str, str] = {
+    **{word.replace("-", " "): value for word, value in OUTCOME_WORDS.items()},
+    "left live message": "left_voicemail",
+    "left message": "left_voicemail",
+    "voice mail": "left_voicemail",
+    "no show": "no_show",
+    "failed": "",
+    "sending": "",
+    "completed": "held",
+}
+DIRECTION_WORDS: dict[str, str] = {
+    "outbound": "outbound",
+    "outgoing": "outbound",
+    "out": "outbound",
+    "inbound": "inbound",
+    "incoming": "inbound",
+    "in": "inbound",
+    # Salesforce's "Internal" call type: neither way.
+    "internal": "",
+}
+KIND_ALIASES: dict[str, str] = {"e_mail": "email", "mail": "email", "phone_call": "call", "event": "meeting"}
+_EMAIL_IN_TEXT = re.compile(r"[^\s<>()\[\]\"';,:]+@[^\s<>()\[\]\"';,:]+\.[^\s<>()\[\]\"';,:]+")
+_HTML = re.compile(r"</?(p|div|br|span|b|i|strong|em|ul|ol|li|a)\b[^>]*>", re.IGNORECASE)
+_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "milliseconds": 0.001}
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[_\-]+", " ", text.strip().lower()).split())
+
+
+def duration_unit(header: str, option: str = "") -> str:
+    """The unit a duration column's plain numbers are in: the mapping's `duration_unit`, else what the header
+    says ("Call Duration in Seconds", "duration_ms"), else minutes."""
+    if option:
+        return option
+    words = header_normalize(header).split()
+    if any(w.startswith("milli") or w == "ms" for w in words):
+        return "milliseconds"
+    if any(w.startswith("sec") for w in words):
+        return "seconds"
+    if any(w.startswith("hour") for w in words):
+        return "hours"
+    return "minutes"
+
+
+def duration_read(text: str, *, unit: str, line: int, column: str) -> int:
+    """Whole minutes from "00:15:30" (HH:MM:SS), "15:30" (MM:SS) or a plain number in `unit`; rounded to the
+    nearest minute, and a call of a few seconds is one minute, not zero."""
+    value = text.strip()
+    seconds: float
+    try:
+        if ":" in value:
+            parts = [int(p) for p in value.split(":")]
+            if len(parts) > 3 or any(p < 0 for p in parts) or any(p > 59 for p in parts[1:]):
+                raise ValueError(value)
+            seconds = 0
+            for part in parts:
+                seconds = seconds * 60 + part
+        else:
+            number = Decimal(value.replace(",", ""))
+            if not number.is_finite() or number < 0:
+                raise ValueError(value)
+            seconds = float(number) * _UNITS[unit]
+    except (ValueError, InvalidOperation, KeyError):
+        raise RowError(
+            f"cannot read {text!r} as a duration (HH:MM:SS, MM:SS or a number of {unit})",
+            line=line,
+            column=column,
+            value=text,
+        ) from None
+    minutes = int((seconds + 30) // 60)
+    if seconds > 0 and minutes == 0:
+        minutes = 1
+    if minutes > DURATION_MAX_MINUTES:
+        raise RowError(
+            f"{text!r} is longer than a day ({DURATION_MAX_MINUTES} minutes)",
+            line=line,
+            column=column,
+            value=text,
+        )
+    return minutes
+
+
+def activity_value(type_: str, text: str, *, line: int, column: str, unit: str = "") -> Any:
+    """One activity cell read: a kind slug, an ActivityOutcome value, a direction, minutes, an email found in
+    the text (empty when there is none), or notes with HTML markup turned into lines."""
+    if type_ == "activity_kind":
+        slug = re.sub(r"[\s\-_]+", "_", text.strip().lower()).strip("_")
+        return KIND_ALIASES.get(slug, slug)
+    if type_ == "outcome":
+        # None: not one of Tandem's outcomes (the reader keeps the words in the notes).
+        return IMPORT_OUTCOME_WORDS.get(_words(text))
+    if type_ == "direction":
+        words = _words(text)
+        if words not in DIRECTION_WORDS:
+            raise RowError(
+                f"unknown direction {text!r} (expected inbound or outbound, or a value map)",
+                line=line,
+                column=column,
+                value=text,
+            )
+        return DIRECTION_WORDS[words]
+    if type_ == "duration":
+        return duration_read(text, unit=duration_unit(column, unit), line=line, column=column)
+    if type_ == "email_in_text":
+        found = _EMAIL_IN_TEXT.search(text)
+        return found.group() if found is not None and email_is_valid(found.group()) else ""
+    # rich_text: HubSpot's notes are HTML; paragraphs and line breaks become lines, other markup goes.
+    if "<" not in text:
+        return text
+    plain = re.sub(r"<br\s*/?>|</p>|</div>|</li>", "\n", text, flags=re.IGNORECASE)
+    plain = html.unescape(_HTML.sub("", plain))
+    return "\n".join(part.strip() for part in plain.splitlines() if part.strip())
 
 
 def datetime_read(text: str, *, line: int, column: str) -> dt.datetime:

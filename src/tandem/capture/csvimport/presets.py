@@ -1,4 +1,5 @@
-"""The mappings Tandem ships: HubSpot and Salesforce exports, X Education's leads and Olist's funnel.
+"""The mappings Tandem ships: HubSpot and Salesforce exports (people and activities), X Education's leads and
+Olist's funnel.
 
 They are data: `--mapping NAME` uses a saved ImportMapping of that name when there is one, else the
 preset here. `preset_detect` recognises a file by its header signature (its distinctive headers).
@@ -237,8 +238,185 @@ SALESFORCE: dict[str, Any] = {
     },
 }
 
+# ---- activities: HubSpot's calls, e-mails and meetings exports; Salesforce's task and event exports ----
+# A preset may list two spellings of one field (say "Activity date" and "Meeting start time"): the first the
+# file has feeds it (mapping_for_headers). People are found by the email in "Associated Contact" /
+# "Contact email" / "Email", else by the contact's id as the HubSpot or Salesforce people presets stored it.
+# Activities keep no custom fields, so the exports' other columns (call status, task status…) are left out.
+
+_HUBSPOT_PEOPLE = {
+    "Associated Contact": "email",
+    "Contact email": "email",
+    "Associated Contact IDs": "external_id",
+    "Activity assigned to": "user",
+}
+
+HUBSPOT_CALLS: dict[str, Any] = {
+    "name": "hubspot-calls",
+    "kind": "activities",
+    "description": "HubSpot calls export (Record ID, Activity date, Call outcome, Call duration (HH:mm:ss)…)",
+    "columns": {
+        "Record ID": "activity_id",
+        "Activity date": "occurred_at",
+        "Call Title": "subject",
+        "Call notes": "notes",
+        "Call direction": "direction",
+        "Call outcome": "outcome",
+        "Call duration (HH:mm:ss)": "duration",
+        **_HUBSPOT_PEOPLE,
+    },
+    "options": {
+        "external_id_system": "hubspot",
+        "activity_id_prefix": "hubspot-",
+        "defaults": {"kind": "call"},
+    },
+}
+
+HUBSPOT_EMAILS: dict[str, Any] = {
+    "name": "hubspot-emails",
+    "kind": "activities",
+    "description": "HubSpot e-mails export (Record ID, Activity date, Email subject, Email direction…)",
+    "columns": {
+        "Record ID": "activity_id",
+        "Activity date": "occurred_at",
+        "Email subject": "subject",
+        "Email body": "notes",
+        "Email direction": "direction",
+        "Email send status": "outcome",
+        **_HUBSPOT_PEOPLE,
+    },
+    "options": {
+        "external_id_system": "hubspot",
+        "activity_id_prefix": "hubspot-",
+        "defaults": {"kind": "email"},
+        "values": {
+            "direction": {
+                "Email": "outbound",
+                "Sent by owner": "outbound",
+                "Forwarded email": "outbound",
+                "Forwarded_email": "outbound",
+                "Incoming email": "inbound",
+                "Incoming_email": "inbound",
+                "Received": "inbound",
+            }
+        },
+    },
+}
+
+HUBSPOT_MEETINGS: dict[str, Any] = {
+    "name": "hubspot-meetings",
+    "kind": "activities",
+    "description": "HubSpot meetings export (Record ID, Meeting start time, Meeting end time, Meeting outcome…)",
+    "columns": {
+        "Record ID": "activity_id",
+        "Meeting start time": "occurred_at",
+        "Activity date": "occurred_at",
+        "Meeting end time": "ended_at",
+        "Meeting name": "subject",
+        "Meeting description": "notes",
+        "Meeting outcome": "outcome",
+        **_HUBSPOT_PEOPLE,
+    },
+    "options": {
+        "external_id_system": "hubspot",
+        "activity_id_prefix": "hubspot-",
+        "defaults": {"kind": "meeting"},
+    },
+}
+
+_SALESFORCE_PEOPLE = {
+    "Email": "email",
+    "Lead ID": "external_id",
+    "Contact ID": "external_id",
+    "Assigned": "user",
+    "Assigned To": "user",
+}
+
+SALESFORCE_TASKS: dict[str, Any] = {
+    "name": "salesforce-tasks",
+    "kind": "activities",
+    "description": "Salesforce tasks export: calls and e-mails (Subject, Type, Activity Date, Call Result…)",
+    "columns": {
+        "Activity ID": "activity_id",
+        "Task ID": "activity_id",
+        "Subject": "subject",
+        "Task Subtype": "kind",
+        "Type": "kind",
+        "Activity Date": "occurred_at",
+        "Due Date": "occurred_at",
+        "Call Result": "outcome",
+        "Call Duration in Seconds": "duration",
+        "Call Duration": "duration",
+        "Call Type": "direction",
+        "Comments": "notes",
+        "Description": "notes",
+        **_SALESFORCE_PEOPLE,
+    },
+    "options": {
+        "external_id_system": "salesforce",
+        "activity_id_prefix": "salesforce-",
+        # Salesforce keeps call durations in seconds, whatever the column is called.
+        "duration_unit": "seconds",
+        # A task without a type is a note: it is kept, but the SLA does not count it as a touch.
+        "defaults": {"kind": "note"},
+        "values": {
+            "kind": {
+                "Call": "call",
+                "Email": "email",
+                "List Email": "email",
+                "ListEmail": "email",
+                "Send Letter": "note",
+                "Send Quote": "note",
+                "Meeting": "meeting",
+                "Task": "note",
+                "Cadence": "note",
+                "LinkedIn": "note",
+                "Other": "note",
+                "To Do": "note",
+            }
+        },
+    },
+}
+
+SALESFORCE_EVENTS: dict[str, Any] = {
+    "name": "salesforce-events",
+    "kind": "activities",
+    "description": "Salesforce events export: meetings (Subject, Start, End, Duration…)",
+    "columns": {
+        "Activity ID": "activity_id",
+        "Event ID": "activity_id",
+        "Subject": "subject",
+        "Start": "occurred_at",
+        "Start Date Time": "occurred_at",
+        "End": "ended_at",
+        "End Date Time": "ended_at",
+        "Duration": "duration",
+        "Description": "notes",
+        "Comments": "notes",
+        **_SALESFORCE_PEOPLE,
+    },
+    "options": {
+        "external_id_system": "salesforce",
+        "activity_id_prefix": "salesforce-",
+        "duration_unit": "minutes",
+        "defaults": {"kind": "meeting"},
+    },
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    p["name"]: p for p in (X_EDUCATION, OLIST_MQL, OLIST_DEALS, HUBSPOT, SALESFORCE)
+    p["name"]: p
+    for p in (
+        X_EDUCATION,
+        OLIST_MQL,
+        OLIST_DEALS,
+        HUBSPOT,
+        SALESFORCE,
+        HUBSPOT_CALLS,
+        HUBSPOT_EMAILS,
+        HUBSPOT_MEETINGS,
+        SALESFORCE_TASKS,
+        SALESFORCE_EVENTS,
+    )
 }
 
 # Headers that together identify a file (normalised), most specific first.
@@ -248,6 +426,11 @@ SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
     ("olist-mql", frozenset({"mql id", "first contact date", "landing page id", "origin"})),
     ("hubspot", frozenset({"record id", "first name", "last name", "email", "create date"})),
     ("salesforce", frozenset({"lead id", "first name", "last name", "email", "company", "created date"})),
+    ("hubspot-calls", frozenset({"record id", "activity date", "call outcome"})),
+    ("hubspot-emails", frozenset({"record id", "activity date", "email subject"})),
+    ("hubspot-meetings", frozenset({"record id", "meeting name", "meeting outcome"})),
+    ("salesforce-events", frozenset({"subject", "start", "end"})),
+    ("salesforce-tasks", frozenset({"subject", "activity date", "type"})),
 )
 
 
@@ -273,10 +456,13 @@ def mapping_for_headers(*, mapping: Mapping, headers: Sequence[str]) -> Mapping:
     columns the file does not have left out."""
     by_norm = {header_normalize(h): h for h in headers}
     columns: dict[str, str] = {}
+    fed: set[str] = set()
     for header, target in mapping.columns.items():
         actual = header if header in headers else by_norm.get(header_normalize(header))
-        if actual is not None:
+        # A field a mapping lists under two spellings is fed by the first one the file has.
+        if actual is not None and not (target in fed and not target.startswith(CUSTOM)):
             columns[actual] = target
+            fed.add(target)
     return Mapping(
         name=mapping.name,
         kind=mapping.kind,

@@ -28,12 +28,14 @@ from tandem.campaigns.journeys import Touch
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.bundle import DealRow, account_key, lifecycle_moves
 from tandem.capture.csvimport.mapping import (
+    OUTCOME_KEPT,
     OUTCOMES_ORDER,
     Mapping,
     Parsed,
     RowError,
     RowReader,
     Table,
+    activity_value,
     refused_csv,
     rows_parse,
     table_read,
@@ -43,16 +45,35 @@ from tandem.capture.models import ImportJob, ImportMapping
 from tandem.core.bulk import chunked, silent
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
+from tandem.crm.accounts.services import account_domain_clean
+from tandem.crm.activities.services import (
+    EXTERNAL_ID_MAX,
+    NOTES_MAX,
+    activities_update_bulk,
+    duration_problem,
+    occurred_at_problem,
+)
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
-from tandem.crm.models import Account, Deal, ExternalId, LostReason, Person, StageChange
+from tandem.crm.models import (
+    Account,
+    Activity,
+    ActivityType,
+    Deal,
+    ExternalId,
+    LostReason,
+    Person,
+    StageChange,
+)
 from tandem.crm.services import (
     Transition,
     accounts_create_bulk,
+    activities_log_bulk,
     deals_create_bulk,
     deals_update_bulk,
     lost_reasons_create_bulk,
 )
 from tandem.crm.stages import FUNNEL, Stage, rank
+from tandem.users.models import User
 
 Progress = Callable[[str, int, int], None]
 logger = logging.getLogger(__name__)
@@ -192,7 +213,12 @@ def csv_import_table(
             parsed.append(item)
         if done % 1000 == 0 or done == total:
             progress("check rows", done, total)
-    planner = {"people": _PeoplePlan, "touchpoints": _TouchpointPlan, "deals": _DealPlan}[mapping.kind]
+    planner = {
+        "people": _PeoplePlan,
+        "touchpoints": _TouchpointPlan,
+        "deals": _DealPlan,
+        "activities": _ActivityPlan,
+    }[mapping.kind]
     plan = planner(mapping=mapping, rows=parsed, by_user=by_user, result=result, progress=progress)
     plan.match()
     for row, error in plan.refused:
@@ -903,6 +929,57 @@ class _TouchpointPlan(_Plan):
 # Deals.
 
 
+class _AccountRefs:
+    """The accounts a deals file names: by domain (which decides), else by exact name; the missing ones are
+    created when the import is written (named by the file's name, else by the domain)."""
+
+    def __init__(self, *, rows: Sequence[Parsed]) -> None:
+        self.keys: dict[int, tuple[str, str] | None] = {}
+        self.problems: dict[int, tuple[str, str]] = {}
+        self.names: dict[tuple[str, str], str] = {}
+        for row in rows:
+            name = str(row.values.get("account", "")).strip()
+            given = row.values.get("account_domain", "")
+            try:
+                domain = account_domain_clean(given) if given else None
+            except ValidationFailed as exc:
+                self.problems[row.line] = (exc.message, str(given))
+                continue
+            key = ("domain", domain) if domain else ("name", name) if name else None
+            self.keys[row.line] = key
+            if key is not None:
+                self.names.setdefault(key, name or key[1])
+        domains = sorted(k[1] for k in self.names if k[0] == "domain")
+        names = sorted(k[1] for k in self.names if k[0] == "name")
+        self.stored: dict[tuple[str, str], int] = {}
+        for chunk in chunked(domains):
+            for pk, domain in Account.objects.filter(domain__in=chunk).values_list("pk", "domain"):
+                self.stored[("domain", domain or "")] = pk
+        for chunk in chunked(names):
+            # The oldest account of that name, whether or not it has a domain.
+            for pk, name in Account.objects.filter(name__in=chunk).order_by("-pk").values_list("pk", "name"):
+                self.stored[("name", name)] = pk
+
+    def key(self, row: Parsed) -> tuple[str, str] | None:
+        """The row's account key, None when it names no account."""
+        return self.keys.get(row.line)
+
+    def problem(self, row: Parsed) -> tuple[str, str] | None:
+        """Why the row's account domain is refused (message, value), None when it is not."""
+        return self.problems.get(row.line)
+
+    def create(self, *, keys: Collection[tuple[str, str]], now: dt.datetime) -> int:
+        """Write the accounts of these keys that are not stored (those the written deals need); returns how many."""
+        missing = [k for k in self.names if k in keys and k not in self.stored]
+        made = [
+            Account(name=self.names[k], domain=k[1] if k[0] == "domain" else None, created_at=now, updated_at=now)
+            for k in missing
+        ]
+        accounts_create_bulk(accounts=made)
+        self.stored.update((k, a.pk) for k, a in zip(missing, made, strict=True))
+        return len(made)
+
+
 class _DealPlan(_Plan):
     def match(self) -> None:
         prefix = str(self.mapping.options.get("deal_id_prefix") or "")
@@ -923,9 +1000,13 @@ class _DealPlan(_Plan):
         reasons = sorted({r.values["lost_reason"] for r in self.rows if r.values.get("lost_reason")})
         self.reasons = dict(LostReason.objects.filter(name__in=reasons).values_list("name", "pk"))
         self.new_reasons = [name for name in reasons if name not in self.reasons]
+        self.account_refs = _AccountRefs(rows=self.rows)
+        users = _Users() if any(r.values.get("owner") for r in self.rows) else None
         self.new: list[tuple[str, dict[str, Any], Parsed]] = []
         self.changes: dict[Deal, list[str]] = {}
         self.reason_of: dict[Deal, str] = {}
+        # Deals whose account the import creates: the account's key, resolved to its row when written.
+        self.new_account_of: dict[int, tuple[str, str]] = {}
         self.moves: dict[int, list[DealRow]] = defaultdict(list)
         first: dict[str, int] = {}
         for row, key in zip(self.rows, keys, strict=True):
@@ -941,17 +1022,44 @@ class _DealPlan(_Plan):
                     row.values["deal_id"],
                 )
                 continue
-            pk = self.person_of(row, key)
-            if pk is None:
+            problem = self.account_refs.problem(row)
+            if problem is not None:
+                self.refuse(row, "account_domain", *problem)
                 continue
+            account_key = self.account_refs.key(row)
+            # An account-level deal names no person; a row naming one must name someone stored.
+            pk = None
+            if key.email or key.external_id or key.phone or account_key is None:
+                pk = self.person_of(row, key)
+                if pk is None:
+                    continue
+            owner_id = None
+            if row.values.get("owner"):
+                assert users is not None  # loaded whenever a row names an owner
+                owner_id = users.find(row.values["owner"])
+                if owner_id is None:
+                    self.refuse(
+                        row,
+                        "owner",
+                        f"no Tandem user {row.values['owner']!r} (a username, email or full name)",
+                        row.values["owner"],
+                    )
+                    continue
             values = self._values(row, stored.get(deal_id))
             if values is None:
                 continue
             first[deal_id] = row.line
             values["person_id"] = pk
-            values["account_id"] = accounts.get(pk)
+            if account_key is None:
+                values["account_id"] = accounts.get(pk) if pk is not None else None
+            else:
+                values["account_id"] = self.account_refs.stored.get(account_key)
+            if owner_id is not None:
+                values["owner_id"] = owner_id
             deal = stored.get(deal_id)
             if deal is None:
+                if account_key is not None and values["account_id"] is None:
+                    self.new_account_of[row.line] = account_key
                 self.new.append((deal_id, values, row))
                 outcome = "created"
             else:
@@ -962,6 +1070,10 @@ class _DealPlan(_Plan):
                 changed = [n for n, v in values.items() if getattr(deal, n) != v]
                 for n in changed:
                     setattr(deal, n, values[n])
+                if account_key is not None and values["account_id"] is None:
+                    # The account is new: the deal moves to it once it is written.
+                    self.new_account_of[-deal.pk] = account_key
+                    changed += [] if "account_id" in changed else ["account_id"]
                 # A reason named for the first time gets its row (and primary key) when written.
                 wanted_reason = self.reasons.get(reason, -1) if reason else None
                 if deal.lost_reason_id != wanted_reason:
@@ -971,6 +1083,8 @@ class _DealPlan(_Plan):
                     self.changes[deal] = changed
                 outcome = "updated" if changed else "unchanged"
             self.outcomes[row.line] = RowOutcome(row.line, outcome, key=deal_id)
+            if pk is None:
+                continue
             self.moves[pk].append(
                 DealRow(
                     deal_id=deal_id,
@@ -1027,9 +1141,13 @@ class _DealPlan(_Plan):
         made = [LostReason(name=name) for name in self.new_reasons]
         lost_reasons_create_bulk(reasons=made)
         self.reasons.update((r.name, r.pk) for r in made)
+        self.result.accounts_created += self.account_refs.create(keys=set(self.new_account_of.values()), now=self.now)
+        new_account = {line: self.account_refs.stored[k] for line, k in self.new_account_of.items()}
         objs = []
-        for deal_id, values, _row in self.new:
+        for deal_id, values, row in self.new:
             reason = values.pop("_reason")
+            if row.line in new_account:
+                values["account_id"] = new_account[row.line]
             objs.append(
                 Deal(
                     external_id=deal_id,
@@ -1038,6 +1156,9 @@ class _DealPlan(_Plan):
                     **values,
                 )
             )
+        for deal in self.changes:
+            if -deal.pk in new_account:
+                deal.account_id = new_account[-deal.pk]
         for done, chunk in enumerate(chunked(objs, BATCH), 1):
             deals_create_bulk(deals=chunk)
             self.progress("write deals", min(done * BATCH, len(objs)), len(objs))
@@ -1086,6 +1207,232 @@ class _DealPlan(_Plan):
                     )
                 )
         return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Activities.
+
+# Fields a stored activity takes from a row; a column the file lacks (or an empty cell) keeps the stored value.
+_ACTIVITY_FIELDS = ("kind_id", "occurred_at", "outcome", "direction", "duration_minutes", "subject", "notes")
+
+
+class _Users:
+    """Tandem's users by email, username and full name (one query: a sales team is small)."""
+
+    def __init__(self) -> None:
+        self.by_email: dict[str, int] = {}
+        self.by_username: dict[str, int] = {}
+        names: dict[str, list[int]] = defaultdict(list)
+        for pk, username, email, first, last in User.objects.values_list(
+            "pk", "username", "email", "first_name", "last_name"
+        ):
+            if email:
+                self.by_email.setdefault(email.strip().lower(), pk)
+            self.by_username[username.lower()] = pk
+            full = " ".join(f"{first} {last}".lower().split())
+            if full:
+                names[full].append(pk)
+        # A name two users share names neither.
+        self.by_name = {name: pks[0] for name, pks in names.items() if len(pks) == 1}
+
+    def find(self, text: str) -> int | None:
+        """The user a cell names: an email in it ("Ann Lee (ann@x.com)"), a username, or a unique full name."""
+        found = activity_value("email_in_text", text, line=0, column="user")
+        if found and found.lower() in self.by_email:
+            return self.by_email[found.lower()]
+        words = " ".join(text.lower().split())
+        return self.by_username.get(words) or self.by_name.get(words)
+
+
+def _minutes_between(start: dt.datetime, end: dt.datetime) -> int:
+    seconds = (end - start).total_seconds()
+    minutes = int((seconds + 30) // 60)
+    return 1 if seconds > 0 and minutes == 0 else minutes
+
+
+class _ActivityPlan(_Plan):
+    """Calls, e-mails, meetings and notes, matched by their id in the source system: a second import of the
+    same file changes nothing."""
+
+    def match(self) -> None:
+        prefix = str(self.mapping.options.get("activity_id_prefix") or "")
+        deal_prefix = str(self.mapping.options.get("deal_id_prefix") or "")
+        keys = [_key_of(r.values) for r in self.rows]
+        self.load_people(keys)
+        ids = sorted({prefix + r.values["activity_id"] for r in self.rows if r.values.get("activity_id")})
+        stored: dict[str, Activity] = {}
+        for chunk in chunked(ids):
+            stored.update((a.external_id or "", a) for a in Activity.objects.filter(external_id__in=chunk))
+        self.kinds = dict(ActivityType.objects.values_list("key", "label"))
+        deal_ids = sorted({deal_prefix + r.values["deal_id"] for r in self.rows if r.values.get("deal_id")})
+        deals: dict[str, tuple[int, int | None, int | None]] = {}
+        for chunk in chunked(deal_ids):
+            for ext, deal_pk, person_id, account_id in Deal.objects.filter(external_id__in=chunk).values_list(
+                "external_id", "pk", "person_id", "account_id"
+            ):
+                deals[ext or ""] = (deal_pk, person_id, account_id)
+        users = _Users() if any(r.values.get("user") for r in self.rows) else None
+        found: list[tuple[Parsed, str, int]] = []
+        first: dict[str, int] = {}
+        for row, key in zip(self.rows, keys, strict=True):
+            if not row.values.get("activity_id"):
+                self.refuse(row, "activity_id", "value is missing", "")
+                continue
+            ext = prefix + row.values["activity_id"]
+            if len(ext) > EXTERNAL_ID_MAX:
+                self.refuse(row, "activity_id", f"the id is longer than {EXTERNAL_ID_MAX} characters", ext)
+                continue
+            if ext in first:
+                self.refuse(
+                    row, "activity_id", f"duplicate activity_id {ext!r} (also on row {first[ext]})", ext
+                )
+                continue
+            pk = self.person_of(row, key)
+            if pk is None:
+                continue
+            first[ext] = row.line
+            found.append((row, ext, pk))
+        accounts: dict[int, int | None] = {}
+        for pk_chunk in chunked(sorted({pk for _, _, pk in found})):
+            accounts.update(Person.objects.filter(pk__in=pk_chunk).values_list("pk", "account_id"))
+        self.new: list[Activity] = []
+        self.changes: dict[Activity, list[str]] = {}
+        for row, ext, pk in found:
+            activity = stored.get(ext)
+            values = self._values(
+                row, activity, deals=deals, deal_prefix=deal_prefix, person_id=pk, account_id=accounts.get(pk)
+            )
+            if values is None:
+                continue
+            # The activity belongs to the person's account, else the deal's (as activity_record decides); a
+            # stored one keeps its own unless it moves to another person or deal.
+            account = values.pop("_account_id")
+            values["person_id"] = pk
+            detail = ""
+            if row.values.get("user"):
+                assert users is not None  # loaded whenever a row names a user
+                user_id = users.find(row.values["user"])
+                if user_id is None:
+                    detail = f"who did it: {row.values['user']!r} is not a Tandem user, left empty"
+                values["user_id"] = user_id
+            elif activity is not None:
+                values["user_id"] = activity.user_id
+            if activity is None:
+                self.new.append(Activity(external_id=ext, account_id=account, **values))
+                outcome = "created"
+            else:
+                if activity.person_id != pk or activity.deal_id != values["deal_id"]:
+                    values["account_id"] = account
+                changed = [n for n, v in values.items() if getattr(activity, n) != v]
+                for n in changed:
+                    setattr(activity, n, values[n])
+                if changed:
+                    self.changes[activity] = changed
+                    detail = (
+                        "changes "
+                        + ", ".join(sorted(n.removesuffix("_id") for n in changed))
+                        + (f"; {detail}" if detail else "")
+                    )
+                outcome = "updated" if changed else "unchanged"
+            self.outcomes[row.line] = RowOutcome(row.line, outcome, key=ext, detail=detail)
+        self.progress("match activities", len(self.rows), len(self.rows))
+
+    def _values(
+        self,
+        row: Parsed,
+        activity: Activity | None,
+        *,
+        deals: dict[str, tuple[int, int | None, int | None]],
+        deal_prefix: str,
+        person_id: int,
+        account_id: int | None,
+    ) -> dict[str, Any] | None:
+        """The row's activity fields (a stored activity's own where the row says nothing), or None if refused."""
+        v = row.values
+        kind = v.get("kind") or (activity.kind_id if activity is not None else "")
+        if not kind:
+            self.refuse(row, "kind", "value is missing", "")
+            return None
+        if kind not in self.kinds:
+            known = ", ".join(self.kinds)
+            self.refuse(
+                row,
+                "kind",
+                f"unknown activity kind {kind!r} (one of {known}; admins add kinds, or map the value)",
+                kind,
+            )
+            return None
+        at = v.get("occurred_at") or (activity.occurred_at if activity is not None else None)
+        if at is None:
+            self.refuse(row, "occurred_at", "value is missing", "")
+            return None
+        problem = occurred_at_problem(at=at, now=self.now)
+        if problem:
+            self.refuse(row, "occurred_at", problem, at.isoformat())
+            return None
+        minutes = v.get("duration")
+        if minutes is None and v.get("ended_at") is not None:
+            if v["ended_at"] < at:
+                self.refuse(
+                    row, "ended_at", f"ends before it starts ({at.isoformat()})", v["ended_at"].isoformat()
+                )
+                return None
+            minutes = _minutes_between(at, v["ended_at"])
+            problem = duration_problem(minutes=minutes)
+            if problem:
+                self.refuse(row, "ended_at", f"the duration {problem}", v["ended_at"].isoformat())
+                return None
+        notes = v.get("notes", activity.notes if activity is not None else "")
+        kept = row.custom.get(OUTCOME_KEPT)
+        if kept and not notes.startswith(f"Outcome: {kept}"):
+            # A team's own outcome words are kept in the notes rather than lost.
+            notes = f"Outcome: {kept}\n{notes}".strip()
+        if len(notes) > NOTES_MAX:
+            self.refuse(row, "notes", f"value is longer than {NOTES_MAX} characters", notes[:80])
+            return None
+        deal_pk, deal_account = None, None
+        if v.get("deal_id"):
+            deal = deals.get(deal_prefix + v["deal_id"])
+            if deal is None:
+                self.refuse(
+                    row, "deal_id", f"no deal with id {v['deal_id']!r} (import the deals first)", v["deal_id"]
+                )
+                return None
+            deal_pk, deal_person, deal_account = deal
+            if deal_person != person_id and (deal_account is None or deal_account != account_id):
+                self.refuse(
+                    row,
+                    "deal_id",
+                    f"deal {v['deal_id']!r} belongs neither to this person nor to their account",
+                    v["deal_id"],
+                )
+                return None
+        elif activity is not None:
+            deal_pk = activity.deal_id
+
+        def keep(name: str, default: Any) -> Any:
+            return getattr(activity, name) if activity is not None else default
+
+        return {
+            "kind_id": kind,
+            "occurred_at": at,
+            "outcome": v.get("outcome", keep("outcome", "")),
+            "direction": v.get("direction", keep("direction", "")),
+            "duration_minutes": minutes if minutes is not None else keep("duration_minutes", None),
+            "subject": v.get("subject", keep("subject", "")),
+            "notes": notes,
+            "deal_id": deal_pk,
+            "_account_id": account_id or deal_account,
+        }
+
+    def write(self) -> None:
+        for done, chunk in enumerate(chunked(self.new, BATCH), 1):
+            activities_log_bulk(activities=chunk)
+            self.progress("write activities", min(done * BATCH, len(self.new)), len(self.new))
+        if self.changes:
+            fields = sorted({name for names in self.changes.values() for name in names})
+            activities_update_bulk(activities=list(self.changes), fields=fields, batch_size=BATCH)
+            self.progress("update activities", len(self.changes), len(self.changes))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """`tandem import bundle DIR`: import an interchange bundle (a folder of CSV files) into the database.
 `tandem import csv FILE --kind people|touchpoints|deals --mapping auto|NAME`: import another tool's CSV export.
-`tandem import mappings`: list the saved and shipped CSV mappings."""
+`tandem import mappings`: list the saved and shipped CSV mappings.
+`tandem import maven DIR`: import Maven Analytics' CRM sales data set (teams, products, accounts, deals)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.capture.bundle import FILES
-from tandem.capture.csvimport.cli import csv_arguments, csv_command, mappings_command
+from tandem.capture.csvimport.cli import csv_arguments, csv_command, mappings_command, maven_command
 from tandem.capture.management.commands.export import ProgressBars, bundle_arguments
 from tandem.capture.services import bundle_import
 from tandem.core.errors import TandemError
@@ -27,6 +29,12 @@ class Command(BaseCommand):
         )
         csv_arguments(sub.add_parser("csv", help="import a CSV export of another tool (docs/capture.md)"))
         sub.add_parser("mappings", help="list the saved and shipped CSV mappings")
+        maven = sub.add_parser(
+            "maven", help="import the Maven CRM sales data set: its folder of four CSV files (docs/capture.md)"
+        )
+        maven.add_argument("directory", type=Path, help="folder holding sales_pipeline.csv, accounts.csv, ...")
+        maven.add_argument("--dry-run", action="store_true", help="check and count everything; write nothing")
+        maven.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         getattr(self, "_" + opts["what"])(opts)
@@ -36,6 +44,9 @@ class Command(BaseCommand):
 
     def _mappings(self, opts: dict[str, Any]) -> None:
         mappings_command(stdout=self.stdout)
+
+    def _maven(self, opts: dict[str, Any]) -> None:
+        maven_command(opts=opts, stdout=self.stdout)
 
     def _bundle(self, opts: dict[str, Any]) -> None:
         with ProgressBars(enabled=not opts["no_progress"]) as bars:

@@ -1,0 +1,1 @@
+"""Accounts: the companies people work for and deals are sold to (list, page, create and edit)."""

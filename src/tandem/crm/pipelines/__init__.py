@@ -1,0 +1,1 @@
+"""Deal pipelines: admin-defined stages, the board, stage history, the forecast and the deal API."""
