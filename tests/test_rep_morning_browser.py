@@ -26,11 +26,12 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_reps_morning_from_tasks_to_forecast(live_server, page):  # type: ignore[no-untyped-def]
-    # given a rep with a task due today, a fresh MQL at Initech, and Initech's 20,000 deal in New this month
+    # given a rep with a task overdue, a fresh MQL at Initech, and Initech's 20,000 deal in New this month
     roles_sync()
     rep = user_create(username="rosa", password=PASSWORD, role=Role.SALES_REP, first_name="Rosa", last_name="Rep")
     now = timezone.now()
-    TaskFactory(owner=rep, title="Prepare the Globex renewal call", due_at=now + dt.timedelta(minutes=20))
+    # (overdue by a minute, so it is on the home page at any hour of the day)
+    TaskFactory(owner=rep, title="Prepare the Globex renewal call", due_at=now - dt.timedelta(minutes=1))
     initech = AccountFactory(name="Initech", domain="initech.example")
     lead = PersonFactory(owner=rep, first_name="Peter", last_name="Gibbons", account=initech, email="peter@initech.example")
     person_change_stage(person=lead, to_stage="mql", at=now - dt.timedelta(minutes=5))
@@ -44,7 +45,7 @@ def test_a_reps_morning_from_tasks_to_forecast(live_server, page):  # type: igno
     # when Rosa signs in, her day opens with her tasks
     browser_login(page, live_server.url, "rosa")
     page.screenshot(path=str(SCREENSHOTS / "morning_1_my_day.png"), full_page=True)
-    # then today's task is there
+    # then the overdue task is there
     assert "Prepare the Globex renewal call" in page.locator("[data-testid=home-tasks]").inner_text()
 
     # when she opens the inbox and accepts Peter, then takes the offered first-touch task
