@@ -343,6 +343,10 @@ def demo_load(
     lap("owners, statuses, late stages")
     activities = demo_activities_log(company=company, person_pks=person_pks, users=users)
     lap("activities")
+    from tandem.demo.agenda import agenda_demo_seed
+
+    tasks = agenda_demo_seed()
+    lap("tasks")
     forms = demo_forms_create(company=company, by_user=users["marketing"])
     lap("web forms and sample submissions")
     from tandem.demo.goals import goals_demo_seed
@@ -377,6 +381,7 @@ def demo_load(
         "stage_changes": imported.stage_changes + stage_changes + with_deals.stage_changes,
         "deal_stage_moves": deal_moves,
         "activities": activities,
+        "tasks": tasks,
         "forms": forms,
         "goals": goals,
         "team_calendars": calendars,
