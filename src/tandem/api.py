@@ -2,20 +2,66 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
+from tandem.core.apicontract import json_method_not_allowed, openapi_errors_declare
 from tandem.core.errors import TandemError
-from tandem.users.auth import API_AUTH
+from tandem.users.auth import API_AUTH, TokenAuth
 
-api = NinjaAPI(
+
+def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """/api/docs and /api/openapi.json for signed-in users (or a personal token), unless TANDEM_PUBLIC_API_DOCS."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if settings.PUBLIC_API_DOCS or request.user.is_authenticated or TokenAuth()(request) is not None:
+            return view(request, *args, **kwargs)
+        if request.path_info.endswith(".json"):
+            return JsonResponse({"detail": "authentication required"}, status=401)
+        return redirect_to_login(request.get_full_path())
+
+    return guarded
+
+
+class TandemAPI(NinjaAPI):
+    """The API with its error contract: every operation declares the statuses it can answer (one `Error` body),
+    and a method a path does not offer answers 405 as JSON (tandem.core.apicontract, docs/api.md#errors)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        declared = openapi_errors_declare(document)
+        # Keep ninja's OpenAPISchema type (its docs views expect it), with the declared paths and components.
+        document["paths"], document["components"] = declared["paths"], declared["components"]
+        return document
+
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = json_method_not_allowed(pattern.callback)
+        return urls
+
+
+api = TandemAPI(
     title="Tandem API",
     version="1",
     description="Sales and marketing on one measured system. Authenticate with your session or a personal "
     "token (`tandem users token USERNAME`) sent as `Authorization: Bearer <token>`.",
     auth=API_AUTH,
     urls_namespace="api",
+    docs_decorator=_docs_access,
 )
 
 
@@ -50,26 +96,34 @@ def _register() -> None:
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
     from tandem.capture.intake.api import router as intake_router
+    from tandem.core.jobs.api import router as jobs_router
     from tandem.crm.accounts.api import router as accounts_router
     from tandem.crm.activities.api import router as activities_router
     from tandem.crm.agenda.api import router as tasks_router
+    from tandem.crm.audit.api import router as audit_router
     from tandem.crm.api import lost_reasons_router
     from tandem.crm.api import router as crm_router
+    from tandem.crm.consent.api import router as consent_router
     from tandem.crm.pipelines.api import deals_router
     from tandem.crm.pipelines.api import router as pipelines_router
     from tandem.enablement.api import router as enablement_router
     from tandem.enablement.requests.api import router as collateral_router
     from tandem.feedback.api import router as feedback_router
     from tandem.lifecycle.api import router as lifecycle_router
+    from tandem.privacy.api import router as privacy_router
     from tandem.scoring.api import router as scoring_router
     from tandem.search.api import router as search_router
+    from tandem.users.api import router as signin_router
 
     api.add_router("/", crm_router)
+    api.add_router("/", consent_router)
+    api.add_router("/", privacy_router)
     api.add_router("/", deals_router)
     api.add_router("/", pipelines_router)
     api.add_router("/", activities_router)
     api.add_router("/", accounts_router)
     api.add_router("/", tasks_router)
+    api.add_router("/", audit_router)
     api.add_router("/", capture_router)
     api.add_router("/", imports_router)
     api.add_router("/", intake_router)
@@ -85,6 +139,8 @@ def _register() -> None:
     api.add_router("/", collateral_router)
     api.add_router("/", campaigns_router)
     api.add_router("/", search_router)
+    api.add_router("/", signin_router)
+    api.add_router("/", jobs_router)
 
 
 _register()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -57,6 +59,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "huey.contrib.djhuey",
+    # Installed so /api/docs renders Swagger UI from ninja's own static files, not from a CDN.
+    "ninja",
+    # Sign-in: lockout after repeated failures (axes) and TOTP two-factor (django-otp); see "# ---- sign-in ----".
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Tandem's apps by floor, bottom to top (docs/architecture.md): nothing imports from a floor above it.
     "tandem.core",
     "tandem.users",
@@ -70,6 +78,7 @@ INSTALLED_APPS = [
     "tandem.enablement.requests",
     "tandem.capture",
     "tandem.analytics",
+    "tandem.privacy",
     "tandem.ui",
     "tandem.demo",
 ]
@@ -79,13 +88,23 @@ MIDDLEWARE = [
     "tandem.core.middleware.NulGuardMiddleware",
     "tandem.capture.intake.middleware.CaptureFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Page headers ("# ---- production security ----"): after the capture fast lane and static files, which
+    # answer JSON, scripts and stylesheets that a Content-Security-Policy has nothing to say about.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: marks a session verified by a TOTP code, then the sign-in gate sends a user who must
+    # enter a code, enrol a device or change a forced password to that page (API sessions get a 403).
+    "django_otp.middleware.OTPMiddleware",
+    "tandem.users.middleware.SignInGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes documents: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tandem.urls"
@@ -145,13 +164,89 @@ DATABASES = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "users.User"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# ---- sign-in ----
+# Lockout, password rules and two-factor (docs/security.md, "Sign-in"). Each number comes from a TANDEM_* variable.
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+# The new password a user sets (change, reset) must pass Django's validators: not like their name or e-mail,
+# long enough, not a common password, not all digits. Accounts made by `tandem users create` are not checked.
+PASSWORD_MIN_LENGTH = _env_int("TANDEM_PASSWORD_MIN_LENGTH", 10, minimum=8)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# A reset link works for a day.
+PASSWORD_RESET_TIMEOUT = 24 * 60 * 60
+
+# django-axes counts failed sign-ins by account and by address independently: when either reaches the limit within
+# the cool-off, sign-in is refused (right password too) until the cool-off passes with no new failure counted or an
+# admin unlocks it. 0 minutes: locked until an admin unlocks.
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account or address before the password is checked.
+    "tandem.users.signin.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SIGNIN_FAILURE_LIMIT = _env_int("TANDEM_SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+SIGNIN_COOLOFF_MINUTES = _env_int("TANDEM_SIGNIN_COOLOFF_MINUTES", 30)
+AXES_FAILURE_LIMIT = SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=SIGNIN_COOLOFF_MINUTES) if SIGNIN_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts while locked are refused and logged but do not push the end of the lockout further out.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "tandem.users.signin.SignInAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "tandem.users.views.signin_locked"
+# Unlocking goes through Tandem (page, API, CLI) so each unlock leaves an event; not through Django admin.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# What axes keeps of a failed attempt's form leaves these out (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+# The client address: REMOTE_ADDR, unless Tandem stands behind N reverse proxies that each append the address
+# they saw to X-Forwarded-For; then the client is the N-th address from the right (what a client wrote to the
+# left of it is ignored, so it cannot pick the address its failures count against). TANDEM_TRUSTED_PROXY=1
+# (production security, below) means one such proxy unless TANDEM_TRUSTED_PROXY_COUNT says how many.
+TRUSTED_PROXY_COUNT = _env_int("TANDEM_TRUSTED_PROXY_COUNT", 1 if _env_bool("TANDEM_TRUSTED_PROXY", False) else 0)
+# django-ipware reads the settings below; when the header is shorter than the proxies (a request that bypassed
+# them) the peer's own address counts.
+AXES_CLIENT_IP_CALLABLE = "tandem.users.signin.signin_client_address"
+AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # ipware counts the proxies listed inside the header: the nearest proxy is REMOTE_ADDR, not in it.
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    AXES_IPWARE_PROXY_ORDER = "left-most"
+    # Not strict: a header longer than expected (a client's own X-Forwarded-For) still yields the right address.
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# TOTP two-factor for admins: "off" (default), "optional" (an admin may enrol a device on their account page;
+# then sign-in asks for a code) or "required" (an admin without a device must enrol one before anything else).
+ADMIN_2FA = os.environ.get("TANDEM_ADMIN_2FA", "off").strip().lower() or "off"
+if ADMIN_2FA not in ("off", "optional", "required"):
+    raise ImproperlyConfigured(f"TANDEM_ADMIN_2FA must be off, optional or required, not {ADMIN_2FA!r}")
+OTP_TOTP_ISSUER = "Tandem"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TANDEM_TIME_ZONE", "UTC")
@@ -226,6 +321,80 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
 
+# ---- production security ----
+# docs/security.md#production-settings. One switch says "people reach this installation over HTTPS only": it
+# redirects plain HTTP, marks the session and CSRF cookies secure and sends HSTS. Off by default, so the demo
+# and development keep working on http://127.0.0.1.
+BEHIND_HTTPS = _env_bool("TANDEM_BEHIND_HTTPS", False)
+SECURE_SSL_REDIRECT = BEHIND_HTTPS
+SESSION_COOKIE_SECURE = BEHIND_HTTPS
+CSRF_COOKIE_SECURE = BEHIND_HTTPS
+# HSTS: an hour unless told otherwise, so a mistake wears off quickly; raise it to a year once HTTPS is proven.
+# Subdomains and preload bind more than this server, so each is its own opt-in; saying 0 for one of them (or
+# for the seconds, when the proxy sends HSTS itself) is a decision, and silences check --deploy's reminder.
+_hsts_seconds = os.environ.get("TANDEM_HSTS_SECONDS", "").strip()
+_hsts_subdomains = os.environ.get("TANDEM_HSTS_INCLUDE_SUBDOMAINS", "").strip()
+_hsts_preload = os.environ.get("TANDEM_HSTS_PRELOAD", "").strip()
+SECURE_HSTS_SECONDS = (int(_hsts_seconds) if _hsts_seconds else 3600) if BEHIND_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TANDEM_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("TANDEM_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS: list[str] = [
+    check
+    for check, decided in (
+        ("security.W004", BEHIND_HTTPS and _hsts_seconds == "0"),
+        ("security.W005", _hsts_subdomains != "" and not SECURE_HSTS_INCLUDE_SUBDOMAINS),
+        ("security.W021", _hsts_preload != "" and not SECURE_HSTS_PRELOAD),
+    )
+    if decided
+]
+# Behind a proxy that terminates TLS, Django sees plain HTTP; trust the proxy's X-Forwarded-Proto only when
+# told that a proxy which sets (and overwrites) it stands in front, or any client could claim HTTPS.
+TRUSTED_PROXY = _env_bool("TANDEM_TRUSTED_PROXY", False)
+if TRUSTED_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, plus the few inline
+# blocks that carry this request's nonce ({{ request.csp_nonce }}); never 'unsafe-inline' or 'unsafe-eval'.
+# Charts draw with data: images; the hosted capture form relaxes frame-ancestors and form-action for itself
+# (tandem.capture.intake.views). TANDEM_CSP_REPORT_ONLY=1 sends it as Report-Only to try it out first.
+_csp: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **(
+            {"report-uri": [os.environ["TANDEM_CSP_REPORT_URI"].strip()]}
+            if os.environ.get("TANDEM_CSP_REPORT_URI", "").strip()
+            else {}
+        ),
+    }
+}
+if _env_bool("TANDEM_CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+else:
+    CONTENT_SECURITY_POLICY = _csp
+# Permissions-Policy (django-permissions-policy): Tandem uses no device, sensor or payment API, so no page
+# (nor a page that frames one) may.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "geolocation", "gyroscope",
+        "hid", "idle-detection", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get",
+        "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+    )
+}
+# The OpenAPI document and Swagger UI at /api/docs: for signed-in users unless opened to everyone.
+PUBLIC_API_DOCS = _env_bool("TANDEM_PUBLIC_API_DOCS", False)
+
 # Capture endpoints: a tracking token may send this many requests a minute (a batch counts once), and a
 # tracking batch may be this large; form submissions are capped at 64 KiB.
 CAPTURE_TRACK_RATE_LIMIT = int(os.environ.get("TANDEM_CAPTURE_TRACK_RATE_LIMIT", "600") or 600)
@@ -240,3 +409,8 @@ if CAPTURE_PROCESSING not in ("background", "inline"):
     )
 # Requests naming a form key that does not exist share one budget, so guessing keys cannot flood the journal.
 CAPTURE_UNKNOWN_KEY_RATE_LIMIT = 60
+# Form posts a minute: each client address (REMOTE_ADDR, or the client behind TANDEM_TRUSTED_PROXY_COUNT
+# proxies) may send this many to all forms together, 0 for no such limit; a new form accepts this many from
+# everybody together (its "rate limit", changed per form in the builder).
+CAPTURE_ADDRESS_RATE_LIMIT = _env_int("TANDEM_CAPTURE_ADDRESS_RATE_LIMIT", 30)
+CAPTURE_FORM_RATE_LIMIT = _env_int("TANDEM_CAPTURE_FORM_RATE_LIMIT", 120, minimum=1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from tandem.capture.intake.processing import drain_loop
 from tandem.core.background import background_loops
+from tandem.core.outbox import outbox_loop
 
 
 def test_the_capture_drain_is_registered_for_the_worker():
     # given the apps loaded
     # when the worker asks which loops to run
     loops = background_loops()
-    # then the capture journal's drain is among them, under its thread name
-    assert loops == {"capture-drain": drain_loop}
+    # then core's outbox hand-over and the capture journal's drain are among them, under their thread names
+    assert loops == {"task-outbox": outbox_loop, "capture-drain": drain_loop}

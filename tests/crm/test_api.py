@@ -120,7 +120,7 @@ def test_marketing_may_edit_people_but_not_open_deals(client, db):
 def test_list_people_walks_every_page_with_next_cursor(client, rep):
     # given 9 people on 2 timestamps
     for i in range(9):
-        PersonFactory(created_at=T0 + dt.timedelta(hours=i % 2))
+        PersonFactory(owner=rep, created_at=T0 + dt.timedelta(hours=i % 2))
     expected = list(Person.objects.order_by("-created_at", "-id").values_list("id", flat=True))
     # when
     ids, cursor, pages = [], "", 0
@@ -138,7 +138,7 @@ def test_list_people_walks_every_page_with_next_cursor(client, rep):
 
 def test_list_people_item_fields(client, rep):
     # given
-    account = AccountFactory(name="Northwind")
+    account = AccountFactory(owner=rep, name="Northwind")
     person = PersonFactory(
         email="maria@northwind.example", first_name="Maria", last_name="Weber", account=account, owner=rep
     )
@@ -175,14 +175,15 @@ def test_list_people_item_fields(client, rep):
 def test_list_people_filters(client, rep):
     # given
     a = PersonFactory(stage="mql", owner=rep, original_channel="webinar")
-    b = PersonFactory(stage="lead", original_channel="webinar")
+    b = PersonFactory(owner=rep, stage="lead", original_channel="webinar")
+    PersonFactory(owner=None, stage="lead", original_channel="webinar")
     # when
     by_stage = client.get("/api/people", {"stage": "mql"}).json()["items"]
     unassigned = client.get("/api/people", {"owner": "none"}).json()["items"]
     by_channel = client.get("/api/people", {"channel": "webinar"}).json()["items"]
-    # then
+    # then (the unassigned pool is the managers' and marketing's to see, not a rep's: tandem.users.access)
     assert [p["id"] for p in by_stage] == [a.pk]
-    assert [p["id"] for p in unassigned] == [b.pk]
+    assert unassigned == []
     assert [p["id"] for p in by_channel] == [b.pk, a.pk]
 
 
@@ -209,8 +210,8 @@ def test_list_people_bad_input_is_422_naming_the_field(client, rep, query, detai
 
 def test_person_detail_has_account_history_touchpoints_and_deals(client, rep):
     # given
-    account = AccountFactory(name="Northwind", domain="northwind.example")
-    person = PersonFactory(account=account)
+    account = AccountFactory(owner=rep, name="Northwind", domain="northwind.example")
+    person = PersonFactory(owner=rep, account=account)
     TouchpointFactory(person=person, occurred_at=T0, channel="webinar", kind="webinar")
     deal = deal_create(person=person, amount=Decimal("1200.50"), created_at=T0 + dt.timedelta(days=1))
     # when
@@ -332,7 +333,7 @@ def test_create_person(client, rep):
 )
 def test_create_person_refusals_write_nothing(client, rep, payload, status, detail, field):
     # given
-    PersonFactory(email="taken@acme.example")
+    PersonFactory(owner=rep, email="taken@acme.example")
     before = _counts()
     # when
     response = client.post("/api/people", payload, content_type="application/json")
@@ -357,7 +358,7 @@ def test_create_person_with_a_broken_json_body_is_400(client, rep):
 
 def test_patch_changes_only_the_fields_sent(client, rep):
     # given
-    person = PersonFactory(first_name="Sara", last_name="Lopez", phone="123")
+    person = PersonFactory(owner=rep, first_name="Sara", last_name="Lopez", phone="123")
     # when
     response = client.patch(
         f"/api/people/{person.pk}", {"first_name": "Sarah"}, content_type="application/json"
@@ -370,7 +371,7 @@ def test_patch_changes_only_the_fields_sent(client, rep):
 
 def test_patch_refusals(client, rep):
     # given
-    person = PersonFactory(first_name="Sara")
+    person = PersonFactory(owner=rep, first_name="Sara")
     before = _counts()
     # when
     unknown_field = client.patch(
@@ -388,7 +389,7 @@ def test_patch_refusals(client, rep):
 
 def test_stage_move_records_who_and_why(client, rep):
     # given
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when
     response = client.post(
         f"/api/people/{person.pk}/stage",
@@ -416,7 +417,7 @@ def test_stage_move_records_who_and_why(client, rep):
 )
 def test_refused_stage_move_changes_nothing(client, rep, to_stage, status, detail):
     # given
-    person = PersonFactory(stage="customer")
+    person = PersonFactory(owner=rep, stage="customer")
     before = _counts()
     # when
     response = client.post(
@@ -468,7 +469,7 @@ def test_open_list_and_close_a_deal(client, rep):
 
 def test_close_a_deal_as_lost_with_a_reason(client, rep):
     # given
-    deal = deal_create(person=PersonFactory(), amount=Decimal("100"))
+    deal = deal_create(person=PersonFactory(owner=rep), amount=Decimal("100"))
     # when
     response = client.post(
         f"/api/deals/{deal.pk}/close",
@@ -494,7 +495,7 @@ def test_close_a_deal_as_lost_with_a_reason(client, rep):
 )
 def test_bad_deal_input_is_422_and_writes_nothing(client, rep, payload, detail):
     # given
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     before = _counts()
     # when
     response = client.post("/api/deals", {"person_id": person.pk, **payload}, content_type="application/json")
@@ -506,8 +507,8 @@ def test_bad_deal_input_is_422_and_writes_nothing(client, rep, payload, detail):
 
 def test_closing_refusals_change_nothing(client, rep):
     # given
-    open_deal = deal_create(person=PersonFactory(), amount=Decimal("100"))
-    won = deal_create(person=PersonFactory(), amount=Decimal("100"))
+    open_deal = deal_create(person=PersonFactory(owner=rep), amount=Decimal("100"))
+    won = deal_create(person=PersonFactory(owner=rep), amount=Decimal("100"))
     deal_close(deal=won, won=True)
     before = _counts()
     # when
@@ -539,9 +540,10 @@ def test_closing_refusals_change_nothing(client, rep):
 
 def test_deal_list_pages_and_filters(client, rep):
     # given
-    mine = [deal_create(person=PersonFactory(), amount=Decimal(i), owner=rep) for i in range(3)]
+    mine = [deal_create(person=PersonFactory(owner=rep), amount=Decimal(i), owner=rep) for i in range(3)]
     other = deal_create(person=PersonFactory(), amount=Decimal("9"))
-    # when
+    # when marketing, who sees every deal, lists them
+    client.force_login(UserFactory(role="marketing"))
     first = client.get("/api/deals", {"owner": str(rep.pk), "limit": 2}).json()
     second = client.get(
         "/api/deals", {"owner": str(rep.pk), "limit": 2, "cursor": first["next_cursor"]}

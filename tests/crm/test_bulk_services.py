@@ -256,18 +256,28 @@ def test_people_update_bulk_sets_the_fields_on_exactly_those_people(db, django_a
     # given three people and an owner
     a, b, c = PersonFactory(), PersonFactory(), PersonFactory()
     rep = UserFactory()
-    # when two of them get an owner, a status and consent in one call
+    # when two of them get an owner and a status in one call
     with django_assert_num_queries(1):
-        changed = people_update_bulk(
-            person_ids=[b.pk, a.pk], at=NOW, owner=rep, lead_status="working", consent_email=True
-        )
+        changed = people_update_bulk(person_ids=[b.pk, a.pk], at=NOW, owner=rep, lead_status="working")
     # then only those two changed, stamped with the given time
     assert changed == 2
     rows = dict(Person.objects.values_list("pk", "owner_id"))
     assert rows == {a.pk: rep.pk, b.pk: rep.pk, c.pk: None}
-    assert set(Person.objects.filter(pk__in=[a.pk, b.pk]).values_list("lead_status", "consent_email", "updated_at")) == {
-        ("working", True, NOW)
+    assert set(Person.objects.filter(pk__in=[a.pk, b.pk]).values_list("lead_status", "updated_at")) == {
+        ("working", NOW)
     }
+
+
+def test_people_update_bulk_refuses_consent_which_changes_only_with_a_record(db):
+    # given a person without consent
+    person = PersonFactory()
+    # when a loader tries to set their e-mail consent as a field
+    with pytest.raises(ValidationFailed) as refused:
+        people_update_bulk(person_ids=[person.pk], consent_email=True)
+    # then it is refused, naming the field, and nothing changed
+    assert refused.value.field == "consent_email"
+    person.refresh_from_db()
+    assert person.consent_email is False
 
 
 def test_people_update_bulk_refuses_the_lifecycle_stage_and_changes_nothing(db):

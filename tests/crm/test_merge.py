@@ -18,8 +18,10 @@ from tests.users.factories import UserFactory
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
-QUERIES = 41
-PAGE_QUERIES = 4
+# 41, and consent: its records move (1), the survivor's flags are read back (2), the duplicate's cascade (1).
+QUERIES = 45
+# The duplicates page: session, user, the manager's teams (record-level access), groups, their people.
+PAGE_QUERIES = 5
 
 
 def _with_history(
@@ -94,6 +96,7 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
         "lead_ratings": 0,
         "content_uses": 0,
         "external_ids": 1,
+        "consent_records": 0,
         "stage_changes": 1,
         "events": 1,
     }

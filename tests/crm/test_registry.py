@@ -30,6 +30,7 @@ def test_the_apps_above_crm_registered_their_tables_in_app_order():
         "tasks",
         "deal_roles",
         "external_ids",
+        "consent_records",
         "stage_changes",
         "events",
         "touchpoints",

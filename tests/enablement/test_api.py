@@ -76,8 +76,8 @@ def test_the_upload_endpoint_refuses_a_wrong_type_with_a_422_naming_the_file(tmp
 def test_a_rep_sends_an_asset_through_the_api_and_the_person_gets_a_touchpoint():
     # given a rep, a person with an open deal and an asset
     rep, user = _client(Role.SALES_REP)
-    person = PersonFactory()
-    deal = DealFactory(person=person)
+    person = PersonFactory(owner=user)
+    deal = DealFactory(person=person, owner=user)
     asset = AssetFactory(title="ROI calculator")
     # when the rep sends it
     response = rep.post(f"/api/enablement/assets/{asset.pk}/send", {"person_id": person.pk, "deal_id": deal.pk, "note": "after the call"}, content_type="application/json")

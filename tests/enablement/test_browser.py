@@ -24,12 +24,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 def test_a_rep_sees_persona_talking_points_and_sends_a_suggested_asset(live_server, page):  # type: ignore[no-untyped-def]
     # given a RevOps persona with talking points and an objection, an asset for it, and a RevOps lead
     roles_sync()
-    user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    ray = user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
     persona = PersonaFactory(name="RevOps", pains="Routing rules live in someone's head", value_propositions="Routing you can read and audit")
     ObjectionFactory(persona=persona, objection="We built this in our CRM", answer="Keep the CRM; Tandem adds the SLA on top.")
     asset = AssetFactory(title="Case study: Northwind routes in 9 minutes", persona=persona)
     AssetFactory(title="CFO pricing brief", persona=PersonaFactory(name="Economic buyer", rules={}))
-    lead = PersonFactory(first_name="Rita", last_name="Ops", job_title="Head of RevOps")
+    lead = PersonFactory(first_name="Rita", last_name="Ops", job_title="Head of RevOps", owner=ray)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     # when the rep opens the lead's page

@@ -152,12 +152,12 @@ def test_files_are_served_only_to_signed_in_users_as_attachments_with_a_safe_nam
 @pytest.mark.django_db
 def test_the_person_page_loads_the_panel_lazily_and_the_panel_has_pinned_queries(django_assert_num_queries):
     # given a RevOps person with a persona, an objection and a matching asset
-    client, _ = _client(Role.SALES_REP)
+    client, user = _client(Role.SALES_REP)
     persona = PersonaFactory(name="RevOps")
     ObjectionFactory(persona=persona, objection="We have a CRM", answer="It works beside it")
     AssetFactory(title="RevOps case study", persona=persona)
     AssetFactory(title="Deck for finance", persona=PersonaFactory(name="Finance", rules={}))
-    person = PersonFactory(job_title="RevOps Lead")
+    person = PersonFactory(job_title="RevOps Lead", owner=user)
     # when the person page is shown / then it only holds the loader
     page = client.get(f"/people/{person.pk}/").content.decode()
     assert f'hx-get="/enablement/people/{person.pk}/panel/"' in page and "We have a CRM" not in page
@@ -172,7 +172,7 @@ def test_the_person_page_loads_the_panel_lazily_and_the_panel_has_pinned_queries
 def test_a_rep_sends_from_the_panel_and_gets_the_panel_back():
     # given a rep, a person and an asset
     client, user = _client(Role.SALES_REP)
-    person = PersonFactory()
+    person = PersonFactory(owner=user)
     asset = AssetFactory(title="Overview")
     # when the rep presses Send in the panel (HTMX)
     response = client.post(f"/enablement/assets/{asset.pk}/send/", {"person_id": person.pk}, HTTP_HX_REQUEST="true")

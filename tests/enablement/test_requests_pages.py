@@ -127,7 +127,8 @@ def test_the_board_page_query_count_does_not_grow_with_cards(django_assert_num_q
     # given ten requests from five reps in every column
     marketer = UserFactory(role=Role.MARKETING)
     for i in range(10):
-        request = _file(UserFactory(role=Role.SALES_REP), deal_id=DealFactory(account=AccountFactory()).pk)
+        rep = UserFactory(role=Role.SALES_REP)
+        request = _file(rep, deal_id=DealFactory(account=AccountFactory(), owner=rep).pk)
         for to in ("accepted", "in_progress", "delivered")[: i % 4]:
             services.collateral_request_move(request_id=request.pk, to=to, by_user=marketer)
     client = _client(marketer)

@@ -36,6 +36,27 @@ def marketer(client):
     return user
 
 
+@pytest.fixture
+def mine(client, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """POST /api/themes/mine with the job run where it is queued (Huey immediate); the finished job's result."""
+    from huey.contrib.djhuey import HUEY
+
+    def run(k: int) -> dict:  # type: ignore[type-arg]
+        before = HUEY.immediate
+        HUEY.immediate = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                accepted = client.post("/api/themes/mine", {"k": k}, content_type="application/json")
+        finally:
+            HUEY.immediate = before
+        assert accepted.status_code == 202 and accepted["Location"] == accepted.json()["status_url"]
+        job = client.get(accepted.json()["status_url"]).json()
+        assert job["status"] == "succeeded", job
+        return job["result"]
+
+    return run
+
+
 def _seed(n: int = 12) -> None:
     rnd = random.Random(9)
     for i in range(n):
@@ -44,8 +65,8 @@ def _seed(n: int = 12) -> None:
 
 
 def test_a_question_is_recorded_and_listed_through_the_api(client, rep):
-    # given a person and a call
-    person = PersonFactory()
+    # given the rep's person and a call
+    person = PersonFactory(owner=rep)
     call = Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     # when a question is posted and the person's questions are listed
     created = client.post(
@@ -82,7 +103,7 @@ def test_a_question_is_recorded_and_listed_through_the_api(client, rep):
 )
 def test_a_bad_question_is_a_4xx_naming_the_field(client, rep, payload, field):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when a bad question is posted
     response = client.post(f"/api/people/{person.pk}/questions", payload, content_type="application/json")
     # then the answer names the field and nothing is stored
@@ -92,7 +113,7 @@ def test_a_bad_question_is_a_4xx_naming_the_field(client, rep, payload, field):
 
 def test_a_rating_is_recorded_and_a_bad_code_refused(client, rep):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when a rating is posted, then one with an unknown code
     ok = client.post(
         f"/api/people/{person.pk}/ratings",
@@ -139,11 +160,11 @@ def test_lost_reasons_through_the_api_for_a_manager_and_not_for_a_rep(client):
     assert refused.status_code == 403 and LostReason.objects.count() == 1
 
 
-def test_themes_are_mined_renamed_merged_and_split_through_the_api(client, marketer):
+def test_themes_are_mined_renamed_merged_and_split_through_the_api(client, marketer, mine):
     # given 24 questions
     _seed()
-    # when themes are mined into two, one renamed, merged into the other, and split again
-    mined = client.post("/api/themes/mine", {"k": 2}, content_type="application/json").json()
+    # when themes are mined into two (a background job), one renamed, merged into the other, and split again
+    mined = mine(2)
     first, second = mined["created"]
     renamed = client.post(
         f"/api/themes/{first}/rename", {"label": "Money talk"}, content_type="application/json"
@@ -160,12 +181,10 @@ def test_themes_are_mined_renamed_merged_and_split_through_the_api(client, marke
     assert sorted(t["id"] for t in client.get("/api/themes").json()) == sorted(t["id"] for t in split.json())
 
 
-def test_a_retired_theme_cannot_be_merged_into(client, marketer):
+def test_a_retired_theme_cannot_be_merged_into(client, marketer, mine):
     # given a theme merged away
     _seed()
-    first, second = client.post("/api/themes/mine", {"k": 2}, content_type="application/json").json()[
-        "created"
-    ]
+    first, second = mine(2)["created"]
     client.post(f"/api/themes/{second}/merge", {"into_id": first}, content_type="application/json")
     # when the live theme is merged into the retired one
     response = client.post(f"/api/themes/{first}/merge", {"into_id": second}, content_type="application/json")
@@ -181,6 +200,40 @@ def test_a_rep_cannot_mine_themes(client, rep):
     response = client.post("/api/themes/mine", {}, content_type="application/json")
     # then it is forbidden and no theme exists
     assert response.status_code == 403 and Theme.objects.count() == 0
+
+
+def test_a_second_mining_is_refused_while_one_is_queued(client, marketer):
+    # given questions and a mining job queued (not yet run by the worker)
+    from tandem.core.models import Job, PendingTask
+
+    _seed()
+    first = client.post("/api/themes/mine", {}, content_type="application/json")
+    # when another is asked for
+    second = client.post("/api/themes/mine", {"k": 3}, content_type="application/json")
+    # then the first was accepted with its status URL, the second refused naming the queued job, nothing added
+    job = Job.objects.get()
+    assert first.status_code == 202 and first.json() == {"job_id": job.pk, "status_url": f"/api/jobs/{job.pk}"}
+    assert second.status_code == 409
+    assert second.json() == {
+        "detail": f"Theme mining is already queued (job {job.pk}, started by {marketer.username} at "
+        f"{job.created_at:%Y-%m-%d %H:%M} UTC); wait for it to finish.",
+        "field": "job",
+        "value": str(job.pk),
+    }
+    assert Job.objects.count() == 1 and PendingTask.objects.count() == 1 and Theme.objects.count() == 0
+
+
+def test_mining_too_few_questions_is_refused_before_any_job(client, marketer):
+    # given two questions
+    QuestionFactory(text="How much is it?")
+    QuestionFactory(text="Is it secure?")
+    # when mining is asked for
+    response = client.post("/api/themes/mine", {}, content_type="application/json")
+    # then it is a 422 naming the count, and no job was queued
+    from tandem.core.models import Job
+
+    assert response.status_code == 422 and response.json()["field"] == "questions" and response.json()["value"] == "2"
+    assert not Job.objects.exists()
 
 
 def test_the_themes_report_has_exactly_the_documented_shape(client, marketer):

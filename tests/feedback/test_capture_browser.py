@@ -30,13 +30,13 @@ QUESTION = "Are you SOC 2 Type II certified, and can we see the security questio
 def test_a_rep_records_a_question_by_keyboard_and_marketing_sees_it_in_its_theme(live_server, page, browser):  # type: ignore[no-untyped-def]
     # given a rep, a marketer, themes mined from earlier questions, and a lead on the phone
     roles_sync()
-    user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    ray = user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
     user_create(username="mia", password=PASSWORD, role=Role.MARKETING, first_name="Mia", last_name="Demo")
     rnd = random.Random(2)
     for theme in ("pricing", "security", "integrations") * 12:
         QuestionFactory(text=question_text(rnd, theme))
     themes_mine(k=3)
-    lead = PersonFactory(first_name="Lee", last_name="Caller")
+    lead = PersonFactory(first_name="Lee", last_name="Caller", owner=ray)
     earlier_call = Activity.objects.create(
         person=lead, kind_id="call", occurred_at=timezone.now() - dt.timedelta(days=3)
     )

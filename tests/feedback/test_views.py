@@ -63,7 +63,7 @@ def _mined(themes: tuple[str, ...] = ("pricing", "security"), n: int = 15) -> di
 
 def test_the_person_page_loads_the_capture_panel_lazily(client, rep):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when the person page is opened
     body = client.get(f"/people/{person.pk}/").content.decode()
     # then it holds a placeholder that loads the panel, and the panel has the question box with its shortcut
@@ -74,7 +74,7 @@ def test_the_person_page_loads_the_capture_panel_lazily(client, rep):
 
 def test_the_panel_query_count_is_pinned(client, rep, django_assert_num_queries):
     # given a person with 8 questions, an activity and two ratings
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     for i in range(8):
         QuestionFactory(person=person, text=f"Question {i}?", product="Pro" if i % 2 else "")
     Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
@@ -97,7 +97,7 @@ def test_the_panel_query_count_is_pinned(client, rep, django_assert_num_queries)
 
 def test_a_rep_records_a_question_from_the_panel(client, rep):
     # given a person and a call with them
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     call = Activity.objects.create(person=person, kind_id="call", occurred_at=AT)
     # when the rep posts a question through HTMX
     response = client.post(
@@ -121,7 +121,7 @@ def test_a_rep_records_a_question_from_the_panel(client, rep):
 def test_a_new_question_shows_its_theme_in_the_panel(client, rep):
     # given mined themes
     themes = _mined()
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when a rep records a security question
     response = client.post(
         f"/feedback/people/{person.pk}/questions/",
@@ -134,7 +134,7 @@ def test_a_new_question_shows_its_theme_in_the_panel(client, rep):
 
 def test_an_empty_question_is_refused_with_422_and_nothing_is_stored(client, rep):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when an empty question is posted
     response = client.post(f"/feedback/people/{person.pk}/questions/", {"text": "   "}, headers=HX)
     # then the panel shows why and nothing is stored
@@ -154,7 +154,7 @@ def test_a_viewer_cannot_record_questions(client):
 
 def test_a_rep_rates_a_lead(client, rep):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when the rep rates the lead 2 for no budget
     response = client.post(
         f"/feedback/people/{person.pk}/ratings/",
@@ -169,7 +169,7 @@ def test_a_rep_rates_a_lead(client, rep):
 
 def test_a_rating_without_a_number_is_refused(client, rep):
     # given a person
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when the form is sent without a rating
     response = client.post(f"/feedback/people/{person.pk}/ratings/", {"reasons": ["no_budget"]}, headers=HX)
     # then it is refused naming the rating
@@ -208,7 +208,7 @@ def test_a_rep_cannot_change_the_taxonomy(client, rep):
 def test_the_deal_lost_select_offers_only_active_reasons_and_closes_by_id(client, rep):
     # given an open deal, one active and one retired reason
     person = PersonFactory(owner=rep)
-    deal = deal_create(person=person, amount=1000, name="Pilot")
+    deal = deal_create(person=person, amount=1000, name="Pilot", owner=rep)
     active = lost_reason_create(name="Went with a competitor")
     retired = lost_reason_create(name="Old reason")
     lost_reason_set_active(reason=retired, active=False)
@@ -239,8 +239,8 @@ def test_the_themes_page_shows_chart_and_table_with_a_pinned_query_count(
     person = Question.objects.filter(theme=themes["pricing"]).first().person
     deal = deal_create(person=person, amount=10, name="Lost one")
     Deal.objects.filter(pk=deal.pk).update(stage="lost", closed_at=AT)
-    # when: session, user, permissions (user, group), themes, questions with lost flags, any theme
-    with django_assert_num_queries(7):
+    # when: session, user, permissions (user, group), themes, questions with lost flags, any theme, mining job
+    with django_assert_num_queries(8):
         response = client.get("/feedback/themes/")
     # then both themes are listed with their counts, the chart's figure is embedded
     body = response.content.decode()
@@ -283,22 +283,48 @@ def test_a_rep_cannot_rename_themes(client, rep):
     assert response.status_code == 403 and Theme.objects.get(pk=themes["pricing"].pk).label == label
 
 
-def test_a_marketer_mines_themes_from_the_page(client, marketer):
-    # given 30 questions and no themes
+def test_a_marketer_mines_themes_from_the_page(client, marketer, django_capture_on_commit_callbacks):
+    # given 30 questions and no themes, and a worker that runs tasks as they are queued
+    from huey.contrib.djhuey import HUEY
+
     rnd = random.Random(1)
     for theme in ("pricing", "security", "integrations") * 10:
         QuestionFactory(text=question_text(rnd, theme))
-    # when the marketer presses the button
-    response = client.post("/feedback/themes/mine/", follow=True)
-    # then themes exist and the page says what happened
-    assert "Grouped 30 questions" in response.content.decode() and Theme.objects.exists()
+    HUEY.immediate = True
+    try:
+        # when the marketer presses the button (the mining job runs once its row is committed) and is sent back
+        with django_capture_on_commit_callbacks(execute=True):
+            pressed = client.post("/feedback/themes/mine/")
+    finally:
+        HUEY.immediate = False
+    body = client.get(pressed["Location"]).content.decode()
+    # then themes exist and the page says what the job did
+    assert "Theme mining finished at" in body and "Grouped 30 questions" in body and Theme.objects.exists()
+
+
+def test_the_themes_page_follows_a_running_mining(client, marketer):
+    # given a mining job started by the marketer, half done
+    from tandem.core.jobs.services import job_create, job_progress, job_start
+    from tandem.feedback.services import MINE_JOB, MINE_STEPS
+
+    job = job_create(kind=MINE_JOB, label="Theme mining", by_user=marketer, exclusive=True, total=MINE_STEPS)
+    job_start(job=job)
+    job_progress(job=job, done=2, message="Placing the questions in themes")
+    # when the page is opened and its fragment polled
+    body = client.get("/feedback/themes/").content.decode()
+    poll = client.get(f"/feedback/themes/mining/{job.pk}/", HTTP_HX_REQUEST="true")
+    # then both show the progress, the page polls the fragment, and the button waits
+    started = f"Theme mining started by {marketer.get_full_name()} at {job.created_at:%Y-%m-%d %H:%M}, 50 %"
+    assert started in body and f'hx-get="/feedback/themes/mining/{job.pk}/"' in body
+    assert started in poll.content.decode() and "HX-Refresh" not in poll
+    assert 'title="Group all questions again; named, merged and split themes are kept" disabled' in body
 
 
 def test_the_panel_preselects_the_call_going_on(client, rep):
     # given a call logged ten minutes ago and one from last week
     from django.utils import timezone
 
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     Activity.objects.create(person=person, kind_id="call", occurred_at=timezone.now() - dt.timedelta(days=7))
     now_call = Activity.objects.create(
         person=person, kind_id="call", occurred_at=timezone.now() - dt.timedelta(minutes=10)

@@ -70,9 +70,11 @@ def test_a_definition_shown_in_the_editor_is_published_back_unchanged(spec: dict
     page = admin.get("/definitions/?stage=sql").content.decode()
     fields = form_fields(page, "definition-form")
     response = admin.post("/definitions/", {**fields, "reason": "no change", "action": "publish"})
-    # then a new version holds exactly the same definition, and no input showed JSON
-    assert response.status_code == 302, __import__("re").findall(r"field-msg[^<]*|role=\"alert\"[^<]*", response.content.decode())
-    assert DefinitionVersion.objects.filter(stage="sql").count() == 3
+    # then the form sent back exactly the definition in force: publishing it is refused as no change (a publish
+    # compares the new spec with the stored one), nothing is added, and no input showed JSON
+    assert response.status_code == 409, __import__("re").findall(r"field-msg[^<]*|role=\"alert\"[^<]*", response.content.decode())
+    assert "Nothing changed: version 2 in force already says exactly this." in response.content.decode()
+    assert DefinitionVersion.objects.filter(stage="sql").count() == 2
     assert _stored(DefinitionVersion, stage="sql") == before
     assert "&quot;all&quot;" not in page.split("Show JSON")[0]
 

@@ -57,8 +57,8 @@ def test_a_rep_reads_the_inbox_and_answers_over_the_api(squad: Any) -> None:
         (lead.pk, "2026-06-16T12:00:00+00:00", 1)
     ]
     assert listing["reasons"]["student"] == "Student / job seeker"
-    # and the refusals name why and change nothing; the rejection recycles the lead
-    assert (stranger.status_code, bad.status_code, bad.json()["field"], stage_after_refusals) == (409, 422, "reason_code", "mql")
+    # and the refusals name why and change nothing (Bob does not see Ann's lead: 404); the rejection recycles it
+    assert (stranger.status_code, bad.status_code, bad.json()["field"], stage_after_refusals) == (404, 422, "reason_code", "mql")
     assert good.status_code == 200 and good.json()["to_stage"] == "recycled" and good.json()["reason"] == "Student / job seeker: Thesis"
     assert missing.status_code == 404
 

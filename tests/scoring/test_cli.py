@@ -43,10 +43,10 @@ def test_evaluate_json_prints_the_model_and_both_baselines():
 
 @pytest.mark.django_db
 def test_export_writes_open_people_with_exact_columns_and_formatted_values():
-    # given a scored open person, an unscored open person and a won person
-    scored = PersonFactory(email="ann@example.com")
-    PersonFactory(email="bob@example.com")
-    won = PersonFactory(email="won@example.com")
+    # given a scored open person, an unscored open person (both agreed to e-mails) and a won person
+    scored = PersonFactory(email="ann@example.com", consent_email=True)
+    PersonFactory(email="bob@example.com", consent_email=True)
+    won = PersonFactory(email="won@example.com", consent_email=True)
     DealFactory(person=won, stage=DealStage.WON, closed_at=WHEN, amount=100)
     PersonScore.objects.create(
         person=scored, probability=0.12345, tier="gray", expected_value=617.25, scored_at=WHEN,
@@ -62,3 +62,32 @@ def test_export_writes_open_people_with_exact_columns_and_formatted_values():
         ["ann@example.com", "0.1235", "gray", "617.25", "Webinar: 2 times: +; Industry: Retail: −"],
         ["bob@example.com", "", "", "", ""],
     ]
+
+
+@pytest.mark.django_db
+def test_export_leaves_out_whoever_has_no_email_consent_now_and_says_how_many():
+    # given two open people who agreed to e-mails, one of whom has just withdrawn, and one who never agreed
+    from tandem.crm.consent.services import consent_record
+
+    PersonFactory(email="ann@example.com", consent_email=True)
+    withdrawn = PersonFactory(email="cleo@example.com", consent_email=True)
+    PersonFactory(email="dan@example.com")
+    consent_record(person=withdrawn, channel="email", granted=False, source="ui", note="unsubscribed")
+    out, err = io.StringIO(), io.StringIO()
+    # when the scores are exported to standard output
+    call_command("score", "export", stdout=out, stderr=err)
+    # then only the consenting person is on the list, and the count left out is said beside it, not in the CSV
+    assert list(csv.reader(io.StringIO(out.getvalue())))[1:] == [["ann@example.com", "", "", "", ""]]
+    assert err.getvalue().strip() == "1 people exported; 2 left out for consent (no e-mail consent)"
+
+
+@pytest.mark.django_db
+def test_export_to_a_file_says_the_count_left_out_on_standard_output(tmp_path):
+    # given one open person without consent
+    PersonFactory(email="eve@example.com")
+    target, out = tmp_path / "scores.csv", io.StringIO()
+    # when exported to a file
+    call_command("score", "export", "--output", str(target), stdout=out)
+    # then the file has the header alone, and the message says why
+    assert target.read_text() == "email,probability,tier,expected_value,top_factors\n"
+    assert out.getvalue().strip() == "0 people exported; 1 left out for consent (no e-mail consent)"

@@ -11,7 +11,7 @@ from tandem.crm.models import DealStage
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringModel
 from tandem.users.models import Role
 from tests.crm.factories import DealFactory, PersonFactory
-from tests.users.factories import UserFactory
+from tests.users.factories import TeamFactory, UserFactory
 
 WHEN = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -112,15 +112,16 @@ def test_model_page_for_marketing_and_refused_to_reps():
 def test_api_permissions_models_train_score_and_queue():
     # given a model, a rep with a scored lead and another rep's scored lead
     _model()
-    rep = UserFactory(role=Role.SALES_REP)
+    team = TeamFactory(name="Scorers")
+    rep = UserFactory(role=Role.SALES_REP, team=team)
     mine = PersonFactory(owner=rep)
-    theirs = PersonFactory(owner=UserFactory(role=Role.SALES_REP))
+    theirs = PersonFactory(owner=UserFactory(role=Role.SALES_REP, team=team))
     _score(mine, 0.25, 500.0)
     _score(theirs, 0.5, 700.0)
     rep_client = Client()
     rep_client.force_login(rep)
     manager = Client()
-    manager.force_login(UserFactory(role=Role.SALES_MANAGER))
+    manager.force_login(UserFactory(role=Role.SALES_MANAGER, team=team))
     # when they call the endpoints
     # then a rep may not list models nor train, sees only their own lead's score, and their queue
     assert rep_client.get("/api/scoring/models").status_code == 403
@@ -129,6 +130,7 @@ def test_api_permissions_models_train_score_and_queue():
     assert [m["version"] for m in manager.get("/api/scoring/models").json()] == ["v1-test"]
     score = rep_client.get(f"/api/people/{mine.pk}/score")
     assert score.status_code == 200 and score.json()["expected_value"] == 500.0
-    assert rep_client.get(f"/api/people/{theirs.pk}/score").status_code == 403
+    # (another rep's lead is out of a rep's sight, as if it did not exist; the team's manager sees it)
+    assert rep_client.get(f"/api/people/{theirs.pk}/score").status_code == 404
     assert manager.get(f"/api/people/{theirs.pk}/score").json()["probability"] == 0.5
     assert [q["person_id"] for q in rep_client.get("/api/scoring/queue").json()] == [mine.pk]

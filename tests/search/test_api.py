@@ -17,7 +17,7 @@ def rep(db, client):
 
 def test_search_answers_groups_of_ranked_hits(client, rep):
     # given
-    w = world()
+    w = world(owner=rep)
     # when
     response = client.get("/api/search", {"q": "nordwind"})
     # then
@@ -47,7 +47,7 @@ def test_search_answers_groups_of_ranked_hits(client, rep):
 
 def test_one_kind_and_a_limit(client, rep):
     # given
-    world()
+    world(owner=rep)
     # when
     response = client.get("/api/search", {"q": "smith", "kind": "person", "limit": 2})
     # then
@@ -62,7 +62,7 @@ def test_one_kind_and_a_limit(client, rep):
 
 def test_query_count_is_pinned(client, rep, django_assert_num_queries):
     # given: hits of every kind
-    world()
+    world(owner=rep)
     client.get("/api/search", {"q": "x"})
     # when / then: session, user, two permission reads; one statement per rank (exact, prefix, substring) until
     # every kind's list is full; one read per kind with hits

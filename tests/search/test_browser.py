@@ -22,8 +22,9 @@ def test_a_rep_finds_a_person_by_company_from_the_header(live_server, page):  # 
     # given
     # (the role groups live in the data: a transactional test before this one flushed them)
     roles_sync()
-    w = world()
-    user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    ray = user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    # (the world is Ray's: a rep finds the records they may see)
+    w = world(owner=ray)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser_login(page, live_server.url, "ray")
     box = page.locator("#header-q")

@@ -31,7 +31,7 @@ def test_the_sign_in_page_has_no_search_box(client, db):
 
 def test_suggestions_list_hits_as_options_and_a_link_to_all_results(client, rep, django_assert_num_queries):
     # given
-    w = world()
+    w = world(owner=rep)
     client.get("/search/suggest/", {"q": "x"})
     # when
     with django_assert_num_queries(4 + 3 + 3):
@@ -57,7 +57,7 @@ def test_an_emptied_box_gets_nothing_and_a_too_long_query_a_message(client, rep)
 
 def test_the_results_page_groups_hits_and_one_kind_shows_more(client, rep):
     # given
-    w = world()
+    w = world(owner=rep)
     # when
     everything = client.get("/search/", {"q": "smith"})
     people = client.get("/search/", {"q": "smith", "kind": "person"})

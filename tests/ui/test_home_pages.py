@@ -243,11 +243,11 @@ def test_viewer_home_shows_the_funnel_by_stage(client, db, django_assert_num_que
     body = " ".join(response.content.decode().split())
     assert "4 people" in body
     assert (
-        '<a href="/people/?stage=lead">Lead</a> <div class="bar-track"><div class="bar-fill" style="width: 100%"></div></div> <span class="num">2</span>'
+        '<a href="/people/?stage=lead">Lead</a> <svg class="bar-track" aria-hidden="true"><rect class="bar-fill" width="100%" height="100%" rx="4"/></svg> <span class="num">2</span>'
         in body
     )
     assert (
-        '<a href="/people/?stage=mql">MQL</a> <div class="bar-track"><div class="bar-fill" style="width: 50%"></div></div> <span class="num">1</span>'
+        '<a href="/people/?stage=mql">MQL</a> <svg class="bar-track" aria-hidden="true"><rect class="bar-fill" width="50%" height="100%" rx="4"/></svg> <span class="num">1</span>'
         in body
     )
     assert "vendor/plotly.min.js" in body

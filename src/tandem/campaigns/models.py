@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -107,6 +108,9 @@ class CampaignCost(models.Model):
 
 
 class Touchpoint(models.Model):
+    # Record-level access: as the person's.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner",)
+
     person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="touchpoints")
     occurred_at = models.DateTimeField()
     channel = models.CharField(max_length=40, db_index=True)

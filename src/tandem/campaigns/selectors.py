@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
+from tandem.users.access import access_seen
 
 
 def campaign_count() -> int:
@@ -204,8 +205,9 @@ def campaign_get(*, campaign_id: int) -> Campaign:
     return found
 
 
-def campaign_summary(*, campaign: Campaign) -> dict[str, Any]:
-    """A campaign's reach: touchpoints by kind, people first reached by it, and its latest touchpoints."""
+def campaign_summary(*, campaign: Campaign, user: Any = None) -> dict[str, Any]:
+    """A campaign's reach: touchpoints by kind, people first reached by it (the company's numbers), and its latest
+    touchpoints (of the people `user` may see, when given: tandem.users.access)."""
     from django.db.models import Count
 
     from tandem.campaigns.models import Touchpoint
@@ -219,7 +221,9 @@ def campaign_summary(*, campaign: Campaign) -> dict[str, Any]:
         "touchpoints": sum(r["n"] for r in by_kind),
         "people_sourced": Person.objects.filter(original_campaign=campaign).count(),
         "recent": list(
-            Touchpoint.objects.filter(campaign=campaign).select_related("person").order_by("-occurred_at", "-id")[:20]
+            access_seen(Touchpoint.objects.filter(campaign=campaign), user=user)
+            .select_related("person")
+            .order_by("-occurred_at", "-id")[:20]
         ),
     }
 
@@ -312,3 +316,18 @@ def account_touchpoints(*, account: Any) -> tuple[list[Touchpoint], int]:
     # Counted only when the page is full: a small account's list already says how many there are.
     total = touches.count() if len(latest) == ACCOUNT_TOUCHPOINTS_LIMIT else len(latest)
     return latest, total
+
+
+# ---- personal data (tandem.privacy): one person's touchpoints ----
+
+
+def touchpoints_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """Every touchpoint of one person, oldest first, as plain values (the per-person export)."""
+    return list(
+        Touchpoint.objects.filter(person_id=person_id)
+        .order_by("occurred_at", "id")
+        .values(
+            "id", "occurred_at", "channel", "campaign_id", "campaign__name", "kind", "utm_source", "utm_medium",
+            "utm_campaign", "utm_term", "utm_content", "url", "referrer", "custom_fields", "created_at",
+        )
+    )

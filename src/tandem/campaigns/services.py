@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
@@ -15,8 +16,9 @@ from django.utils import timezone
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.campaigns.selectors import campaign_for_utm
 from tandem.core.bulk import chunked
+from tandem.core.erasure import rows_redact
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
-from tandem.core.events import event_record
+from tandem.core.events import PERSONAL_KEYS, event_record
 from tandem.core.text import text_clean
 from tandem.crm.channels import CHANNEL_LABELS
 
@@ -437,3 +439,26 @@ def person_merge_channels(*, survivor: Any, duplicate: Any) -> None:
     for attr in ("original_channel", "original_campaign_id", "latest_channel", "latest_campaign_id"):
         if not getattr(survivor, attr):
             setattr(survivor, attr, getattr(duplicate, attr))
+
+
+# ---- personal data (tandem.privacy): erasing one person's touchpoints ----
+
+
+def touchpoints_erase_person(*, person_id: int, needles: Collection[str]) -> int:
+    """Keep a person's touchpoints for the reports (when, channel, campaign, kind, UTM tags) and take out what
+    traces them: the referrer, the search term, the page address's query, and personal values of custom fields."""
+    rows = Touchpoint.objects.filter(person_id=person_id)
+    changed = rows_redact(
+        rows=rows,
+        needles=needles,
+        text=["url"],
+        json=["custom_fields"],
+        keys=PERSONAL_KEYS,
+        blank={"referrer": "", "utm_term": ""},
+    )
+    with_query = [t for t in rows.exclude(url="").only("pk", "url") if "?" in t.url or "#" in t.url]
+    for t in with_query:
+        parts = urlsplit(t.url)
+        t.url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    Touchpoint.objects.bulk_update(with_query, ["url"], batch_size=500)
+    return changed + len(with_query)

@@ -151,7 +151,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _get(selectors.campaign_get, campaign_id=pk)
     context = _costs_context(request, campaign, cursor=request.GET.get("costs", "").strip())
     context.update(
-        summary=selectors.campaign_summary(campaign=campaign),
+        summary=selectors.campaign_summary(campaign=campaign, user=request.user),
         can_add=request.user.has_perm("campaigns.add_campaign"),
     )
     return render(request, "campaigns/campaign_detail.html", context)

@@ -3,7 +3,9 @@
 A bundle is a folder of CSV files that carries a whole company in or out (docs/bundle.md). Reading checks
 every row before anything is written, so a bad row is reported with its file, line, column and value while
 the database is still untouched. Writing is canonical (UTC times, two-decimal amounts, sorted rows), so an
-export imported elsewhere and exported again gives the same bytes.
+export imported elsewhere and exported again gives the same bytes. Formula-like text cells are written with a
+leading quote and read back without it (tandem.core.csvsafe), so a spreadsheet runs nothing and a round trip
+is lossless.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from tandem.capture.control_chars import CONTROL, control_char_cell, control_char_problem, control_chars_shown
+from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
 from tandem.crm.identity import email_domain, email_is_valid, email_normalize
 from tandem.crm.stages import Stage, rank
@@ -501,12 +505,16 @@ def _decode(*, file: str, raw: bytes) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         bad = raw[exc.start : exc.start + 1].hex()
         raise BundleError("the file is not UTF-8 text", file=file, line=line, value=f"0x{bad}") from None
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise BundleError(
-            "the file holds a NUL character", file=file, line=text.count("\n", 0, nul) + 1, value="\\x00"
-        )
     return text
+
+
+def _no_controls(*, file: str, line: int, cells: Sequence[str], names: Sequence[str]) -> None:
+    bad = control_char_cell(cells)
+    if bad is not None:
+        raise BundleError(
+            control_char_problem(cells[bad]) or "", file=file, line=line, column=names[bad].strip(),
+            value=control_chars_shown(cells[bad]),
+        )
 
 
 def _header(*, file: str, line: int, cells: list[str]) -> tuple[dict[str, int], list[tuple[str, int]]]:
@@ -514,7 +522,8 @@ def _header(*, file: str, line: int, cells: list[str]) -> tuple[dict[str, int], 
     standard = (*required, *OPTIONAL_COLUMNS.get(file, ()))
     index: dict[str, int] = {}
     for position, cell in enumerate(cells):
-        name = cell.strip()
+        # Custom column names are users' text, neutralised on export like any cell.
+        name = csvsafe.cell_restore_strip(cell)
         if not name:
             raise BundleError("the column has no name", file=file, line=line, column=f"#{position + 1}")
         if name.lower() in standard:
@@ -534,7 +543,11 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
     path = directory / file
     if not path.is_file():
         return None
-    reader = csv.reader(io.StringIO(_decode(file=file, raw=path.read_bytes()), newline=""))
+    text = _decode(file=file, raw=path.read_bytes())
+    # NUL (which PostgreSQL cannot store) and the other C0 controls refuse the bundle, naming the cell; one scan
+    # of the whole file, so only a file that holds one checks its rows cell by cell.
+    controls = CONTROL.search(text) is not None
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         cells: list[str] = []
         while not cells:
@@ -544,12 +557,16 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
         raise BundleError("the file has no header row", file=file, line=1) from None
     except csv.Error as exc:
         raise BundleError(f"cannot read the CSV: {exc}", file=file, line=reader.line_num) from None
+    if controls:
+        _no_controls(file=file, line=line, cells=cells, names=[f"#{n + 1}" for n in range(len(cells))])
     index, custom_at = _header(file=file, line=line, cells=cells)
+    names = list(cells)
     width = len(cells)
     absent = tuple(name for name in OPTIONAL_COLUMNS.get(file, ()) if name not in index)
     # A missing optional column is read as an empty cell past the row's last one.
     index.update((name, width + offset) for offset, name in enumerate(absent))
     padding = [""] * len(absent)
+    restore = csvsafe.cell_restore_strip
     row = _Row(file=file, index=index, custom_at=custom_at)
     row.absent = absent
 
@@ -571,7 +588,11 @@ def _table(*, directory: Path, file: str) -> tuple[_Row, Iterator[_Row]] | None:
                     line=row.line,
                     value=str(len(values)),
                 )
-            row.values = [v.strip() for v in values]
+            if controls:
+                _no_controls(file=file, line=row.line, cells=values, names=names)
+            # Our own format: a cell written as '=x (csvsafe) is the text =x (only a row holding a quote at all
+            # can hold one: the others take the plain strip, the bulk of a large bundle).
+            row.values = [restore(v) for v in values] if "'" in "".join(values) else [v.strip() for v in values]
             if padding:
                 row.values.extend(padding)
             yield row
@@ -1022,26 +1043,16 @@ def bundle_write(*, directory: Path, bundle: Bundle, progress: Progress | None =
     for file in FILES:
         header, rows = _table_rows(bundle, file)
         with (directory / file).open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
+            # Through csvsafe: formula-like text gets a leading quote, which the reader above takes off again
+            # (amounts, durations and dates are never negative, so no number is quoted), and a cell holding a
+            # lone '\r' (a line break to every CSV reader) is quoted, not written bare.
+            writer = csvsafe.writer(out, lineterminator="\n")
             writer.writerow(header)
-            for cells in rows:
-                # csv quotes a cell holding the line terminator's characters only: a lone '\r' (a line
-                # break to every CSV reader) would be written bare and split the row when read back.
-                if "\r" in "".join(cells):
-                    out.write(_crlf_quoted(cells))
-                else:
-                    writer.writerow(cells)
+            writer.writerows(rows)
         counts[file] = len(rows)
         if progress is not None:
             progress(f"write {file}", len(rows), len(rows))
     return counts
-
-
-def _crlf_quoted(cells: Sequence[str]) -> str:
-    """One CSV line ending in '\n' whose cells holding '\r' are quoted."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
-    return buffer.getvalue()[:-2] + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------------

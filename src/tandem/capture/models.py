@@ -123,6 +123,46 @@ class RateWindow(models.Model):
         return f"{self.key} @ {self.window}: {self.count}"
 
 
+class UnknownUtm(models.Model):
+    """A utm_campaign tag that arrived anonymously (a form post, a tracking event) and names no campaign.
+
+    Anonymous senders never create campaigns: the touchpoint is kept without one, under the visit's channel,
+    and the tag is counted here, one row per tag, source and medium, for marketing to review (make a campaign
+    of it, or ignore it).
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", "To review"
+        IGNORED = "ignored", "Ignored"
+        CAMPAIGN = "campaign", "Campaign created"
+
+    value = models.CharField(max_length=200)  # the utm_campaign tag as it arrived
+    utm_source = models.CharField(max_length=200, blank=True, default="")
+    utm_medium = models.CharField(max_length=200, blank=True, default="")
+    # The channel the first visit's tags and referrer read as: the proposed channel of a campaign made from it.
+    channel = models.CharField(max_length=40, blank=True, default="")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["value", "utm_source", "utm_medium"], name="unknown_utm_unique"),
+        ]
+        ordering = ["-last_seen", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.utm_source or '-'} / {self.utm_medium or '-'}): {self.count}"
+
+
 class ImportKind(models.TextChoices):
     PEOPLE = "people", "People"
     TOUCHPOINTS = "touchpoints", "Touchpoints"

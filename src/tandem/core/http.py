@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, BinaryIO, overload
@@ -12,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Path
 from pydantic import AfterValidator
 
+from tandem.core import csvsafe
 from tandem.core.errors import NotAllowed
 from tandem.core.keyset import MAX_ID
 
@@ -95,13 +95,14 @@ def csv_response(
     rows: Iterable[Mapping[str, Any]] = (),
     file: BinaryIO | None = None,
 ) -> HttpResponse | FileResponse:
-    """A CSV download: rows written under a header of `columns`, or a CSV file already on disk streamed as it is."""
+    """A CSV download: rows written under a header of `columns` (formula-like text neutralised, see core/csvsafe.py),
+    or a CSV file already on disk streamed as it is (whoever wrote it wrote it through csvsafe)."""
     if file is not None:
         # A file on disk is streamed (and closed) by FileResponse, which also sets its length.
         return FileResponse(file, as_attachment=True, filename=filename, content_type="text/csv")
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.DictWriter(response, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer = csvsafe.DictWriter(response, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return response

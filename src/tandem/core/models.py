@@ -38,8 +38,110 @@ class Event(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["subject_type", "subject_id", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "occurred_at"]),
+            # The audit log's "kind" and "by whom" filters read newest first (tandem.crm.audit).
+            models.Index(fields=["kind", "occurred_at", "id"], name="event_kind_recent"),
+            models.Index(fields=["actor", "occurred_at", "id"], name="event_actor_recent"),
+        ]
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Job(models.Model):
+    """One piece of long work run off the request (training, theme mining): its status, progress and result.
+
+    A request creates it and answers 202 with its status URL; the background worker runs it and records its
+    progress here, so pages and API clients follow it without holding a server worker (core.jobs).
+    """
+
+    kind = models.CharField(max_length=64, db_index=True)
+    # What the pages call it ("Training"), set by the app that starts it: core knows no app's words.
+    label = models.CharField(max_length=120)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    # An exclusive kind runs at most once at a time: a second request is refused (409) while one is active.
+    exclusive = models.BooleanField(default=False)
+    params = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    progress_message = models.CharField(max_length=300, blank=True, default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life (any write to the row): an active job silent for long is taken as abandoned.
+    updated_at = models.DateTimeField()
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "created_at"])]
+        constraints = [
+            # The database, not a check-then-insert, keeps two requests at the same moment from both starting.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(exclusive=True, status__in=["queued", "running"]),
+                name="core_job_one_active_per_exclusive_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]),
+                name="core_job_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (job {self.pk}, {self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+    @property
+    def percent(self) -> int:
+        """How far along, 0 to 100 (a finished job is at 100 whatever its steps said)."""
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class PendingTask(models.Model):
+    """The outbox: background work a write asked for, stored in the write's own transaction.
+
+    The row commits with the write; the task is handed to the queue after the commit, and the row is deleted
+    once the queue took it. When the queue (Redis, or Huey's SQLite file) is down the row stays and the worker's
+    outbox loop hands it over later, so a write never fails after it committed and no queued work is lost.
+    """
+
+    # The dotted path of a Huey task (module.function), imported when it is handed over.
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    # Whoever hands a row over claims it until then, so the request and the worker's loop never both send it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task} (pending since {self.created_at:%Y-%m-%d %H:%M})"

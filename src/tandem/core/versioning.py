@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -63,10 +63,13 @@ def spec_publish(
     scope: Mapping[str, Any] | None = None,
     event_data: Callable[[V, V | None], dict[str, Any]] | None = None,
     conflict_message: str = CONFLICT_MESSAGE,
+    unchanged: Literal["publish", "return", "refuse"] = "publish",
 ) -> V:
     """Store `spec` as the next version of `model` within `scope`, with an event saying who, why and which version."""
     # The caller's hooks: validate(spec, version) refuses with ValidationFailed or returns the columns to store
     # (it gets the version because the pure specs carry their own); event_data(row, previous) is the event's data.
+    # `unchanged`: what a spec equal to the version in force does. A retried request must not publish a copy:
+    # "return" answers the version in force (PUT-like saves), "refuse" is a 409 naming it.
     if not isinstance(spec, Mapping):
         raise ValidationFailed("The spec must be a JSON object.", field="spec", value=spec)
     # PostgreSQL stores no NUL in text or JSON: refused here, naming the field, not as a database error.
@@ -80,6 +83,14 @@ def spec_publish(
     try:
         with transaction.atomic():
             previous = spec_current(model=model, scope=scope)
+            if unchanged != "publish" and previous is not None and _same(validate(spec, previous.version), previous):
+                if unchanged == "return":
+                    return previous
+                raise NotAllowed(
+                    f"Nothing changed: version {previous.version} in force already says exactly this.",
+                    field="spec",
+                    value=previous.version,
+                )
             version = (previous.version if previous else 0) + 1
             columns = dict(validate(spec, version))
             if issubclass(model, VersionedSpec):
@@ -105,3 +116,13 @@ def spec_publish(
             conflict_message, field="version", value=", ".join(map(str, scope.values())) if scope else version
         ) from exc
     return row
+
+
+def _plain(value: Any) -> Any:
+    """The value as JSON gives it back (tuples as lists, keys as strings), so stored and new specs compare."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def _same(columns: Mapping[str, Any], row: Versioned) -> bool:
+    """Whether `row` already stores these columns."""
+    return all(_plain(value) == _plain(getattr(row, name)) for name, value in columns.items())

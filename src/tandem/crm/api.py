@@ -20,6 +20,7 @@ from tandem.crm.services import (
     person_create,
     person_update,
 )
+from tandem.users.access import access_check, owner_for
 from tandem.users.selectors import user_get
 
 router = Router(tags=["people"])
@@ -227,14 +228,14 @@ class _DetailView:
 def people_list(request: HttpRequest, filters: Query[PeopleQuery]) -> Any:
     """List people newest first (by name or email when searching), one keyset page at a time."""
     require_perm(request, "crm.view_person", action="list people")
-    return selectors.people_list(**filters.dict())
+    return selectors.people_list(**filters.dict(), user=request.user)
 
 
 @router.get("/people/{int:person_id}", response=PersonDetailOut)
 def person_get(request: HttpRequest, person_id: Id) -> Any:
     """One person with account, stage history, journey touchpoints, deals, activities and questions."""
     require_perm(request, "crm.view_person", action="view people")
-    return _DetailView(selectors.person_detail(person_id=person_id))
+    return _DetailView(selectors.person_detail(person_id=person_id, user=request.user))
 
 
 @router.post("/people", response={201: PersonOut})
@@ -242,8 +243,10 @@ def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     """Create a person (and their company's account) at a first lifecycle stage."""
     require_perm(request, "crm.add_person", action="create people")
     fields = payload.dict()
-    owner = _owner(fields.pop("owner_id"))
-    person = person_create(**fields, owner=owner, by_user=request.user, reason="created via API")
+    owner = owner_for(request.user, _owner(fields.pop("owner_id")))
+    person = person_create(
+        **fields, owner=owner, by_user=request.user, reason="created via API", consent_source="api"
+    )
     return Status(201, selectors.person_get(person_id=person.pk))
 
 
@@ -251,15 +254,17 @@ def people_create(request: HttpRequest, payload: PersonIn) -> Any:
 def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> Any:
     """Change a person's name, title, phone or consent; only the fields sent are changed."""
     require_perm(request, "crm.change_person", action="edit people")
-    person = selectors.person_get(person_id=person_id)
-    return person_update(person=person, by_user=request.user, **payload.dict(exclude_unset=True))
+    person = access_check(selectors.person_get(person_id=person_id, user=request.user), user=request.user, write=True)
+    return person_update(
+        person=person, by_user=request.user, consent_source="api", **payload.dict(exclude_unset=True)
+    )
 
 
 @router.post("/people/{int:person_id}/stage", response=StageChangeOut)
 def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -> Any:
     """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
     require_perm(request, "crm.change_person", action="change lifecycle stages")
-    person = selectors.person_get(person_id=person_id)
+    person = access_check(selectors.person_get(person_id=person_id, user=request.user), user=request.user, write=True)
     return person_change_stage(
         person=person, to_stage=payload.to_stage, by_user=request.user, reason=payload.reason
     )
@@ -298,7 +303,7 @@ class DuplicatesQuery(Schema):
 def people_duplicates(request: HttpRequest, filters: Query[DuplicatesQuery]) -> Any:
     """Groups of people who share a name and a company under different emails, largest first."""
     _require_merge(request)
-    return selectors.person_duplicate_candidates(limit=filters.limit)
+    return selectors.person_duplicate_candidates(limit=filters.limit, user=request.user)
 
 
 @router.post("/people/{int:survivor_id}/merge", response=PersonOut)
@@ -311,8 +316,10 @@ def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any
         raise ValidationFailed(
             f"person #{survivor_id} cannot be merged with itself", field="duplicate_id", value=survivor_id
         )
-    survivor = selectors.person_get(person_id=survivor_id)
-    duplicate = selectors.person_get(person_id=payload.duplicate_id)
+    survivor = access_check(selectors.person_get(person_id=survivor_id, user=request.user), user=request.user, write=True)
+    duplicate = access_check(
+        selectors.person_get(person_id=payload.duplicate_id, user=request.user), user=request.user, write=True
+    )
     person_merge(survivor=survivor, duplicate=duplicate, by_user=request.user, reason=payload.reason)
     return selectors.person_get(person_id=survivor_id)
 

@@ -14,5 +14,6 @@ class CrmConfig(AppConfig):
         person_reference_register(name="tasks", model="crm.Task")
         person_reference_register(name="deal_roles", model="crm.DealContact")
         person_reference_register(name="external_ids", model="crm.ExternalId")
+        person_reference_register(name="consent_records", model="crm.ConsentRecord")
         person_reference_register(name="stage_changes", model="crm.StageChange")
         person_reference_register(name="events", model="core.Event", column="subject_id", subject_type="crm.person")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -23,6 +24,9 @@ class SizeBand(models.TextChoices):
 
 
 class Account(TimeStampedModel):
+    # Record-level access (tandem.users.access): its owner, or whoever sells to its people or deals.
+    access_paths: ClassVar[tuple[str, ...]] = ("owner", "people__owner", "deals__owner")
+
     name = models.CharField(max_length=200, db_index=True)
     domain = models.CharField(max_length=200, null=True, blank=True)
     industry = models.CharField(max_length=80, blank=True, default="", db_index=True)
@@ -54,6 +58,9 @@ class LeadStatus(models.TextChoices):
 
 
 class Person(TimeStampedModel):
+    # Record-level access (tandem.users.access): the person's owner.
+    access_paths: ClassVar[tuple[str, ...]] = ("owner",)
+
     # email as given; email_normalized is what identity matching uses (unique when present).
     email = models.CharField(max_length=254, blank=True, default="")
     email_normalized = models.CharField(max_length=254, null=True, blank=True)
@@ -81,9 +88,14 @@ class Person(TimeStampedModel):
     latest_campaign = models.ForeignKey(
         "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The current consent per channel, denormalised from the newest ConsentRecord of each channel so filters
+    # stay one indexed column: written only by tandem.crm.consent.services, in the record's transaction.
     consent_email = models.BooleanField(default=False)
     consent_calls = models.BooleanField(default=False)
     custom_fields = models.JSONField(default=dict, blank=True)
+    # When the person was erased (tandem.privacy): the row stays, emptied of everything personal, so the
+    # anonymous history hanging off it (stages, touchpoints, deals) keeps every report's totals true.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -104,6 +116,8 @@ class Person(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
+        if self.erased_at is not None:
+            return f"Erased person #{self.pk}"
         return self.full_name or self.email or f"Person #{self.pk}"
 
     @property
@@ -113,6 +127,9 @@ class Person(TimeStampedModel):
 
 class ExternalId(models.Model):
     """A person's id in another system (a CRM, a marketing tool, a spreadsheet's key)."""
+
+    # Record-level access: as the person's.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner",)
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="external_ids")
     system = models.CharField(max_length=60)
@@ -126,6 +143,56 @@ class ExternalId(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system}:{self.external_id}"
+
+
+class ConsentChannel(models.TextChoices):
+    """How a person may be contacted; consent is given or withdrawn per channel."""
+
+    EMAIL = "email", "E-mail"
+    CALLS = "calls", "Calls"
+
+
+class ConsentSource(models.TextChoices):
+    """Where a consent record came from."""
+
+    FORM = "form", "Web form"
+    IMPORT = "import", "CSV import"
+    BUNDLE = "bundle", "Bundle import"
+    API = "api", "API"
+    UI = "ui", "Web app"
+    MIGRATED = "migrated", "Before consent records were kept"
+    DEMO = "demo", "Demo data"
+
+
+class ConsentRecord(models.Model):
+    """One grant or withdrawal of a person's consent on one channel: when, where from, by whom, and why.
+
+    Append-only: the newest record per channel (by `at`, then id) is the person's current consent there."""
+
+    # Record-level access: as the person's.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner",)
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consent_records")
+    channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
+    granted = models.BooleanField()
+    at = models.DateTimeField()
+    source = models.CharField(max_length=12, choices=ConsentSource.choices)
+    by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True, default="")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=ConsentChannel.values), name="consent_channel_known"),
+            models.CheckConstraint(condition=Q(source__in=ConsentSource.values), name="consent_source_known"),
+        ]
+        indexes = [models.Index(fields=["person", "channel", "at", "id"], name="consent_person_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {'granted' if self.granted else 'withdrawn'} at {self.at:%Y-%m-%d}"
 
 
 class LostReason(models.Model):
@@ -195,6 +262,9 @@ class PipelineStage(models.Model):
 
 
 class Deal(TimeStampedModel):
+    # Record-level access (tandem.users.access): the deal's owner.
+    access_paths: ClassVar[tuple[str, ...]] = ("owner",)
+
     external_id = models.CharField(max_length=120, null=True, blank=True)
     name = models.CharField(max_length=200, blank=True, default="")
     # The main contact; further people join through DealContact with their role.
@@ -245,6 +315,9 @@ class Deal(TimeStampedModel):
 class DealStageChange(models.Model):
     """One move of a deal between pipeline stages: from, to, when, by whom and why."""
 
+    # Record-level access: as the deal's.
+    access_paths: ClassVar[tuple[str, ...]] = ("deal__owner",)
+
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(
         PipelineStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -267,6 +340,9 @@ class DealStageChange(models.Model):
 
 class DealContact(models.Model):
     """A person on a deal's buying team, with the role they play."""
+
+    # Record-level access: as the deal's.
+    access_paths: ClassVar[tuple[str, ...]] = ("deal__owner",)
 
     class Role(models.TextChoices):
         DECISION_MAKER = "decision_maker", "Decision maker"
@@ -341,6 +417,9 @@ class ActivityDirection(models.TextChoices):
 class Activity(models.Model):
     """A rep's call, e-mail, meeting or note with a person, its outcome, and who did it."""
 
+    # Record-level access: as the person's, and always its author's.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner", "user")
+
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities")
     deal = models.ForeignKey(
         Deal, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
@@ -392,6 +471,9 @@ class Activity(models.Model):
 
 class Task(TimeStampedModel):
     """A reminder for one user ("call back Tuesday"), perhaps about a person, deal or account."""
+
+    # Record-level access (tandem.users.access): the task's owner.
+    access_paths: ClassVar[tuple[str, ...]] = ("owner",)
 
     class Priority(models.TextChoices):
         LOW = "low", "Low"
@@ -445,6 +527,9 @@ class Task(TimeStampedModel):
 
 class StageChange(models.Model):
     """One move of a person between lifecycle stages: from, to, when, by whom or which rule, and why."""
+
+    # Record-level access: as the person's.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner",)
 
     person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.CharField(max_length=16, choices=STAGE_CHOICES, blank=True, default="")

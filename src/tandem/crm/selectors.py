@@ -17,6 +17,7 @@ from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.models import Activity, Deal, DealStage, LostReason, Person, StageChange
 from tandem.crm.registry import person_detail_part
 from tandem.crm.stages import LABELS, Stage
+from tandem.users.access import access_seen
 from tandem.users.models import User
 
 PAGE_SIZE = 50
@@ -152,15 +153,15 @@ def _where(qs: QuerySet[Any], field: str, value: Any, *, hide_index: bool = Fals
 
 
 def people_filter(
-    *, q: str = "", stage: str = "", owner: str = "", channel: str = ""
+    *, q: str = "", stage: str = "", owner: str = "", channel: str = "", user: Any = None
 ) -> tuple[QuerySet[Person], _Order]:
-    """The people matching a search and filters, with the order that keeps it index-backed."""
+    """The people matching a search and filters (those `user` may see, when given), in an index-backed order."""
     if stage and stage not in STAGE_VALUES:
         raise ValidationFailed(f"unknown lifecycle stage {stage!r}", field="stage", value=stage)
     if channel and channel not in CHANNEL_LABELS:
         raise ValidationFailed(f"unknown channel {channel!r}", field="channel", value=channel)
     order, text = _search_order(q)
-    qs = Person.objects.select_related("account", "owner")
+    qs = access_seen(Person.objects.select_related("account", "owner"), user=user)
     if stage:
         qs = _where(qs, "lifecycle_stage", stage, hide_index=bool(text))
     if channel:
@@ -175,10 +176,10 @@ def people_filter(
 
 
 def people_page_query(
-    *, q: str = "", stage: str = "", owner: str = "", channel: str = "", cursor: str = ""
+    *, q: str = "", stage: str = "", owner: str = "", channel: str = "", cursor: str = "", user: Any = None
 ) -> QuerySet[Person]:
     """The ordered, unsliced query one people page reads: for EXPLAIN in the tests and the benchmark."""
-    qs, order = people_filter(q=q, stage=stage, owner=owner, channel=channel)
+    qs, order = people_filter(q=q, stage=stage, owner=owner, channel=channel, user=user)
     return _page_query(queryset=qs, order=order, cursor=cursor)[0]
 
 
@@ -190,9 +191,10 @@ def people_list(
     channel: str = "",
     cursor: str = "",
     limit: int = PAGE_SIZE,
+    user: Any = None,
 ) -> Page:
     """A page of people: newest first, or by name (email) when searching, filtered by stage/owner/channel."""
-    qs, order = people_filter(q=q, stage=stage, owner=owner, channel=channel)
+    qs, order = people_filter(q=q, stage=stage, owner=owner, channel=channel, user=user)
     return _keyset_page(queryset=qs, order=order, cursor=cursor, limit=limit)
 
 
@@ -212,13 +214,15 @@ class PersonDetail:
 HISTORY_LIMIT = 100
 
 
-def _by_id(queryset: QuerySet[Any], row_id: int) -> Any:
+def _by_id(queryset: QuerySet[Any], row_id: int, user: Any = None) -> Any:
+    # With a user, a row out of their sight is "not found" like a missing one.
+    queryset = access_seen(queryset, user=user)
     return queryset.filter(pk=row_id).first() if 0 < row_id <= MAX_ID else None
 
 
-def person_get(*, person_id: int) -> Person:
-    """One person with account and owner, or NotFound naming the id."""
-    person = _by_id(Person.objects.select_related("account", "owner"), person_id)
+def person_get(*, person_id: int, user: Any = None) -> Person:
+    """One person with account and owner (one `user` may see, when given), or NotFound naming the id."""
+    person = _by_id(Person.objects.select_related("account", "owner"), person_id, user)
     if person is None:
         raise NotFound(f"no person with id {person_id}", field="id", value=person_id)
     return person
@@ -231,10 +235,12 @@ def person_stage_history(*, person_id: int) -> list[StageChange]:
     )
 
 
-def person_detail(*, person_id: int) -> PersonDetail:
+def person_detail(*, person_id: int, user: Any = None) -> PersonDetail:
     """A person with firmographics, journey, stage history, deals, activities and questions heard."""
     person = _by_id(
-        Person.objects.select_related("account", "owner", "original_campaign", "latest_campaign", "score"), person_id
+        Person.objects.select_related("account", "owner", "original_campaign", "latest_campaign", "score"),
+        person_id,
+        user,
     )
     if person is None:
         raise NotFound(f"no person with id {person_id}", field="id", value=person_id)
@@ -246,7 +252,7 @@ def person_detail(*, person_id: int) -> PersonDetail:
         touchpoints=touchpoints,
         touchpoints_truncated=truncated,
         deals=list(
-            Deal.objects.filter(person=person)
+            access_seen(Deal.objects.filter(person=person), user=user)
             .select_related("owner", "lost_reason")
             .order_by("-created_at", "-id")
         ),
@@ -259,9 +265,9 @@ def person_detail(*, person_id: int) -> PersonDetail:
     )
 
 
-def deal_get(*, deal_id: int) -> Deal:
-    """One deal with its person, or NotFound naming the id."""
-    deal = _by_id(Deal.objects.select_related("person", "owner", "lost_reason"), deal_id)
+def deal_get(*, deal_id: int, user: Any = None) -> Deal:
+    """One deal with its person (one `user` may see, when given), or NotFound naming the id."""
+    deal = _by_id(Deal.objects.select_related("person", "owner", "lost_reason"), deal_id, user)
     if deal is None:
         raise NotFound(f"no deal with id {deal_id}", field="id", value=deal_id)
     return deal
@@ -278,12 +284,13 @@ def deal_list(
     stage_id: int | None = None,
     cursor: str = "",
     limit: int = PAGE_SIZE,
+    user: Any = None,
 ) -> Page:
     """A page of deals, newest first, filtered by status (open, won, lost), owner, person, account, pipeline and stage.
 
     `stage` is the older name of `status`, still accepted.
     """
-    qs = Deal.objects.select_related("person", "owner", "lost_reason")
+    qs = access_seen(Deal.objects.select_related("person", "owner", "lost_reason"), user=user)
     for name, value in (("status", status), ("stage", stage)):
         if value:
             if value not in DealStage.values:
@@ -542,12 +549,14 @@ class DuplicateGroup:
     members: list[Person]
 
 
-def person_duplicate_candidates(*, limit: int = 200) -> list[DuplicateGroup]:
+def person_duplicate_candidates(*, limit: int = 200, user: Any = None) -> list[DuplicateGroup]:
     """Groups of people sharing a non-empty name and company (account name), largest groups first."""
     from django.db.models.functions import Lower
 
+    # A manager reviews the duplicates among the people they reach; merging needs both in write reach.
+    people_seen = access_seen(Person.objects.all(), user=user)
     rows = list(
-        Person.objects.filter(account__isnull=False)
+        people_seen.filter(account__isnull=False)
         .exclude(name_key="")
         .values("name_key", company=Lower("account__name"))
         .annotate(size=Count("id"))
@@ -559,7 +568,7 @@ def person_duplicate_candidates(*, limit: int = 200) -> list[DuplicateGroup]:
     wanted = {(r["name_key"], r["company"]) for r in rows}
     members: dict[tuple[str, str], list[Person]] = {key: [] for key in wanted}
     people = (
-        Person.objects.filter(name_key__in={r["name_key"] for r in rows}, account__isnull=False)
+        people_seen.filter(name_key__in={r["name_key"] for r in rows}, account__isnull=False)
         .select_related("account", "owner")
         .annotate(company_key=Lower("account__name"))
         .order_by("created_at", "id")

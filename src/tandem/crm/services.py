@@ -17,6 +17,7 @@ from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
 from tandem.crm.activities.services import activity_record
+from tandem.crm.consent.services import consent_flags_refresh, consent_record
 from tandem.crm.defaults import BUILTIN_ACTIVITY_KINDS, DEFAULT_PIPELINE, DEFAULT_PIPELINE_STAGES
 from tandem.crm.identity import (
     MERGED_EMAIL_SYSTEM,
@@ -29,6 +30,7 @@ from tandem.crm.models import (
     Account,
     Activity,
     ActivityType,
+    ConsentSource,
     Deal,
     DealContact,
     DealStage,
@@ -227,12 +229,14 @@ def person_create(
     original_campaign: Any = None,
     consent_email: bool = False,
     consent_calls: bool = False,
+    consent_source: str = ConsentSource.UI,
     custom_fields: dict[str, Any] | None = None,
     created_at: dt.datetime | None = None,
     by_user: Any = None,
     reason: str = "created",
 ) -> Person:
-    """Create a person (finding or creating their company's account when `company` is given) at a first stage."""
+    """Create a person (finding or creating their company's account when `company` is given) at a first stage;
+    consent given at creation is recorded from `consent_source`."""
     if stage not in Stage.__members__.values():
         raise ValidationFailed(f"unknown lifecycle stage {stage!r}", field="stage", value=stage)
     email = email.strip()
@@ -261,8 +265,6 @@ def person_create(
             original_campaign=original_campaign,
             latest_channel=original_channel,
             latest_campaign=original_campaign,
-            consent_email=consent_email,
-            consent_calls=consent_calls,
             custom_fields=custom_fields or {},
             created_at=created_at,
         )
@@ -271,6 +273,11 @@ def person_create(
             f"a person with email {normalized} already exists", field="email", value=email
         ) from exc
     person_change_stage(person=person, to_stage=stage, at=created_at, by_user=by_user, reason=reason)
+    for channel, given in (("email", consent_email), ("calls", consent_calls)):
+        if given:
+            consent_record(
+                person=person, channel=channel, granted=True, source=consent_source, by_user=by_user, at=created_at
+            )
     return person
 
 
@@ -278,19 +285,30 @@ PERSON_EDITABLE = ("first_name", "last_name", "job_title", "phone", "consent_ema
 
 
 @transaction.atomic
-def person_update(*, person: Person, by_user: Any = None, **changes: Any) -> Person:
-    """Change a person's profile fields; records the old and new values."""
+def person_update(
+    *, person: Person, by_user: Any = None, consent_source: str = ConsentSource.UI, **changes: Any
+) -> Person:
+    """Change a person's profile fields, recording the old and new values; a consent change becomes a consent
+    record from `consent_source`."""
     unknown = set(changes) - set(PERSON_EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationFailed(f"field {name!r} cannot be edited here", field=name, value=changes[name])
     diff = {k: [getattr(person, k), v] for k, v in changes.items() if getattr(person, k) != v}
+    # Consent is never set as a field: each change is a record, and the record's service sets the flag.
+    for flag, channel in (("consent_email", "email"), ("consent_calls", "calls")):
+        if flag in diff:
+            _old, given = diff.pop(flag)
+            if not isinstance(given, bool):
+                raise ValidationFailed(f"{flag} must be true or false", field=flag, value=given)
+            consent_record(person=person, channel=channel, granted=given, source=consent_source, by_user=by_user)
     if not diff:
         return person
     for key, (_, new) in diff.items():
         setattr(person, key, new.strip() if isinstance(new, str) else new)
     person.name_key = name_key(person.first_name, person.last_name)
-    person.save()
+    # Named fields only: the consent flags belong to the consent service.
+    person.save(update_fields=[*diff, "name_key", "updated_at"])
     event_record(kind="person.updated", subject=person, actor=by_user, data={"changes": diff})
     return person
 
@@ -440,7 +458,7 @@ def deal_stage_enter(
     The callers (deal_close, crm.pipelines' deal_move) check their rules first; this keeps the deal's status the
     kind of its stage, stamps or clears the close, and makes the person of a won deal a customer.
     """
-    before_kind, before_closed = deal.stage, deal.closed_at
+    before_kind, before_closed, before_amount = deal.stage, deal.closed_at, f"{Decimal(deal.amount):.2f}"
     before_reason = getattr(deal.lost_reason, "name", None) if deal.lost_reason_id else None
     from_stage_id = deal.pipeline_stage_id
     change = DealStageChange.objects.create(
@@ -474,6 +492,14 @@ def deal_stage_enter(
         "to_stage": to_stage.pk,
         "to_stage_name": to_stage.name,
     }
+    # The old and new values of what a move can change besides the stage, for the audit log.
+    changed = {
+        name: [old, data[name]]
+        for name, old in (("amount", before_amount), ("lost_reason", before_reason))
+        if old != data[name]
+    }
+    if changed:
+        data["changes"] = changed
     if kind == "deal.reopened":
         # What the close was, so the event log keeps it after the deal's own fields are cleared.
         data["was"] = {
@@ -642,6 +668,8 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
     keep.custom_fields = {**gone.custom_fields, **keep.custom_fields}
     for step in person_merge_steps():
         step(survivor=keep, duplicate=gone)
+    # The duplicate's consent records moved over: the survivor's consent is now the newest of them all.
+    consent_flags_refresh(person_ids=[keep.pk])
     takes_email = not keep.email_normalized and bool(gone.email_normalized)
     old_email = gone.email_normalized
     # Deleted before the survivor is saved: the survivor may take over its email, which is unique.
@@ -754,7 +782,8 @@ def lost_reason_set_active(*, reason: LostReason, active: bool, by_user: Any = N
 # ---- bulk variants for loaders (the demo company, imports): one statement per chunk, no event per row ----
 
 # Fields a bulk update may set; the lifecycle stage has its own service, which records every move.
-BULK_PERSON_FIELDS = frozenset({"owner", "owner_id", "lead_status", "consent_email", "consent_calls", "phone"})
+# Consent is not among them: it changes only with a record (tandem.crm.consent.services.consents_record_bulk).
+BULK_PERSON_FIELDS = frozenset({"owner", "owner_id", "lead_status", "phone"})
 
 
 def people_update_bulk(*, person_ids: Sequence[int], at: dt.datetime | None = None, **fields: Any) -> int:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.crm import views
+from tandem.crm.consent import views as consent_views
 from tandem.crm.pipelines import views as pipeline_views
 
 app_name = "crm"
@@ -10,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", views.person_detail, name="person"),
     path("<int:pk>/edit/", views.person_edit, name="person-edit"),
     path("<int:pk>/stage/", views.person_stage, name="person-stage"),
+    path("<int:pk>/consent/", consent_views.consent_panel, name="person-consent"),
     path("<int:pk>/deals/", views.deal_new, name="deal-new"),
     # The deal page belongs to crm.pipelines; it keeps crm's name so every link to a deal reads crm:deal.
     path("deals/<int:deal_id>/", pipeline_views.deal_detail, name="deal"),

@@ -35,17 +35,25 @@ from tandem.crm.services import (
 )
 from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.crm.stages import INITIAL, LABELS, Stage, can_move
+from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "stage", "owner", "channel")
 
 
-def _get(select: Any, **kwargs: Any) -> Any:
-    # Selectors raise NotFound with a message naming the id; the 404 page shows it.
+def _get(select: Any, *, write: bool = False, **kwargs: Any) -> Any:
+    # Selectors raise NotFound with a message naming the id (or one out of the user's sight); the 404 page shows it.
+    # With `write`, a record the user may see but not change is refused with the 403 page.
     try:
-        return select(**kwargs)
+        record = select(**kwargs)
+        return access_check(record, user=kwargs["user"], write=True) if write else record
     except NotFound as exc:
         raise Http404(exc.message) from None
+
+
+def _owner_choices(user: Any) -> list[Any]:
+    # Only owners the user may give records to (a rep: themselves; a manager: their teams).
+    return [u for u in user_owner_options() if access_owner_allowed(user=user, owner_id=u.pk)]
 
 
 def _page_url(filters: dict[str, str], cursor: str | None) -> str | None:
@@ -69,6 +77,7 @@ def people_list(request: HttpRequest) -> HttpResponse:
             owner=filters["owner"],
             channel=filters["channel"],
             cursor=request.GET.get("cursor", "").strip(),
+            user=request.user,
         )
     except TandemError as exc:
         page, error = selectors.Page(items=[], order="recent", next_cursor=None, prev_cursor=None), exc
@@ -99,15 +108,16 @@ def _stage_options(person: Person) -> list[tuple[str, str]]:
 @login_required
 @permission_required("crm.view_person", raise_exception=True)
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    detail = _get(selectors.person_detail, person_id=pk)
+    detail = _get(selectors.person_detail, person_id=pk, user=request.user)
+    mine = access_allows(detail.person, user=request.user, write=True)
     context = {
         "d": detail,
         "person": detail.person,
         "stage_changes": detail.stage_changes,
         "stage_options": _stage_options(detail.person),
-        "can_change": request.user.has_perm("crm.change_person"),
-        "can_add_deal": request.user.has_perm("crm.add_deal"),
-        "can_close_deal": request.user.has_perm("crm.change_deal"),
+        "can_change": mine and request.user.has_perm("crm.change_person"),
+        "can_add_deal": mine and request.user.has_perm("crm.add_deal"),
+        "can_close_deal": mine and request.user.has_perm("crm.change_deal"),
         # The activities panel with its quick-log box (crm.activities), from the lists already read.
         **activity_panel_context(request, person=detail.person, activities=detail.activities, deals=detail.deals),
     }
@@ -118,7 +128,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.change_person", raise_exception=True)
 @require_POST
 def person_stage(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _get(selectors.person_get, person_id=pk)
+    person = _get(selectors.person_get, person_id=pk, user=request.user, write=True)
     to_stage = request.POST.get("to_stage", "").strip()
     reason = request.POST.get("reason", "").strip()
     error = None
@@ -191,7 +201,7 @@ def _form_error(form: forms.Form, exc: TandemError) -> None:
 @login_required
 @permission_required("crm.add_person", raise_exception=True)
 def person_new(request: HttpRequest) -> HttpResponse:
-    owners = user_owner_options()
+    owners = _owner_choices(request.user)
     form = PersonForm(request.POST or None, owners=owners)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -200,7 +210,7 @@ def person_new(request: HttpRequest) -> HttpResponse:
             person = person_create(
                 **{k: data[k] for k in ("email", "first_name", "last_name", "job_title", "phone")},
                 company=data["company"],
-                owner=form.owners.get(data["owner"]),
+                owner=owner_for(request.user, form.owners.get(data["owner"]), field="owner"),
                 stage=data["stage"],
                 original_channel=data["original_channel"],
                 consent_email=data["consent_email"],
@@ -222,7 +232,7 @@ def person_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("crm.change_person", raise_exception=True)
 def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _get(selectors.person_get, person_id=pk)
+    person = _get(selectors.person_get, person_id=pk, user=request.user, write=True)
     initial = {k: getattr(person, k) for k in PERSON_EDITABLE}
     form = PersonEditForm(request.POST or None, initial=initial)
     status = 200
@@ -244,7 +254,7 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.add_deal", raise_exception=True)
 @require_POST
 def deal_new(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _get(selectors.person_get, person_id=pk)
+    person = _get(selectors.person_get, person_id=pk, user=request.user, write=True)
     form = DealForm(request.POST)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
@@ -263,7 +273,7 @@ def deal_new(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.change_deal", raise_exception=True)
 @require_POST
 def deal_close_view(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = _get(selectors.deal_get, deal_id=deal_id)
+    deal = _get(selectors.deal_get, deal_id=deal_id, user=request.user, write=True)
     won = request.POST.get("outcome") == "won"
     try:
         # The page offers the admin-managed taxonomy by id; a typed name still works for scripts and old forms.
@@ -297,7 +307,7 @@ def _allowed(request: HttpRequest) -> None:
 @login_required
 def duplicates(request: HttpRequest) -> HttpResponse:
     _allowed(request)
-    groups = selectors.person_duplicate_candidates()
+    groups = selectors.person_duplicate_candidates(user=request.user)
     return render(request, "crm/duplicates.html", {"groups": groups})
 
 
@@ -305,8 +315,10 @@ def duplicates(request: HttpRequest) -> HttpResponse:
 def merge(request: HttpRequest, pk: int, other: int) -> HttpResponse:
     _allowed(request)
     try:
-        survivor = selectors.person_get(person_id=pk)
-        duplicate = selectors.person_get(person_id=other)
+        survivor = access_check(selectors.person_get(person_id=pk, user=request.user), user=request.user, write=True)
+        duplicate = access_check(
+            selectors.person_get(person_id=other, user=request.user), user=request.user, write=True
+        )
     except NotFound as exc:
         raise Http404(exc.message) from None
     error = None

@@ -9,7 +9,6 @@ a weekly rhythm, growth, and one genuine shift (a paid-social test that brought 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import random
@@ -31,6 +30,7 @@ from tandem.capture.bundle import (
     QUESTIONS,
     TOUCHPOINTS,
 )
+from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
 
 HISTORY_DAYS = 730
@@ -1550,7 +1550,7 @@ def campaign_invoices(campaign: CampaignRow) -> list[tuple[dt.date, dt.date | No
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = csvsafe.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 

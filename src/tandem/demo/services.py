@@ -19,7 +19,8 @@ from tandem.capture.services import bundle_import
 from tandem.core.bulk import chunked
 from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
-from tandem.crm.models import Activity, Deal, Person
+from tandem.crm.consent.services import consents_record_bulk
+from tandem.crm.models import Activity, ConsentRecord, ConsentSource, Deal, Person
 from tandem.crm.services import (
     Transition,
     activities_log_bulk,
@@ -165,20 +166,31 @@ def _people_fields_set(
 ) -> dict[str, dict[str, int]]:
     """Owners, lead statuses, consent and phones in a few grouped updates; returns counts for the event."""
     now = timezone.now()
-    # One UPDATE per (owner, status, consent) group: every rewrite of a person row also rewrites its indexes.
-    groups: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
+    # One UPDATE per (owner, status) group: every rewrite of a person row also rewrites its indexes.
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for person in company.people:
-        if person.owner or person.lead_status != "new" or person.consent_email:
-            groups[(person.owner, person.lead_status, person.consent_email)].append(person_pks[person.email])
-    for (owner, status, consent), pks in sorted(groups.items()):
+        if person.owner or person.lead_status != "new":
+            groups[(person.owner, person.lead_status)].append(person_pks[person.email])
+    for (owner, status), pks in sorted(groups.items()):
         user = users[owner] if owner else None
         for chunk in chunked(sorted(pks)):
-            people_update_bulk(person_ids=chunk, at=now, owner=user, lead_status=status, consent_email=consent)
+            people_update_bulk(person_ids=chunk, at=now, owner=user, lead_status=status)
             if user is not None:
                 deals_assign_owner_bulk(person_ids=chunk, owner=user)
                 questions_heard_by_set_bulk(person_ids=chunk, heard_by=user)
     with_phone = {person_pks[p.email]: p.phone for p in company.people if p.phone}
     people_phones_set_bulk(phones=with_phone)
+    # E-mail consent as records given when the person arrived (the consent service sets the flags).
+    consents_record_bulk(
+        records=[
+            ConsentRecord(
+                person_id=person_pks[p.email], channel="email", granted=True, at=p.created_at,
+                source=ConsentSource.DEMO, note="demo company",
+            )
+            for p in company.people
+            if p.consent_email
+        ]
+    )
     return {
         "owners": dict(sorted(Counter(p.owner for p in company.people if p.owner).items())),
         "lead_statuses": dict(sorted(Counter(p.lead_status for p in company.people).items())),
@@ -230,7 +242,8 @@ def demo_activities_log(*, company: DemoCompany, person_pks: dict[str, int], use
 @transaction.atomic
 def demo_forms_create(*, company: DemoCompany, by_user: Any) -> int:
     """Two web forms, and three submissions through the real capture path: a returning lead, a visitor from
-    an ad no campaign is tagged for (a draft campaign to review), and a malformed one (a journal refusal)."""
+    an ad no campaign is tagged for (its tag waits on the unknown UTM list for review), and a malformed one (a
+    journal refusal)."""
     import json
 
     from tandem.campaigns.models import Campaign

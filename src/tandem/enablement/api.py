@@ -16,6 +16,7 @@ from tandem.crm.models import Activity, Deal, Person
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
 from tandem.enablement.models import Asset, Objection, Persona, Product
+from tandem.users.access import access_check, access_seen
 
 router = Router(tags=["enablement"])
 
@@ -198,13 +199,20 @@ class SendIn(Schema):
     note: str = ""
 
 
-def _row(model: Any, pk: int | None, *, field: str) -> Any:
+def _row(model: Any, pk: int | None, *, field: str, user: Any) -> Any:
+    # A row out of the user's sight is answered as a missing one (422 naming the field), so ids cannot be probed.
     if pk is None:
         return None
-    row = model.objects.filter(pk=pk).first() if 0 < pk <= selectors.MAX_ID else None
+    row = access_seen(model.objects.all(), user=user).filter(pk=pk).first() if 0 < pk <= selectors.MAX_ID else None
     if row is None:
         raise ValidationFailed(f"No such {field.removesuffix('_id')}.", field=field, value=pk)
     return row
+
+
+def _person_to_change(request: HttpRequest, person_id: int) -> Person:
+    # Recording content with a person adds to their record: 403 when the user may see the person but not change it.
+    person: Person = _row(Person, person_id, field="person_id", user=request.user)
+    return access_check(person, user=request.user, write=True)
 
 
 @router.post("/enablement/assets/{int:asset_id}/send", response={201: UseOut})
@@ -213,8 +221,8 @@ def asset_send(request: HttpRequest, asset_id: int, payload: SendIn) -> Status:
     _content_user(request)
     asset = selectors.asset_get(asset_id=asset_id, user=request.user)
     use = services.asset_send(
-        asset=asset, person=_row(Person, payload.person_id, field="person_id"), by_user=request.user,
-        deal=_row(Deal, payload.deal_id, field="deal_id"), note=payload.note,
+        asset=asset, person=_person_to_change(request, payload.person_id), by_user=request.user,
+        deal=_row(Deal, payload.deal_id, field="deal_id", user=request.user), note=payload.note,
     )  # fmt: skip
     return Status(201, use)
 
@@ -234,8 +242,9 @@ def use_create(request: HttpRequest, payload: UseIn) -> Status:
     _content_user(request)
     asset = selectors.asset_get(asset_id=payload.asset_id, user=request.user)
     use = services.content_use_record(
-        asset=asset, person=_row(Person, payload.person_id, field="person_id"), by_user=request.user,
-        deal=_row(Deal, payload.deal_id, field="deal_id"), activity=_row(Activity, payload.activity_id, field="activity_id"),
+        asset=asset, person=_person_to_change(request, payload.person_id), by_user=request.user,
+        deal=_row(Deal, payload.deal_id, field="deal_id", user=request.user),
+        activity=_row(Activity, payload.activity_id, field="activity_id", user=request.user),
         helped=payload.helped, note=payload.note,
     )  # fmt: skip
     return Status(201, use)
@@ -494,7 +503,7 @@ class PersonEnablementOut(Schema):
 def person_enablement(request: HttpRequest, person_id: int) -> dict[str, Any]:
     """A person's persona with its talking points, and the best current assets for their stage."""
     require_perm(request, "crm.view_person", message="You cannot see people.")
-    panel = selectors.person_enablement_panel(person_id=person_id)
+    panel = selectors.person_enablement_panel(person_id=person_id, user=request.user)
     persona = panel.match.persona
     return {
         "person_id": person_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -139,6 +141,9 @@ class Asset(TimeStampedModel):
 class ContentUse(models.Model):
     """A rep used (or sent) an asset with a person, perhaps on a deal or a call, and whether it helped."""
 
+    # Record-level access: as the person's, and always whoever used it.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner", "used_by")
+
     class How(models.TextChoices):
         SENT = "sent", "Sent"
         USED = "used", "Used in a conversation"
@@ -172,6 +177,9 @@ class ContentUse(models.Model):
 
 class DealProduct(models.Model):
     """A product sold on a deal: crm's deals cannot point up at products, so the line lives here."""
+
+    # Record-level access: as the deal's.
+    access_paths: ClassVar[tuple[str, ...]] = ("deal__owner",)
 
     deal = models.ForeignKey("crm.Deal", on_delete=models.CASCADE, related_name="product_lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="deal_lines")

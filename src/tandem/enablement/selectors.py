@@ -25,6 +25,7 @@ from tandem.enablement.models import Asset, AssetKind, ContentUse, Persona, Prod
 from tandem.enablement.services import user_can_edit_library
 from tandem.feedback.models import Question, Theme
 from tandem.lifecycle.services import people_facts
+from tandem.users.access import access_seen
 
 LIBRARY_LIMIT = 200
 SUGGESTIONS = 5
@@ -210,10 +211,11 @@ def content_usage_report() -> UsageReport:
     return UsageReport(rows=rows, baseline=base)
 
 
-def asset_uses_recent(*, asset_id: int, limit: int = 20) -> list[ContentUse]:
-    """The latest uses of an asset with person, deal and rep."""
+def asset_uses_recent(*, asset_id: int, user: Any = None, limit: int = 20) -> list[ContentUse]:
+    """The latest uses of an asset with person, deal and rep (those `user` may see, when given: the asset's usage
+    numbers stay the company's)."""
     return list(
-        ContentUse.objects.filter(asset_id=asset_id)
+        access_seen(ContentUse.objects.filter(asset_id=asset_id), user=user)
         .select_related("person", "deal", "used_by")
         .order_by("-used_at", "-id")[:limit]
     )
@@ -370,9 +372,10 @@ def _suggestions(*, person: Person, persona: Persona | None, limit: int) -> list
     return [r[4] for r in ranked[:limit]]
 
 
-def person_enablement_panel(*, person_id: int, limit: int = SUGGESTIONS) -> PersonPanel:
-    """A person's persona with its talking points and the best unexpired assets for their stage."""
-    person = Person.objects.filter(pk=person_id).first() if 0 < person_id <= MAX_ID else None
+def person_enablement_panel(*, person_id: int, user: Any = None, limit: int = SUGGESTIONS) -> PersonPanel:
+    """A person's persona with its talking points and the best unexpired assets for their stage (NotFound when
+    `user` may not see the person)."""
+    person = access_seen(Person.objects.all(), user=user).filter(pk=person_id).first() if 0 < person_id <= MAX_ID else None
     if person is None:
         raise NotFound(f"there is no person {person_id}", field="person_id", value=person_id)
     match = person_persona(person_id=person_id)
@@ -382,7 +385,7 @@ def person_enablement_panel(*, person_id: int, limit: int = SUGGESTIONS) -> Pers
         match=match,
         objections=objections,
         suggestions=_suggestions(person=person, persona=match.persona, limit=limit),
-        deals=list(Deal.objects.filter(person=person).order_by("-created_at", "-id")[:10]),
+        deals=list(access_seen(Deal.objects.filter(person=person), user=user).order_by("-created_at", "-id")[:10]),
         activities=list(person.activities.order_by("-occurred_at", "-id")[:10]),
     )
 
@@ -390,3 +393,18 @@ def person_enablement_panel(*, person_id: int, limit: int = SUGGESTIONS) -> Pers
 def themes_live() -> list[Theme]:
     """Live themes by label, for asset tagging and filters."""
     return list(Theme.objects.filter(retired_at__isnull=True).order_by("label", "id"))
+
+
+# ---- personal data (tandem.privacy): content used with one person ----
+
+
+def content_uses_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """Every asset used with or sent to one person, oldest first, as plain values (the per-person export)."""
+    return list(
+        ContentUse.objects.filter(person_id=person_id)
+        .order_by("used_at", "id")
+        .values(
+            "id", "asset_id", "asset__title", "how", "helped", "note", "deal_id", "activity_id", "used_by_id",
+            "used_at", "created_at",
+        )
+    )

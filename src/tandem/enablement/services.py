@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from django.utils import timezone
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import touchpoint_record
 from tandem.core.bulk import chunked
+from tandem.core.erasure import rows_redact
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
@@ -594,3 +595,11 @@ def assets_expiry_notify(*, today: dt.date | None = None) -> int:
     if by_owner:
         _expiry_mails_after_commit(by_owner=by_owner)
     return len(assets)
+
+
+# ---- personal data (tandem.privacy): erasing one person's content uses ----
+
+
+def content_uses_erase_person(*, person_id: int, needles: Collection[str]) -> int:
+    """Keep the uses of content with a person (win rates count them) without the note written about them."""
+    return rows_redact(rows=ContentUse.objects.filter(person_id=person_id), needles=needles, blank={"note": ""})

@@ -20,6 +20,7 @@ from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
 from tandem.enablement.models import AssetKind, ContentUse, Objection
+from tandem.users.access import access_allows, access_check, access_seen
 from tandem.users.models import User
 
 HELPED = {"yes": True, "no": False, "": None}
@@ -146,7 +147,7 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "asset": asset,
         "usage": selectors.asset_usage_for(asset_ids=[asset.pk])[asset.pk],
-        "uses": selectors.asset_uses_recent(asset_id=asset.pk),
+        "uses": selectors.asset_uses_recent(asset_id=asset.pk, user=request.user),
         "can_edit": services.user_can_edit_library(user=request.user),
         "can_use": services.user_can_use_content(user=request.user),
         "today": selectors.today_local(),
@@ -195,38 +196,44 @@ def asset_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     return response
 
 
-def _person_by_email(raw: str) -> Person:
+def _person_by_email(raw: str, user: Any) -> Person:
     key = email_normalize_configured(raw.strip())
-    person = Person.objects.filter(email_normalized=key).first() if key else None
+    person = access_seen(Person.objects.all(), user=user).filter(email_normalized=key).first() if key else None
     if person is None:
         raise ValidationFailed("No person with that email address.", field="email", value=raw.strip() or None)
     return person
 
 
-def _row(model: Any, raw: Any, *, field: str, label: str) -> Any:
-    """The row whose id the form sent, None for a blank field, ValidationFailed naming the field otherwise."""
+def _row(model: Any, raw: Any, *, field: str, label: str, user: Any) -> Any:
+    """The row whose id the form sent, None for a blank field, ValidationFailed naming the field otherwise (also
+    for a row out of the user's sight, so ids cannot be probed)."""
     row_id = _id(raw, field=field)
     if row_id is None:
         return None
-    row = model.objects.filter(pk=row_id).first()
+    row = access_seen(model.objects.all(), user=user).filter(pk=row_id).first()
     if row is None:
         raise ValidationFailed(f"No such {label}.", field=field, value=row_id)
     return row
 
 
-def _deal(raw: Any) -> Deal | None:
-    return _row(Deal, raw, field="deal_id", label="deal")  # type: ignore[no-any-return]
+def _deal(raw: Any, user: Any) -> Deal | None:
+    return _row(Deal, raw, field="deal_id", label="deal", user=user)  # type: ignore[no-any-return]
 
 
-def _activity(raw: Any) -> Activity | None:
-    return _row(Activity, raw, field="activity_id", label="call or meeting")  # type: ignore[no-any-return]
+def _activity(raw: Any, user: Any) -> Activity | None:
+    return _row(Activity, raw, field="activity_id", label="call or meeting", user=user)  # type: ignore[no-any-return]
 
 
 def _panel(request: HttpRequest, person_id: int, *, status: int = 200, **extra: Any) -> HttpResponse:
-    panel = selectors.person_enablement_panel(person_id=person_id)
+    try:
+        panel = selectors.person_enablement_panel(person_id=person_id, user=request.user)
+    except NotFound as exc:  # missing, or out of the user's sight: the same answer
+        raise Http404(exc.message) from exc
     context = {
         "panel": panel,
-        "can_use": services.user_can_use_content(user=request.user),
+        # Sending and recording add to the person's record: offered to whoever may change this person.
+        "can_use": services.user_can_use_content(user=request.user)
+        and access_allows(panel.person, user=request.user, write=True),
         "can_edit": services.user_can_edit_library(user=request.user),
     } | extra
     return render(request, "enablement/_person_panel.html", context, status=status)
@@ -242,12 +249,14 @@ def asset_send(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         person_id = _id(request.POST.get("person_id"), field="person_id")
         person = (
-            Person.objects.filter(pk=person_id).first() if person_id else _person_by_email(request.POST.get("email", ""))
+            _row(Person, person_id, field="person_id", label="person", user=request.user)
+            if person_id
+            else _person_by_email(request.POST.get("email", ""), request.user)
         )
-        if person is None:
-            raise ValidationFailed("No such person.", field="person_id", value=person_id)
+        # Sending adds to the person's record: refused (403) when the user may see the person but not change it.
+        access_check(person, user=request.user, write=True)
         services.asset_send(
-            asset=asset, person=person, by_user=request.user, deal=_deal(request.POST.get("deal_id")),
+            asset=asset, person=person, by_user=request.user, deal=_deal(request.POST.get("deal_id"), request.user),
             note=request.POST.get("note", ""),
         )  # fmt: skip
     except TandemError as exc:
@@ -266,9 +275,12 @@ def asset_send(request: HttpRequest, pk: int) -> HttpResponse:
 def use_record(request: HttpRequest, person_id: int) -> HttpResponse:
     """Record which asset was used with this person (on a deal or a call) and whether it helped."""
     _require_user(request)
-    person = Person.objects.filter(pk=person_id).first()
+    person = access_seen(Person.objects.all(), user=request.user).filter(pk=person_id).first()
     if person is None:
         raise Http404("No such person.")
+    # Recording a use adds to the person's record: the 403 page, before anything is written, for a user who may
+    # see the person but not change it.
+    access_check(person, user=request.user, write=True)
     try:
         asset_id = _id(request.POST.get("asset_id"), field="asset_id")
         if asset_id is None:
@@ -278,8 +290,8 @@ def use_record(request: HttpRequest, person_id: int) -> HttpResponse:
         if helped_raw not in HELPED:
             raise ValidationFailed("'helped' is yes, no or not said.", field="helped", value=helped_raw)
         services.content_use_record(
-            asset=asset, person=person, by_user=request.user, deal=_deal(request.POST.get("deal_id")),
-            activity=_activity(request.POST.get("activity_id")), helped=HELPED[helped_raw],
+            asset=asset, person=person, by_user=request.user, deal=_deal(request.POST.get("deal_id"), request.user),
+            activity=_activity(request.POST.get("activity_id"), request.user), helped=HELPED[helped_raw],
             note=request.POST.get("note", ""),
         )  # fmt: skip
     except TandemError as exc:
@@ -298,7 +310,7 @@ def use_record(request: HttpRequest, person_id: int) -> HttpResponse:
 def use_rate(request: HttpRequest, pk: int) -> HttpResponse:
     """Say whether a recorded use helped (the rep who used it, or an editor)."""
     _require_user(request)
-    use = ContentUse.objects.filter(pk=pk).select_related("asset").first()
+    use = access_seen(ContentUse.objects.filter(pk=pk), user=request.user).select_related("asset").first()
     if use is None:
         raise Http404("No such use.")
     require_perm(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.jobs.api import DetailOut, JobAcceptedOut, job_accepted
 from tandem.feedback import selectors, services
 from tandem.feedback.models import RatingReason
+from tandem.users.access import access_check
 
 router = Router(tags=["feedback"])
 
@@ -80,16 +82,6 @@ class MineIn(Schema):
     k: int | None = Field(default=None, ge=2, le=40)
 
 
-class MineOut(Schema):
-    space_id: int
-    questions: int
-    assigned: int
-    kept: list[int]
-    created: list[int]
-    updated: list[int]
-    retired: list[int]
-
-
 class RenameIn(Schema):
     label: Text120
 
@@ -109,16 +101,19 @@ class SplitIn(Schema):
 def questions_of_person(request: HttpRequest, person_id: Id) -> Any:
     """A person's questions and objections, newest first, each with its theme."""
     require_perm(request, "feedback.view_question", action="see questions")
-    selectors.person_get(person_id=person_id)
-    return selectors.questions_list(person_id=person_id)
+    selectors.person_get(person_id=person_id, user=request.user)
+    return selectors.questions_list(person_id=person_id, user=request.user)
 
 
 @router.post("/people/{int:person_id}/questions", response={201: QuestionOut})
 def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) -> Any:
     """Record a question or objection heard from a person (optionally a product and the activity); it is themed at once."""
     require_perm(request, "feedback.add_question", action="record questions")
-    person = selectors.person_get(person_id=person_id)
-    activity = selectors.activity_get(activity_id=payload.activity_id) if payload.activity_id else None
+    # Adding to a person's record is changing it: 404 out of sight, 403 when the user may only look.
+    person = access_check(selectors.person_get(person_id=person_id, user=request.user), user=request.user, write=True)
+    activity = (
+        selectors.activity_get(activity_id=payload.activity_id, user=request.user) if payload.activity_id else None
+    )
     question = services.question_record(
         person=person,
         text=payload.text,
@@ -135,14 +130,14 @@ def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) ->
 def ratings_of_person(request: HttpRequest, person_id: Id) -> Any:
     """A person's lead-quality ratings, newest (current) first."""
     require_perm(request, "feedback.view_leadrating", action="see lead ratings")
-    return selectors.lead_ratings_for_person(person_id=person_id)
+    return selectors.lead_ratings_for_person(person_id=person_id, user=request.user)
 
 
 @router.post("/people/{int:person_id}/ratings", response={201: RatingOut})
 def rating_create(request: HttpRequest, person_id: Id, payload: RatingIn) -> Any:
     """Rate a lead's quality from 1 to 5 with reason codes (see /feedback/rating-reasons)."""
     require_perm(request, "feedback.add_leadrating", action="rate leads")
-    person = selectors.person_get(person_id=person_id)
+    person = access_check(selectors.person_get(person_id=person_id, user=request.user), user=request.user, write=True)
     row = services.lead_rating_record(
         person=person, rating=payload.rating, reasons=payload.reasons, note=payload.note, by_user=request.user
     )
@@ -176,9 +171,10 @@ def themes_overview(request: HttpRequest, since: dt.date | None = None) -> dict[
 
 @router.get("/themes/report")
 def themes_report(request: HttpRequest, since: dt.date | None = None) -> dict[str, Any]:
-    """The `tandem report themes` document: themes (id, label, count, examples) and every question's theme."""
+    """The `tandem report themes` document: themes (id, label, count, examples) and the theme of every question you
+    may see (the counts are the company's)."""
     require_perm(request, "feedback.view_theme", action="see themes")
-    return selectors.themes_report(since=since)
+    return selectors.themes_report(since=since, user=request.user)
 
 
 @router.get("/themes/{int:theme_id}", response=ThemeOut)
@@ -188,11 +184,18 @@ def theme(request: HttpRequest, theme_id: Id) -> Any:
     return selectors.theme_get(theme_id=theme_id)
 
 
-@router.post("/themes/mine", response=MineOut)
-def themes_mine(request: HttpRequest, payload: MineIn) -> Any:
-    """Group all questions into themes again; named, merged and split themes keep their ids and names."""
+@router.post(
+    "/themes/mine",
+    response={202: JobAcceptedOut, 401: DetailOut, 403: DetailOut, 409: DetailOut, 422: DetailOut},
+    summary="Mine themes in the background",
+)
+def themes_mine(request: HttpRequest, response: HttpResponse, payload: MineIn) -> Any:
+    """Group all questions into themes again, in the background: 202 with the job's `status_url` (also in
+    `Location`). The finished job's `result` holds space_id, questions, assigned and the theme ids kept,
+    created, updated and retired; named, merged and split themes keep their ids and names. 409 names the mining
+    already queued or running; 422 when there are fewer than 3 questions."""
     require_perm(request, "feedback.change_theme", action="mine themes")
-    return services.themes_mine(k=payload.k, by_user=request.user)
+    return job_accepted(response, services.themes_mine_start(k=payload.k, by_user=request.user))
 
 
 @router.post("/themes/{int:theme_id}/rename", response=ThemeOut)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -72,6 +74,9 @@ class Theme(models.Model):
 class Question(models.Model):
     """A question or objection a rep heard from a person."""
 
+    # Record-level access: as the person's, and always whoever heard it.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner", "heard_by")
+
     person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="questions")
     asked_at = models.DateTimeField(db_index=True)
     text = models.TextField()
@@ -120,6 +125,9 @@ class RatingReason(models.TextChoices):
 
 class LeadRating(models.Model):
     """A rep's 1–5 rating of a lead's quality, with reason codes; the newest per person is current."""
+
+    # Record-level access: as the person's, and always whoever rated it.
+    access_paths: ClassVar[tuple[str, ...]] = ("person__owner", "rated_by")
 
     person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="lead_ratings")
     rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])

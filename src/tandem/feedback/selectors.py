@@ -13,6 +13,7 @@ from tandem.core.errors import NotFound
 from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.feedback import themes as mining
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme
+from tandem.users.access import access_seen
 
 PANEL_QUESTIONS = 5
 PANEL_ACTIVITIES = 5
@@ -21,22 +22,23 @@ CURRENT_ACTIVITY = dt.timedelta(hours=2)
 CHART_THEMES = 8  # lines on the trend chart; the table lists every theme
 
 
-def _one(model: Any, pk: int, what: str, field: str) -> Any:
-    row = model.objects.filter(pk=pk).first()
+def _one(model: Any, pk: int, what: str, field: str, user: Any = None) -> Any:
+    # A record out of the user's sight answers exactly as a missing one, so ids cannot be probed.
+    row = access_seen(model.objects.all(), user=user).filter(pk=pk).first()
     if row is None:
         raise NotFound(f"there is no {what} {pk}", field=field, value=pk)
     return row
 
 
-def person_get(*, person_id: int) -> Person:
-    """The person with this id (NotFound naming it otherwise)."""
-    person: Person = _one(Person, person_id, "person", "person_id")
+def person_get(*, person_id: int, user: Any = None) -> Person:
+    """The person with this id (one `user` may see, when given; NotFound naming it otherwise)."""
+    person: Person = _one(Person, person_id, "person", "person_id", user)
     return person
 
 
-def activity_get(*, activity_id: int) -> Activity:
-    """The activity with this id (NotFound naming it otherwise)."""
-    activity: Activity = _one(Activity, activity_id, "activity", "activity_id")
+def activity_get(*, activity_id: int, user: Any = None) -> Activity:
+    """The activity with this id (one `user` may see, when given; NotFound naming it otherwise)."""
+    activity: Activity = _one(Activity, activity_id, "activity", "activity_id", user)
     return activity
 
 
@@ -62,9 +64,11 @@ class PersonFeedback:
     current_activity_id: int | None  # an activity logged in the last two hours: probably the call going on
 
 
-def person_feedback(*, person_id: int) -> PersonFeedback:
+def person_feedback(*, person_id: int, user: Any = None) -> PersonFeedback:
     """The person's recent questions (with theme), latest lead rating, recent activities and known products."""
-    person = person_get(person_id=person_id)
+    # Whoever may see the person sees its questions, ratings and activities (their access paths start at the
+    # person's owner), so only the person is checked.
+    person = person_get(person_id=person_id, user=user)
     questions = list(
         Question.objects.filter(person=person)
         .select_related("theme", "heard_by")
@@ -109,9 +113,9 @@ def products_known(*, limit: int = 50) -> list[str]:
     return list(rows)
 
 
-def lead_ratings_for_person(*, person_id: int, limit: int = 50) -> list[LeadRating]:
-    """A person's lead-quality ratings, newest first."""
-    person_get(person_id=person_id)
+def lead_ratings_for_person(*, person_id: int, user: Any = None, limit: int = 50) -> list[LeadRating]:
+    """A person's lead-quality ratings, newest first (NotFound when `user` may not see the person)."""
+    person_get(person_id=person_id, user=user)
     return list(
         LeadRating.objects.filter(person_id=person_id)
         .select_related("rated_by")
@@ -126,10 +130,16 @@ def reason_labels(codes: list[str]) -> list[str]:
 
 
 def questions_list(
-    *, person_id: int | None = None, theme_id: int | None = None, unthemed: bool = False, limit: int = 200
+    *,
+    person_id: int | None = None,
+    theme_id: int | None = None,
+    unthemed: bool = False,
+    user: Any = None,
+    limit: int = 200,
 ) -> list[Question]:
-    """Questions newest first, optionally of one person or one theme (or without a theme)."""
-    qs = Question.objects.select_related("person", "theme", "heard_by").order_by("-asked_at", "-id")
+    """Questions newest first, optionally of one person or one theme (or without a theme), those `user` may see."""
+    qs = access_seen(Question.objects.all(), user=user)
+    qs = qs.select_related("person", "theme", "heard_by").order_by("-asked_at", "-id")
     if person_id is not None:
         qs = qs.filter(person_id=person_id)
     if theme_id is not None:
@@ -160,6 +170,8 @@ def _since_filter(qs: QuerySet[Question], since: dt.date | None) -> QuerySet[Que
 
 def themes_overview(*, since: dt.date | None = None) -> dict[str, Any]:
     """Live themes with counts, examples, weekly trend and lost-deal share (Wilson 95 %), plus the chart."""
+    # Company numbers: counts, trends and shares are over every question whoever asks (record-level access
+    # narrows lists of questions and people, not what a theme adds up to).
     themes = list(Theme.objects.filter(retired_at__isnull=True).order_by("-question_count", "id"))
     flagged = _with_lost_flag(_since_filter(Question.objects.all(), since))
     rows = list(flagged.values_list("theme_id", "asked_at", "person_lost", "account_lost"))  # type: ignore[misc]
@@ -222,17 +234,18 @@ def themes_live() -> list[Theme]:
     return list(Theme.objects.filter(retired_at__isnull=True).order_by("-question_count", "id"))
 
 
-def themes_report(*, since: dt.date | None = None) -> dict[str, Any]:
-    """The `report themes` document: live themes (count since the date) and every question's theme."""
-    questions = list(
-        _since_filter(Question.objects.all(), since)
-        .order_by("asked_at", "id")
-        .values_list("person__email", "asked_at", "text", "theme_id")
-    )
+def themes_report(*, since: dt.date | None = None, user: Any = None) -> dict[str, Any]:
+    """The `report themes` document: live themes (count since the date) and every question's theme (of the
+    questions `user` may see, when given: the counts stay the company's)."""
+    everything = _since_filter(Question.objects.all(), since).order_by("asked_at", "id")
+    seen = access_seen(everything, user=user)
+    questions = list(seen.values_list("person__email", "asked_at", "text", "theme_id"))
+    # The counts read every question: one more query only when the user sees fewer than all.
+    theme_ids = [q[3] for q in questions] if seen is everything else list(everything.values_list("theme_id", flat=True))
     counts: dict[int, int] = {}
-    for q in questions:
-        if q[3] is not None:
-            counts[q[3]] = counts.get(q[3], 0) + 1
+    for theme_id in theme_ids:
+        if theme_id is not None:
+            counts[theme_id] = counts.get(theme_id, 0) + 1
     themes = sorted(themes_live(), key=lambda t: (-counts.get(t.pk, 0), t.pk))
     return {
         "themes": [
@@ -246,17 +259,18 @@ def themes_report(*, since: dt.date | None = None) -> dict[str, Any]:
     }
 
 
-def theme_detail(*, theme_id: int) -> dict[str, Any]:
-    """One theme: its row, what became of it (merged into, split into), and its latest questions."""
+def theme_detail(*, theme_id: int, user: Any = None) -> dict[str, Any]:
+    """One theme: its row, what became of it (merged into, split into), and its latest questions (those `user`
+    may see, when given: the theme's count stays the company's)."""
     theme = theme_get(theme_id=theme_id)
-    questions = list(
-        Question.objects.filter(theme=theme)
-        .select_related("person", "heard_by")
-        .order_by("-asked_at", "-id")[:THEME_QUESTIONS]
-    )
+    everything = Question.objects.filter(theme=theme)
+    seen = access_seen(everything, user=user)
+    questions = list(seen.select_related("person", "heard_by").order_by("-asked_at", "-id")[:THEME_QUESTIONS])
     return {
         "theme": theme,
         "questions": questions,
+        # True when the list holds only the questions of the user's own people (their team's, for a manager).
+        "narrowed": seen is not everything,
         "merged_into": theme.merged_into,
         "split_into": list(theme.split_into.all()) if theme.retired_at else [],
         "others": [t for t in themes_live() if t.pk != theme.pk],
@@ -270,4 +284,28 @@ def person_questions_heard(*, person: Any) -> list[Question]:
     """The questions heard from a person, newest first, with who heard each (the person page)."""
     return list(
         Question.objects.filter(person=person).select_related("heard_by").order_by("-asked_at", "-id")[:HISTORY_LIMIT]
+    )
+
+
+# ---- personal data (tandem.privacy): what feedback holds about one person ----
+
+
+def questions_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """Every question heard from one person, oldest first, as plain values (the per-person export)."""
+    return list(
+        Question.objects.filter(person_id=person_id)
+        .order_by("asked_at", "id")
+        .values(
+            "id", "asked_at", "text", "product", "heard_by_id", "is_objection", "activity_id", "theme_id",
+            "theme__label", "custom_fields", "created_at",
+        )
+    )
+
+
+def lead_ratings_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """Every rating of one person as a lead, oldest first, as plain values (the per-person export)."""
+    return list(
+        LeadRating.objects.filter(person_id=person_id)
+        .order_by("rated_at", "id")
+        .values("id", "rating", "reasons", "note", "rated_by_id", "rated_at", "created_at")
     )

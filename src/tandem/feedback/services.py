@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,8 +14,13 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from tandem.core.bulk import chunked
+from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, ValidationFailed
-from tandem.core.events import event_record
+from tandem.core.events import PERSONAL_KEYS, event_record
+from tandem.core.jobs.services import job_create, job_execute, job_progress
+from tandem.core.models import Job
+from tandem.core.outbox import task_enqueue_on_commit
+from tandem.core.redact import json_redact, text_redact
 from tandem.core.text import text_clean
 from tandem.crm.models import Activity, Person
 from tandem.feedback import themes as mining
@@ -241,17 +246,25 @@ class MiningResult:
     retired: list[int]
 
 
-def themes_mine(*, k: int | None = None, seed: int = 0, by_user: Any = None) -> MiningResult:
-    """Group all questions into themes; curated themes keep their id and name, matching ones keep their id."""
-    rows = list(Question.objects.order_by("id").values_list("id", "text", "theme_id"))
-    if len(rows) < 3:
+def _mining_refuse_few(count: int) -> None:
+    if count < 3:
         raise ValidationFailed(
-            f"theme mining needs at least 3 questions, there are {len(rows)}",
-            field="questions",
-            value=len(rows),
+            f"theme mining needs at least 3 questions, there are {count}", field="questions", value=count
         )
+
+
+def themes_mine(
+    *, k: int | None = None, seed: int = 0, by_user: Any = None, progress: Callable[[int, str], None] | None = None
+) -> MiningResult:
+    """Group all questions into themes; curated themes keep their id and name, matching ones keep their id."""
+    step = progress or (lambda _done, _message: None)
+    step(0, "Reading the questions")
+    rows = list(Question.objects.order_by("id").values_list("id", "text", "theme_id"))
+    _mining_refuse_few(len(rows))
     texts = [r[1] for r in rows]
+    step(1, f"Finding themes in {len(rows):,} questions")
     fresh = mining.themes_discover(texts, k=k, seed=seed)
+    step(2, "Placing the questions in themes")
     clusters = mining.themes_assign(fresh, texts)
     live = {t.pk: t for t in Theme.objects.filter(retired_at__isnull=True)}
     old_members: dict[int, set[int]] = defaultdict(set)
@@ -263,6 +276,7 @@ def themes_mine(*, k: int | None = None, seed: int = 0, by_user: Any = None) -> 
         if c != mining.UNASSIGNED:
             cluster_members[c].add(i)
 
+    step(3, "Saving the themes")
     with transaction.atomic():
         now = timezone.now()
         space = ThemeSpace.objects.create(model={}, question_count=len(rows), created_by=_user(by_user))
@@ -371,6 +385,43 @@ def themes_mine(*, k: int | None = None, seed: int = 0, by_user: Any = None) -> 
         updated=updated,
         retired=retired,
     )
+
+
+MINE_JOB = "feedback.themes_mine"
+MINE_STEPS = 4
+
+
+def themes_mine_start(*, k: int | None = None, by_user: Any = None) -> Job:
+    """Start theme mining as a background job; refused (409, naming it) while another mining is queued or running."""
+    if k is not None and not 2 <= k <= 40:
+        raise ValidationFailed("k must lie between 2 and 40.", field="k", value=k)
+    # Refused before any job exists when there is nothing to mine: a 422 now, not a failed job later.
+    _mining_refuse_few(Question.objects.count())
+    from tandem.feedback.tasks import themes_mine_task
+
+    with transaction.atomic():
+        job = job_create(
+            kind=MINE_JOB, label="Theme mining", by_user=by_user, params={"k": k}, exclusive=True, total=MINE_STEPS
+        )
+        task_enqueue_on_commit(task=themes_mine_task, args=[job.pk])
+    return job
+
+
+def themes_mine_job_run(*, job_id: int) -> Job | None:
+    """Run a queued theme-mining job and record what it did (the page's sentence in `summary`)."""
+
+    def work(job: Job) -> dict[str, Any]:
+        def step(done: int, message: str) -> None:
+            job_progress(job=job, done=done, message=message)
+
+        result = themes_mine(k=job.params.get("k"), by_user=job.requested_by, progress=step)
+        summary = (
+            f"Grouped {result.questions} questions: {len(result.kept)} named themes kept, "
+            f"{len(result.updated)} updated, {len(result.created)} new, {len(result.retired)} retired."
+        )
+        return {**asdict(result), "summary": summary}
+
+    return job_execute(job_id=job_id, work=work)
 
 
 def _user(by_user: Any) -> Any:
@@ -542,3 +593,35 @@ def questions_heard_by_set_bulk(*, person_ids: Sequence[int], heard_by: Any) -> 
     for chunk in chunked(sorted(person_ids)):
         changed += Question.objects.filter(person_id__in=chunk).update(heard_by=heard_by)
     return changed
+
+
+# ---- personal data (tandem.privacy): erasing one person from what sales heard ----
+
+
+def questions_erase_person(*, person_id: int, needles: Collection[str], wide_needles: Collection[str]) -> dict[str, int]:
+    """Keep a person's questions (what was asked counts in themes and gaps) with their names, e-mails and phone
+    taken out of the text, wherever a theme quotes it too; their ratings keep the score and reasons, not the note."""
+    own = Question.objects.filter(person_id=person_id)
+    before = {pk: text for pk, text in own.values_list("pk", "text")}
+    questions = rows_redact(rows=own, needles=needles, text=["text"], json=["custom_fields"], keys=PERSONAL_KEYS)
+    after = {pk: text for pk, text in Question.objects.filter(pk__in=list(before)).values_list("pk", "text")}
+    quoted = {before[pk]: after[pk] for pk in before if before[pk] != after[pk]}
+    # Themes quote questions as examples: the quotes of these questions change with them; any theme naming the
+    # person (by e-mail, full name or phone) has that taken out.
+    themes: list[Theme] = []
+    for theme in Theme.objects.only("pk", "label", "terms", "examples"):
+        examples = [quoted.get(e, e) if isinstance(e, str) else e for e in theme.examples or []]
+        label = text_redact(theme.label, needles=wide_needles)
+        terms = json_redact(theme.terms, needles=wide_needles)
+        examples = json_redact(examples, needles=wide_needles)
+        if (label, terms, examples) != (theme.label, theme.terms, theme.examples):
+            theme.label, theme.terms, theme.examples = label, terms, examples
+            themes.append(theme)
+    Theme.objects.bulk_update(themes, ["label", "terms", "examples"], batch_size=500)
+    others = rows_redact(
+        rows=rows_mentioning(rows=Question.objects.exclude(person_id=person_id), needles=wide_needles, text=["text"]),
+        needles=wide_needles,
+        text=["text"],
+    )
+    ratings = rows_redact(rows=LeadRating.objects.filter(person_id=person_id), needles=needles, blank={"note": ""})
+    return {"questions": questions, "questions_mentioning": others, "themes": len(themes), "lead_ratings": ratings}

@@ -1,12 +1,12 @@
-"""Background work for feedback: put questions that arrived without a theme (imports, bulk loads) into themes."""
+"""Background work for feedback: mine themes (a job), put questions that arrived without a theme into themes."""
 
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
-from tandem.feedback.services import questions_assign_unthemed
+from tandem.feedback.services import questions_assign_unthemed, themes_mine_job_run
 
 
 @db_periodic_task(crontab(minute="*/10"))
@@ -17,3 +17,9 @@ def questions_theme_sweep() -> None:
             questions_assign_unthemed()
     except TaskLockedException:
         return
+
+
+@db_task()
+def themes_mine_task(job_id: int) -> None:
+    """Run a theme-mining job ("Find themes"): seconds to minutes with many questions."""
+    themes_mine_job_run(job_id=job_id)

@@ -9,11 +9,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.jobs.selectors import job_for_page, job_of_kind
+from tandem.core.jobs.views import job_fragment
 from tandem.feedback import selectors, services
 from tandem.feedback.models import Question, RatingReason
+from tandem.users.access import access_allows, access_check
 
 
 def _get(select: Any, **kwargs: Any) -> Any:
@@ -48,7 +52,9 @@ def _panel(
     error: TandemError | None = None,
     form: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    feedback = _get(selectors.person_feedback, person_id=person_id)
+    feedback = _get(selectors.person_feedback, person_id=person_id, user=request.user)
+    # The forms show only to whoever may add to this person's record (their role, and the person within reach).
+    changeable = access_allows(feedback.person, user=request.user, write=True)
     context = {
         "f": feedback,
         "rating_reasons": selectors.reason_labels(feedback.rating.reasons if feedback.rating else []),
@@ -57,8 +63,8 @@ def _panel(
         "error": error,
         "form": form or {},
         "reasons": RatingReason.choices,
-        "can_ask": request.user.has_perm("feedback.add_question"),
-        "can_rate": request.user.has_perm("feedback.add_leadrating"),
+        "can_ask": changeable and request.user.has_perm("feedback.add_question"),
+        "can_rate": changeable and request.user.has_perm("feedback.add_leadrating"),
     }
     return render(request, "feedback/_person_panel.html", context, status=error.status_code if error else 200)
 
@@ -82,13 +88,14 @@ def person_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("feedback.add_question", raise_exception=True)
 @require_POST
 def question_new(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _get(selectors.person_get, person_id=pk)
+    # 404 out of sight, the 403 page when the user may only look: before anything is written.
+    person = access_check(_get(selectors.person_get, person_id=pk, user=request.user), user=request.user, write=True)
     form: dict[str, Any] = {k: request.POST.get(k, "") for k in ("text", "product", "activity_id")}
     form["is_objection"] = bool(request.POST.get("is_objection"))
     saved, error = None, None
     try:
         activity_id = _int_or_none(form["activity_id"], "activity_id")
-        activity = selectors.activity_get(activity_id=activity_id) if activity_id else None
+        activity = selectors.activity_get(activity_id=activity_id, user=request.user) if activity_id else None
         saved = services.question_record(
             person=person,
             text=form["text"],
@@ -108,7 +115,7 @@ def question_new(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("feedback.add_leadrating", raise_exception=True)
 @require_POST
 def rating_new(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _get(selectors.person_get, person_id=pk)
+    person = access_check(_get(selectors.person_get, person_id=pk, user=request.user), user=request.user, write=True)
     error = None
     try:
         raw = request.POST.get("rating", "").strip()
@@ -146,8 +153,11 @@ def _since(request: HttpRequest) -> tuple[dt.date | None, str | None]:
 def themes_page(request: HttpRequest) -> HttpResponse:
     since, error = _since(request)
     overview = selectors.themes_overview(since=since)
+    mining = job_for_page(kind=services.MINE_JOB)
     context = {
         "o": overview,
+        "mining": mining,
+        "mining_poll": reverse("feedback:themes-mining", args=[mining.pk]) if mining else "",
         "since": since,
         "error": error,
         "can_change": request.user.has_perm("feedback.change_theme"),
@@ -158,7 +168,7 @@ def themes_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("feedback.view_theme", raise_exception=True)
 def theme_page(request: HttpRequest, theme_id: int) -> HttpResponse:
-    detail = _get(selectors.theme_detail, theme_id=theme_id)
+    detail = _get(selectors.theme_detail, theme_id=theme_id, user=request.user)
     context = {**detail, "can_change": request.user.has_perm("feedback.change_theme")}
     return render(request, "feedback/theme.html", context)
 
@@ -179,16 +189,22 @@ def _done(
 @permission_required("feedback.change_theme", raise_exception=True)
 @require_POST
 def themes_mine_view(request: HttpRequest) -> HttpResponse:
-    error, success = None, ""
+    # In the background: the themes page shows the job's progress and, once done, what it grouped.
+    error = None
     try:
-        result = services.themes_mine(by_user=request.user)
-        success = (
-            f"Grouped {result.questions} questions: {len(result.kept)} named themes kept, "
-            f"{len(result.updated)} updated, {len(result.created)} new, {len(result.retired)} retired."
-        )
+        services.themes_mine_start(by_user=request.user)
     except TandemError as exc:
         error = exc
-    return _done(request, error, success, None)
+    return _done(request, error, "Theme mining started; this page follows it.", None)
+
+
+@login_required
+@permission_required("feedback.view_theme", raise_exception=True)
+@require_GET
+def themes_mining_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The theme-mining job's progress fragment, for everyone who sees the themes page."""
+    job = _get(job_of_kind, job_id=job_id, kind=services.MINE_JOB)
+    return job_fragment(request, job=job, poll_url=reverse("feedback:themes-mining", args=[job.pk]))
 
 
 @login_required

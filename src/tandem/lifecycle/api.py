@@ -56,6 +56,7 @@ from tandem.lifecycle.services import (
     team_calendar_set,
 )
 from tandem.lifecycle.sla_rules import SlaPolicy
+from tandem.users.access import access_check
 
 router = Router(tags=["lifecycle"])
 
@@ -133,26 +134,30 @@ def inbox_list(request: HttpRequest, filters: Query[InboxQuery]) -> dict[str, An
     return {**page.to_dict(), "reasons": REJECT_REASONS}
 
 
-def _person(person_id: int) -> Person:
+def _person(person_id: int, user: Any) -> Person:
+    """The person to answer for: 404 when missing or out of the user's sight, 403 when they may only look."""
     person = Person.objects.filter(pk=person_id).first() if 0 < person_id <= MAX_ID else None
     if person is None:
         raise NotFound(f"no person with id {person_id}", field="person_id", value=person_id)
-    return person
+    return access_check(person, user=user, write=True)
 
 
-@router.post("/inbox/{person_id}/accept", response={200: dict, 404: dict, 409: dict}, summary="Accept an MQL: it becomes a SAL")
+@router.post(
+    "/inbox/{person_id}/accept", response={200: dict, 403: dict, 404: dict, 409: dict}, summary="Accept an MQL: it becomes a SAL"
+)
 def inbox_accept(request: HttpRequest, person_id: int) -> dict[str, Any]:
-    change = mql_accept(person=_person(person_id), by_user=request.user)
+    change = mql_accept(person=_person(person_id, request.user), by_user=request.user)
     return {"person_id": person_id, "to_stage": change.to_stage, "changed_at": change.changed_at.isoformat()}
 
 
 @router.post(
     "/inbox/{person_id}/reject",
-    response={200: dict, 404: dict, 409: dict, 422: dict},
+    response={200: dict, 403: dict, 404: dict, 409: dict, 422: dict},
     summary="Reject an MQL with a reason code (and a comment for 'other'): it goes back to marketing as recycled",
 )
 def inbox_reject(request: HttpRequest, person_id: int, data: RejectIn) -> dict[str, Any]:
-    change = mql_reject(person=_person(person_id), by_user=request.user, reason_code=data.reason_code, comment=data.comment)
+    person = _person(person_id, request.user)
+    change = mql_reject(person=person, by_user=request.user, reason_code=data.reason_code, comment=data.comment)
     return {"person_id": person_id, "to_stage": change.to_stage, "reason": change.reason, "changed_at": change.changed_at.isoformat()}
 
 

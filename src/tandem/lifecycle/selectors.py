@@ -75,6 +75,7 @@ from tandem.lifecycle.sla_rules import (
     month_keys,
     rep_scorecard,
 )
+from tandem.users.access import access_filter
 from tandem.users.models import Team as UserTeam
 
 
@@ -571,7 +572,8 @@ class _Open(NamedTuple):
 
 def _inbox_scope(user: Any) -> tuple[str, list[Any]]:
     """Whose MQLs the user lists: ("all", users who own leads) for admins, ("team", the members of the teams a
-    sales manager leads or belongs to), else ("own", [the user])."""
+    sales manager leads or belongs to: with the unassigned MQLs, their reach in tandem.users.access), else
+    ("own", [the user])."""
     User = get_user_model()
     order = ("first_name", "last_name", "username")
     if getattr(user, "role", "") == "admin" or getattr(user, "is_superuser", False):
@@ -590,8 +592,10 @@ def _owner_q(owner: str, user: Any, scope: str, owners: list[Any]) -> Q:
     if owner == "me":
         return Q(owner_id=user.pk)
     if owner == "none":
-        if scope != "all":
-            raise ValidationFailed("Only admins list unassigned MQLs; owner is a user id or 'me'.", field="owner", value=owner)
+        if scope == "own":
+            raise ValidationFailed(
+                "Only admins and sales managers list unassigned MQLs; owner is a user id or 'me'.", field="owner", value=owner
+            )
         return Q(owner__isnull=True)
     if not owner.isdigit() or not 0 < int(owner) <= MAX_ID:
         raise ValidationFailed(f"owner must be a user id, 'me' or 'none', got {owner!r}", field="owner", value=owner)
@@ -707,7 +711,8 @@ def inbox_page(
     if scope == "own":
         in_scope = in_scope.filter(owner_id=user.pk)
     elif scope == "team":
-        in_scope = in_scope.filter(owner_id__in=[u.pk for u in owners])
+        # A manager's queue is their reach: the teams' MQLs and the unassigned ones they route.
+        in_scope = access_filter(in_scope, user=user)
     in_scope = in_scope.alias(source_campaign=Coalesce("latest_campaign_id", "original_campaign_id"))
     people = in_scope.filter(_owner_q(owner, user, scope, owners))
     if channel:
@@ -1314,3 +1319,15 @@ def person_first_touch(*, person_id: int, now: dt.datetime | None = None) -> Fir
     calendar = calendar_for_team(team_calendars(), person[0])
     return first_touch_status(handoff, list(touches), calendar, sla_policy_current(), moment)
 
+
+
+# ---- personal data (tandem.privacy): what users were told about one person ----
+
+
+def notifications_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """The in-app notifications about one person, oldest first, as plain values (the per-person export)."""
+    return list(
+        Notification.objects.filter(url=f"/people/{person_id}/")
+        .order_by("created_at", "id")
+        .values("id", "user_id", "kind", "text", "url", "created_at", "read_at")
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
+from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.links import absolute_url
@@ -101,6 +102,8 @@ def _definition_publish(
             validate=validate,
             event_data=event_data,
             conflict_message="Someone published a version of this definition at the same moment; reload and try again.",
+            # A retried publish (the same definition again) is a 409 naming the version in force, never a copy.
+            unchanged="refuse",
         )
         # A new MQL definition applies to today's leads at once, not whenever each is next rescored: the
         # promotions are part of the publish, counted beforehand by the dry run (selectors.mql_promotions_preview).
@@ -976,3 +979,16 @@ def proposal_approver_set(*, allow: bool, by_user: Any, role: str = "", username
         if user is None:
             raise NotFound(f"no user named {username.strip()!r}", field="username", value=username.strip())
     permission_grant(perm=APPROVE_PERM, granted=allow, role=role, user=user, by_user=by_user)
+
+
+# ---- personal data (tandem.privacy): notifications naming one person ----
+
+
+def notifications_erase_person(*, person_id: int, needles: Collection[str], wide_needles: Collection[str]) -> int:
+    """Take a person's names out of the notifications about them, and their e-mail, full name and phone out of
+    any other (an overdue task's title may name them)."""
+    about = rows_redact(rows=Notification.objects.filter(url=f"/people/{person_id}/"), needles=needles, text=["text"])
+    others = rows_mentioning(
+        rows=Notification.objects.exclude(url=f"/people/{person_id}/"), needles=wide_needles, text=["text"]
+    )
+    return about + rows_redact(rows=others, needles=wide_needles, text=["text"])

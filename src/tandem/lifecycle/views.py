@@ -92,6 +92,7 @@ from tandem.lifecycle.services import (
     team_calendar_add_holidays,
     team_calendar_set,
 )
+from tandem.users.access import access_check
 from tandem.users.models import Role
 
 PUBLISH_PERM = "lifecycle.add_definitionversion"
@@ -339,9 +340,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "lifecycle/inbox.html", context, status=status)
 
 
-def _inbox_person(person_id: int) -> Person:
+def _inbox_person(person_id: int, user: Any) -> Person:
+    # Out of the user's sight answers as missing (404); whether they may change it is checked with the answer.
     try:
-        return person_get(person_id=person_id)
+        return person_get(person_id=person_id, user=user)
     except NotFound as exc:
         raise Http404(exc.message) from None
 
@@ -369,8 +371,9 @@ def _answer_refused(request: HttpRequest, person: Person, exc: TandemError) -> H
 @require_POST
 def inbox_accept(request: HttpRequest, person_id: int) -> HttpResponse:
     """Accept an MQL: it becomes a SAL; from the list (HTMX) its row turns into the accepted row."""
-    person = _inbox_person(person_id)
+    person = _inbox_person(person_id, request.user)
     try:
+        access_check(person, user=request.user, write=True)
         change = mql_accept(person=person, by_user=request.user)
     except TandemError as exc:
         return _answer_refused(request, person, exc)
@@ -387,8 +390,9 @@ def inbox_accept(request: HttpRequest, person_id: int) -> HttpResponse:
 @require_POST
 def inbox_reject(request: HttpRequest, person_id: int) -> HttpResponse:
     """Reject an MQL with a reason: back to marketing as recycled; from the list its row says so."""
-    person = _inbox_person(person_id)
+    person = _inbox_person(person_id, request.user)
     try:
+        access_check(person, user=request.user, write=True)
         change = mql_reject(
             person=person,
             by_user=request.user,

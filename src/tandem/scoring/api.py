@@ -5,20 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
 from tandem.core.errors import NotFound
 from tandem.core.http import require_perm
+from tandem.core.jobs.api import DetailOut, JobAcceptedOut, job_accepted
 from tandem.crm.models import Person
 from tandem.scoring import selectors
 from tandem.scoring.models import PersonScore
 from tandem.scoring.services import (
-    people_score_refresh,
     scoring_drift_measure,
-    scoring_model_train,
     scoring_rules_update,
+    scoring_train_start,
 )
+from tandem.users.access import access_seen
 from tandem.users.models import Role
 
 router = Router(tags=["scoring"])
@@ -128,23 +129,28 @@ def rules_put(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
     return _rules_out()
 
 
-@router.post("/scoring/train", response=ModelOut)
-def train(request: HttpRequest, payload: TrainIn) -> Any:
-    """Train a model on closed outcomes (admins); it becomes active unless worse than naive Bayes."""
+@router.post(
+    "/scoring/train",
+    response={202: JobAcceptedOut, 401: DetailOut, 403: DetailOut, 409: DetailOut, 422: DetailOut},
+    summary="Train a scoring model in the background",
+)
+def train(request: HttpRequest, response: HttpResponse, payload: TrainIn) -> Any:
+    """Start training a model on closed outcomes (admins): 202 with the job's `status_url` (also in `Location`);
+    GET it to follow the job. The model becomes active unless worse than naive Bayes, and then every open lead
+    is rescored. 409 names the training already queued or running."""
     require_perm(request, allowed=_role(request) == Role.ADMIN, message="Only admins train scoring models.")
-    row = scoring_model_train(horizon_days=payload.horizon_days, by_user=request.user)
-    if row.status == "active":
-        people_score_refresh()
-    return row
+    job = scoring_train_start(horizon_days=payload.horizon_days, by_user=request.user)
+    return job_accepted(response, job)
 
 
 @router.get("/people/{int:person_id}/score", response=ScoreOut)
 def person_score(request: HttpRequest, person_id: int) -> dict[str, Any]:
-    """A person's latest score with its top factors (404 when not scored)."""
-    person = Person.objects.filter(pk=person_id).only("id", "owner_id").first()
+    """A person's latest score with its top factors (404 when not scored, or when the person is out of your sight)."""
+    # Whose scores a user sees is the person's record-level access (tandem.users.access): a rep their own leads
+    # (and their team's when the team's setting says so), a manager the team's; out of sight answers as missing.
+    person = access_seen(Person.objects.only("id", "owner_id"), user=request.user).filter(pk=person_id).first()
     if person is None:
         raise NotFound("No such person.", field="person_id", value=person_id)
-    require_perm(request, allowed=_role(request) != Role.SALES_REP or person.owner_id == request.user.pk, message="Sales reps see the scores of their own leads only.")
     score = selectors.person_score_get(person_id=person_id)
     if score is None:
         raise NotFound("This person has no score yet.", field="person_id", value=person_id)

@@ -29,6 +29,7 @@ from tandem.scoring.features import (
 )
 from tandem.scoring.models import ModelStatus, PersonScore, ScoringConfig, ScoringModel
 from tandem.scoring.rules import EngagementConfig, FitConfig, FitRule
+from tandem.users.access import access_seen
 
 # Profile facts known when the lead arrives (the account's facts are the company's, not the deal's).
 PROFILE_FIELDS: tuple[str, ...] = (
@@ -471,10 +472,13 @@ def factors_text(factors: dict[str, Any] | None) -> str:
     return "; ".join(parts)
 
 
-def export_rows() -> Iterator[tuple[str, str, str, str, str]]:
-    """email, probability, tier, expected value and top factors of every person without a closed outcome."""
+def export_rows(*, user: Any = None) -> Iterator[tuple[str, str, str, str, str]]:
+    """email, probability, tier, expected value and top factors of every person without a closed outcome who
+    consents to e-mail now: the export is an outreach list, so it honours consent (see `export_left_out`).
+    Given a `user`, only the people they may see (`tandem score export` runs as the operator: everyone)."""
     rows = (
-        open_people()
+        access_seen(open_people(), user=user)
+        .filter(consent_email=True)
         .order_by("id")
         .values_list("email", "score__probability", "score__tier", "score__expected_value", "score__factors")
     )
@@ -486,6 +490,11 @@ def export_rows() -> Iterator[tuple[str, str, str, str, str]]:
             "" if value is None else f"{value:.2f}",
             factors_text(factors),
         )
+
+
+def export_left_out() -> int:
+    """How many people without a closed outcome the score export leaves out: no e-mail consent (or erased)."""
+    return open_people().filter(consent_email=False).count()
 
 
 def person_score_facts(*, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -522,3 +531,16 @@ def scores_fingerprint() -> tuple[Any, ...]:
 
     agg = PersonScore.objects.aggregate(n=Count("person"), last=Max("scored_at"))
     return (agg["n"], str(agg["last"]))
+
+
+# ---- personal data (tandem.privacy): one person's score ----
+
+
+def person_score_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """The person's current score with its factors, as plain values (the per-person export)."""
+    return list(
+        PersonScore.objects.filter(person_id=person_id).values(
+            "probability", "tier", "expected_value", "fit_grade", "fit_points", "engagement", "factors", "scored_at",
+            "model__version",
+        )
+    )

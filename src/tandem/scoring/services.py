@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -14,7 +15,9 @@ from django.utils import timezone
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
 from tandem.core.events import event_record
-from tandem.core.models import Event
+from tandem.core.jobs.services import job_create, job_execute, job_progress
+from tandem.core.models import Event, Job
+from tandem.core.outbox import task_enqueue_on_commit
 from tandem.core.versioning import spec_publish
 from tandem.crm.models import Activity, Deal, Person
 from tandem.scoring.batch import permutation_importance, score_columns
@@ -60,19 +63,27 @@ def scoring_rules_update(
     if not (math.isfinite(cutoff_days) and 0 <= cutoff_days <= 365):
         raise ValidationFailed("cutoff_days must lie between 0 and 365.", field="cutoff_days", value=cutoff_days)
     columns = {"fit": fit_config.to_dict(), "engagement": engagement_config.to_dict(), "cutoff_days": cutoff_days}
-    # Validated above, before any query; the rules carry no version of their own, so the hook only stores them.
-    row = spec_publish(
-        model=ScoringConfig,
-        spec=columns,
-        reason="",
-        by_user=by_user,
-        event_kind="scoring.rules_changed",
-        rule="scoring",
-        validate=lambda given, _version: given,
-    )
+    asked_at = timezone.now()
     from tandem.scoring.tasks import scores_refresh_task
 
-    transaction.on_commit(lambda: scores_refresh_task())
+    with transaction.atomic():
+        # Validated above, before any query; the rules carry no version of their own, so the hook only stores them.
+        row = spec_publish(
+            model=ScoringConfig,
+            spec=columns,
+            reason="",
+            by_user=by_user,
+            event_kind="scoring.rules_changed",
+            rule="scoring",
+            validate=lambda given, _version: given,
+            # PUT semantics: saving the rules in force again returns them instead of publishing a copy.
+            unchanged="return",
+        )
+        if row.created_at < asked_at:
+            return row  # the same rules again (a retried save): nothing published, nothing to rescore
+        # Through the outbox, in the same transaction as the new version: should the queue be down, the save
+        # still answers its success and the refresh waits for it (core/outbox.py).
+        task_enqueue_on_commit(task=scores_refresh_task)
     return row
 
 
@@ -97,11 +108,13 @@ def scoring_model_train(
     by_user: Any = None,
     now: dt.datetime | None = None,
     config: TrainConfig | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> ScoringModel:
     """Train on closed outcomes with a time split; activate unless worse than the naive-Bayes baseline."""
-    if not (math.isfinite(horizon_days) and 1 <= horizon_days <= 3650):
-        raise ValidationFailed("horizon_days must lie between 1 and 3650.", field="horizon_days", value=horizon_days)
+    _horizon_check(horizon_days)
+    step = progress or (lambda _done, _message: None)
     moment = now or timezone.now()
+    step(0, "Reading the training data")
     rules = scoring_rules_current()
     # Open leads are scored now, at any age: learn from every person at each age they reached while open.
     data = scoring_dataset(cutoff="creation", window_days=rules.cutoff_days, now=moment).at_landmarks(
@@ -124,6 +137,7 @@ def scoring_model_train(
             rule_scores += matrix.values[:, matrix.names.index(column)]
     train_config = config or TrainConfig()
     version = f"v{ScoringModel.objects.count() + 1}-{moment:%Y%m%d%H%M%S}"
+    step(1, f"Fitting the model on {len(rows):,} snapshots")
     pure = model_train(
         matrix,
         y,
@@ -135,6 +149,7 @@ def scoring_model_train(
         config=train_config,
         version=version,
     )
+    step(2, "Measuring what the model relies on")
     _, validation = split_by_time(train.inputs.cutoffs, train_config.validation_share)
     importance = permutation_importance(pure, matrix.take(validation), y[validation], seed=train_config.seed)
     evaluations = {("model" if name == pure.kind else name): _clean(asdict(e)) for name, e in pure.evaluations.items()
@@ -151,6 +166,7 @@ def scoring_model_train(
         )
     )
     status = ModelStatus.ACTIVE if pure.activation.active else ModelStatus.REFUSED
+    step(3, "Saving the model")
     with transaction.atomic():
         if status == ModelStatus.ACTIVE:
             ScoringModel.objects.filter(status=ModelStatus.ACTIVE).update(status=ModelStatus.RETIRED)
@@ -178,6 +194,86 @@ def scoring_model_train(
             data={"version": version, "kind": pure.kind, "validation": metrics.get("validation", {})},
         )
     return row
+
+
+def _horizon_check(horizon_days: float) -> None:
+    if not (math.isfinite(horizon_days) and 1 <= horizon_days <= 3650):
+        raise ValidationFailed("horizon_days must lie between 1 and 3650.", field="horizon_days", value=horizon_days)
+
+
+# --- training as a background job ---------------------------------------------------------------------
+
+TRAIN_JOB = "scoring.train"
+# Reading, fitting, importance, saving, rescoring: the steps the job's progress counts.
+TRAIN_STEPS = 5
+
+
+def scoring_train_start(
+    *, horizon_days: float = 90.0, refresh: bool = True, by_user: Any = None, background: bool = True
+) -> Job:
+    """Start training (then rescoring open leads when the model is activated) as a job; refused (409, naming
+    it) while another training is queued or running. In the background by default; `background=False` runs it
+    here and returns the finished job (the CLI)."""
+    _horizon_check(horizon_days)
+    with transaction.atomic():
+        job = job_create(
+            kind=TRAIN_JOB,
+            label="Training",
+            by_user=by_user,
+            params={"horizon_days": horizon_days, "refresh": refresh},
+            exclusive=True,
+            total=TRAIN_STEPS if refresh else TRAIN_STEPS - 1,
+        )
+        if background:
+            from tandem.scoring.tasks import scoring_train_task
+
+            task_enqueue_on_commit(task=scoring_train_task, args=[job.pk])
+    if background:
+        return job
+    scoring_train_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def scoring_train_job_run(*, job_id: int, config: TrainConfig | None = None) -> Job | None:
+    """Run a queued training job: train, rescore the open leads when the model is activated, record the result."""
+
+    def work(job: Job) -> dict[str, Any]:
+        def step(done: int, message: str) -> None:
+            job_progress(job=job, done=done, message=message)
+
+        row = scoring_model_train(
+            horizon_days=float(job.params.get("horizon_days", 90.0)), by_user=job.requested_by, config=config, progress=step
+        )
+        rescored = None
+        if row.status == ModelStatus.ACTIVE and job.params.get("refresh", True):
+            step(TRAIN_STEPS - 1, "Rescoring open leads")
+            rescored = people_score_refresh()
+        return _train_result(row, rescored)
+
+    return job_execute(job_id=job_id, work=work)
+
+
+def _train_result(row: ScoringModel, rescored: int | None) -> dict[str, Any]:
+    """The job's result: which model came out, how it validated, and a sentence for the page."""
+    chosen = dict((row.metrics or {}).get("validation", {}).get(row.kind, {}))
+    auc = chosen.get("auc")
+    said = "activated" if row.status == ModelStatus.ACTIVE else "not activated"
+    summary = f"Model {row.version} ({row.kind}) {said}" + (f", validation AUC {auc:.3f}" if auc is not None else "")
+    if rescored is not None:
+        summary += f"; {rescored:,} open leads rescored"
+    return _clean(
+        {
+            "model_version": row.version,
+            "model_status": row.status,
+            "kind": row.kind,
+            "reason": row.reason,
+            "validation": {k: chosen.get(k) for k in ("auc", "brier", "ece")},
+            "validation_rows": (row.metrics or {}).get("validation_rows"),
+            "rescored": rescored,
+            "summary": summary + ".",
+        }
+    )
 
 
 def _score_dataset(
@@ -382,3 +478,11 @@ def people_rescore_recent(*, now: dt.datetime | None = None, limit: int = 50_000
         people_score_refresh(person_ids=ids[start : start + SWEEP_CHUNK], now=now)
     event_record(kind=SWEEP_EVENT, reason="rescored people with new events", data={**advanced, "people": len(ids)})
     return len(ids)
+
+
+# ---- personal data (tandem.privacy): erasing one person's score factors ----
+
+
+def person_score_erase_person(*, person_id: int) -> int:
+    """Keep a person's score (unit economics values leads by it) without its factors, which quote their profile."""
+    return PersonScore.objects.filter(person_id=person_id).update(factors={})

@@ -7,12 +7,11 @@ from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
 from tandem.crm.models import Person
-from tandem.scoring.models import ModelStatus
 from tandem.scoring.services import (
     people_rescore_recent,
     people_score_refresh,
     person_rescore,
-    scoring_model_train,
+    scoring_train_job_run,
 )
 
 
@@ -27,15 +26,11 @@ def scores_refresh_task() -> None:
 
 
 @db_task()
-def scoring_train_task(horizon_days: float = 90.0) -> None:
-    """Train the predictive score and, when it is activated, rescore every open person (minutes on the demo)."""
-    try:
-        with lock_task("scoring-train"):
-            row = scoring_model_train(horizon_days=horizon_days)
-            if row.status == ModelStatus.ACTIVE:
-                people_score_refresh()
-    except TaskLockedException:  # a training is already running; a second would produce the same model
-        return
+def scoring_train_task(job_id: int) -> None:
+    """Run a training job (minutes on the demo): train, then rescore every open person when it is activated."""
+    # No lock here: the job is exclusive (a second training is refused while one is queued or running), and a
+    # repeated hand-over of the same job finds it no longer queued and does nothing.
+    scoring_train_job_run(job_id=job_id)
 
 
 @db_task()

@@ -7,13 +7,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from tandem.core.errors import TandemError, ValidationFailed
+from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.core.http import require_perm
+from tandem.core.jobs.selectors import job_for_page, job_of_kind
+from tandem.core.jobs.views import job_fragment
 from tandem.scoring import selectors
-from tandem.scoring.services import scoring_rules_update
+from tandem.scoring.services import TRAIN_JOB, scoring_rules_update, scoring_train_start
 from tandem.users.models import Role
 
 VIEW_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER})
@@ -79,7 +83,14 @@ def model_page(request: HttpRequest) -> HttpResponse:
     """The current model's metrics against both baselines, with charts and the tiers."""
     require_perm(request, allowed=getattr(request.user, "role", "") in VIEW_ROLES, message="Only admins, marketing and sales managers see the scoring model.")
     row = selectors.scoring_model_for_report()
-    context: dict[str, Any] = {"row": row, "versions": list(selectors.scoring_models_list()[:10])}
+    training = job_for_page(kind=TRAIN_JOB)
+    context: dict[str, Any] = {
+        "row": row,
+        "versions": list(selectors.scoring_models_list()[:10]),
+        "training": training,
+        "training_poll": reverse("scoring:training", args=[training.pk]) if training else "",
+        "can_train": getattr(request.user, "role", "") == Role.ADMIN,
+    }
     if row is not None:
         context |= {
             "summaries": [
@@ -91,6 +102,31 @@ def model_page(request: HttpRequest) -> HttpResponse:
             "by_source": selectors.value_by_source(),
         }
     return render(request, "scoring/model.html", context)
+
+
+@require_POST
+@login_required
+def train(request: HttpRequest) -> HttpResponse:
+    """The Train button (admins): start training in the background and go back to the page, which follows it."""
+    require_perm(request, allowed=getattr(request.user, "role", "") == Role.ADMIN, message="Only admins train scoring models.")
+    try:
+        scoring_train_start(by_user=request.user)
+        messages.success(request, "Training started; this page follows it.")
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    return redirect("scoring:model")
+
+
+@require_GET
+@login_required
+def training_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The training job's progress fragment, for everyone who may see the model page."""
+    require_perm(request, allowed=getattr(request.user, "role", "") in VIEW_ROLES, message="Only admins, marketing and sales managers see the scoring model.")
+    try:
+        job = job_of_kind(job_id=job_id, kind=TRAIN_JOB)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    return job_fragment(request, job=job, poll_url=reverse("scoring:training", args=[job.pk]))
 
 
 @login_required

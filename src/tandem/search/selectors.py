@@ -14,6 +14,10 @@ best first and a kind whose list is already full is not asked again, so the trig
 run only when the ranks above left room. The rows of the hits shown are then read with one query per kind.
 A query of one or two characters uses only the b-tree branches and, from two characters, the word starts
 (" sm" is a trigram).
+
+Record-level access (tandem.users.access): a user who does not reach every record gets its condition inside
+every branch of people, accounts and deals, before each LIMIT, so their own matches are never crowded out by
+records they may not see (and the "more" flag counts only what they may see). Campaigns are company-wide.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, models
 from django.urls import NoReverseMatch, reverse
 
 from tandem.campaigns.models import Campaign
@@ -30,11 +35,12 @@ from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Account, Deal, DealStage, Person
 from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.search import indexing
+from tandem.users.access import access_q
 
 KINDS = ("person", "account", "deal", "campaign")
 KIND_LABELS = {"person": "People", "account": "Accounts", "deal": "Deals", "campaign": "Campaigns"}
-# Who may see a kind: the same view permission its own list and pages require. No role sees fewer rows of
-# a kind than another today (the people list shows every person to whoever may view people).
+# Who may see a kind: the same view permission its own list and pages require. Which rows of it: the
+# record-level access rule (`_Reach`).
 KIND_PERMS = {
     "person": "crm.view_person",
     "account": "crm.view_account",
@@ -129,6 +135,48 @@ class _Branch:
     params: list[Any]
 
 
+# A condition on one table's own (unaliased) columns, with its parameters; None where every row is seen.
+_Cond = tuple[str, list[Any]] | None
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """The rows a user may see, per searched table: SQL conditions from the record-level access rule."""
+
+    person: _Cond = None
+    account: _Cond = None
+    deal: _Cond = None
+
+
+EVERY_ROW = _Reach()
+
+
+def _condition(model: type[models.Model], user: Any) -> _Cond:
+    q = access_q(model, user=user)
+    if q is None:
+        return None
+    query = model._default_manager.filter(q).query
+    try:
+        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    except EmptyResultSet:  # the user reaches no record of the kind
+        return "1 = 0", []
+    return sql, list(params)
+
+
+def _reach(user: Any) -> _Reach:
+    """The conditions of what `user` may see (no condition for a user who reaches every record, or for None)."""
+    if user is None:
+        return EVERY_ROW
+    return _Reach(person=_condition(Person, user), account=_condition(Account, user), deal=_condition(Deal, user))
+
+
+def _where(select: str, where: str, params: list[Any], cond: _Cond, order: str = "") -> tuple[str, list[Any]]:
+    """`select WHERE where` narrowed by `cond`, then ordered."""
+    if cond is not None:
+        where, params = f"({where}) AND ({cond[0]})", [*params, *cond[1]]
+    return f"{select} WHERE {where}" + (f" ORDER BY {order}" if order else ""), params
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -149,24 +197,29 @@ class _Words:
         self.word_index = next(i for i in indexes if word_column in dict(i.columns))
         self.word_column = word_column
 
-    def word(self, q: str) -> tuple[str, list[Any]]:
-        """Ids whose name has a word starting with q (q of two characters or more)."""
+    def _fts(self, fts: str, match: str, cond: _Cond) -> tuple[str, list[Any]]:
+        if cond is None:
+            return f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s", [match]
+        # The user's condition is on the table's columns: join the rows the index found.
+        select = f"SELECT {fts}.rowid FROM {fts} JOIN {self.table} ON {self.table}.id = {fts}.rowid"
+        return _where(select, f"{fts} MATCH %s", [match], cond)
+
+    def word(self, q: str, cond: _Cond = None) -> tuple[str, list[Any]]:
+        """Ids whose name has a word starting with q (q of two characters or more), of the rows `cond` keeps."""
         fts = self.word_index.fts
         if connection.vendor == "sqlite":
-            return f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s", [
-                f"{self.word_column} : {_phrase(' ' + q)}"
-            ]
+            return self._fts(fts, f"{self.word_column} : {_phrase(' ' + q)}", cond)
         expr = indexing.expression(self.word_index, self.word_column)
-        return f"SELECT id FROM {self.table} WHERE {expr} ILIKE %s", [f"% {_like_escape(q)}%"]
+        return _where(f"SELECT id FROM {self.table}", f"{expr} ILIKE %s", [f"% {_like_escape(q)}%"], cond)
 
-    def anywhere(self, q: str) -> tuple[str, list[Any]]:
-        """Ids with q anywhere in any indexed column (q of three characters or more)."""
+    def anywhere(self, q: str, cond: _Cond = None) -> tuple[str, list[Any]]:
+        """Ids with q anywhere in any indexed column (q of three characters or more), of the rows `cond` keeps."""
         if connection.vendor == "sqlite":
-            parts = [f"SELECT rowid FROM {i.fts} WHERE {i.fts} MATCH %s" for i in self.indexes]
-            return " UNION ALL ".join(parts), [_phrase(q)] * len(parts)
+            parts = [self._fts(i.fts, _phrase(q), cond) for i in self.indexes]
+            return " UNION ALL ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
         exprs = [indexing.expression(i, c) for i in self.indexes for c, _ in i.columns]
         ors = " OR ".join(f"{expr} ILIKE %s" for expr in exprs)
-        return f"SELECT id FROM {self.table} WHERE {ors}", [f"%{_like_escape(q)}%"] * len(exprs)
+        return _where(f"SELECT id FROM {self.table}", ors, [f"%{_like_escape(q)}%"] * len(exprs), cond)
 
 
 PERSON_WORDS = _Words(indexing.PERSON_NAME, indexing.PERSON_EMAIL)
@@ -180,92 +233,108 @@ def _in_ids(ids_sql: str, n: int) -> str:
     return f"id IN (SELECT * FROM ({ids_sql} LIMIT {int(n)}) AS inner_ids)"
 
 
-def _account_ids(q: str, hi: str, rank: int) -> tuple[str, list[Any]]:
-    """Accounts matching at one rank (their ids), for accounts themselves and for the people there."""
+def _account_ids(q: str, hi: str, rank: int, reach: _Reach) -> tuple[str, list[Any]]:
+    """Accounts matching at one rank (their ids) that the user may see, for accounts themselves and for the
+    people there."""
+    select, cond = "SELECT id FROM crm_account", reach.account
     if rank == 0:
-        return "SELECT id FROM crm_account WHERE lower(name) = %s OR domain = %s", [q, q]
+        return _where(select, "lower(name) = %s OR domain = %s", [q, q], cond)
     if rank == 1:
         # Two ranges, not one OR: each walks its own index and the UNION ALL stops at the LIMIT.
-        sql = (
-            "SELECT id FROM crm_account WHERE lower(name) >= %s AND lower(name) < %s "
-            "UNION ALL SELECT id FROM crm_account WHERE domain >= %s AND domain < %s"
-        )
-        params: list[Any] = [q, hi, q, hi]
+        names, name_params = _where(select, "lower(name) >= %s AND lower(name) < %s", [q, hi], cond)
+        domains, domain_params = _where(select, "domain >= %s AND domain < %s", [q, hi], cond)
+        sql, params = f"{names} UNION ALL {domains}", [*name_params, *domain_params]
         if len(q) >= TRIGRAM - 1:
-            word_sql, word_params = ACCOUNT_WORDS.word(q)
+            word_sql, word_params = ACCOUNT_WORDS.word(q, cond)
             sql, params = f"{sql} UNION ALL {word_sql}", [*params, *word_params]
         return sql, params
-    return ACCOUNT_WORDS.anywhere(q)
+    return ACCOUNT_WORDS.anywhere(q, cond)
 
 
 def _ranks(q: str) -> list[int]:
     return [0, 1, 2] if len(q) >= TRIGRAM else [0, 1]
 
 
-def _person_branches(q: str, hi: str, n: int, rank: int) -> list[_Branch]:
-    cols = "SELECT id, name_key, email_normalized FROM crm_person WHERE"
+def _branch(kind: str, rank: int, sql_params: tuple[str, list[Any]]) -> _Branch:
+    return _Branch(kind, rank, sql_params[0], sql_params[1])
+
+
+def _person_branches(q: str, hi: str, n: int, rank: int, reach: _Reach) -> list[_Branch]:
+    select, cond = "SELECT id, name_key, email_normalized FROM crm_person", reach.person
     out = []
     if rank == 0:
-        out.append(_Branch("person", 0, f"{cols} name_key = %s OR email_normalized = %s", [q, q]))
+        out.append(_branch("person", 0, _where(select, "name_key = %s OR email_normalized = %s", [q, q], cond)))
     elif rank == 1:
         out.append(
-            _Branch("person", 1, f"{cols} name_key >= %s AND name_key < %s ORDER BY name_key, id", [q, hi])
+            _branch(
+                "person", 1, _where(select, "name_key >= %s AND name_key < %s", [q, hi], cond, "name_key, id")
+            )
         )
         out.append(
-            _Branch(
+            _branch(
                 "person",
                 1,
-                f"{cols} email_normalized >= %s AND email_normalized < %s ORDER BY email_normalized, id",
-                [q, hi],
+                _where(
+                    select,
+                    "email_normalized >= %s AND email_normalized < %s",
+                    [q, hi],
+                    cond,
+                    "email_normalized, id",
+                ),
             )
         )
         if len(q) >= TRIGRAM - 1:
-            sql, params = PERSON_WORDS.word(q)
-            out.append(_Branch("person", 1, f"{cols} {_in_ids(sql, n)}", params))
+            # The condition goes inside, before the inner LIMIT.
+            sql, params = PERSON_WORDS.word(q, cond)
+            out.append(_branch("person", 1, _where(select, _in_ids(sql, n), params, None)))
     else:
-        sql, params = PERSON_WORDS.anywhere(q)
-        out.append(_Branch("person", 2, f"{cols} {_in_ids(sql, n)}", params))
+        sql, params = PERSON_WORDS.anywhere(q, cond)
+        out.append(_branch("person", 2, _where(select, _in_ids(sql, n), params, None)))
     # People at a company (account name or domain) that matches at this rank.
-    out.append(_Branch("person", rank, f"{cols} account_id IN (SELECT id FROM accounts{rank})", []))
+    out.append(_branch("person", rank, _where(select, f"account_id IN (SELECT id FROM accounts{rank})", [], cond)))
     return out
 
 
-def _account_branches(q: str, hi: str, n: int, rank: int) -> list[_Branch]:
-    cols = "SELECT id, lower(name), domain FROM crm_account WHERE"
-    return [_Branch("account", rank, f"{cols} id IN (SELECT id FROM accounts{rank})", [])]
+def _account_branches(q: str, hi: str, n: int, rank: int, reach: _Reach) -> list[_Branch]:
+    # accounts{rank} holds only accounts the user may see (`_account_ids`).
+    select = "SELECT id, lower(name), domain FROM crm_account"
+    return [_branch("account", rank, _where(select, f"id IN (SELECT id FROM accounts{rank})", [], None))]
 
 
 def _named_branches(
-    kind: str, table: str, words: _Words, q: str, hi: str, n: int, rank: int
+    kind: str, table: str, words: _Words, q: str, hi: str, n: int, rank: int, cond: _Cond
 ) -> list[_Branch]:
     """Deals and campaigns: matched by name only."""
-    cols = f"SELECT id, lower(name), '' FROM {table} WHERE"
+    select = f"SELECT id, lower(name), '' FROM {table}"
     if rank == 0:
-        return [_Branch(kind, 0, f"{cols} lower(name) = %s", [q])]
+        return [_branch(kind, 0, _where(select, "lower(name) = %s", [q], cond))]
     if rank == 1:
-        out = [_Branch(kind, 1, f"{cols} lower(name) >= %s AND lower(name) < %s", [q, hi])]
+        out = [_branch(kind, 1, _where(select, "lower(name) >= %s AND lower(name) < %s", [q, hi], cond))]
         if len(q) >= TRIGRAM - 1:
-            sql, params = words.word(q)
-            out.append(_Branch(kind, 1, f"{cols} {_in_ids(sql, n)}", params))
+            sql, params = words.word(q, cond)
+            out.append(_branch(kind, 1, _where(select, _in_ids(sql, n), params, None)))
         return out
-    sql, params = words.anywhere(q)
-    return [_Branch(kind, 2, f"{cols} {_in_ids(sql, n)}", params)]
+    sql, params = words.anywhere(q, cond)
+    return [_branch(kind, 2, _where(select, _in_ids(sql, n), params, None))]
 
 
-def _statement(q: str, kinds: Sequence[str], n: int, rank: int) -> tuple[str, list[Any]]:
-    """One SELECT (UNION ALL) of every way the kinds can match q at one rank, and its parameters."""
+def _statement(
+    q: str, kinds: Sequence[str], n: int, rank: int, reach: _Reach = EVERY_ROW
+) -> tuple[str, list[Any]]:
+    """One SELECT (UNION ALL) of every way the kinds can match q at one rank (of the rows the user may see),
+    and its parameters."""
     # Every string that starts with q sorts at or after q and before q + U+FFFF: an index range on both
     # databases (PostgreSQL's plain b-tree serves LIKE 'q%' only under the C collation).
     hi = q + "\uffff"
     branches: list[_Branch] = []
     if "person" in kinds:
-        branches += _person_branches(q, hi, n, rank)
+        branches += _person_branches(q, hi, n, rank, reach)
     if "account" in kinds:
-        branches += _account_branches(q, hi, n, rank)
+        branches += _account_branches(q, hi, n, rank, reach)
     if "deal" in kinds:
-        branches += _named_branches("deal", "crm_deal", DEAL_WORDS, q, hi, n, rank)
+        branches += _named_branches("deal", "crm_deal", DEAL_WORDS, q, hi, n, rank, reach.deal)
     if "campaign" in kinds:
-        branches += _named_branches("campaign", "campaigns_campaign", CAMPAIGN_WORDS, q, hi, n, rank)
+        branches += _named_branches("campaign", "campaigns_campaign", CAMPAIGN_WORDS, q, hi, n, rank, None)
     # UNION ALL streams: each branch stops at its LIMIT, none waits for another's rows to be deduplicated.
     sql = " UNION ALL ".join(
         f"SELECT '{b.kind}', {b.rank}, b{i}.* FROM ({b.sql} LIMIT {int(n)}) AS b{i}"
@@ -274,13 +343,15 @@ def _statement(q: str, kinds: Sequence[str], n: int, rank: int) -> tuple[str, li
     params = [p for b in branches for p in b.params]
     if "person" in kinds or "account" in kinds:
         # The matching accounts, read once for the account hits and the people who work there.
-        accounts, account_params = _account_ids(q, hi, rank)
+        accounts, account_params = _account_ids(q, hi, rank, reach)
         sql = f"WITH accounts{rank}(id) AS (SELECT * FROM ({accounts} LIMIT {COMPANY_FANOUT}) AS a) {sql}"
         params = [*account_params, *params]
     return sql, params
 
 
-def _candidates(q: str, kinds: Sequence[str], n: int) -> dict[str, dict[int, tuple[int, str, str]]]:
+def _candidates(
+    q: str, kinds: Sequence[str], n: int, reach: _Reach = EVERY_ROW
+) -> dict[str, dict[int, tuple[int, str, str]]]:
     """Per kind, up to n rows per way of matching: id -> (best rank, name key, e-mail or domain).
 
     One statement per rank, best rank first; a kind that already has n records is not asked again, so a
@@ -291,7 +362,7 @@ def _candidates(q: str, kinds: Sequence[str], n: int) -> dict[str, dict[int, tup
         wanted = [k for k in kinds if len(best[k]) < n]
         if not wanted:
             break
-        sql, params = _statement(q, wanted, n, rank)
+        sql, params = _statement(q, wanted, n, rank, reach)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -301,11 +372,13 @@ def _candidates(q: str, kinds: Sequence[str], n: int) -> dict[str, dict[int, tup
 
 
 def search_plan(
-    *, q: str, kinds: Sequence[str] | str | None = None, limit: int = DEFAULT_LIMIT
+    *, q: str, kinds: Sequence[str] | str | None = None, limit: int = DEFAULT_LIMIT, user: Any = None
 ) -> list[tuple[str, list[Any]]]:
-    """The statements a search may run (one per rank) and their parameters: for EXPLAIN in tests and benchmarks."""
+    """The statements a search (by `user`, when given) may run (one per rank) and their parameters: for EXPLAIN
+    in tests and benchmarks."""
     text, wanted = query_normalize(q), kinds_parse(kinds)
-    return [_statement(text, wanted, limit + 1, rank) for rank in _ranks(text)]
+    reach = _reach(user)
+    return [_statement(text, wanted, limit + 1, rank, reach) for rank in _ranks(text)]
 
 
 # ---- turning candidates into hits ----
@@ -429,7 +502,8 @@ _HITS = {"person": _person_hits, "account": _account_hits, "deal": _deal_hits, "
 def search(
     *, q: str, user: Any, kinds: Sequence[str] | str | None = None, limit: int = DEFAULT_LIMIT
 ) -> Results:
-    """The best `limit` hits of each kind the user may see, ranked exact > prefix > substring, then by name."""
+    """The best `limit` hits of each kind the user may see (the kinds their role may view, the records the
+    record-level access rule lets them see), ranked exact > prefix > substring, then by name."""
     text = query_normalize(q)
     wanted = kinds_parse(kinds)
     if not 1 <= limit <= MAX_LIMIT:
@@ -438,7 +512,7 @@ def search(
         )
     visible = kinds_visible(user=user, kinds=wanted)
     # Best rank per record (ranks are read best first), then its sort key: name, then e-mail or domain, then id.
-    best = _candidates(text, visible, limit + 1) if visible else {}
+    best = _candidates(text, visible, limit + 1, _reach(user)) if visible else {}
     groups = []
     for kind in visible:
         order = sorted(best[kind].items(), key=lambda item: (item[1][0], item[1][1] or item[1][2], item[0]))

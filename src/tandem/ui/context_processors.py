@@ -44,6 +44,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Journal", "intake:journal", frozenset({"admin", "marketing"})),
     NavItem("Imports", "capture:imports", frozenset({"admin", "marketing"})),
     NavItem("Data", "capture:data", frozenset({"admin"})),
+    NavItem("Audit log", "audit:log", frozenset({"admin"})),
     NavItem("Django admin", "admin:index", frozenset({"admin"})),
 ]
 

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tandem.ui import views
@@ -10,11 +9,5 @@ urlpatterns = [
     path("home/rep/", views.home_rep, name="home-rep"),
     path("home/manager/", views.home_manager, name="home-manager"),
     path("home/viewer/", views.home_viewer, name="home-viewer"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="users/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    # Django 5 signs out on POST only; the base layout's user menu posts this form.
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signing in and out, passwords and two-factor live in tandem.users.urls.
 ]

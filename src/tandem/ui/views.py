@@ -1,4 +1,4 @@
-"""Sign-in and the role home pages: each role lands on its own first sketch of a dashboard."""
+"""The role home pages: each role lands on its own first sketch of a dashboard."""
 
 from __future__ import annotations
 

@@ -16,6 +16,14 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
+class RepAccess(models.TextChoices):
+    """How far a team's reps reach beyond their own records (an admin's setting per team)."""
+
+    OWN = "own", "Own records only"
+    TEAM_VIEW = "team_view", "See the team's records, change their own"
+    TEAM_CHANGE = "team_change", "See and change the team's records"
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(
@@ -29,10 +37,17 @@ class Team(models.Model):
     # "holidays": [{"date": "2026-12-25", "name": "Christmas Day"}]}. Empty: Monday–Friday 09:00–17:00,
     # no holidays. The SLA reads it for the owner's team (tandem.lifecycle validates and edits it).
     calendar = models.JSONField(default=dict, blank=True)
+    # Record-level access (tandem.users.access) reads it for the team's reps; managers always reach the team.
+    rep_access = models.CharField(max_length=16, choices=RepAccess.choices, default=RepAccess.OWN)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rep_access__in=["own", "team_view", "team_change"]), name="team_rep_access_known"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -45,6 +60,8 @@ class User(AbstractUser):
     # Routing reads these: an away rep gets no new leads; capacity weights round-robin.
     is_away = models.BooleanField(default=False)
     capacity = models.PositiveSmallIntegerField(default=100)
+    # Set by an admin (force a reset): every page sends the user to the change-password page until they change it.
+    must_change_password = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["username"]

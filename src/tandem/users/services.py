@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
+from django_otp import verify_token
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from tandem.core.errors import NotAllowed, ValidationFailed
+from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
 from tandem.users.models import ApiToken, Role, Team, User
+from tandem.users.selectors import signin_locks_for
 
 
 @transaction.atomic
@@ -151,3 +161,156 @@ def permission_grant(*, perm: str, granted: bool, role: str = "", user: User | N
         actor=by_user,
         data={"perm": perm, "role": role, "user": getattr(user, "username", "")},
     )
+
+
+# ---- sign-in: passwords, lockouts, two-factor ----
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str, by_user: Any = None, how: str = "changed") -> User:
+    """Give a user a new password that passes the password rules; lifts a forced reset; a reset also unlocks."""
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        # The value is never echoed: it is a password.
+        raise ValidationFailed(" ".join(exc.messages), field="password") from None
+    forced = user.must_change_password
+    user.set_password(password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    event_record(
+        kind="user.password_changed", subject=user, actor=by_user or user, data={"how": how, "forced": forced}
+    )
+    if how == "reset":
+        # Whoever reads the account's e-mail may sign in again at once, not only after the cool-off.
+        _signin_attempts_clear(username=user.username, by_user=by_user or user, reason="password reset by e-mail")
+    return user
+
+
+@transaction.atomic
+def user_force_password_reset(*, user: User, by_user: Any = None) -> User:
+    """Make the user change their password before they can use Tandem again (every page sends them there)."""
+    if not user.has_usable_password():
+        raise NotAllowed(
+            f"{user.username!r} has no password to change; set one first", field="username", value=user.username
+        )
+    if user.must_change_password:
+        return user
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password"])
+    event_record(kind="user.password_reset_forced", subject=user, actor=by_user)
+    return user
+
+
+def signin_failure_record(
+    *, username: str, address: str, step: str = "password", refused: bool = False, locked_now: bool = False
+) -> None:
+    """Write the audit trail of one failed sign-in: `signin.failed`, and `signin.locked` when it locked."""
+    user = User.objects.filter(username=username).first() if username else None
+    data: dict[str, Any] = {"username": username, "address": address}
+    if step != "password":
+        data["step"] = step
+    if refused:
+        data["refused"] = "locked"
+    event_record(kind="signin.failed", subject=user, data=data)
+    if locked_now:
+        locks = signin_locks_for(username=username, address=address)
+        ends = [lock.ends_at for lock in locks if lock.ends_at is not None]
+        event_record(
+            kind="signin.locked",
+            subject=user,
+            data={
+                "username": username,
+                "address": address,
+                "locked": sorted(lock.kind for lock in locks),
+                "failures": max((lock.failures for lock in locks), default=0),
+                # None: no cool-off, so only an admin (or a reset by e-mail) ends it.
+                "until": max(ends).isoformat() if ends and len(ends) == len(locks) else None,
+            },
+        )
+
+
+def _signin_attempts_clear(*, username: str = "", address: str = "", by_user: Any, reason: str) -> int:
+    attempts = AccessAttempt.objects.filter(username=username) if username else AccessAttempt.objects.filter(
+        ip_address=address
+    )
+    failures = int(attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0)
+    if not failures:
+        return 0
+    axes_reset(username=username or None, ip=address or None)
+    user = User.objects.filter(username=username).first() if username else None
+    data: dict[str, Any] = {"username": username} if username else {"address": address}
+    data["failures_cleared"] = failures
+    event_record(kind="signin.unlocked", subject=user, actor=by_user, reason=reason, data=data)
+    return failures
+
+
+@transaction.atomic
+def signin_unlock(*, username: str = "", address: str = "", by_user: Any = None, reason: str = "") -> int:
+    """Clear an account's or an address's failed sign-ins so it may sign in now; returns the failures cleared."""
+    username, address = (username or "").strip(), (address or "").strip()
+    if bool(username) == bool(address):
+        raise ValidationFailed(
+            "Unlock an account (username) or an address, one of the two.", field="username", value=username or None
+        )
+    if address:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise ValidationFailed(f"{address!r} is not an IP address", field="address", value=address) from None
+    failures = _signin_attempts_clear(
+        username=username, address=address, by_user=by_user, reason=reason or "unlocked by an admin"
+    )
+    if not failures:
+        field, value = ("username", username) if username else ("address", address)
+        what = "account" if username else "address"
+        raise NotFound(f"no failed sign-ins recorded for {what} {value!r}", field=field, value=value)
+    return failures
+
+
+def totp_key_new() -> str:
+    """A fresh TOTP secret (hex) for a device being enrolled."""
+    return str(default_key())
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, key: str, code: str, by_user: Any = None) -> TOTPDevice:
+    """Enrol the TOTP device whose secret the user scanned, once they typed a code it shows."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise NotAllowed("two-factor is already on for this account; remove the device first", field="code")
+    device = TOTPDevice(user=user, key=key, name="Authenticator app", confirmed=True)
+    clean = (code or "").strip().replace(" ", "")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if not (clean.isdigit() and totp.verify(int(clean), tolerance=device.tolerance)):
+        raise ValidationFailed("That code does not match: type the 6 digits your app shows now.", field="code")
+    device.last_t = totp.t()
+    device.save()
+    event_record(kind="user.two_factor_enrolled", subject=user, actor=by_user or user, data={"device": "totp"})
+    return device
+
+
+@transaction.atomic
+def totp_device_remove(*, user: User, by_user: Any = None) -> int:
+    """Remove the user's TOTP devices (a lost phone); with TANDEM_ADMIN_2FA=required they must enrol again."""
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    if not removed:
+        raise NotFound(f"{user.username!r} has no two-factor device", field="username", value=user.username)
+    event_record(kind="user.two_factor_removed", subject=user, actor=by_user)
+    return removed
+
+
+def signin_code_check(*, user: User, code: str) -> TOTPDevice:
+    """The user's device if `code` is its current TOTP code; otherwise refuse (wrong codes slow the device down)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+    if device is None:
+        raise NotFound("this account has no two-factor device", field="code")
+    allowed, why = device.verify_is_allowed()
+    if not allowed:
+        until = (why or {}).get("locked_until")
+        wait = f" until {timezone.localtime(until):%H:%M:%S}" if until else ""
+        raise NotAllowed(f"Too many wrong codes: wait{wait or ' a moment'} and try again.", field="code")
+    clean = (code or "").strip().replace(" ", "")
+    # Not atomic on purpose: a wrong code's throttle count must stay written when this refuses.
+    if not (clean.isdigit() and verify_token(user, device.persistent_id, clean)):
+        raise ValidationFailed("That code is not right: type the 6 digits your app shows now.", field="code")
+    return device

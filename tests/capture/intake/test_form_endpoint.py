@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tandem.campaigns.models import Campaign, Touchpoint
-from tandem.capture.models import Form, RateWindow, Submission
+from tandem.capture.models import Form, RateWindow, Submission, UnknownUtm
 from tandem.core.models import Event
 from tandem.crm.models import Account, Person
 from tests.capture.factories import make_form
@@ -119,22 +119,26 @@ def test_a_campaign_named_by_id_wins_over_utm_tags():
     assert Touchpoint.objects.get().campaign_id == named.pk
 
 
-def test_unknown_utm_tags_create_one_draft_campaign_for_marketing_to_review():
-    # given no campaign carries the tag "black-friday"
-    form = make_form()
+def test_unknown_utm_tags_create_no_campaign_and_are_counted_for_marketing_to_review():
+    # given no campaign carries the tag "black-friday", and the form has a campaign of its own
+    form = make_form(campaign=Campaign.objects.create(name="Webinar", channel="webinar"))
     client = Client()
     utm = {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "black-friday"}
     # when two visitors arrive with it
     _post(client, form.public_key, {"email": "d@example.com", **utm})
     _post(client, form.public_key, {"email": "e@example.com", **utm})
-    # then one draft campaign exists, read as paid search, and both touchpoints are on it
-    draft = Campaign.objects.get()
-    assert (draft.status, draft.channel, draft.utm_campaign, draft.utm_source) == (
-        "draft", "paid_search", "black-friday", "google",
+    # then no campaign is made: both touchpoints have none (not the form's either: the tag says otherwise),
+    # under the channel the tags read as, and the tag is counted once with both visits
+    assert Campaign.objects.count() == 1
+    assert list(Touchpoint.objects.values_list("campaign_id", "channel", "utm_campaign")) == [
+        (None, "paid_search", "black-friday"), (None, "paid_search", "black-friday"),
+    ]
+    unknown = UnknownUtm.objects.get()
+    assert (unknown.value, unknown.utm_source, unknown.utm_medium, unknown.channel, unknown.count, unknown.status) == (
+        "black-friday", "google", "cpc", "paid_search", 2, "new",
     )
-    assert draft.name == "black-friday (google)"
-    assert list(Touchpoint.objects.values_list("campaign_id", flat=True)) == [draft.pk, draft.pk]
-    assert Event.objects.filter(kind="campaign.drafted_from_utm").count() == 1
+    assert Event.objects.filter(kind="capture.unknown_utm_seen", subject_id=unknown.pk).count() == 1
+    assert Event.objects.filter(kind="capture.form_submitted", data__unknown_utm="black-friday").count() == 2
 
 
 def test_utm_tags_in_the_page_address_count_when_the_page_sent_none():
@@ -288,7 +292,11 @@ def test_a_new_minute_opens_a_new_budget_and_forgets_old_windows(monkeypatch):
     response = _post(client, form.public_key, {"email": "s3@example.com"})
     # then it passes, and only the current window is kept
     assert response.status_code == 201
-    assert list(RateWindow.objects.values_list("window", "count")) == [(int(clock["now"] // 60), 1)]
+    # (the form's and the client address's; on PostgreSQL the form's row is this server process's shard)
+    rows = RateWindow.objects.values_list("key", "window", "count").order_by("key")
+    assert [(key.split("#")[0], window, count) for key, window, count in rows] == [
+        ("addr:127.0.0.1", int(clock["now"] // 60), 1), (form.public_key, int(clock["now"] // 60), 1),
+    ]
 
 
 def test_a_processing_failure_keeps_the_raw_row_marked_and_replay_processes_it(monkeypatch):

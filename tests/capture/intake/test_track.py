@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from tandem.campaigns.models import Campaign, Touchpoint
-from tandem.capture.models import Submission
+from tandem.capture.models import Submission, UnknownUtm
 from tandem.crm.models import ExternalId, Person
 from tandem.users.models import Role
 from tandem.users.services import api_token_create
@@ -165,11 +165,13 @@ def test_a_tracking_token_over_its_limit_gets_429(settings, monkeypatch):
     assert Touchpoint.objects.count() == 2
 
 
-def test_the_unknown_utm_campaign_of_a_tracked_click_becomes_a_draft():
+def test_the_unknown_utm_campaign_of_a_tracked_click_is_counted_not_made_a_campaign():
     # given no campaign "retarget-7"
     # when a click carries it
     _track({"kind": "ad_click", "email": "k@example.com", "utm_source": "facebook", "utm_medium": "cpc", "utm_campaign": "retarget-7"}, _token())
-    # then a draft campaign, read as paid social, holds the touchpoint
-    draft = Campaign.objects.get()
-    assert (draft.status, draft.channel) == ("draft", "paid_social")
-    assert Touchpoint.objects.get().campaign_id == draft.pk
+    # then no campaign is made: the touchpoint has none, read as paid social, and the tag waits for review
+    assert Campaign.objects.count() == 0
+    assert Touchpoint.objects.values_list("campaign_id", "channel").get() == (None, "paid_social")
+    assert UnknownUtm.objects.values_list("value", "utm_source", "count", "status").get() == (
+        "retarget-7", "facebook", 1, "new",
+    )

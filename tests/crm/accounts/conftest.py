@@ -43,6 +43,7 @@ def filled_account(db):  # type: ignore[no-untyped-def]
         last_name="Fischer",
         email="jonas@northwind.example",
         account=account,
+        owner=rep,
         created_at=T0,
     )
     PersonFactory(first_name="Elsewhere", last_name="Person", email="x@globex.example")

@@ -72,8 +72,9 @@ def test_list_query_count_is_pinned(client, manager, django_assert_num_queries):
     # given
     for _ in range(30):
         PersonFactory(account=AccountFactory())
-    # when: session, user, permissions (user and group), one page of accounts with their counts
-    with django_assert_num_queries(5):
+    # when: session, user, permissions (user and group), the manager's teams (record-level access), one page of
+    # accounts with their counts
+    with django_assert_num_queries(6):
         response = client.get("/api/accounts")
     # then
     assert len(response.json()["items"]) == 30

@@ -42,7 +42,7 @@ def viewer(db, client):
 
 def test_the_list_shows_accounts_by_name_with_people_and_open_deals(client, filled_account):
     # given
-    AccountFactory(name="Acme", domain="acme.example", industry="software", country="US")
+    AccountFactory(name="Acme", domain="acme.example", industry="software", country="US", owner=filled_account.rep)
     UserFactory(role="viewer")
     client.force_login(filled_account.rep)
     # when
@@ -114,8 +114,9 @@ def test_the_list_query_count_is_pinned(client, manager, django_assert_num_queri
     for i in range(60):
         account = AccountFactory(owner=rep if i % 2 else None)
         PersonFactory(account=account)
-    # when: session, user, permissions (user and group), one page of accounts with counts, owners, filter options
-    with django_assert_num_queries(7):
+    # when: session, user, permissions (user and group), the manager's teams (record-level access), one page of
+    # accounts with counts, owners, filter options
+    with django_assert_num_queries(8):
         response = client.get("/accounts/")
     # then
     assert len(_names(response.content)) == 50
@@ -124,8 +125,8 @@ def test_the_list_query_count_is_pinned(client, manager, django_assert_num_queri
 def test_an_htmx_request_gets_only_the_results(client, manager, django_assert_num_queries):
     # given
     AccountFactory(name="Acme")
-    # when: session, user, permissions (user and group), the page of accounts
-    with django_assert_num_queries(5):
+    # when: session, user, permissions (user and group), the manager's teams (record-level access), the page
+    with django_assert_num_queries(6):
         response = client.get("/accounts/?q=ac", HTTP_HX_REQUEST="true")
     # then
     assert response.content.decode().lstrip().startswith('<div id="account-results">')
@@ -154,7 +155,7 @@ def test_the_account_page_shows_people_deals_activities_tasks_touchpoints_and_cu
         "Northwind pilot Jonas Fischer · Rita Rep Won 1,800 USD 4 Mar 2025 23 Mar 2025 "
         "Northwind platform Maria Weber · Rita Rep New 24,000 USD 3 Mar 2025 —"
     ) in text
-    assert "Jonas Fischer jonas@northwind.example Head of Operations Customer —" in text
+    assert "Jonas Fischer jonas@northwind.example Head of Operations Customer Rita Rep" in text
     assert "Maria Weber maria@northwind.example Head of Operations Opportunity Rita Rep" in text
     assert "5 Mar 2025, 09:00 Call Maria Weber Connected Rita Rep Wants a pilot." in text
     assert "due 8 Mar 2025, 09:00 · Rita Rep Send the pilot proposal with Maria Weber" in text

@@ -170,8 +170,8 @@ def test_a_rep_may_not_log_for_another_user_and_a_viewer_may_not_log(client, rep
 def test_the_list_filters_and_walks_keyset_pages_in_pinned_queries(client, rep, django_assert_num_queries):
     # given six activities of two people, two reps and three kinds over three days
     ben = UserFactory(role=Role.SALES_REP)
-    ana, cy = PersonFactory(), PersonFactory(account=AccountFactory())
-    deal = DealFactory(person=cy, account=cy.account)
+    ana, cy = PersonFactory(owner=rep), PersonFactory(owner=rep, account=AccountFactory(owner=rep))
+    deal = DealFactory(owner=rep, person=cy, account=cy.account)
     made = [
         activity_record(person=ana, kind="call", occurred_at=MONDAY_10, user=rep),
         activity_record(person=ana, kind="email", occurred_at=MONDAY_10, user=rep),
@@ -200,8 +200,9 @@ def test_the_list_filters_and_walks_keyset_pages_in_pinned_queries(client, rep, 
     # and pages of two, forward then back, each in the same few queries
     pages, cursor = [], ""
     while True:
-        # session, user, permissions (the user's, the group's), the page with its people, kinds, users, deals
-        with django_assert_num_queries(5):
+        # session, user, permissions (the user's, the group's), the rep's team (record-level access), the page
+        # with its people, kinds, users, deals
+        with django_assert_num_queries(6):
             response = client.get(f"/api/activities?limit=2&cursor={cursor}")
         body = response.json()
         pages.append([item["id"] for item in body["items"]])
@@ -243,8 +244,8 @@ def test_the_author_changes_and_deletes_an_activity_others_may_not(client, rep, 
     client.force_login(other)
     refused = client.patch(f"/api/activities/{call.pk}", {"outcome": "busy"}, content_type="application/json")
     deleted = client.delete(f"/api/activities/{call.pk}")
-    # then both are refused and nothing changed
-    assert (refused.status_code, deleted.status_code) == (403, 403)
+    # then both are refused as not found (the person is not theirs: out of sight) and nothing changed
+    assert (refused.status_code, deleted.status_code) == (404, 404)
     call.refresh_from_db()
     assert call.outcome == "left_voicemail"
     # when Ann deletes it

@@ -21,8 +21,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 def test_a_rep_logs_a_call_in_a_few_keystrokes(live_server, page):  # type: ignore[no-untyped-def]
     # given a rep on a lead's page
     roles_sync()
-    user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
-    lead = PersonFactory(first_name="Lee", last_name="Caller", job_title="Head of Ops")
+    ray = user_create(username="ray", password=PASSWORD, role=Role.SALES_REP, first_name="Ray", last_name="Rep")
+    lead = PersonFactory(first_name="Lee", last_name="Caller", job_title="Head of Ops", owner=ray)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser_login(page, live_server.url, "ray")
     page.goto(f"{live_server.url}/people/{lead.pk}/")

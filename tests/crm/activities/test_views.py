@@ -58,7 +58,7 @@ def _text(response) -> str:  # type: ignore[no-untyped-def]
 
 def test_the_person_page_shows_the_quick_log_box_and_the_timeline(client, rep):
     # given a person with a note
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     activity_record(person=person, kind="note", notes="Met at the fair", occurred_at=MONDAY_10, by_user=rep)
     # when
     page = _text(client.get(f"/people/{person.pk}/"))
@@ -69,7 +69,7 @@ def test_the_person_page_shows_the_quick_log_box_and_the_timeline(client, rep):
 
 def test_a_few_words_log_a_call_and_the_panel_shows_it(client, rep):
     # given
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when Ann types the call and presses Enter
     response = _log(client, person, text="call connected 15m wants pricing", kind="note")
     # then the words won over the kind list, and the new call is at the top of the timeline
@@ -91,8 +91,8 @@ def test_a_few_words_log_a_call_and_the_panel_shows_it(client, rep):
 
 def test_the_lists_fill_what_the_words_leave_out(client, rep):
     # given a person with an open deal
-    person = PersonFactory()
-    deal = DealFactory(person=person)
+    person = PersonFactory(owner=rep)
+    deal = DealFactory(owner=rep, person=person)
     # when Ann picks the outcome, direction, duration, time and deal, and types only the note
     response = _log(
         client,
@@ -137,7 +137,7 @@ def test_the_lists_fill_what_the_words_leave_out(client, rep):
 )
 def test_bad_input_is_shown_in_the_panel_and_nothing_is_logged(client, rep, fields, message):
     # given
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when
     response = _log(client, person, **fields)
     # then the panel comes back with the error and the text as typed
@@ -150,7 +150,7 @@ def test_bad_input_is_shown_in_the_panel_and_nothing_is_logged(client, rep, fiel
 
 def test_without_javascript_the_form_posts_and_comes_back_to_the_person(client, rep):
     # given
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when
     response = client.post(
         f"/activities/people/{person.pk}/log/", {"text": "email sent pricing", "kind": "call"}
@@ -206,13 +206,13 @@ def test_a_call_logged_in_the_box_is_the_first_touch_on_the_sla_page(client, rep
 
 def test_the_activities_page_filters_and_pages_in_pinned_queries(client, rep, django_assert_num_queries):
     # given 3 activities, two by Ann
-    ana, bo = PersonFactory(first_name="Ana"), PersonFactory(first_name="Bo")
+    ana, bo = PersonFactory(owner=rep, first_name="Ana"), PersonFactory(owner=rep, first_name="Bo")
     call = activity_record(person=ana, kind="call", occurred_at=MONDAY_10, by_user=rep, notes="first call")
     activity_record(person=bo, kind="email", occurred_at=MONDAY_10 + dt.timedelta(days=1), by_user=rep)
     activity_record(person=ana, kind="note", occurred_at=MONDAY_10 + dt.timedelta(days=2))
     # when: session, user, permissions (user, group), the owner filter's user and kind, the page with its people,
-    # kinds, users and deals, then the kinds and owners for the filters
-    with django_assert_num_queries(9):
+    # kinds, users and deals, then the kinds and owners for the filters, and the rep's team (record-level access)
+    with django_assert_num_queries(10):
         page = client.get(f"/activities/?owner={rep.pk}&kind=call&since=2026-06-15&until=2026-06-15")
     partial = client.get(f"/activities/?person={bo.pk}", **HTMX)
     bad = client.get("/activities/?owner=zed")

@@ -164,8 +164,8 @@ def test_owner_must_be_active_in_the_givers_team_and_able_to_have_tasks() -> Non
     given = task_create(title="Call", due_at=TOMORROW_9, owner_id=ann.pk, by_user=manager, now=NOW)
     # then a rep cannot give tasks, a manager only to active team members who can have them
     assert refusals == [
-        ("NotAllowed", "owner_id"),
-        ("NotAllowed", "owner_id"),
+        ("PermissionRefused", "owner_id"),
+        ("PermissionRefused", "owner_id"),
         ("ValidationFailed", "owner_id"),
         ("ValidationFailed", "owner_id"),
     ]
@@ -176,8 +176,8 @@ def test_owner_must_be_active_in_the_givers_team_and_able_to_have_tasks() -> Non
 def test_a_deal_that_is_not_the_persons_is_refused() -> None:
     # given a person and someone else's deal
     rep = UserFactory(role="sales_rep")
-    person = PersonFactory()
-    other = deal_create(person=PersonFactory(), amount=Decimal("10"))
+    person = PersonFactory(owner=rep)
+    other = deal_create(person=PersonFactory(owner=rep), amount=Decimal("10"))
     before = _state()
     # when a task names both
     with pytest.raises(ValidationFailed) as refused:
@@ -333,7 +333,7 @@ def test_done_twice_is_refused_reopen_makes_it_open_and_keeps_the_activity() -> 
     # given a task completed with a call
     rep = UserFactory(role="sales_rep")
     task = task_create(
-        title="Call", due_at=TOMORROW_9, person_id=PersonFactory().pk, activity_kind="call", by_user=rep
+        title="Call", due_at=TOMORROW_9, person_id=PersonFactory(owner=rep).pk, activity_kind="call", by_user=rep
     )
     task_complete(task=task, by_user=rep, log_activity=True)
     before = _state()

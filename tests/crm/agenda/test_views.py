@@ -133,7 +133,7 @@ def test_a_refused_completion_shows_the_reason_in_the_row(client) -> None:  # ty
     # given a rep's task
     rep = UserFactory(role="sales_rep")
     task = task_create(
-        title="Call", due_at=timezone.now() + dt.timedelta(hours=1), person_id=PersonFactory().pk, by_user=rep
+        title="Call", due_at=timezone.now() + dt.timedelta(hours=1), person_id=PersonFactory(owner=rep).pk, by_user=rep
     )
     client.force_login(rep)
     # when completed logging an outcome that does not exist

@@ -106,7 +106,7 @@ def test_a_rep_may_not_change_pipelines(client, rep):
 def test_open_an_account_deal_edit_move_and_read_its_history(client, rep):
     # given an account, a stage and a lost reason
     stages = sales_stages()
-    account = AccountFactory()
+    account = AccountFactory(owner=rep)
     reason = LostReasonFactory(name="Timing")
     # when a deal is opened for the account at Qualified, edited, moved to Proposal, then lost
     created = client.post(
@@ -156,7 +156,7 @@ def test_open_an_account_deal_edit_move_and_read_its_history(client, rep):
 def test_bad_moves_are_4xx_naming_the_field_and_change_nothing(client, rep, payload, status, field):
     # given an open deal in New
     stages = sales_stages()
-    deal = deal_create(person=PersonFactory(), amount=Decimal("10"))
+    deal = deal_create(person=PersonFactory(owner=rep), amount=Decimal("10"))
     body = {k: (stages[v[1:-1]].pk if isinstance(v, str) and v.startswith("{") else v) for k, v in payload.items()}
     before, state = counts(), deal_state(deal)
     # when
@@ -180,7 +180,7 @@ def test_bad_moves_are_4xx_naming_the_field_and_change_nothing(client, rep, payl
 )
 def test_bad_new_deals_are_422_naming_the_field(client, rep, payload, field):
     # given
-    stages, person = sales_stages(), PersonFactory()
+    stages, person = sales_stages(), PersonFactory(owner=rep)
     body = {
         k: (person.pk if v == "{person}" else stages[v[1:-1]].pk if isinstance(v, str) and v.startswith("{") else v)
         for k, v in payload.items()
@@ -198,10 +198,10 @@ def test_bad_new_deals_are_422_naming_the_field(client, rep, payload, field):
 def test_deals_are_listed_by_pipeline_stage_status_account_and_person_in_keyset_pages(client, rep, django_assert_num_queries):
     # given deals in two stages, one of an account, one won
     stages = sales_stages()
-    account = AccountFactory()
-    in_new = [deal_create(account=AccountFactory(), amount=Decimal(i)) for i in range(3)]
+    account = AccountFactory(owner=rep)
+    in_new = [deal_create(account=AccountFactory(owner=rep), amount=Decimal(i)) for i in range(3)]
     of_account = deal_create(account=account, amount=Decimal("7"), stage=stages["Proposal"])
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     won = deal_create(person=person, amount=Decimal("9"))
     client.post(f"/api/deals/{won.pk}/move", {"to_stage_id": stages["Won"].pk}, content_type=JSON)
     # when
@@ -227,8 +227,8 @@ def test_deals_are_listed_by_pipeline_stage_status_account_and_person_in_keyset_
 
 def test_people_on_a_deal_are_added_with_roles_and_removed(client, rep):
     # given
-    deal = deal_create(account=AccountFactory(), amount=Decimal("1"))
-    ann = PersonFactory(first_name="Ann", last_name="Lee")
+    deal = deal_create(account=AccountFactory(owner=rep), amount=Decimal("1"))
+    ann = PersonFactory(owner=rep, first_name="Ann", last_name="Lee")
     # when
     added = client.post(f"/api/deals/{deal.pk}/contacts", {"person_id": ann.pk, "role": "champion"}, content_type=JSON)
     bad_role = client.post(f"/api/deals/{deal.pk}/contacts", {"person_id": ann.pk, "role": "boss"}, content_type=JSON)
@@ -247,7 +247,7 @@ def test_the_forecast_endpoint_changes_when_a_deal_moves(client, rep):
     # given a deal of 10,000 in Proposal (50%) expected in March 2026, created before
     stages = sales_stages()
     deal = deal_create(
-        account=AccountFactory(), amount=Decimal("10000"), stage=stages["Proposal"], owner=rep,
+        account=AccountFactory(owner=rep), amount=Decimal("10000"), stage=stages["Proposal"], owner=rep,
         expected_close_on=dt.date(2026, 3, 15), created_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )
     query = {"month_from": "2026-03", "months": 1}
@@ -267,7 +267,7 @@ def test_the_forecast_endpoint_changes_when_a_deal_moves(client, rep):
 def test_pipeline_conversion_endpoint(client, rep):
     # given a deal moved from New to Qualified
     stages = sales_stages()
-    deal = deal_create(account=AccountFactory(), amount=Decimal("1"))
+    deal = deal_create(account=AccountFactory(owner=rep), amount=Decimal("1"))
     client.post(f"/api/deals/{deal.pk}/move", {"to_stage_id": stages["Qualified"].pk}, content_type=JSON)
     # when
     body = client.get(f"/api/pipelines/{deal.pipeline_id}/conversion").json()

@@ -21,7 +21,9 @@ from tests.users.factories import UserFactory
 
 @pytest.fixture
 def rep(db, client):
-    user = UserFactory(role="sales_rep", first_name="Rita", last_name="Rep")
+    # A sales manager: the board's unassigned deals are theirs to see and move (tandem.users.access); these tests
+    # are about the board, tests/test_access_matrix.py about who sees what.
+    user = UserFactory(role="sales_manager", first_name="Rita", last_name="Rep")
     client.force_login(user)
     return user
 
@@ -59,8 +61,9 @@ def test_board_query_count_does_not_grow_with_the_number_of_deals(client, rep, d
     for n in (5, 45):
         _deals(n, "New", owner=rep)
         # when the board is read, then the query count is the same
-        # session, user, 2 permission sets, pipeline, stages, sums, ranked ids, cards, pipelines, owners, lost reasons
-        with django_assert_num_queries(12):
+        # session, user, 2 permission sets, the manager's teams (record-level access), pipeline, stages, sums,
+        # ranked ids, cards, pipelines, owners, lost reasons
+        with django_assert_num_queries(13):
             response = client.get("/pipelines/")
         assert response.status_code == 200
 
@@ -167,9 +170,9 @@ def test_a_viewer_sees_the_board_without_move_controls_and_cannot_move(client, d
 def test_the_deal_page_shows_amount_stage_people_activities_and_history_with_time_in_stage(client, rep):
     # given a deal of an account with a main contact and a champion, moved once
     stages = sales_stages()
-    person, champion = PersonFactory(first_name="Maria", last_name="Weber"), PersonFactory(first_name="Tom", last_name="Lee")
+    person, champion = PersonFactory(owner=rep, first_name="Maria", last_name="Weber"), PersonFactory(owner=rep, first_name="Tom", last_name="Lee")
     entered = timezone.now() - dt.timedelta(days=3, hours=2)
-    deal = deal_create(person=person, account=AccountFactory(name="Northwind"), amount=Decimal("24000"), name="Northwind pilot",
+    deal = deal_create(person=person, account=AccountFactory(owner=rep, name="Northwind"), amount=Decimal("24000"), name="Northwind pilot",
                        created_at=entered - dt.timedelta(days=4))
     services.deal_move(deal=deal, to_stage=stages["Proposal"], by_user=rep, at=entered, reason="sent the proposal")
     services.deal_contact_add(deal=deal, person=champion, role="champion")
@@ -190,7 +193,7 @@ def test_the_deal_page_edits_and_moves_and_contacts(client, rep):
     # given
     stages = sales_stages()
     (deal,) = _deals(1, "New")
-    person = PersonFactory()
+    person = PersonFactory(owner=rep)
     # when the rep edits it, moves it and adds a person
     client.post(f"/pipelines/deals/{deal.pk}/edit/", {"name": "Bigger", "amount": "2500.50", "expected_close_on": "2025-12-01", "owner": rep.pk})
     client.post("/pipelines/move/", {"deal": deal.pk, "to_stage": stages["Proposal"].pk, "from": "deal"})

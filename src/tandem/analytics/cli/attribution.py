@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 from typing import Any, TextIO
@@ -14,6 +13,7 @@ from tandem.analytics.reports.selectors import (
     attribution_columns,
     attribution_report_get,
 )
+from tandem.core import csvsafe
 
 NAME = "attribution"
 HELP = "Attribution of won deals and revenue by channel or campaign (rule-based, Markov, Shapley, incremental)"
@@ -50,7 +50,7 @@ def run(*, options: dict[str, Any], out: TextIO) -> None:
         return
     cols = attribution_columns(report)
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
+        writer = csvsafe.DictWriter(out, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(report["rows"])
         return

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 from typing import Any, TextIO
 
 from tandem.analytics.economics.selectors import LTV_SEGMENTS, TABLES, economics_report_get, table_rows
 from tandem.analytics.reports.selectors import ATTRIBUTION_BY, REPORT_MODELS
+from tandem.core import csvsafe
 from tandem.stats.economics import DEFAULT_HORIZON
 
 NAME = "economics"
@@ -41,7 +41,7 @@ def fmt(value: Any) -> str:
 def write_table(out: TextIO, columns: tuple[str, ...], rows: list[dict[str, Any]], fmt_csv: bool) -> None:
     """Write rows as CSV or as aligned plain text."""
     if fmt_csv:
-        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+        writer = csvsafe.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         return

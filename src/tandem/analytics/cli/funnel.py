@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 from typing import Any, TextIO
@@ -14,6 +13,7 @@ from tandem.analytics.reports.selectors import (
     funnel_report_get,
     funnel_rows,
 )
+from tandem.core import csvsafe
 from tandem.stats.funnel import PERIODS
 
 NAME = "funnel"
@@ -47,7 +47,7 @@ def run(*, options: dict[str, Any], out: TextIO) -> None:
         return
     rows = funnel_rows(report)
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=FUNNEL_CSV_COLUMNS, lineterminator="\n")
+        writer = csvsafe.DictWriter(out, fieldnames=FUNNEL_CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return

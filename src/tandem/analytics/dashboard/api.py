@@ -54,4 +54,4 @@ def goal_create(request: HttpRequest, payload: GoalIn) -> Status[dict[str, Any]]
 @router.get("/reports/weekly", response=dict[str, Any], summary="Weekly alignment report")
 def weekly(request: HttpRequest, week: dt.date | None = None) -> dict[str, Any]:
     """The same JSON as `tandem report weekly --format json`; `week` is any day of it (default: last complete week)."""
-    return weekly_report_get(week=week)
+    return weekly_report_get(week=week, user=request.user)

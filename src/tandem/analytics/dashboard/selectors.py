@@ -4,6 +4,10 @@ the weekly alignment report.
 The data (lead cohorts in three queries, shared with the control charts so "an MQL" means the same on both
 pages, deals, campaign costs) are kept per process until they change, like the other report pages; each
 request then asks for the data's fingerprint (five small queries), the goals in force and their history.
+
+Record-level access (tandem.users.access): every number here (KPIs, funnel counts, SLA shares, channel rows)
+is the company's whoever asks, as on the other report pages; only a list of the records behind a number (the
+weekly report's top wins, naming deals and people) shows the records the reader may see.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from tandem.stats.kpi import (
     week_start,
     weekly_check,
 )
+from tandem.users.access import access_seen
 
 PERIODS_SHOWN = {"month": 6, "quarter": 4}
 WEEKS_CHARTED = 26  # the control charts behind "is this change a signal"
@@ -307,10 +312,11 @@ def _compare(series: list[float]) -> dict[str, Any]:
     }
 
 
-def _top_wins(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """The biggest deals won in the week with the campaigns and reps behind them (two queries)."""
+def _top_wins(start: dt.datetime, end: dt.datetime, user: Any = None) -> list[dict[str, Any]]:
+    """The biggest deals won in the week (of those `user` may see, when given) with the campaigns and reps behind
+    them (two queries)."""
     deals = list(
-        Deal.objects.filter(stage=DealStage.WON, closed_at__gte=start, closed_at__lt=end)
+        access_seen(Deal.objects.filter(stage=DealStage.WON, closed_at__gte=start, closed_at__lt=end), user=user)
         .select_related("person", "account", "owner", "person__owner")
         .order_by("-amount", "closed_at", "id")[:TOP_WINS]
     )
@@ -385,9 +391,15 @@ def _sla(start: dt.datetime, end: dt.datetime, now: dt.datetime | None) -> dict[
 
 
 def weekly_report_get(
-    *, week: date | None = None, today: date | None = None, now: dt.datetime | None = None, data: DashboardData | None = None
+    *,
+    week: date | None = None,
+    today: date | None = None,
+    now: dt.datetime | None = None,
+    data: DashboardData | None = None,
+    user: Any = None,
 ) -> dict[str, Any]:
-    """The weekly alignment report: what came in, what converted, SLA both sides, top wins, biggest changes."""
+    """The weekly alignment report: what came in, what converted, SLA both sides, top wins, biggest changes (the
+    numbers are the company's; the top wins are the deals `user` may see, when given)."""
     monday = weekly_week(week=week, today=today)
     weeks = weeks_until(monday, WEEKS_CHARTED)
     edges = [*weeks, monday + timedelta(weeks=1)]
@@ -459,6 +471,6 @@ def weekly_report_get(
             "win_rate": {"won": won, "closed": closed, "rate": won / closed if closed else None},
         },
         "sla": _sla(start, end, now),
-        "top_wins": _top_wins(start, end),
+        "top_wins": _top_wins(start, end, user),
         "changes": changes[:CHANGES_SHOWN],
     }

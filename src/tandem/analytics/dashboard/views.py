@@ -186,10 +186,10 @@ def weekly(request: HttpRequest) -> HttpResponse:
     week = _week(request)
     error = ""
     try:
-        report = weekly_report_get(week=week)
+        report = weekly_report_get(week=week, user=request.user)
     except TandemError as exc:
         error = exc.message
-        report = weekly_report_get()
+        report = weekly_report_get(user=request.user)
     if request.GET.get("format") == "json":
         return JsonResponse(report)
     start = dt.date.fromisoformat(report["week"]["start"])

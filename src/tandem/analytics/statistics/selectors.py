@@ -464,3 +464,15 @@ def experiment_analyse(*, experiment: Experiment) -> dict[str, Any]:
             }
         )
     return out
+
+
+# ---- personal data (tandem.privacy): one person's places in experiments ----
+
+
+def experiment_assignments_export_person(*, person_id: int) -> list[dict[str, Any]]:
+    """The experiments one person was a unit of, oldest first, as plain values (the per-person export)."""
+    return list(
+        ExperimentAssignment.objects.filter(person_id=person_id)
+        .order_by("assigned_at", "id")
+        .values("id", "experiment_id", "experiment__name", "unit_id", "variant", "assigned_at", "converted", "revenue")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TextIO
@@ -10,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
+from tandem.core.erasure import rows_mentioning
 from tandem.core.errors import ValidationFailed
+from tandem.core.redact import contains_any
 from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats.experiments import parse_assignments_csv
 
@@ -165,4 +168,20 @@ def experiment_outcomes_from_crm(*, experiment: Experiment) -> int:
             unit.converted, unit.revenue = converted, revenue
             changed.append(unit)
     ExperimentAssignment.objects.bulk_update(changed, ["converted", "revenue"], batch_size=BATCH)
+    return len(changed)
+
+
+# ---- personal data (tandem.privacy): one person's places in experiments ----
+
+
+def experiment_assignments_erase_person(*, person_id: int, needles: Collection[str]) -> int:
+    """Keep a person's experiment assignments (the results count them) under a unit id that no longer names
+    them when it did (an e-mail as the unit)."""
+    rows = ExperimentAssignment.objects.filter(person_id=person_id) | rows_mentioning(
+        rows=ExperimentAssignment.objects.all(), needles=needles, text=["unit_id"]
+    )
+    changed = [a for a in rows.only("pk", "unit_id") if contains_any(a.unit_id, needles=needles)]
+    for a in changed:
+        a.unit_id = f"erased-{a.pk}"  # unique within its experiment, as the unit ids must be
+    ExperimentAssignment.objects.bulk_update(changed, ["unit_id"], batch_size=500)
     return len(changed)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+from tandem.capture.control_chars import control_char_cell, control_char_problem, control_chars_shown
+from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
 from tandem.crm.activities.quicklog import OUTCOME_WORDS
 from tandem.crm.activities.services import DURATION_MAX_MINUTES, NOTES_MAX
@@ -497,6 +499,16 @@ class Table:
     rows: list[tuple[int, list[str]]]  # (line number in the file, cells)
 
 
+# The columns `refused_csv` adds after a file's own: a file whose header ends with them is a refused-rows file
+# Tandem wrote, which a user fixes and imports again.
+REFUSED_COLUMNS = ("error_field", "error_value", "error")
+
+
+def is_refused_file(headers: Sequence[str]) -> bool:
+    """Whether a header is that of a refused-rows file Tandem wrote (its own columns, then REFUSED_COLUMNS)."""
+    return len(headers) > len(REFUSED_COLUMNS) and tuple(h.strip() for h in headers[-len(REFUSED_COLUMNS) :]) == REFUSED_COLUMNS
+
+
 def table_read(*, data: bytes, name: str = "the file") -> Table:
     """The header and rows of a CSV file (UTF-8, comma or semicolon separated); a row's line is its
     physical line number, counting the header as line 1."""
@@ -520,9 +532,21 @@ def table_read(*, data: bytes, name: str = "the file") -> Table:
         raise RowError(f"cannot read the header: {exc}", line=1) from None
     if not any(headers):
         raise RowError("the header row is empty", line=1)
+    # Other tools' files are read as they are: a leading quote there is the user's data. A refused-rows file is
+    # ours: its cells were neutralised by csvsafe (`'=x` is the text `=x`), and its error columns describe the
+    # last attempt, not the data, so they are dropped.
+    refused = is_refused_file(headers)
+    read_cell = csvsafe.cell_restore_strip if refused else str.strip
+    if refused:
+        headers = [read_cell(h) for h in headers[: -len(REFUSED_COLUMNS)]]
     dupes = sorted({h for h in headers if h and headers.count(h) > 1})
     if dupes:
         raise RowError(f"the header names column {dupes[0]!r} twice", line=1, column=dupes[0], value=dupes[0])
+    bad = control_char_cell(headers)
+    if bad is not None:
+        raise RowError(
+            control_char_problem(headers[bad]) or "", line=1, column=f"#{bad + 1}", value=control_chars_shown(headers[bad])
+        )
     rows: list[tuple[int, list[str]]] = []
     line = 1
     while True:
@@ -534,9 +558,11 @@ def table_read(*, data: bytes, name: str = "the file") -> Table:
         except csv.Error as exc:
             raise RowError(f"cannot read the CSV: {exc}", line=start + 1) from None
         line = start + 1
+        if refused:
+            values = values[: len(headers)]
         if not values or not any(v.strip() for v in values):
             continue
-        rows.append((line, [v.strip() for v in values]))
+        rows.append((line, [read_cell(v) for v in values]))
     return Table(headers=headers, rows=rows)
 
 
@@ -548,12 +574,13 @@ def table_sample(*, data: bytes, headers: Sequence[str], rows: int = 5) -> dict[
     reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
     out: dict[str, list[str]] = {h: [] for h in headers}
     try:
-        next(reader)
+        # Cells read as table_read reads them (restored in a refused-rows file, whose headers it passed).
+        read_cell = csvsafe.cell_restore_strip if is_refused_file(next(reader)) else str.strip
         for count, values in enumerate(reader):
             if count >= 50:
                 break
             for header, value in zip(headers, values, strict=False):
-                value = value.strip()
+                value = read_cell(value)
                 if value and len(out[header]) < rows and value not in out[header]:
                     out[header].append(value[:60])
     except csv.Error:
@@ -610,6 +637,12 @@ class RowReader:
                 line=line,
                 value=str(len(cells)),
             )
+        bad = control_char_cell(cells)
+        if bad is not None:
+            # Every cell, mapped or not: NUL would end as a database error on PostgreSQL, and the other C0
+            # controls are never data; the rest of the file still loads (good-rows mode).
+            problem = control_char_problem(cells[bad])
+            raise RowError(problem or "", line=line, column=self.headers[bad], value=control_chars_shown(cells[bad]))
         values: dict[str, Any] = {}
         custom: dict[str, str] = {}
         for index, header, spec in self.fields:
@@ -848,10 +881,11 @@ def rows_parse(*, reader: RowReader, rows: Iterable[tuple[int, list[str]]]) -> I
 
 
 def refused_csv(*, headers: Sequence[str], refused: Sequence[tuple[list[str], RowError]]) -> str:
-    """The refused rows as CSV: their own cells, then error_field, error_value and error."""
+    """The refused rows as CSV: their own cells, then error_field, error_value and error; formula-like cells
+    neutralised (csvsafe), and restored when the file is imported again (table_read knows it by its header)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*headers, "error_field", "error_value", "error"])
+    writer = csvsafe.writer(out, lineterminator="\n")
+    writer.writerow([*headers, *REFUSED_COLUMNS])
     for cells, error in refused:
         padded = (cells + [""] * len(headers))[: len(headers)]
         writer.writerow(

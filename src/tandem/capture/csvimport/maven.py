@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 from django.db import transaction
 from django.utils import timezone
 
+from tandem.capture.control_chars import control_char_problem, control_chars_shown
 from tandem.capture.csvimport.mapping import RowError, amount_read, table_read
 from tandem.core.bulk import Progress, chunked, silent
 from tandem.core.errors import ValidationFailed
@@ -193,8 +194,9 @@ class _File:
             self.error(line, column, value, "value is missing")
         if len(value) > max_length:
             self.error(line, column, value[:80], f"value is longer than {max_length} characters")
-        if "\x00" in value:
-            self.error(line, column, value[:80], "value contains a NUL character")
+        problem = control_char_problem(value)
+        if problem:
+            self.error(line, column, control_chars_shown(value), problem)
         return value
 
     def number(self, line: int, row: dict[str, str], column: str, *, whole: bool) -> Any:

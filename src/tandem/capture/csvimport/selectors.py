@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tandem.capture.csvimport.mapping import KINDS, Mapping, auto_map
@@ -18,6 +21,9 @@ AUTO_SYSTEM = "csv"
 
 def import_access_allowed(*, user: Any) -> bool:
     """Admins and marketing may import CSV files (they own the lists); sales and viewers may not."""
+    # Record-level access (tandem.users.access): both roles reach every record, so an import never overwrites a
+    # person, deal or activity its importer could not change by hand. Letting a sales role import would need
+    # each row checked (refused with a row error) first.
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return bool(user.is_superuser or getattr(user, "role", "") in (Role.ADMIN, Role.MARKETING))
@@ -109,3 +115,40 @@ def import_job_get(*, job_id: int) -> ImportJob:
 
 def import_job_list(*, limit: int = 20) -> list[ImportJob]:
     return list(ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")[:limit])
+
+
+# ---- personal data (tandem.privacy): rows of stored import files naming one person ----
+
+
+def import_file_rows(*, path: str, needles: Sequence[str]) -> tuple[list[str], list[list[str]], list[list[str]], str]:
+    """A stored CSV file read as (header, rows naming a needle, other rows, delimiter); empty when unreadable."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return [], [], [], ","
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    if not rows:
+        return [], [], [], delimiter
+    folded = [n.casefold() for n in needles]
+    naming, others = [], []
+    for row in rows[1:]:
+        (naming if any(n in cell.casefold() for cell in row for n in folded) else others).append(row)
+    return rows[0], naming, others, delimiter
+
+
+def import_rows_export_person(*, needles: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of every stored import file (and refused-rows file) that name the person, with the job and file."""
+    out: list[dict[str, Any]] = []
+    if not needles:
+        return out
+    for job in ImportJob.objects.order_by("id").only("pk", "file_name", "stored_path", "refused_path"):
+        for which, path in (("uploaded", job.stored_path), ("refused", job.refused_path)):
+            if not path:
+                continue
+            header, naming, _, _ = import_file_rows(path=path, needles=needles)
+            for row in naming:
+                out.append({"job_id": job.pk, "file": job.file_name, "which": which, "row": dict(zip(header, row, strict=False))})
+    return out

@@ -10,6 +10,7 @@ or refused (with the column and value at fault).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import uuid
 from collections import defaultdict
@@ -40,11 +41,15 @@ from tandem.capture.csvimport.mapping import (
     rows_parse,
     table_read,
 )
+from tandem.capture.csvimport.selectors import import_file_rows
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
+from tandem.core import csvsafe
 from tandem.core.bulk import chunked, silent
+from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
+from tandem.core.outbox import task_enqueue_on_commit
 from tandem.crm.accounts.services import account_domain_clean
 from tandem.crm.activities.services import (
     EXTERNAL_ID_MAX,
@@ -1519,7 +1524,8 @@ def import_job_start(*, job: ImportJob) -> bool:
         return False
     from tandem.capture.csvimport.tasks import import_job_task
 
-    transaction.on_commit(lambda: import_job_task(job.pk))
+    # Through the outbox: a queue that is down delays the import instead of failing the committed upload.
+    task_enqueue_on_commit(task=import_job_task, args=[job.pk])
     return True
 
 
@@ -1527,9 +1533,11 @@ def import_job_run(*, job_id: int) -> ImportJob:
     """Run a queued job: its counts, row report and refused-rows file land on the job; errors fail it."""
     job = ImportJob.objects.get(pk=job_id)
     started = timezone.now()
-    ImportJob.objects.filter(pk=job.pk).update(
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING, started_at=started, processed_rows=0
     )
+    if not claimed:
+        return job  # handed over twice (the outbox delivers at least once): it already ran or is running
 
     def progress(label: str, done: int, total: int) -> None:
         if label == "check rows":
@@ -1643,3 +1651,36 @@ def import_job_confirm(*, job: ImportJob, by_user: Any = None) -> ImportJob:
         created_by=by_user if getattr(by_user, "pk", None) else None,
         created_at=timezone.now(),
     )
+
+
+# ---- personal data (tandem.privacy): erasing one person from stored import files ----
+
+
+def import_files_erase_person(*, needles: Sequence[str]) -> dict[str, int]:
+    """Drop the rows naming a person from every stored import file and refused-rows file, and redact them in
+    the jobs' row reports; returns how many rows and jobs changed."""
+    rows_dropped = 0
+    if not needles:
+        return {"import_file_rows": 0, "import_jobs": 0}
+    for job in ImportJob.objects.order_by("id").only("pk", "stored_path", "refused_path"):
+        for path in (job.stored_path, job.refused_path):
+            if not path:
+                continue
+            header, naming, others, delimiter = import_file_rows(path=path, needles=needles)
+            if not naming:
+                continue
+            out = io.StringIO(newline="")
+            # The file's own cells are written back as they were read (a stored upload is the user's data; a
+            # refused-rows file was neutralised when written); verbatim still quotes cells holding a line break.
+            writer = csvsafe.writer(out, delimiter=delimiter, lineterminator="\n", verbatim=True)
+            writer.writerow(header)
+            writer.writerows(others)
+            Path(path).write_text(out.getvalue(), encoding="utf-8")
+            rows_dropped += len(naming)
+    jobs = rows_redact(
+        rows=rows_mentioning(rows=ImportJob.objects.all(), needles=needles, text=["error"], json=["report"]),
+        needles=needles,
+        text=["error"],
+        json=["report"],
+    )
+    return {"import_file_rows": rows_dropped, "import_jobs": jobs}

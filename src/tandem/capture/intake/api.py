@@ -18,8 +18,10 @@ from tandem.capture.intake.services import (
     form_update,
     submission_replay,
     track_receive,
+    unknown_utm_campaign_create,
+    unknown_utm_ignore,
 )
-from tandem.capture.models import Submission
+from tandem.capture.models import Submission, UnknownUtm
 from tandem.core.errors import NotFound
 from tandem.core.http import require_perm
 
@@ -73,6 +75,26 @@ _IDEMPOTENCY = {
 }
 
 
+def trusted_proxies() -> int:
+    """How many reverse proxies in front of Tandem append the address they saw to X-Forwarded-For."""
+    from django.conf import settings
+
+    return int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0) or (1 if getattr(settings, "TANDEM_TRUSTED_PROXY", False) else 0)
+
+
+def client_address(meta: dict[str, Any], *, proxies: int) -> str:
+    """The client's address: REMOTE_ADDR, or behind `proxies` trusted proxies the one the outermost proxy
+    appended to X-Forwarded-For (the proxies-th from the right). What the client wrote further left is its
+    own claim, so it is never trusted: a client cannot pick the address its posts count against."""
+    remote = str(meta.get("REMOTE_ADDR", "") or "")
+    if proxies <= 0:
+        return remote
+    hops = [h.strip() for h in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if h.strip()]
+    if not hops:
+        return remote
+    return hops[-proxies] if len(hops) >= proxies else hops[0]
+
+
 def read_arrival(request: HttpRequest, *, source: str, key: str, limit: int) -> Arrival:
     """Take the raw body (at most limit + 1 bytes) and the request facts the journal keeps."""
     try:
@@ -80,14 +102,14 @@ def read_arrival(request: HttpRequest, *, source: str, key: str, limit: int) -> 
     except ValueError:
         declared = 0
     body = request.read(limit + 1)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     return Arrival(
         source=source,
         key=key,
         body=body,
         body_size=max(declared, len(body)),
         content_type=request.META.get("CONTENT_TYPE", ""),
-        remote_addr=(forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR", "")),
+        # The journal keeps, and the per-address rate limit counts, the same address.
+        remote_addr=client_address(request.META, proxies=trusted_proxies()),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         referrer=request.META.get("HTTP_REFERER", ""),
         idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip(),
@@ -194,7 +216,8 @@ class FormIn(Schema):
     submit_label: Annotated[str, Field(max_length=60)] = "Send"
     thank_you_message: Annotated[str, Field(max_length=2000)] = ""
     redirect_url: Annotated[str, Field(max_length=500)] = ""
-    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    # Omitted: TANDEM_CAPTURE_FORM_RATE_LIMIT for a new form, the form's own for a change.
+    rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
     is_active: bool = True
 
 
@@ -345,3 +368,74 @@ def submissions_replay(request: HttpRequest, submission_id: int) -> Submission:
     submission_replay(submission=submission)
     submission.refresh_from_db()
     return submission
+
+
+# ---- unknown UTM tags ----
+
+
+class UnknownUtmOut(Schema):
+    id: int
+    value: str
+    utm_source: str
+    utm_medium: str
+    channel: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    count: int
+    status: str
+    campaign_id: int | None
+    decided_at: dt.datetime | None
+
+
+class UnknownUtmCampaignIn(Schema):
+    name: Annotated[str, Field(max_length=200)] = ""
+    channel: Annotated[str, Field(max_length=40)] = ""
+
+
+class UnknownUtmCampaignOut(Schema):
+    unknown: UnknownUtmOut
+    campaign_id: int
+
+
+@router.get(
+    "/capture/unknown-utm",
+    response={200: list[UnknownUtmOut], 403: dict, 422: dict},
+    summary="utm_campaign tags that arrived anonymously and name no campaign",
+)
+def unknown_utm_list(
+    request: HttpRequest,
+    status: Annotated[str, Query(pattern="^(new|ignored|campaign|all)$", description="new (default), ignored, campaign or all")] = "new",
+) -> list[UnknownUtm]:
+    """Each tag with its source and medium, how often and when it was first and last seen, most frequent first.
+    Form posts and tracking events never create campaigns: their unknown tags wait here for marketing."""
+    require_perm(request, "capture.view_unknownutm", action="see unknown UTM tags")
+    return selectors.unknown_utm_list(status="" if status == "all" else status)
+
+
+@router.post(
+    "/capture/unknown-utm/{int:unknown_id}/campaign",
+    response={201: UnknownUtmCampaignOut, 403: dict, 404: dict, 409: dict, 422: dict},
+    summary="Make a campaign of an unknown UTM tag",
+)
+def unknown_utm_campaign(request: HttpRequest, unknown_id: int, payload: UnknownUtmCampaignIn) -> Status:
+    """A campaign carrying the tag's utm_campaign, source and medium (name and channel default to the tag's
+    and the channel its first visit read as); later touches with the tag count for it. When a campaign
+    carries the tag by now, the tag is linked to it instead."""
+    require_perm(request, "capture.change_unknownutm", action="review unknown UTM tags")
+    require_perm(request, "campaigns.add_campaign", action="create campaigns")
+    unknown = selectors.unknown_utm_get(unknown_id=unknown_id)
+    campaign = unknown_utm_campaign_create(
+        unknown=unknown, by_user=request.user, name=payload.name, channel=payload.channel
+    )
+    return Status(201, {"unknown": selectors.unknown_utm_get(unknown_id=unknown_id), "campaign_id": campaign.pk})
+
+
+@router.post(
+    "/capture/unknown-utm/{int:unknown_id}/ignore",
+    response={200: UnknownUtmOut, 403: dict, 404: dict, 409: dict},
+    summary="Take an unknown UTM tag off the review list",
+)
+def unknown_utm_ignore_endpoint(request: HttpRequest, unknown_id: int) -> UnknownUtm:
+    """The tag is still counted when it comes again; it never makes a campaign."""
+    require_perm(request, "capture.change_unknownutm", action="review unknown UTM tags")
+    return unknown_utm_ignore(unknown=selectors.unknown_utm_get(unknown_id=unknown_id), by_user=request.user)

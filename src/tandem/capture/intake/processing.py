@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.selectors import campaign_by_ref, campaign_for_utm
-from tandem.campaigns.services import campaign_draft_from_utm
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.intake.validation import (
     CleanSubmission,
@@ -37,14 +36,15 @@ from tandem.capture.intake.validation import (
     track_events_clean,
     utm_from_url,
 )
-from tandem.capture.models import Form, Submission, SubmissionStatus
+from tandem.capture.models import Form, Submission, SubmissionStatus, UnknownUtm
 from tandem.core.bulk import rows_insert, rows_update
 from tandem.core.errors import TandemError, ValidationFailed
 from tandem.core.locks import writer_turn
 from tandem.core.models import Event
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
-from tandem.crm.models import Account, ExternalId, Person
+from tandem.crm.consent.services import consents_record_bulk
+from tandem.crm.models import Account, ConsentRecord, ConsentSource, ExternalId, Person
 from tandem.crm.selectors import person_match
 from tandem.crm.services import Transition, accounts_for_emails, external_ids_add_bulk
 
@@ -111,7 +111,7 @@ class _Touch:
     created: bool = False
     campaign: Campaign | None = None
     channel: str = ""
-    draft: bool = False
+    unknown_utm: bool = False  # its utm_campaign tag names no campaign: counted for review, not made one
 
     def identity(self) -> tuple[str, str]:
         if self.email:
@@ -194,7 +194,8 @@ def _parse(sub: Submission) -> list[_Touch]:
 
 
 def _resolve_campaigns(touches: list[_Touch]) -> None:
-    """Read which campaign each touch belongs to; unknown UTM tags are left for `_make_drafts` (a write)."""
+    """Read which campaign each touch belongs to. A utm_campaign tag no campaign carries leaves the touch
+    without one (its channel read from the visit), and is counted for review by `_unknown_utms_count`."""
     cache: dict[tuple[str, str, str, str], Campaign | None] = {}
     for t in touches:
         key = (t.campaign_ref, t.utm.get("utm_campaign", ""), t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""))
@@ -204,8 +205,9 @@ def _resolve_campaigns(touches: list[_Touch]) -> None:
                 campaign = campaign_for_utm(utm=t.utm)
             cache[key] = campaign
         campaign = cache[key]
-        t.draft = campaign is None and bool(t.utm.get("utm_campaign"))
-        _place(t, campaign if campaign is not None else (None if t.draft else t.default_campaign))
+        # Anonymous senders never create campaigns, and the form's own campaign is not what the tag says either.
+        t.unknown_utm = campaign is None and bool(t.utm.get("utm_campaign"))
+        _place(t, campaign if campaign is not None else (None if t.unknown_utm else t.default_campaign))
 
 
 def _place(t: _Touch, campaign: Campaign | None) -> None:
@@ -215,17 +217,63 @@ def _place(t: _Touch, campaign: Campaign | None) -> None:
     t.channel = t.channel_hint if explicit and not campaign else (campaign.channel if campaign else t.channel_hint)
 
 
-def _make_drafts(touches: list[_Touch]) -> int:
-    """Draft campaigns for UTM tags no campaign carries, one per tag set, for marketing to review."""
-    made: dict[tuple[str, str, str], Campaign] = {}
+@dataclass
+class _Seen:
+    """One unknown tag set in a batch: how often, when first and last, and the channel its first visit read as."""
+
+    count: int
+    first: dt.datetime
+    last: dt.datetime
+    channel: str
+
+
+def _unknown_utms_count(touches: list[_Touch]) -> int:
+    """Count the batch's unknown utm_campaign tags, one row per tag, source and medium (inside the batch's
+    transaction); each tag set seen for the first time leaves an event. Returns how many touches had one.
+
+    One upsert per tag set in the batch, so two batches meeting the same new tag at once add up, never collide.
+    """
+    seen: dict[tuple[str, str, str], _Seen] = {}
     for t in touches:
-        if not t.draft:
+        if not t.unknown_utm:
             continue
         key = (t.utm.get("utm_campaign", ""), t.utm.get("utm_source", ""), t.utm.get("utm_medium", ""))
-        if key not in made:
-            made[key] = campaign_draft_from_utm(utm=t.utm, channel=t.channel_hint, note=f"submission {t.sub.pk}")
-        _place(t, made[key])
-    return len(made)
+        found = seen.get(key)
+        if found is None:
+            seen[key] = _Seen(count=1, first=t.occurred_at, last=t.occurred_at, channel=t.channel_hint)
+        else:
+            found.count += 1
+            found.first, found.last = min(found.first, t.occurred_at), max(found.last, t.occurred_at)
+    if not seen:
+        return 0
+    q = connection.ops.quote_name
+    table = q(UnknownUtm._meta.db_table)
+    later, earlier = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
+    field = UnknownUtm._meta.get_field("first_seen")
+    sql = (
+        f"INSERT INTO {table} (value, utm_source, utm_medium, channel, first_seen, last_seen, count, status) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (value, utm_source, utm_medium) DO UPDATE SET "
+        f"count = {table}.count + EXCLUDED.count, first_seen = {earlier}({table}.first_seen, EXCLUDED.first_seen), "
+        f"last_seen = {later}({table}.last_seen, EXCLUDED.last_seen) RETURNING id, count"
+    )
+    events = []
+    with connection.cursor() as cursor:
+        for (value, source, medium), s in seen.items():
+            cursor.execute(
+                sql,
+                [value, source, medium, s.channel, field.get_db_prep_save(s.first, connection),
+                 field.get_db_prep_save(s.last, connection), s.count, UnknownUtm.Status.NEW],
+            )
+            pk, count = cursor.fetchone()
+            if int(count) == s.count:  # the row is new: its count is this batch's
+                events.append(
+                    Event(kind="capture.unknown_utm_seen", subject_type="capture.unknownutm", subject_id=int(pk),
+                          reason="a utm_campaign tag no campaign carries arrived anonymously",
+                          data={"utm_campaign": value, "utm_source": source, "utm_medium": medium, "channel": s.channel},
+                          occurred_at=s.first)
+                )
+    rows_insert(objects=events)
+    return sum(s.count for s in seen.values())
 
 
 def _find_people(touches: list[_Touch]) -> None:
@@ -293,8 +341,6 @@ def _new_people(touches: list[_Touch], now: dt.datetime) -> dict[tuple[str, str]
             job_title=f.get("job_title", ""),
             phone=t.phone,
             account=account,
-            consent_email=t.consent_email,
-            consent_calls=t.consent_calls,
             custom_fields=dict(t.custom),
             created_at=t.occurred_at,
             updated_at=now,
@@ -309,15 +355,15 @@ def _new_people(touches: list[_Touch], now: dt.datetime) -> dict[tuple[str, str]
 # What `ingest` is told of a new person and of a touchpoint (the journey fields it fills itself).
 PERSON_COLUMNS = (
     "email", "email_normalized", "first_name", "last_name", "name_key", "job_title", "phone", "account_id",
-    "consent_email", "consent_calls", "custom_fields", "created_at", "updated_at",
+    "custom_fields", "created_at", "updated_at",
 )
 TOUCHPOINT_COLUMNS = (
     "occurred_at", "channel", "campaign_id", "kind", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "url", "referrer", "custom_fields",
 )
-# Fields a returning person's blanks may fill (written for every person filled).
-FILLED_FIELDS = ("first_name", "last_name", "name_key", "job_title", "phone", "consent_email", "consent_calls",
-                 "custom_fields", "account")
+# Fields a returning person's blanks may fill (written for every person filled). Consent is not a field: a
+# ticked box becomes a consent record (`_consents`), and the consent service sets the person's flags.
+FILLED_FIELDS = ("first_name", "last_name", "name_key", "job_title", "phone", "custom_fields", "account")
 
 
 def _key(person: Person) -> int:
@@ -345,8 +391,7 @@ def _fill_blanks(touches: list[_Touch]) -> tuple[dict[int, dict[str, Any]], dict
                 done[key] = value
         for key in ("consent_email", "consent_calls"):
             if getattr(t, key) and not getattr(person, key):
-                setattr(person, key, True)
-                done[key] = True
+                done[key] = True  # told in the capture event; `_consents` records it
         custom = {k: v for k, v in t.custom.items() if person.custom_fields.get(k) != v}
         if custom:
             person.custom_fields = {**person.custom_fields, **custom}
@@ -427,7 +472,29 @@ def _write(touches: list[_Touch], now: dt.datetime) -> tuple[dict[int, dict[str,
     for identity, person in made.items():
         person.pk = new[identity].pk
         person._state.adding, person._state.db = False, "default"
+    _consents(touches)
     return filled, done.touchpoint_pks
+
+
+def _consents(touches: list[_Touch]) -> int:
+    """Each ticked consent box as a grant from the form, at the submission's time (in the batch's transaction).
+
+    A box left empty withdraws nothing: the visitor did not say no, they did not say yes on this form."""
+    records = [
+        ConsentRecord(
+            person_id=t.person.pk,
+            channel=channel,
+            granted=True,
+            at=t.occurred_at,
+            source=ConsentSource.FORM,
+            note=f"form {t.extra.get('form', '')}, submission #{t.sub.pk}",
+        )
+        for t in touches
+        if t.person is not None
+        for channel, ticked in (("email", t.consent_email), ("calls", t.consent_calls))
+        if ticked
+    ]
+    return consents_record_bulk(records=records)
 
 
 @dataclass
@@ -469,11 +536,11 @@ def _only(plan: _Plan, live: set[int]) -> _Plan:
 
 
 def _apply(plan: _Plan) -> ProcessResult:
-    """The writing half: drafts, accounts, people, stages, touchpoints, events, and the journal rows."""
+    """The writing half: unknown UTM counts, accounts, people, stages, touchpoints, events, the journal rows."""
     out = ProcessResult()
     now = timezone.now()
     subs, touches, rejected, spam = plan.subs, plan.touches, plan.rejected, plan.spam
-    drafts = _make_drafts(touches)
+    unknown = _unknown_utms_count(touches)
     filled, tps = _write(touches, now)
     events = []
     per_sub: dict[int, list[tuple[_Touch, int]]] = {}
@@ -489,7 +556,7 @@ def _apply(plan: _Plan) -> ProcessResult:
             sub.result = {"events": len(pairs), "touchpoints": len(pairs), "people_created": created}
             events.append(
                 Event(kind="capture.tracked", subject_type="capture.submission", subject_id=sub.pk, reason="tracking endpoint",
-                      data={**sub.result, "drafts": drafts}, occurred_at=now)
+                      data={**sub.result, "unknown_utm": unknown}, occurred_at=now)
             )
         else:
             t, tp = pairs[0]
@@ -502,6 +569,8 @@ def _apply(plan: _Plan) -> ProcessResult:
             }
             if filled.get(sub.pk):
                 data["filled"] = filled[sub.pk]
+            if t.unknown_utm:
+                data["unknown_utm"] = t.utm.get("utm_campaign", "")
             events.append(
                 Event(kind="capture.form_submitted", subject_type="crm.person", subject_id=t.person.pk,
                       reason=f"form: {sub.form.name if sub.form else sub.key}", data=data, occurred_at=sub.received_at)

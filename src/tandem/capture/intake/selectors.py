@@ -6,8 +6,10 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from tandem.capture.models import Form, Submission, SubmissionStatus
+from tandem.capture.models import Form, Submission, SubmissionStatus, UnknownUtm
 from tandem.core.errors import NotFound
+from tandem.crm.models import Person
+from tandem.users.access import access_q
 
 JOURNAL_PAGE = 50
 
@@ -79,6 +81,62 @@ def submission_status_counts() -> dict[str, int]:
     return {s: counts.get(s, 0) for s in SubmissionStatus.values}
 
 
-def form_recent_submissions(*, form: Form, limit: int = 10) -> list[Submission]:
-    """A form's latest journal rows."""
-    return list(Submission.objects.filter(form=form).select_related("person").order_by("-id")[:limit])
+def form_recent_submissions(*, form: Form, user: Any = None, limit: int = 10) -> list[Submission]:
+    """A form's latest journal rows; given a `user`, without the rows of people they may not see (every role may
+    open a form's page; a rep sees the submissions of their own leads, and those that made no person)."""
+    rows = Submission.objects.filter(form=form)
+    reach = None if user is None else access_q(Person, user=user)
+    if reach is not None:
+        rows = rows.filter(Q(person__isnull=True) | Q(person__in=Person.objects.filter(reach).values("pk")))
+    return list(rows.select_related("person").order_by("-id")[:limit])
+
+
+UNKNOWN_UTM_PAGE = 200
+
+
+def unknown_utm_list(*, status: str = UnknownUtm.Status.NEW, limit: int = UNKNOWN_UTM_PAGE) -> list[UnknownUtm]:
+    """Unknown utm_campaign tags with this status ("" for all), the most often seen first."""
+    rows = UnknownUtm.objects.select_related("campaign").order_by("-count", "-last_seen", "-id")
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows[:limit])
+
+
+def unknown_utm_get(*, unknown_id: int) -> UnknownUtm:
+    """One unknown tag, or a 404 naming the id."""
+    found = UnknownUtm.objects.select_related("campaign").filter(pk=unknown_id).first()
+    if found is None:
+        raise NotFound(f"no unknown UTM tag has id {unknown_id}", field="unknown_id", value=unknown_id)
+    return found
+
+
+def unknown_utm_counts() -> dict[str, int]:
+    """How many unknown tags have each status."""
+    counts = dict(UnknownUtm.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {s: counts.get(s, 0) for s in UnknownUtm.Status.values}
+
+
+# ---- personal data (tandem.privacy): the journal rows of one person ----
+
+SUBMISSION_TEXTS = ["payload", "referrer", "error", "user_agent", "remote_addr"]
+
+
+def submissions_of_person(*, person_id: int, needles: list[str]) -> Any:
+    """Journal rows that made or touched the person, and any (a refused post, a tracking batch) naming them."""
+    q = Q(person_id=person_id)
+    for needle in needles:
+        q |= Q(payload__icontains=needle) | Q(referrer__icontains=needle) | Q(error__icontains=needle)
+    return Submission.objects.filter(q)
+
+
+def submissions_export_person(*, person_id: int, needles: list[str]) -> list[dict[str, Any]]:
+    """The journal rows about one person, oldest first, raw as they arrived (the per-person export)."""
+    return list(
+        submissions_of_person(person_id=person_id, needles=needles)
+        .order_by("received_at", "id")
+        .values(
+            "id", "received_at", "source", "form__slug", "key", "idempotency_key", "content_type", "remote_addr",
+            "user_agent", "referrer", "body_size", "payload", "status", "http_status", "error", "error_field",
+            "processed_at", "person_id", "result",
+        )
+    )

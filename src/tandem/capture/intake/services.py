@@ -23,14 +23,18 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tandem.campaigns.models import Campaign
+from tandem.campaigns.selectors import campaign_for_utm
+from tandem.campaigns.services import campaign_create
 from tandem.capture.intake.processing import CHANNEL_SET, KIND_SET, decode, fields_of, submissions_process
+from tandem.capture.intake.selectors import submissions_of_person
 from tandem.capture.intake.validation import (
     body_decode,
     form_fields_parse,
     submission_clean,
     track_events_clean,
 )
-from tandem.capture.models import Form, RateWindow, Submission, SubmissionStatus
+from tandem.capture.models import Form, RateWindow, Submission, SubmissionStatus, UnknownUtm
+from tandem.core.erasure import rows_redact
 from tandem.core.errors import NotAllowed, NotFound, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.locks import writer_turn
@@ -109,10 +113,12 @@ def form_create(
     submit_label: str = "Send",
     thank_you_message: str = "",
     redirect_url: str = "",
-    rate_limit_per_minute: int = 120,
+    rate_limit_per_minute: int | None = None,
     by_user: Any = None,
 ) -> Form:
     """Define a web-to-lead form; it gets a hosted page, an HTML snippet and a public key."""
+    if rate_limit_per_minute is None:
+        rate_limit_per_minute = settings.CAPTURE_FORM_RATE_LIMIT
     values = _form_values(
         name=name,
         fields=fields,
@@ -144,11 +150,13 @@ def form_update(
     submit_label: str = "Send",
     thank_you_message: str = "",
     redirect_url: str = "",
-    rate_limit_per_minute: int = 120,
+    rate_limit_per_minute: int | None = None,
     is_active: bool = True,
     by_user: Any = None,
 ) -> Form:
     """Change a form; its key and address stay, so pasted snippets keep working."""
+    if rate_limit_per_minute is None:
+        rate_limit_per_minute = form.rate_limit_per_minute
     values = _form_values(
         name=name,
         fields=fields,
@@ -208,8 +216,21 @@ class Receipt:
 
 
 class _RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, *, address: bool = False) -> None:
         self.retry_after = retry_after
+        self.address = address  # refused by the client address's budget, not the key's
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The budgets a request is counted against: its key's (a form, a token) and, for anonymous form posts,
+    its client address's (empty key: none). The address is counted first, and a request it refuses spends
+    nothing of the key's, so one client cannot use up a form's budget and lock real visitors out."""
+
+    key: str
+    limit: int
+    address_key: str = ""
+    address_limit: int = 0
 
 
 # On PostgreSQL each server process counts in its own row (one of RATE_SHARDS) and a key's budget is their
@@ -217,22 +238,42 @@ class _RateLimited(Exception):
 RATE_SHARDS = 8
 
 
-def _rate_count(*, key: str, now: float) -> int:
-    """Count a request against its key's budget for this minute (SQLite: one writer at a time, one row)."""
+def _rate_count(*, budget: _Budget, now: float) -> _RateLimited | None:
+    """Count a request against its budgets for this minute; the refusal when it is over one (SQLite: one writer
+    at a time, so the key's row and the address's row are counted exactly, in one statement). Returned, not
+    raised: the caller's transaction must commit the counts of refused requests too."""
     window = int(now // 60)
     table = connection.ops.quote_name(RateWindow._meta.db_table)
     quoted = connection.ops.quote_name("window")
+    keys = [budget.key, budget.address_key] if budget.address_key else [budget.key]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (key, {quoted}, count) VALUES (%s, %s, 1) "
-            f"ON CONFLICT (key, {quoted}) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [key, window],
+            f"INSERT INTO {table} (key, {quoted}, count) VALUES {', '.join(['(%s, %s, 1)'] * len(keys))} "
+            f"ON CONFLICT (key, {quoted}) DO UPDATE SET count = {table}.count + 1 RETURNING key, count",
+            [v for key in keys for v in (key, window)],
         )
-        count = int(cursor.fetchone()[0])
-        if count == 1:
-            # A new minute: forget this key's old minutes, so the table stays one row per busy key.
-            cursor.execute(f"DELETE FROM {table} WHERE key = %s AND {quoted} < %s", [key, window - 1])
-    return count
+        counts = {str(key): int(count) for key, count in cursor.fetchall()}
+        if counts[budget.key] == 1:
+            _windows_forget(cursor, window=window)
+        if budget.address_key and counts[budget.address_key] > budget.address_limit:
+            # Refused by its address: the request spends nothing of the key's budget.
+            cursor.execute(
+                f"UPDATE {table} SET count = count - 1 WHERE key = %s AND {quoted} = %s", [budget.key, window]
+            )
+            return _RateLimited(retry_after=_retry_after(now), address=True)
+    return _RateLimited(retry_after=_retry_after(now)) if counts[budget.key] > budget.limit else None
+
+
+def _windows_forget(cursor: Any, *, window: int) -> None:
+    """A key's new minute: forget every key's minutes before the last, so the table stays one or two rows per
+    busy key (client addresses come once and never again, so their rows go with everybody's)."""
+    table = connection.ops.quote_name(RateWindow._meta.db_table)
+    cursor.execute(f"DELETE FROM {table} WHERE {connection.ops.quote_name('window')} < %s", [window - 1])
+
+
+def address_key(address: str) -> str:
+    """The rate-limit key of a client address."""
+    return f"addr:{address}"[:80]
 
 
 def _retry_after(now: float) -> int:
@@ -304,10 +345,14 @@ def _is_fresh(sub: Submission) -> bool:
 
 
 @functools.cache
-def _journal_sql(*, fresh: bool, vendor: str) -> tuple[str, tuple[Any, ...]]:
+def _journal_sql(*, fresh: bool, vendor: str, address: bool = False) -> tuple[str, tuple[Any, ...]]:
     """The hot path's insert and the fields it binds, built once per process (it never changes).
 
-    PostgreSQL returns the new id (no row: the idempotency key was used); SQLite gives it as lastrowid.
+    PostgreSQL returns the new id (no row: the idempotency key was used, or, with `address`, the client
+    address is over its budget); SQLite gives it as lastrowid. With `address` (PostgreSQL only) the same
+    statement counts the request against its client address first and inserts only within the budget: the
+    address costs no round trip or commit of its own. Its parameters: address key, window, the row's values,
+    the address's limit.
     """
     meta = Submission._meta
     q = connection.ops.quote_name
@@ -320,10 +365,17 @@ def _journal_sql(*, fresh: bool, vendor: str) -> tuple[str, tuple[Any, ...]]:
         values = ", ".join([*(f"%s::{f.db_type(connection)}" for f in bound), *(f"{sql}::{f.db_type(connection)}" for f, sql in literal)])
     else:
         values = ", ".join([*("%s" for _ in bound), *(sql for _, sql in literal)])
-    sql = (
-        f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({values}) "
-        f"ON CONFLICT (key, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-    )
+    conflict = "ON CONFLICT (key, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    if address and vendor == "postgresql":
+        windows, w = q(RateWindow._meta.db_table), q("window")
+        sql = (
+            f"WITH addr AS (INSERT INTO {windows} (key, {w}, count) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (key, {w}) DO UPDATE SET count = {windows}.count + 1 RETURNING count) "
+            f"INSERT INTO {q(meta.db_table)} ({columns}) (SELECT {values} WHERE (SELECT count FROM addr) <= %s) "
+            f"{conflict}"
+        )
+    else:
+        sql = f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({values}) {conflict}"
     return (f"{sql} RETURNING id" if vendor == "postgresql" else sql), bound
 
 
@@ -373,9 +425,9 @@ def _rate_count_pg(*, key: str, limit: int, now: float) -> int:
     )
     assert row is not None  # the statement always returns its one row
     total, mine = row
-    if int(mine) == local.pending:  # this shard's first sync in a new minute: forget its old minutes
+    if int(mine) == local.pending:  # this shard's first sync in a new minute: forget the old minutes
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {windows} WHERE key = %s AND {w} < %s", [own, window - 1])
+            _windows_forget(cursor, window=window)
     local.flushed, local.pending, local.others, local.synced_at = int(mine), 0, int(total) - int(mine), now
     return int(total)
 
@@ -404,21 +456,42 @@ def _execute_autocommit(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     return run()
 
 
-def _journal_write_pg(*, sub: Submission, rate_key: str, rate_limit: int, now: float) -> int | None:
-    """PostgreSQL: count the request, then journal it in one autocommit statement (one round trip).
+def _journal_write_pg(*, sub: Submission, budget: _Budget, now: float) -> int | None:
+    """PostgreSQL: count the request, then journal it in one autocommit statement (one round trip), which also
+    counts it against its client address (see _journal_sql).
 
-    Over the limit, nothing is journaled (the request still counts). Returns the new id, or None when the
+    Over a limit, nothing is journaled (the request still counts). Returns the new id, or None when the
     idempotency key was already used.
     """
-    if _rate_count_pg(key=rate_key, limit=rate_limit, now=now) > rate_limit:
+    if _rate_count_pg(key=budget.key, limit=budget.limit, now=now) > budget.limit:
         raise _RateLimited(retry_after=_retry_after(now))
-    sql, fields = _journal_sql(fresh=_is_fresh(sub), vendor="postgresql")
-    row = _execute_autocommit(sql, [f.get_db_prep_save(getattr(sub, f.attname), connection) for f in fields])
+    address = bool(budget.address_key)
+    sql, fields = _journal_sql(fresh=_is_fresh(sub), vendor="postgresql", address=address)
+    params = [f.get_db_prep_save(getattr(sub, f.attname), connection) for f in fields]
+    window = int(now // 60)
+    if address:
+        params = [budget.address_key, window, *params, budget.address_limit]
+    row = _execute_autocommit(sql, params)
     if row is None:
+        if address and _address_count_pg(key=budget.address_key, window=window) > budget.address_limit:
+            # Refused by its address: the request spends nothing of the key's budget (counted above, locally).
+            _local_counts[budget.key].pending -= 1
+            raise _RateLimited(retry_after=_retry_after(now), address=True)
         return None
     sub.pk = int(row[0])
     sub._state.adding = False
     return sub.pk
+
+
+def _address_count_pg(*, key: str, window: int) -> int:
+    """An address's count in this minute (read only when its journal insert wrote nothing)."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count FROM {q(RateWindow._meta.db_table)} WHERE key = %s AND {q('window')} = %s", [key, window]
+        )
+        row = cursor.fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _replayed_receipt(*, key: str, idempotency_key: str) -> Receipt:
@@ -512,8 +585,8 @@ def _answer(*, sub: Submission, form: Form | None, source: str, error: TandemErr
 
 
 def _receive(
-    *, arrival: Arrival, form: Form | None, error: TandemError | None, spam: bool, idempotency_key: str,
-    rate_key: str, rate_limit: int, limit_bytes: int, extra: dict[str, Any] | None = None,
+    *, arrival: Arrival, form: Form | None, error: TandemError | None, idempotency_key: str, budget: _Budget,
+    limit_bytes: int, extra: dict[str, Any] | None = None,
 ) -> Receipt:
     started = time.time()
     status_code = 413 if arrival.body_size > limit_bytes else (_error_status(error) if error else 0)
@@ -524,30 +597,30 @@ def _receive(
         sub.error, sub.error_field = error.message[:2000], (error.field or "")[:120]
         if idempotency_key:
             sub.result = {"idempotency_key": idempotency_key[:200]}
-    elif spam:
-        # A hidden field only a robot fills in: keep the row, answer as if all went well.
-        sub.status, sub.http_status, sub.processed_at = SubmissionStatus.SPAM, 201, timezone.now()
+    # A filled honeypot is not looked at here: the post is journaled and answered exactly as a real one (same
+    # status, body, headers and work), and processing files it as spam, making nothing of it.
     if extra:
         sub.result = extra
     try:
         if connection.vendor == "postgresql":
-            inserted = _journal_write_pg(sub=sub, rate_key=rate_key, rate_limit=rate_limit, now=started) is not None
+            inserted = _journal_write_pg(sub=sub, budget=budget, now=started) is not None
         else:
             # Refused requests count too (the counter is kept, the journal row is not written), as on PostgreSQL.
             with writer_turn(), transaction.atomic():
-                count = _rate_count(key=rate_key, now=started)
-                inserted = count <= rate_limit and _journal_insert(sub) is not None
-            if count > rate_limit:
-                raise _RateLimited(retry_after=_retry_after(started))
+                refused = _rate_count(budget=budget, now=started)
+                inserted = refused is None and _journal_insert(sub) is not None
+            if refused is not None:
+                raise refused
         if not inserted:
             return _replayed_receipt(key=arrival.key, idempotency_key=idempotency_key)
     except _RateLimited as limited:
-        return Receipt(
-            status_code=429,
-            body={"detail": f"too many requests for this key; retry in {limited.retry_after} s", "field": "key", "value": arrival.key},
-            retry_after=limited.retry_after,
-            form=form,
-        )
+        if limited.address:
+            body = {"detail": f"too many requests from this address; retry in {limited.retry_after} s",
+                    "field": "address", "value": arrival.remote_addr}
+        else:
+            body = {"detail": f"too many requests for this key; retry in {limited.retry_after} s", "field": "key",
+                    "value": arrival.key}
+        return Receipt(status_code=429, body=body, retry_after=limited.retry_after, form=form)
     if sub.status == SubmissionStatus.RECEIVED:
         _after_journal(sub=sub)
     return _answer(sub=sub, form=form, source=arrival.source, error=error)
@@ -559,7 +632,6 @@ def form_submission_receive(*, arrival: Arrival, expect: str) -> Receipt:
     limit_bytes = settings.CAPTURE_MAX_FORM_BYTES
     error: TandemError | None = None
     data: dict[str, Any] = {}
-    spam = False
     if arrival.body_size > limit_bytes:
         error = ValidationFailed(
             f"the submission is {arrival.body_size} bytes; the limit is {limit_bytes}", field="body", value=arrival.body_size
@@ -571,17 +643,22 @@ def form_submission_receive(*, arrival: Arrival, expect: str) -> Receipt:
     else:
         try:
             data = decode(body=arrival.body, content_type=arrival.content_type, expect=expect)
-            spam = submission_clean(fields=fields_of(form), data=data).is_spam
+            submission_clean(fields=fields_of(form), data=data)
         except ValidationFailed as exc:
             error = exc
     idempotency_key = arrival.idempotency_key
     if not idempotency_key and isinstance(data.get("submission_id"), str):
         idempotency_key = data["submission_id"].strip()
+    per_address = settings.CAPTURE_ADDRESS_RATE_LIMIT
+    budget = _Budget(
+        key=form.public_key if form is not None else "unknown-form-key",
+        limit=form.rate_limit_per_minute if form is not None else settings.CAPTURE_UNKNOWN_KEY_RATE_LIMIT,
+        # 0 turns the per-address budget off.
+        address_key=address_key(arrival.remote_addr) if per_address else "",
+        address_limit=per_address,
+    )
     receipt = _receive(
-        arrival=arrival, form=form, error=error, spam=spam, idempotency_key=idempotency_key,
-        rate_key=form.public_key if form is not None else "unknown-form-key",
-        rate_limit=form.rate_limit_per_minute if form is not None else settings.CAPTURE_UNKNOWN_KEY_RATE_LIMIT,
-        limit_bytes=limit_bytes,
+        arrival=arrival, form=form, error=error, idempotency_key=idempotency_key, budget=budget, limit_bytes=limit_bytes
     )
     receipt.data = data
     if error is not None and error.field and receipt.status_code >= 400:
@@ -608,8 +685,8 @@ def track_receive(*, arrival: Arrival, user: Any) -> Receipt:
         except ValidationFailed as exc:
             error = exc
     return _receive(
-        arrival=arrival, form=None, error=error, spam=False, idempotency_key=arrival.idempotency_key,
-        rate_key=arrival.key, rate_limit=settings.CAPTURE_TRACK_RATE_LIMIT, limit_bytes=limit_bytes,
+        arrival=arrival, form=None, error=error, idempotency_key=arrival.idempotency_key,
+        budget=_Budget(key=arrival.key, limit=settings.CAPTURE_TRACK_RATE_LIMIT), limit_bytes=limit_bytes,
         extra={"events": len(events)} if events else None,
     )
 
@@ -669,3 +746,103 @@ def submissions_replay(
             out.failed += 1
             out.errors.append((sub.pk, sub.error))
     return out
+
+
+# ---- unknown UTM tags ----
+
+
+def _unknown_locked(unknown: UnknownUtm) -> UnknownUtm:
+    # Two reviewers acting on the same tag at once: the second sees the first's decision.
+    return UnknownUtm.objects.select_for_update().get(pk=unknown.pk)
+
+
+def unknown_utm_campaign_default_name(*, unknown: UnknownUtm) -> str:
+    """The name proposed for a campaign made from a tag: the tag, and its source in brackets."""
+    return (f"{unknown.value} ({unknown.utm_source})" if unknown.utm_source else unknown.value)[:200]
+
+
+@transaction.atomic
+def unknown_utm_campaign_create(
+    *, unknown: UnknownUtm, by_user: Any, name: str = "", channel: str = ""
+) -> Campaign:
+    """Make a campaign carrying an unknown tag (its utm_campaign, source and medium), so later touches with it
+    count for that campaign; the campaign is made by campaigns' own service. When a campaign carries the tag
+    by now, the tag is linked to that one instead of making a second."""
+    unknown = _unknown_locked(unknown)
+    if unknown.status == UnknownUtm.Status.CAMPAIGN:
+        raise NotAllowed(
+            f"utm_campaign {unknown.value!r} already became campaign {unknown.campaign_id}",
+            field="status",
+            value=unknown.status,
+        )
+    utm = {"utm_campaign": unknown.value, "utm_source": unknown.utm_source, "utm_medium": unknown.utm_medium}
+    campaign = campaign_for_utm(utm=utm)
+    made = campaign is None
+    if campaign is None:
+        campaign = campaign_create(
+            name=name.strip() or unknown_utm_campaign_default_name(unknown=unknown),
+            channel=channel.strip() or unknown.channel or "other",
+            by_user=by_user,
+            utm_campaign=unknown.value,
+            utm_source=unknown.utm_source,
+            utm_medium=unknown.utm_medium,
+        )
+    before = unknown.status
+    unknown.status, unknown.campaign = UnknownUtm.Status.CAMPAIGN, campaign
+    unknown.decided_by = by_user if getattr(by_user, "pk", None) else None
+    unknown.decided_at = timezone.now()
+    unknown.save(update_fields=["status", "campaign", "decided_by", "decided_at"])
+    event_record(
+        kind="capture.unknown_utm_campaign",
+        subject=unknown,
+        actor=by_user,
+        data={"status": [before, unknown.status], "campaign": campaign.pk, "created": made, **utm},
+    )
+    return campaign
+
+
+@transaction.atomic
+def unknown_utm_ignore(*, unknown: UnknownUtm, by_user: Any) -> UnknownUtm:
+    """Take a tag off the review list; it is still counted when it comes again, and never makes a campaign."""
+    unknown = _unknown_locked(unknown)
+    if unknown.status != UnknownUtm.Status.NEW:
+        raise NotAllowed(
+            f"utm_campaign {unknown.value!r} is {unknown.get_status_display().lower()}, not to review",
+            field="status",
+            value=unknown.status,
+        )
+    unknown.status = UnknownUtm.Status.IGNORED
+    unknown.decided_by = by_user if getattr(by_user, "pk", None) else None
+    unknown.decided_at = timezone.now()
+    unknown.save(update_fields=["status", "decided_by", "decided_at"])
+    event_record(
+        kind="capture.unknown_utm_ignored",
+        subject=unknown,
+        actor=by_user,
+        data={"status": [UnknownUtm.Status.NEW, unknown.status], "utm_campaign": unknown.value},
+    )
+    return unknown
+
+
+# ---- personal data (tandem.privacy): erasing one person's journal rows ----
+
+
+def submissions_erase_person(*, person_id: int, emails: list[str], needles: list[str]) -> dict[str, int]:
+    """Empty the journal rows about a person (theirs, or naming one of their `emails`) of what arrived: the raw
+    body, address, browser, referrer, the sender's key; an error quoting what they typed loses the `needles`.
+    Status, times and counts stay. A tracking batch naming them loses its whole raw body, other people's events
+    included: it was processed, and the raw copy cannot be split."""
+    rows = submissions_of_person(person_id=person_id, needles=emails)
+    addresses = sorted({a for a in rows.values_list("remote_addr", flat=True) if a})
+    changed = rows_redact(
+        rows=rows,
+        needles=needles,
+        text=["error"],
+        json=["result"],
+        blank={"payload": "", "remote_addr": "", "user_agent": "", "referrer": "", "idempotency_key": None},
+    )
+    windows = 0
+    for address in addresses:
+        # Per-address rate-limit counts carry the address in their key.
+        windows += RateWindow.objects.filter(key__contains=address).delete()[0]
+    return {"submissions": changed, "rate_windows": windows}

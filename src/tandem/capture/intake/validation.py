@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tandem.capture.control_chars import CONTROL, control_char_problem
 from tandem.core.errors import ValidationFailed
 
 # Person fields a form field may fill by its name; any other name lands in the person's custom fields.
@@ -21,6 +22,8 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content
 # Keys a submission carries besides the form's own fields: where it came from, and its retry identity.
 META_KEYS = (*UTM_KEYS, "campaign_id", "page_url", "referrer", "submission_id")
 HONEYPOT = "hp_website"
+# A touchpoint keeps utm_source and utm_medium in 120 characters (the others in 200): refused past that.
+UTM_LIMITS = {"utm_source": 120, "utm_medium": 120}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 2000
@@ -170,21 +173,26 @@ def _text(value: Any, *, name: str, limit: int) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise ValidationFailed(f"{name} must be text", field=name, value=value)
+    _no_controls(value, name=name)
     value = value.strip()
-    if "\x00" in value:
-        # PostgreSQL cannot store NUL in text; refusing it here keeps that a clear 422 on both databases.
-        raise ValidationFailed(f"{name} must not contain NUL characters", field=name, value=value.replace("\x00", ""))
     if len(value) > limit:
         raise ValidationFailed(f"{name} is longer than {limit} characters", field=name, value=value[:40] + "…")
     return value
+
+
+def _no_controls(value: str, *, name: str) -> None:
+    # PostgreSQL cannot store NUL in text, and the other C0 controls are never data: refused here (before the
+    # strip, which would drop some of them silently), a clear 422 naming the field on both databases.
+    problem = control_char_problem(value)
+    if problem:
+        raise ValidationFailed(f"{name}: {problem}", field=name, value=CONTROL.sub("", value))
 
 
 def _json_clean(value: Any, *, name: str, depth: int = 0) -> Any:
     if depth > 5:
         raise ValidationFailed(f"{name} nests deeper than 5 levels", field=name, value="…")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationFailed(f"{name} must not contain NUL characters", field=name, value=value.replace("\x00", ""))
+        _no_controls(value, name=name)
         return value
     if isinstance(value, dict):
         return {_json_clean(str(k), name=name, depth=depth + 1): _json_clean(v, name=f"{name}.{k}", depth=depth + 1) for k, v in value.items()}
@@ -211,9 +219,6 @@ def email_check(email: str, *, name: str = "email") -> str:
 
 def submission_clean(*, fields: list[FieldSpec], data: dict[str, Any]) -> CleanSubmission:
     """Check a submission against the form's fields; unknown keys are ignored, never stored."""
-    if _text(data.get(HONEYPOT), name=HONEYPOT, limit=MAX_TEXT):
-        # A hidden field only a robot fills in: keep the journal row, answer as if all went well.
-        return CleanSubmission(is_spam=True, submission_id=_text(data.get("submission_id"), name="submission_id", limit=MAX_SHORT))
     person: dict[str, str] = {}
     custom: dict[str, Any] = {}
     consent = {"consent_email": False, "consent_calls": False}
@@ -253,8 +258,12 @@ def submission_clean(*, fields: list[FieldSpec], data: dict[str, Any]) -> CleanS
         names = {s.name for s in fields}
         missing = "email" if "email" in names else "phone"
         raise ValidationFailed(f"{missing} is required to know who submitted the form", field=missing, value="")
-    utm = {k: v for k in UTM_KEYS if (v := _text(data.get(k), name=k, limit=MAX_SHORT))}
+    utm = {k: v for k in UTM_KEYS if (v := _text(data.get(k), name=k, limit=UTM_LIMITS.get(k, MAX_SHORT)))}
+    # The honeypot (a hidden field only a robot fills in) is looked at last, and only for being filled: the post
+    # is checked like any other, so a robot learns nothing from a refusal that a real visitor would not get.
+    honeypot = data.get(HONEYPOT)
     return CleanSubmission(
+        is_spam=bool(honeypot.strip() if isinstance(honeypot, str) else honeypot),
         email=email,
         person=person,
         consent_email=consent["consent_email"],
@@ -276,8 +285,9 @@ def utm_from_url(url: str) -> dict[str, str]:
         return {}
     found = {}
     for key, value in parse_qsl(query, keep_blank_values=False):
-        if key in UTM_KEYS and value.strip() and key not in found:
-            found[key] = value.strip()[:MAX_SHORT]
+        # A tag holding a control character (`%00` in the address) is dropped: the address itself was checked.
+        if key in UTM_KEYS and value.strip() and key not in found and CONTROL.search(value) is None:
+            found[key] = value.strip()[: UTM_LIMITS.get(key, MAX_SHORT)]
     return found
 
 
@@ -433,7 +443,7 @@ def track_events_clean(
         props = item.get("properties") or {}
         if not isinstance(props, dict):
             raise ValidationFailed(f"{p}properties must be an object", field=p + "properties", value=props)
-        utm = {k: v for k in UTM_KEYS if (v := text(k))}
+        utm = {k: v for k in UTM_KEYS if (v := text(k, UTM_LIMITS.get(k, MAX_SHORT)))}
         out.append(
             TrackEvent(
                 kind=kind,

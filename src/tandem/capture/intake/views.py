@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms as djforms
 from django.conf import settings
@@ -25,9 +25,12 @@ from tandem.capture.intake.services import (
     form_submission_receive,
     form_update,
     submission_replay,
+    unknown_utm_campaign_create,
+    unknown_utm_campaign_default_name,
+    unknown_utm_ignore,
 )
 from tandem.capture.intake.validation import FIELD_TYPES, HONEYPOT, UTM_KEYS, utm_from_url
-from tandem.capture.models import Form, Submission, SubmissionStatus
+from tandem.capture.models import Form, Submission, SubmissionStatus, UnknownUtm
 from tandem.core.errors import TandemError
 from tandem.core.http import require_perm
 
@@ -75,7 +78,9 @@ class FormSettings(djforms.Form):
     redirect_url = djforms.CharField(
         max_length=500, required=False, label="Redirect to (instead of the thank-you message)"
     )
-    rate_limit_per_minute = djforms.IntegerField(min_value=1, max_value=1_000_000, initial=120)
+    rate_limit_per_minute = djforms.IntegerField(
+        min_value=1, max_value=1_000_000, initial=lambda: settings.CAPTURE_FORM_RATE_LIMIT
+    )
     is_active = djforms.BooleanField(required=False, initial=True, label="Accepting submissions")
 
 
@@ -232,7 +237,7 @@ def form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
             "snippet": form_snippet(form=form, base_url=base),
             "hosted_url": base + reverse("intake:hosted", args=[form.public_key]),
             "json_url": base + reverse("api:form_submit", args=[form.public_key]),
-            "recent": selectors.form_recent_submissions(form=form),
+            "recent": selectors.form_recent_submissions(form=form, user=request.user),
             "can_edit": request.user.has_perm("capture.change_form"),
         },
     )
@@ -262,6 +267,21 @@ def _hosted_context(
     }
 
 
+def _embeddable(response: HttpResponse, form: Form | None) -> HttpResponse:
+    """Let any site frame this page, and a sent form go on to the form's own redirect address.
+
+    Customers put the hosted form in an <iframe> on their sites (docs/capture.md), which the site-wide
+    Content-Security-Policy forbids (frame-ancestors 'none', form-action 'self'; docs/security.md). This is what
+    django-csp's @csp_replace sets, here per form, since each form has its own redirect address.
+    """
+    policy: dict[str, list[str]] = {"frame-ancestors": ["*"]}
+    if form is not None and form.redirect_url:
+        target = urlsplit(form.redirect_url)
+        policy["form-action"] = ["'self'", f"{target.scheme}://{target.netloc}"]
+    setattr(response, "_csp_replace", policy)
+    return response
+
+
 @csrf_exempt
 @xframe_options_exempt
 @require_http_methods(["GET", "POST"])
@@ -271,7 +291,7 @@ def hosted(request: HttpRequest, key: str) -> HttpResponse:
         form = selectors.form_by_key(key=key)
         if form is None:
             raise Http404("No form has this address.")
-        return render(request, "capture/intake/hosted.html", _hosted_context(request, form))
+        return _embeddable(render(request, "capture/intake/hosted.html", _hosted_context(request, form)), form)
     arrival = read_arrival(request, source=Submission.Source.FORM, key=key, limit=settings.CAPTURE_MAX_FORM_BYTES)
     receipt = form_submission_receive(arrival=arrival, expect="form")
     if receipt.status_code in (200, 201, 202):
@@ -289,11 +309,11 @@ def hosted(request: HttpRequest, key: str) -> HttpResponse:
         )
         if receipt.retry_after:
             response["Retry-After"] = str(receipt.retry_after)
-        return response
+        return _embeddable(response, form)
     values = {k: v for k, v in receipt.data.items() if isinstance(v, str)}
     context = _hosted_context(request, form, values, receipt.errors)
     context["detail"] = receipt.body.get("detail", "")
-    return render(request, "capture/intake/hosted.html", context, status=receipt.status_code)
+    return _embeddable(render(request, "capture/intake/hosted.html", context, status=receipt.status_code), form)
 
 
 @xframe_options_exempt
@@ -301,7 +321,7 @@ def thanks(request: HttpRequest, key: str) -> HttpResponse:
     form = selectors.form_by_key(key=key)
     if form is None:
         raise Http404("No form has this address.")
-    return render(request, "capture/intake/thanks.html", {"form": form})
+    return _embeddable(render(request, "capture/intake/thanks.html", {"form": form}), form)
 
 
 @_with_perm("capture.change_submission", "Only admins and marketing see the ingestion journal.")
@@ -359,3 +379,63 @@ def journal_replay(request: HttpRequest, submission_id: int) -> HttpResponse:
     except TandemError as exc:
         messages.error(request, exc.message)
     return redirect("intake:journal_entry", sub.pk)
+
+
+# ---- unknown UTM tags ----
+
+
+@_with_perm("capture.view_unknownutm", "Only admins and marketing review unknown UTM tags.")
+def unknown_utm(request: HttpRequest) -> HttpResponse:
+    from tandem.crm.channels import CHANNELS
+
+    status = request.GET.get("status", UnknownUtm.Status.NEW)
+    status = status if status in (*UnknownUtm.Status.values, "all") else UnknownUtm.Status.NEW
+    rows = selectors.unknown_utm_list(status="" if status == "all" else status)
+    return render(
+        request,
+        "capture/intake/unknown_utm.html",
+        {
+            "rows": [{"u": u, "name": unknown_utm_campaign_default_name(unknown=u)} for u in rows],
+            "status": status,
+            "statuses": UnknownUtm.Status.choices,
+            "counts": selectors.unknown_utm_counts(),
+            "channels": CHANNELS,
+            "can_decide": request.user.has_perm("capture.change_unknownutm"),
+            "can_create": request.user.has_perm("capture.change_unknownutm")
+            and request.user.has_perm("campaigns.add_campaign"),
+        },
+    )
+
+
+@require_POST
+@_with_perm("capture.change_unknownutm", "Your role may not review unknown UTM tags.")
+def unknown_utm_campaign(request: HttpRequest, unknown_id: int) -> HttpResponse:
+    from django.contrib import messages
+
+    require_perm(request, "campaigns.add_campaign", message="Your role may not create campaigns.")
+    unknown = selectors.unknown_utm_get(unknown_id=unknown_id)
+    try:
+        campaign = unknown_utm_campaign_create(
+            unknown=unknown,
+            by_user=request.user,
+            name=request.POST.get("name", ""),
+            channel=request.POST.get("channel", ""),
+        )
+        messages.success(request, f"utm_campaign {unknown.value!r} now counts for campaign {campaign.name!r}.")
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    return redirect("intake:unknown_utm")
+
+
+@require_POST
+@_with_perm("capture.change_unknownutm", "Your role may not review unknown UTM tags.")
+def unknown_utm_ignore_view(request: HttpRequest, unknown_id: int) -> HttpResponse:
+    from django.contrib import messages
+
+    unknown = selectors.unknown_utm_get(unknown_id=unknown_id)
+    try:
+        unknown_utm_ignore(unknown=unknown, by_user=request.user)
+        messages.success(request, f"utm_campaign {unknown.value!r} ignored.")
+    except TandemError as exc:
+        messages.error(request, exc.message)
+    return redirect("intake:unknown_utm")

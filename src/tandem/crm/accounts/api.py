@@ -16,6 +16,7 @@ from tandem.core.keyset import MAX_ID
 from tandem.crm.accounts import selectors
 from tandem.crm.accounts.services import account_create, account_update
 from tandem.crm.api import PeoplePageOut
+from tandem.users.access import access_check, owner_for
 from tandem.users.selectors import user_get
 
 router = Router(tags=["accounts"])
@@ -192,7 +193,7 @@ class _DetailView:
 def accounts_list(request: HttpRequest, filters: Query[AccountQuery]) -> Any:
     """List accounts by name, searched by part of the name or domain, filtered by industry, owner and country."""
     require_perm(request, "crm.view_account", action="list accounts")
-    return selectors.account_list(**filters.dict())
+    return selectors.account_list(**filters.dict(), user=request.user)
 
 
 @router.post("/accounts", response={201: AccountRecordOut})
@@ -200,7 +201,7 @@ def accounts_create(request: HttpRequest, payload: AccountIn) -> Any:
     """Create an account; 409 when another account already has the domain."""
     require_perm(request, "crm.add_account", action="create accounts")
     fields = payload.dict()
-    owner = _owner(fields.pop("owner_id"))
+    owner = owner_for(request.user, _owner(fields.pop("owner_id")))
     account = account_create(**fields, owner=owner, by_user=request.user)
     return Status(201, selectors.account_get(account_id=account.pk))
 
@@ -209,17 +210,19 @@ def accounts_create(request: HttpRequest, payload: AccountIn) -> Any:
 def accounts_get(request: HttpRequest, account_id: Id) -> Any:
     """One account with its number of people, its deal totals and its number of touchpoints."""
     require_perm(request, "crm.view_account", action="view accounts")
-    return _DetailView(selectors.account_detail(account_id=account_id))
+    return _DetailView(selectors.account_detail(account_id=account_id, user=request.user))
 
 
 @router.patch("/accounts/{account_id}", response=AccountRecordOut)
 def accounts_update(request: HttpRequest, account_id: Id, payload: AccountPatch) -> Any:
     """Change an account; only the fields sent change (custom fields are merged, null removes one)."""
     require_perm(request, "crm.change_account", action="edit accounts")
-    account = selectors.account_get(account_id=account_id)
+    account = access_check(selectors.account_get(account_id=account_id, user=request.user), user=request.user, write=True)
     changes = payload.dict(exclude_unset=True)
     if "owner_id" in changes:
-        changes["owner"] = _owner(changes.pop("owner_id"))
+        owner = _owner(changes.pop("owner_id"))
+        # Keeping the owner needs no right over them; giving the account to someone else does.
+        changes["owner"] = owner if getattr(owner, "pk", None) == account.owner_id else owner_for(request.user, owner)
     if "custom_fields" in changes:
         merged = dict(account.custom_fields or {})
         for key, value in (changes["custom_fields"] or {}).items():
@@ -240,21 +243,21 @@ def accounts_update(request: HttpRequest, account_id: Id, payload: AccountPatch)
 def accounts_people(request: HttpRequest, account_id: Id, filters: Query[AccountPartQuery]) -> Any:
     """The account's people by name, one keyset page at a time."""
     require_perm(request, "crm.view_person", action="list people")
-    account = selectors.account_get(account_id=account_id)
-    return selectors.account_people_page(account_id=account.pk, **filters.dict())
+    account = selectors.account_get(account_id=account_id, user=request.user)
+    return selectors.account_people_page(account_id=account.pk, **filters.dict(), user=request.user)
 
 
 @router.get("/accounts/{account_id}/deals", response=AccountDealPageOut)
 def accounts_deals(request: HttpRequest, account_id: Id, filters: Query[AccountPartQuery]) -> Any:
     """The account's deals, newest first, with pipeline stage and amount."""
     require_perm(request, "crm.view_deal", action="list deals")
-    account = selectors.account_get(account_id=account_id)
-    return selectors.account_deals_page(account_id=account.pk, **filters.dict())
+    account = selectors.account_get(account_id=account_id, user=request.user)
+    return selectors.account_deals_page(account_id=account.pk, **filters.dict(), user=request.user)
 
 
 @router.get("/accounts/{account_id}/activities", response=AccountActivityPageOut)
 def accounts_activities(request: HttpRequest, account_id: Id, filters: Query[AccountPartQuery]) -> Any:
     """The activities logged against the account, the latest first."""
     require_perm(request, "crm.view_activity", action="list activities")
-    account = selectors.account_get(account_id=account_id)
-    return selectors.account_activities_page(account_id=account.pk, **filters.dict())
+    account = selectors.account_get(account_id=account_id, user=request.user)
+    return selectors.account_activities_page(account_id=account.pk, **filters.dict(), user=request.user)

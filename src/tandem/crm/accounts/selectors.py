@@ -15,6 +15,7 @@ from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.crm.models import Account, Activity, Deal, DealStage, Person, Task
 from tandem.crm.registry import account_detail_part
+from tandem.users.access import access_seen
 from tandem.users.models import User
 
 PAGE_SIZE = 50
@@ -119,10 +120,10 @@ def _counted(model: type[Any], **where: Any) -> Coalesce:
 
 
 def accounts_filter(
-    *, q: str = "", industry: str = "", owner: str = "", country: str = ""
+    *, q: str = "", industry: str = "", owner: str = "", country: str = "", user: Any = None
 ) -> QuerySet[Account]:
     """The accounts whose name or domain contains `q` (any case), filtered by industry, owner and country."""
-    qs = Account.objects.all()
+    qs = access_seen(Account.objects.all(), user=user)
     text = " ".join(q.split())
     if text:
         qs = qs.filter(Q(name__icontains=text) | Q(domain__icontains=text.lower()))
@@ -143,10 +144,11 @@ def account_list(
     country: str = "",
     cursor: str = "",
     limit: int = PAGE_SIZE,
+    user: Any = None,
 ) -> Page:
     """A page of accounts by name, each with its number of people and of open deals."""
     qs = (
-        accounts_filter(q=q, industry=industry, owner=owner, country=country)
+        accounts_filter(q=q, industry=industry, owner=owner, country=country, user=user)
         .select_related("owner")
         .annotate(n_people=_counted(Person), n_open_deals=_counted(Deal, stage=DealStage.OPEN))
     )
@@ -171,10 +173,10 @@ def account_filter_options() -> dict[str, list[str]]:
 # ---- one account ----
 
 
-def account_get(*, account_id: int) -> Account:
-    """One account with its owner, or NotFound naming the id."""
+def account_get(*, account_id: int, user: Any = None) -> Account:
+    """One account with its owner (one `user` may see, when given), or NotFound naming the id."""
     account = (
-        Account.objects.select_related("owner").filter(pk=account_id).first()
+        access_seen(Account.objects.select_related("owner"), user=user).filter(pk=account_id).first()
         if 0 < account_id <= MAX_ID
         else None
     )
@@ -230,22 +232,27 @@ def _deal_totals(account_id: int) -> DealTotals:
     )
 
 
-def account_tasks_open(*, account_id: int, limit: int = DETAIL_LIMIT) -> list[Task]:
+def account_tasks_open(*, account_id: int, limit: int = DETAIL_LIMIT, user: Any = None) -> list[Task]:
     """Open tasks about the account, its people or its deals, the soonest due first."""
     about = Q(account_id=account_id) | Q(person__account_id=account_id) | Q(deal__account_id=account_id)
     return list(
-        Task.objects.filter(about, done_at__isnull=True)
+        access_seen(Task.objects.filter(about, done_at__isnull=True), user=user)
         .select_related("owner", "person")
         .order_by("due_at", "id")[:limit]
     )
 
 
-def account_detail(*, account_id: int) -> AccountDetail:
-    """An account with its people, deals (stage and amount), activities, open tasks and touchpoints."""
-    account = account_get(account_id=account_id)
-    people = account_people_page(account_id=account.pk, limit=DETAIL_LIMIT).items
+def account_detail(*, account_id: int, user: Any = None) -> AccountDetail:
+    """An account with its people, deals (stage and amount), activities, open tasks and touchpoints.
+
+    With a user, the lists and the people count hold what they may see; the deal totals are the account's whole.
+    """
+    account = account_get(account_id=account_id, user=user)
+    people = account_people_page(account_id=account.pk, limit=DETAIL_LIMIT, user=user).items
     people_count = (
-        len(people) if len(people) < DETAIL_LIMIT else Person.objects.filter(account=account).count()
+        len(people)
+        if len(people) < DETAIL_LIMIT
+        else access_seen(Person.objects.filter(account=account), user=user).count()
     )
     # Touchpoints belong to campaigns, a floor above: it fills this part (crm/registry.py).
     touchpoints, touchpoints_count = account_detail_part(name="touchpoints", account=account, default=([], 0))
@@ -253,26 +260,30 @@ def account_detail(*, account_id: int) -> AccountDetail:
         account=account,
         people=people,
         people_count=people_count,
-        deals=account_deals_page(account_id=account.pk, limit=DETAIL_LIMIT).items,
+        deals=account_deals_page(account_id=account.pk, limit=DETAIL_LIMIT, user=user).items,
         deal_totals=_deal_totals(account.pk),
-        activities=account_activities_page(account_id=account.pk, limit=DETAIL_LIMIT).items,
-        tasks=account_tasks_open(account_id=account.pk),
+        activities=account_activities_page(account_id=account.pk, limit=DETAIL_LIMIT, user=user).items,
+        tasks=account_tasks_open(account_id=account.pk, user=user),
         touchpoints=touchpoints,
         touchpoints_count=touchpoints_count,
     )
 
 
-def account_people_page(*, account_id: int, cursor: str = "", limit: int = PAGE_SIZE) -> Page:
+def account_people_page(
+    *, account_id: int, cursor: str = "", limit: int = PAGE_SIZE, user: Any = None
+) -> Page:
     """A page of the account's people by name."""
-    qs = Person.objects.filter(account_id=account_id).select_related("owner", "account")
+    qs = access_seen(Person.objects.filter(account_id=account_id), user=user).select_related("owner", "account")
     return _keyset_page(
         queryset=qs, order=PEOPLE_BY_NAME, field="name_key", descending=False, cursor=cursor, limit=limit
     )
 
 
-def account_deals_page(*, account_id: int, cursor: str = "", limit: int = PAGE_SIZE) -> Page:
+def account_deals_page(
+    *, account_id: int, cursor: str = "", limit: int = PAGE_SIZE, user: Any = None
+) -> Page:
     """A page of the account's deals, newest first, with their pipeline stage, owner and person."""
-    qs = Deal.objects.filter(account_id=account_id).select_related(
+    qs = access_seen(Deal.objects.filter(account_id=account_id), user=user).select_related(
         "pipeline", "pipeline_stage", "owner", "person", "lost_reason"
     )
     return _keyset_page(
@@ -286,9 +297,11 @@ def account_deals_page(*, account_id: int, cursor: str = "", limit: int = PAGE_S
     )
 
 
-def account_activities_page(*, account_id: int, cursor: str = "", limit: int = PAGE_SIZE) -> Page:
+def account_activities_page(
+    *, account_id: int, cursor: str = "", limit: int = PAGE_SIZE, user: Any = None
+) -> Page:
     """A page of the activities logged against the account, the latest first, with who did them and with whom."""
-    qs = Activity.objects.filter(account_id=account_id).select_related("kind", "user", "person")
+    qs = access_seen(Activity.objects.filter(account_id=account_id), user=user).select_related("kind", "user", "person")
     return _keyset_page(
         queryset=qs,
         order=ACTIVITIES_RECENT,

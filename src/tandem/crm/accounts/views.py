@@ -18,6 +18,7 @@ from tandem.core.errors import NotFound, TandemError
 from tandem.crm.accounts import selectors
 from tandem.crm.accounts.services import account_create, account_update
 from tandem.crm.models import Account, SizeBand
+from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "industry", "owner", "country")
@@ -46,6 +47,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
             owner=filters["owner"],
             country=filters["country"],
             cursor=request.GET.get("cursor", "").strip(),
+            user=request.user,
         )
     except TandemError as exc:
         page, error = selectors.Page(items=[], next_cursor=None, prev_cursor=None), exc
@@ -71,14 +73,15 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.view_account", raise_exception=True)
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        detail = selectors.account_detail(account_id=pk)
+        detail = selectors.account_detail(account_id=pk, user=request.user)
     except NotFound as exc:
         raise Http404(exc.message) from None
     context = {
         "d": detail,
         "account": detail.account,
         "custom_fields": sorted((detail.account.custom_fields or {}).items()),
-        "can_change": request.user.has_perm("crm.change_account"),
+        "can_change": request.user.has_perm("crm.change_account")
+        and access_allows(detail.account, user=request.user, write=True),
     }
     return render(request, "crm/accounts/detail.html", context)
 
@@ -137,10 +140,22 @@ def _form_error(form: forms.Form, exc: TandemError) -> None:
     form.add_error(field, exc.message)
 
 
+def _owner_choices(user: Any) -> list[Any]:
+    # Only owners the user may give records to (a rep: themselves; a manager: their teams).
+    return [u for u in user_owner_options() if access_owner_allowed(user=user, owner_id=u.pk)]
+
+
+def _owner_change(user: Any, account: Account, owner: Any) -> Any:
+    # Keeping the owner needs no right over them; giving the account to someone else does.
+    if getattr(owner, "pk", None) == account.owner_id:
+        return owner
+    return owner_for(user, owner, field="owner") if owner is not None or account.owner_id is not None else None
+
+
 @login_required
 @permission_required("crm.add_account", raise_exception=True)
 def account_new(request: HttpRequest) -> HttpResponse:
-    form = AccountForm(request.POST or None, owners=user_owner_options())
+    form = AccountForm(request.POST or None, owners=_owner_choices(request.user))
     rows: list[tuple[str, str]] = []
     status = 200
     if request.method == "POST":
@@ -150,7 +165,7 @@ def account_new(request: HttpRequest) -> HttpResponse:
             try:
                 account = account_create(
                     **{k: data[k] for k in ("name", "domain", "industry", "size_band", "country")},
-                    owner=form.owners.get(data["owner"]),
+                    owner=owner_for(request.user, form.owners.get(data["owner"]), field="owner"),
                     custom_fields=custom,
                     by_user=request.user,
                 )
@@ -169,7 +184,9 @@ def account_new(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.change_account", raise_exception=True)
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        account: Account = selectors.account_get(account_id=pk)
+        account: Account = access_check(
+            selectors.account_get(account_id=pk, user=request.user), user=request.user, write=True
+        )
     except NotFound as exc:
         raise Http404(exc.message) from None
     stored = dict(account.custom_fields or {})
@@ -181,7 +198,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "country": account.country,
         "owner": account.owner_id,
     }
-    owners = user_owner_options()
+    owners = _owner_choices(request.user)
     if account.owner is not None and account.owner not in owners:
         # An owner who no longer holds a sales role stays choosable, so saving other fields keeps them.
         owners.append(account.owner)
@@ -197,7 +214,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     account=account,
                     by_user=request.user,
                     **{k: data[k] for k in ("name", "domain", "industry", "size_band", "country")},
-                    owner=form.owners.get(data["owner"]) if data["owner"] is not None else None,
+                    owner=_owner_change(request.user, account, form.owners.get(data["owner"])),
                     custom_fields=custom,
                 )
             except TandemError as exc:

@@ -14,6 +14,7 @@ from tandem.core.keyset import MAX_ID
 from tandem.crm.activities import selectors, services
 from tandem.crm.activities.services import DURATION_MAX_MINUTES, EDITOR_ROLES, NOTES_MAX
 from tandem.crm.models import ActivityDirection, ActivityOutcome
+from tandem.users.access import access_check
 
 router = Router(tags=["activities"])
 
@@ -146,6 +147,13 @@ def _on_behalf(request: HttpRequest, user_id: int | None) -> None:
     )
 
 
+def _mine(request: HttpRequest, activity_id: int) -> Any:
+    # An activity the user is about to change: 404 out of sight, 403 when they may only look (tandem.users.access).
+    return access_check(
+        selectors.activity_get(activity_id=activity_id, user=request.user), user=request.user, write=True
+    )
+
+
 # ---- activities ----
 
 
@@ -153,7 +161,7 @@ def _on_behalf(request: HttpRequest, user_id: int | None) -> None:
 def activities_list(request: HttpRequest, filters: Query[ActivityQuery]) -> Any:
     """List activities newest first, filtered by person, deal, account, who did it, kind and time."""
     require_perm(request, "crm.view_activity", action="list activities")
-    return selectors.activities_list(**filters.dict())
+    return selectors.activities_list(**filters.dict(), user=request.user)
 
 
 @router.post("/activities", response={201: ActivityOut})
@@ -166,7 +174,10 @@ def activities_create(request: HttpRequest, payload: ActivityIn) -> Any:
         deal_id=payload.deal_id,
         account_id=payload.account_id,
         user_id=payload.user_id,
+        viewer=request.user,
     )
+    # Logging adds to the person's history: the user must be able to change the person, not only see them.
+    access_check(refs.person, user=request.user, write=True)
     activity = services.activity_record(
         person=refs.person,
         kind=payload.kind,
@@ -189,7 +200,7 @@ def activities_create(request: HttpRequest, payload: ActivityIn) -> Any:
 def activities_get(request: HttpRequest, activity_id: Id) -> Any:
     """One activity."""
     require_perm(request, "crm.view_activity", action="view activities")
-    return selectors.activity_get(activity_id=activity_id)
+    return selectors.activity_get(activity_id=activity_id, user=request.user)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut)
@@ -197,7 +208,7 @@ def activities_update(request: HttpRequest, activity_id: Id, payload: ActivityPa
     """Change an activity (only the fields sent; null clears deal, account, user, duration, external id).
     Its author, a sales manager or an admin may."""
     require_perm(request, "crm.change_activity", action="change activities")
-    activity = selectors.activity_get(activity_id=activity_id)
+    activity = _mine(request, activity_id)
     fields = payload.dict(exclude_unset=True)
     if "user_id" in fields:
         _on_behalf(request, fields["user_id"])
@@ -206,6 +217,7 @@ def activities_update(request: HttpRequest, activity_id: Id, payload: ActivityPa
         deal_id=fields.get("deal_id"),
         account_id=fields.get("account_id"),
         user_id=fields.get("user_id"),
+        viewer=request.user,
     )
     changes: dict[str, Any] = {}
     for name, value in fields.items():
@@ -227,7 +239,7 @@ def activities_update(request: HttpRequest, activity_id: Id, payload: ActivityPa
 def activities_delete(request: HttpRequest, activity_id: Id) -> Any:
     """Delete an activity (its author, a sales manager or an admin may); an event keeps what it was."""
     require_perm(request, "crm.delete_activity", action="delete activities")
-    services.activity_delete(activity=selectors.activity_get(activity_id=activity_id), by_user=request.user)
+    services.activity_delete(activity=_mine(request, activity_id), by_user=request.user)
     return HttpResponse(status=204)
 
 

@@ -12,6 +12,7 @@ from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.crm.activities.quicklog import kind_words
 from tandem.crm.models import Account, Activity, ActivityOutcome, ActivityType, Deal, DealStage, Person
+from tandem.users.access import access_seen
 from tandem.users.models import User
 
 PAGE_SIZE = 50
@@ -34,9 +35,13 @@ def _related(qs: QuerySet[Activity]) -> QuerySet[Activity]:
     return qs.select_related("person", "kind", "user", "deal", "account")
 
 
-def activity_get(*, activity_id: int) -> Activity:
-    """One activity with its person, kind, author, deal and account, or NotFound naming the id."""
-    found = _related(Activity.objects.filter(pk=activity_id)).first() if 0 < activity_id <= MAX_ID else None
+def activity_get(*, activity_id: int, user: Any = None) -> Activity:
+    """One activity with its person, kind, author, deal and account (one `user` may see, when given), or NotFound."""
+    found = (
+        _related(access_seen(Activity.objects.filter(pk=activity_id), user=user)).first()
+        if 0 < activity_id <= MAX_ID
+        else None
+    )
     if found is None:
         raise NotFound(f"no activity with id {activity_id}", field="id", value=activity_id)
     return found
@@ -65,9 +70,10 @@ def activities_filter(
     kind: str = "",
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    user: Any = None,
 ) -> QuerySet[Activity]:
     """The activities matching the filters (owner: who did it, a user id or `none`; [since, until))."""
-    qs = Activity.objects.all()
+    qs = access_seen(Activity.objects.all(), user=user)
     for field, value in (("person_id", person_id), ("deal_id", deal_id), ("account_id", account_id)):
         if _id(value, field) is not None:
             qs = qs.filter(**{field: value})
@@ -112,6 +118,7 @@ def activities_list(
     until: dt.datetime | None = None,
     cursor: str = "",
     limit: int = PAGE_SIZE,
+    user: Any = None,
 ) -> ActivityPage:
     """A keyset page of activities, newest first, filtered by person, deal, account, who did it, kind and time."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -128,6 +135,7 @@ def activities_list(
             kind=kind,
             since=since,
             until=until,
+            user=user,
         )
     )
     backward = boundary is not None and boundary.backward
@@ -230,22 +238,32 @@ class ActivityRefs:
     user: User | None
 
 
-def _ref(model: Any, pk: int | None, field: str, label: str, related: tuple[str, ...] = ()) -> Any:
+def _ref(
+    model: Any, pk: int | None, field: str, label: str, related: tuple[str, ...] = (), viewer: Any = None
+) -> Any:
     if pk is None:
         return None
-    found = model.objects.select_related(*related).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    # A row out of the viewer's sight is as unknown as a missing one.
+    qs = access_seen(model.objects.select_related(*related), user=viewer)
+    found = qs.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
     if found is None:
         raise ValidationFailed(f"no {label} with id {pk}", field=field, value=pk)
     return found
 
 
 def activity_refs(
-    *, person_id: int, deal_id: int | None = None, account_id: int | None = None, user_id: int | None = None
+    *,
+    person_id: int,
+    deal_id: int | None = None,
+    account_id: int | None = None,
+    user_id: int | None = None,
+    viewer: Any = None,
 ) -> ActivityRefs:
-    """The person, deal, account and user an activity names, each refused with its field when it does not exist."""
+    """The person, deal, account and user an activity names, each refused with its field when it does not exist
+    (or, with a `viewer`, is out of their sight)."""
     return ActivityRefs(
-        person=_ref(Person, person_id, "person_id", "person", ("account",)),
-        deal=_ref(Deal, deal_id, "deal_id", "deal"),
-        account=_ref(Account, account_id, "account_id", "account"),
+        person=_ref(Person, person_id, "person_id", "person", ("account",), viewer),
+        deal=_ref(Deal, deal_id, "deal_id", "deal", (), viewer),
+        account=_ref(Account, account_id, "account_id", "account", (), viewer),
         user=_ref(User, user_id, "user_id", "user"),
     )

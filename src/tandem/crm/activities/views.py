@@ -21,6 +21,7 @@ from tandem.crm import selectors as crm_selectors
 from tandem.crm.activities import selectors, services
 from tandem.crm.activities.quicklog import quicklog_parse
 from tandem.crm.models import Activity, Person
+from tandem.users.access import access_allows, access_check
 from tandem.users.selectors import user_owner_options
 
 QUICKLOG_FIELDS = ("text", "kind", "outcome", "direction", "duration", "occurred_at", "deal_id")
@@ -95,7 +96,7 @@ def activity_panel_context(
         "person": person,
         "activities": activities,
         "qlog": selectors.quicklog_form(person_id=person.pk, deals=deals),
-        "can_log": user.has_perm("crm.add_activity"),
+        "can_log": user.has_perm("crm.add_activity") and access_allows(person, user=user, write=True),
         "is_editor": bool(user.is_superuser or getattr(user, "role", "") in services.EDITOR_ROLES),
         "me": user.pk,
     }
@@ -106,7 +107,9 @@ def activity_panel_context(
 @require_POST
 def quicklog(request: HttpRequest, pk: int) -> HttpResponse:
     """Log an activity from the person page's quick-log box: the words first, the selects fill the rest."""
-    person = _get(crm_selectors.person_get, person_id=pk)
+    person = _get(crm_selectors.person_get, person_id=pk, user=request.user)
+    # Logging adds to the person's history: only someone who may change the person logs (403 otherwise).
+    access_check(person, user=request.user, write=True)
     form = {k: request.POST.get(k, "") for k in QUICKLOG_FIELDS}
     logged, error = None, None
     try:
@@ -157,7 +160,9 @@ def quicklog(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.delete_activity", raise_exception=True)
 @require_POST
 def activity_delete(request: HttpRequest, activity_id: int) -> HttpResponse:
-    activity = _get(selectors.activity_get, activity_id=activity_id)
+    activity = access_check(
+        _get(selectors.activity_get, activity_id=activity_id, user=request.user), user=request.user, write=True
+    )
     person = activity.person
     error = None
     try:
@@ -208,7 +213,7 @@ def activities_page(request: HttpRequest) -> HttpResponse:
                     value=filters["person"],
                 )
             person_id = int(filters["person"])
-            person = crm_selectors.person_get(person_id=person_id)
+            person = crm_selectors.person_get(person_id=person_id, user=request.user)
         page = selectors.activities_list(
             person_id=person_id,
             owner=filters["owner"],
@@ -217,6 +222,7 @@ def activities_page(request: HttpRequest) -> HttpResponse:
             # The until day is included: the list ends where the next day starts.
             until=_day_start(until + dt.timedelta(days=1), zone) if until else None,
             cursor=request.GET.get("cursor", "").strip(),
+            user=request.user,
         )
     except TandemError as exc:
         page, error = selectors.ActivityPage(items=[], next_cursor=None, prev_cursor=None), exc

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.crm.models import ActivityOutcome, ActivityType, Task
+from tandem.users.access import access_reach
 from tandem.users.models import Role, User
 
 PAGE_SIZE = 25
@@ -55,19 +56,18 @@ class TaskScope:
         return owner_id is not None and any(u.pk == owner_id for u in self.members)
 
 
-def task_scope(*, user: Any) -> TaskScope:
-    """Whose tasks the user sees: everyone's for admins, their teams' for sales managers, else their own."""
+def task_scope(*, user: Any, write: bool = False) -> TaskScope:
+    """Whose tasks the user sees (or, with `write`, changes): the record-level rule of tandem.users.access."""
     order = ("first_name", "last_name", "username")
-    role = getattr(user, "role", "")
-    if getattr(user, "is_superuser", False) or role == Role.ADMIN:
+    reach = access_reach(user=user, write=write)
+    if reach.everyone:
         members = User.objects.filter(is_active=True, role__in=OWNER_ROLES).order_by(*order)
         return TaskScope("all", user, tuple(members))
-    if role == Role.SALES_MANAGER:
-        teams = Q(pk=user.pk) | Q(team__manager=user)
-        if user.team_id is not None:
-            teams |= Q(team_id=user.team_id)
-        return TaskScope("team", user, tuple(User.objects.filter(teams).distinct().order_by(*order)))
-    return TaskScope("own", user, (user,))
+    if reach.nothing:
+        return TaskScope("own", user, ())
+    if reach.owner_ids == frozenset({user.pk}):
+        return TaskScope("own", user, (user,))
+    return TaskScope("team", user, tuple(User.objects.filter(pk__in=reach.owner_ids).order_by(*order)))
 
 
 def user_zone(user: Any) -> ZoneInfo:

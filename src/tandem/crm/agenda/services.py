@@ -11,11 +11,13 @@ from django.utils import timezone
 
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
+from tandem.core.http import PermissionRefused
 from tandem.core.keyset import MAX_ID
 from tandem.core.text import text_clean
 from tandem.crm.activities.services import activity_record
 from tandem.crm.agenda.selectors import task_scope
 from tandem.crm.models import Account, ActivityType, Deal, Person, Task
+from tandem.users.access import access_allows
 from tandem.users.models import User
 
 TITLE_MAX = 200
@@ -93,15 +95,16 @@ def _id(value: Any, field: str) -> int:
     return value
 
 
-def _may_see(by_user: Any, perm: str) -> bool:
-    return by_user is None or bool(by_user.has_perm(perm))
+def _may_see(by_user: Any, perm: str, record: Any) -> bool:
+    # The model permission and the record-level rule: a task is only ever about what its giver may see.
+    return by_user is None or (bool(by_user.has_perm(perm)) and access_allows(record, user=by_user))
 
 
 def _person(value: Any, by_user: Any) -> Person | None:
     if value is None:
         return None
     person = Person.objects.filter(pk=_id(value, "person_id")).first()
-    if person is None or not _may_see(by_user, "crm.view_person"):
+    if person is None or not _may_see(by_user, "crm.view_person", person):
         raise ValidationFailed(f"no person with id {value}", field="person_id", value=value)
     return person
 
@@ -110,7 +113,7 @@ def _deal(value: Any, by_user: Any) -> Deal | None:
     if value is None:
         return None
     deal = Deal.objects.filter(pk=_id(value, "deal_id")).first()
-    if deal is None or not _may_see(by_user, "crm.view_deal"):
+    if deal is None or not _may_see(by_user, "crm.view_deal", deal):
         raise ValidationFailed(f"no deal with id {value}", field="deal_id", value=value)
     return deal
 
@@ -119,7 +122,7 @@ def _account(value: Any, by_user: Any) -> Account | None:
     if value is None:
         return None
     account = Account.objects.filter(pk=_id(value, "account_id")).first()
-    if account is None or not _may_see(by_user, "crm.view_account"):
+    if account is None or not _may_see(by_user, "crm.view_account", account):
         raise ValidationFailed(f"no account with id {value}", field="account_id", value=value)
     return account
 
@@ -141,8 +144,8 @@ def _owner(value: Any, by_user: Any) -> User:
     if not owner.is_active:
         raise ValidationFailed(f"user {owner} is not active", field="owner_id", value=owner_id)
     if owner is not by_user:
-        if _actor(by_user) is not None and not task_scope(user=by_user).covers(owner.pk):
-            raise NotAllowed(
+        if _actor(by_user) is not None and not task_scope(user=by_user, write=True).covers(owner.pk):
+            raise PermissionRefused(
                 "only a sales manager (for their team) or an admin gives tasks to someone else",
                 field="owner_id",
                 value=owner_id,
@@ -157,8 +160,8 @@ def _owner(value: Any, by_user: Any) -> User:
 def _check_access(task: Task, by_user: Any) -> None:
     if _actor(by_user) is None or task.owner_id == by_user.pk:
         return
-    if not task_scope(user=by_user).covers(task.owner_id):
-        raise NotAllowed(
+    if not task_scope(user=by_user, write=True).covers(task.owner_id):
+        raise PermissionRefused(
             f"task #{task.pk} is not yours: only its owner, their sales manager or an admin changes it",
             field="owner_id",
             value=task.owner_id,

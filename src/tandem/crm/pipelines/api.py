@@ -19,6 +19,7 @@ from tandem.crm.api import DealOut
 from tandem.crm.models import DealContact
 from tandem.crm.pipelines import selectors, services
 from tandem.crm.services import deal_close, deal_create
+from tandem.users.access import access_check, owner_for
 from tandem.users.selectors import user_get
 
 router = Router(tags=["pipelines"])
@@ -44,6 +45,11 @@ def _ref(load: Any, field: str, **kwargs: Any) -> Any:
         return load(**kwargs)
     except NotFound as exc:
         raise ValidationFailed(exc.message, field=field, value=exc.value) from None
+
+
+def _mine(request: HttpRequest, deal_id: int) -> Any:
+    # A deal the user is about to change: 404 when out of sight, 403 when they may only look (tandem.users.access).
+    return access_check(selectors.deal_get(deal_id=deal_id, user=request.user), user=request.user, write=True)
 
 
 def _owner(owner_id: int | None) -> Any:
@@ -445,24 +451,36 @@ def forecast(request: HttpRequest, filters: Query[ForecastQuery]) -> Any:
 def deals_list(request: HttpRequest, filters: Query[DealQuery]) -> Any:
     """List deals newest first, filtered by status, pipeline, stage, owner, account and person; keyset pages."""
     require_perm(request, "crm.view_deal", action="list deals")
-    return crm_selectors.deal_list(**filters.dict())
+    return crm_selectors.deal_list(**filters.dict(), user=request.user)
 
 
 @deals_router.get("/deals/{int:deal_id}", response=DealOut)
 def deals_get(request: HttpRequest, deal_id: Id) -> Any:
     """One deal."""
     require_perm(request, "crm.view_deal", action="view deals")
-    return selectors.deal_get(deal_id=deal_id)
+    return selectors.deal_get(deal_id=deal_id, user=request.user)
 
 
 @deals_router.post("/deals", response={201: DealOut})
 def deals_create(request: HttpRequest, payload: DealIn) -> Any:
     """Open a deal for an account and/or a person (who moves forward to opportunity) at an open stage."""
     require_perm(request, "crm.add_deal", action="open deals")
+    # A deal is opened on a person the user may change (it moves them forward) and an account they may see; an
+    # id out of sight is as good as none (422).
     person = (
-        _ref(crm_selectors.person_get, "person_id", person_id=payload.person_id) if payload.person_id else None
+        access_check(
+            _ref(crm_selectors.person_get, "person_id", person_id=payload.person_id, user=request.user),
+            user=request.user,
+            write=True,
+        )
+        if payload.person_id
+        else None
     )
-    account = _ref(selectors.account_get, "account_id", account_id=payload.account_id) if payload.account_id else None
+    account = (
+        _ref(selectors.account_get, "account_id", account_id=payload.account_id, user=request.user)
+        if payload.account_id
+        else None
+    )
     pipeline = (
         _ref(selectors.pipeline_get, "pipeline_id", pipeline_id=payload.pipeline_id) if payload.pipeline_id else None
     )
@@ -473,7 +491,7 @@ def deals_create(request: HttpRequest, payload: DealIn) -> Any:
         amount=payload.amount,
         name=payload.name,
         currency=payload.currency,
-        owner=_owner(payload.owner_id),
+        owner=owner_for(request.user, _owner(payload.owner_id)),
         pipeline=pipeline,
         stage=stage,
         expected_close_on=payload.expected_close_on,
@@ -486,7 +504,7 @@ def deals_create(request: HttpRequest, payload: DealIn) -> Any:
 def deals_update(request: HttpRequest, deal_id: Id, payload: DealPatch) -> Any:
     """Change a deal's name, amount, owner, expected close date, account or pipeline; only the fields sent."""
     require_perm(request, "crm.change_deal", action="edit deals")
-    deal = selectors.deal_get(deal_id=deal_id)
+    deal = _mine(request, deal_id)
     sent = payload.dict(exclude_unset=True)
     changes: dict[str, Any] = {k: v for k, v in sent.items() if k in ("name", "amount", "expected_close_on")}
     if "amount" in changes and changes["amount"] is None:
@@ -494,10 +512,14 @@ def deals_update(request: HttpRequest, deal_id: Id, payload: DealPatch) -> Any:
     if "name" in changes and changes["name"] is None:
         changes["name"] = ""
     if "owner_id" in sent:
-        changes["owner"] = _owner(sent["owner_id"])
+        owner = _owner(sent["owner_id"])
+        # Keeping the owner needs no right over them; handing the deal to someone else does.
+        changes["owner"] = owner if getattr(owner, "pk", None) == deal.owner_id else owner_for(request.user, owner)
     if "account_id" in sent:
         changes["account"] = (
-            _ref(selectors.account_get, "account_id", account_id=sent["account_id"]) if sent["account_id"] else None
+            _ref(selectors.account_get, "account_id", account_id=sent["account_id"], user=request.user)
+            if sent["account_id"]
+            else None
         )
     if sent.get("pipeline_id") is not None:
         changes["pipeline"] = _ref(selectors.pipeline_get, "pipeline_id", pipeline_id=sent["pipeline_id"])
@@ -510,7 +532,7 @@ def deals_move(request: HttpRequest, deal_id: Id, payload: DealMoveIn) -> Any:
     """Move a deal to another stage of its pipeline: won/lost stages close it (lost needs a reason), an open
     stage reopens a closed deal; 409 when the move is not allowed."""
     require_perm(request, "crm.change_deal", action="move deals")
-    deal = selectors.deal_get(deal_id=deal_id)
+    deal = _mine(request, deal_id)
     to_stage = _ref(selectors.pipeline_stage_get, "to_stage_id", stage_id=payload.to_stage_id, field_name="to_stage_id")
     lost_reason: Any = payload.lost_reason
     if payload.lost_reason_id is not None:
@@ -532,7 +554,7 @@ def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
     """Close a deal as won (the person becomes a customer) or lost (with a lost reason): the first won or lost
     stage of its pipeline."""
     require_perm(request, "crm.change_deal", action="close deals")
-    deal = selectors.deal_get(deal_id=deal_id)
+    deal = _mine(request, deal_id)
     deal_close(deal=deal, won=payload.won, lost_reason=payload.lost_reason, amount=payload.amount, by_user=request.user)
     return selectors.deal_get(deal_id=deal_id)
 
@@ -541,7 +563,7 @@ def deals_close(request: HttpRequest, deal_id: Id, payload: DealCloseIn) -> Any:
 def deals_history(request: HttpRequest, deal_id: Id) -> Any:
     """The stages a deal went through, oldest first, each with its time in stage."""
     require_perm(request, "crm.view_deal", action="view deals")
-    deal = selectors.deal_get(deal_id=deal_id)
+    deal = selectors.deal_get(deal_id=deal_id, user=request.user)
     return _history(selectors.deal_history(deal_id=deal.pk))
 
 
@@ -562,7 +584,7 @@ def _contacts(deal_id: int) -> list[dict[str, Any]]:
 def deals_contacts(request: HttpRequest, deal_id: Id) -> Any:
     """The people on a deal's buying team with their roles."""
     require_perm(request, "crm.view_deal", action="view deals")
-    deal = selectors.deal_get(deal_id=deal_id)
+    deal = selectors.deal_get(deal_id=deal_id, user=request.user)
     return _contacts(deal.pk)
 
 
@@ -570,8 +592,8 @@ def deals_contacts(request: HttpRequest, deal_id: Id) -> Any:
 def deals_contact_add(request: HttpRequest, deal_id: Id, payload: ContactIn) -> Any:
     """Put a person on the deal with a role (a person already on it gets the new role); returns the team."""
     require_perm(request, "crm.change_deal", action="change deals")
-    deal = selectors.deal_get(deal_id=deal_id)
-    person = _ref(crm_selectors.person_get, "person_id", person_id=payload.person_id)
+    deal = _mine(request, deal_id)
+    person = _ref(crm_selectors.person_get, "person_id", person_id=payload.person_id, user=request.user)
     services.deal_contact_add(deal=deal, person=person, role=payload.role, by_user=request.user)
     return _contacts(deal.pk)
 
@@ -580,7 +602,7 @@ def deals_contact_add(request: HttpRequest, deal_id: Id, payload: ContactIn) -> 
 def deals_contact_remove(request: HttpRequest, deal_id: Id, person_id: Id) -> Any:
     """Take a person off the deal."""
     require_perm(request, "crm.change_deal", action="change deals")
-    deal = selectors.deal_get(deal_id=deal_id)
-    person = crm_selectors.person_get(person_id=person_id)
+    deal = _mine(request, deal_id)
+    person = crm_selectors.person_get(person_id=person_id, user=request.user)
     services.deal_contact_remove(deal=deal, person=person, by_user=request.user)
     return Status(204, None)

@@ -39,6 +39,7 @@ from tandem.crm.models import (
     Pipeline,
     PipelineStage,
 )
+from tandem.users.access import access_seen
 from tandem.users.models import User
 
 # Cards a column shows before its "more" button; the rest load a page at a time.
@@ -174,9 +175,12 @@ def _entered() -> Coalesce:
     return Coalesce("stage_entered_at", "created_at")
 
 
-def _visible(*, pipeline: Pipeline, owner: str, month: dt.date | None, now: dt.datetime) -> tuple[QuerySet[Deal], dt.datetime | None]:
+def _visible(
+    *, pipeline: Pipeline, owner: str, month: dt.date | None, now: dt.datetime, user: Any = None
+) -> tuple[QuerySet[Deal], dt.datetime | None]:
     # Open deals by their expected close month; won and lost ones by when they closed (lately, without a month).
-    qs = Deal.objects.filter(pipeline=pipeline, pipeline_stage_id__in=_active_stage_ids(pipeline))
+    # The board is a list of deals: a user sees the cards and column totals of the deals they reach.
+    qs = access_seen(Deal.objects.filter(pipeline=pipeline, pipeline_stage_id__in=_active_stage_ids(pipeline)), user=user)
     if owner:
         owner_id = _owner_id(owner)
         qs = qs.filter(owner__isnull=True) if owner_id is None else qs.filter(owner_id=owner_id)
@@ -204,7 +208,13 @@ def _cursor_of(deal: Deal) -> str:
 
 
 def board_get(
-    *, pipeline: Pipeline, owner: str = "", month: str = "", now: dt.datetime | None = None, cap: int = COLUMN_CAP
+    *,
+    pipeline: Pipeline,
+    owner: str = "",
+    month: str = "",
+    now: dt.datetime | None = None,
+    cap: int = COLUMN_CAP,
+    user: Any = None,
 ) -> Board:
     """A pipeline's board: per active stage the count, amount and weighted amount, and its newest cards.
 
@@ -213,7 +223,7 @@ def board_get(
     now = now or timezone.now()
     first_day = month_parse(month)
     stages = list(PipelineStage.objects.filter(pipeline=pipeline, is_active=True).order_by("position", "id"))
-    qs, since = _visible(pipeline=pipeline, owner=owner, month=first_day, now=now)
+    qs, since = _visible(pipeline=pipeline, owner=owner, month=first_day, now=now, user=user)
     columns = {s.pk: Column(stage=s) for s in stages}
     for row in qs.values("pipeline_stage_id").annotate(n=Count("id"), total=Sum("amount")).order_by():
         column = columns[row["pipeline_stage_id"]]
@@ -253,6 +263,7 @@ def board_column_page(
     cursor: str,
     now: dt.datetime | None = None,
     limit: int = COLUMN_PAGE,
+    user: Any = None,
 ) -> Column:
     """The next cards of one board column after a cursor (newest in stage first), one keyset page."""
     now = now or timezone.now()
@@ -265,7 +276,7 @@ def board_column_page(
         raise ValidationFailed(
             f"stage {stage.name!r} is not in pipeline {pipeline.name!r}", field="stage_id", value=stage.pk
         )
-    qs, _ = _visible(pipeline=pipeline, owner=owner, month=month_parse(month), now=now)
+    qs, _ = _visible(pipeline=pipeline, owner=owner, month=month_parse(month), now=now, user=user)
     rows = list(
         qs.filter(pipeline_stage=stage)
         .annotate(entered=_entered())
@@ -320,9 +331,12 @@ def deal_history(*, deal_id: int, now: dt.datetime | None = None) -> list[Histor
     return rows
 
 
-def deal_get(*, deal_id: int) -> Deal:
-    """One deal with its pipeline, stage, account, person, owner and lost reason, or NotFound naming the id."""
-    qs = Deal.objects.select_related("pipeline", "pipeline_stage", "account", "person", "owner", "lost_reason")
+def deal_get(*, deal_id: int, user: Any = None) -> Deal:
+    """One deal with its pipeline, stage, account, person, owner and lost reason (one `user` may see, when given),
+    or NotFound naming the id."""
+    qs = access_seen(
+        Deal.objects.select_related("pipeline", "pipeline_stage", "account", "person", "owner", "lost_reason"), user=user
+    )
     deal: Deal = _one(qs, deal_id, "deal")
     return deal
 
@@ -346,9 +360,9 @@ class DealDetail:
     stages: list[PipelineStage]
 
 
-def deal_detail(*, deal_id: int, now: dt.datetime | None = None) -> DealDetail:
+def deal_detail(*, deal_id: int, now: dt.datetime | None = None, user: Any = None) -> DealDetail:
     """Everything the deal page shows: the deal, its people with roles, activities, stage history and the stages."""
-    deal = deal_get(deal_id=deal_id)
+    deal = deal_get(deal_id=deal_id, user=user)
     return DealDetail(
         deal=deal,
         contacts=deal_contacts(deal_id=deal.pk),
@@ -578,7 +592,7 @@ def pipeline_conversion(
     return Conversion(pipeline=pipeline, deals=counts["deals"], steps=steps, lost=lost)
 
 
-def account_get(*, account_id: int, field_name: str = "account_id") -> Account:
-    """One account by id, or NotFound naming the field it was given in."""
-    account: Account = _one(Account.objects.all(), account_id, "account", field_name)
+def account_get(*, account_id: int, field_name: str = "account_id", user: Any = None) -> Account:
+    """One account by id (one `user` may see, when given), or NotFound naming the field it was given in."""
+    account: Account = _one(access_seen(Account.objects.all(), user=user), account_id, "account", field_name)
     return account

@@ -21,6 +21,7 @@ from tandem.core.http import require_perm
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import DealContact, DealStage, Pipeline
 from tandem.crm.pipelines import selectors, services
+from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
 from tandem.users.selectors import user_get, user_owner_options
 
 
@@ -29,6 +30,11 @@ def _get(select: Any, **kwargs: Any) -> Any:
         return select(**kwargs)
     except NotFound as exc:
         raise Http404(exc.message) from None
+
+
+def _mine(request: HttpRequest, deal_id: int) -> Any:
+    # A deal the user is about to change: 404 when out of sight, 403 when they may only look (tandem.users.access).
+    return access_check(_get(selectors.deal_get, deal_id=deal_id, user=request.user), user=request.user, write=True)
 
 
 def _int(request: HttpRequest, name: str, *, required: bool = True) -> int | None:
@@ -47,10 +53,12 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 
 def _board_context(request: HttpRequest, pipeline: Pipeline, filters: dict[str, str]) -> dict[str, Any]:
     try:
-        board = selectors.board_get(pipeline=pipeline, owner=filters["owner"], month=filters["month"])
+        board = selectors.board_get(
+            pipeline=pipeline, owner=filters["owner"], month=filters["month"], user=request.user
+        )
         error = None
     except TandemError as exc:
-        board, error = selectors.board_get(pipeline=pipeline), exc.message
+        board, error = selectors.board_get(pipeline=pipeline, user=request.user), exc.message
     stages = [c.stage for c in board.columns]
     query = urlencode({k: v for k, v in filters.items() if v})
     return {
@@ -92,7 +100,7 @@ def board_column(request: HttpRequest, pipeline_id: int, stage_id: int) -> HttpR
     try:
         column = selectors.board_column_page(
             pipeline=pipeline, stage=stage, owner=filters["owner"], month=filters["month"],
-            cursor=request.GET.get("cursor", "").strip(),
+            cursor=request.GET.get("cursor", "").strip(), user=request.user,
         )
     except TandemError as exc:
         return HttpResponse(exc.message, status=exc.status_code)
@@ -109,7 +117,7 @@ def board_column(request: HttpRequest, pipeline_id: int, stage_id: int) -> HttpR
 
 def _move(request: HttpRequest, deal_id: int) -> str:
     """Move one deal from a posted form; returns what was done, for the message."""
-    deal = _get(selectors.deal_get, deal_id=deal_id)
+    deal = access_check(selectors.deal_get(deal_id=deal_id, user=request.user), user=request.user, write=True)
     to_stage_id = _int(request, "to_stage")
     assert to_stage_id is not None
     try:
@@ -176,9 +184,9 @@ def _url(name: str, *args: Any) -> str | None:
 @login_required
 @permission_required("crm.view_deal", raise_exception=True)
 def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
-    detail = _get(selectors.deal_detail, deal_id=deal_id)
+    detail = _get(selectors.deal_detail, deal_id=deal_id, user=request.user)
     deal = detail.deal
-    can_change = request.user.has_perm("crm.change_deal")
+    can_change = request.user.has_perm("crm.change_deal") and access_allows(deal, user=request.user, write=True)
     context = {
         "d": detail,
         "deal": deal,
@@ -189,7 +197,7 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     }
     if can_change:
         context.update(
-            owners=user_owner_options(),
+            owners=[u for u in user_owner_options() if access_owner_allowed(user=request.user, owner_id=u.pk)],
             pipelines=selectors.pipelines_list(with_stages=False),
             lost_reasons=selectors.lost_reasons_offered(),
         )
@@ -217,7 +225,7 @@ def _date(raw: str, field: str) -> dt.date | None:
 @permission_required("crm.change_deal", raise_exception=True)
 @require_POST
 def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = _get(selectors.deal_get, deal_id=deal_id)
+    deal = _mine(request, deal_id)
     try:
         changes: dict[str, Any] = {
             "name": request.POST.get("name", deal.name),
@@ -226,9 +234,11 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
         }
         owner_id = _int(request, "owner", required=False)
         try:
-            changes["owner"] = user_get(user_id=owner_id) if owner_id else None
+            owner = user_get(user_id=owner_id) if owner_id else None
         except NotFound as exc:
             raise ValidationFailed(exc.message, field="owner", value=owner_id) from None
+        # Keeping the owner needs no right over them; handing the deal to someone else does.
+        changes["owner"] = owner if owner_id == deal.owner_id else owner_for(request.user, owner, field="owner")
         pipeline_id = _int(request, "pipeline", required=False)
         if pipeline_id:
             try:
@@ -247,12 +257,12 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
 @permission_required("crm.change_deal", raise_exception=True)
 @require_POST
 def deal_contact_add(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = _get(selectors.deal_get, deal_id=deal_id)
+    deal = _mine(request, deal_id)
     try:
         person_id = _int(request, "person")
         assert person_id is not None
         try:
-            person = crm_selectors.person_get(person_id=person_id)
+            person = crm_selectors.person_get(person_id=person_id, user=request.user)
         except NotFound as exc:
             raise ValidationFailed(exc.message, field="person", value=person_id) from None
         services.deal_contact_add(deal=deal, person=person, role=request.POST.get("role", "other"), by_user=request.user)
@@ -267,8 +277,8 @@ def deal_contact_add(request: HttpRequest, deal_id: int) -> HttpResponse:
 @permission_required("crm.change_deal", raise_exception=True)
 @require_POST
 def deal_contact_remove(request: HttpRequest, deal_id: int, person_id: int) -> HttpResponse:
-    deal = _get(selectors.deal_get, deal_id=deal_id)
-    person = _get(crm_selectors.person_get, person_id=person_id)
+    deal = _mine(request, deal_id)
+    person = _get(crm_selectors.person_get, person_id=person_id, user=request.user)
     try:
         services.deal_contact_remove(deal=deal, person=person, by_user=request.user)
     except TandemError as exc:

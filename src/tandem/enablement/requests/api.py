@@ -137,7 +137,7 @@ def requests_list(
 ) -> list[dict[str, Any]]:
     """Collateral requests, soonest due first (at most 200), filtered by status, type, or your own."""
     cards = selectors.collateral_requests_list(
-        status=status, kind=type, requested_by_id=request.user.pk if mine else None
+        status=status, kind=type, requested_by_id=request.user.pk if mine else None, user=request.user
     )
     return [_out(c) for c in cards]
 
@@ -155,7 +155,7 @@ def requests_file(request: HttpRequest, payload: RequestIn) -> Status:
 @router.get("/collateral/requests/{request_id}", response=RequestDetailOut)
 def requests_get(request: HttpRequest, request_id: Id) -> dict[str, Any]:
     """One request with its history of moves."""
-    return _detail(selectors.collateral_request_get(request_id=request_id))
+    return _detail(selectors.collateral_request_get(request_id=request_id, user=request.user))
 
 
 @router.post("/collateral/requests/{request_id}/move", response=RequestDetailOut)
@@ -170,7 +170,7 @@ def requests_move(request: HttpRequest, request_id: Id, payload: MoveIn) -> dict
 @router.get("/collateral/board", response=dict[str, list[RequestOut]])
 def board_get(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
     """The board's columns: open requests, and those delivered or declined in the last 30 days."""
-    return {status: [_out(c) for c in cards] for status, cards in selectors.collateral_board().items()}
+    return {status: [_out(c) for c in cards] for status, cards in selectors.collateral_board(user=request.user).items()}
 
 
 @router.get("/collateral/lead-times", response=list[LeadTimeOut])

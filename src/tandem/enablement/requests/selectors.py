@@ -10,8 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.crm.models import Account, Deal
 from tandem.enablement.requests import board
 from tandem.enablement.requests.models import CollateralRequest, RequestKind
+from tandem.users.access import access_filter, access_q
 
 # Closed cards stay on the board this long, so the last columns do not grow forever.
 CLOSED_SHOWN_DAYS = 30
@@ -39,11 +41,23 @@ def _with_relations() -> Any:
     return CollateralRequest.objects.select_related("requested_by", "assignee", "deal", "account")
 
 
-def collateral_board(*, today: dt.date | None = None) -> dict[str, list[Card]]:
-    """The board's columns in order: open requests, and requests closed in the last 30 days."""
+def _seen(rows: Any, user: Any) -> Any:
+    """The requests `user` may see (all when user is None, an internal read): those they filed, and those whose
+    deal and account (when it names them) they may see (tandem.users.access), so a request does not show another
+    team's deal."""
+    if user is None or (access_q(Deal, user=user) is None and access_q(Account, user=user) is None):
+        return rows
+    deals = Q(deal__isnull=True) | Q(deal__in=access_filter(Deal.objects.all(), user=user).values("pk"))
+    accounts = Q(account__isnull=True) | Q(account__in=access_filter(Account.objects.all(), user=user).values("pk"))
+    return rows.filter(Q(requested_by=user) | (deals & accounts))
+
+
+def collateral_board(*, today: dt.date | None = None, user: Any = None) -> dict[str, list[Card]]:
+    """The board's columns in order: open requests, and requests closed in the last 30 days (those `user` may see)."""
     today = today or timezone.localdate()
     since = timezone.now() - dt.timedelta(days=CLOSED_SHOWN_DAYS)
-    rows = _with_relations().filter(Q(status__in=board.OPEN) | Q(status_changed_at__gte=since)).order_by("due_on", "id")
+    rows = _seen(_with_relations(), user).filter(Q(status__in=board.OPEN) | Q(status_changed_at__gte=since))
+    rows = rows.order_by("due_on", "id")
     columns: dict[str, list[Card]] = {status: [] for status in board.COLUMNS}
     for row in rows:
         columns[row.status].append(_card(row, today))
@@ -59,9 +73,15 @@ def collateral_requests_of(*, user: Any, today: dt.date | None = None, limit: in
 
 
 def collateral_requests_list(
-    *, status: str = "", kind: str = "", requested_by_id: int | None = None, limit: int = 200, today: dt.date | None = None
+    *,
+    status: str = "",
+    kind: str = "",
+    requested_by_id: int | None = None,
+    user: Any = None,
+    limit: int = 200,
+    today: dt.date | None = None,
 ) -> list[Card]:
-    """Requests filtered by status, type and requester, soonest due first."""
+    """Requests filtered by status, type and requester, soonest due first (those `user` may see, when given)."""
     from tandem.enablement.requests.models import RequestStatus
 
     if status and status not in RequestStatus.values:
@@ -69,7 +89,7 @@ def collateral_requests_list(
     if kind and kind not in RequestKind.values:
         raise ValidationFailed(f"unknown request type {kind[:20]!r}", field="type", value=kind[:20])
     today = today or timezone.localdate()
-    rows = _with_relations()
+    rows = _seen(_with_relations(), user)
     if status:
         rows = rows.filter(status=status)
     if kind:
@@ -79,9 +99,9 @@ def collateral_requests_list(
     return [_card(r, today) for r in rows.order_by("due_on", "id")[:limit]]
 
 
-def collateral_request_get(*, request_id: int) -> CollateralRequest:
-    """One request with its people, deal and account, or a 404 naming the id."""
-    found = _with_relations().filter(pk=request_id).first()
+def collateral_request_get(*, request_id: int, user: Any = None) -> CollateralRequest:
+    """One request with its people, deal and account (one `user` may see, when given), or a 404 naming the id."""
+    found = _seen(_with_relations(), user).filter(pk=request_id).first()
     if found is None:
         raise NotFound(f"no collateral request has id {request_id}", field="request_id", value=request_id)
     return found
@@ -194,3 +214,18 @@ def collateral_report(*, today: dt.date | None = None) -> dict[str, Any]:
             for s in collateral_suggestions()
         ],
     }
+
+
+# ---- personal data (tandem.privacy): requests made for one person's deals ----
+
+
+def requests_export_deals(*, deal_ids: list[int]) -> list[dict[str, Any]]:
+    """Collateral requested for these deals (a person's), oldest first, as plain values (the per-person export)."""
+    return list(
+        CollateralRequest.objects.filter(deal_id__in=deal_ids)
+        .order_by("created_at", "id")
+        .values(
+            "id", "kind", "purpose", "deal_id", "account_id", "quantity", "due_on", "status", "requested_by_id",
+            "assignee_id", "delivered_at", "delivery_note", "decline_reason", "created_at",
+        )
+    )

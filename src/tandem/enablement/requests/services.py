@@ -4,18 +4,20 @@ handled (each an event)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.keyset import MAX_ID
 from tandem.enablement.requests import board
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
 from tandem.enablement.requests.permissions import require_board, require_file
+from tandem.users.access import access_seen
 
 PURPOSE_MAX = 2000
 QUANTITY_MAX = 100_000
@@ -55,12 +57,13 @@ def collateral_request_file(
     if due_on < today:
         raise ValidationFailed(f"the due date {due_on} is in the past", field="due_on", value=due_on)
     deal = account = None
+    # A deal or account the filer may not see (tandem.users.access) is answered as a missing one.
     if deal_id is not None:
-        deal = Deal.objects.filter(pk=deal_id).first()
+        deal = access_seen(Deal.objects.all(), user=by_user).filter(pk=deal_id).first()
         if deal is None:
             raise NotFound(f"no deal has id {deal_id}", field="deal_id", value=deal_id)
     if account_id is not None:
-        account = Account.objects.filter(pk=account_id).first()
+        account = access_seen(Account.objects.all(), user=by_user).filter(pk=account_id).first()
         if account is None:
             raise NotFound(f"no account has id {account_id}", field="account_id", value=account_id)
     if account is None and deal is not None:
@@ -179,3 +182,14 @@ def collateral_suggestion_handle(
     for request in requests:
         event_record(kind="collateral.suggestion_handled", subject=request, actor=actor, occurred_at=now, data=data)
     return requests
+
+
+# ---- personal data (tandem.privacy): requests naming one person ----
+
+REQUEST_TEXTS = ["purpose", "delivery_note", "decline_reason"]
+
+
+def requests_erase_person(*, needles: Collection[str]) -> int:
+    """Take a person's e-mail, full name and phone out of any request's purpose and notes."""
+    rows = rows_mentioning(rows=CollateralRequest.objects.all(), needles=needles, text=REQUEST_TEXTS)
+    return rows_redact(rows=rows, needles=needles, text=REQUEST_TEXTS)

@@ -94,7 +94,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 
 def _board_context(request: HttpRequest) -> dict[str, Any]:
-    columns = selectors.collateral_board()
+    columns = selectors.collateral_board(user=request.user)
     labels = dict(RequestStatus.choices)
     return {
         "columns": [(status, labels[status], columns[status]) for status in COLUMNS],

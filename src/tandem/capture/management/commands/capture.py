@@ -1,4 +1,5 @@
-"""`tandem capture replay`: process journaled submissions again; `tandem capture journal`: what is waiting."""
+"""`tandem capture replay`: process journaled submissions again; `tandem capture journal`: what is waiting;
+`tandem capture utm`: the unknown UTM tags waiting for review."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.capture.intake.selectors import submission_status_counts
+from tandem.capture.intake.selectors import submission_status_counts, unknown_utm_list
 from tandem.capture.intake.services import submissions_replay
-from tandem.capture.models import SubmissionStatus
+from tandem.capture.models import SubmissionStatus, UnknownUtm
 
 
 class Command(BaseCommand):
-    help = "Lead capture: replay failed journal rows (replay), or count the journal by status (journal)."
+    help = (
+        "Lead capture: replay failed journal rows (replay), count the journal by status (journal), or list "
+        "unknown UTM tags (utm)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="what", required=True)
@@ -26,11 +30,27 @@ class Command(BaseCommand):
         replay.add_argument("--id", dest="ids", type=int, action="append", help="replay this row (repeatable)")
         replay.add_argument("--limit", type=int, default=10_000, help="at most this many rows (default 10,000)")
         sub.add_parser("journal", help="how many journal rows have each status")
+        utm = sub.add_parser("utm", help="utm_campaign tags that arrived anonymously and name no campaign")
+        utm.add_argument(
+            "--status",
+            choices=[*UnknownUtm.Status.values, "all"],
+            default=UnknownUtm.Status.NEW,
+            help="which tags (default: new, those to review)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["what"] == "journal":
             for status, n in submission_status_counts().items():
                 self.stdout.write(f"{status:<10}{n:>10}")
+            return
+        if opts["what"] == "utm":
+            rows = unknown_utm_list(status="" if opts["status"] == "all" else opts["status"])
+            self.stdout.write(f"{'id':>6}  {'seen':>7}  {'last seen':<16}  {'status':<8}  utm_campaign (source / medium)")
+            for u in rows:
+                self.stdout.write(
+                    f"{u.pk:>6}  {u.count:>7}  {u.last_seen:%Y-%m-%d %H:%M}  {u.status:<8}  "
+                    f"{u.value} ({u.utm_source or '-'} / {u.utm_medium or '-'})"
+                )
             return
         if opts["limit"] < 1:
             raise CommandError(f"--limit must be at least 1, not {opts['limit']}")

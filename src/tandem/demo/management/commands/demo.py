@@ -87,9 +87,10 @@ class Command(BaseCommand):
             self.stdout.write(f"The bundle is in {opts['keep_bundle']}.")
         # Training takes minutes on the demo company: the background worker (started by `tandem serve`) does it,
         # so the site is up at once and the scores appear when the model is ready.
-        from tandem.scoring.tasks import scoring_train_task
+        # A job like the Train button's: the scoring page shows its progress until the model is ready.
+        from tandem.scoring.services import scoring_train_start
 
-        scoring_train_task()
+        scoring_train_start()
         self.stdout.write(
             "The predictive score is being trained in the background (a few minutes once the server runs); the "
             "rep queue and person pages show scores when it is done (or run `tandem score train`)."

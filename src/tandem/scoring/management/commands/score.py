@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -10,9 +9,10 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tandem.core import csvsafe
 from tandem.core.errors import TandemError
-from tandem.scoring.selectors import export_rows, scoring_model_for_report
-from tandem.scoring.services import people_score_refresh, scoring_drift_measure, scoring_model_train
+from tandem.scoring.selectors import export_left_out, export_rows, scoring_model_for_report
+from tandem.scoring.services import scoring_drift_measure, scoring_train_start
 
 EXPORT_COLUMNS = ("email", "probability", "tier", "expected_value", "top_factors")
 TITLES = {"model": "model", "naive_bayes": "baseline: naive Bayes (Odoo)", "rule_score": "baseline: fit + engagement rules"}
@@ -63,17 +63,20 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
     def _train(self, opts: dict[str, Any]) -> None:
-        row = scoring_model_train(horizon_days=opts["horizon_days"])
-        validation = row.metrics.get("validation", {})
-        chosen = validation.get(row.kind, {})
+        # Here, in the operator's terminal, not in the worker; recorded as a job all the same, so the pages show
+        # it and a training started meanwhile from the page or the API is refused (and this one while that runs).
+        job = scoring_train_start(horizon_days=opts["horizon_days"], refresh=not opts["no_refresh"], background=False)
+        if job.status != "succeeded":
+            raise CommandError(f"Training failed (job {job.pk}): {job.error}")
+        result = job.result
+        chosen = {k: v if v is not None else 0 for k, v in result.get("validation", {}).items()}
         self.stdout.write(
-            f"Model {row.version} ({row.kind}) {row.status}: {row.reason}\n"
+            f"Model {result['model_version']} ({result['kind']}) {result['model_status']}: {result['reason']}\n"
             f"validation AUC {chosen.get('auc', 0):.4f}, Brier {chosen.get('brier', 0):.4f}, "
-            f"ECE {chosen.get('ece', 0):.4f} on {row.metrics.get('validation_rows')} people"
+            f"ECE {chosen.get('ece', 0):.4f} on {result.get('validation_rows')} people"
         )
-        if row.status == "active" and not opts["no_refresh"]:
-            count = people_score_refresh()
-            self.stdout.write(f"rescored {count} open people")
+        if result.get("rescored") is not None:
+            self.stdout.write(f"rescored {result['rescored']} open people")
 
     def _evaluate(self, opts: dict[str, Any]) -> None:
         row = scoring_model_for_report()
@@ -127,10 +130,17 @@ class Command(BaseCommand):
         target: Path | None = opts["output"]
         handle: TextIO = target.open("w", newline="", encoding="utf-8") if target else sys.stdout
         try:
-            writer = csv.writer(handle if target else self.stdout, lineterminator="\n")
+            writer = csvsafe.writer(handle if target else self.stdout, lineterminator="\n")
             writer.writerow(EXPORT_COLUMNS)
+            written = 0
             for row in export_rows():
                 writer.writerow(row)
+                written += 1
+            left_out = export_left_out()
         finally:
             if target:
                 handle.close()
+        # Said beside the file (on stderr when the CSV goes to stdout), so a pipe still gets a clean CSV.
+        (self.stdout if target else self.stderr).write(
+            f"{written} people exported; {left_out} left out for consent (no e-mail consent)"
+        )

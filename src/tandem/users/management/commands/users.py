@@ -9,11 +9,22 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
 from tandem.users.models import ApiToken, Role, User
-from tandem.users.services import api_token_create, api_token_revoke, user_create, user_set_role
+from tandem.users.services import (
+    api_token_create,
+    api_token_revoke,
+    signin_unlock,
+    totp_device_remove,
+    user_create,
+    user_force_password_reset,
+    user_set_role,
+)
 
 
 class Command(BaseCommand):
-    help = "Manage users, roles and API tokens (create, role, list, token, revoke-token)."
+    help = (
+        "Manage users, roles and API tokens (create, role, list, token, revoke-token) and sign-in "
+        "(unlock, force-reset, two-factor-remove)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -33,6 +44,14 @@ class Command(BaseCommand):
         token.add_argument("--name", default="cli")
         revoke = sub.add_parser("revoke-token", help="revoke an API token by its prefix")
         revoke.add_argument("prefix")
+        unlock = sub.add_parser("unlock", help="let a locked account (USERNAME) or address (--ip ADDR) sign in again")
+        unlock.add_argument("username", nargs="?", default="")
+        unlock.add_argument("--ip", default="", help="unlock this client address instead of an account")
+        unlock.add_argument("--reason", default="", help="why, for the audit log")
+        force = sub.add_parser("force-reset", help="make a user change their password before using Tandem again")
+        force.add_argument("username")
+        two_factor = sub.add_parser("two-factor-remove", help="remove a user's TOTP device (a lost phone)")
+        two_factor.add_argument("username")
 
     def _user(self, username: str) -> User:
         try:
@@ -81,3 +100,21 @@ class Command(BaseCommand):
             raise CommandError(f"no active token with prefix {opts['prefix']!r}")
         api_token_revoke(token=row)
         self.stdout.write(f"revoked {row}")
+
+    def _unlock(self, opts: dict[str, Any]) -> None:
+        if bool(opts["username"]) == bool(opts["ip"]):
+            raise CommandError("name an account (USERNAME) or an address (--ip ADDR), one of the two")
+        cleared = signin_unlock(
+            username=opts["username"], address=opts["ip"], reason=opts["reason"] or "unlocked with the tandem command"
+        )
+        what = f"address {opts['ip']}" if opts["ip"] else f"account {opts['username']}"
+        self.stdout.write(f"unlocked {what} ({cleared} failed sign-ins cleared)")
+
+    def _force_reset(self, opts: dict[str, Any]) -> None:
+        user = user_force_password_reset(user=self._user(opts["username"]))
+        self.stdout.write(f"{user.username} must change their password at their next page")
+
+    def _two_factor_remove(self, opts: dict[str, Any]) -> None:
+        user = self._user(opts["username"])
+        totp_device_remove(user=user)
+        self.stdout.write(f"removed the two-factor device of {user.username}")

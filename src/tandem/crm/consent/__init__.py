@@ -1,0 +1,1 @@
+"""Consent as records: every grant and withdrawal per channel, and the current state derived from them."""

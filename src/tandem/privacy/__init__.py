@@ -1,0 +1,1 @@
+"""Personal data: one person's export (everything held about them) and erasure, across every app."""
