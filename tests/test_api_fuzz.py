@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -45,11 +46,11 @@ def _token(role: str) -> str:
     # As Django's test client does: the test's transaction must outlive each request.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    return api_token_create(user=UserFactory(role=role), name="fuzz")[1]
+    return api_token_create(user=UserFactory(role=role), name="fuzz")[1]  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def admin_token(db) -> str:  # type: ignore[no-untyped-def]
+def admin_token(db) -> Iterator[str]:  # type: ignore[no-untyped-def]
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
@@ -59,7 +60,7 @@ def admin_token(db) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def rep_token(db) -> str:  # type: ignore[no-untyped-def]
+def rep_token(db) -> Iterator[str]:  # type: ignore[no-untyped-def]
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 

@@ -14,7 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from tandem.core.apicontract import json_method_not_allowed, openapi_errors_declare
+from tandem.core.apicontract import json_method_not_allowed, openapi_errors_declare, strict_inputs_install
 from tandem.core.errors import TandemError
 from tandem.users.auth import API_AUTH, TokenAuth
 
@@ -35,7 +35,10 @@ def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 class TandemAPI(NinjaAPI):
     """The API with its error contract: every operation declares the statuses it can answer (one `Error` body),
-    and a method a path does not offer answers 405 as JSON (tandem.core.apicontract, docs/api.md#errors)."""
+    and a method a path does not offer answers 405 as JSON (tandem.core.apicontract, docs/api.md#errors).
+    Inputs are read as the schema states them: a JSON body strictly as JSON, no number taken for a date."""
+
+    strict_inputs = True
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -54,6 +57,7 @@ class TandemAPI(NinjaAPI):
         return urls
 
 
+strict_inputs_install()
 api = TandemAPI(
     title="Tandem API",
     version="1",
@@ -100,9 +104,9 @@ def _register() -> None:
     from tandem.crm.accounts.api import router as accounts_router
     from tandem.crm.activities.api import router as activities_router
     from tandem.crm.agenda.api import router as tasks_router
-    from tandem.crm.audit.api import router as audit_router
     from tandem.crm.api import lost_reasons_router
     from tandem.crm.api import router as crm_router
+    from tandem.crm.audit.api import router as audit_router
     from tandem.crm.consent.api import router as consent_router
     from tandem.crm.pipelines.api import deals_router
     from tandem.crm.pipelines.api import router as pipelines_router

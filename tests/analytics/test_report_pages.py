@@ -190,7 +190,7 @@ def test_a_marketer_switches_attribution_models_and_sees_the_same_totals_split_d
     first_row = page.text_content("#attribution-table tbody tr:first-child td:first-child")
     totals_before = (page.text_content("#total-conversions"), page.text_content("#total-revenue"))
     page.select_option("#model-select", "last_touch")
-    page.wait_for_function("document.querySelector('#model-label').textContent.includes('Last touch')")
+    page.wait_for_function("() => document.querySelector('#model-label').textContent.includes('Last touch')")
     # then the same totals, the credit moved from email to paid_search, and the chart redrawn
     assert first_row == "email"
     assert (page.text_content("#total-conversions"), page.text_content("#total-revenue")) == totals_before == ("1", "1,000")

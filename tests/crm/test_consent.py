@@ -26,7 +26,9 @@ DAY = dt.timedelta(days=1)
 
 def _records(person: Person) -> list[tuple[str, bool, str]]:
     return list(
-        ConsentRecord.objects.filter(person=person).order_by("at", "id").values_list("channel", "granted", "source")
+        ConsentRecord.objects.filter(person=person)
+        .order_by("at", "id")
+        .values_list("channel", "granted", "source")
     )
 
 
@@ -44,11 +46,23 @@ def test_a_grant_then_a_withdrawal_are_both_kept_and_the_newest_is_the_state():
     marketer = UserFactory(role="marketing")
     # when e-mail consent is granted from a form, then withdrawn by a user
     consent_record(person=person, channel="email", granted=True, source="form", at=T0)
-    consent_record(person=person, channel="email", granted=False, source="ui", by_user=marketer, at=T0 + DAY, note="asked on the phone")
+    consent_record(
+        person=person,
+        channel="email",
+        granted=False,
+        source="ui",
+        by_user=marketer,
+        at=T0 + DAY,
+        note="asked on the phone",
+    )
     # then both records are kept in order and the person no longer consents
     assert _records(person) == [("email", True, "form"), ("email", False, "ui")]
     withdrawal = ConsentRecord.objects.filter(person=person).order_by("-at").first()
-    assert (withdrawal.by_user_id, withdrawal.note, withdrawal.at) == (marketer.pk, "asked on the phone", T0 + DAY)
+    assert (withdrawal.by_user_id, withdrawal.note, withdrawal.at) == (
+        marketer.pk,
+        "asked on the phone",
+        T0 + DAY,
+    )
     assert _flags(person) == (False, False)
     assert (person.consent_email, person.consent_calls) == (False, False)
 
@@ -202,10 +216,14 @@ def test_only_the_consent_service_writes_the_consent_flags():
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 hit = any(isinstance(t, ast.Attribute) and t.attr in flags for t in targets)
             elif isinstance(node, ast.Call):
-                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                name = (
+                    node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                )
                 # .update( on a dict is not a write: only on a queryset (objects…, filter(…), exclude(…)).
                 receiver = ast.unparse(node.func.value) if isinstance(node.func, ast.Attribute) else ""
-                rows = name != "update" or any(w in receiver for w in ("objects", "filter(", "exclude(", "all("))
+                rows = name != "update" or any(
+                    w in receiver for w in ("objects", "filter(", "exclude(", "all(")
+                )
                 if name in writers and rows:
                     hit = any(k.arg in flags for k in node.keywords)
                 elif name == "setattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
@@ -240,7 +258,11 @@ def test_api_lists_the_state_and_history_and_records_a_withdrawal(client, django
     assert response.status_code == 201
     body = response.json()
     assert (body["channel"], body["granted"], body["source"], body["by_user_id"], body["note"]) == (
-        "email", False, "api", marketer.pk, "unsubscribed by reply",
+        "email",
+        False,
+        "api",
+        marketer.pk,
+        "unsubscribed by reply",
     )
     # and reading it back shows the current state first, then the history newest first
     response = client.get(f"/api/people/{person.pk}/consent")
@@ -259,13 +281,17 @@ def test_api_refuses_a_viewer_and_an_unknown_channel_and_writes_nothing(client):
     _login(client, "viewer")
     # when the viewer records consent / then 403
     response = client.post(
-        f"/api/people/{person.pk}/consent", {"channel": "email", "granted": True}, content_type="application/json"
+        f"/api/people/{person.pk}/consent",
+        {"channel": "email", "granted": True},
+        content_type="application/json",
     )
     assert response.status_code == 403
     # and an admin sending an unknown channel gets a 422 naming it
     _login(client, "admin")
     response = client.post(
-        f"/api/people/{person.pk}/consent", {"channel": "sms", "granted": True}, content_type="application/json"
+        f"/api/people/{person.pk}/consent",
+        {"channel": "sms", "granted": True},
+        content_type="application/json",
     )
     assert response.status_code == 422
     assert "channel" in response.json()["detail"]
@@ -277,7 +303,9 @@ def test_api_patch_of_consent_is_recorded_from_the_api(client):
     person = PersonFactory()
     _login(client, "admin")
     # when the person's consent is patched
-    response = client.patch(f"/api/people/{person.pk}", {"consent_calls": True}, content_type="application/json")
+    response = client.patch(
+        f"/api/people/{person.pk}", {"consent_calls": True}, content_type="application/json"
+    )
     # then the flag is set through a record from the API
     assert response.status_code == 200
     assert response.json()["consent_calls"] is True
@@ -301,7 +329,9 @@ def test_the_consent_panel_shows_the_history_and_records_a_change(client, django
     assert "Web form" in html and "newsletter box" in html and "Record consent" in html
     # when the marketer records a withdrawal of e-mail consent from the panel
     response = client.post(
-        f"/people/{person.pk}/consent/", {"channel": "email", "granted": "no", "note": "asked"}, HTTP_HX_REQUEST="true"
+        f"/people/{person.pk}/consent/",
+        {"channel": "email", "granted": "no", "note": "asked"},
+        HTTP_HX_REQUEST="true",
     )
     # then it is recorded from the web app and the panel says so
     assert response.status_code == 200
@@ -320,3 +350,32 @@ def test_the_consent_panel_offers_no_form_to_a_viewer_and_refuses_their_post(cli
     assert page.status_code == 200 and "Record consent" not in page.content.decode()
     assert refused.status_code == 403
     assert ConsentRecord.objects.count() == 0
+
+
+# ---- the migration from the flags ----
+
+
+def test_the_migration_turns_set_flags_into_migrated_grants_dated_at_creation():
+    # given people whose flags were set before consent records existed (one e-mail, one both, one none)
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("tandem.crm.migrations.0008_consent_records")
+    a, b, c = PersonFactory(created_at=T0), PersonFactory(created_at=T0 + DAY), PersonFactory()
+    Person.objects.filter(pk=a.pk).update(consent_email=True)
+    Person.objects.filter(pk=b.pk).update(consent_email=True, consent_calls=True)
+    # when the migration's data step runs
+    with connection.schema_editor() as editor:
+        migration.booleans_to_records(apps, editor)
+    # then each set flag is one grant from "migrated" at the person's creation, and an unset flag wrote nothing
+    rows = ConsentRecord.objects.order_by("person_id", "channel").values_list(
+        "person_id", "channel", "granted", "source", "at"
+    )
+    assert list(rows) == [
+        (a.pk, "email", True, "migrated", T0),
+        (b.pk, "calls", True, "migrated", T0 + DAY),
+        (b.pk, "email", True, "migrated", T0 + DAY),
+    ]
+    assert not ConsentRecord.objects.filter(person=c).exists()

@@ -59,7 +59,7 @@ def test_a_rep_files_a_request_and_marketing_moves_it_to_delivered(live_server, 
     board.click(f"button[aria-label='Accept request {request.pk}']")
     board.wait_for_selector(f"[data-column=accepted] #request-{request.pk}")
     # and starts it with the keyboard: the moved card has the focus, Tab reaches its first button, Enter presses it
-    board.wait_for_function(f"document.activeElement && document.activeElement.id === 'request-{request.pk}'")
+    board.wait_for_function(f"() => document.activeElement && document.activeElement.id === 'request-{request.pk}'")
     board.keyboard.press("Tab")
     assert board.evaluate("document.activeElement.getAttribute('aria-label')") == f"Start request {request.pk}"
     board.keyboard.press("Enter")
@@ -107,6 +107,6 @@ def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_serv
     page.wait_for_selector("text=Suggestion marked handled (2 requests).")
     # then the card is redrawn without it, with the focus on it, and both requests name the asset
     assert "No request has come back from several reps yet." in page.locator("#suggestions").inner_text()
-    page.wait_for_function("document.activeElement && document.activeElement.closest('#suggestions') !== null")
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#suggestions') !== null")
     assert list(CollateralRequest.objects.values_list("suggestion_asset_id", flat=True)) == [asset.pk, asset.pk]
     assert Event.objects.filter(kind="collateral.suggestion_handled").count() == 2

@@ -66,7 +66,7 @@ def test_a_manager_pages_filters_sorts_and_answers_in_the_inbox(live_server, pag
 
     # when the manager goes to the next page
     page.click("nav.pager >> text=Next →")
-    page.wait_for_function("document.querySelectorAll('#inbox tbody tr.inbox-row').length === 6")
+    page.wait_for_function("() => document.querySelectorAll('#inbox tbody tr.inbox-row').length === 6")
     # then the last six are there, the address carries the cursor, and the page was swapped, not reloaded
     assert "cursor=" in page.url
     assert page.locator("[data-testid=inbox-count]").inner_text() == "6 of 56 shown"

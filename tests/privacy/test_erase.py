@@ -14,10 +14,13 @@ from django.db import connection
 from tandem.analytics.reports.selectors import attribution_report_get, funnel_report_get
 from tandem.campaigns.models import Touchpoint
 from tandem.capture.models import ImportJob, Submission
+from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
+from tandem.crm.consent.services import consent_record
 from tandem.crm.models import Activity, Deal, Person, StageChange
+from tandem.crm.services import person_merge
 from tandem.feedback.models import Question
-from tandem.privacy.services import person_erase
+from tandem.privacy.services import person_erase, person_export
 from tandem.search.selectors import search
 from tests.crm.factories import PersonFactory
 from tests.privacy.world import EMAIL, NAME, NEEDLES, PHONE, world_build
@@ -67,8 +70,14 @@ def _totals() -> dict[str, Any]:
     return {
         "funnel": funnel_report_get(),
         "attribution": {m: attribution_report_get(model=m) for m in ("first_touch", "linear", "markov")},
-        "rows": (Person.objects.count(), StageChange.objects.count(), Touchpoint.objects.count(), Deal.objects.count(),
-                 Activity.objects.count(), Question.objects.count()),
+        "rows": (
+            Person.objects.count(),
+            StageChange.objects.count(),
+            Touchpoint.objects.count(),
+            Deal.objects.count(),
+            Activity.objects.count(),
+            Question.objects.count(),
+        ),
     }
 
 
@@ -96,7 +105,10 @@ def test_after_an_erasure_no_text_column_of_any_table_holds_the_person_and_total
     # and one audit event names who and why, and nothing of her
     audit = Event.objects.get(kind="privacy.person_erased")
     assert (audit.subject_type, audit.subject_id, audit.actor_id, audit.reason) == (
-        "crm.person", pk, world.admin.pk, "erasure request, ticket 1182",
+        "crm.person",
+        pk,
+        world.admin.pk,
+        "erasure request, ticket 1182",
     )
     assert audit.data["via"] == "ui" and audit.data["counts"]["submissions"] == 2
     # and the import file she was in lost her row, and only hers
@@ -104,7 +116,8 @@ def test_after_an_erasure_no_text_column_of_any_table_holds_the_person_and_total
     assert stored == "Email,First Name,Last Name,Phone Number\nkeep.me@acme.example,Kim,Keep,\n"
     # and her journal rows keep their status but nothing of what arrived
     assert set(Submission.objects.values_list("payload", "remote_addr", "user_agent", "status")) == {
-        ("", "", "", "processed"), ("", "", "", "rejected"),
+        ("", "", "", "processed"),
+        ("", "", "", "rejected"),
     }
 
 
@@ -114,22 +127,21 @@ def test_the_reason_may_not_name_the_person_and_a_refusal_changes_nothing():
     admin = UserFactory(role="admin")
     events = Event.objects.count()
     # when the reason names them / then it is refused, naming the field but not echoing the reason
-    from tandem.core.errors import ValidationFailed
-
     for reason in ("asked by otto.prism@acme.example", "Otto asked", "", "x" * 501):
         with pytest.raises(ValidationFailed) as refused:
             person_erase(person=person, reason=reason, by_user=admin)
         assert refused.value.field == "reason"
     # and nothing changed
     person.refresh_from_db()
-    assert (person.email, person.erased_at, Event.objects.count()) == ("otto.prism@acme.example", None, events)
+    assert (person.email, person.erased_at, Event.objects.count()) == (
+        "otto.prism@acme.example",
+        None,
+        events,
+    )
 
 
 def test_an_erased_person_cannot_be_erased_or_exported_again():
     # given an erased person
-    from tandem.core.errors import NotAllowed
-    from tandem.privacy.services import person_export
-
     person = PersonFactory()
     person_erase(person=person, reason="request 1", by_user=None)
     # when / then
@@ -137,6 +149,11 @@ def test_an_erased_person_cannot_be_erased_or_exported_again():
         person_erase(person=person, reason="request 2", by_user=None)
     with pytest.raises(NotAllowed):
         person_export(person=person)
+    # and no consent can be recorded for them, nor can their anonymous history be merged into someone
+    with pytest.raises(NotAllowed):
+        consent_record(person=person, channel="email", granted=True, source="ui")
+    with pytest.raises(NotAllowed):
+        person_merge(survivor=PersonFactory(), duplicate=person)
     assert Event.objects.filter(kind="privacy.person_erased").count() == 1
 
 
@@ -148,22 +165,32 @@ def test_api_erases_for_an_admin_and_refuses_others(client):
     person = PersonFactory(email="api.erase@acme.example")
     client.force_login(UserFactory(role="marketing"))
     # when the marketer asks / then 403 and nothing changed
-    response = client.post(f"/api/people/{person.pk}/erase", {"reason": "request"}, content_type="application/json")
+    response = client.post(
+        f"/api/people/{person.pk}/erase", {"reason": "request"}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert Person.objects.get(pk=person.pk).email == "api.erase@acme.example"
     # when the admin asks with a reason naming them / then 422 naming the reason
     admin = UserFactory(role="admin")
     client.force_login(admin)
     response = client.post(
-        f"/api/people/{person.pk}/erase", {"reason": "api.erase@acme.example wants out"}, content_type="application/json"
+        f"/api/people/{person.pk}/erase",
+        {"reason": "api.erase@acme.example wants out"},
+        content_type="application/json",
     )
     assert (response.status_code, response.json()["field"]) == (422, "reason")
     # when the admin asks properly / then 200 with the counts, and a second time 409
-    response = client.post(f"/api/people/{person.pk}/erase", {"reason": "request 7"}, content_type="application/json")
+    response = client.post(
+        f"/api/people/{person.pk}/erase", {"reason": "request 7"}, content_type="application/json"
+    )
     assert response.status_code == 200
     body = response.json()
-    assert body["person_id"] == person.pk and body["counts"]["search_indexes"] == (4 if connection.vendor == "sqlite" else 0)
-    again = client.post(f"/api/people/{person.pk}/erase", {"reason": "request 7"}, content_type="application/json")
+    assert body["person_id"] == person.pk and body["counts"]["search_indexes"] == (
+        4 if connection.vendor == "sqlite" else 0
+    )
+    again = client.post(
+        f"/api/people/{person.pk}/erase", {"reason": "request 7"}, content_type="application/json"
+    )
     assert again.status_code == 409
     assert Event.objects.get(kind="privacy.person_erased").data["via"] == "api"
 

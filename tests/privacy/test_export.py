@@ -60,7 +60,9 @@ def test_the_export_holds_every_section_about_the_person_and_nothing_of_anyone_e
     # and no CSV cell starts with a formula character
     for name, text in files.items():
         if name.endswith(".csv"):
-            assert all(csvsafe.cell_is_safe(cell) for row in csv.reader(io.StringIO(text)) for cell in row), name
+            assert all(csvsafe.cell_is_safe(cell) for row in csv.reader(io.StringIO(text)) for cell in row), (
+                name
+            )
 
 
 def test_the_export_leaves_an_audit_event_with_counts_and_no_personal_data():
@@ -71,7 +73,12 @@ def test_the_export_leaves_an_audit_event_with_counts_and_no_personal_data():
     person_export(person=person, by_user=marketer, via="api")
     # then one event names who and how, with the section counts, and nothing of the person
     event = Event.objects.get(kind="privacy.person_exported")
-    assert (event.subject_type, event.subject_id, event.actor_id, event.reason) == ("crm.person", person.pk, marketer.pk, "")
+    assert (event.subject_type, event.subject_id, event.actor_id, event.reason) == (
+        "crm.person",
+        person.pk,
+        marketer.pk,
+        "",
+    )
     assert event.data["via"] == "api" and event.data["sections"]["person"] == 1
     assert "audit.me" not in json.dumps(event.data) and "Audra" not in json.dumps(event.data)
 
@@ -89,7 +96,10 @@ def test_api_answers_a_zip_to_whoever_may_change_people_and_403_to_a_viewer(clie
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     assert response["Content-Disposition"] == f'attachment; filename="tandem-person-{person.pk}.zip"'
-    assert json.loads(_files(response.content)["person.json"])["sections"]["person"][0]["email"] == "api.export@acme.example"
+    assert (
+        json.loads(_files(response.content)["person.json"])["sections"]["person"][0]["email"]
+        == "api.export@acme.example"
+    )
     # and a missing person is 404
     assert client.get("/api/people/999999/export").status_code == 404
 

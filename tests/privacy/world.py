@@ -19,8 +19,14 @@ from tandem.campaigns.services import touchpoint_record
 from tandem.crm.activities.services import activity_record
 from tandem.crm.agenda.services import task_complete, task_create
 from tandem.crm.models import Person
-from tandem.crm.services import deal_close, deal_create, person_change_stage, person_merge, person_update
-from tandem.crm.services import person_link_external_id
+from tandem.crm.services import (
+    deal_close,
+    deal_create,
+    person_change_stage,
+    person_link_external_id,
+    person_merge,
+    person_update,
+)
 from tandem.enablement.models import ContentUse
 from tandem.enablement.requests.models import CollateralRequest
 from tandem.feedback.services import lead_rating_record, question_record
@@ -57,9 +63,17 @@ class World:
 
 def _journey(person: Person, *, campaign: Campaign, days: int, to: tuple[str, ...]) -> None:
     for i in range(days):
-        touchpoint_record(person=person, kind="page_view", channel=campaign.channel, campaign=campaign, occurred_at=T0 + i * DAY)
+        touchpoint_record(
+            person=person,
+            kind="page_view",
+            channel=campaign.channel,
+            campaign=campaign,
+            occurred_at=T0 + i * DAY,
+        )
     for i, stage in enumerate(to):
-        person_change_stage(person=person, to_stage=stage, at=T0 + (days + i) * DAY, reason=f"moved to {stage}")
+        person_change_stage(
+            person=person, to_stage=stage, at=T0 + (days + i) * DAY, reason=f"moved to {stage}"
+        )
 
 
 def world_build() -> World:
@@ -78,14 +92,26 @@ def world_build() -> World:
     form = make_form(campaign=webinar)
     client = Client(REMOTE_ADDR=IP, HTTP_USER_AGENT=AGENT)
     body = {
-        "email": EMAIL, "first_name": FIRST, "company": "Probe Industries", "consent_email": "on",
-        "page_url": f"https://www.example.com/demo?email={EMAIL}", "referrer": f"https://mail.example/?to={EMAIL}",
+        "email": EMAIL,
+        "first_name": FIRST,
+        "company": "Probe Industries",
+        "consent_email": "on",
+        "page_url": f"https://www.example.com/demo?email={EMAIL}",
+        "referrer": f"https://mail.example/?to={EMAIL}",
     }
-    response = client.post(f"/api/capture/forms/{form.public_key}/submissions", data=json.dumps(body), content_type="application/json")
+    response = client.post(
+        f"/api/capture/forms/{form.public_key}/submissions",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
     assert response.status_code == 201, response.content
     # ... and a second post refused (a choice the form does not offer) still names her in the journal.
     bad = {"email": EMAIL, "first_name": FIRST, "team_size": f"{NAME} and friends"}
-    client.post(f"/api/capture/forms/{form.public_key}/submissions", data=json.dumps(bad), content_type="application/json")
+    client.post(
+        f"/api/capture/forms/{form.public_key}/submissions",
+        data=json.dumps(bad),
+        content_type="application/json",
+    )
     person = Person.objects.get(email_normalized=EMAIL)
     person_update(person=person, by_user=rep, last_name=LAST, phone=PHONE, job_title="Chief Probe Officer")
     Person.objects.filter(pk=person.pk).update(owner=rep, custom_fields={"nickname": NAME})
@@ -97,43 +123,90 @@ def world_build() -> World:
 
     _journey(person, campaign=search, days=2, to=("mql", "sql"))
     touchpoint_record(
-        person=person, kind="content_download", channel="organic_search", occurred_at=T0 + 4 * DAY,
-        url=f"https://www.example.com/guide?who={EMAIL}", referrer="https://www.google.com/",
+        person=person,
+        kind="content_download",
+        channel="organic_search",
+        occurred_at=T0 + 4 * DAY,
+        url=f"https://www.example.com/guide?who={EMAIL}",
+        referrer="https://www.google.com/",
         custom_fields={"properties": {"name": NAME}},
     )
     call = activity_record(
-        person=person, kind="call", user=rep, occurred_at=T0 + 5 * DAY, outcome="connected",
-        subject=f"Call with {FIRST}", notes=f"{NAME} ({PHONE}) wants a demo; mail {EMAIL}",
+        person=person,
+        kind="call",
+        user=rep,
+        occurred_at=T0 + 5 * DAY,
+        outcome="connected",
+        subject=f"Call with {FIRST}",
+        notes=f"{NAME} ({PHONE}) wants a demo; mail {EMAIL}",
     )
-    deal = deal_create(person=person, amount=Decimal("12000"), name=f"{NAME} pilot", created_at=T0 + 6 * DAY, owner=rep)
+    deal = deal_create(
+        person=person, amount=Decimal("12000"), name=f"{NAME} pilot", created_at=T0 + 6 * DAY, owner=rep
+    )
     deal_close(deal=deal, won=True, at=T0 + 12 * DAY)
     due = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    task_create(title=f"Call {NAME} back", due_at=due, by_user=rep, person_id=person.pk, notes=f"ring {PHONE}")
+    task_create(
+        title=f"Call {NAME} back", due_at=due, by_user=rep, person_id=person.pk, notes=f"ring {PHONE}"
+    )
     done = task_create(title=f"Send {FIRST} the deck", due_at=due, by_user=rep, person_id=person.pk)
     task_complete(task=done, by_user=rep)
     task_create(title=f"Ask the team about {NAME}", due_at=due, by_user=rep)
-    question_record(person=person, text=f"{NAME} asked: does it work offline?", activity=call, by_user=rep, asked_at=T0 + 5 * DAY)
+    question_record(
+        person=person,
+        text=f"{NAME} asked: does it work offline?",
+        activity=call,
+        by_user=rep,
+        asked_at=T0 + 5 * DAY,
+    )
     lead_rating_record(person=person, rating=4, reasons=["engaged"], note=f"{FIRST} is keen", by_user=rep)
     ContentUse.objects.create(
-        asset=AssetFactory(), person=person, deal=deal, how="sent", note=f"sent to {EMAIL}", used_by=rep, used_at=T0 + 7 * DAY
+        asset=AssetFactory(),
+        person=person,
+        deal=deal,
+        how="sent",
+        note=f"sent to {EMAIL}",
+        used_by=rep,
+        used_at=T0 + 7 * DAY,
     )
     CollateralRequest.objects.create(
-        kind="deck", purpose=f"A deck for {NAME}", requested_by=rep, deal=deal, due_on=dt.date(2026, 3, 1),
-        status_changed_at=T0, created_at=T0,
+        kind="deck",
+        purpose=f"A deck for {NAME}",
+        requested_by=rep,
+        deal=deal,
+        due_on=dt.date(2026, 3, 1),
+        status_changed_at=T0,
+        created_at=T0,
     )
     Notification.objects.create(
-        user=rep, kind="sla_breach", text=f"SLA breach: {NAME} untouched", url=f"/people/{person.pk}/", created_at=T0
+        user=rep,
+        kind="sla_breach",
+        text=f"SLA breach: {NAME} untouched",
+        url=f"/people/{person.pk}/",
+        created_at=T0,
     )
     experiment = Experiment.objects.create(name="Subject lines", variants=["a", "b"])
-    ExperimentAssignment.objects.create(experiment=experiment, unit_id=EMAIL, person=person, variant="a", assigned_at=T0)
+    ExperimentAssignment.objects.create(
+        experiment=experiment, unit_id=EMAIL, person=person, variant="a", assigned_at=T0
+    )
     PersonScore.objects.update_or_create(
         person=person,
-        defaults={"probability": 0.4, "tier": "hot", "expected_value": 4800.0, "scored_at": T0,
-                  "factors": {"raising": [{"text": f"Job title: Chief Probe Officer ({NAME})", "contribution": 0.2}]}},
+        defaults={
+            "probability": 0.4,
+            "tier": "hot",
+            "expected_value": 4800.0,
+            "scored_at": T0,
+            "factors": {
+                "raising": [{"text": f"Job title: Chief Probe Officer ({NAME})", "contribution": 0.2}]
+            },
+        },
     )
     LogEntry.objects.create(
-        user=admin, content_type=ContentType.objects.get_for_model(Person), object_id=str(person.pk),
-        object_repr=str(person), action_flag=CHANGE, change_message=f"Changed phone of {NAME}.",
+        user=admin,
+        content_type=ContentType.objects.get_for_model(Person),
+        object_id=str(person.pk),
+        object_repr=str(person),
+        action_flag=CHANGE,
+        change_message=f"Changed phone of {NAME}.",
     )
     # A CSV import of a list that names her (the stored upload keeps the file).
     importer = Client()

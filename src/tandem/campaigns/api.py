@@ -316,8 +316,10 @@ def campaign_cost_remove(request: HttpRequest, campaign_id: Id, cost_id: Id) -> 
 def person_campaigns(request: HttpRequest, person_id: Id) -> list[dict[str, Any]]:
     """Campaigns running today that touched the person, offers that apply first."""
     from tandem.crm.models import Person
+    from tandem.users.access import access_seen
 
-    if not Person.objects.filter(pk=person_id).exists():
+    # A person out of the user's sight does not exist for them (tandem.users.access).
+    if not access_seen(Person.objects.filter(pk=person_id), user=request.user).exists():
         raise NotFound(f"no person has id {person_id}", field="person_id", value=person_id)
     today = timezone.localdate()
     rows = selectors.campaigns_current_for_person(person_id=person_id, today=today)

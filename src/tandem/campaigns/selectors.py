@@ -11,6 +11,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.users.access import access_seen
@@ -323,7 +324,7 @@ def account_touchpoints(*, account: Any) -> tuple[list[Touchpoint], int]:
 
 def touchpoints_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """Every touchpoint of one person, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         Touchpoint.objects.filter(person_id=person_id)
         .order_by("occurred_at", "id")
         .values(

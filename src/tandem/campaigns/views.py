@@ -334,9 +334,16 @@ def calendar(request: HttpRequest) -> HttpResponse:
 @login_required
 def person_campaigns(request: HttpRequest, person_id: int) -> HttpResponse:
     """The person page's lazy panel: current campaigns that touched the person and the offer that applies."""
+    from django.http import Http404
     from django.utils import timezone
 
+    from tandem.crm.models import Person
+    from tandem.users.access import access_seen
+
     require_perm(request, "crm.view_person", message="You cannot see people.")
+    # A person out of the user's sight does not exist for them (tandem.users.access).
+    if not access_seen(Person.objects.filter(pk=person_id), user=request.user).exists():
+        raise Http404(f"no person with id {person_id}")
     today = timezone.localdate()
     return render(
         request,

@@ -38,7 +38,7 @@ class BundleErrorOut(Schema):
     value: str
 
 
-class DetailOut(Schema):
+class CaptureDetailOut(Schema):
     detail: str
 
 
@@ -52,7 +52,7 @@ def _require_admin(request: HttpRequest) -> Any:
 
 @router.post(
     "/bundle/import",
-    response={200: BundleImportOut, 403: DetailOut, 422: BundleErrorOut},
+    response={200: BundleImportOut, 403: CaptureDetailOut, 422: BundleErrorOut},
     summary="Import a bundle (.zip of CSV files)",
 )
 def bundle_import_upload(request: HttpRequest, file: File[UploadedFile]) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def bundle_import_upload(request: HttpRequest, file: File[UploadedFile]) -> dict
 
 @router.get(
     "/bundle/export",
-    response={200: None, 403: DetailOut},
+    response={200: None, 403: CaptureDetailOut},
     summary="Export the database as a bundle (.zip of CSV files)",
 )
 def bundle_export_download(request: HttpRequest) -> HttpResponse:

@@ -4,6 +4,11 @@ and the JSON answers for unknown routes, refused methods and server errors under
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
+import re
+import types
+import typing
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
@@ -11,6 +16,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views import defaults
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.params.models import BodyModel, ParamModel
+from pydantic import BaseModel
 
 API_PREFIX = "/api/"
 ERROR_REF = "#/components/schemas/Error"
@@ -150,6 +158,105 @@ def openapi_errors_declare(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# ---- inputs read as the schema states them ----
+
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    """The plain types an annotation admits (through Optional, unions, Annotated and list[...] items)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _types_in(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _types_in(arg)]
+    return [annotation]
+
+
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
+
+
+def _value_problem(kinds: list[Any], value: Any) -> str:
+    """Why a value cannot be any of these types as the schema states them ("" when it can, or pydantic decides)."""
+    if value is None and type(None) in kinds:
+        return ""
+    if kinds and all(_is_model(k) or k is type(None) for k in kinds) and not isinstance(value, dict):
+        # django-ninja's Schema reads any object by its attributes, so `[]` or `5` would pass as all defaults.
+        return "Input should be an object"
+    if any(k in (dt.date, dt.datetime) for k in kinds) and (
+        (isinstance(value, int | float) and not isinstance(value, bool))
+        or (isinstance(value, str) and _NUMBER.match(value))
+    ):
+        # pydantic would read the number as a Unix time; the schema's `format: date` refuses it.
+        return "Input should be a date like 2026-01-31 (a date and time: 2026-01-31T09:00:00Z), not a number"
+    return ""
+
+
+def _shape_problems(model: type[BaseModel], data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What in the input the schema refuses but pydantic's lax reading would take: validation errors to raise."""
+    if not isinstance(data, dict):
+        return []
+    found: list[dict[str, Any]] = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in data:
+            continue
+        value, kinds = data[key], _types_in(info.annotation)
+        problem = _value_problem(kinds, value)
+        if problem:
+            found.append({"loc": (*path, key), "msg": problem, "type": "type_error"})
+            continue
+        for kind in kinds:
+            if _is_model(kind) and isinstance(value, dict):
+                found += _shape_problems(kind, value, (*path, key))
+            elif typing.get_origin(kind) is list and isinstance(value, list) and typing.get_args(kind):
+                item_kinds = _types_in(typing.get_args(kind)[0])
+                for i, item in enumerate(value):
+                    problem = _value_problem(item_kinds, item)
+                    if problem:
+                        found.append({"loc": (*path, key, i), "msg": problem, "type": "type_error"})
+                    for item_kind in item_kinds:
+                        if _is_model(item_kind):
+                            found += _shape_problems(item_kind, item, (*path, key, i))
+    return found
+
+
+def _strict_resolve(cls: type[ParamModel], request: HttpRequest, api: Any, path_params: dict[str, Any]) -> Any:
+    """ParamModel.resolve for an API whose inputs must be what its schema says (`strict_inputs`).
+
+    django-ninja validates in pydantic's lax mode: a JSON body's `0` passes as `false`, `"5"` as 5, a date
+    anywhere may be a number read as a Unix time, and a Schema reads `[]` or `5` as an object of defaults. The
+    schema promises none of that, so a JSON body is validated as JSON in strict mode (dates still as ISO text),
+    and a number given for a date or a non-object given for an object is refused.
+    """
+    if not getattr(api, "strict_inputs", False):
+        return _lax_resolve(cls, request, api, path_params)
+    data = cls.get_request_data(request, api, path_params)
+    if data is None:
+        return cls()
+    data = cls._map_data_paths(data)
+    wrong = _shape_problems(cls, data, ())
+    if wrong:
+        # Named as django-ninja names its own validation errors, so the 422 reads the same.
+        reverse = getattr(cls, "__ninja_flatten_map_reverse__", {})
+        for error in wrong:
+            error["loc"] = (cls.__ninja_param_source__, *reverse.get(error["loc"], error["loc"]))
+        raise NinjaValidationError(wrong)
+    if issubclass(cls, BodyModel):
+        # The body was parsed from JSON (each part of a multipart body too): validate it as the JSON it was.
+        return cls.model_validate_json(json.dumps(data), strict=True, context={"request": request})
+    return cls.model_validate(data, context={"request": request})
+
+
+_lax_resolve = ParamModel.resolve.__func__  # type: ignore[attr-defined]
+
+
+def strict_inputs_install() -> None:
+    """Route django-ninja's parameter reading through `_strict_resolve` (a no-op for APIs without the flag)."""
+    ParamModel.resolve = classmethod(_strict_resolve)  # type: ignore[assignment,method-assign]
+
+
 # ---- the JSON answers under /api/ ----
 
 
@@ -161,21 +268,21 @@ def error_response(status: int, detail: str, **extra: str) -> JsonResponse:
     return JsonResponse({"detail": detail, **extra}, status=status)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler400: JSON under /api/, the page elsewhere."""
     if is_api(request):
         return error_response(400, "bad request: the request could not be read")
     return defaults.bad_request(request, exception)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler403: JSON under /api/ (the refusal's own words), the page elsewhere."""
     if is_api(request):
-        return error_response(403, str(exception) if exception and str(exception) else "forbidden")
+        return error_response(403, str(exception) or "forbidden")
     return defaults.permission_denied(request, exception)
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: under /api/ no route matched (or a path id is not a number): JSON, never the HTML page."""
     if is_api(request):
         return error_response(404, f"no API operation at {request.path_info}; see /api/docs", field="path",

@@ -6,7 +6,7 @@ helpers find the rows that mention a needle (tandem.core.redact) and rewrite onl
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import models
@@ -73,7 +73,14 @@ def rows_redact(
     return len(changed)
 
 
-def rows_mentioning(*, rows: QuerySet[Any], needles: Collection[str], text: Sequence[str] = (), json: Sequence[str] = ()) -> QuerySet[Any]:
+def rows_mentioning(
+    *, rows: QuerySet[Any], needles: Collection[str], text: Sequence[str] = (), json: Sequence[str] = ()
+) -> QuerySet[Any]:
     """The rows of `rows` that mention a needle (none when there are no needles)."""
     q = needle_q(text=text, json=json, needles=needles)
     return rows.filter(q) if q is not None else rows.none()
+
+
+def rows_plain(rows: Iterable[Mapping[str, object]]) -> list[dict[str, Any]]:
+    """Rows read with `.values(...)` as plain dicts (the per-person export's sections)."""
+    return [dict(row) for row in rows]

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from tandem.core.bulk import chunked
-from tandem.core.erasure import rows_mentioning, rows_redact
+from tandem.core.erasure import rows_mentioning, rows_plain, rows_redact
 from tandem.core.models import Event
 
 
@@ -83,9 +83,11 @@ def events_export_subjects(*, subjects: Mapping[str, Collection[int]]) -> list[d
     for subject_type, ids in subjects.items():
         for chunk in chunked(sorted(set(ids))):
             out.extend(
-                Event.objects.filter(subject_type=subject_type, subject_id__in=chunk).values(
-                    "id", "occurred_at", "kind", "subject_type", "subject_id", "actor_id", "rule", "rule_version",
-                    "reason", "data",
+                rows_plain(
+                    Event.objects.filter(subject_type=subject_type, subject_id__in=chunk).values(
+                        "id", "occurred_at", "kind", "subject_type", "subject_id", "actor_id", "rule", "rule_version",
+                        "reason", "data",
+                    )
                 )
             )
     out.sort(key=lambda e: (e["occurred_at"], e["id"]))

@@ -124,7 +124,7 @@ class DealOut(Schema):
     lost_reason: str | None = Field(None, alias="lost_reason.name")
 
 
-class ActivityOut(Schema):
+class PersonActivityOut(Schema):
     id: int
     kind: str = Field(..., alias="kind_id")
     occurred_at: dt.datetime
@@ -134,7 +134,7 @@ class ActivityOut(Schema):
     notes: str
 
 
-class QuestionOut(Schema):
+class PersonQuestionOut(Schema):
     id: int
     asked_at: dt.datetime
     text: str
@@ -149,8 +149,8 @@ class PersonDetailOut(PersonOut):
     touchpoints: list[TouchpointOut]
     touchpoints_truncated: bool
     deals: list[DealOut]
-    activities: list[ActivityOut]
-    questions: list[QuestionOut]
+    activities: list[PersonActivityOut]
+    questions: list[PersonQuestionOut]
 
 
 class PeopleQuery(Schema):
@@ -198,7 +198,7 @@ class PersonPatch(Schema):
     consent_calls: bool = False
 
 
-class StageIn(Schema):
+class LifecycleStageIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     to_stage: Text16
@@ -261,7 +261,7 @@ def people_update(request: HttpRequest, person_id: Id, payload: PersonPatch) -> 
 
 
 @router.post("/people/{int:person_id}/stage", response=StageChangeOut)
-def people_change_stage(request: HttpRequest, person_id: Id, payload: StageIn) -> Any:
+def people_change_stage(request: HttpRequest, person_id: Id, payload: LifecycleStageIn) -> Any:
     """Move a person to another lifecycle stage; 409 when the state machine does not allow the move."""
     require_perm(request, "crm.change_person", action="change lifecycle stages")
     person = access_check(selectors.person_get(person_id=person_id, user=request.user), user=request.user, write=True)
@@ -279,7 +279,7 @@ class DuplicateGroupOut(Schema):
     members: list[PersonOut]
 
 
-class MergeIn(Schema):
+class PersonMergeIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     duplicate_id: int = Field(..., ge=1, le=MAX_ID)
@@ -307,16 +307,17 @@ def people_duplicates(request: HttpRequest, filters: Query[DuplicatesQuery]) -> 
 
 
 @router.post("/people/{int:survivor_id}/merge", response=PersonOut)
-def people_merge(request: HttpRequest, survivor_id: Id, payload: MergeIn) -> Any:
+def people_merge(request: HttpRequest, survivor_id: Id, payload: PersonMergeIn) -> Any:
     """Merge another person into this one: their history moves here and the other record is deleted."""
     from tandem.crm.services import person_merge
 
     _require_merge(request)
+    # The records first: a person out of sight is not found, whatever else is wrong with the request.
+    survivor = access_check(selectors.person_get(person_id=survivor_id, user=request.user), user=request.user, write=True)
     if payload.duplicate_id == survivor_id:
         raise ValidationFailed(
             f"person #{survivor_id} cannot be merged with itself", field="duplicate_id", value=survivor_id
         )
-    survivor = access_check(selectors.person_get(person_id=survivor_id, user=request.user), user=request.user, write=True)
     duplicate = access_check(
         selectors.person_get(person_id=payload.duplicate_id, user=request.user), user=request.user, write=True
     )

@@ -660,6 +660,10 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
         if wanted not in locked:
             raise NotFound(f"no person with id {wanted}", field=role, value=wanted)
     keep, gone = locked[survivor.pk], locked[duplicate.pk]
+    for role, row in (("survivor_id", keep), ("duplicate_id", gone)):
+        if row.erased_at is not None:
+            # An erased person's anonymous history must not become a known person's.
+            raise NotAllowed(f"person #{row.pk} was erased and cannot be merged", field=role, value=row.pk)
     moved = _merge_moves(survivor=keep, duplicate=gone)
     filled = [f for f in MERGE_FILLED if not getattr(keep, f) and getattr(gone, f)]
     for attr in filled:

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.crm.models import Deal, Person
 from tandem.enablement import stats
@@ -400,7 +401,7 @@ def themes_live() -> list[Theme]:
 
 def content_uses_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """Every asset used with or sent to one person, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         ContentUse.objects.filter(person_id=person_id)
         .order_by("used_at", "id")
         .values(

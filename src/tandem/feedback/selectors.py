@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound
 from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.feedback import themes as mining
@@ -292,7 +293,7 @@ def person_questions_heard(*, person: Any) -> list[Question]:
 
 def questions_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """Every question heard from one person, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         Question.objects.filter(person_id=person_id)
         .order_by("asked_at", "id")
         .values(
@@ -304,7 +305,7 @@ def questions_export_person(*, person_id: int) -> list[dict[str, Any]]:
 
 def lead_ratings_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """Every rating of one person as a lead, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         LeadRating.objects.filter(person_id=person_id)
         .order_by("rated_at", "id")
         .values("id", "rating", "reasons", "note", "rated_by_id", "rated_at", "created_at")

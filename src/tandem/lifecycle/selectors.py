@@ -16,6 +16,7 @@ from django.db.models import F, Max, Min, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat
 
 from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.core.versioning import spec_current
@@ -1326,7 +1327,7 @@ def person_first_touch(*, person_id: int, now: dt.datetime | None = None) -> Fir
 
 def notifications_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """The in-app notifications about one person, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         Notification.objects.filter(url=f"/people/{person_id}/")
         .order_by("created_at", "id")
         .values("id", "user_id", "kind", "text", "url", "created_at", "read_at")

@@ -372,8 +372,9 @@ def _answer_refused(request: HttpRequest, person: Person, exc: TandemError) -> H
 def inbox_accept(request: HttpRequest, person_id: int) -> HttpResponse:
     """Accept an MQL: it becomes a SAL; from the list (HTMX) its row turns into the accepted row."""
     person = _inbox_person(person_id, request.user)
+    # Someone else's lead is refused outright (403 page), not answered as a failed accept.
+    access_check(person, user=request.user, write=True)
     try:
-        access_check(person, user=request.user, write=True)
         change = mql_accept(person=person, by_user=request.user)
     except TandemError as exc:
         return _answer_refused(request, person, exc)
@@ -391,8 +392,8 @@ def inbox_accept(request: HttpRequest, person_id: int) -> HttpResponse:
 def inbox_reject(request: HttpRequest, person_id: int) -> HttpResponse:
     """Reject an MQL with a reason: back to marketing as recycled; from the list its row says so."""
     person = _inbox_person(person_id, request.user)
+    access_check(person, user=request.user, write=True)
     try:
-        access_check(person, user=request.user, write=True)
         change = mql_reject(
             person=person,
             by_user=request.user,

@@ -35,8 +35,12 @@ def privacy_erase_allowed(*, user: Any) -> bool:
 def person_event_subjects(*, person: Person, emails: list[str]) -> dict[str, list[int]]:
     """The person's own rows in every app by event subject type: the events about these are about them."""
     subjects = person_subjects(person_id=person.pk)
-    subjects["feedback.question"] = list(Question.objects.filter(person_id=person.pk).values_list("id", flat=True))
-    subjects["feedback.leadrating"] = list(LeadRating.objects.filter(person_id=person.pk).values_list("id", flat=True))
+    subjects["feedback.question"] = list(
+        Question.objects.filter(person_id=person.pk).values_list("id", flat=True)
+    )
+    subjects["feedback.leadrating"] = list(
+        LeadRating.objects.filter(person_id=person.pk).values_list("id", flat=True)
+    )
     subjects["enablement.contentuse"] = list(
         ContentUse.objects.filter(person_id=person.pk).values_list("id", flat=True)
     )
@@ -54,7 +58,9 @@ def person_data(*, person: Person) -> dict[str, list[dict[str, Any]]]:
     sections["questions"] = questions_export_person(person_id=person.pk)
     sections["lead_ratings"] = lead_ratings_export_person(person_id=person.pk)
     sections["submissions"] = submissions_export_person(person_id=person.pk, needles=needles.emails)
-    sections["events"] = events_export_subjects(subjects=person_event_subjects(person=person, emails=needles.emails))
+    sections["events"] = events_export_subjects(
+        subjects=person_event_subjects(person=person, emails=needles.emails)
+    )
     sections["content_uses"] = content_uses_export_person(person_id=person.pk)
     sections["collateral_requests"] = requests_export_deals(deal_ids=person_deal_ids(person_id=person.pk))
     sections["notifications"] = notifications_export_person(person_id=person.pk)

@@ -95,16 +95,21 @@ def _cell(value: Any) -> Any:
 def person_export(*, person: Person, by_user: Any = None, via: str = "ui") -> bytes:
     """Everything held about one person as a ZIP of JSON and CSV files; leaves an audit event (no personal data)."""
     if person.erased_at is not None:
-        raise NotAllowed(f"person #{person.pk} was erased: nothing personal is left to export", field="id", value=person.pk)
+        raise NotAllowed(
+            f"person #{person.pk} was erased: nothing personal is left to export", field="id", value=person.pk
+        )
     now = timezone.now()
     sections = person_data(person=person)
     document = {"person_id": person.pk, "exported_at": now, "sections": sections}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        listing = "\n".join(f"  {name}.csv: {len(rows)} row{'s' if len(rows) != 1 else ''}" for name, rows in sections.items())
+        listing = "\n".join(
+            f"  {name}.csv: {len(rows)} row{'s' if len(rows) != 1 else ''}" for name, rows in sections.items()
+        )
         archive.writestr("README.txt", README.format(pk=person.pk, at=now, sections=listing))
         archive.writestr(
-            "person.json", json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, sort_keys=True)
+            "person.json",
+            json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, sort_keys=True),
         )
         for name, rows in sections.items():
             archive.writestr(f"{name}.csv", _csv(rows))
@@ -136,7 +141,9 @@ def _admin_log_erase(*, person_id: int, needles: list[str], wide_needles: list[s
         blank={"object_repr": f"Person #{person_id} (erased)"},
     )
     others = rows_redact(
-        rows=rows_mentioning(rows=LogEntry.objects.all(), needles=wide_needles, text=["object_repr", "change_message"]),
+        rows=rows_mentioning(
+            rows=LogEntry.objects.all(), needles=wide_needles, text=["object_repr", "change_message"]
+        ),
         needles=wide_needles,
         text=["object_repr", "change_message"],
     )
@@ -171,7 +178,11 @@ def _erase(*, person: Person, reason: str, by_user: Any, via: str) -> Erasure:
     if locked is None:
         raise NotFound(f"no person with id {person.pk}", field="id", value=person.pk)
     if locked.erased_at is not None:
-        raise NotAllowed(f"person #{locked.pk} was already erased on {locked.erased_at:%Y-%m-%d}", field="id", value=locked.pk)
+        raise NotAllowed(
+            f"person #{locked.pk} was already erased on {locked.erased_at:%Y-%m-%d}",
+            field="id",
+            value=locked.pk,
+        )
     needles = person_needles(person=locked)
     if mentions_any(reason, needles=needles.narrow):
         # The reason stays in the audit log for good: it must not bring back what the erasure removes.
@@ -182,20 +193,30 @@ def _erase(*, person: Person, reason: str, by_user: Any, via: str) -> Erasure:
         )
     subjects = person_event_subjects(person=locked, emails=needles.emails)
     counts: dict[str, int] = {}
-    counts["events"] = events_erase_person(subjects=subjects, needles=needles.narrow, wide_needles=needles.wide)
-    counts.update(submissions_erase_person(person_id=locked.pk, emails=needles.emails, needles=needles.narrow))
+    counts["events"] = events_erase_person(
+        subjects=subjects, needles=needles.narrow, wide_needles=needles.wide
+    )
+    counts.update(
+        submissions_erase_person(person_id=locked.pk, emails=needles.emails, needles=needles.narrow)
+    )
     counts.update(import_files_erase_person(needles=needles.emails))
     counts["touchpoints"] = touchpoints_erase_person(person_id=locked.pk, needles=needles.narrow)
-    counts.update(questions_erase_person(person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide))
+    counts.update(
+        questions_erase_person(person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide)
+    )
     counts["content_uses"] = content_uses_erase_person(person_id=locked.pk, needles=needles.narrow)
     counts["collateral_requests"] = requests_erase_person(needles=needles.wide)
     counts["notifications"] = notifications_erase_person(
         person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide
     )
     counts["score"] = person_score_erase_person(person_id=locked.pk)
-    counts["experiment_assignments"] = experiment_assignments_erase_person(person_id=locked.pk, needles=needles.wide)
+    counts["experiment_assignments"] = experiment_assignments_erase_person(
+        person_id=locked.pk, needles=needles.wide
+    )
     counts.update(crm_erase_person(person_id=locked.pk, needles=needles))
-    counts["admin_log"] = _admin_log_erase(person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide)
+    counts["admin_log"] = _admin_log_erase(
+        person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide
+    )
     at = timezone.now()
     person_anonymise(person_id=locked.pk, at=at)
     counts["search_indexes"] = search_index_compact(tables=("crm_person", "crm_deal", "crm_account"))

@@ -32,7 +32,8 @@ def confirmation_of(person: Any) -> str:
 @login_required
 @permission_required("crm.change_person", raise_exception=True)
 def person_export(request: HttpRequest, pk: int) -> HttpResponse:
-    person = access_check(_person(request, pk), user=request.user)
+    # Exporting everything about a person is for who may change them (their owner, the team's manager, admins).
+    person = access_check(_person(request, pk), user=request.user, write=True)
     try:
         data = services.person_export(person=person, by_user=request.user, via="ui")
     except TandemError as exc:
@@ -43,7 +44,9 @@ def person_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def person_erase(request: HttpRequest, pk: int) -> HttpResponse:
-    require_perm(request, allowed=privacy_erase_allowed(user=request.user), action="erase people (admins only)")
+    require_perm(
+        request, allowed=privacy_erase_allowed(user=request.user), action="erase people (admins only)"
+    )
     person = _person(request, pk)
     if person.erased_at is not None:
         messages.info(request, f"Person #{person.pk} was erased on {person.erased_at:%Y-%m-%d}.")
@@ -56,14 +59,24 @@ def person_erase(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if form["confirm"].strip().casefold() != wanted.casefold():
                 raise ValidationFailed(
-                    "type the person's e-mail (or name, or number, as asked) exactly to confirm", field="confirm", value=None
+                    "type the person's e-mail (or name, or number, as asked) exactly to confirm",
+                    field="confirm",
+                    value=None,
                 )
-            result = services.person_erase(person=person, reason=form["reason"], by_user=request.user, via="ui")
+            result = services.person_erase(
+                person=person, reason=form["reason"], by_user=request.user, via="ui"
+            )
         except TandemError as exc:
             error = exc
         else:
-            messages.success(request, f"Person #{result.person_id} erased: {sum(result.counts.values())} rows changed.")
+            messages.success(
+                request, f"Person #{result.person_id} erased: {sum(result.counts.values())} rows changed."
+            )
             return redirect("crm:person", pk=pk)
-    context = {"person": person, "wanted_label": "e-mail" if person.email else "name" if person.full_name else "number",
-               "form": form, "error": error}
+    context = {
+        "person": person,
+        "wanted_label": "e-mail" if person.email else "name" if person.full_name else "number",
+        "form": form,
+        "error": error,
+    }
     return render(request, "privacy/erase.html", context, status=error.status_code if error else 200)

@@ -13,6 +13,7 @@ import numpy as np
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from tandem.campaigns.models import Touchpoint
+from tandem.core.erasure import rows_plain
 from tandem.core.models import Event
 from tandem.core.versioning import spec_current
 from tandem.crm.models import Activity, Deal, DealStage, Person
@@ -538,7 +539,7 @@ def scores_fingerprint() -> tuple[Any, ...]:
 
 def person_score_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """The person's current score with its factors, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         PersonScore.objects.filter(person_id=person_id).values(
             "probability", "tier", "expected_value", "fit_grade", "fit_points", "engagement", "factors", "scored_at",
             "model__version",

@@ -14,7 +14,7 @@ from tandem.users import selectors, services
 router = Router(tags=["sign-in"])
 
 
-class ErrorOut(Schema):
+class SigninErrorOut(Schema):
     detail: str
     field: str | None = None
     value: str | None = None
@@ -49,14 +49,14 @@ def _admin(request: HttpRequest) -> Any:
     return require_perm(request, allowed=selectors.user_is_admin(user=request.user), message="Only admins manage sign-ins.")
 
 
-@router.get("/sign-in/locks", response={200: list[SignInLockOut], 403: ErrorOut})
+@router.get("/sign-in/locks", response={200: list[SignInLockOut], 403: SigninErrorOut})
 def signin_locks(request: HttpRequest) -> Any:
     """Accounts and addresses locked out of signing in now, latest failure first (admins only)."""
     _admin(request)
     return selectors.signin_locks()
 
 
-@router.post("/sign-in/unlock", response={200: UnlockOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+@router.post("/sign-in/unlock", response={200: UnlockOut, 403: SigninErrorOut, 404: SigninErrorOut, 422: SigninErrorOut})
 def signin_unlock(request: HttpRequest, payload: UnlockIn) -> Any:
     """Unlock an account (`username`) or an address (`address`), one of the two; writes a `signin.unlocked` event."""
     admin = _admin(request)
@@ -66,7 +66,7 @@ def signin_unlock(request: HttpRequest, payload: UnlockIn) -> Any:
 
 @router.post(
     "/users/{user_id}/force-password-reset",
-    response={200: ForcedResetOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: ForcedResetOut, 403: SigninErrorOut, 404: SigninErrorOut, 409: SigninErrorOut},
 )
 def user_force_password_reset(request: HttpRequest, user_id: Id) -> Any:
     """Make a user change their password before using Tandem again (admins only); their tokens keep working."""

@@ -61,11 +61,15 @@ def world():  # type: ignore[no-untyped-def]
     """Maria's history (and a duplicate of hers merged in), with Bob's beside it as noise."""
     admin = UserFactory(role=Role.ADMIN, username="ada", time_zone="Europe/Berlin")
     rep = UserFactory(role=Role.SALES_REP, username="rita", first_name="Rita", last_name="Rep")
-    maria = person_create(email="maria@northwind.example", first_name="Maria", created_at=T0, owner=rep, by_user=rep)
+    maria = person_create(
+        email="maria@northwind.example", first_name="Maria", created_at=T0, owner=rep, by_user=rep
+    )
     twin = person_create(email="m.weber@northwind.example", first_name="M.", created_at=T0, by_user=admin)
     bob = person_create(email="bob@globex.example", first_name="Bob", created_at=T0 + DAY, by_user=admin)
     # Bob's own deal, on which Maria is put as a contact.
-    bobs_deal = deal_create(person=bob, amount=Decimal("500"), name="Globex pilot", created_at=T0 + DAY, by_user=admin)
+    bobs_deal = deal_create(
+        person=bob, amount=Decimal("500"), name="Globex pilot", created_at=T0 + DAY, by_user=admin
+    )
     person_update(person=twin, job_title="CTO", by_user=admin)
     # A note about the twin, deleted: only its data names the twin once the merge has moved the rest.
     twin_note = activity_record(person=twin, kind="note", user=admin, by_user=admin)
@@ -73,7 +77,9 @@ def world():  # type: ignore[no-untyped-def]
     activity_delete(activity=twin_note, by_user=admin)
     person_update(person=maria, first_name="Mia", by_user=rep)
     person_assign_owner(person=maria, owner=admin, by_user=admin, reason="rita is away")
-    deal = deal_create(person=maria, amount=Decimal("1000"), name="Northwind platform", created_at=T0 + DAY, by_user=rep)
+    deal = deal_create(
+        person=maria, amount=Decimal("1000"), name="Northwind platform", created_at=T0 + DAY, by_user=rep
+    )
     deal_close(deal=deal, won=True, at=T0 + 2 * DAY, amount=Decimal("1200"), by_user=rep)
     call = activity_record(person=maria, kind="call", user=rep, by_user=rep)
     note = activity_record(person=maria, kind="note", user=rep, by_user=rep)
@@ -81,7 +87,9 @@ def world():  # type: ignore[no-untyped-def]
     activity_delete(activity=note, by_user=admin, reason="logged twice")
     deal_contact_add(deal=bobs_deal, person=maria, role="champion", by_user=admin)
     question = question_record(person=maria, text="Does it run on premises?", by_user=rep)
-    task = task_create(title="Send the contract", due_at=timezone.now() + 3 * DAY, by_user=admin, person_id=maria.pk)
+    task = task_create(
+        title="Send the contract", due_at=timezone.now() + 3 * DAY, by_user=admin, person_id=maria.pk
+    )
     task_complete(task=task, by_user=admin)
     person_update(person=bob, first_name="Robert", by_user=admin)
     person_merge(survivor=maria, duplicate=twin, by_user=admin, reason="same person")
@@ -135,14 +143,19 @@ def test_a_persons_log_holds_their_events_their_records_events_the_merged_twin_a
 
 def test_a_persons_stage_changes_carry_who_the_rule_and_its_version(world):
     # given a move made by a rule
-    person_change_stage(person=world.bob, to_stage="disqualified", rule="definition:mql", rule_version=3, reason="spam")
+    person_change_stage(
+        person=world.bob, to_stage="disqualified", rule="definition:mql", rule_version=3, reason="spam"
+    )
     # when Bob's stage changes are listed
     page = selectors.audit_page(person="bob@globex.example", kind="person.stage_changed")
     # then newest first with stage, rule and version, who acted, and the old and new stage
-    rows = [(e.actor_username, e.rule, e.rule_version, e.reason, [(c.field, c.old, c.new) for c in e.changes]) for e in page.items]
+    rows = [
+        (e.actor_username, e.rule, e.rule_version, e.reason, [(c.field, c.old, c.new) for c in e.changes])
+        for e in page.items
+    ]
     assert rows == [
         (None, "definition:mql", 3, "spam", [("lifecycle_stage", "opportunity", "disqualified")]),
-        ("ada", "", None, "deal %d opened" % world.bobs_deal.pk, [("lifecycle_stage", "lead", "opportunity")]),
+        ("ada", "", None, f"deal {world.bobs_deal.pk} opened", [("lifecycle_stage", "lead", "opportunity")]),
         ("ada", "", None, "created", [("lifecycle_stage", None, "lead")]),
     ]
 
@@ -385,14 +398,19 @@ def test_the_page_shows_each_entry_in_the_readers_zone_with_old_and_new_values(c
 
 def test_the_page_shows_sign_in_attempts_and_rules(client, world):
     # given a stage move by a rule
-    person_change_stage(person=world.bob, to_stage="disqualified", rule="definition:mql", rule_version=3, reason="spam")
+    person_change_stage(
+        person=world.bob, to_stage="disqualified", rule="definition:mql", rule_version=3, reason="spam"
+    )
     client.force_login(world.admin)
     # when the admin looks at sign-ins and at Bob's stage changes
     signins = _text(client.get("/audit/", {"kind": "signin.*"}).content)
     rules = _text(client.get("/audit/", {"person": world.bob.pk, "kind": "person.stage_changed"}).content)
     # then
     assert "signin.failed rita" in signins and "ip: 203.0.113.9 · username: rita" in signins
-    assert "rule person.stage_changed Robert history spam rule definition:mql v3 lifecycle_stage Opportunity → Disqualified" in rules
+    assert (
+        "rule person.stage_changed Robert history spam rule definition:mql v3 lifecycle_stage Opportunity → Disqualified"
+        in rules
+    )
 
 
 def test_the_page_pages_and_answers_htmx_with_the_results_alone(client, world):
@@ -402,7 +420,11 @@ def test_the_page_pages_and_answers_htmx_with_the_results_alone(client, world):
     first = client.get("/audit/", {"person": world.maria.pk})
     page = selectors.audit_page(person=str(world.maria.pk), limit=5)
     older = client.get(
-        "/audit/", {"person": world.maria.pk, "cursor": selectors.audit_page(person=str(world.maria.pk), limit=18).next_cursor},
+        "/audit/",
+        {
+            "person": world.maria.pk,
+            "cursor": selectors.audit_page(person=str(world.maria.pk), limit=18).next_cursor,
+        },
         HTTP_HX_REQUEST="true",
     )
     # then the next link carries the filters; the HTMX answer is the results alone, with the last entry
@@ -462,8 +484,8 @@ def test_the_page_query_count_is_pinned(client, world, django_assert_num_queries
     client.force_login(world.admin)
     client.get("/audit/")
     # when the page is read
-    # + her e-mail, the person merged into her, and whether anyone was merged into that one
-    with django_assert_num_queries(PAGE_QUERIES + 3):
+    # + her e-mail, the person merged into her, whether anyone was merged into that one, and their records
+    with django_assert_num_queries(PAGE_QUERIES + 4):
         response = client.get("/audit/", {"person": "maria@northwind.example"})
     # then
     assert response.status_code == 200
@@ -505,13 +527,18 @@ def test_the_api_lists_entries_with_their_changes_and_pages(client, world):
     # given the admin
     client.force_login(world.admin)
     # when the deal's log is read one entry at a time
-    first = client.get("/api/audit/events", {"record_type": "crm.deal", "record_id": world.deal.pk, "limit": 1}).json()
+    first = client.get(
+        "/api/audit/events", {"record_type": "crm.deal", "record_id": world.deal.pk, "limit": 1}
+    ).json()
     second = client.get(
-        "/api/audit/events", {"record_type": "crm.deal", "record_id": world.deal.pk, "limit": 1, "cursor": first["next_cursor"]}
+        "/api/audit/events",
+        {"record_type": "crm.deal", "record_id": world.deal.pk, "limit": 1, "cursor": first["next_cursor"]},
     ).json()
     # then the won deal first, with its old and new values, then its creation, and nothing further
     won = first["items"][0]
-    assert {k: won[k] for k in ("source", "kind", "actor_id", "actor", "subject_type", "subject_id", "changes")} == {
+    assert {
+        k: won[k] for k in ("source", "kind", "actor_id", "actor", "subject_type", "subject_id", "changes")
+    } == {
         "source": "event",
         "kind": "deal.won",
         "actor_id": world.rep.pk,
@@ -534,7 +561,12 @@ def test_the_api_filters_like_the_page(client, world):
     # when filtered by person, user, kind and time
     body = client.get(
         "/api/audit/events",
-        {"person": "maria@northwind.example", "user": "rita", "since": "2025-03-04", "until": "2025-03-06T00:00:00Z"},
+        {
+            "person": "maria@northwind.example",
+            "user": "rita",
+            "since": "2025-03-04",
+            "until": "2025-03-06T00:00:00Z",
+        },
     ).json()
     # then what the rep did to Maria on those days
     assert [(i["source"], i["kind"]) for i in body["items"]] == [
@@ -590,7 +622,7 @@ def test_the_api_is_documented(client, world):
     assert {p["name"] for p in operation["parameters"]} == {
         "person", "record_type", "record_id", "user", "kind", "since", "until", "cursor", "limit",
     }  # fmt: skip
-    assert set(operation["responses"]) == {"200", "401", "403", "422"}
+    assert {"200", "401", "403", "422"} <= set(operation["responses"])
 
 
 # ---- the command ----
@@ -610,16 +642,23 @@ def test_the_command_prints_a_persons_log_as_a_table(world):
 
 
 def test_the_command_writes_csv_with_formula_like_text_neutralised(world):
-    # given a change whose value looks like a formula
-    person_update(person=world.bob, job_title="=HYPERLINK(\"http://evil\")", by_user=world.admin)
+    # given changes whose values look like formulas, to a person now named like one
+    person_update(
+        person=world.bob, job_title='=HYPERLINK("http://evil")', first_name="=cmd", by_user=world.admin
+    )
     out = io.StringIO()
     # when the admin's doings since the start are written as CSV
-    call_command("audit", "--user", "ada", "--since", "2025-03-01", "--kind", "person.updated", "--csv", stdout=out)
+    call_command(
+        "audit", "--user", "ada", "--since", "2025-03-01", "--kind", "person.updated", "--csv", stdout=out
+    )
     # then a header and a row per event, no cell starting with a formula character
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0][:4] == ["occurred_at", "source", "id", "kind"]
     assert [r[3] for r in rows[1:]] == ["person.updated"] * 3
-    assert rows[1][11] == "job_title: Head of Operations → =HYPERLINK(\"http://evil\")" or rows[1][11].startswith("job_title: ")
+    assert (rows[1][7], rows[1][11]) == (
+        "'=cmd",
+        'first_name: Robert → =cmd; job_title: — → =HYPERLINK("http://evil")',
+    )
     assert [cell for row in rows for cell in row if not cell_is_safe(cell)] == []
 
 

@@ -48,7 +48,7 @@ def test_a_rep_moves_deals_by_mouse_and_keyboard_and_the_forecast_follows(live_s
     page.drag_and_drop(f"#deal-{pilot.pk}", f'section.deal-column[data-stage="{stages["Proposal"].pk}"]')
     # then the card is in Proposal, focused, and the column sums say so
     page.wait_for_selector(_in_column(stages["Proposal"].pk, pilot.pk))
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'deal-{pilot.pk}'")
+    page.wait_for_function(f"() => document.activeElement && document.activeElement.id === 'deal-{pilot.pk}'")
     proposal = page.locator(f'section.deal-column[data-stage="{stages["Proposal"].pk}"]')
     assert proposal.locator("[data-testid=weighted]").inner_text() == "5,000"
     page.screenshot(path=str(SCREENSHOTS / "pipeline_board_dragged.png"), full_page=True)
@@ -57,8 +57,8 @@ def test_a_rep_moves_deals_by_mouse_and_keyboard_and_the_forecast_follows(live_s
     page.keyboard.press("ArrowRight")
     # then it moves on to Negotiation and keeps the focus; the status line announces it
     page.wait_for_selector(_in_column(stages["Negotiation"].pk, pilot.pk))
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'deal-{pilot.pk}'")
-    page.wait_for_function("document.getElementById('board-announce').textContent.includes('moved to Negotiation')")
+    page.wait_for_function(f"() => document.activeElement && document.activeElement.id === 'deal-{pilot.pk}'")
+    page.wait_for_function("() => document.getElementById('board-announce').textContent.includes('moved to Negotiation')")
 
     # when the other deal is sent to Lost from its "Move to" menu, the dialog asks why
     page.select_option(f"#move-{other.pk}", str(stages["Lost"].pk))

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.campaigns.models import Campaign
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats import spc
@@ -471,7 +472,7 @@ def experiment_analyse(*, experiment: Experiment) -> dict[str, Any]:
 
 def experiment_assignments_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """The experiments one person was a unit of, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         ExperimentAssignment.objects.filter(person_id=person_id)
         .order_by("assigned_at", "id")
         .values("id", "experiment_id", "experiment__name", "unit_id", "variant", "assigned_at", "converted", "revenue")

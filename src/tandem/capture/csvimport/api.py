@@ -26,7 +26,7 @@ from tandem.core.http import csv_response, require_perm
 router = Router(tags=["imports"])
 
 
-class DetailOut(Schema):
+class ImportDetailOut(Schema):
     detail: str
     field: str | None = None
     value: str | None = None
@@ -40,7 +40,7 @@ class MappingOut(Schema):
     columns: int
 
 
-class JobOut(Schema):
+class ImportJobOut(Schema):
     id: int
     kind: str
     file_name: str
@@ -83,7 +83,7 @@ def _job_out(job: ImportJob, *, report_limit: int = 100) -> dict[str, Any]:
 
 
 @router.get(
-    "/imports/mappings", response={200: list[MappingOut], 403: DetailOut}, summary="List CSV mappings"
+    "/imports/mappings", response={200: list[MappingOut], 403: ImportDetailOut}, summary="List CSV mappings"
 )
 def imports_mappings(request: HttpRequest) -> list[dict[str, Any]]:
     """The saved mappings and the ones Tandem ships (hubspot, salesforce, x-education, olist-mql, olist-deals)."""
@@ -93,7 +93,7 @@ def imports_mappings(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post(
     "/imports/csv",
-    response={200: JobOut, 202: JobOut, 403: DetailOut, 404: DetailOut, 422: DetailOut},
+    response={200: ImportJobOut, 202: ImportJobOut, 403: ImportDetailOut, 404: ImportDetailOut, 422: ImportDetailOut},
     summary="Import a CSV file of people, touchpoints or deals",
 )
 def imports_csv_upload(
@@ -130,7 +130,7 @@ def imports_csv_upload(
 
 
 @router.get(
-    "/imports/{job_id}", response={200: JobOut, 403: DetailOut, 404: DetailOut}, summary="An import job"
+    "/imports/{job_id}", response={200: ImportJobOut, 403: ImportDetailOut, 404: ImportDetailOut}, summary="An import job"
 )
 def imports_job(request: HttpRequest, job_id: int, report_limit: int = 100) -> dict[str, Any]:
     """An import job's status, progress, counts and (up to report_limit) row outcomes."""
@@ -140,7 +140,7 @@ def imports_job(request: HttpRequest, job_id: int, report_limit: int = 100) -> d
 
 @router.get(
     "/imports/{job_id}/refused",
-    response={200: None, 403: DetailOut, 404: DetailOut},
+    response={200: None, 403: ImportDetailOut, 404: ImportDetailOut},
     summary="The refused rows of an import (CSV)",
 )
 def imports_job_refused(request: HttpRequest, job_id: int) -> FileResponse:

@@ -133,7 +133,8 @@ def import_file_rows(*, path: str, needles: Sequence[str]) -> tuple[list[str], l
     if not rows:
         return [], [], [], delimiter
     folded = [n.casefold() for n in needles]
-    naming, others = [], []
+    naming: list[list[str]] = []
+    others: list[list[str]] = []
     for row in rows[1:]:
         (naming if any(n in cell.casefold() for cell in row for n in folded) else others).append(row)
     return rows[0], naming, others, delimiter

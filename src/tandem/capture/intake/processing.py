@@ -42,8 +42,8 @@ from tandem.core.errors import TandemError, ValidationFailed
 from tandem.core.locks import writer_turn
 from tandem.core.models import Event
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
-from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.consent.services import consents_record_bulk
+from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
 from tandem.crm.models import Account, ConsentRecord, ConsentSource, ExternalId, Person
 from tandem.crm.selectors import person_match
 from tandem.crm.services import Transition, accounts_for_emails, external_ids_add_bulk

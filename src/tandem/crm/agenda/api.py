@@ -137,7 +137,7 @@ class TaskPatch(Schema):
     activity_kind: Key | None = None
 
 
-class ActivityIn(Schema):
+class TaskActivityIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     kind: Key | None = Field(None, description="defaults to the task's activity kind")
@@ -148,7 +148,7 @@ class ActivityIn(Schema):
 class CompleteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    activity: ActivityIn | None = Field(
+    activity: TaskActivityIn | None = Field(
         None, description="log this activity (e.g. the call) in the same step"
     )
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.http import require_perm
 from tandem.crm.agenda import selectors
 from tandem.crm.agenda.services import (
     task_complete,
@@ -27,6 +28,7 @@ from tandem.crm.agenda.services import (
 )
 from tandem.crm.models import Task
 from tandem.crm.selectors import person_get
+from tandem.users.access import access_check
 
 # How many tasks each section of "My tasks" shows before "Show more".
 SECTION_SIZE = 25
@@ -41,11 +43,13 @@ def _htmx(request: HttpRequest) -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
-def _task(request: HttpRequest, task_id: int) -> Task:
+def _task(request: HttpRequest, task_id: int, *, write: bool = False) -> Task:
+    # Out of sight is not found; seen but not theirs to change (write) is the 403 page, before any form is read.
     try:
-        return selectors.task_get(task_id=task_id, user=request.user)
+        task = selectors.task_get(task_id=task_id, user=request.user)
     except NotFound as exc:
         raise Http404(exc.message) from None
+    return access_check(task, user=request.user, write=True) if write else task
 
 
 def _next(request: HttpRequest, default: str) -> str:
@@ -218,26 +222,24 @@ def task_new(request: HttpRequest) -> HttpResponse:
 def person_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The tasks card of the person page: their open tasks and a form to add one (HTMX re-renders the card)."""
     try:
-        person = person_get(person_id=pk)
+        person = person_get(person_id=pk, user=request.user)
     except NotFound as exc:
         raise Http404(exc.message) from None
     error: TandemError | None = None
     added: Task | None = None
     form: dict[str, str] = {}
     if request.method == "POST":
-        if not request.user.has_perm("crm.add_task"):
-            error = ValidationFailed("your role may not create tasks", field="title", value=None)
-        else:
-            try:
-                added = _create_from_post(
-                    request, person_id=person.pk, deal_id=None, account_id=None, owner_id=None
-                )
-            except TandemError as exc:
-                error = exc
-                form = {
-                    k: request.POST.get(k, "")
-                    for k in ("title", "due_at", "activity_kind", "priority", "notes")
-                }
+        require_perm(request, "crm.add_task", action="create tasks")
+        try:
+            added = _create_from_post(
+                request, person_id=person.pk, deal_id=None, account_id=None, owner_id=None
+            )
+        except TandemError as exc:
+            error = exc
+            form = {
+                k: request.POST.get(k, "")
+                for k in ("title", "due_at", "activity_kind", "priority", "notes")
+            }
     zone = selectors.user_zone(request.user)
     context = {
         "person": person,
@@ -288,7 +290,7 @@ def _row(request: HttpRequest, task: Task, *, error: TandemError | None = None) 
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     """Complete a task; with "log" ticked, log its activity (kind, outcome, notes) in the same step."""
-    task = _task(request, pk)
+    task = _task(request, pk, write=True)
     log = request.POST.get("log") == "1"
     error: TandemError | None = None
     try:
@@ -318,7 +320,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_undo(request: HttpRequest, pk: int) -> HttpResponse:
     """Reopen a done task."""
-    task = _task(request, pk)
+    task = _task(request, pk, write=True)
     error: TandemError | None = None
     try:
         task_reopen(task=task, by_user=request.user)
@@ -336,7 +338,7 @@ def task_undo(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a task."""
-    task = _task(request, pk)
+    task = _task(request, pk, write=True)
     try:
         task_delete(task=task, by_user=request.user)
     except TandemError as exc:
@@ -350,7 +352,7 @@ def task_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.change_task", raise_exception=True)
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a task's title, due time, priority, kind and notes; managers and admins also reassign it."""
-    task = _task(request, pk)
+    task = _task(request, pk, write=True)
     zone = selectors.user_zone(request.user)
     owners = selectors.task_owner_options(user=request.user)
     error: TandemError | None = None

@@ -34,7 +34,9 @@ class AuditEventOut(Schema):
     )
     occurred_at: dt.datetime
     kind: str = Field(..., description="e.g. person.updated, deal.won, person.stage_changed, signin.failed")
-    actor_id: int | None = Field(None, description="the user who acted; null for the system, an import or a rule")
+    actor_id: int | None = Field(
+        None, description="the user who acted; null for the system, an import or a rule"
+    )
     actor: str | None = Field(None, alias="actor_username", description="that user's username")
     subject_type: str = Field(..., description="the record's type, e.g. crm.person, crm.deal")
     subject_id: int | None
@@ -42,7 +44,9 @@ class AuditEventOut(Schema):
     rule_version: int | None
     reason: str
     changes: list[AuditChangeOut] = Field(..., description="the old and new value of each field it changed")
-    notes: list[str] = Field(..., description="changes the event states in words (a definition's new version)")
+    notes: list[str] = Field(
+        ..., description="changes the event states in words (a definition's new version)"
+    )
     data: dict[str, Any] = Field(..., description="everything the event recorded")
 
 
@@ -60,11 +64,15 @@ class AuditQuery(Schema):
     )
     record_type: Annotated[str, Field(max_length=64), NoNul] = Field("", description="e.g. crm.deal")
     record_id: int | None = Field(None, ge=1, le=MAX_ID, description="with record_type: one record")
-    user: Annotated[str, Field(max_length=150), NoNul] = Field("", description="who acted: a user id or username")
+    user: Annotated[str, Field(max_length=150), NoNul] = Field(
+        "", description="who acted: a user id or username"
+    )
     kind: Annotated[str, Field(max_length=64), NoNul] = Field(
         "", description="one kind (deal.won) or a family (signin.*)"
     )
-    since: dt.datetime | None = Field(None, description="from this moment on (inclusive; without a zone, UTC)")
+    since: dt.datetime | None = Field(
+        None, description="from this moment on (inclusive; without a zone, UTC)"
+    )
     until: dt.datetime | None = Field(None, description="before this moment (exclusive; without a zone, UTC)")
     cursor: Annotated[str, Field(max_length=2000), NoNul] = ""
     limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
@@ -80,5 +88,7 @@ def audit_events(request: HttpRequest, filters: Query[AuditQuery]) -> Any:
 
     The same filters as the audit page; a bad value answers 422 naming the field. Others get 403 before any
     filter is read, so an e-mail's existence is not told to them either."""
-    require_perm(request, allowed=selectors.audit_allowed(user=request.user), message="Only admins read the audit log.")
+    require_perm(
+        request, allowed=selectors.audit_allowed(user=request.user), message="Only admins read the audit log."
+    )
     return selectors.audit_page(**filters.dict())

@@ -159,7 +159,11 @@ def _pair(value: Any) -> tuple[Any, Any] | None:
 def _expand(name: str, old: Any, new: Any) -> list[Change]:
     # Two dicts (a team's time zone and calendar) are shown key by key, only the keys that changed.
     if isinstance(old, dict) and isinstance(new, dict):
-        return [Change(k, old.get(k), new.get(k)) for k in sorted({*old, *new}, key=str) if old.get(k) != new.get(k)]
+        return [
+            Change(k, old.get(k), new.get(k))
+            for k in sorted({*old, *new}, key=str)
+            if old.get(k) != new.get(k)
+        ]
     return [Change(name, old, new)]
 
 
@@ -173,7 +177,8 @@ def entry_changes(*, kind: str, data: dict[str, Any]) -> tuple[list[Change], lis
     for key in ("changes", "changed"):
         block = data.get(key)
         if isinstance(block, dict):
-            for name, value in block.items():
+            # By field name: PostgreSQL's jsonb keeps keys in its own order, SQLite in the written one.
+            for name, value in sorted(block.items(), key=lambda item: str(item[0])):
                 pair = _pair(value)
                 changes.extend(_expand(str(name), *pair) if pair else [Change(str(name), None, value)])
             used.add(key)
@@ -251,12 +256,16 @@ def audit_person_ids(*, person: str) -> list[int]:
     if ref.isdigit():
         # An id is taken as it is: the events of a person deleted since are still theirs.
         if not 0 < int(ref) <= MAX_ID:
-            raise ValidationFailed(f"person must be a person's id or e-mail, got {person!r}", field="person", value=person)
+            raise ValidationFailed(
+                f"person must be a person's id or e-mail, got {person!r}", field="person", value=person
+            )
         found = int(ref)
     else:
         normalized = email_normalize_configured(ref) if "@" in ref else None
         if not normalized:
-            raise ValidationFailed(f"person must be a person's id or e-mail, got {person!r}", field="person", value=person)
+            raise ValidationFailed(
+                f"person must be a person's id or e-mail, got {person!r}", field="person", value=person
+            )
         row = Person.objects.filter(email_normalized=normalized).values_list("id", flat=True).first()
         if row is None:
             row = (
@@ -323,7 +332,9 @@ def _aware(moment: dt.datetime | None, name: str) -> dt.datetime | None:
     try:
         return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     except (OverflowError, ValueError):
-        raise ValidationFailed(f"{name} {moment.isoformat()} is out of range", field=name, value=moment.isoformat()) from None
+        raise ValidationFailed(
+            f"{name} {moment.isoformat()} is out of range", field=name, value=moment.isoformat()
+        ) from None
 
 
 def _named(ids: list[int]) -> Q:
@@ -343,7 +354,9 @@ def _person_records(ids: list[int]) -> dict[str, set[int]]:
         if model is Event or model is StageChange:
             continue  # the events about the person are part (1); stage changes have no events of their own
         rows = model._default_manager.filter(**ref.where, **{f"{ref.column}__in": ids})
-        parts.append(rows.annotate(t=Value(model._meta.label_lower), i=F("pk")).values_list("t", "i").order_by())
+        parts.append(
+            rows.annotate(t=Value(model._meta.label_lower), i=F("pk")).values_list("t", "i").order_by()
+        )
     for kind, subject_type in DELETION_KINDS.items():
         rows = Event.objects.filter(_named(ids), kind=kind)
         parts.append(rows.annotate(t=Value(subject_type), i=F("subject_id")).values_list("t", "i").order_by())
@@ -383,16 +396,24 @@ def _queries(
         _check_kind(kind)
     if record_type and (len(record_type) > 64 or not _RECORD_TYPE.fullmatch(record_type)):
         raise ValidationFailed(
-            f"record_type must be a record type such as crm.deal, got {record_type!r}", field="record_type", value=record_type
+            f"record_type must be a record type such as crm.deal, got {record_type!r}",
+            field="record_type",
+            value=record_type,
         )
     if record_id is not None and not record_type:
-        raise ValidationFailed("record_id needs a record_type such as crm.deal", field="record_type", value="")
+        raise ValidationFailed(
+            "record_id needs a record_type such as crm.deal", field="record_type", value=""
+        )
     if record_id is not None and not 0 < record_id <= MAX_ID:
-        raise ValidationFailed(f"record_id must be a record's id, got {record_id}", field="record_id", value=record_id)
+        raise ValidationFailed(
+            f"record_id must be a record's id, got {record_id}", field="record_id", value=record_id
+        )
     since, until = _aware(since, "since"), _aware(until, "until")
     if since and until and until <= since:
         raise ValidationFailed(
-            f"until ({until.isoformat()}) must be after since ({since.isoformat()})", field="until", value=until.isoformat()
+            f"until ({until.isoformat()}) must be after since ({since.isoformat()})",
+            field="until",
+            value=until.isoformat(),
         )
     events: QuerySet[Event] = Event.objects.select_related("actor")
     stages: QuerySet[StageChange] | None = StageChange.objects.select_related("by_user")
@@ -401,7 +422,9 @@ def _queries(
         events = events.filter(_person_events(ids))
         stages = stages.filter(person_id__in=ids) if stages is not None else None
     if record_type:
-        events = events.filter(subject_type=record_type, **({"subject_id": record_id} if record_id is not None else {}))
+        events = events.filter(
+            subject_type=record_type, **({"subject_id": record_id} if record_id is not None else {})
+        )
         if record_type != PERSON_TYPE:
             stages = None
         elif record_id is not None and stages is not None:
@@ -431,7 +454,9 @@ def _key(entry: AuditEntry) -> tuple[dt.datetime, int, int]:
 
 
 def _cursor(entry: AuditEntry, *, backward: bool) -> str:
-    return cursor_encode(Cursor(ORDER, f"{entry.occurred_at.isoformat()}~{entry.source}", entry.id, backward=backward))
+    return cursor_encode(
+        Cursor(ORDER, f"{entry.occurred_at.isoformat()}~{entry.source}", entry.id, backward=backward)
+    )
 
 
 def _boundary(cursor: str) -> tuple[Cursor, dt.datetime, int]:
@@ -442,7 +467,9 @@ def _boundary(cursor: str) -> tuple[Cursor, dt.datetime, int]:
         if at.tzinfo is None or source not in _RANK:
             raise ValueError("not an audit cursor")
     except ValueError:
-        raise ValidationFailed(f"cursor {cursor!r} is not a valid page cursor", field="cursor", value=cursor) from None
+        raise ValidationFailed(
+            f"cursor {cursor!r} is not a valid page cursor", field="cursor", value=cursor
+        ) from None
     return found, at, _RANK[source]
 
 
@@ -488,17 +515,28 @@ def audit_page(
     """A page of the audit log, newest first: events and stage changes filtered by person (id or e-mail), record,
     who acted (id or username), kind (or a family such as signin.*) and time (since inclusive, until exclusive)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", field="limit", value=limit)
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", field="limit", value=limit
+        )
     boundary = _boundary(cursor) if cursor else None
     query = _queries(
-        person=person, record_type=record_type, record_id=record_id, user=user, kind=kind, since=since, until=until
+        person=person,
+        record_type=record_type,
+        record_id=record_id,
+        user=user,
+        kind=kind,
+        since=since,
+        until=until,
     )
     backward = boundary is not None and boundary[0].backward
     rows: list[AuditEntry] = []
     if query.events is not None:
         rows.extend(_from_event(r) for r in _rows(query.events, "occurred_at", EVENT, boundary, limit))
     if query.stage_changes is not None:
-        rows.extend(_from_stage_change(r) for r in _rows(query.stage_changes, "changed_at", STAGE_CHANGE, boundary, limit))
+        rows.extend(
+            _from_stage_change(r)
+            for r in _rows(query.stage_changes, "changed_at", STAGE_CHANGE, boundary, limit)
+        )
     rows.sort(key=_key, reverse=not backward)
     more = len(rows) > limit
     items = rows[:limit]
@@ -526,7 +564,11 @@ def value_text(value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    )
     return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "…"
 
 
@@ -561,15 +603,20 @@ def audit_entries_describe(*, entries: list[AuditEntry]) -> None:
     # One query per kind of thing the page names, and none for a kind it does not.
     names: dict[str, dict[int, Any]] = {
         PERSON_TYPE: {p.pk: str(p) for p in Person.objects.filter(pk__in=wanted[PERSON_TYPE])}
-        if wanted[PERSON_TYPE] else {},
+        if wanted[PERSON_TYPE]
+        else {},
         "crm.deal": dict(Deal.objects.filter(pk__in=wanted["crm.deal"]).values_list("id", "name"))
-        if wanted["crm.deal"] else {},
+        if wanted["crm.deal"]
+        else {},
         "crm.account": dict(Account.objects.filter(pk__in=wanted["crm.account"]).values_list("id", "name"))
-        if wanted["crm.account"] else {},
+        if wanted["crm.account"]
+        else {},
     }
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
     names["users.user"] = {pk: u.username for pk, u in users.items()}
-    stages = dict(PipelineStage.objects.filter(pk__in=stage_ids).values_list("id", "name")) if stage_ids else {}
+    stages = (
+        dict(PipelineStage.objects.filter(pk__in=stage_ids).values_list("id", "name")) if stage_ids else {}
+    )
     for e in entries:
         type_label = record_type_label(e.subject_type) if e.subject_type else ""
         known = names.get(e.subject_type)

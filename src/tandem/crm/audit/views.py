@@ -40,7 +40,14 @@ KIND_SUGGESTIONS = (
 )
 
 RECORD_TYPE_SUGGESTIONS = (
-    "crm.person", "crm.deal", "crm.account", "crm.activity", "crm.task", "campaigns.campaign", "users.user", "users.team",
+    "crm.person",
+    "crm.deal",
+    "crm.account",
+    "crm.activity",
+    "crm.task",
+    "campaigns.campaign",
+    "users.user",
+    "users.team",
 )
 
 
@@ -59,7 +66,9 @@ def _day(raw: str, name: str, zone: ZoneInfo) -> dt.datetime | None:
     try:
         return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(), tzinfo=zone)
     except ValueError:
-        raise ValidationFailed(f"{name} must be a day (YYYY-MM-DD), got {raw!r}", field=name, value=raw) from None
+        raise ValidationFailed(
+            f"{name} must be a day (YYYY-MM-DD), got {raw!r}", field=name, value=raw
+        ) from None
 
 
 def _record_id(raw: str) -> int | None:
@@ -82,7 +91,9 @@ def _page_url(filters: dict[str, str], cursor: str | None) -> str | None:
 @vary_on_headers("HX-Request")
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit log: filter by person, record, user, kind and days (in your time zone); admins only."""
-    require_perm(request, allowed=selectors.audit_allowed(user=request.user), message="Only admins read the audit log.")
+    require_perm(
+        request, allowed=selectors.audit_allowed(user=request.user), message="Only admins read the audit log."
+    )
     filters = {k: request.GET.get(k, "").strip() for k in FILTER_PARAMS}
     zone = _zone(request.user)
     error = None

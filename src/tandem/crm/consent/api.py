@@ -40,7 +40,9 @@ class ChannelStateOut(Schema):
 class ConsentOut(Schema):
     person_id: int
     channels: list[ChannelStateOut]
-    history: list[ConsentRecordOut] = Field(..., description=f"newest first, at most {selectors.HISTORY_LIMIT}")
+    history: list[ConsentRecordOut] = Field(
+        ..., description=f"newest first, at most {selectors.HISTORY_LIMIT}"
+    )
 
 
 class ConsentIn(Schema):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from tandem.core.erasure import rows_plain
 from tandem.crm.models import ConsentChannel, ConsentRecord, Person
 
 # The Person column that holds each channel's current state (the consent service writes it).
@@ -25,7 +27,9 @@ class ChannelState:
 def consent_history(*, person_id: int, limit: int = HISTORY_LIMIT) -> list[ConsentRecord]:
     """A person's consent records, newest first, with who recorded each (one query)."""
     return list(
-        ConsentRecord.objects.filter(person_id=person_id).select_related("by_user").order_by("-at", "-id")[:limit]
+        ConsentRecord.objects.filter(person_id=person_id)
+        .select_related("by_user")
+        .order_by("-at", "-id")[:limit]
     )
 
 
@@ -46,9 +50,9 @@ def consent_state(*, person: Person, history: list[ConsentRecord]) -> list[Chann
     ]
 
 
-def consent_records_export_person(*, person_id: int) -> list[dict[str, object]]:
+def consent_records_export_person(*, person_id: int) -> list[dict[str, Any]]:
     """Every consent record of a person, oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         ConsentRecord.objects.filter(person_id=person_id)
         .order_by("at", "id")
         .values("id", "channel", "granted", "at", "source", "by_user_id", "note", "recorded_at")

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.core.bulk import chunked
-from tandem.core.errors import ValidationFailed
+from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
 from tandem.crm.consent.selectors import FLAG
@@ -71,7 +71,11 @@ def consent_record(
         raise ValidationFailed("granted must be true or false", field="granted", value=granted)
     note = text_clean(note, field="note", max_length=NOTE_MAX, required=False)
     # Locked so two records at once cannot leave the flag behind the newest of them.
-    locked = Person.objects.select_for_update().only("id", *FLAG.values()).get(pk=person.pk)
+    locked = Person.objects.select_for_update().only("id", "erased_at", *FLAG.values()).get(pk=person.pk)
+    if locked.erased_at is not None:
+        raise NotAllowed(
+            f"person #{person.pk} was erased: no consent can be recorded", field="person_id", value=person.pk
+        )
     flag = FLAG[channel]
     before = bool(getattr(locked, flag))
     record = ConsentRecord.objects.create(

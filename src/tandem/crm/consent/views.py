@@ -25,7 +25,8 @@ def _context(request: HttpRequest, person: Any, **extra: Any) -> dict[str, Any]:
         "states": selectors.consent_state(person=person, history=history),
         "history": history,
         "channels": ConsentChannel.choices,
-        "can_change": request.user.has_perm("crm.change_person") and access_allows(person, user=request.user, write=True),
+        "can_change": request.user.has_perm("crm.change_person")
+        and access_allows(person, user=request.user, write=True),
         **extra,
     }
 
@@ -46,7 +47,9 @@ def consent_panel(request: HttpRequest, pk: int) -> HttpResponse:
     choice = request.POST.get("granted", "")
     try:
         if choice not in ("yes", "no"):
-            raise ValidationFailed("say whether consent was given or withdrawn", field="granted", value=choice)
+            raise ValidationFailed(
+                "say whether consent was given or withdrawn", field="granted", value=choice
+            )
         record = consent_record(
             person=person,
             channel=request.POST.get("channel", ""),
@@ -64,9 +67,16 @@ def consent_panel(request: HttpRequest, pk: int) -> HttpResponse:
         if error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Recorded: {record.get_channel_display()} consent {'given' if record.granted else 'withdrawn'}.")
+            messages.success(
+                request,
+                f"Recorded: {record.get_channel_display()} consent {'given' if record.granted else 'withdrawn'}.",
+            )
         return redirect("crm:person", pk=pk)
-    done = None if error else f"{record.get_channel_display()} consent {'given' if record.granted else 'withdrawn'}."
+    done = (
+        None
+        if error
+        else f"{record.get_channel_display()} consent {'given' if record.granted else 'withdrawn'}."
+    )
     return render(
         request, "crm/consent/_panel.html", _context(request, person, error=error, done=done), status=status
     )

@@ -38,7 +38,9 @@ def person_by_email(*, email: str) -> Person:
     person = (
         Person.objects.filter(
             Q(email_normalized=email_normalize_configured(clean) or clean.lower()) | Q(email__iexact=clean)
-        ).order_by("id").first()
+        )
+        .order_by("id")
+        .first()
         if clean
         else None
     )
@@ -50,13 +52,17 @@ def person_by_email(*, email: str) -> Person:
 def person_needles(*, person: Person) -> Needles:
     """The strings that identify this person: their e-mails (with those merged into them), name and phone."""
     merged = list(
-        ExternalId.objects.filter(person_id=person.pk, system=MERGED_EMAIL_SYSTEM).values_list("external_id", flat=True)
+        ExternalId.objects.filter(person_id=person.pk, system=MERGED_EMAIL_SYSTEM).values_list(
+            "external_id", flat=True
+        )
     )
     first, last = person.first_name.strip(), person.last_name.strip()
     full = f"{first} {last}".strip()
     emails = needles_clean([person.email, person.email_normalized, *merged])
     wide = needles_clean([*emails, *phone_forms(person.phone), full if first and last else ""])
-    narrow = needles_clean([*wide, full, first, last, f"{last} {first}".strip(), f"{last}, {first}".strip(", ")])
+    narrow = needles_clean(
+        [*wide, full, first, last, f"{last} {first}".strip(), f"{last}, {first}".strip(", ")]
+    )
     return Needles(wide=wide, narrow=narrow, emails=emails)
 
 
@@ -87,37 +93,85 @@ def person_export(*, person_id: int) -> dict[str, list[dict[str, Any]]]:
     return {
         "person": person,
         "external_ids": list(
-            ExternalId.objects.filter(person_id=person_id).order_by("id").values("id", "system", "external_id", "created_at")
+            ExternalId.objects.filter(person_id=person_id)
+            .order_by("id")
+            .values("id", "system", "external_id", "created_at")
         ),
         "consent_records": consent_records_export_person(person_id=person_id),
         "stage_changes": list(
             StageChange.objects.filter(person_id=person_id)
             .order_by("changed_at", "id")
-            .values("id", "from_stage", "to_stage", "changed_at", "by_user_id", "rule", "rule_version", "reason", "details")
+            .values(
+                "id",
+                "from_stage",
+                "to_stage",
+                "changed_at",
+                "by_user_id",
+                "rule",
+                "rule_version",
+                "reason",
+                "details",
+            )
         ),
         "activities": list(
             Activity.objects.filter(person_id=person_id)
             .order_by("occurred_at", "id")
             .values(
-                "id", "kind_id", "direction", "outcome", "subject", "occurred_at", "duration_minutes", "notes",
-                "deal_id", "account_id", "user_id", "external_id", "created_at",
+                "id",
+                "kind_id",
+                "direction",
+                "outcome",
+                "subject",
+                "occurred_at",
+                "duration_minutes",
+                "notes",
+                "deal_id",
+                "account_id",
+                "user_id",
+                "external_id",
+                "created_at",
             )
         ),
         "deals": list(
             Deal.objects.filter(pk__in=deal_ids)
             .order_by("created_at", "id")
             .values(
-                "id", "external_id", "name", "person_id", "account_id", "owner_id", "amount", "currency", "stage",
-                "pipeline__name", "pipeline_stage__name", "expected_close_on", "created_at", "closed_at",
+                "id",
+                "external_id",
+                "name",
+                "person_id",
+                "account_id",
+                "owner_id",
+                "amount",
+                "currency",
+                "stage",
+                "pipeline__name",
+                "pipeline_stage__name",
+                "expected_close_on",
+                "created_at",
+                "closed_at",
                 "lost_reason__name",
             )
         ),
         "deal_roles": list(
-            DealContact.objects.filter(person_id=person_id).order_by("id").values("id", "deal_id", "role", "created_at")
+            DealContact.objects.filter(person_id=person_id)
+            .order_by("id")
+            .values("id", "deal_id", "role", "created_at")
         ),
         "tasks": list(
             Task.objects.filter(person_id=person_id)
             .order_by("due_at", "id")
-            .values("id", "title", "notes", "due_at", "owner_id", "deal_id", "priority", "source", "done_at", "created_at")
+            .values(
+                "id",
+                "title",
+                "notes",
+                "due_at",
+                "owner_id",
+                "deal_id",
+                "priority",
+                "source",
+                "done_at",
+                "created_at",
+            )
         ),
     }

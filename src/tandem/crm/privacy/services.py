@@ -63,11 +63,15 @@ def crm_erase_person(*, person_id: int, needles: Needles) -> dict[str, int]:
     )
     # Their activities stay (the SLA's touches, engagement), without what was written about them.
     counts["activities"] = rows_redact(
-        rows=Activity.objects.filter(person_id=person_id), needles=needles.narrow, blank={"subject": "", "notes": ""}
+        rows=Activity.objects.filter(person_id=person_id),
+        needles=needles.narrow,
+        blank={"subject": "", "notes": ""},
     )
     counts["activities_mentioning"] = rows_redact(
         rows=rows_mentioning(
-            rows=Activity.objects.exclude(person_id=person_id), needles=needles.wide, text=["subject", "notes"]
+            rows=Activity.objects.exclude(person_id=person_id),
+            needles=needles.wide,
+            text=["subject", "notes"],
         ),
         needles=needles.wide,
         text=["subject", "notes"],
@@ -75,17 +79,23 @@ def crm_erase_person(*, person_id: int, needles: Needles) -> dict[str, int]:
     # Open tasks about them have nothing left to do; done ones stay (a rep's work), without their words.
     counts["tasks_deleted"], _ = Task.objects.filter(person_id=person_id, done_at__isnull=True).delete()
     counts["tasks"] = rows_redact(
-        rows=Task.objects.filter(person_id=person_id), needles=needles.narrow, blank={"title": ERASED_TASK_TITLE, "notes": ""}
+        rows=Task.objects.filter(person_id=person_id),
+        needles=needles.narrow,
+        blank={"title": ERASED_TASK_TITLE, "notes": ""},
     )
     counts["tasks_mentioning"] = rows_redact(
-        rows=rows_mentioning(rows=Task.objects.exclude(person_id=person_id), needles=needles.wide, text=["title", "notes"]),
+        rows=rows_mentioning(
+            rows=Task.objects.exclude(person_id=person_id), needles=needles.wide, text=["title", "notes"]
+        ),
         needles=needles.wide,
         text=["title", "notes"],
     )
     # Deals are the company's and stay whole (amounts, stages, history); only a name or reason naming them changes.
     deal_ids = person_deal_ids(person_id=person_id)
     counts["deals"] = rows_redact(
-        rows=rows_mentioning(rows=Deal.objects.all(), needles=needles.wide, text=["name"], json=["custom_fields"])
+        rows=rows_mentioning(
+            rows=Deal.objects.all(), needles=needles.wide, text=["name"], json=["custom_fields"]
+        )
         | Deal.objects.filter(pk__in=deal_ids),
         needles=needles.wide,
         text=["name"],
@@ -98,7 +108,9 @@ def crm_erase_person(*, person_id: int, needles: Needles) -> dict[str, int]:
         text=["reason"],
     )
     counts["accounts"] = rows_redact(
-        rows=rows_mentioning(rows=Account.objects.all(), needles=needles.wide, text=["name"], json=["custom_fields"]),
+        rows=rows_mentioning(
+            rows=Account.objects.all(), needles=needles.wide, text=["name"], json=["custom_fields"]
+        ),
         needles=needles.wide,
         text=["name"],
         json=["custom_fields"],

@@ -78,7 +78,7 @@ class LeadTimeOut(Schema):
     ask_days_ahead: int
 
 
-class SuggestionOut(Schema):
+class RequestSuggestionOut(Schema):
     type: str
     label: str
     n_requests: int
@@ -101,7 +101,7 @@ class HandledOut(Schema):
     handled_by: str
 
 
-class DetailOut(Schema):
+class CollateralErrorOut(Schema):
     detail: str
 
 
@@ -182,13 +182,13 @@ def lead_times(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/collateral/suggestions", response=list[SuggestionOut])
+@router.get("/collateral/suggestions", response=list[RequestSuggestionOut])
 def suggestions(request: HttpRequest) -> list[dict[str, Any]]:
     """Requests that repeat (same type, similar purpose, several reps): suggested for the content library."""
     return [{**s, "type": s["kind"]} for s in selectors.collateral_suggestions()]
 
 
-@router.post("/collateral/suggestions/handle", response={200: HandledOut, 403: DetailOut})
+@router.post("/collateral/suggestions/handle", response={200: HandledOut, 403: CollateralErrorOut})
 def suggestions_handle(request: HttpRequest, payload: HandleIn) -> dict[str, Any]:
     """Mark a suggestion handled (marketing): its requests stop counting, so only new repeats bring it back."""
     require_perm(request, allowed=can_work_board(request.user), message="only marketing and admins mark library suggestions handled")

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.crm.models import Account, Deal
 from tandem.enablement.requests import board
@@ -221,7 +222,7 @@ def collateral_report(*, today: dt.date | None = None) -> dict[str, Any]:
 
 def requests_export_deals(*, deal_ids: list[int]) -> list[dict[str, Any]]:
     """Collateral requested for these deals (a person's), oldest first, as plain values (the per-person export)."""
-    return list(
+    return rows_plain(
         CollateralRequest.objects.filter(deal_id__in=deal_ids)
         .order_by("created_at", "id")
         .values(

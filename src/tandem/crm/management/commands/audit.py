@@ -47,7 +47,11 @@ def _changes_text(entry: selectors.AuditEntry) -> str:
 
 
 def _why(entry: selectors.AuditEntry) -> str:
-    rule = f"rule {entry.rule}" + (f" v{entry.rule_version}" if entry.rule_version is not None else "") if entry.rule else ""
+    rule = (
+        f"rule {entry.rule}" + (f" v{entry.rule_version}" if entry.rule_version is not None else "")
+        if entry.rule
+        else ""
+    )
     return " · ".join(p for p in (entry.reason.replace("\n", " "), rule) if p)
 
 
@@ -57,11 +61,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--person", default="", metavar="EMAIL", help="a person's e-mail or id")
         parser.add_argument("--user", default="", metavar="USERNAME", help="who acted: a username or user id")
-        parser.add_argument("--record", default="", metavar="TYPE[:ID]", help="one record (crm.deal:12) or a type (crm.deal)")
+        parser.add_argument(
+            "--record", default="", metavar="TYPE[:ID]", help="one record (crm.deal:12) or a type (crm.deal)"
+        )
         parser.add_argument("--kind", default="", help="one kind (deal.won) or a family (signin.*)")
         parser.add_argument("--since", default="", metavar="DATE", help="from this day (or date and time) on")
-        parser.add_argument("--until", default="", metavar="DATE", help="up to this day, included (or before a date and time)")
-        parser.add_argument("--limit", type=int, default=selectors.PAGE_SIZE, help=f"rows per page (1–{selectors.MAX_PAGE_SIZE})")
+        parser.add_argument(
+            "--until", default="", metavar="DATE", help="up to this day, included (or before a date and time)"
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=selectors.PAGE_SIZE,
+            help=f"rows per page (1–{selectors.MAX_PAGE_SIZE})",
+        )
         parser.add_argument("--cursor", default="", help="the cursor a previous page printed")
         parser.add_argument("--all", action="store_true", help="every page, not only the newest")
         parser.add_argument("--csv", action="store_true", help="CSV on standard output instead of a table")
@@ -76,7 +89,11 @@ class Command(BaseCommand):
     def _run(self, opts: dict[str, Any]) -> None:
         record_type, _, record_id = opts["record"].strip().partition(":")
         if record_id and not record_id.isdigit():
-            raise ValidationFailed(f"record must be TYPE or TYPE:ID, got {opts['record']!r}", field="record", value=opts["record"])
+            raise ValidationFailed(
+                f"record must be TYPE or TYPE:ID, got {opts['record']!r}",
+                field="record",
+                value=opts["record"],
+            )
         filters: dict[str, Any] = {
             "person": opts["person"],
             "user": opts["user"],

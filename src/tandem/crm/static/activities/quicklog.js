@@ -1,4 +1,4 @@
-/* The person page's activity panel (crm/activities/_panel.html); a static file, as the CSP wants. */
+/* The person page's activity panel (crm/activities/_panel.html), loaded by crm/person_detail.html. */
 // One listener for the page: "l" anywhere outside a text box jumps to the quick-log box.
 if (!window.tandemQuickLogKey) {
   window.tandemQuickLogKey = true;

@@ -1,4 +1,4 @@
-/* The person page's question panel (feedback/_person_panel.html); a static file, as the CSP wants. */
+/* The person page's question panel (feedback/_person_panel.html), loaded by crm/person_detail.html. */
 // One listener for the page: "q" anywhere outside a text box jumps to the question box.
 if (!window.tandemQuestionKey) {
   window.tandemQuestionKey = true;

@@ -34,11 +34,15 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         export = sub.add_parser("export", help="write everything about the person to a ZIP file")
         export.add_argument("email", help="the person's e-mail")
-        export.add_argument("-o", "--output", type=Path, default=None, help="file to write (default tandem-person-ID.zip)")
+        export.add_argument(
+            "-o", "--output", type=Path, default=None, help="file to write (default tandem-person-ID.zip)"
+        )
         export.add_argument("--by", default=None, help="username of who asks (for the audit event)")
         erase = sub.add_parser("erase", help="erase the person from every table (cannot be undone)")
         erase.add_argument("email", help="the person's e-mail")
-        erase.add_argument("--reason", required=True, help="why; kept in the audit log, so it must not name them")
+        erase.add_argument(
+            "--reason", required=True, help="why; kept in the audit log, so it must not name them"
+        )
         erase.add_argument("--by", default=None, help="username of the admin who asks (for the audit event)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
