@@ -73,3 +73,36 @@ def user_force_password_reset(request: HttpRequest, user_id: Id) -> Any:
     admin = _admin(request)
     user = services.user_force_password_reset(user=selectors.user_get(user_id=user_id), by_user=admin)
     return {"id": user.pk, "username": user.username, "must_change_password": user.must_change_password}
+
+
+# ---- record-level access: each team's setting for its reps (tandem.users.access) ----
+
+
+class TeamAccessOut(Schema):
+    id: int
+    name: str
+    rep_access: str = Field(..., description="own, team_view (see the team's records) or team_change (see and change)")
+
+
+class TeamAccessIn(Schema):
+    rep_access: Annotated[str, Field(max_length=16), NoNul]
+    reason: Annotated[str, Field(max_length=500), NoNul] = ""
+
+
+@router.get("/teams", response={200: list[TeamAccessOut], 403: SigninErrorOut}, tags=["access"])
+def teams_list(request: HttpRequest) -> Any:
+    """Every team with how far its reps reach beyond their own records (admins only)."""
+    _admin(request)
+    return list(selectors.teams_all())
+
+
+@router.patch(
+    "/teams/{int:team_id}/access",
+    response={200: TeamAccessOut, 403: SigninErrorOut, 404: SigninErrorOut, 422: SigninErrorOut},
+    tags=["access"],
+)
+def team_access_set(request: HttpRequest, team_id: Id, payload: TeamAccessIn) -> Any:
+    """Set whether the team's reps see (team_view) or also change (team_change) each other's records (admins only)."""
+    admin = _admin(request)
+    team = selectors.team_get(team_id=team_id)
+    return services.team_set_rep_access(team=team, rep_access=payload.rep_access, by_user=admin, reason=payload.reason)

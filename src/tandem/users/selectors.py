@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tandem.core.errors import NotFound
 from tandem.core.keyset import MAX_ID
 from tandem.core.models import Event
-from tandem.users.models import Role, User
+from tandem.users.models import Role, Team, User
 
 # Roles whose home page is theirs alone; anyone else opening it gets 403 (superusers see all).
 HOME_URL_NAMES: dict[str, str] = {
@@ -194,3 +194,16 @@ def signin_step_pending(*, user: Any, verified: bool) -> str:
     if two_factor and settings.ADMIN_2FA == "required" and not has_device:
         return "enrol"
     return ""
+
+
+def teams_all() -> list[Team]:
+    """Every team by name, with its manager."""
+    return list(Team.objects.select_related("manager").order_by("name"))
+
+
+def team_get(*, team_id: int) -> Team:
+    """One team by id, or NotFound naming the id."""
+    team = Team.objects.filter(pk=team_id).first() if 0 < team_id <= MAX_ID else None
+    if team is None:
+        raise NotFound(f"no team with id {team_id}", field="team_id", value=team_id)
+    return team

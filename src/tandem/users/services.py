@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.text import text_clean
-from tandem.users.models import ApiToken, Role, Team, User
+from tandem.users.models import ApiToken, RepAccess, Role, Team, User
 from tandem.users.selectors import signin_locks_for
 
 
@@ -314,3 +314,27 @@ def signin_code_check(*, user: User, code: str) -> TOTPDevice:
     if not (clean.isdigit() and verify_token(user, device.persistent_id, clean)):
         raise ValidationFailed("That code is not right: type the 6 digits your app shows now.", field="code")
     return device
+
+
+def team_set_rep_access(*, team: Team, rep_access: str, by_user: Any = None, reason: str = "") -> Team:
+    """Set how far the team's reps reach beyond their own records (own, team_view, team_change)."""
+    if rep_access not in RepAccess.values:
+        raise ValidationFailed(
+            f"rep_access must be one of {', '.join(RepAccess.values)}, got {rep_access!r}",
+            field="rep_access",
+            value=rep_access,
+        )
+    old = team.rep_access
+    if old == rep_access:
+        return team
+    with transaction.atomic():
+        team.rep_access = rep_access
+        team.save(update_fields=["rep_access"])
+        event_record(
+            kind="team.rep_access_changed",
+            subject=team,
+            actor=by_user,
+            reason=reason,
+            data={"old": {"rep_access": old}, "new": {"rep_access": rep_access}},
+        )
+    return team

@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("sign-in/", views.signin_admin, name="signin-admin"),
+    path("teams/access/", views.team_access, name="team-access"),
     path("sign-in/unlock/", views.signin_admin_unlock, name="signin-unlock"),
     path("sign-in/force-reset/", views.signin_admin_force_reset, name="signin-force-reset"),
 ]

@@ -28,7 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tandem.core.errors import TandemError
 from tandem.core.http import require_perm
 from tandem.users import selectors, services
-from tandem.users.models import User
+from tandem.users.models import RepAccess, User
 
 PENDING_KEY = "signin_totp_pending_key"
 
@@ -275,3 +275,24 @@ def signin_admin_force_reset(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"{user.username} must change their password before using Tandem again.")
     return redirect("signin-admin")
+
+
+@login_required
+def team_access(request: HttpRequest) -> HttpResponse:
+    """Each team's record-level access setting for its reps, changed one team at a time (admins only)."""
+    admin = require_perm(
+        request, allowed=selectors.user_is_admin(user=request.user), message="Only admins set record access."
+    )
+    if request.method == "POST":
+        try:
+            team = selectors.team_get(team_id=int(request.POST.get("team", "0") or 0))
+            services.team_set_rep_access(
+                team=team, rep_access=request.POST.get("rep_access", ""), by_user=admin, reason="set on the teams page"
+            )
+        except (TandemError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", str(exc)))
+        else:
+            messages.success(request, f"{team.name}: reps now reach {team.get_rep_access_display().lower()}.")
+        return redirect("team-access")
+    context = {"teams": selectors.teams_all(), "choices": RepAccess.choices}
+    return render(request, "users/team_access.html", context)

@@ -8,11 +8,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
-from tandem.users.models import ApiToken, Role, User
+from tandem.users.models import ApiToken, Role, Team, User
 from tandem.users.services import (
     api_token_create,
     api_token_revoke,
     signin_unlock,
+    team_set_rep_access,
     totp_device_remove,
     user_create,
     user_force_password_reset,
@@ -23,7 +24,7 @@ from tandem.users.services import (
 class Command(BaseCommand):
     help = (
         "Manage users, roles and API tokens (create, role, list, token, revoke-token) and sign-in "
-        "(unlock, force-reset, two-factor-remove)."
+        "(unlock, force-reset, two-factor-remove), and each team's record access (team-access)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,6 +51,11 @@ class Command(BaseCommand):
         unlock.add_argument("--reason", default="", help="why, for the audit log")
         force = sub.add_parser("force-reset", help="make a user change their password before using Tandem again")
         force.add_argument("username")
+        access = sub.add_parser(
+            "team-access", help="how far a team's reps reach: own, team_view (see the team's), team_change"
+        )
+        access.add_argument("team", help="the team's name")
+        access.add_argument("setting", choices=["own", "team_view", "team_change"])
         two_factor = sub.add_parser("two-factor-remove", help="remove a user's TOTP device (a lost phone)")
         two_factor.add_argument("username")
 
@@ -113,6 +119,13 @@ class Command(BaseCommand):
     def _force_reset(self, opts: dict[str, Any]) -> None:
         user = user_force_password_reset(user=self._user(opts["username"]))
         self.stdout.write(f"{user.username} must change their password at their next page")
+
+    def _team_access(self, opts: dict[str, Any]) -> None:
+        team = Team.objects.filter(name=opts["team"]).first()
+        if team is None:
+            raise CommandError(f"no team named {opts['team']!r}")
+        team = team_set_rep_access(team=team, rep_access=opts["setting"], reason="set with the tandem command")
+        self.stdout.write(f"{team.name}: reps reach {team.get_rep_access_display().lower()}")
 
     def _two_factor_remove(self, opts: dict[str, Any]) -> None:
         user = self._user(opts["username"])
