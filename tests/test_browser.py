@@ -123,11 +123,12 @@ def test_each_role_signs_in_sees_its_home_and_the_people_list(live_server, page)
         if page.locator("[data-chart]").count():
             page.wait_for_selector("[data-chart] .main-svg")
         page.screenshot(path=str(SCREENSHOTS / f"home_{role}.png"), full_page=True)
-        # and the people list shows everyone, newest first
+        # and the people list shows, newest first, everyone (a rep: only their own, tandem.users.access)
         page.click("nav.nav >> text=People")
         page.wait_for_selector("[data-testid=people-table] tbody tr")
         names = page.locator("[data-testid=people-table] tbody tr td:first-child").all_inner_texts()
-        assert names == [f"{first} {last}" for first, last, *_ in PEOPLE]
+        theirs = PEOPLE[::2] if role == "sales_rep" else PEOPLE
+        assert names == [f"{first} {last}" for first, last, *_ in theirs]
         # and signing out returns to the login page
         page.click("text=Sign out")
         page.wait_for_url(f"{live_server.url}/login/")
@@ -138,12 +139,13 @@ def test_each_role_signs_in_sees_its_home_and_the_people_list(live_server, page)
 @pytest.mark.django_db(transaction=True)
 def test_filters_swap_the_table_and_the_stage_moves_on_the_person_page(live_server, page):
     # given
+    # (the head of sales, who sees every person: a rep sees only their own)
     data = _company()
     page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "rex")
+    page.fill("#id_username", "max")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/home/rep/")
+    page.wait_for_url(f"{live_server.url}/home/manager/")
     page.goto(f"{live_server.url}/people/")
     page.screenshot(path=str(SCREENSHOTS / "people_list.png"), full_page=True)
     # when a filter changes, HTMX swaps only the table and pushes the URL
@@ -157,7 +159,7 @@ def test_filters_swap_the_table_and_the_stage_moves_on_the_person_page(live_serv
     assert page.evaluate("() => window.__kept") == marker
     names = page.locator("[data-testid=people-table] tbody tr td:first-child").all_inner_texts()
     assert names == ["Jonas Fischer", "Tom Becker", "Paul Richter"]
-    # when the rep moves a person on the person page
+    # when the manager moves a person on the person page
     maria = data["people"][0]
     page.goto(f"{live_server.url}/people/{maria.pk}/")
     page.screenshot(path=str(SCREENSHOTS / "person_page.png"), full_page=True)

@@ -79,7 +79,7 @@ class DriftOut(Schema):
     drift: dict[str, Any]
 
 
-@router.get("/scoring/drift", response=DriftOut)
+@router.get("/scoring/drift", response={200: DriftOut, 404: DetailOut})
 def drift(request: HttpRequest, measure: bool = False) -> dict[str, Any]:
     """The active model's drift: PSI per input and calibration since training (``measure=true`` recomputes)."""
     require_perm(request, allowed=_role(request) in VIEW_ROLES, message="Only admins, marketing and sales managers see scoring drift.")

@@ -45,25 +45,27 @@ _FIELDS_SCHEMA = {
         "submission_id": "6f1c0e3a-1d2b-4c8e-9a57-2f0e1b7d9c11",
     },
 }
+# Optional text fields take text or null (a number is refused, not read as text).
+_TEXT_OR_NULL = {"type": ["string", "null"]}
 _EVENT_SCHEMA = {
     "type": "object",
     "required": ["kind"],
     "properties": {
         "kind": {"type": "string", "example": "webinar"},
-        "occurred_at": {"type": "string", "format": "date-time"},
-        "email": {"type": "string"},
-        "system": {"type": "string", "description": "with external_id: another system's id of the person"},
-        "external_id": {"type": "string"},
-        "phone": {"type": "string"},
-        "person": {"type": "object", "description": "first_name, last_name, company, job_title"},
-        "channel": {"type": "string"},
-        "campaign_id": {"type": "string", "description": "Tandem id or external id of the campaign"},
-        "utm_source": {"type": "string"},
-        "utm_medium": {"type": "string"},
-        "utm_campaign": {"type": "string"},
-        "url": {"type": "string"},
-        "referrer": {"type": "string"},
-        "properties": {"type": "object"},
+        "occurred_at": {"type": ["string", "null"], "format": "date-time", "description": "default: now"},
+        "email": _TEXT_OR_NULL,
+        "system": {**_TEXT_OR_NULL, "description": "with external_id: another system's id of the person"},
+        "external_id": _TEXT_OR_NULL,
+        "phone": _TEXT_OR_NULL,
+        "person": {"type": ["object", "null"], "description": "first_name, last_name, company, job_title"},
+        "channel": _TEXT_OR_NULL,
+        "campaign_id": {"type": ["string", "integer", "null"], "description": "Tandem id or external id of the campaign"},
+        "utm_source": _TEXT_OR_NULL,
+        "utm_medium": _TEXT_OR_NULL,
+        "utm_campaign": _TEXT_OR_NULL,
+        "url": _TEXT_OR_NULL,
+        "referrer": _TEXT_OR_NULL,
+        "properties": {"type": ["object", "null"]},
     },
 }
 _IDEMPOTENCY = {
@@ -175,7 +177,7 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
                             {
                                 "type": "object",
                                 "required": ["events"],
-                                "properties": {"events": {"type": "array", "maxItems": 1000, "items": _EVENT_SCHEMA}},
+                                "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _EVENT_SCHEMA}},
                             },
                         ]
                     }

@@ -384,6 +384,13 @@ def _when(value: Any, *, name: str, now: dt.datetime) -> dt.datetime:
     return when
 
 
+def _campaign_ref(value: Any, *, name: str) -> str:
+    """A campaign's Tandem id (a number or its text) or external id; null for none."""
+    if isinstance(value, bool) or not isinstance(value, str | int | None):
+        raise ValidationFailed(f"{name} must be a campaign id or external id", field=name, value=value)
+    return _text(value, name=name, limit=MAX_SHORT)
+
+
 def track_events_clean(
     *, data: dict[str, Any], kinds: set[str], channels: set[str], now: dt.datetime
 ) -> list[TrackEvent]:
@@ -406,7 +413,11 @@ def track_events_clean(
             raise ValidationFailed(f"{p or 'event'} must be an object", field=p.rstrip(".") or "body", value=item)
 
         def text(key: str, limit: int = MAX_SHORT, _item: dict[str, Any] = item, _p: str = p) -> str:
-            return _text(_item.get(key), name=_p + key, limit=limit)
+            # Text or null, as the endpoint's schema says: a number or a list is refused, not read as text.
+            value = _item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ValidationFailed(f"{_p}{key} must be text", field=_p + key, value=value)
+            return _text(value, name=_p + key, limit=limit)
 
         kind = text("kind")
         if kind not in kinds:
@@ -433,14 +444,14 @@ def track_events_clean(
             raise ValidationFailed(
                 f"{p}channel {channel!r} is not one of {', '.join(sorted(channels))}", field=p + "channel", value=channel
             )
-        person_raw = item.get("person") or {}
+        person_raw = {} if item.get("person") is None else item["person"]
         if not isinstance(person_raw, dict):
             raise ValidationFailed(f"{p}person must be an object", field=p + "person", value=person_raw)
         person = {}
         for key in ("first_name", "last_name", "company", "job_title"):
             if value := _text(person_raw.get(key), name=f"{p}person.{key}", limit=MAX_SHORT):
                 person[key] = value
-        props = item.get("properties") or {}
+        props = {} if item.get("properties") is None else item["properties"]
         if not isinstance(props, dict):
             raise ValidationFailed(f"{p}properties must be an object", field=p + "properties", value=props)
         utm = {k: v for k in UTM_KEYS if (v := text(k, UTM_LIMITS.get(k, MAX_SHORT)))}
@@ -454,7 +465,7 @@ def track_events_clean(
                 external_id=external_id,
                 person=person,
                 channel=channel,
-                campaign_ref=_text(item.get("campaign_id"), name=p + "campaign_id", limit=MAX_SHORT),
+                campaign_ref=_campaign_ref(item.get("campaign_id"), name=p + "campaign_id"),
                 utm=utm,
                 url=text("url", MAX_TEXT),
                 referrer=text("referrer", MAX_TEXT),
