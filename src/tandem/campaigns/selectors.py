@@ -308,9 +308,12 @@ def person_journey(*, person: Any) -> tuple[list[Touchpoint], bool]:
 ACCOUNT_TOUCHPOINTS_LIMIT = 20
 
 
-def account_touchpoints(*, account: Any) -> tuple[list[Touchpoint], int]:
-    """The latest touchpoints of an account's people, newest first, and how many there are (the account page)."""
-    touches = Touchpoint.objects.filter(person__account_id=account.pk)
+def account_touchpoints(*, account: Any, user: Any = None) -> tuple[list[Touchpoint], int]:
+    """The latest touchpoints of an account's people (those `user` may see), newest first, and how many there are
+    (the account page)."""
+    from tandem.users.access import access_seen
+
+    touches = access_seen(Touchpoint.objects.filter(person__account_id=account.pk), user=user)
     latest = list(
         touches.select_related("campaign", "person").order_by("-occurred_at", "-id")[:ACCOUNT_TOUCHPOINTS_LIMIT]
     )

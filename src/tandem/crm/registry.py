@@ -67,11 +67,12 @@ def person_detail_part(*, name: str, person: Any, default: Any) -> Any:
 
 
 def account_detail_part_register(*, name: str, load: PartLoader) -> None:
-    """Register a part of the account page: `load(account=...)` returns what the part shows."""
+    """Register a part of the account page: `load(account=..., user=...)` returns what the part shows (of what the
+    user may see; user None: everything)."""
     _ACCOUNT_PARTS[name] = load
 
 
-def account_detail_part(*, name: str, account: Any, default: Any) -> Any:
-    """The named part of an account's page, or `default` when no app registered it."""
+def account_detail_part(*, name: str, account: Any, default: Any, user: Any = None) -> Any:
+    """The named part of an account's page (what `user` may see of it), or `default` when no app registered it."""
     load = _ACCOUNT_PARTS.get(name)
-    return default if load is None else load(account=account)
+    return default if load is None else load(account=account, user=user)

@@ -255,7 +255,9 @@ def account_detail(*, account_id: int, user: Any = None) -> AccountDetail:
         else access_seen(Person.objects.filter(account=account), user=user).count()
     )
     # Touchpoints belong to campaigns, a floor above: it fills this part (crm/registry.py).
-    touchpoints, touchpoints_count = account_detail_part(name="touchpoints", account=account, default=([], 0))
+    touchpoints, touchpoints_count = account_detail_part(
+        name="touchpoints", account=account, default=([], 0), user=user
+    )
     return AccountDetail(
         account=account,
         people=people,
