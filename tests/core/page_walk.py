@@ -31,7 +31,9 @@ def _first(model_path: str, field: str = "pk", **filters: Any) -> Callable[[], A
 # (start of the route, argument name) -> where its value comes from; the longest matching start wins.
 ARGUMENTS: dict[tuple[str, str], Callable[[], Any]] = {
     ("people/", "pk"): _first("crm.Person"),
-    ("people/", "other"): lambda: _first("crm.Person")() and _first("crm.Person", pk__gt=_first("crm.Person")())(),
+    ("people/", "other"): lambda: (
+        _first("crm.Person")() and _first("crm.Person", pk__gt=_first("crm.Person")())()
+    ),
     ("people/deals/", "deal_id"): _first("crm.Deal"),
     ("people/lost-reasons/", "reason_id"): _first("crm.LostReason"),
     ("activities/kinds/", "key"): _first("crm.ActivityType", "key"),

@@ -54,7 +54,11 @@ def _documented_production_variables() -> dict[str, str]:
 def _tandem(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # A fresh interpreter with none of this machine's TANDEM_* settings: what an installation would start with
     # (nor the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy rightly refuses).
-    full = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TANDEM_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     full.update({"DJANGO_SETTINGS_MODULE": "tandem.settings", "TANDEM_VAR_DIR": str(tmp_path / "var")}, **env)
     return subprocess.run(
         [sys.executable, "-m", "tandem.cli", *args], env=full, cwd=tmp_path, capture_output=True, text=True
@@ -63,9 +67,17 @@ def _tandem(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
 
 def _settings(tmp_path: Path, **env: str) -> dict:
     names = [
-        "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER", "ALLOWED_HOSTS",
-        "CSRF_TRUSTED_ORIGINS", "SILENCED_SYSTEM_CHECKS", "PUBLIC_API_DOCS",
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_PROXY_SSL_HEADER",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SILENCED_SYSTEM_CHECKS",
+        "PUBLIC_API_DOCS",
     ]
     probe = (
         "import json; from django.conf import settings;"
@@ -97,7 +109,10 @@ def test_the_dev_defaults_still_run_and_check_deploy_names_what_production_needs
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout.strip() == "System check identified no issues (0 silenced)."
     assert sorted(set(re.findall(r"security\.W\d+", deploy.stderr))) == [
-        "security.W004", "security.W008", "security.W012", "security.W016"
+        "security.W004",
+        "security.W008",
+        "security.W012",
+        "security.W016",
     ]
 
 
@@ -106,11 +121,15 @@ def test_the_https_switch_turns_on_redirect_secure_cookies_and_a_short_hsts(tmp_
     dev = _settings(tmp_path)
     https = _settings(tmp_path, TANDEM_BEHIND_HTTPS="1")
     # then
-    assert [dev[k] for k in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")] == [False] * 3
+    assert [dev[k] for k in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")] == [
+        False
+    ] * 3
     assert dev["SECURE_HSTS_SECONDS"] == 0
     assert dev["SECURE_PROXY_SSL_HEADER"] is None
     assert dev["PUBLIC_API_DOCS"] is False
-    assert [https[k] for k in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")] == [True] * 3
+    assert [https[k] for k in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")] == [
+        True
+    ] * 3
     assert https["SECURE_HSTS_SECONDS"] == 3600
     assert (https["SECURE_HSTS_INCLUDE_SUBDOMAINS"], https["SECURE_HSTS_PRELOAD"]) == (False, False)
     assert https["SECURE_PROXY_SSL_HEADER"] is None
@@ -182,7 +201,9 @@ def demo_company(db, settings):  # type: ignore[no-untyped-def]
     call_command("demo", "--people", "120", "--no-serve", stdout=io.StringIO())
     # What the demo does not make, so that every page has a record to show.
     marketer = User.objects.get(username="marketing")
-    ImportJob.objects.create(kind="people", file_name="people.csv", total_rows=3, processed_rows=3, created_at=timezone.now())
+    ImportJob.objects.create(
+        kind="people", file_name="people.csv", total_rows=3, processed_rows=3, created_at=timezone.now()
+    )
     proposal_create(kind="sla", spec={"first_touch_hours": 3}, reason="Faster first touch", by_user=marketer)
     experiment_create(name="hero", variants=["control", "b"])
 
@@ -213,7 +234,9 @@ def test_every_page_carries_the_policies_for_every_role(demo_company):
             elif not url.startswith("/f/") and policy.get("frame-ancestors") != ["'none'"]:
                 problems.append(f"{username} {url}: frame-ancestors {policy.get('frame-ancestors')}")
             if "camera=()" not in response.get("Permissions-Policy", ""):
-                problems.append(f"{username} {url}: Permissions-Policy {response.get('Permissions-Policy')!r}")
+                problems.append(
+                    f"{username} {url}: Permissions-Policy {response.get('Permissions-Policy')!r}"
+                )
             # and a page holds nothing inline that the policy would refuse
             if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
                 pages += 1
@@ -249,7 +272,9 @@ def test_plotly_css_is_what_the_shipped_plotly_would_insert():
     # the map library's <style> is skipped by the id it checks for
     assert (TEMPLATES / "core" / "static" / "core" / "plotly.css").read_text() == expected
     assert ".js-plotly-plot .plotly .main-svg {" in expected
-    style_id = re.search(r'getElementById\("([0-9a-f]{64})"\)\)\{var e=document\.createElement\("style"\)', script)
+    style_id = re.search(
+        r'getElementById\("([0-9a-f]{64})"\)\)\{var e=document\.createElement\("style"\)', script
+    )
     partial = (TEMPLATES / "ui" / "templates" / "partials" / "plotly.html").read_text()
     assert style_id is not None
     assert f'<template id="{style_id.group(1)}"></template>' in partial
@@ -261,7 +286,9 @@ def test_report_only_sends_the_same_policy_without_enforcing_it(tmp_path):
         "from django.test import Client; r = Client().get('/login/');"
         "print(r.get('Content-Security-Policy', '-')); print(r['Content-Security-Policy-Report-Only'])"
     )
-    out = _tandem(tmp_path, "shell", "-c", probe, TANDEM_CSP_REPORT_ONLY="1", TANDEM_CSP_REPORT_URI="/csp-reports")
+    out = _tandem(
+        tmp_path, "shell", "-c", probe, TANDEM_CSP_REPORT_ONLY="1", TANDEM_CSP_REPORT_URI="/csp-reports"
+    )
     # then
     assert out.returncode == 0, out.stderr
     enforced, report_only = out.stdout.splitlines()[-2:]

@@ -62,7 +62,7 @@ def test_people_list_shows_the_columns_newest_first(client, rep):
 
 def test_people_list_query_count_is_pinned(client, rep, django_assert_num_queries):
     # given 60 people with accounts and owners: more than one page
-    for i in range(60):
+    for _ in range(60):
         PersonFactory(owner=rep, account=AccountFactory(owner=rep))
     # when: session, user, the user's permissions (user and group), one page of people, the owner choices
     with django_assert_num_queries(6):

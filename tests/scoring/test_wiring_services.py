@@ -61,12 +61,13 @@ def test_train_activates_a_model_and_refresh_scores_every_open_person(tmp_path):
     assert score is not None and score.tier in {"hot", "gray", "junk"}
     assert score.factors["raising"] or score.factors["lowering"]
     assert Event.objects.filter(kind="scoring.model_activated", subject_id=row.pk).count() == 1
-    # and the export writes exactly those people with the five columns
+    # and the export writes exactly those of them who consent to e-mail, with the five columns
     target = tmp_path / "scores.csv"
     call_command("score", "export", "--format", "csv", "--output", str(target))
     rows = list(csv.reader(io.StringIO(target.read_text())))
     assert rows[0] == ["email", "probability", "tier", "expected_value", "top_factors"]
-    assert sorted(r[0] for r in rows[1:]) == sorted(Person.objects.filter(id__in=open_ids).values_list("email", flat=True))
+    consenting = Person.objects.filter(id__in=open_ids, consent_email=True).values_list("email", flat=True)
+    assert sorted(r[0] for r in rows[1:]) == sorted(consenting)
 
 
 @pytest.mark.django_db

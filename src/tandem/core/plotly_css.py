@@ -31,14 +31,18 @@ def plotly_css(script: str) -> str:
     """The CSS plotly.js would insert at load, in the order it ends up in the page's style sheet."""
     found = _RULES.search(script)
     if found is None:
-        raise ValueError("plotly.min.js: the style rules were not found (has plotly.js changed how it adds them?)")
+        raise ValueError(
+            "plotly.min.js: the style rules were not found (has plotly.js changed how it adds them?)"
+        )
     body, rules, at = found.group(1), [], 0
     while at < len(body):
         pair = _PAIR.match(body, at)
         if pair is None:
-            raise ValueError(f"plotly.min.js: cannot read the style rules at {body[at:at + 60]!r}")
+            raise ValueError(f"plotly.min.js: cannot read the style rules at {body[at : at + 60]!r}")
         key = _unquote(pair.group(1))
-        selector = re.sub(r"^,", " ,", key).replace("X", ".js-plotly-plot .plotly").replace("Y", ".plotly-notifier")
+        selector = (
+            re.sub(r"^,", " ,", key).replace("X", ".js-plotly-plot .plotly").replace("Y", ".plotly-notifier")
+        )
         rules.append(f"{selector} {{{_unquote(pair.group(2))}}}")
         at = pair.end()
     version = re.search(r"plotly\.js v([\d.]+)", script)

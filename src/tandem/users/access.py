@@ -87,9 +87,9 @@ def _reaches(*, user: User) -> tuple[Reach, Reach]:
         own = Reach(everyone=False, owner_ids=frozenset({user.pk}))
         if user.team_id is None:
             return own, own
-        rows = list(Team.objects.filter(pk=user.team_id).values_list("rep_access", "members__id"))
-        setting = rows[0][0] if rows else RepAccess.OWN
-        team = Reach(everyone=False, owner_ids=frozenset({m for _, m in rows if m is not None} | {user.pk}))
+        shared = list(Team.objects.filter(pk=user.team_id).values_list("rep_access", "members__id"))
+        setting = shared[0][0] if shared else RepAccess.OWN
+        team = Reach(everyone=False, owner_ids=frozenset({m for _, m in shared if m is not None} | {user.pk}))
         if setting == RepAccess.TEAM_CHANGE:
             return team, team
         if setting == RepAccess.TEAM_VIEW:
