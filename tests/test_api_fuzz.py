@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -23,20 +24,35 @@ from tests.users.factories import UserFactory
 # Bounded so the whole fuzz stays within a few minutes per database; raise it to dig deeper.
 MAX_EXAMPLES = int(os.environ.get("TANDEM_FUZZ_EXAMPLES", "10"))
 
-schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api"))
-schema.app = application
-# Both modes: data the schema allows, and data it does not (which must answer a declared 4xx).
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-# Every check runs. Valid-looking data may still be refused by a rule a JSON schema cannot state (a date range
-# in the wrong order, an e-mail without a domain, a name already taken): that is a declared 400/422 naming the
-# field, not a broken contract.
-schema.config.checks.positive_data_acceptance.expected_statuses = [
-    *schema.config.checks.positive_data_acceptance.expected_statuses,
-    "400",
-    "422",
-]
+DOCUMENT = api.get_openapi_schema(path_prefix="/api")
 
-EXAMPLES: Counter[tuple[str, str]] = Counter()
+
+def _schema(*, phases: list[str]) -> Any:
+    loaded = schemathesis.openapi.from_dict(DOCUMENT)
+    loaded.app = application
+    loaded.config.phases.update(phases=phases)
+    # Both modes: data the schema allows, and data it does not (which must answer a declared 4xx).
+    loaded.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+    # Every check runs. Valid-looking data may still be refused by a rule a JSON schema cannot state (a date
+    # range in the wrong order, an e-mail without a domain, a name already taken): that is a declared 400/422
+    # naming the field, not a broken contract.
+    acceptance = loaded.config.checks.positive_data_acceptance
+    acceptance.expected_statuses = [*acceptance.expected_statuses, "400", "422"]
+    return loaded
+
+
+# The admin reaches deepest: the schema's examples, the coverage phase (every boundary, missing and wrong-typed
+# value the schema implies) and random fuzzing. The rep is refused early on most operations: random fuzzing
+# checks the refusals keep the contract too, at a fraction of the time.
+schema = _schema(phases=["examples", "coverage", "fuzzing"])
+rep_schema = _schema(phases=["fuzzing"])
+
+EXAMPLES: Counter[tuple[str, str, str]] = Counter()
+
+
+def _count(role: str, case: Any) -> None:
+    phase = case.meta.phase.name.value if case.meta is not None else "explicit"
+    EXAMPLES[role, case.operation.label, phase] += 1
 
 
 def _token(role: str) -> str:
@@ -79,18 +95,18 @@ _SETTINGS = hypothesis_settings(
 def test_every_operation_keeps_its_contract_for_an_admin(case, admin_token, settings):  # type: ignore[no-untyped-def]
     # given an admin's token (the widest rights, so the handlers run deepest) and inline capture processing
     settings.CAPTURE_PROCESSING = "inline"
-    EXAMPLES["admin", case.operation.label] += 1
+    _count("admin", case)
     # when schemathesis sends what the schema allows and what it does not
     # then every check holds: no 500, a declared status, the documented body and content type
     case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"})
 
 
-@schema.parametrize()
+@rep_schema.parametrize()
 @_SETTINGS
 def test_every_operation_keeps_its_contract_for_a_sales_rep(case, rep_token, settings):  # type: ignore[no-untyped-def]
     # given a sales rep's token: refused far more often, so the refusals' contract is fuzzed too
     settings.CAPTURE_PROCESSING = "inline"
-    EXAMPLES["rep", case.operation.label] += 1
+    _count("rep", case)
     # when / then: as for the admin
     case.call_and_validate(headers={"Authorization": f"Bearer {rep_token}"})
 
@@ -98,12 +114,15 @@ def test_every_operation_keeps_its_contract_for_a_sales_rep(case, rep_token, set
 def test_fuzz_summary(capsys):  # type: ignore[no-untyped-def]
     # given the fuzz above (this test comes last in the module, so it has run)
     # when it is summed up / then the count of operations and examples shows in the output, even with -q
-    operations = {label for _, label in EXAMPLES}
     with capsys.disabled():
         for role in ("admin", "rep"):
-            ran = {label: n for (who, label), n in EXAMPLES.items() if who == role}
+            ran = {(label, phase): n for (who, label, phase), n in EXAMPLES.items() if who == role}
+            phases = Counter[str]()
+            for (_, phase), n in ran.items():
+                phases[phase] += n
             print(
-                f"\nschemathesis ({role}): {len(ran)} operations, {sum(ran.values())} examples, "
-                f"all checks, positive and negative data, at most {MAX_EXAMPLES} fuzzed per operation"
+                f"\nschemathesis as {role}: {len({label for label, _ in ran})} operations, "
+                f"{sum(ran.values())} examples ({', '.join(f'{p} {n}' for p, n in sorted(phases.items()))}), "
+                f"all checks, positive and negative data, fuzzing at most {MAX_EXAMPLES} per operation"
             )
-    assert len(operations) <= len(list(schema.get_all_operations()))
+    assert {label for _, label, _ in EXAMPLES} <= {op.label for op in schema.get_all_operations()}

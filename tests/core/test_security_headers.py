@@ -280,6 +280,31 @@ def test_plotly_css_is_what_the_shipped_plotly_would_insert():
     assert f'<template id="{style_id.group(1)}"></template>' in partial
 
 
+def test_an_inline_block_with_the_requests_nonce_is_allowed_by_that_response_alone(rf):
+    # given a view whose page needs one inline script, marked with the request's nonce as templates do
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+    from django.template import engines
+
+    page = engines["django"].from_string('<script nonce="{{ request.csp_nonce }}">go()</script>')
+
+    def view(request):  # type: ignore[no-untyped-def]
+        return HttpResponse(page.render({}, request))
+
+    middleware = CSPMiddleware(view)
+    # when two requests render it
+    first, second = middleware(rf.get("/")), middleware(rf.get("/"))
+    # then each header allows exactly the nonce its own page carries, and styles get one only when asked
+    nonces = [re.search(r"nonce=\"([^\"]+)\"", r.content.decode()).group(1) for r in (first, second)]  # type: ignore[union-attr]
+    assert nonces[0] != nonces[1]
+    for response, nonce in zip((first, second), nonces, strict=True):
+        policy = _directives(response["Content-Security-Policy"])
+        assert policy["script-src"] == ["'self'", f"'nonce-{nonce}'"]
+        assert policy["style-src"] == ["'self'", f"'nonce-{nonce}'"]
+    plain = CSPMiddleware(lambda request: HttpResponse("<p>no inline</p>"))(rf.get("/"))
+    assert _directives(plain["Content-Security-Policy"])["script-src"] == ["'self'"]
+
+
 def test_report_only_sends_the_same_policy_without_enforcing_it(tmp_path):
     # given / when
     probe = (
