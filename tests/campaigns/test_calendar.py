@@ -182,7 +182,12 @@ def test_the_person_panel_shows_current_campaigns_that_touched_the_person_and_th
     now = timezone.now()
     for campaign, days_ago in ((promo, 2), (plain, 1), (done, 40)):
         TouchpointFactory(person=person, campaign=campaign, occurred_at=now - dt.timedelta(days=days_ago))
-    client = _client(Role.SALES_REP)
+    # (the rep who owns the person: another rep would be told the person does not exist)
+    client = Client()
+    owner = UserFactory(role=Role.SALES_REP)
+    person.owner = owner
+    person.save(update_fields=["owner"])
+    client.force_login(owner)
     # when the person page loads its campaigns panel
     html = client.get(f"/campaigns/people/{person.pk}/").content.decode()
     # then the promotion comes first with its offer and days left, then the plain campaign; the others are absent
@@ -198,10 +203,11 @@ def test_the_person_panel_shows_current_campaigns_that_touched_the_person_and_th
 def test_api_calendar_patch_and_person_campaigns():
     # given a running promotion that touched a person, and tokens for a rep and a marketer
     today = timezone.localdate()
-    person = PersonFactory()
+    seller = UserFactory(role=Role.SALES_REP)
+    person = PersonFactory(owner=seller)
     promo = CampaignFactory(name="Autumn promo", started_on=today - dt.timedelta(days=1), ended_on=today + dt.timedelta(days=30))
     TouchpointFactory(person=person, campaign=promo, occurred_at=timezone.now())
-    rep = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=UserFactory(role=Role.SALES_REP), name='t')[1]}"}
+    rep = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=seller, name='t')[1]}"}
     mkt = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=UserFactory(role=Role.MARKETING), name='t')[1]}"}
     client = Client()
     body = {"kind": "promotion", "offer": "Free onboarding", "offer_ends_on": (today + dt.timedelta(days=7)).isoformat(),
