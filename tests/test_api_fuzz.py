@@ -23,6 +23,8 @@ from tests.users.factories import UserFactory
 
 # Bounded so the whole fuzz stays within a few minutes per database; raise it to dig deeper.
 MAX_EXAMPLES = int(os.environ.get("TANDEM_FUZZ_EXAMPLES", "10"))
+# Pinned, so `make test` is repeatable (a failure shows again on the next run); set another seed to explore.
+SEED = int(os.environ.get("TANDEM_FUZZ_SEED", "15"))
 
 DOCUMENT = api.get_openapi_schema(path_prefix="/api")
 
@@ -30,6 +32,7 @@ DOCUMENT = api.get_openapi_schema(path_prefix="/api")
 def _schema(*, phases: list[str]) -> Any:
     loaded = schemathesis.openapi.from_dict(DOCUMENT)
     loaded.app = application
+    loaded.config.seed = SEED
     loaded.config.phases.update(phases=phases)
     # Both modes: data the schema allows, and data it does not (which must answer a declared 4xx).
     loaded.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -114,6 +117,8 @@ def test_every_operation_keeps_its_contract_for_a_sales_rep(case, rep_token, set
 def test_fuzz_summary(capsys):  # type: ignore[no-untyped-def]
     # given the fuzz above (this test comes last in the module, so it has run)
     # when it is summed up / then the count of operations and examples shows in the output, even with -q
+    if not EXAMPLES:
+        pytest.skip("the fuzz tests above did not run in this session")
     with capsys.disabled():
         for role in ("admin", "rep"):
             ran = {(label, phase): n for (who, label, phase), n in EXAMPLES.items() if who == role}
@@ -123,6 +128,6 @@ def test_fuzz_summary(capsys):  # type: ignore[no-untyped-def]
             print(
                 f"\nschemathesis as {role}: {len({label for label, _ in ran})} operations, "
                 f"{sum(ran.values())} examples ({', '.join(f'{p} {n}' for p, n in sorted(phases.items()))}), "
-                f"all checks, positive and negative data, fuzzing at most {MAX_EXAMPLES} per operation"
+                f"all checks, positive and negative data, fuzzing at most {MAX_EXAMPLES} per operation, seed {SEED}"
             )
-    assert {label for _, label, _ in EXAMPLES} <= {op.label for op in schema.get_all_operations()}
+    assert {label for _, label, _ in EXAMPLES} <= {op.ok().label for op in schema.get_all_operations()}

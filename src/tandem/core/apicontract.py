@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
+import decimal
+import enum
 import re
 import types
 import typing
@@ -14,6 +15,7 @@ from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
+import pydantic
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views import defaults
 from ninja.errors import ValidationError as NinjaValidationError
@@ -44,7 +46,10 @@ ERROR_SCHEMA: dict[str, Any] = {
                 "required": ["field", "message"],
                 "additionalProperties": False,
                 "properties": {
-                    "field": {"type": "string", "description": "Dotted path of the field (empty: the whole body)"},
+                    "field": {
+                        "type": "string",
+                        "description": "Dotted path of the field (empty: the whole body)",
+                    },
                     "message": {"type": "string"},
                 },
             },
@@ -52,7 +57,10 @@ ERROR_SCHEMA: dict[str, Any] = {
         "file": {"type": "string", "description": "Bundle imports: the CSV file at fault"},
         "line": {"type": "integer", "description": "Bundle and CSV imports: the line at fault"},
         "column": {"type": "string", "description": "Bundle and CSV imports: the column at fault"},
-        "submission_id": {"type": "integer", "description": "Capture endpoints: the journal row that kept the request"},
+        "submission_id": {
+            "type": "integer",
+            "description": "Capture endpoints: the journal row that kept the request",
+        },
     },
 }
 
@@ -70,10 +78,16 @@ WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 _HTTP_METHODS = frozenset({"get", "head", "options", *WRITE_METHODS})
 _STANDARD_PHRASES = {s.value: s.phrase for s in HTTPStatus} | {0: "Unknown Status Code"}
 
+
 def _ref(document: dict[str, Any], node: Any) -> Any:
     """Follow local `$ref`s (`#/components/schemas/X`) from the document's root."""
     seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/") and seen < 20:
+    while (
+        isinstance(node, dict)
+        and isinstance(node.get("$ref"), str)
+        and node["$ref"].startswith("#/")
+        and seen < 20
+    ):
         target: Any = document
         for part in node["$ref"][2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
@@ -134,7 +148,7 @@ def openapi_errors_declare(document: dict[str, Any]) -> dict[str, Any]:
     """
     document = copy.deepcopy(dict(document))
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components.setdefault("schemas", {})["Error"] = copy.deepcopy(ERROR_SCHEMA)  # consumers may edit theirs
     for operations in (document.get("paths") or {}).values():
         for method, operation in operations.items():
             if method not in _HTTP_METHODS or not isinstance(operation, dict):
@@ -177,23 +191,62 @@ def _is_model(kind: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
-def _value_problem(kinds: list[Any], value: Any) -> str:
-    """Why a value cannot be any of these types as the schema states them ("" when it can, or pydantic decides)."""
-    if value is None and type(None) in kinds:
+def _accepts(kind: Any, value: Any) -> bool:
+    """Whether a JSON value is of a type the schema states for `kind` (True where pydantic's own check suffices)."""
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(kind, type) and issubclass(kind, int) and not issubclass(kind, enum.Enum):
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is decimal.Decimal:  # documented as a number or its text
+        return isinstance(value, int | float | str) and not isinstance(value, bool)
+    if kind in (dt.date, dt.datetime):
+        return isinstance(value, str) and not _NUMBER.match(value)
+    if _is_model(kind):
+        return isinstance(value, dict)
+    if typing.get_origin(kind) in (list, set, frozenset, tuple) or kind in (list, set, tuple):
+        return isinstance(value, list)
+    if typing.get_origin(kind) is dict or kind is dict:
+        return isinstance(value, dict)
+    return True
+
+
+_EXPECTED = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    decimal.Decimal: "a number",
+    dt.date: "a date like 2026-01-31",
+    dt.datetime: "a date and time like 2026-01-31T09:00:00Z",
+}
+
+
+def _value_problem(kinds: list[Any], value: Any, *, body: bool) -> str:
+    """Why a value is none of these types as the schema states them ("" when it is one, or pydantic decides).
+
+    In a JSON body every type is checked (pydantic's lax mode would take `0` for false and `"5"` for 5); in the
+    query and path, where every value is text, only dates (never a number, which pydantic reads as a Unix time)
+    and objects.
+    """
+    if not body and not any(k in (dt.date, dt.datetime) or _is_model(k) for k in kinds):
         return ""
-    if kinds and all(_is_model(k) or k is type(None) for k in kinds) and not isinstance(value, dict):
-        # django-ninja's Schema reads any object by its attributes, so `[]` or `5` would pass as all defaults.
-        return "Input should be an object"
-    if any(k in (dt.date, dt.datetime) for k in kinds) and (
-        (isinstance(value, int | float) and not isinstance(value, bool))
-        or (isinstance(value, str) and _NUMBER.match(value))
-    ):
-        # pydantic would read the number as a Unix time; the schema's `format: date` refuses it.
-        return "Input should be a date like 2026-01-31 (a date and time: 2026-01-31T09:00:00Z), not a number"
-    return ""
+    if not kinds or any(_accepts(kind, value) for kind in kinds):
+        return ""
+    named = [_EXPECTED.get(k) or ("an object" if _is_model(k) else "") for k in kinds if k is not type(None)]
+    if _is_model(kinds[0]):
+        # django-ninja's Schema reads any value by its attributes, so `[]` or `5` would pass as all defaults.
+        named = ["an object"]
+    return "Input should be " + (" or ".join(n for n in named if n) or "of the documented type")
 
 
-def _shape_problems(model: type[BaseModel], data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+def _shape_problems(
+    model: type[BaseModel], data: Any, path: tuple[str | int, ...], *, body: bool
+) -> list[dict[str, Any]]:
     """What in the input the schema refuses but pydantic's lax reading would take: validation errors to raise."""
     if not isinstance(data, dict):
         return []
@@ -203,32 +256,33 @@ def _shape_problems(model: type[BaseModel], data: Any, path: tuple[str, ...]) ->
         if key not in data:
             continue
         value, kinds = data[key], _types_in(info.annotation)
-        problem = _value_problem(kinds, value)
+        problem = _value_problem(kinds, value, body=body)
         if problem:
             found.append({"loc": (*path, key), "msg": problem, "type": "type_error"})
             continue
         for kind in kinds:
             if _is_model(kind) and isinstance(value, dict):
-                found += _shape_problems(kind, value, (*path, key))
+                found += _shape_problems(kind, value, (*path, key), body=body)
             elif typing.get_origin(kind) is list and isinstance(value, list) and typing.get_args(kind):
                 item_kinds = _types_in(typing.get_args(kind)[0])
                 for i, item in enumerate(value):
-                    problem = _value_problem(item_kinds, item)
+                    problem = _value_problem(item_kinds, item, body=body)
                     if problem:
                         found.append({"loc": (*path, key, i), "msg": problem, "type": "type_error"})
                     for item_kind in item_kinds:
                         if _is_model(item_kind):
-                            found += _shape_problems(item_kind, item, (*path, key, i))
+                            found += _shape_problems(item_kind, item, (*path, key, i), body=body)
     return found
 
 
-def _strict_resolve(cls: type[ParamModel], request: HttpRequest, api: Any, path_params: dict[str, Any]) -> Any:
+def _strict_resolve(
+    cls: type[ParamModel], request: HttpRequest, api: Any, path_params: dict[str, Any]
+) -> Any:
     """ParamModel.resolve for an API whose inputs must be what its schema says (`strict_inputs`).
 
     django-ninja validates in pydantic's lax mode: a JSON body's `0` passes as `false`, `"5"` as 5, a date
     anywhere may be a number read as a Unix time, and a Schema reads `[]` or `5` as an object of defaults. The
-    schema promises none of that, so a JSON body is validated as JSON in strict mode (dates still as ISO text),
-    and a number given for a date or a non-object given for an object is refused.
+    schema promises none of that, so those are refused first (422 naming the field); the rest is pydantic's.
     """
     if not getattr(api, "strict_inputs", False):
         return _lax_resolve(cls, request, api, path_params)
@@ -236,16 +290,23 @@ def _strict_resolve(cls: type[ParamModel], request: HttpRequest, api: Any, path_
     if data is None:
         return cls()
     data = cls._map_data_paths(data)
-    wrong = _shape_problems(cls, data, ())
+    # A body (each part of a multipart body too) was parsed from JSON: its values have JSON's types.
+    wrong = _shape_problems(cls, data, (), body=issubclass(cls, BodyModel))
     if wrong:
+        try:  # the 422 lists every invalid field: pydantic's findings on the other fields too
+            cls.model_validate(data, context={"request": request})
+        except pydantic.ValidationError as exc:
+            seen = {error["loc"] for error in wrong}
+            wrong += [
+                {"loc": e["loc"], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False)
+                if e["loc"] not in seen
+            ]
         # Named as django-ninja names its own validation errors, so the 422 reads the same.
         reverse = getattr(cls, "__ninja_flatten_map_reverse__", {})
         for error in wrong:
             error["loc"] = (cls.__ninja_param_source__, *reverse.get(error["loc"], error["loc"]))
         raise NinjaValidationError(wrong)
-    if issubclass(cls, BodyModel):
-        # The body was parsed from JSON (each part of a multipart body too): validate it as the JSON it was.
-        return cls.model_validate_json(json.dumps(data), strict=True, context={"request": request})
     return cls.model_validate(data, context={"request": request})
 
 
@@ -285,8 +346,12 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: under /api/ no route matched (or a path id is not a number): JSON, never the HTML page."""
     if is_api(request):
-        return error_response(404, f"no API operation at {request.path_info}; see /api/docs", field="path",
-                              value=request.path_info)
+        return error_response(
+            404,
+            f"no API operation at {request.path_info}; see /api/docs",
+            field="path",
+            value=request.path_info,
+        )
     return defaults.page_not_found(request, exception)
 
 
@@ -306,7 +371,9 @@ def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., 
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response.get("Allow", "")
             answer = error_response(
-                405, f"method {request.method} is not allowed here; allowed: {allowed}", field="method",
+                405,
+                f"method {request.method} is not allowed here; allowed: {allowed}",
+                field="method",
                 value=str(request.method),
             )
             answer["Allow"] = allowed

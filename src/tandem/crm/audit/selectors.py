@@ -292,7 +292,9 @@ def audit_user_id(*, user: str) -> int:
     query = Q(username=ref)
     if ref.isdigit() and 0 < int(ref) <= MAX_ID:
         query |= Q(pk=int(ref))
-    found = User.objects.filter(query).order_by("pk").values_list("id", flat=True).first() if ref else None
+    # A username that is all digits wins over the user with that id.
+    matches = list(User.objects.filter(query).values_list("id", "username")) if ref else []
+    found = next((pk for pk, name in matches if name == ref), matches[0][0] if matches else None)
     if found is None:
         raise ValidationFailed(f"no user has the id or username {user!r}", field="user", value=user)
     return found
