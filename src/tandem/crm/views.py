@@ -35,7 +35,7 @@ from tandem.crm.services import (
 )
 from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.crm.stages import INITIAL, LABELS, Stage, can_move
-from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
+from tandem.users.access import access_allows, access_check, owner_choices, owner_for
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "stage", "owner", "channel")
@@ -52,8 +52,7 @@ def _get(select: Any, *, write: bool = False, **kwargs: Any) -> Any:
 
 
 def _owner_choices(user: Any) -> list[Any]:
-    # Only owners the user may give records to (a rep: themselves; a manager: their teams).
-    return [u for u in user_owner_options() if access_owner_allowed(user=user, owner_id=u.pk)]
+    return owner_choices(user, user_owner_options())
 
 
 def _page_url(filters: dict[str, str], cursor: str | None) -> str | None:

@@ -205,3 +205,13 @@ def owner_for(user: Any, owner: Any, *, field: str = "owner_id") -> Any:
             f"{role_label(user)} may not give records to {getattr(owner, 'username', owner_id)} ({field})"
         )
     return owner
+
+
+def owner_change(user: Any, *, current_id: int | None, owner: Any, field: str = "owner_id") -> Any:
+    """The owner a record gets on an edit: keeping its owner needs no right over them; giving it away does."""
+    return owner if getattr(owner, "pk", None) == current_id else owner_for(user, owner, field=field)
+
+
+def owner_choices(user: Any, candidates: list[Any]) -> list[Any]:
+    """The candidate owners `user` may give records to (a rep: themselves; a manager: their teams)."""
+    return [u for u in candidates if access_owner_allowed(user=user, owner_id=u.pk)]

@@ -16,7 +16,7 @@ from tandem.core.keyset import MAX_ID
 from tandem.crm.accounts import selectors
 from tandem.crm.accounts.services import account_create, account_update
 from tandem.crm.api import PeoplePageOut
-from tandem.users.access import access_check, owner_for
+from tandem.users.access import access_check, owner_change, owner_for
 from tandem.users.selectors import user_get
 
 router = Router(tags=["accounts"])
@@ -220,9 +220,7 @@ def accounts_update(request: HttpRequest, account_id: Id, payload: AccountPatch)
     account = access_check(selectors.account_get(account_id=account_id, user=request.user), user=request.user, write=True)
     changes = payload.dict(exclude_unset=True)
     if "owner_id" in changes:
-        owner = _owner(changes.pop("owner_id"))
-        # Keeping the owner needs no right over them; giving the account to someone else does.
-        changes["owner"] = owner if getattr(owner, "pk", None) == account.owner_id else owner_for(request.user, owner)
+        changes["owner"] = owner_change(request.user, current_id=account.owner_id, owner=_owner(changes.pop("owner_id")))
     if "custom_fields" in changes:
         merged = dict(account.custom_fields or {})
         for key, value in (changes["custom_fields"] or {}).items():

@@ -18,7 +18,7 @@ from tandem.core.errors import NotFound, TandemError
 from tandem.crm.accounts import selectors
 from tandem.crm.accounts.services import account_create, account_update
 from tandem.crm.models import Account, SizeBand
-from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
+from tandem.users.access import access_allows, access_check, owner_change, owner_choices, owner_for
 from tandem.users.selectors import user_owner_options
 
 FILTER_PARAMS = ("q", "industry", "owner", "country")
@@ -141,15 +141,7 @@ def _form_error(form: forms.Form, exc: TandemError) -> None:
 
 
 def _owner_choices(user: Any) -> list[Any]:
-    # Only owners the user may give records to (a rep: themselves; a manager: their teams).
-    return [u for u in user_owner_options() if access_owner_allowed(user=user, owner_id=u.pk)]
-
-
-def _owner_change(user: Any, account: Account, owner: Any) -> Any:
-    # Keeping the owner needs no right over them; giving the account to someone else does.
-    if getattr(owner, "pk", None) == account.owner_id:
-        return owner
-    return owner_for(user, owner, field="owner") if owner is not None or account.owner_id is not None else None
+    return owner_choices(user, user_owner_options())
 
 
 @login_required
@@ -214,7 +206,9 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     account=account,
                     by_user=request.user,
                     **{k: data[k] for k in ("name", "domain", "industry", "size_band", "country")},
-                    owner=_owner_change(request.user, account, form.owners.get(data["owner"])),
+                    owner=owner_change(
+                        request.user, current_id=account.owner_id, owner=form.owners.get(data["owner"]), field="owner"
+                    ),
                     custom_fields=custom,
                 )
             except TandemError as exc:

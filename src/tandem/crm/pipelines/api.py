@@ -19,7 +19,7 @@ from tandem.crm.api import DealOut
 from tandem.crm.models import DealContact
 from tandem.crm.pipelines import selectors, services
 from tandem.crm.services import deal_close, deal_create
-from tandem.users.access import access_check, owner_for
+from tandem.users.access import access_check, owner_change, owner_for
 from tandem.users.selectors import user_get
 
 router = Router(tags=["pipelines"])
@@ -512,9 +512,7 @@ def deals_update(request: HttpRequest, deal_id: Id, payload: DealPatch) -> Any:
     if "name" in changes and changes["name"] is None:
         changes["name"] = ""
     if "owner_id" in sent:
-        owner = _owner(sent["owner_id"])
-        # Keeping the owner needs no right over them; handing the deal to someone else does.
-        changes["owner"] = owner if getattr(owner, "pk", None) == deal.owner_id else owner_for(request.user, owner)
+        changes["owner"] = owner_change(request.user, current_id=deal.owner_id, owner=_owner(sent["owner_id"]))
     if "account_id" in sent:
         changes["account"] = (
             _ref(selectors.account_get, "account_id", account_id=sent["account_id"], user=request.user)

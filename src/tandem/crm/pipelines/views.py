@@ -21,7 +21,7 @@ from tandem.core.http import require_perm
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import DealContact, DealStage, Pipeline
 from tandem.crm.pipelines import selectors, services
-from tandem.users.access import access_allows, access_check, access_owner_allowed, owner_for
+from tandem.users.access import access_allows, access_check, owner_change, owner_choices
 from tandem.users.selectors import user_get, user_owner_options
 
 
@@ -197,7 +197,7 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     }
     if can_change:
         context.update(
-            owners=[u for u in user_owner_options() if access_owner_allowed(user=request.user, owner_id=u.pk)],
+            owners=owner_choices(request.user, user_owner_options()),
             pipelines=selectors.pipelines_list(with_stages=False),
             lost_reasons=selectors.lost_reasons_offered(),
         )
@@ -237,8 +237,7 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
             owner = user_get(user_id=owner_id) if owner_id else None
         except NotFound as exc:
             raise ValidationFailed(exc.message, field="owner", value=owner_id) from None
-        # Keeping the owner needs no right over them; handing the deal to someone else does.
-        changes["owner"] = owner if owner_id == deal.owner_id else owner_for(request.user, owner, field="owner")
+        changes["owner"] = owner_change(request.user, current_id=deal.owner_id, owner=owner, field="owner")
         pipeline_id = _int(request, "pipeline", required=False)
         if pipeline_id:
             try:
