@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.crm.models import Person
@@ -48,6 +50,8 @@ def test_a_rep_rejects_a_new_mql_and_marketing_sees_it_on_the_campaign(live_serv
     page.click("nav >> text=Inbox")
     row = page.locator(f"#mql-{lead.pk}")
     timer = row.locator(".sla-timer")
+    # the script replaces the server's "due …" text on its first tick; the click may return before it loads
+    expect(timer).to_have_text(re.compile(r"s left$"))
     first = timer.inner_text()
     page.wait_for_timeout(1500)
     second = timer.inner_text()

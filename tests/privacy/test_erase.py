@@ -18,10 +18,13 @@ from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.models import Event
 from tandem.crm.consent.services import consent_record
 from tandem.crm.models import Activity, Deal, Person, StageChange
-from tandem.crm.services import person_merge
+from tandem.crm.selectors import people_count_by_stage, people_list
+from tandem.crm.services import person_change_stage, person_merge
 from tandem.feedback.models import Question
+from tandem.lifecycle.selectors import inbox_page
 from tandem.privacy.services import person_erase, person_export
 from tandem.search.selectors import search
+from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
 from tests.privacy.world import EMAIL, NAME, NEEDLES, PHONE, world_build
 from tests.users.factories import UserFactory
@@ -244,3 +247,21 @@ def test_the_command_erases_by_email_and_refuses_an_unknown_one(capsys):
     with pytest.raises(CommandError) as refused:
         call_command("person", "erase", "cli.erase@acme.example", "--reason", "again")
     assert refused.value.returncode == 3
+
+
+def test_an_erased_placeholder_leaves_the_people_list_and_the_inbox_but_still_counts():
+    # given two MQLs owned by nobody, one of them erased
+
+    kept, gone = PersonFactory(), PersonFactory()
+    for person in (kept, gone):
+        person_change_stage(person=person, to_stage="mql")
+    person_erase(person=gone, reason="request", by_user=None)
+    admin = UserFactory(role=Role.ADMIN)
+    # when the lists are read
+    listed = [p.pk for p in people_list(user=admin).items]
+    inbox = [item.person.pk for item in inbox_page(user=admin).items]
+    counts = {c.stage: c.count for c in people_count_by_stage()}
+    # then the placeholder is in neither list, and the stage count still includes it
+    assert listed == [kept.pk]
+    assert inbox == [kept.pk]
+    assert counts["mql"] == 2

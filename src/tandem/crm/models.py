@@ -549,6 +549,8 @@ class StageChange(models.Model):
         indexes = [
             models.Index(fields=["person", "changed_at"], name="stagechange_person"),
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_to"),
+            # the audit log pages through every stage change newest first
+            models.Index(fields=["changed_at", "id"], name="stagechange_time"),
         ]
 
     def __str__(self) -> str:

@@ -161,7 +161,8 @@ def people_filter(
     if channel and channel not in CHANNEL_LABELS:
         raise ValidationFailed(f"unknown channel {channel!r}", field="channel", value=channel)
     order, text = _search_order(q)
-    qs = access_seen(Person.objects.select_related("account", "owner"), user=user)
+    # An erased person's placeholder keeps report totals right but is nobody's to work: lists leave it out.
+    qs = access_seen(Person.objects.select_related("account", "owner").filter(erased_at__isnull=True), user=user)
     if stage:
         qs = _where(qs, "lifecycle_stage", stage, hide_index=bool(text))
     if channel:

@@ -708,7 +708,7 @@ def inbox_page(
         _cursor_key(cursor, sort)  # a bad cursor is refused even when the page turns out empty
     moment = now or dt.datetime.now(dt.UTC)
     scope, owners = _inbox_scope(user)
-    in_scope = Person.objects.filter(lifecycle_stage=Stage.MQL.value)
+    in_scope = Person.objects.filter(lifecycle_stage=Stage.MQL.value, erased_at__isnull=True)
     if scope == "own":
         in_scope = in_scope.filter(owner_id=user.pk)
     elif scope == "team":
