@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     # Tandem's apps by floor, bottom to top (docs/architecture.md): nothing imports from a floor above it.
     "tandem.core",
     "tandem.users",
+    "tandem.webhooks",
     "tandem.crm",
     "tandem.campaigns",
     "tandem.search",
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
     "tandem.enablement.requests",
     "tandem.capture",
     "tandem.analytics",
+    "tandem.audiences",
+    "tandem.integrations",
     "tandem.privacy",
     "tandem.ui",
     "tandem.demo",

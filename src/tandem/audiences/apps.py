@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AudiencesConfig(AppConfig):
+    name = "tandem.audiences"
+    label = "audiences"
