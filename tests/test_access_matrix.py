@@ -52,6 +52,9 @@ API_RECORD_PARAMS: dict[tuple[str, str], str] = {
 API_COMPANY_WIDE = {
     "pipelines", "activity-kinds", "imports", "capture", "teams", "proposals", "experiments", "themes",
     "lost-reasons", "enablement", "collateral", "campaigns", "users", "jobs", "audit", "sign-in",
+    "webhooks",
+    # Audiences are marketing's, company-wide; their member lists and exports go through access_seen.
+    "audiences",
 }
 # Operations a rep's role may not use whatever the record (its 403 comes first), or that need more than sight: a
 # person's data export is for who may change them, an erase for admins, a merge for admins, marketing and managers.
@@ -315,9 +318,14 @@ PAGE_RECORDS: dict[tuple[str | None, str], dict[str, str]] = {
 PAGE_COMPANY_WIDE_NAMESPACES = {
     "campaigns", "jobs", "collateral", "capture", "intake", "stats", "scoring", "enablement", "feedback",
     "lifecycle", "pipelines", "activities", "audit", "users", "signin",
+    "webhooks",
+    "audiences",
 }
 PAGE_COMPANY_WIDE = {
     ("crm", "lost-reason-edit"), (None, "password_reset_confirm"),
+    # A secret token in the address names the user or the send, not a record id: the calendar feed, the
+    # one-click unsubscribe and an e-mailed asset's tracked link (tests/integrations).
+    ("integrations", "calendar-feed"), ("integrations", "unsubscribe"), ("integrations", "link"),
 }
 # Pages a role may not use at all whatever the record (the role's 403 comes first).
 ROLE_ONLY_PAGES = {("crm", "merge")}

@@ -15,8 +15,10 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from tandem.core.apicontract import json_method_not_allowed, openapi_errors_declare, strict_inputs_install
+from tandem.core.apiversion import API_VERSION
 from tandem.core.errors import TandemError
 from tandem.users.auth import API_AUTH, TokenAuth
+from tandem.webhooks.catalog import webhooks_openapi
 
 
 def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -47,6 +49,8 @@ class TandemAPI(NinjaAPI):
         declared = openapi_errors_declare(document)
         # Keep ninja's OpenAPISchema type (its docs views expect it), with the declared paths and components.
         document["paths"], document["components"] = declared["paths"], declared["components"]
+        # OpenAPI 3.1's `webhooks`: what Tandem POSTs to subscribers, one entry per event type with its schema.
+        document["webhooks"] = webhooks_openapi()
         return document
 
     def _get_urls(self) -> list[URLResolver | URLPattern]:
@@ -60,9 +64,12 @@ class TandemAPI(NinjaAPI):
 strict_inputs_install()
 api = TandemAPI(
     title="Tandem API",
-    version="1",
+    # The major version: /api/ is v1 and changes only additively; every answer says it in API-Version.
+    version=API_VERSION,
     description="Sales and marketing on one measured system. Authenticate with your session or a personal "
-    "token (`tandem users token USERNAME`) sent as `Authorization: Bearer <token>`.",
+    "token (`tandem users token USERNAME`) sent as `Authorization: Bearer <token>`. Lists page with `cursor` and "
+    "`limit`; creates take an optional `Idempotency-Key` header; every answer carries `API-Version: 1`, and a "
+    "deprecated parameter answers `Deprecation` and `Link` headers (docs/api.md).",
     auth=API_AUTH,
     urls_namespace="api",
     docs_decorator=_docs_access,
@@ -96,6 +103,7 @@ def _register() -> None:
     from tandem.analytics.economics.api import router as economics_router
     from tandem.analytics.reports.api import router as reports_router
     from tandem.analytics.statistics.api import router as stats_router
+    from tandem.audiences.api import router as audiences_router
     from tandem.campaigns.api import router as campaigns_router
     from tandem.capture.api import router as capture_router
     from tandem.capture.csvimport.api import router as imports_router
@@ -113,11 +121,14 @@ def _register() -> None:
     from tandem.enablement.api import router as enablement_router
     from tandem.enablement.requests.api import router as collateral_router
     from tandem.feedback.api import router as feedback_router
+    from tandem.integrations.calendar.api import router as calendar_feed_router
+    from tandem.integrations.mail.api import router as mail_router
     from tandem.lifecycle.api import router as lifecycle_router
     from tandem.privacy.api import router as privacy_router
     from tandem.scoring.api import router as scoring_router
     from tandem.search.api import router as search_router
     from tandem.users.api import router as signin_router
+    from tandem.webhooks.api import router as webhooks_router
 
     api.add_router("/", crm_router)
     api.add_router("/", consent_router)
@@ -138,6 +149,7 @@ def _register() -> None:
     api.add_router("/", stats_router)
     api.add_router("/", feedback_router)
     api.add_router("/", lost_reasons_router)
+    api.add_router("/", audiences_router)
     api.add_router("/", enablement_router)
     api.add_router("/", dashboard_router)
     api.add_router("/", collateral_router)
@@ -145,6 +157,9 @@ def _register() -> None:
     api.add_router("/", search_router)
     api.add_router("/", signin_router)
     api.add_router("/", jobs_router)
+    api.add_router("/", mail_router)
+    api.add_router("/", calendar_feed_router)
+    api.add_router("/", webhooks_router)
 
 
 _register()

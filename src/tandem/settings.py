@@ -88,6 +88,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside everything that answers under /api/ (the NUL guard, the capture fast lane): every answer says its
+    # version (docs/api.md#versions).
+    "tandem.core.apiversion.ApiVersionMiddleware",
     "tandem.core.middleware.NulGuardMiddleware",
     "tandem.capture.intake.middleware.CaptureFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -307,11 +310,40 @@ EMAIL_BACKEND = (
     if EMAIL_HOST
     else "django.core.mail.backends.locmem.EmailBackend"
 )
+# Scheduled mail (docs/integrations.md#e-mail): the weekly report goes out on Mondays and the SLA digest on
+# weekdays from this hour (0-23, in TANDEM_TIME_ZONE) on, each once per period.
+MAIL_HOUR = _env_int("TANDEM_MAIL_HOUR", 7)
+if MAIL_HOUR > 23:
+    raise ImproperlyConfigured(f"TANDEM_MAIL_HOUR must be an hour from 0 to 23, not {MAIL_HOUR}")
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Outbound webhooks (docs/integrations.md#webhooks): seconds before each retry of a failed delivery, after which
+# it is abandoned; an endpoint is disabled after this many failed attempts in a row (admins are told).
+WEBHOOKS_RETRY_SCHEDULE = [
+    int(s) for s in (os.environ.get("TANDEM_WEBHOOKS_RETRY_SCHEDULE", "") or "5,300,1800,7200,18000,36000,36000").split(",")
+]
+WEBHOOKS_DISABLE_AFTER = _env_int("TANDEM_WEBHOOKS_DISABLE_AFTER", 15)
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("TANDEM_WEBHOOKS_TIMEOUT_SECONDS", "") or 10)
+# How long a rotated-out secret keeps signing beside the new one.
+WEBHOOKS_ROTATION_OVERLAP_HOURS = float(os.environ.get("TANDEM_WEBHOOKS_ROTATION_OVERLAP_HOURS", "") or 24)
+# Self-hosted installations post to receivers on their own network; set false to refuse private, loopback and
+# link-local addresses (checked when an endpoint is saved and again, after DNS, before each attempt).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = _env_bool("TANDEM_WEBHOOKS_ALLOW_PRIVATE_TARGETS", True)
+
 # "ann+news@x.com" and "ann@x.com" are one person only when the installation says so (off by default).
 EMAIL_STRIP_PLUS = _env_bool("TANDEM_EMAIL_STRIP_PLUS", False)
+
+# The country (ISO 3166 code: GB, US, DE...) a phone number written without a country code is read in, so
+# "020 7946 0958" and "+44 20 7946 0958" are one identity. Empty: only numbers written with +code get a key.
+DEFAULT_COUNTRY = os.environ.get("TANDEM_DEFAULT_COUNTRY", "").strip().upper()
+if DEFAULT_COUNTRY:
+    import phonenumbers
+
+    if DEFAULT_COUNTRY not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(
+            f"TANDEM_DEFAULT_COUNTRY must be a two-letter country code such as GB or US, not {DEFAULT_COUNTRY!r}"
+        )
 
 LOGGING = {
     "version": 1,
@@ -397,6 +429,9 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 }
 # The OpenAPI document and Swagger UI at /api/docs: for signed-in users unless opened to everyone.
 PUBLIC_API_DOCS = _env_bool("TANDEM_PUBLIC_API_DOCS", False)
+# A create's Idempotency-Key (docs/api.md#idempotency) is answered from its stored first answer this many hours;
+# then the worker prunes it and the key may be used again.
+IDEMPOTENCY_KEY_HOURS = _env_int("TANDEM_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 
 # Capture endpoints: a tracking token may send this many requests a minute (a batch counts once), and a
 # tracking batch may be this large; form submissions are capped at 64 KiB.

@@ -27,7 +27,12 @@ urlpatterns = [
     path("enablement/", include("tandem.enablement.urls")),
     path("feedback/", include("tandem.feedback.urls")),
     path("reports/", include("tandem.analytics.urls")),
+    path("audiences/", include("tandem.audiences.urls")),
     path("privacy/", include("tandem.privacy.urls")),
+    path("webhooks/", include("tandem.webhooks.urls")),
+    # Your e-mail and calendar feed (account area), and the addresses a secret token opens: /calendar/<token>.ics,
+    # /mail/unsubscribe/<token>/, /l/<token>.
+    path("", include("tandem.integrations.urls")),
     path("admin/", admin.site.urls),
 ]
 

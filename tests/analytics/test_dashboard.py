@@ -309,7 +309,8 @@ def test_goals_api_sets_lists_and_refuses(client):
         "metric": "revenue", "period_start": "2026-11-01", "target": 120000.0, "version": 1, "is_current": True
     }
     assert bad.status_code == 422 and bad.json()["field"] == "period"
-    assert [g["target"] for g in listed.json()] == [120000.0]
+    assert [g["target"] for g in listed.json()["items"]] == [120000.0]
+    assert (listed.json()["next_cursor"], listed.json()["prev_cursor"]) == (None, None)
     assert [p["label"] for p in board.json()["periods"]] == ["Q1 2026", "Q2 2026", "Q3 2026", "Q4 2026"]
     # when a rep tries
     client.force_login(UserFactory(role=Role.SALES_REP))

@@ -88,7 +88,7 @@ def test_define_import_and_analyse_an_experiment():
     data = detail.json()
     assert [(v["name"], v["n"], v["conversions"]) for v in data["variants"]] == [("a", 2, 1), ("b", 2, 2)]
     assert data["analysis"]["comparisons"][0]["p_value"] == pytest.approx(stats.fisher_exact([[2, 0], [1, 1]])[1])
-    assert [e["name"] for e in listed.json()] == ["cta"]
+    assert [e["name"] for e in listed.json()["items"]] == ["cta"]
 
 
 def test_import_errors_are_422_naming_line_and_column():

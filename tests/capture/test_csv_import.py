@@ -103,7 +103,7 @@ def test_dry_run_reports_each_row_and_writes_nothing(db):
     assert [r.detail for r in result.rows[:5]] == ["", "changes job_title", "", "", "merged into row 4"]
     refused = result.rows[-1]
     assert (refused.column, refused.value) == ("Email", "ed@@beta")
-    assert refused.error == "row 7, column 'Email': 'ed@@beta' is not a valid email address"
+    assert refused.error == "row 7, column 'Email': 'ed@@beta' is not a valid email address: the part after the @-sign contains invalid characters: '@'"
     assert result.counts == {"created": 1, "updated": 1, "unchanged": 2, "merged": 1, "refused": 1}
     assert csv_table_counts() == before
 
@@ -279,7 +279,7 @@ def test_unknown_mapping_name_and_wrong_kind_are_refused(db):
     # then
     assert unknown.value.message == (
         "no mapping named 'nope' (known: auto, hubspot, hubspot-calls, hubspot-emails, hubspot-meetings, "
-        "olist-deals, olist-mql, salesforce, salesforce-events, salesforce-tasks, x-education)"
+        "maven-pipeline, olist-deals, olist-mql, salesforce, salesforce-events, salesforce-tasks, x-education)"
     )
     assert wrong.value.message == "mapping 'olist-deals' is for deals, not people"
 

@@ -143,7 +143,7 @@ def test_presets_are_detected_by_header_signature():
         "Lead Number": "custom:lead_number",
         "Lead Origin": "touchpoint_kind",
         "Lead Source": "original_channel",
-        "Converted": "custom:converted",
+        "Converted": "converted",
         "City": "custom:city",
     }
 
@@ -207,7 +207,7 @@ def test_a_bad_cell_names_row_column_and_value():
         "E-mail",
         "not-an-email",
     )
-    assert bad_email.value.message == "row 4, column 'E-mail': 'not-an-email' is not a valid email address"
+    assert bad_email.value.message == "row 4, column 'E-mail': 'not-an-email' is not a valid email address: an email address must have an @-sign"
     assert bad_date.value.message == "row 5, column 'Signed up': cannot read '31/31/2025' as a date-time"
 
 
@@ -283,14 +283,14 @@ def test_table_read_skips_blank_lines_counts_physical_lines_and_reads_semicolons
     assert table.rows == [(2, ["a@b.example", "two\nlines"]), (5, ["c@d.example", "x"])]
 
 
-def test_table_read_refuses_a_file_that_is_not_utf8():
-    # given
+def test_table_read_reads_a_file_that_is_not_utf8_in_its_code_page():
+    # given a Latin-1 file (once refused as "not UTF-8")
     data = "Email\na@b.example\nzoë@c.example\n".encode("latin-1")
     # when
-    with pytest.raises(RowError) as refused:
-        table_read(data=data, name="leads.csv")
-    # then
-    assert (refused.value.line, refused.value.value) == (3, "eb")
+    table = table_read(data=data, name="leads.csv")
+    # then: its bytes are the same in Windows-1252, which is what Excel writes
+    assert table.rows == [(2, ["a@b.example"]), (3, ["zoë@c.example"])]
+    assert table.detected == "Windows-1252, one column"
 
 
 def test_refused_csv_has_the_original_cells_and_the_reasons():

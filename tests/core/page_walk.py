@@ -60,6 +60,12 @@ ARGUMENTS: dict[tuple[str, str], Callable[[], Any]] = {
     ("sla/calendars/", "team_id"): _first("users.Team"),
     ("statistics/experiments/", "name"): _first("analytics.Experiment", "name"),
     ("jobs/", "job_id"): _first("core.Job"),
+    # Addresses opened by a secret token: a made-up one walks their 404 page.
+    ("calendar/", "token"): lambda: "not-a-token",
+    ("mail/unsubscribe/", "token"): lambda: "not-a-token",
+    ("l/", "token"): lambda: "not-a-token",
+    ("webhooks/", "endpoint_id"): _first("webhooks.Endpoint"),
+    ("webhooks/deliveries/", "delivery_id"): _first("webhooks.Delivery"),
     ("scoring/training/", "job_id"): _first("core.Job"),
     ("enablement/assets/", "pk"): _first("enablement.Asset"),
     ("enablement/uses/", "pk"): _first("enablement.ContentUse"),
@@ -70,6 +76,7 @@ ARGUMENTS: dict[tuple[str, str], Callable[[], Any]] = {
     ("privacy/people/", "pk"): _first("crm.Person"),
     ("feedback/themes/", "theme_id"): _first("feedback.Theme"),
     ("feedback/themes/mining/", "job_id"): _first("core.Job"),
+    ("audiences/", "pk"): _first("audiences.Audience"),
 }
 
 

@@ -177,9 +177,9 @@ def test_a_user_sees_their_own_jobs_admins_all_others_404(django_assert_num_quer
     with django_assert_num_queries(3):
         own = as_alice.get(f"/api/jobs/{mine.pk}")
     other = as_alice.get(f"/api/jobs/{theirs.pk}")
-    alice_list = as_alice.get("/api/jobs").json()
-    admin_list = as_admin.get("/api/jobs").json()
-    admin_kind = as_admin.get("/api/jobs?kind=test.other").json()
+    alice_list = as_alice.get("/api/jobs").json()["items"]
+    admin_list = as_admin.get("/api/jobs").json()["items"]
+    admin_kind = as_admin.get("/api/jobs?kind=test.other").json()["items"]
     # then alice gets exactly her job, bob's is a 404 like a missing one; the admin sees both
     assert own.status_code == 200
     assert own.json() == {

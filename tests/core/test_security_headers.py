@@ -32,7 +32,16 @@ TEMPLATES = REPO / "src" / "tandem"
 DEMO_LOGINS = ["admin", "marketing", "rep", "manager", "viewer"]
 # Written for other places than Tandem's pages: the snippet is pasted into customers' sites (their policy
 # applies), the printable weekly report is a file `tandem report weekly` writes, never served.
-NOT_SERVED_AS_PAGES = {"capture/intake/snippet.html", "analytics/weekly_print.html"}
+NOT_SERVED_AS_PAGES = {
+    "capture/intake/snippet.html",
+    "analytics/weekly_print.html",
+    # E-mails: mail clients drop stylesheets, so their styles are inline; never served as a page.
+    "integrations/mail/weekly_report.html",
+    "integrations/mail/sla_digest.html",
+    "integrations/mail/content.html",
+    "integrations/mail/_mail_top.html",
+    "integrations/mail/_mail_bottom.html",
+}
 
 
 # ---- settings: one switch for HTTPS, check --deploy ----

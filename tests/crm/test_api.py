@@ -284,7 +284,7 @@ def test_create_person(client, rep):
 @pytest.mark.parametrize(
     ("payload", "status", "detail", "field"),
     [
-        ({"email": "not-an-email"}, 422, "email 'not-an-email' is not a valid address", "email"),
+        ({"email": "not-an-email"}, 422, "email 'not-an-email' is not a valid email address: an email address must have an @-sign", "email"),
         (
             {"email": "taken@acme.example"},
             409,

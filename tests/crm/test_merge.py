@@ -20,8 +20,9 @@ T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
 # 41, and consent: its records move (1), the survivor's flags are read back (2), the duplicate's cascade (1).
 QUERIES = 45
-# The duplicates page: session, user, the manager's teams (record-level access), groups, their people.
-PAGE_QUERIES = 5
+# The duplicates page: session, user, the manager's teams (record-level access), people under a punycode e-mail
+# key (tandem.crm.selectors.person_identity_collisions), groups, their people.
+PAGE_QUERIES = 6
 
 
 def _with_history(

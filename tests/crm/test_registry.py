@@ -39,4 +39,5 @@ def test_the_apps_above_crm_registered_their_tables_in_app_order():
         "content_uses",
         "submissions",
         "experiment_assignments",
+        "audience_members",
     ]

@@ -341,7 +341,7 @@ def test_create_person_refusals_change_nothing(client, rep):
     assert duplicate.status_code == 409
     assert b"a person with email taken@initech.example already exists" in duplicate.content
     assert malformed.status_code == 422
-    assert b"email &#x27;not-an-email&#x27; is not a valid address" in malformed.content
+    assert b"email &#x27;not-an-email&#x27; is not a valid email address: an email address must have an @-sign" in malformed.content
     assert bad_stage.status_code == 422
     assert b"Select a valid choice" in bad_stage.content
     assert (Person.objects.count(), Account.objects.count()) == before

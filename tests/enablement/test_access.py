@@ -138,11 +138,11 @@ def test_requests_for_another_teams_deal_are_out_of_sight(client, world: World) 
     )
     # when rep B1 lists the requests, reads A1's, and opens the board; then marketing lists them
     client.force_login(world.rep_b1)
-    listed = [r["id"] for r in client.get("/api/collateral/requests").json()]
+    listed = [r["id"] for r in client.get("/api/collateral/requests").json()["items"]]
     one = client.get(f"/api/collateral/requests/{a1.pk}")
     board = client.get("/requests/board/").content.decode()
     client.force_login(world.marketing)
-    everything = sorted(r["id"] for r in client.get("/api/collateral/requests").json())
+    everything = sorted(r["id"] for r in client.get("/api/collateral/requests").json()["items"])
     # then B1 sees their own request only, A1's answers 404; marketing sees both
     assert listed == [b1.pk] and one.status_code == 404
     assert "Mugs for the fair" in board and "Aardvark board deck" not in board

@@ -37,7 +37,7 @@ def test_marketing_adds_a_link_asset_and_a_rep_finds_it_by_search():
     )
     # then it is stored and a rep finds it by a word of its title
     assert created.status_code == 201
-    found = rep.get("/api/enablement/assets", {"q": "battle"}).json()
+    found = rep.get("/api/enablement/assets", {"q": "battle"}).json()["items"]
     assert [a["title"] for a in found] == ["Pricing battle card"]
     assert found[0]["product_id"] == product.pk and found[0]["is_file"] is False
 

@@ -165,9 +165,9 @@ def test_api_files_moves_and_reads_a_request():
     # then it is accepted and its history has the filing and the move
     assert moved.status_code == 200
     assert [(h["kind"], h["data"].get("to")) for h in moved.json()["history"]] == [("collateral.requested", None), ("collateral.moved", "accepted")]
-    mine = client.get("/api/collateral/requests?mine=true", **rep_auth).json()
+    mine = client.get("/api/collateral/requests?mine=true", **rep_auth).json()["items"]
     assert [(r["id"], r["status"], r["due_warning"]) for r in mine] == [(rid, "accepted", "")]
-    assert client.get("/api/collateral/requests?mine=true", **mkt_auth).json() == []
+    assert client.get("/api/collateral/requests?mine=true", **mkt_auth).json() == {"items": [], "next_cursor": None, "prev_cursor": None}
     board = client.get("/api/collateral/board", **mkt_auth).json()
     assert [r["id"] for r in board["accepted"]] == [rid] and board["new"] == []
     assert client.get("/api/collateral/lead-times", **rep_auth).json() == []

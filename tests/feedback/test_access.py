@@ -70,7 +70,7 @@ def test_a_viewer_sees_questions_and_is_refused_writes(client, world: World) -> 
     rated = client.post(f"/api/people/{person.pk}/ratings", {"rating": 2}, content_type="application/json")
     page = client.post(f"/feedback/people/{person.pk}/questions/", {"text": "Price?"}, headers=HX)
     # then they see the question and every write is 403, changing nothing
-    assert [q["id"] for q in listed.json()] == [world.a1.question.pk]
+    assert [q["id"] for q in listed.json()["items"]] == [world.a1.question.pk]
     assert (asked.status_code, rated.status_code, page.status_code) == (403, 403, 403)
     assert _counts() == before
 
@@ -86,7 +86,7 @@ def test_a_teammate_who_may_only_look_is_refused_writes(client, world: World) ->
     panel = client.get(f"/feedback/people/{person.pk}/panel/", headers=HX)
     rated = client.post(f"/api/people/{person.pk}/ratings", {"rating": 1}, content_type="application/json")
     # then they see the rating, the panel offers no forms, and the rating is refused with 403
-    assert [r["id"] for r in ratings.json()] == [world.a1.rating.pk]
+    assert [r["id"] for r in ratings.json()["items"]] == [world.a1.rating.pk]
     assert panel.status_code == 200 and 'id="question-text"' not in panel.content.decode()
     assert rated.status_code == 403 and "not change" in rated.json()["detail"]
     assert _counts() == before
@@ -142,6 +142,6 @@ def test_company_wide_roles_see_every_question(client, world: World, role: str) 
     # given marketing or an admin
     client.force_login(getattr(world, role))
     # when they read the questions of each rep's person
-    seen = [client.get(f"/api/people/{world.of(rep).person.pk}/questions").json() for rep in world.reps]
+    seen = [client.get(f"/api/people/{world.of(rep).person.pk}/questions").json()["items"] for rep in world.reps]
     # then each holds that person's question
     assert [[q["id"] for q in s] for s in seen] == [[world.of(rep).question.pk] for rep in world.reps]

@@ -90,7 +90,7 @@ def test_a_question_is_recorded_and_listed_through_the_api(client, rep):
         rep.pk,
         None,
     )
-    assert [q["id"] for q in listed.json()] == [body["id"]]
+    assert [q["id"] for q in listed.json()["items"]] == [body["id"]]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_a_rating_is_recorded_and_a_bad_code_refused(client, rep):
     assert ok.status_code == 201 and ok.json()["reasons"] == ["ready_to_buy"]
     assert bad.status_code == 422 and bad.json()["field"] == "reasons" and bad.json()["value"] == "shiny"
     assert list(LeadRating.objects.values_list("rating", flat=True)) == [5]
-    assert client.get(f"/api/people/{person.pk}/ratings").json()[0]["rating"] == 5
+    assert client.get(f"/api/people/{person.pk}/ratings").json()["items"][0]["rating"] == 5
 
 
 def test_lost_reasons_through_the_api_for_a_manager_and_not_for_a_rep(client):

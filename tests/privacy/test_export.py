@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 SECTIONS = [
     "person", "external_ids", "consent_records", "stage_changes", "activities", "deals", "deal_roles", "tasks",
     "touchpoints", "questions", "lead_ratings", "submissions", "events", "content_uses", "collateral_requests",
-    "notifications", "score", "experiment_assignments", "import_file_rows",
+    "notifications", "score", "experiment_assignments", "import_file_rows", "audience_memberships",
 ]  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def test_the_export_holds_every_section_about_the_person_and_nothing_of_anyone_e
         "person": 1, "external_ids": 2, "consent_records": 1, "stage_changes": 0, "activities": 1, "deals": 1,
         "deal_roles": 0, "tasks": 2, "touchpoints": 0, "questions": 1, "lead_ratings": 1, "submissions": 2,
         "events": 0, "content_uses": 1, "collateral_requests": 1, "notifications": 1, "score": 1,
-        "experiment_assignments": 1, "import_file_rows": 1,
+        "experiment_assignments": 1, "import_file_rows": 1, "audience_memberships": 1,
     }  # fmt: skip
     assert counts["events"] >= 10 and counts["stage_changes"] == 6 and counts["touchpoints"] == 4
     # and what arrived is there as it arrived: her address, her e-mail in the raw post

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
+from tandem.audiences.models import Audience, AudienceMember
 from tandem.campaigns.models import Campaign
 from tandem.campaigns.services import touchpoint_record
 from tandem.crm.activities.services import activity_record
@@ -184,6 +185,8 @@ def world_build() -> World:
         url=f"/people/{person.pk}/",
         created_at=T0,
     )
+    audience = Audience.objects.create(name="Newsletter", spec={"consent": "email"}, created_at=T0)
+    AudienceMember.objects.create(audience=audience, person=person, added_at=T0)
     experiment = Experiment.objects.create(name="Subject lines", variants=["a", "b"])
     ExperimentAssignment.objects.create(
         experiment=experiment, unit_id=EMAIL, person=person, variant="a", assigned_at=T0

@@ -127,7 +127,7 @@ def test_api_permissions_models_train_score_and_queue():
     assert rep_client.get("/api/scoring/models").status_code == 403
     assert rep_client.post("/api/scoring/train", {"horizon_days": 90}, content_type="application/json").status_code == 403
     assert manager.post("/api/scoring/train", {"horizon_days": 90}, content_type="application/json").status_code == 403
-    assert [m["version"] for m in manager.get("/api/scoring/models").json()] == ["v1-test"]
+    assert [m["version"] for m in manager.get("/api/scoring/models").json()["items"]] == ["v1-test"]
     score = rep_client.get(f"/api/people/{mine.pk}/score")
     assert score.status_code == 200 and score.json()["expected_value"] == 500.0
     # (another rep's lead is out of a rep's sight, as if it did not exist; the team's manager sees it)

@@ -27,6 +27,7 @@ from tandem.campaigns.services import (
 )
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 
 router = Router(tags=["campaigns"])
 
@@ -238,6 +239,7 @@ def campaign_list(request: HttpRequest, filters: Query[CampaignQuery]) -> Any:
 
 
 @router.post("/campaigns", response={201: CampaignOut})
+@idempotent
 def campaign_post(request: HttpRequest, payload: CampaignIn) -> Any:
     """Create a campaign (marketing and admins): name and channel, and any of the plan's fields."""
     require_perm(request, "campaigns.add_campaign", message="Only marketing and admins create campaigns.")
@@ -255,6 +257,7 @@ def campaign_patch(request: HttpRequest, campaign_id: Id, payload: CampaignPatch
 
 
 @router.post("/campaigns/{int:campaign_id}/clone", response={201: CampaignOut})
+@idempotent
 def campaign_clone_post(
     request: HttpRequest,
     campaign_id: Id,
@@ -295,6 +298,7 @@ def campaign_costs(request: HttpRequest, campaign_id: Id, filters: Query[CostQue
 
 
 @router.post("/campaigns/{int:campaign_id}/costs", response={201: CostOut})
+@idempotent
 def campaign_cost_post(request: HttpRequest, campaign_id: Id, payload: CostIn) -> Any:
     """Enter what the campaign cost on a day, or over days (spread evenly); its actual cost grows by the amount."""
     require_perm(request, "campaigns.change_campaign", message=MANAGE)
@@ -324,3 +328,113 @@ def person_campaigns(request: HttpRequest, person_id: Id) -> list[dict[str, Any]
     today = timezone.localdate()
     rows = selectors.campaigns_current_for_person(person_id=person_id, today=today)
     return [{**r, "campaign": _out(r["campaign"], today)} for r in rows]
+
+
+# ---- touchpoints: read-only (they arrive through capture, imports and content sends; the UI makes none by hand) ----
+
+
+class TouchpointRecordOut(Schema):
+    id: int
+    person_id: int
+    person: str = Field(..., description="the person's name (or e-mail)")
+    occurred_at: dt.datetime
+    channel: str
+    kind: str
+    campaign_id: int | None
+    campaign: str | None = Field(None, description="the campaign's name")
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    url: str
+    referrer: str
+    created_at: dt.datetime
+
+
+class TouchpointPageOut(Schema):
+    items: list[TouchpointRecordOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+class TouchpointQuery(Schema):
+    channel: Annotated[str, Field(max_length=40, description="a channel key, as on the people list"), NoNul] = ""
+    kind: Annotated[str, Field(max_length=24, description="page_view, form_submit, email_click, …"), NoNul] = ""
+    cursor: Annotated[str, Field(max_length=2000), NoNul] = ""
+    limit: int = Field(selectors.TOUCH_PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+class PersonTouchpointQuery(TouchpointQuery):
+    campaign: int | None = Field(None, ge=1, le=2**63 - 1, description="a campaign's id")
+
+
+def _touch_out(t: Any) -> dict[str, Any]:
+    return {
+        "id": t.pk, "person_id": t.person_id, "person": str(t.person), "occurred_at": t.occurred_at,
+        "channel": t.channel, "kind": t.kind, "campaign_id": t.campaign_id,
+        "campaign": t.campaign.name if t.campaign is not None else None, "utm_source": t.utm_source,
+        "utm_medium": t.utm_medium, "utm_campaign": t.utm_campaign, "utm_term": t.utm_term,
+        "utm_content": t.utm_content, "url": t.url, "referrer": t.referrer, "created_at": t.created_at,
+    }
+
+
+def _touch_page(page: Any) -> dict[str, Any]:
+    return {"items": [_touch_out(t) for t in page.items], "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
+
+
+@router.get("/campaigns/{int:campaign_id}/touchpoints", response=TouchpointPageOut)
+def campaign_touchpoints(request: HttpRequest, campaign_id: Id, filters: Query[TouchpointQuery]) -> dict[str, Any]:
+    """The campaign's touchpoints, the latest first, of the people you may see; filter by channel and kind."""
+    selectors.campaign_get(campaign_id=campaign_id)
+    return _touch_page(selectors.touchpoints_page(campaign_id=campaign_id, user=request.user, **filters.dict()))
+
+
+@router.get("/people/{int:person_id}/touchpoints", response=TouchpointPageOut)
+def person_touchpoints(request: HttpRequest, person_id: Id, filters: Query[PersonTouchpointQuery]) -> dict[str, Any]:
+    """The person's journey, the latest touchpoint first; filter by campaign (an id), channel and kind."""
+    from tandem.crm.models import Person
+    from tandem.users.access import access_seen
+
+    # A person out of the user's sight does not exist for them (tandem.users.access).
+    if not access_seen(Person.objects.filter(pk=person_id), user=request.user).exists():
+        raise NotFound(f"no person has id {person_id}", field="person_id", value=person_id)
+    query = filters.dict()
+    return _touch_page(
+        selectors.touchpoints_page(person_id=person_id, campaign_id=query.pop("campaign"), user=request.user, **query)
+    )
+
+
+@router.get("/accounts/{int:account_id}/touchpoints", response=TouchpointPageOut, tags=["campaigns"])
+def account_touchpoints(request: HttpRequest, account_id: Id, filters: Query[PersonTouchpointQuery]) -> dict[str, Any]:
+    """The touchpoints of the account's people you may see, the latest first; filter by campaign, channel and kind."""
+    from tandem.crm.accounts.selectors import account_get
+
+    try:
+        account_get(account_id=account_id, user=request.user)
+    except NotFound:
+        raise NotFound(f"no account has id {account_id}", field="account_id", value=account_id) from None
+    query = filters.dict()
+    return _touch_page(
+        selectors.touchpoints_page(account_id=account_id, campaign_id=query.pop("campaign"), user=request.user, **query)
+    )
+
+
+class TouchKindCountOut(Schema):
+    kind: str
+    n: int
+
+
+class CampaignReachOut(Schema):
+    campaign_id: int
+    touchpoints: int = Field(..., description="every touchpoint of the campaign (the company's number)")
+    people_sourced: int = Field(..., description="people who first came through it")
+    by_kind: list[TouchKindCountOut] = Field(..., description="touchpoints per kind, most first")
+
+
+@router.get("/campaigns/{int:campaign_id}/reach", response=CampaignReachOut)
+def campaign_reach(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
+    """The campaign's reach as its page shows it: touchpoints in all and per kind, and the people it sourced."""
+    campaign = selectors.campaign_get(campaign_id=campaign_id)
+    summary = selectors.campaign_reach(campaign=campaign)
+    return {"campaign_id": campaign.pk, **summary}

@@ -206,12 +206,8 @@ def campaign_get(*, campaign_id: int) -> Campaign:
     return found
 
 
-def campaign_summary(*, campaign: Campaign, user: Any = None) -> dict[str, Any]:
-    """A campaign's reach: touchpoints by kind, people first reached by it (the company's numbers), and its latest
-    touchpoints (of the people `user` may see, when given: tandem.users.access)."""
-    from django.db.models import Count
-
-    from tandem.campaigns.models import Touchpoint
+def campaign_reach(*, campaign: Campaign) -> dict[str, Any]:
+    """A campaign's reach in the company's numbers: touchpoints by kind (most first), in all, and people it sourced."""
     from tandem.crm.models import Person
 
     by_kind = list(
@@ -221,6 +217,14 @@ def campaign_summary(*, campaign: Campaign, user: Any = None) -> dict[str, Any]:
         "by_kind": by_kind,
         "touchpoints": sum(r["n"] for r in by_kind),
         "people_sourced": Person.objects.filter(original_campaign=campaign).count(),
+    }
+
+
+def campaign_summary(*, campaign: Campaign, user: Any = None) -> dict[str, Any]:
+    """A campaign's reach: touchpoints by kind, people first reached by it (the company's numbers), and its latest
+    touchpoints (of the people `user` may see, when given: tandem.users.access)."""
+    return {
+        **campaign_reach(campaign=campaign),
         "recent": list(
             access_seen(Touchpoint.objects.filter(campaign=campaign), user=user)
             .select_related("person")
@@ -303,6 +307,74 @@ def person_journey(*, person: Any) -> tuple[list[Touchpoint], bool]:
         .order_by("-occurred_at", "-id")[: JOURNEY_LIMIT + 1]
     )
     return recent[:JOURNEY_LIMIT][::-1], len(recent) > JOURNEY_LIMIT
+
+
+TOUCHES = "touched"  # touchpoints: the latest first
+TOUCH_PAGE_SIZE = 50
+
+
+def touchpoints_page(
+    *,
+    person_id: int | None = None,
+    campaign_id: int | None = None,
+    account_id: int | None = None,
+    channel: str = "",
+    kind: str = "",
+    cursor: str = "",
+    limit: int = TOUCH_PAGE_SIZE,
+    user: Any = None,
+) -> Page:
+    """A keyset page of touchpoints, the latest first, of the people `user` may see (tandem.users.access), filtered
+    by person, campaign, the person's account, channel and kind; each with its campaign and person (one query)."""
+    from tandem.crm.channels import CHANNEL_LABELS, KIND_LABELS
+
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", field="limit", value=limit)
+    if channel and channel not in CHANNEL_LABELS:
+        raise ValidationFailed(f"unknown channel {channel!r}", field="channel", value=channel)
+    if kind and kind not in KIND_LABELS:
+        raise ValidationFailed(f"unknown touchpoint kind {kind!r}", field="kind", value=kind)
+    rows = access_seen(Touchpoint.objects.all(), user=user).select_related("campaign", "person")
+    if person_id is not None:
+        rows = rows.filter(person_id=person_id)
+    if campaign_id is not None:
+        rows = rows.filter(campaign_id=campaign_id)
+    if account_id is not None:
+        rows = rows.filter(person__account_id=account_id)
+    if channel:
+        rows = rows.filter(channel=channel)
+    if kind:
+        rows = rows.filter(kind=kind)
+    boundary = cursor_decode(cursor, order=TOUCHES) if cursor else None
+    backward = boundary is not None and boundary.backward
+    if boundary is not None:
+        try:
+            at = dt.datetime.fromisoformat(boundary.key)
+        except ValueError:
+            raise ValidationFailed(f"cursor {cursor!r} is not a valid page cursor", field="cursor", value=cursor) from None
+        # (occurred_at, id) beyond the boundary, spelled so the (person|campaign, occurred_at) indexes bound the scan.
+        if backward:
+            rows = rows.filter(Q(occurred_at__gte=at) & (Q(occurred_at__gt=at) | Q(id__gt=boundary.id)))
+        else:
+            rows = rows.filter(Q(occurred_at__lte=at) & (Q(occurred_at__lt=at) | Q(id__lt=boundary.id)))
+    rows = rows.order_by("occurred_at", "id") if backward else rows.order_by("-occurred_at", "-id")
+    found = list(rows[: limit + 1])
+    more = len(found) > limit
+    items = found[:limit]
+    if backward:
+        items.reverse()
+    if not items:
+        return Page(items=[], next_cursor=None, prev_cursor=None)
+    has_next = True if backward else more
+    has_prev = more if backward else boundary is not None
+    first, last = items[0], items[-1]
+    return Page(
+        items=items,
+        next_cursor=cursor_encode(Cursor(TOUCHES, last.occurred_at.isoformat(), last.pk)) if has_next else None,
+        prev_cursor=cursor_encode(Cursor(TOUCHES, first.occurred_at.isoformat(), first.pk, backward=True))
+        if has_prev
+        else None,
+    )
 
 
 ACCOUNT_TOUCHPOINTS_LIMIT = 20

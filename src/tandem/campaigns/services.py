@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model as _Model
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -462,3 +463,12 @@ def touchpoints_erase_person(*, person_id: int, needles: Collection[str]) -> int
         t.url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     Touchpoint.objects.bulk_update(with_query, ["url"], batch_size=500)
     return changed + len(with_query)
+
+
+def campaigns_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="campaigns", model=model, columns=columns, rows=rows, replace=replace)

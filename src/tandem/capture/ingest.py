@@ -30,6 +30,7 @@ from tandem.crm.services import (
     people_insert_bulk,
     people_rows_update_bulk,
 )
+from tandem.webhooks.services import webhooks_emit_bulk
 
 # How new people's primary keys come back: RETURNING (small batches), or read again after a bulk insert by
 # normalised email (every person has one) or as the keys above the highest one before, stamped `now`.
@@ -191,6 +192,21 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
             )
     for person, pk in zip(batch.people, pks, strict=True):
         person.pk = pk
+    # One query when nobody subscribes (the generator is never run); the stage each gets is its own message.
+    created = (_created_data(batch.person_columns, p, batch.now) for p in batch.people)
+    webhooks_emit_bulk(event_type="person.created", items=created, occurred_at=batch.now)
+
+
+# person.created's fields (tandem.webhooks.catalog) that an imported row may hold, and their blank values.
+_CREATED_FIELDS = {
+    "email": "", "first_name": "", "last_name": "", "job_title": "", "phone": "", "lifecycle_stage": "",
+    "owner_id": None, "account_id": None, "consent_email": False, "consent_calls": False, "created_at": None,
+}  # fmt: skip
+
+
+def _created_data(columns: Sequence[str], person: NewPerson, now: dt.datetime) -> dict[str, Any]:
+    values = {"created_at": now, **dict(zip(columns, person.values, strict=False))}
+    return {"id": person.pk, **{name: values.get(name, blank) for name, blank in _CREATED_FIELDS.items()}}
 
 
 def _newest_before(batch: IngestBatch, old: dict[int, list[Touch]]) -> dict[int, dt.datetime]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
+from tandem.capture.backup import SEEDED, TABLES, TEAM, USER, Table, table_columns, table_model
 from tandem.capture.bundle import (
     ACTIVITIES,
     CAMPAIGN_COSTS,
@@ -27,7 +28,7 @@ from tandem.capture.bundle import (
 from tandem.core.bulk import chunked
 from tandem.crm.models import Activity, Deal, Person
 from tandem.feedback.models import Question
-from tandem.users.models import Role
+from tandem.users.models import Role, Team, User
 
 
 def bundle_access_allowed(*, user: Any) -> bool:
@@ -264,3 +265,40 @@ def _person_row(values: tuple[Any, ...]) -> PersonRow:
         created_at=created_at,
         custom=custom or {},
     )
+
+
+def backup_tables_load() -> list[Table]:
+    """Every table a version-2 bundle holds, rows sorted by id (users by username, teams by name), references
+    to users and teams as usernames and team names."""
+    usernames = dict(User.objects.values_list("pk", "username"))
+    team_names = dict(Team.objects.values_list("pk", "name"))
+    names = {"user": usernames, "team": team_names}
+    out: list[Table] = []
+    for file, label in TABLES:
+        columns = table_columns(file, label)
+        model = table_model(label)
+        order = "username" if label == USER else "name" if label == TEAM else "pk"
+        query = model._base_manager.order_by(order).values_list(*(c.attname for c in columns))
+        mapped = [(i, names[c.refers]) for i, c in enumerate(columns) if c.refers != "id"]
+        rows: list[list[Any]] = []
+        for values in query.iterator(chunk_size=5000):
+            row = list(values)
+            for i, by_pk in mapped:
+                if row[i] is not None:
+                    row[i] = by_pk[row[i]]
+            rows.append(row)
+        out.append(Table(file=file, label=label, columns=columns, rows=rows))
+    return out
+
+
+def backup_tables_in_use() -> list[tuple[str, int]]:
+    """The tables of a version-2 bundle that already hold rows, with their row count: users, teams and the rows
+    Tandem installs itself (backup.SEEDED) aside."""
+    out: list[tuple[str, int]] = []
+    for file, label in TABLES:
+        if label in (USER, TEAM) or label in SEEDED:
+            continue
+        model = table_model(label)
+        if model._base_manager.exists():
+            out.append((file, model._base_manager.count()))
+    return out

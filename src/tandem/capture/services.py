@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,13 @@ from django.utils import timezone
 
 from tandem.campaigns.journeys import Touch
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
-from tandem.campaigns.services import campaign_costs_create_bulk, campaign_totals_refresh_bulk
+from tandem.campaigns.services import (
+    campaign_costs_create_bulk,
+    campaign_totals_refresh_bulk,
+    campaigns_restore_bulk,
+)
+from tandem.capture.backup import FILES as BACKUP_FILES
+from tandem.capture.backup import SEEDED, TEAMS, USERS, archive_version, backup_read, backup_zip, table_model
 from tandem.capture.bundle import (
     ACTIVITIES,
     CAMPAIGN_COSTS,
@@ -50,12 +57,14 @@ from tandem.capture.bundle import (
 )
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, ingest
 from tandem.capture.selectors import (
+    backup_tables_in_use,
+    backup_tables_load,
     bundle_load,
     campaign_cost_keys,
     campaign_pks_by_bundle_id,
     person_pks_by_email,
 )
-from tandem.core.bulk import chunked, rows_copy, silent
+from tandem.core.bulk import chunked, rows_copy, rows_restore, sequences_reset, silent
 from tandem.core.errors import NotAllowed, ValidationFailed
 from tandem.core.events import event_record
 from tandem.crm.activities.services import activities_update_bulk, occurred_at_problem
@@ -76,13 +85,20 @@ from tandem.crm.services import (
     accounts_create_bulk,
     accounts_update_bulk,
     activities_log_bulk,
+    crm_restore_bulk,
     deals_copy_bulk,
     deals_update_bulk,
     lost_reasons_create_bulk,
 )
 from tandem.crm.stages import rank
+from tandem.enablement.requests.services import collateral_requests_restore_bulk
+from tandem.enablement.services import enablement_restore_bulk
 from tandem.feedback.models import Question
+from tandem.feedback.services import feedback_restore_bulk
+from tandem.lifecycle.services import lifecycle_restore_bulk
+from tandem.scoring.services import scoring_restore_bulk
 from tandem.users.models import User
+from tandem.users.services import users_restore_bulk
 
 M = TypeVar("M", bound=models.Model)
 REASON = "bundle import"
@@ -197,13 +213,24 @@ def bundle_import(
     return run.result
 
 
-def bundle_import_archive(*, archive: IO[bytes], by_user: User | None = None) -> BundleImportResult:
-    """Import a bundle uploaded as one zip archive of its CSV files."""
+def bundle_import_archive(
+    *, archive: IO[bytes], by_user: User | None = None, progress: Progress | None = None
+) -> BundleImportResult:
+    """Import a bundle uploaded as one zip archive: a backup (format version 2, with its manifest.json) is
+    restored into the empty database; an interchange bundle (version 1, CSV files only) is merged in."""
+    try:
+        zipped = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError):
+        raise BundleError("is not a zip archive", file="the upload") from None
+    with zipped:
+        if archive_version(archive=zipped) >= 2:
+            return backup_restore(archive=zipped, by_user=by_user, progress=progress)
+    archive.seek(0)
     with tempfile.TemporaryDirectory(prefix="tandem-bundle-") as folder:
         names = bundle_unzip(archive=archive, directory=Path(folder))
         if PEOPLE not in names:
             raise BundleError(f"the archive has no {PEOPLE}", file=PEOPLE, value=", ".join(names))
-        return bundle_import(directory=Path(folder), by_user=by_user)
+        return bundle_import(directory=Path(folder), by_user=by_user, progress=progress)
 
 
 def bundle_export(*, directory: Path, progress: Progress | None = None) -> BundleExportResult:
@@ -213,10 +240,130 @@ def bundle_export(*, directory: Path, progress: Progress | None = None) -> Bundl
 
 
 def bundle_export_archive() -> bytes:
-    """The database as a bundle in one zip archive."""
+    """The database as a backup: a version-2 bundle (docs/bundle.md), one zip archive."""
+    return backup_zip(tables=backup_tables_load())
+
+
+def bundle_export_v1_archive() -> bytes:
+    """The database as an interchange bundle (format version 1) in one zip archive."""
     with tempfile.TemporaryDirectory(prefix="tandem-bundle-") as folder:
         bundle_export(directory=Path(folder))
         return bundle_zip(directory=Path(folder))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Restoring a backup (format version 2).
+
+def capture_restore_bulk(
+    *, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of capture's tables as they are, ids included (the bundle restore)."""
+    return rows_restore(owner="capture", model=model, columns=columns, rows=rows, replace=replace)
+
+
+# The owner of each app's tables: a backup's rows go in only through these services.
+_RESTORERS: dict[str, Callable[..., int]] = {
+    "campaigns": campaigns_restore_bulk,
+    "crm": crm_restore_bulk,
+    "enablement": enablement_restore_bulk,
+    "collateral": collateral_requests_restore_bulk,
+    "feedback": feedback_restore_bulk,
+    "lifecycle": lifecycle_restore_bulk,
+    "scoring": scoring_restore_bulk,
+    "capture": capture_restore_bulk,
+}
+
+
+def backup_restore(
+    *, archive: zipfile.ZipFile, by_user: User | None = None, progress: Progress | None = None
+) -> BundleImportResult:
+    """Restore a version-2 bundle into a database that holds none of its tables' rows (users and teams may
+    exist: they are matched by username and name). Every cell is checked first; then all of it is written
+    in one transaction, or nothing."""
+    report = progress or silent
+    backup = backup_read(archive=archive, progress=report)
+    result = BundleImportResult(files={file: RowCounts() for file in BACKUP_FILES})
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            in_use = backup_tables_in_use()
+            if in_use:
+                file, count = in_use[0]
+                raise NotAllowed(
+                    f"a backup restores only into an empty database, and this one already holds {count} "
+                    f"row{'s' if count != 1 else ''} of {file} (start from a new database, or `tandem flush`); "
+                    "nothing was written"
+                )
+            teams, users = backup.tables[TEAMS], backup.tables[USERS]
+            user_pks, team_pks = users_restore_bulk(
+                team_columns=[c.name for c in teams.columns],
+                teams=teams.rows,
+                user_columns=[c.name for c in users.columns],
+                users=users.rows,
+                now=now,
+            )
+            result.files[TEAMS].created = len(teams.rows)
+            result.files[USERS].created = len(users.rows)
+            keys = {"user": user_pks, "team": team_pks}
+            restored: list[type[models.Model]] = []
+            for table in backup.tables.values():
+                if table.file in (TEAMS, USERS):
+                    continue
+                model = table_model(table.label)
+                mapped = [(i, keys[c.refers]) for i, c in enumerate(table.columns) if c.refers != "id"]
+                rows = table.rows
+                if mapped:
+                    rows = [list(row) for row in rows]
+                    for row in rows:
+                        for i, by_key in mapped:
+                            if row[i] is not None:
+                                row[i] = by_key[row[i]]
+                restore = _RESTORERS[model._meta.app_label]
+                result.files[table.file].created = restore(
+                    model=model,
+                    columns=[c.attname for c in table.columns],
+                    rows=rows,
+                    replace=table.label in SEEDED,
+                )
+                restored.append(model)
+                report(f"write {table.file}", len(rows), len(rows))
+            sequences_reset(models_=restored)
+            result.accounts.created = result.files["accounts.csv"].created
+            result.stage_changes = result.files["stage_changes.csv"].created
+            event_record(
+                kind="bundle.restored",
+                subject_type="capture.bundle",
+                actor=by_user,
+                reason="bundle restore",
+                data={"format_version": 2, "rows": backup.counts()},
+            )
+    except IntegrityError as exc:
+        raise ValidationFailed(f"the database refused a row of the bundle, nothing was written: {exc}") from exc
+    except DataError as exc:
+        raise ValidationFailed(f"the database refused a value of the bundle, nothing was written: {exc}") from exc
+    return result
+
+
+def bundle_import_path(*, path: Path, by_user: User | None = None, progress: Progress | None = None) -> BundleImportResult:
+    """Import a bundle from a folder of CSV files (format version 1) or a .zip (version 1 or 2)."""
+    if path.is_dir():
+        return bundle_import(directory=path, by_user=by_user, progress=progress)
+    if not path.is_file():
+        raise BundleError("is neither a folder nor a .zip file", file=str(path), value=str(path))
+    with path.open("rb") as handle:
+        return bundle_import_archive(archive=handle, by_user=by_user, progress=progress)
+
+
+def backup_export(*, path: Path, progress: Progress | None = None) -> dict[str, int]:
+    """Write the database as a backup (a version-2 bundle) to a .zip file; returns rows per file."""
+    tables = backup_tables_load()
+    data = backup_zip(tables=tables)
+    path.write_bytes(data)
+    counts = {table.file: len(table.rows) for table in tables}
+    if progress is not None:
+        for file, rows in counts.items():
+            progress(f"write {file}", rows, rows)
+    return counts
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -221,3 +221,78 @@ def _adapter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
             None if value is None else value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
         )
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Restoring rows with their keys (a backup).
+
+
+def rows_restore(
+    *,
+    owner: str,
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    replace: bool = False,
+) -> int:
+    """INSERT rows given as tuples of `columns` (attnames, the primary key among them) exactly as given; the
+    owners' `*_restore_bulk` services call it for a backup, then `sequences_reset`. Returns the row count.
+    `owner` is the calling app's label: an app restores only its own tables. `replace` deletes the table's
+    rows first (what migrations install, such as the default pipeline, gives way to the backup's)."""
+    if model._meta.app_label != owner:
+        raise ValueError(f"{model._meta.label} is not a table of {owner}")
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    if replace:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table}")
+    if not rows:
+        return 0
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    names = ", ".join(quote(fields[c].column) for c in columns)
+    adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
+    binary = [i for i, c in enumerate(columns) if isinstance(fields[c], models.BinaryField)]
+    # Decimals and dates as Django hands them to each driver (the adapters above cover JSON and date-times).
+    prepared = [
+        (i, fields[c])
+        for i, c in enumerate(columns)
+        if isinstance(fields[c], models.DecimalField | models.DateField)
+        and not isinstance(fields[c], models.DateTimeField)
+    ]
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    per_statement = max(1, 10_000 // len(columns))
+
+    def adapted(row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for i, adapt in adapters:
+            if values[i] is not None:
+                values[i] = adapt(values[i])
+        for i in binary:
+            if values[i] is not None:
+                values[i] = connection.Database.Binary(values[i])
+        for i, f in prepared:
+            values[i] = f.get_db_prep_save(values[i], connection)
+        return values
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY streams the rows (a multi-row INSERT costs PostgreSQL a round of planning per statement).
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(adapted(row))
+            return len(rows)
+        for part in chunked(rows, per_statement):
+            params = [value for row in part for value in adapted(row)]
+            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(part))}", params)
+    return len(rows)
+
+
+def sequences_reset(*, models_: Sequence[type[models.Model]]) -> None:
+    """Move PostgreSQL's id sequences past the ids restored with `rows_restore` (SQLite needs nothing)."""
+    from django.core.management.color import no_style
+
+    statements = connection.ops.sequence_reset_sql(no_style(), list(models_))
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)

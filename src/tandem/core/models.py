@@ -145,3 +145,32 @@ class PendingTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} (pending since {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a create sent with an `Idempotency-Key` header, kept so a retry gets it again.
+
+    Written in the create's own transaction (tandem.core.idempotency): the key exists exactly when the record
+    does. A second request with the key waits on the unique constraint while the first is at work, then reads
+    its answer. Kept IDEMPOTENCY_KEY_HOURS, then pruned by the worker.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    # SHA-256 of method, path and body: the same key with another request is refused, not replayed.
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    response_body = models.TextField(blank=True, default="")
+    # A Location header of the first answer, sent again with the replay.
+    location = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="core_idempotency_key_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} key {self.key!r} ({self.status_code})"

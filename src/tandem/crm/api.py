@@ -12,6 +12,7 @@ from pydantic import ConfigDict, field_validator
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 from tandem.crm import selectors, services
 from tandem.crm.channels import CHANNEL_LABELS
@@ -239,6 +240,7 @@ def person_get(request: HttpRequest, person_id: Id) -> Any:
 
 
 @router.post("/people", response={201: PersonOut})
+@idempotent
 def people_create(request: HttpRequest, payload: PersonIn) -> Any:
     """Create a person (and their company's account) at a first lifecycle stage."""
     require_perm(request, "crm.add_person", action="create people")
@@ -277,6 +279,8 @@ class DuplicateGroupOut(Schema):
     name_key: str
     company: str
     members: list[PersonOut]
+    # "name and company", or "e-mail": one address stored under two keys (its name_key is then the address).
+    reason: str
 
 
 class PersonMergeIn(Schema):
@@ -354,6 +358,7 @@ def lost_reasons(request: HttpRequest, include_retired: bool = False) -> Any:
 
 
 @lost_reasons_router.post("/lost-reasons", response={201: LostReasonOut})
+@idempotent
 def lost_reason_add(request: HttpRequest, payload: LostReasonIn) -> Any:
     """Add a lost reason (names are unique ignoring case)."""
     require_perm(request, "crm.add_lostreason", action="add lost reasons")

@@ -22,6 +22,9 @@ class PersonReference:
     model: str  # "app_label.ModelName"
     column: str = "person_id"
     where: dict[str, Any] = field(default_factory=dict)  # only rows matching this (e.g. events about people)
+    # Columns unique together with the person (e.g. one membership per audience): the duplicate's rows that
+    # the survivor already has are dropped before the move, as the unique constraint allows one.
+    unique_with: tuple[str, ...] = ()
 
 
 # A step runs once the rows have moved and before the survivor is saved: step(survivor=..., duplicate=...).
@@ -35,9 +38,11 @@ _DETAIL_PARTS: dict[str, PartLoader] = {}
 _ACCOUNT_PARTS: dict[str, PartLoader] = {}
 
 
-def person_reference_register(*, name: str, model: str, column: str = "person_id", **where: Any) -> None:
+def person_reference_register(
+    *, name: str, model: str, column: str = "person_id", unique_with: tuple[str, ...] = (), **where: Any
+) -> None:
     """Register a table whose rows a merge moves to the survivor (registering a name again replaces it)."""
-    _REFERENCES[name] = PersonReference(name=name, model=model, column=column, where=where)
+    _REFERENCES[name] = PersonReference(name=name, model=model, column=column, where=where, unique_with=unique_with)
 
 
 def person_references() -> list[PersonReference]:

@@ -509,6 +509,7 @@ def person_match(
         email_normalize,
         email_normalize_configured,
         phone_normalize,
+        phone_tail,
     )
     from tandem.crm.models import ExternalId
 
@@ -530,13 +531,14 @@ def person_match(
         )
         if link is not None:
             return link.person
-    digits = phone_normalize(phone)
-    if keys or digits is None:
+    wanted = phone_normalize(phone)
+    if keys or wanted is None:
         # With an email given, a shared phone (a switchboard, a family line) is no proof of the same person.
         return None
-    # Stored phones keep their formatting; their last four digits are nearly always written together.
-    for candidate in Person.objects.filter(phone__endswith=digits[-4:]).order_by("id"):
-        if phone_normalize(candidate.phone) == digits:
+    # Stored phones keep their formatting; their last four digits are nearly always written together, so the
+    # database narrows the candidates and their E.164 keys decide.
+    for candidate in Person.objects.filter(phone__endswith=phone_tail(wanted)).order_by("id"):
+        if phone_normalize(candidate.phone) == wanted:
             return candidate
     return None
 
@@ -548,12 +550,52 @@ class DuplicateGroup:
     name_key: str
     company: str
     members: list[Person]
+    # Why they are grouped: "name and company", or "e-mail" (one address under two keys, see below).
+    reason: str = "name and company"
+
+
+def person_identity_collisions(*, user: Any = None) -> list[DuplicateGroup]:
+    """People whose stored e-mail key names the same address as another person's: a punycode domain kept
+    when migration crm.0010 found its Unicode key already taken (a migration never merges people)."""
+    from tandem.crm.identity import email_normalize
+
+    people_seen = access_seen(Person.objects.all(), user=user)
+    # Only a punycode ("xn--") domain changed keys: a key without one is already what email_normalize gives.
+    odd = {
+        p.pk: (p, email_normalize(p.email_normalized))
+        for p in people_seen.filter(email_normalized__contains="xn--").select_related("account", "owner")
+    }
+    odd = {pk: (p, key) for pk, (p, key) in odd.items() if key and key != p.email_normalized}
+    if not odd:
+        return []
+    holders = {
+        p.email_normalized: p
+        for p in people_seen.filter(email_normalized__in=sorted({key for _, key in odd.values()})).select_related(
+            "account", "owner"
+        )
+    }
+    groups = []
+    for person, key in sorted(odd.values(), key=lambda pair: pair[0].pk):
+        holder = holders.get(key)
+        if holder is not None:
+            account = holder.account or person.account
+            groups.append(
+                DuplicateGroup(
+                    name_key=key,
+                    company=account.name if account else "",
+                    members=sorted([holder, person], key=lambda p: (p.created_at, p.pk)),
+                    reason="e-mail",
+                )
+            )
+    return groups
 
 
 def person_duplicate_candidates(*, limit: int = 200, user: Any = None) -> list[DuplicateGroup]:
-    """Groups of people sharing a non-empty name and company (account name), largest groups first."""
+    """People under one e-mail written two ways (person_identity_collisions), then groups of people sharing a
+    non-empty name and company (account name), largest groups first."""
     from django.db.models.functions import Lower
 
+    collisions = person_identity_collisions(user=user)[:limit]
     # A manager reviews the duplicates among the people they reach; merging needs both in write reach.
     people_seen = access_seen(Person.objects.all(), user=user)
     rows = list(
@@ -562,10 +604,10 @@ def person_duplicate_candidates(*, limit: int = 200, user: Any = None) -> list[D
         .values("name_key", company=Lower("account__name"))
         .annotate(size=Count("id"))
         .filter(size__gte=2)
-        .order_by("-size", "name_key", "company")[:limit]
+        .order_by("-size", "name_key", "company")[: limit - len(collisions)]
     )
     if not rows:
-        return []
+        return collisions
     wanted = {(r["name_key"], r["company"]) for r in rows}
     members: dict[tuple[str, str], list[Person]] = {key: [] for key in wanted}
     people = (
@@ -579,7 +621,7 @@ def person_duplicate_candidates(*, limit: int = 200, user: Any = None) -> list[D
         key = (person.name_key, person.company_key)  # type: ignore[attr-defined]
         if key in members:
             members[key].append(person)
-    groups = []
+    groups = list(collisions)
     for r in rows:
         group = members[(r["name_key"], r["company"])]
         account = group[0].account

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
+from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.core.bulk import CHUNK, Progress, chunked, rows_copy, rows_insert_returning, rows_update
@@ -21,8 +22,8 @@ from tandem.crm.consent.services import consent_flags_refresh, consent_record
 from tandem.crm.defaults import BUILTIN_ACTIVITY_KINDS, DEFAULT_PIPELINE, DEFAULT_PIPELINE_STAGES
 from tandem.crm.identity import (
     MERGED_EMAIL_SYSTEM,
+    email_check,
     email_domain,
-    email_is_valid,
     email_normalize_configured,
     name_key,
 )
@@ -44,6 +45,8 @@ from tandem.crm.models import (
 )
 from tandem.crm.registry import person_merge_steps, person_references
 from tandem.crm.stages import LABELS, Stage, can_move, rank
+from tandem.crm.webhook_data import deal_data, person_data, stage_change_data
+from tandem.webhooks.services import webhook_emit, webhooks_emit_bulk
 
 # Free text limits shared with feedback's notes.
 NOTE_MAX = 2000
@@ -117,6 +120,7 @@ def person_change_stage(
     )
     Person.objects.filter(pk=person.pk).update(lifecycle_stage=to_stage, updated_at=timezone.now())
     person.lifecycle_stage = to_stage
+    webhook_emit(event_type="person.stage_changed", data=stage_change_data(change), occurred_at=change.changed_at)
     return change
 
 
@@ -154,6 +158,8 @@ def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
         )
         current[t.person_id] = t.to_stage
     StageChange.objects.bulk_create(rows, batch_size=2000)
+    # A generator: the messages are only built when an endpoint subscribes.
+    webhooks_emit_bulk(event_type="person.stage_changed", items=(stage_change_data(r) for r in rows))
 
     by_final: dict[str, list[int]] = {}
     for pid in {t.person_id for t in transitions}:
@@ -239,9 +245,8 @@ def person_create(
     consent given at creation is recorded from `consent_source`."""
     if stage not in Stage.__members__.values():
         raise ValidationFailed(f"unknown lifecycle stage {stage!r}", field="stage", value=stage)
-    email = email.strip()
-    if email and not email_is_valid(email):
-        raise ValidationFailed(f"email {email!r} is not a valid address", field="email", value=email)
+    # Stored as typed (trimmed); refused with email-validator's reason (tandem.crm.identity).
+    email = email_check(email) if email.strip() else ""
     normalized = email_normalize_configured(email)
     if normalized and Person.objects.filter(email_normalized=normalized).exists():
         raise NotAllowed(f"a person with email {normalized} already exists", field="email", value=email)
@@ -272,6 +277,10 @@ def person_create(
         raise NotAllowed(
             f"a person with email {normalized} already exists", field="email", value=email
         ) from exc
+    # person.created goes first, so a receiver knows the person before its first stage change.
+    created = {**person_data(person), "lifecycle_stage": stage}
+    created.update(consent_email=consent_email, consent_calls=consent_calls)
+    webhook_emit(event_type="person.created", data=created, occurred_at=created_at)
     person_change_stage(person=person, to_stage=stage, at=created_at, by_user=by_user, reason=reason)
     for channel, given in (("email", consent_email), ("calls", consent_calls)):
         if given:
@@ -295,14 +304,18 @@ def person_update(
         name = sorted(unknown)[0]
         raise ValidationFailed(f"field {name!r} cannot be edited here", field=name, value=changes[name])
     diff = {k: [getattr(person, k), v] for k, v in changes.items() if getattr(person, k) != v}
+    consented: dict[str, list[Any]] = {}
     # Consent is never set as a field: each change is a record, and the record's service sets the flag.
     for flag, channel in (("consent_email", "email"), ("consent_calls", "calls")):
         if flag in diff:
-            _old, given = diff.pop(flag)
+            consented[flag] = diff.pop(flag)
+            given = consented[flag][1]
             if not isinstance(given, bool):
                 raise ValidationFailed(f"{flag} must be true or false", field=flag, value=given)
             consent_record(person=person, channel=channel, granted=given, source=consent_source, by_user=by_user)
     if not diff:
+        if consented:
+            webhook_emit(event_type="person.updated", data={**person_data(person), "changes": consented})
         return person
     for key, (_, new) in diff.items():
         setattr(person, key, new.strip() if isinstance(new, str) else new)
@@ -310,6 +323,7 @@ def person_update(
     # Named fields only: the consent flags belong to the consent service.
     person.save(update_fields=[*diff, "name_key", "updated_at"])
     event_record(kind="person.updated", subject=person, actor=by_user, data={"changes": diff})
+    webhook_emit(event_type="person.updated", data={**person_data(person), "changes": {**diff, **consented}})
     return person
 
 
@@ -508,6 +522,8 @@ def deal_stage_enter(
             "lost_reason": before_reason,
         }
     event_record(kind=kind, subject=deal, actor=by_user, occurred_at=at, reason=reason, data=data)
+    for event_type in ("deal.stage_changed", *((kind,) if kind in ("deal.won", "deal.lost") else ())):
+        webhook_emit(event_type=event_type, data=deal_data(deal, change), occurred_at=at)
     if kind == "deal.won" and deal.person is not None:
         _advance(
             person=deal.person, to_stage=Stage.CUSTOMER, at=at, by_user=by_user, reason=f"deal {deal.pk} won"
@@ -644,6 +660,15 @@ def _merge_moves(*, survivor: Person, duplicate: Person) -> dict[str, int]:
     moved: dict[str, int] = {}
     for ref in person_references():
         rows = apps.get_model(ref.model)._default_manager.filter(**ref.where, **{ref.column: duplicate.pk})
+        if ref.unique_with:
+            # Rows the survivor already has (same values of the columns unique with the person) stay theirs.
+            kept = apps.get_model(ref.model)._default_manager.filter(**ref.where, **{ref.column: survivor.pk})
+            if len(ref.unique_with) == 1:
+                column = ref.unique_with[0]
+                rows.filter(**{f"{column}__in": kept.values(column)}).delete()
+            else:
+                for key in kept.values_list(*ref.unique_with):
+                    rows.filter(**dict(zip(ref.unique_with, key, strict=True))).delete()
         moved[ref.name] = rows.update(**{ref.column: survivor.pk})
     return moved
 
@@ -719,6 +744,7 @@ def person_merge(*, survivor: Person, duplicate: Person, by_user: Any = None, re
             "stage": {"from": stage_from, "to": keep.lifecycle_stage},
         },
     )
+    webhook_emit(event_type="person.merged", data={"survivor_id": keep.pk, "duplicate_id": gone.pk})
     survivor.refresh_from_db()
     return survivor
 
@@ -1045,3 +1071,12 @@ def lost_reasons_create_bulk(*, reasons: Sequence[LostReason], batch_size: int |
     """Insert many unsaved lost reasons with one bulk_create, setting their keys."""
     LostReason.objects.bulk_create(reasons, batch_size=batch_size)
     return len(reasons)
+
+
+def crm_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="crm", model=model, columns=columns, rows=rows, replace=replace)

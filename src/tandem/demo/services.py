@@ -383,6 +383,10 @@ def demo_load(
     calendar_items = calendar_demo_seed(end=company.end, users=users)
     collateral_requests = collateral_demo_seed(seed=company.seed, users=users)
     lap("calendar: events, promotions, launch; collateral requests")
+    from tandem.demo.audiences import audiences_demo_seed
+
+    audiences = audiences_demo_seed(users=users)
+    lap("audiences")
     report.counts = {
         "users": len(users),
         "campaigns": imported.files["campaigns.csv"].created,
@@ -401,6 +405,7 @@ def demo_load(
         "assets": assets,
         "calendar_items": calendar_items,
         "collateral_requests": collateral_requests,
+        "audiences": audiences,
         **feedback,
     }
     event_record(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from tandem.core.apiversion import api_deprecated_use
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import require_perm
+from tandem.core.idempotency import idempotent
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam, page_dict
 from tandem.crm.models import Activity, Deal, Person
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
 from tandem.enablement.models import Asset, Objection, Persona, Product
+from tandem.enablement.registry import RECORDED_ONLY
 from tandem.users.access import access_check, access_seen
 
 router = Router(tags=["enablement"])
@@ -99,7 +103,13 @@ class AssetPatch(Schema):
     campaign_ids: list[int] | None = None
 
 
-@router.get("/enablement/assets", response=list[AssetOut])
+class AssetPageOut(Schema):
+    items: list[AssetOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/enablement/assets", response=AssetPageOut)
 def assets_list(
     request: HttpRequest,
     q: str = "",
@@ -109,15 +119,19 @@ def assets_list(
     product: int | None = None,
     theme: int | None = None,
     show: str = "current",
-) -> list[dict[str, Any]]:
-    """Search the library (reps never see expired assets; editors may ask for show=expired or all)."""
+    cursor: CursorParam = "",
+    limit: LimitParam = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Search the library, newest first, a keyset page at a time (reps never see expired assets; editors may ask
+    for show=expired or all)."""
     filters = selectors.library_filters_parse(
         {"q": q, "kind": kind, "persona": persona, "stage": stage, "product": product, "theme": theme, "show": show}
     )
-    return [_asset_out(a) for a in selectors.asset_library(user=request.user, filters=filters)]
+    return page_dict(selectors.asset_library_page(user=request.user, filters=filters, cursor=cursor, limit=limit), _asset_out)
 
 
 @router.post("/enablement/assets", response={201: AssetOut})
+@idempotent
 def asset_create_json(request: HttpRequest, payload: AssetIn) -> Status:
     """Add a link asset (admins and marketing); upload files with POST /enablement/assets/upload."""
     _editor(request)
@@ -126,6 +140,7 @@ def asset_create_json(request: HttpRequest, payload: AssetIn) -> Status:
 
 
 @router.post("/enablement/assets/upload", response={201: AssetOut})
+@idempotent
 def asset_upload(
     request: HttpRequest,
     file: File[UploadedFile],
@@ -199,6 +214,11 @@ class SendIn(Schema):
     note: str = ""
 
 
+class AssetSendOut(UseOut):
+    emailed: bool = Field(..., description="whether the asset was e-mailed to the person (SMTP configured)")
+    delivery: str = Field(..., description='"e-mailed with a tracked link" or "recorded only, not e-mailed"')
+
+
 def _row(model: Any, pk: int | None, *, field: str, user: Any) -> Any:
     # A row out of the user's sight is answered as a missing one (422 naming the field), so ids cannot be probed.
     if pk is None:
@@ -215,16 +235,20 @@ def _person_to_change(request: HttpRequest, person_id: int) -> Person:
     return access_check(person, user=request.user, write=True)
 
 
-@router.post("/enablement/assets/{int:asset_id}/send", response={201: UseOut})
+@router.post("/enablement/assets/{int:asset_id}/send", response={201: AssetSendOut})
+@idempotent
 def asset_send(request: HttpRequest, asset_id: int, payload: SendIn) -> Status:
-    """Record that you sent an asset to a person: a content_sent touchpoint, a use and an event."""
+    """Send an asset to a person: a content_sent touchpoint, a use and an event; e-mailed with a tracked link when
+    SMTP is configured (refused without the person's e-mail consent), else recorded only (`delivery` says which)."""
     _content_user(request)
     asset = selectors.asset_get(asset_id=asset_id, user=request.user)
     use = services.asset_send(
         asset=asset, person=_person_to_change(request, payload.person_id), by_user=request.user,
         deal=_row(Deal, payload.deal_id, field="deal_id", user=request.user), note=payload.note,
     )  # fmt: skip
-    return Status(201, use)
+    delivery = services.asset_send_delivery()
+    out = UseOut.from_orm(use).dict() | {"emailed": delivery != RECORDED_ONLY, "delivery": delivery}
+    return Status(201, out)
 
 
 class UseIn(Schema):
@@ -237,6 +261,7 @@ class UseIn(Schema):
 
 
 @router.post("/enablement/uses", response={201: UseOut})
+@idempotent
 def use_create(request: HttpRequest, payload: UseIn) -> Status:
     """Record which asset was used with a person, on a deal or a call, and whether it helped."""
     _content_user(request)
@@ -307,9 +332,22 @@ class GapOut(Schema):
 
 
 @router.get("/enablement/gaps", response=list[GapOut])
-def gaps(request: HttpRequest, min_questions: int = 3) -> list[dict[str, Any]]:
-    """Themes heard at least min_questions times with no current asset, the most lost deals first."""
-    return [g.to_dict() for g in selectors.content_gaps_report(min_questions=min_questions)]
+def gaps(
+    request: HttpRequest,
+    min_: Annotated[int | None, Query(alias="min", description="questions heard at least (default 3)")] = None,
+    min_questions: Annotated[int | None, Query(deprecated=True, description="Deprecated: use `min`.")] = None,
+) -> list[dict[str, Any]]:
+    """Themes heard at least `min` times with no current asset, the most lost deals first."""
+    name, least = ("min", min_) if min_ is not None else ("min_questions", min_questions)
+    if min_questions is not None:
+        api_deprecated_use(request, name="min_questions")
+        if min_ is not None:
+            raise ValidationFailed(
+                "give min or min_questions (its old name), not both", field="min_questions", value=min_questions
+            )
+    if least is not None and least < 1:
+        raise ValidationFailed(f"{name} is at least 1.", field=name, value=least)
+    return [g.to_dict() for g in selectors.content_gaps_report(min_questions=3 if least is None else least)]
 
 
 class ProductOut(Schema):
@@ -342,6 +380,7 @@ def products_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/enablement/products", response={201: ProductOut})
+@idempotent
 def product_create(request: HttpRequest, payload: ProductIn) -> Status:
     """Add a product (admins and marketing)."""
     _editor(request)
@@ -427,6 +466,7 @@ def personas_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/enablement/personas", response={201: PersonaOut})
+@idempotent
 def persona_create(request: HttpRequest, payload: PersonaIn) -> Status:
     """Add a persona (admins and marketing); rules use the profile criteria of qualification definitions."""
     _editor(request)
@@ -461,6 +501,7 @@ class ObjectionIn(Schema):
 
 
 @router.post("/enablement/personas/{int:persona_id}/objections", response={201: ObjectionOut})
+@idempotent
 def objection_create(request: HttpRequest, persona_id: int, payload: ObjectionIn) -> Status:
     """Add an objection and its answer to a persona (admins and marketing)."""
     _editor(request)

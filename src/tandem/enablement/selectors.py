@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.paging import PAGE_SIZE, KeysetPage, keyset_page
 from tandem.crm.models import Deal, Person
 from tandem.enablement import stats
 from tandem.enablement.matching import (
@@ -105,6 +106,15 @@ def library_filters_parse(raw: Any) -> LibraryFilters:
 
 def asset_library(*, user: Any, filters: LibraryFilters, limit: int = LIBRARY_LIMIT) -> list[Asset]:
     """Assets matching the search and filters, newest first; reps never see expired ones."""
+    return list(_library(user=user, filters=filters).order_by("-created_at", "-id")[:limit])
+
+
+def asset_library_page(*, user: Any, filters: LibraryFilters, cursor: str = "", limit: int = PAGE_SIZE) -> KeysetPage:
+    """A keyset page of the library as asset_library filters it, newest first (the API's list)."""
+    return keyset_page(queryset=_library(user=user, filters=filters), order="assets-newest", field="created_at", cursor=cursor, limit=limit)
+
+
+def _library(*, user: Any, filters: LibraryFilters) -> QuerySet[Asset]:
     today = today_local()
     qs = assets_for_user(user=user, today=today)
     if filters.show == "expired":
@@ -125,12 +135,7 @@ def asset_library(*, user: Any, filters: LibraryFilters, limit: int = LIBRARY_LI
         qs = qs.filter(product_id=filters.product_id)
     if filters.theme_id:
         qs = qs.filter(themes__id=filters.theme_id)
-    return list(
-        qs.select_related("persona", "product", "owner")
-        .prefetch_related("themes")
-        .order_by("-created_at", "-id")
-        .distinct()[:limit]
-    )
+    return qs.select_related("persona", "product", "owner").prefetch_related("themes").distinct()
 
 
 def assets_flagged_for_owner(*, user: Any, within_days: int = EXPIRING_DAYS) -> dict[str, list[Asset]]:

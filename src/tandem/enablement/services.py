@@ -14,6 +14,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile as Upload
 from django.db import IntegrityError, transaction
+from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.campaigns.models import Campaign
@@ -28,6 +29,7 @@ from tandem.crm.stages import Stage
 from tandem.enablement import files
 from tandem.enablement.matching import rules_parse
 from tandem.enablement.models import Asset, AssetKind, ContentUse, DealProduct, Objection, Persona, Product
+from tandem.enablement.registry import send_delivery_current, send_delivery_words
 from tandem.feedback.models import Theme
 from tandem.users.models import Role, User
 
@@ -471,12 +473,16 @@ def asset_send(
     note: str = "",
     at: dt.datetime | None = None,
 ) -> ContentUse:
-    """A rep sends an asset to a person: a content_sent touchpoint on the person, a use row and an event."""
+    """A rep sends an asset to a person: a content_sent touchpoint on the person, a use row and an event; it is
+    e-mailed too when an integration delivers sends (enablement/registry.py), else recorded only."""
     moment = at or timezone.now()
     if _expired(asset, timezone.localdate(moment)):
         raise NotAllowed(f"'{asset.title}' expired on {asset.expires_on:%Y-%m-%d}; it can no longer be sent.", field="asset_id", value=asset.pk)
     _deal_and_activity(person, deal, None)
     text = _text(note, field="note", max_length=2000)
+    delivery = send_delivery_current()
+    if delivery is not None:  # refused before anything is written (no e-mail consent, no address)
+        delivery.check(asset=asset, person=person)
     touchpoint = touchpoint_record(
         person=person,
         kind="content_sent",
@@ -496,9 +502,19 @@ def asset_send(
         actor=by_user,
         reason=text,
         occurred_at=moment,
-        data={"asset_id": asset.pk, "title": asset.title, "touchpoint_id": touchpoint.pk, "use_id": use.pk, "deal_id": deal.pk if deal else None},
-    )
+        data={
+            "asset_id": asset.pk, "title": asset.title, "touchpoint_id": touchpoint.pk, "use_id": use.pk,
+            "deal_id": deal.pk if deal else None, "delivery": send_delivery_words(delivery),
+        },
+    )  # fmt: skip
+    if delivery is not None:
+        delivery.deliver(use=use, by_user=by_user)
     return use
+
+
+def asset_send_delivery() -> str:
+    """What a send does now, in words: e-mailed with a tracked link, or recorded only, not e-mailed."""
+    return send_delivery_words(send_delivery_current())
 
 
 @transaction.atomic
@@ -603,3 +619,12 @@ def assets_expiry_notify(*, today: dt.date | None = None) -> int:
 def content_uses_erase_person(*, person_id: int, needles: Collection[str]) -> int:
     """Keep the uses of content with a person (win rates count them) without the note written about them."""
     return rows_redact(rows=ContentUse.objects.filter(person_id=person_id), needles=needles, blank={"note": ""})
+
+
+def enablement_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="enablement", model=model, columns=columns, rows=rows, replace=replace)

@@ -150,6 +150,7 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "uses": selectors.asset_uses_recent(asset_id=asset.pk, user=request.user),
         "can_edit": services.user_can_edit_library(user=request.user),
         "can_use": services.user_can_use_content(user=request.user),
+        "send_delivery": services.asset_send_delivery(),
         "today": selectors.today_local(),
         "tab": "library",
     }
@@ -264,9 +265,11 @@ def asset_send(request: HttpRequest, pk: int) -> HttpResponse:
             return _panel(request, person_id, status=exc.status_code, panel_error=exc.message)
         messages.error(request, exc.message)
         return redirect(request.POST.get("next") or reverse("enablement:asset", args=[pk]))
+    # Says whether it went out by e-mail or was recorded only (no mail server configured).
+    delivery = services.asset_send_delivery()
     if getattr(request, "htmx", False) and person_id:
-        return _panel(request, person_id, panel_done=f"Sent “{asset.title}”.")
-    messages.success(request, f"Sent “{asset.title}” to {person}.")
+        return _panel(request, person_id, panel_done=f"Sent “{asset.title}”. {delivery.capitalize()}.")
+    messages.success(request, f"Sent “{asset.title}” to {person}. {delivery.capitalize()}.")
     return redirect(request.POST.get("next") or reverse("enablement:asset", args=[pk]))
 
 

@@ -9,7 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.jobs.api import DetailOut, JobAcceptedOut, job_accepted
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam, page_dict
 from tandem.feedback import selectors, services
 from tandem.feedback.models import RatingReason
 from tandem.users.access import access_check
@@ -97,15 +99,23 @@ class SplitIn(Schema):
 # ---- questions and ratings ----
 
 
-@router.get("/people/{int:person_id}/questions", response=list[QuestionOut])
-def questions_of_person(request: HttpRequest, person_id: Id) -> Any:
-    """A person's questions and objections, newest first, each with its theme."""
+class QuestionPageOut(Schema):
+    items: list[QuestionOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/people/{int:person_id}/questions", response=QuestionPageOut)
+def questions_of_person(request: HttpRequest, person_id: Id, cursor: CursorParam = "", limit: LimitParam = PAGE_SIZE) -> Any:
+    """A person's questions and objections, newest first, each with its theme, a keyset page at a time."""
     require_perm(request, "feedback.view_question", action="see questions")
     selectors.person_get(person_id=person_id, user=request.user)
-    return selectors.questions_list(person_id=person_id, user=request.user)
+    page = selectors.questions_page(person_id=person_id, user=request.user, cursor=cursor, limit=limit)
+    return page_dict(page, lambda row: row)
 
 
 @router.post("/people/{int:person_id}/questions", response={201: QuestionOut})
+@idempotent
 def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) -> Any:
     """Record a question or objection heard from a person (optionally a product and the activity); it is themed at once."""
     require_perm(request, "feedback.add_question", action="record questions")
@@ -126,14 +136,22 @@ def question_create(request: HttpRequest, person_id: Id, payload: QuestionIn) ->
     return Status(201, question)
 
 
-@router.get("/people/{int:person_id}/ratings", response=list[RatingOut])
-def ratings_of_person(request: HttpRequest, person_id: Id) -> Any:
-    """A person's lead-quality ratings, newest (current) first."""
+class RatingPageOut(Schema):
+    items: list[RatingOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/people/{int:person_id}/ratings", response=RatingPageOut)
+def ratings_of_person(request: HttpRequest, person_id: Id, cursor: CursorParam = "", limit: LimitParam = PAGE_SIZE) -> Any:
+    """A person's lead-quality ratings, newest (current) first, a keyset page at a time."""
     require_perm(request, "feedback.view_leadrating", action="see lead ratings")
-    return selectors.lead_ratings_for_person(person_id=person_id, user=request.user)
+    page = selectors.lead_ratings_page(person_id=person_id, user=request.user, cursor=cursor, limit=limit)
+    return page_dict(page, lambda row: row)
 
 
 @router.post("/people/{int:person_id}/ratings", response={201: RatingOut})
+@idempotent
 def rating_create(request: HttpRequest, person_id: Id, payload: RatingIn) -> Any:
     """Rate a lead's quality from 1 to 5 with reason codes (see /feedback/rating-reasons)."""
     require_perm(request, "feedback.add_leadrating", action="rate leads")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound
+from tandem.core.paging import PAGE_SIZE, KeysetPage, keyset_page
 from tandem.crm.models import Activity, Deal, DealStage, Person
 from tandem.feedback import themes as mining
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme
@@ -122,6 +123,19 @@ def lead_ratings_for_person(*, person_id: int, user: Any = None, limit: int = 50
         .select_related("rated_by")
         .order_by("-rated_at", "-id")[:limit]
     )
+
+
+def lead_ratings_page(*, person_id: int, user: Any = None, cursor: str = "", limit: int = PAGE_SIZE) -> KeysetPage:
+    """A keyset page of a person's lead-quality ratings, newest (current) first (NotFound out of `user`'s sight)."""
+    person_get(person_id=person_id, user=user)
+    rows = LeadRating.objects.filter(person_id=person_id).select_related("rated_by")
+    return keyset_page(queryset=rows, order="ratings-newest", field="rated_at", cursor=cursor, limit=limit)
+
+
+def questions_page(*, person_id: int, user: Any = None, cursor: str = "", limit: int = PAGE_SIZE) -> KeysetPage:
+    """A keyset page of a person's questions and objections, newest first, those `user` may see."""
+    rows = access_seen(Question.objects.filter(person_id=person_id), user=user).select_related("person", "theme", "heard_by")
+    return keyset_page(queryset=rows, order="questions-newest", field="asked_at", cursor=cursor, limit=limit)
 
 
 def reason_labels(codes: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, F
+from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.core.bulk import chunked
@@ -25,6 +26,7 @@ from tandem.core.text import text_clean
 from tandem.crm.models import Activity, Person
 from tandem.feedback import themes as mining
 from tandem.feedback.models import LeadRating, Question, RatingReason, Theme, ThemeSpace
+from tandem.webhooks.services import webhook_emit
 
 QUESTION_MAX = 2000
 PRODUCT_MAX = 120
@@ -83,6 +85,8 @@ def question_record(
                 "activity_id": activity.pk if activity else None,
             },
         )
+        data = {"question_id": question.pk, "text": text, "person_id": person.pk, "theme_id": theme_id, "heard_at": question.asked_at}
+        webhook_emit(event_type="question.recorded", data=data)
     return question
 
 
@@ -376,6 +380,7 @@ def themes_mine(
                 "retired": retired,
             },
         )
+        webhook_emit(event_type="theme.changed", data={"change": "mined", "theme_ids": sorted(in_model), "label": None})
     return MiningResult(
         space_id=space.pk,
         questions=len(rows),
@@ -486,6 +491,7 @@ def theme_rename(*, theme: Theme, label: str, by_user: Any = None) -> Theme:
         theme.label, theme.renamed, theme.curated = new, True, True
         theme.save(update_fields=["label", "renamed", "curated", "updated_at"])
         event_record(kind="theme.renamed", subject=theme, actor=by_user, data={"from": old, "to": new})
+        webhook_emit(event_type="theme.changed", data={"change": "renamed", "theme_ids": [theme.pk], "label": new})
     return theme
 
 
@@ -520,6 +526,7 @@ def themes_merge(*, theme: Theme, into: Theme, by_user: Any = None) -> Theme:
                 "questions_moved": moved,
             },
         )
+        webhook_emit(event_type="theme.changed", data={"change": "merged", "theme_ids": [theme.pk, into.pk], "label": into.label})
     return into
 
 
@@ -584,6 +591,7 @@ def theme_split(*, theme: Theme, k: int = 2, by_user: Any = None) -> list[Theme]
             actor=by_user,
             data={"into": part_ids, "k": k, "label": theme.label},
         )
+        webhook_emit(event_type="theme.changed", data={"change": "split", "theme_ids": [theme.pk, *part_ids], "label": theme.label})
     return new_rows
 
 
@@ -625,3 +633,12 @@ def questions_erase_person(*, person_id: int, needles: Collection[str], wide_nee
     )
     ratings = rows_redact(rows=LeadRating.objects.filter(person_id=person_id), needles=needles, blank={"note": ""})
     return {"questions": questions, "questions_mentioning": others, "themes": len(themes), "lead_ratings": ratings}
+
+
+def feedback_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="feedback", model=model, columns=columns, rows=rows, replace=replace)

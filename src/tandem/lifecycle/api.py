@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from tandem.core.apiversion import DateFromParam, DateToParam, FromParam, ToParam, date_range_pick
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam, page_dict
 from tandem.core.periods import period_from_dates
 from tandem.crm.models import Person
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
@@ -28,7 +30,7 @@ from tandem.lifecycle.selectors import (
     definition_dry_run_compare,
     definitions_history,
     inbox_page,
-    notifications_recent,
+    notifications_page,
     proposal_approvers,
     proposal_get,
     proposals_page,
@@ -83,6 +85,7 @@ def definitions_list(request: HttpRequest) -> dict[str, Any]:
     response={201: dict, 403: dict, 409: dict, 422: dict},
     summary="Publish a new version of the MQL or SQL definition (admins)",
 )
+@idempotent
 def definitions_publish(request: HttpRequest, data: DefinitionIn) -> Any:
     require_perm(request, "lifecycle.add_definitionversion", message="Only admins publish definitions (needs permission lifecycle.add_definitionversion)")
     row = definition_publish(stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user, expect_promoted=data.expect_promoted)
@@ -162,14 +165,12 @@ def inbox_reject(request: HttpRequest, person_id: int, data: RejectIn) -> dict[s
 
 
 @router.get("/notifications", response=dict, summary="The signed-in user's latest in-app notifications (SLA breaches, re-routes)")
-def notifications_list(request: HttpRequest) -> dict[str, Any]:
-    rows = notifications_recent(user=request.user, limit=50)
-    return {
-        "items": [
-            {"kind": n.kind, "text": n.text, "url": n.url, "created_at": n.created_at.isoformat(), "read": n.read_at is not None}
-            for n in rows
-        ]
-    }
+def notifications_list(request: HttpRequest, cursor: CursorParam = "", limit: LimitParam = PAGE_SIZE) -> dict[str, Any]:
+    page = notifications_page(user=request.user, cursor=cursor, limit=limit)
+    return page_dict(
+        page,
+        lambda n: {"kind": n.kind, "text": n.text, "url": n.url, "created_at": n.created_at.isoformat(), "read": n.read_at is not None},
+    )
 
 
 # --- routing and the SLA policy -------------------------------------------------------------------------------
@@ -190,6 +191,7 @@ def routing_get(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/routing", response={201: dict, 403: dict, 422: dict}, summary="Publish a new version of the routing rules (admins)")
+@idempotent
 def routing_post(request: HttpRequest, data: PublishIn) -> Any:
     require_perm(request, "lifecycle.add_routingconfig", message="Only admins edit the routing rules (needs permission lifecycle.add_routingconfig)")
     row = routing_publish(spec=data.spec, reason=data.reason, by_user=request.user)
@@ -203,6 +205,7 @@ def sla_policy_get(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/sla/policy", response={201: dict, 403: dict, 422: dict}, summary="Publish a new version of the SLA policy (admins)")
+@idempotent
 def sla_policy_post(request: HttpRequest, data: PublishIn) -> Any:
     require_perm(request, "lifecycle.add_slapolicyversion", message="Only admins change the SLA policy (needs permission lifecycle.add_slapolicyversion)")
     row = sla_policy_publish(spec=data.spec, reason=data.reason, by_user=request.user)
@@ -210,7 +213,14 @@ def sla_policy_post(request: HttpRequest, data: PublishIn) -> Any:
 
 
 @router.get("/sla/scorecard", response={200: dict, 422: dict}, summary="Both sides of the SLA for a period: the JSON of `tandem report sla`")
-def sla_scorecard_get(request: HttpRequest, date_from: dt.date | None = None, date_to: dt.date | None = None) -> Any:
+def sla_scorecard_get(
+    request: HttpRequest,
+    from_: FromParam = None,
+    to: ToParam = None,
+    date_from: DateFromParam = None,
+    date_to: DateToParam = None,
+) -> Any:
+    date_from, date_to = date_range_pick(request, from_=from_, to=to, date_from=date_from, date_to=date_to)
     start, end = period_from_dates(date_from, date_to)
     return sla_scorecard(start=start, end=end)
 
@@ -323,6 +333,7 @@ class ApproverIn(Schema):
     response={201: dict, 403: dict, 409: dict, 422: dict},
     summary="Propose a new definition, routing rules or SLA policy (marketing, sales managers, admins)",
 )
+@idempotent
 def proposals_create(request: HttpRequest, data: ProposalIn) -> Any:
     require_perm(request, PROPOSE_PERM, message="Only marketing, sales managers and admins propose changes (needs permission lifecycle.add_changeproposal)")
     proposal = proposal_create(kind=data.kind, stage=data.stage, spec=data.spec, reason=data.reason, by_user=request.user)

@@ -19,6 +19,7 @@ from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
+from tandem.core.paging import PAGE_SIZE, KeysetPage, keyset_page
 from tandem.core.versioning import spec_current
 from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.models import Activity, Person, StageChange
@@ -1109,6 +1110,12 @@ def sla_policy_history(*, limit: int = HISTORY_VERSIONS) -> list[SlaPolicyVersio
 def notifications_recent(*, user: Any, limit: int) -> list[Notification]:
     """A user's latest in-app notifications (SLA breaches, re-routes), newest first."""
     return list(Notification.objects.filter(user_id=getattr(user, "pk", None) or 0)[:limit])
+
+
+def notifications_page(*, user: Any, cursor: str = "", limit: int = PAGE_SIZE) -> KeysetPage:
+    """A keyset page of a user's in-app notifications, newest first."""
+    rows = Notification.objects.filter(user_id=getattr(user, "pk", None) or 0)
+    return keyset_page(queryset=rows, order="notifications-newest", field="created_at", cursor=cursor, limit=limit)
 
 
 # ---- proposals ----

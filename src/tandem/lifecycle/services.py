@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
+from django.db.models import Model as _Model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -58,6 +59,7 @@ from tandem.lifecycle.sla_rules import SlaPolicy, first_touch_status
 from tandem.scoring.selectors import people_rescored_since, person_score_facts
 from tandem.users.models import Team as UserTeam
 from tandem.users.services import permission_grant
+from tandem.webhooks.services import webhook_emit, webhooks_emit_bulk
 
 
 def definition_publish(
@@ -254,8 +256,13 @@ def _promote(transitions: list[Transition]) -> list[int]:
     if transitions:
         with transaction.atomic():
             people_change_stage_bulk(transitions=transitions)
-            people_route(person_ids=[t.person_id for t in transitions])
+            owners = people_route(person_ids=[t.person_id for t in transitions])
+            webhooks_emit_bulk(event_type="mql.handed_over", items=(_handover_data(t, owners) for t in transitions))
     return [t.person_id for t in transitions]
+
+
+def _handover_data(t: Transition, owners: dict[int, int | None]) -> dict[str, Any]:
+    return {"person_id": t.person_id, "owner_id": owners.get(t.person_id), "definition_version": t.rule_version, "handed_over_at": t.at}
 
 
 def people_qualify(*, person_ids: Sequence[int], as_of: dt.datetime | None = None) -> list[int]:
@@ -430,7 +437,10 @@ def _check_handler(person: Person, user: Any) -> None:
 def mql_accept(*, person: Person, by_user: Any) -> StageChange:
     """Sales accepts an MQL: it becomes a SAL."""
     _check_handler(person, by_user)
-    return person_change_stage(person=person, to_stage=Stage.SAL.value, by_user=by_user, rule="inbox:accept", reason="Accepted by sales")
+    with transaction.atomic():
+        change = person_change_stage(person=person, to_stage=Stage.SAL.value, by_user=by_user, rule="inbox:accept", reason="Accepted by sales")
+        webhook_emit(event_type="mql.accepted", data={"person_id": person.pk, "by_user_id": change.by_user_id, "at": change.changed_at})
+    return change
 
 
 def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str = "") -> StageChange:
@@ -442,14 +452,18 @@ def mql_reject(*, person: Person, by_user: Any, reason_code: str, comment: str =
         raise ValidationFailed("Say what the other reason is.", field="comment", value=None)
     _check_handler(person, by_user)
     campaign_id = person.latest_campaign_id or person.original_campaign_id
-    return person_change_stage(
-        person=person,
-        to_stage=Stage.RECYCLED.value,
-        by_user=by_user,
-        rule="inbox:reject",
-        reason=REJECT_REASONS[reason_code] + (f": {comment}" if comment else ""),
-        details={"reason_code": reason_code, "comment": comment, "campaign_id": campaign_id},
-    )
+    with transaction.atomic():
+        change = person_change_stage(
+            person=person,
+            to_stage=Stage.RECYCLED.value,
+            by_user=by_user,
+            rule="inbox:reject",
+            reason=REJECT_REASONS[reason_code] + (f": {comment}" if comment else ""),
+            details={"reason_code": reason_code, "comment": comment, "campaign_id": campaign_id},
+        )
+        data = {"person_id": person.pk, "by_user_id": change.by_user_id, "at": change.changed_at, "reason_code": reason_code, "reason": change.reason}
+        webhook_emit(event_type="mql.rejected", data=data)
+    return change
 
 
 # --- the SLA: policy versions and breach detection -----------------------------------------------------------
@@ -675,6 +689,11 @@ def sla_breaches_detect(*, now: dt.datetime | None = None) -> list[int]:
             )
             mails.append(_Mail(m.person_id, f"[Tandem] SLA breached: {m.name}", body, recipients))
             breached.append(m.person_id)
+            webhook_emit(
+                event_type="sla.breached",
+                data={"person_id": m.person_id, "owner_id": m.owner_id, "handed_over_at": m.handoff_at, "deadline": status.deadline, "sla_version": policy.version},
+                occurred_at=status.deadline,
+            )
         Notification.objects.bulk_create(notes)
         _mails_after_commit(mails, kind=BREACH_EMAIL_EVENT)
     return breached
@@ -763,6 +782,15 @@ def notifications_mark_read(*, notifications: Sequence[Notification]) -> int:
     return Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
 
 
+def admins_notify(*, kind: str, text: str, url: str) -> int:
+    """Tell every active admin in the app (webhooks registers this to report a disabled endpoint)."""
+    admins = get_user_model().objects.filter(is_active=True).filter(Q(role="admin") | Q(is_superuser=True))
+    now = timezone.now()
+    notes = [Notification(user_id=pk, kind=kind, text=text[:2000], url=url, created_at=now) for pk in admins.values_list("pk", flat=True)]
+    Notification.objects.bulk_create(notes)
+    return len(notes)
+
+
 # --- overdue tasks: their owners are told once, in the app, as SLA breaches are ------------------------------
 
 TASK_OVERDUE_BATCH = 500
@@ -790,6 +818,10 @@ def tasks_overdue_notify(*, now: dt.datetime | None = None) -> list[int]:
             if t.id in marked
         ]
         Notification.objects.bulk_create(notes)
+        webhooks_emit_bulk(
+            event_type="task.due",
+            items=({"task_id": t.id, "title": t.title, "owner_id": t.owner_id, "due_at": t.due_at, "person_id": t.person_id} for t in due if t.id in marked),
+        )
     return sorted(marked)
 
 
@@ -992,3 +1024,12 @@ def notifications_erase_person(*, person_id: int, needles: Collection[str], wide
         rows=Notification.objects.exclude(url=f"/people/{person_id}/"), needles=wide_needles, text=["text"]
     )
     return about + rows_redact(rows=others, needles=wide_needles, text=["text"])
+
+
+def lifecycle_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="lifecycle", model=model, columns=columns, rows=rows, replace=replace)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tandem.analytics.statistics.selectors import experiment_assignments_export_person
+from tandem.audiences.selectors import audience_members_export_person
 from tandem.campaigns.selectors import touchpoints_export_person
 from tandem.capture.csvimport.selectors import import_rows_export_person
 from tandem.capture.intake.selectors import submissions_export_person, submissions_of_person
@@ -67,4 +68,5 @@ def person_data(*, person: Person) -> dict[str, list[dict[str, Any]]]:
     sections["score"] = person_score_export_person(person_id=person.pk)
     sections["experiment_assignments"] = experiment_assignments_export_person(person_id=person.pk)
     sections["import_file_rows"] = import_rows_export_person(needles=needles.emails)
+    sections["audience_memberships"] = audience_members_export_person(person_id=person.pk)
     return sections

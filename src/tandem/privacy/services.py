@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.analytics.statistics.services import experiment_assignments_erase_person
+from tandem.audiences.services import audience_members_erase_person
 from tandem.campaigns.services import touchpoints_erase_person
 from tandem.capture.csvimport.services import import_files_erase_person
 from tandem.capture.intake.services import submissions_erase_person
@@ -31,6 +32,7 @@ from tandem.core import csvsafe
 from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, NotFound, ValidationFailed
 from tandem.core.events import event_record, events_erase_person
+from tandem.core.idempotency import idempotency_keys_erase_person
 from tandem.core.redact import mentions_any
 from tandem.core.text import text_clean
 from tandem.crm.models import Person
@@ -43,6 +45,7 @@ from tandem.lifecycle.services import notifications_erase_person
 from tandem.privacy.selectors import person_data, person_event_subjects
 from tandem.scoring.services import person_score_erase_person
 from tandem.search.services import search_index_compact
+from tandem.webhooks.services import deliveries_erase_person, webhook_emit
 
 REASON_MAX = 500
 ERASED_EVENT = "privacy.person_erased"
@@ -210,9 +213,12 @@ def _erase(*, person: Person, reason: str, by_user: Any, via: str) -> Erasure:
         person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide
     )
     counts["score"] = person_score_erase_person(person_id=locked.pk)
+    counts["webhook_deliveries"] = deliveries_erase_person(needles=needles.wide)
+    counts["idempotency_keys"] = idempotency_keys_erase_person(needles=needles.wide)
     counts["experiment_assignments"] = experiment_assignments_erase_person(
         person_id=locked.pk, needles=needles.wide
     )
+    counts["audience_members"] = audience_members_erase_person(person_id=locked.pk)
     counts.update(crm_erase_person(person_id=locked.pk, needles=needles))
     counts["admin_log"] = _admin_log_erase(
         person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide
@@ -229,5 +235,6 @@ def _erase(*, person: Person, reason: str, by_user: Any, via: str) -> Erasure:
         occurred_at=at,
         data={"counts": counts, **_via(by_user, via)},
     )
+    webhook_emit(event_type="person.erased", data={"id": locked.pk}, occurred_at=at)
     person.refresh_from_db()
     return Erasure(person_id=locked.pk, erased_at=at, counts=counts)

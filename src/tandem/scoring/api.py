@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from tandem.core.errors import NotFound
 from tandem.core.http import require_perm
 from tandem.core.jobs.api import DetailOut, JobAcceptedOut, job_accepted
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam, keyset_page, page_dict
 from tandem.crm.models import Person
 from tandem.scoring import selectors
 from tandem.scoring.models import PersonScore
@@ -67,11 +68,18 @@ def _role(request: HttpRequest) -> str:
     return str(getattr(request.user, "role", ""))
 
 
-@router.get("/scoring/models", response=list[ModelOut])
-def models_list(request: HttpRequest) -> list[Any]:
-    """Model versions, newest first, with their validation metrics and tiers."""
+class ModelPageOut(Schema):
+    items: list[ModelOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/scoring/models", response=ModelPageOut)
+def models_list(request: HttpRequest, cursor: CursorParam = "", limit: LimitParam = PAGE_SIZE) -> dict[str, Any]:
+    """Model versions, newest first, with their validation metrics and tiers, a keyset page at a time."""
     require_perm(request, allowed=_role(request) in VIEW_ROLES, message="Only admins, marketing and sales managers see scoring models.")
-    return list(selectors.scoring_models_list()[:50])
+    page = keyset_page(queryset=selectors.scoring_models_list(), order="models-newest", field="created_at", cursor=cursor, limit=limit)
+    return page_dict(page, lambda row: row)
 
 
 class DriftOut(Schema):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
@@ -486,3 +487,12 @@ def people_rescore_recent(*, now: dt.datetime | None = None, limit: int = 50_000
 def person_score_erase_person(*, person_id: int) -> int:
     """Keep a person's score (unit economics values leads by it) without its factors, which quote their profile."""
     return PersonScore.objects.filter(person_id=person_id).update(factors={})
+
+
+def scoring_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="scoring", model=model, columns=columns, rows=rows, replace=replace)

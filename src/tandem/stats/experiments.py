@@ -840,7 +840,9 @@ def _fail(line: int, column: str, message: str, value: Any = None) -> Validation
     return ValidationFailed(f"line {line}, column '{column}': {message}", field=column, value=value)
 
 
-def parse_assignments_csv(source: str | TextIO, *, columns: dict[str, str] | None = None) -> Assignments:
+def parse_assignments_csv(
+    source: str | TextIO, *, columns: dict[str, str] | None = None, delimiter: str = ","
+) -> Assignments:
     """Parse ``unit_id,variant,assigned_at,converted[,revenue]`` rows; errors name the line and the column.
 
     ``columns`` maps our names to the file's (e.g. ``{"unit_id": "user_id", "variant": "group"}``); other
@@ -849,7 +851,7 @@ def parse_assignments_csv(source: str | TextIO, *, columns: dict[str, str] | Non
     there must be at least two variants.
     """
     handle: Iterable[str] = io.StringIO(source) if isinstance(source, str) else source
-    reader = csv.reader(handle)
+    reader = csv.reader(handle, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -30,6 +30,7 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     NavItem("Calendar", "campaigns:calendar"),
     NavItem("Requests", "collateral:mine", frozenset({"sales_rep", "sales_manager"})),
     NavItem("Board", "collateral:board", frozenset({"admin", "marketing"})),
+    NavItem("Audiences", "audiences:list", frozenset({"admin", "marketing"})),
     NavItem("Reports", "analytics:funnel"),
     NavItem("Definitions", "lifecycle:definitions"),
     NavItem("Inbox", "lifecycle:inbox", frozenset({"admin", "sales_manager", "sales_rep"})),

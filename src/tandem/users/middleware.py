@@ -21,6 +21,18 @@ STEPS: dict[str, tuple[str, str]] = {
 }
 
 
+# Addresses that a secret in the URL authorises, not the session (a calendar feed, an e-mail's unsubscribe or
+# tracked link): opened by calendar apps and mail recipients, never a step to complete. Apps above register
+# them in AppConfig.ready() (floors: users cannot import them).
+_TOKEN_PATHS: list[str] = []
+
+
+def gate_token_path_register(*, prefix: str) -> None:
+    """Let the gate pass every address under `prefix` (once; registering it again is a no-op)."""
+    if prefix not in _TOKEN_PATHS:
+        _TOKEN_PATHS.append(prefix)
+
+
 @cache
 def _open_paths() -> dict[str, frozenset[str]]:
     # Signing out is always possible; each step's own page is open while that step is owed.
@@ -39,6 +51,8 @@ class SignInGateMiddleware:
         # A token call authenticates by its token, not this session: tokens are not passwords, so a forced
         # password change or a missing code does not stop an integration (docs/security.md).
         if request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith("Bearer "):
+            return self.get_response(request)
+        if request.path.startswith(tuple(_TOKEN_PATHS)):
             return self.get_response(request)
         step = signin_step_pending(user=user, verified=bool(getattr(user, "is_verified", lambda: False)()))
         if not step or request.path in _open_paths()[step]:

@@ -20,7 +20,7 @@ ALL = "*"
 ROLE_RULES: dict[str, dict[str, Any]] = {
     Role.ADMIN: {"manage_apps": (ALL, "auth"), "view_apps": ()},
     Role.MARKETING: {
-        "manage_apps": ("campaigns", "capture", "enablement", "scoring"),
+        "manage_apps": ("campaigns", "capture", "enablement", "scoring", "audiences"),
         "manage_models": (
             "crm.person",
             "crm.account",

@@ -201,6 +201,95 @@ def teams_all() -> list[Team]:
     return list(Team.objects.select_related("manager").order_by("name"))
 
 
+USERS_ORDER = "username"  # the users list: by username (unique)
+USER_PAGE_SIZE = 50
+USER_MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One keyset page of users; the cursors are None where there is nothing further."""
+
+    items: list[User]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def users_page(
+    *, q: str = "", role: str = "", team: str = "", is_active: bool | None = None, is_away: bool | None = None,
+    cursor: str = "", limit: int = USER_PAGE_SIZE,
+) -> UserPage:
+    """A page of users by username with their team (two queries at most); `team` is a team id or `none`."""
+    from tandem.core.errors import ValidationFailed
+    from tandem.core.keyset import Cursor, cursor_decode, cursor_encode
+
+    if not 1 <= limit <= USER_MAX_PAGE_SIZE:
+        raise ValidationFailed(f"limit must be between 1 and {USER_MAX_PAGE_SIZE}, got {limit}", field="limit", value=limit)
+    if role and role not in Role.values:
+        raise ValidationFailed(f"unknown role {role!r}", field="role", value=role)
+    rows = User.objects.select_related("team")
+    if q.strip():
+        term = q.strip()
+        rows = rows.filter(
+            Q(username__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
+            | Q(email__icontains=term)
+        )
+    if role:
+        rows = rows.filter(role=role)
+    if team == "none":
+        rows = rows.filter(team__isnull=True)
+    elif team:
+        if not (team.isascii() and team.isdigit() and 0 < int(team) <= MAX_ID):
+            raise ValidationFailed(f"team must be a team id or none, got {team!r}", field="team", value=team)
+        rows = rows.filter(team_id=int(team))
+    if is_active is not None:
+        rows = rows.filter(is_active=is_active)
+    if is_away is not None:
+        rows = rows.filter(is_away=is_away)
+    boundary = cursor_decode(cursor, order=USERS_ORDER) if cursor else None
+    if boundary is not None:
+        rows = (
+            rows.filter(username__lt=boundary.key).order_by("-username")
+            if boundary.backward
+            else rows.filter(username__gt=boundary.key).order_by("username")
+        )
+    else:
+        rows = rows.order_by("username")
+    found = list(rows[: limit + 1])
+    more = len(found) > limit
+    items = found[:limit]
+    going_back = boundary is not None and boundary.backward
+    if going_back:
+        items.reverse()
+    if not items:
+        return UserPage(items=[], next_cursor=None, prev_cursor=None)
+    has_next = True if going_back else more
+    has_prev = more if going_back else boundary is not None
+    first, last = items[0], items[-1]
+    return UserPage(
+        items=items,
+        next_cursor=cursor_encode(Cursor(USERS_ORDER, last.username, last.pk)) if has_next else None,
+        prev_cursor=cursor_encode(Cursor(USERS_ORDER, first.username, first.pk, backward=True)) if has_prev else None,
+    )
+
+
+def team_detail(*, team_id: int) -> Team:
+    """One team with its manager and members (by username) read along, or NotFound naming the id."""
+    from django.db.models import Prefetch
+
+    team = (
+        Team.objects.select_related("manager")
+        .prefetch_related(Prefetch("members", queryset=User.objects.order_by("username")))
+        .filter(pk=team_id)
+        .first()
+        if 0 < team_id <= MAX_ID
+        else None
+    )
+    if team is None:
+        raise NotFound(f"no team with id {team_id}", field="team_id", value=team_id)
+    return team
+
+
 def team_get(*, team_id: int) -> Team:
     """One team by id, or NotFound naming the id."""
     team = Team.objects.filter(pk=team_id).first() if 0 < team_id <= MAX_ID else None

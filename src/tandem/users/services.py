@@ -11,7 +11,9 @@ from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -56,13 +58,29 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
     team: Team | None = None,
+    time_zone: str = "UTC",
+    password_rules: bool = False,
     by_user: Any = None,
 ) -> User:
     """Create a user with a role (password None: they cannot sign in until an admin sets one)."""
     if not username.strip():
         raise ValidationFailed("username must not be empty", field="username", value=username)
+    try:
+        UnicodeUsernameValidator()(username)
+    except DjangoValidationError:
+        raise ValidationFailed(
+            f"username {username!r} may hold only letters, digits and @ . + - _", field="username", value=username
+        ) from None
     if User.objects.filter(username=username).exists():
         raise NotAllowed(f"user {username!r} already exists", field="username", value=username)
+    if email:
+        _email_check(email)
+    if password is not None and password_rules:
+        try:
+            validate_password(password, User(username=username, email=email, first_name=first_name, last_name=last_name))
+        except DjangoValidationError as exc:
+            # The value is never echoed: it is a password.
+            raise ValidationFailed(" ".join(exc.messages), field="password") from None
     user = User.objects.create_user(
         username=username,
         password=password,
@@ -70,9 +88,86 @@ def user_create(
         first_name=first_name,
         last_name=last_name,
         team=team,
+        time_zone=_time_zone_check(time_zone),
     )
     user_set_role(user=user, role=role, by_user=by_user)
-    event_record(kind="user.created", subject=user, actor=by_user, data={"role": role})
+    event_record(
+        kind="user.created", subject=user, actor=by_user, data={"role": role, "team": getattr(team, "pk", None)}
+    )
+    return user
+
+
+def _email_check(email: str) -> str:
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        raise ValidationFailed(f"email {email!r} is not a valid address", field="email", value=email) from None
+    return email
+
+
+def _time_zone_check(time_zone: str) -> str:
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"unknown time zone {time_zone!r}", field="time_zone", value=time_zone) from None
+    return time_zone
+
+
+def _admins_left(*, without: User) -> bool:
+    return User.objects.filter(is_active=True, role=Role.ADMIN).exclude(pk=without.pk).exists()
+
+
+USER_EDITABLE = ("email", "first_name", "last_name", "role", "team", "is_active", "time_zone", "is_away", "capacity")
+# Django's own column widths: longer text is refused naming the field rather than cut.
+_USER_TEXT_LIMITS = {"email": 254, "first_name": 150, "last_name": 150}
+
+
+@transaction.atomic
+def user_update(*, user: User, by_user: Any = None, reason: str = "", **changes: Any) -> User:
+    """Change a user's profile, role, team or whether they may sign in; one `user.updated` event with old and new."""
+    unknown = sorted(set(changes) - set(USER_EDITABLE))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be changed here", field=unknown[0], value=changes[unknown[0]])
+    for field, limit in _USER_TEXT_LIMITS.items():
+        if field in changes:
+            changes[field] = text_clean(changes[field] or "", field=field, max_length=limit, required=False)
+    if changes.get("email"):
+        _email_check(changes["email"])
+    if "time_zone" in changes:
+        _time_zone_check(changes["time_zone"])
+    if "capacity" in changes and not 0 <= changes["capacity"] <= 32767:
+        raise ValidationFailed(
+            f"capacity must be between 0 and 32767, got {changes['capacity']}", field="capacity", value=changes["capacity"]
+        )
+    role = changes.pop("role", user.role)
+    if role not in Role.values:
+        raise ValidationFailed(f"unknown role {role!r}", field="role", value=role)
+    demoted = user.role == Role.ADMIN and role != Role.ADMIN
+    deactivated = user.is_active and changes.get("is_active") is False
+    if (demoted or deactivated) and by_user is not None and getattr(by_user, "pk", None) == user.pk:
+        # An admin who locks themselves out needs another admin to undo it; one may not exist.
+        field = "role" if demoted else "is_active"
+        raise NotAllowed(f"you cannot {'give up your admin role' if demoted else 'deactivate yourself'}; ask another admin", field=field, value=role if demoted else False)
+    if (demoted or deactivated) and user.role == Role.ADMIN and user.is_active and not _admins_left(without=user):
+        field = "role" if demoted else "is_active"
+        raise NotAllowed(f"{user.username!r} is the last active admin", field=field, value=role if demoted else False)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for field, value in changes.items():
+        current = getattr(user, field)
+        if current != value:
+            old[field] = getattr(current, "pk", current)
+            new[field] = getattr(value, "pk", value)
+            setattr(user, field, value)
+    if new:
+        user.save(update_fields=list(new))
+        event_record(kind="user.updated", subject=user, actor=by_user, reason=reason, data={"old": old, "new": new})
+        if "is_active" in new:
+            event_record(
+                kind="user.reactivated" if user.is_active else "user.deactivated", subject=user, actor=by_user, reason=reason
+            )
+    if role != user.role:
+        user_set_role(user=user, role=role, by_user=by_user)
     return user
 
 
@@ -105,6 +200,43 @@ def team_create(
         actor=by_user,
         data={"name": clean, "kind": kind, "time_zone": time_zone, "manager": getattr(manager, "pk", None)},
     )
+    return team
+
+
+TEAM_EDITABLE = ("name", "kind", "manager")
+
+
+@transaction.atomic
+def team_update(*, team: Team, by_user: Any = None, reason: str = "", **changes: Any) -> Team:
+    """Rename a team, change its kind or its manager (None: no manager); one `team.updated` event with old and new."""
+    unknown = sorted(set(changes) - set(TEAM_EDITABLE))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be changed here", field=unknown[0], value=changes[unknown[0]])
+    if "name" in changes:
+        clean = " ".join(text_clean(changes["name"], field="name", max_length=TEAM_NAME_MAX, required=True).split())
+        if Team.objects.filter(name=clean).exclude(pk=team.pk).exists():
+            raise NotAllowed(f"team {clean!r} already exists", field="name", value=clean)
+        changes["name"] = clean
+    if "kind" in changes and changes["kind"] not in ("sales", "marketing"):
+        raise ValidationFailed(
+            f"team kind must be sales or marketing, got {changes['kind']!r}", field="kind", value=changes["kind"]
+        )
+    manager = changes.get("manager")
+    if manager is not None and not manager.is_active:
+        raise ValidationFailed(
+            f"{manager.username!r} is deactivated and cannot manage a team", field="manager_id", value=manager.pk
+        )
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for field, value in changes.items():
+        current = getattr(team, field)
+        if current != value:
+            old[field] = getattr(current, "pk", current)
+            new[field] = getattr(value, "pk", value)
+            setattr(team, field, value)
+    if new:
+        team.save(update_fields=list(new))
+        event_record(kind="team.updated", subject=team, actor=by_user, reason=reason, data={"old": old, "new": new})
     return team
 
 
@@ -338,3 +470,62 @@ def team_set_rep_access(*, team: Team, rep_access: str, by_user: Any = None, rea
             data={"old": {"rep_access": old}, "new": {"rep_access": rep_access}},
         )
     return team
+
+
+def users_restore_bulk(
+    *,
+    team_columns: list[str],
+    teams: list[list[Any]],
+    user_columns: list[str],
+    users: list[list[Any]],
+    now: Any,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Create a backup's teams (by name) and users (by username) that are not stored yet; returns every
+    username's and team name's key. Stored ones are kept as they are; new users get no usable password.
+
+    Columns are attnames, except `team` (a team's name) and `manager` (a username)."""
+    from django.contrib.auth.hashers import make_password
+
+    from tandem.core.bulk import rows_insert_returning
+
+    team_pks = dict(Team.objects.values_list("name", "pk"))
+    user_pks = dict(User.objects.values_list("username", "pk"))
+    name_at, manager_at = team_columns.index("name"), team_columns.index("manager")
+    new_teams = [row for row in teams if row[name_at] not in team_pks]
+    plain = [c for c in team_columns if c != "manager"]
+    keep = [i for i, c in enumerate(team_columns) if c != "manager"]
+    ids = rows_insert_returning(
+        model=Team, columns=plain, rows=[[row[i] for i in keep] for row in new_teams], now=now
+    )
+    team_pks.update({row[name_at]: pk for row, pk in zip(new_teams, ids, strict=True)})
+    username_at, team_at = user_columns.index("username"), user_columns.index("team")
+    role_at = user_columns.index("role")
+    new_users = [row for row in users if row[username_at] not in user_pks]
+    columns = [("team_id" if c == "team" else c) for c in user_columns] + ["password"]
+    rows = []
+    for row in new_users:
+        values = list(row)
+        values[team_at] = None if row[team_at] is None else team_pks[row[team_at]]
+        rows.append([*values, make_password(None)])
+    ids = rows_insert_returning(model=User, columns=columns, rows=rows, now=now)
+    user_pks.update({row[username_at]: pk for row, pk in zip(new_users, ids, strict=True)})
+    managed = [(team_pks[row[name_at]], user_pks[row[manager_at]]) for row in new_teams if row[manager_at]]
+    for team_pk, user_pk in managed:
+        Team.objects.filter(pk=team_pk).update(manager_id=user_pk)
+    # Each new user joins its role's group, as user_create does (the role decides the permissions).
+    groups = {role.value: Group.objects.get_or_create(name=role.label)[0].pk for role in Role}
+    User.groups.through.objects.bulk_create(
+        [
+            User.groups.through(user_id=pk, group_id=groups[row[role_at]])
+            for row, pk in zip(new_users, ids, strict=True)
+            if row[role_at] in groups
+        ]
+    )
+    if new_users or new_teams:
+        event_record(
+            kind="users.restored",
+            subject_type="users.User",
+            reason="bundle restore",
+            data={"users": [row[username_at] for row in new_users], "teams": [row[name_at] for row in new_teams]},
+        )
+    return user_pks, team_pks

@@ -145,7 +145,7 @@ def test_repeated_form_names_keep_every_value():
 def test_a_single_event_defaults_its_time_to_now_and_reads_a_zulu_time():
     # given two events, one without a time
     events = track_events_clean(
-        data={"events": [{"kind": "call", "phone": "+1 555 0100"}, {"kind": "call", "email": "a@b.example", "occurred_at": "2026-11-01T08:00:00Z"}]},
+        data={"events": [{"kind": "call", "phone": "+1 650 253 0000"}, {"kind": "call", "email": "a@b.example", "occurred_at": "2026-11-01T08:00:00Z"}]},
         kinds={"call"}, channels=set(), now=NOW,
     )
     # then the first is now and the second its own UTC time

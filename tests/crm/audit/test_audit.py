@@ -577,9 +577,38 @@ def test_the_api_filters_like_the_page(client, world):
     ]
 
 
+def test_the_api_takes_the_pages_from_and_to_and_answers_the_old_names_as_deprecated(client, world):
+    # given the admin
+    client.force_login(world.admin)
+    query = {"person": "maria@northwind.example", "user": "rita"}
+    # when the days are given as the page names them (`to` includes its day), and by the old names
+    by_page = client.get("/api/audit/events", {**query, "from": "2025-03-04", "to": "2025-03-05"})
+    by_moment = client.get("/api/audit/events", {**query, "from": "2025-03-04", "to": "2025-03-06T00:00:00Z"})
+    by_old = client.get("/api/audit/events", {**query, "since": "2025-03-04", "until": "2025-03-06T00:00:00Z"})
+    both = client.get("/api/audit/events", {"from": "2025-03-04", "since": "2025-03-04"})
+    # then all three give the same four entries; only the old names answer the Deprecation header
+    keys = [(i["source"], i["id"]) for i in by_page.json()["items"]]
+    assert len(keys) == 4
+    assert [(i["source"], i["id"]) for i in by_moment.json()["items"]] == keys
+    assert [(i["source"], i["id"]) for i in by_old.json()["items"]] == keys
+    assert "Deprecation" not in by_page.headers and "Deprecation" not in by_moment.headers
+    assert by_old.headers["Deprecation"] == "@1796601600"
+    assert by_old.headers["Link"] == '</api/docs>; rel="deprecation"'
+    assert by_page.headers["API-Version"] == by_old.headers["API-Version"] == "1"
+    # and the old and new name of one filter together are refused naming the old one
+    assert both.status_code == 422
+    assert both.json() == {
+        "detail": "give from or since (its old name), not both",
+        "field": "since",
+        "value": "2025-03-04 00:00:00",
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
+        ({"to": "2025-13-01"}, "to"),
+        ({"from": "2025-03-05", "to": "2025-03-03"}, "to"),
         ({"person": "nobody@example.com"}, "person"),
         ({"user": "ghost"}, "user"),
         ({"kind": "not a kind"}, "kind"),
@@ -620,8 +649,9 @@ def test_the_api_is_documented(client, world):
     operation = schema["paths"]["/api/audit/events"]["get"]
     # then the operation, its filters and its answers are there
     assert {p["name"] for p in operation["parameters"]} == {
-        "person", "record_type", "record_id", "user", "kind", "since", "until", "cursor", "limit",
+        "person", "record_type", "record_id", "user", "kind", "from", "to", "since", "until", "cursor", "limit",
     }  # fmt: skip
+    assert {p["name"] for p in operation["parameters"] if p.get("deprecated")} == {"since", "until"}
     assert {"200", "401", "403", "422"} <= set(operation["responses"])
 
 

@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
-from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, goal_to_dict, weekly_report_get
+from tandem.analytics.dashboard.selectors import dashboard_get, goal_page, goal_to_dict, weekly_report_get
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.core.http import require_perm
+from tandem.core.idempotency import idempotent
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam
 
 router = Router(tags=["dashboard"])
 
@@ -30,13 +32,26 @@ def dashboard(request: HttpRequest, period: str = "month", as_of: dt.date | None
     return dashboard_get(period=period, as_of=as_of)
 
 
-@router.get("/goals", response=list[dict[str, Any]], summary="Goal versions")
-def goals(request: HttpRequest, period: str | None = None, metric: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Goal versions, newest change first (is_current marks the goal in force)."""
-    return goal_history(period=period, metric=metric, limit=max(1, min(limit, 500)))
+class GoalPageOut(Schema):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/goals", response=GoalPageOut, summary="Goal versions")
+def goals(
+    request: HttpRequest,
+    period: str | None = None,
+    metric: str | None = None,
+    cursor: CursorParam = "",
+    limit: LimitParam = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Goal versions, newest change first, a keyset page at a time (is_current marks the goal in force)."""
+    return goal_page(period=period, metric=metric, cursor=cursor, limit=limit)
 
 
 @router.post("/goals", response={201: dict[str, Any]}, summary="Set a goal")
+@idempotent
 def goal_create(request: HttpRequest, payload: GoalIn) -> Status[dict[str, Any]]:
     """Set or clear (target null) one KPI's goal for a month or quarter; admins, marketing and sales managers only."""
     require_perm(request, allowed=goal_can_set(user=request.user), message="only admins, marketing and sales managers set goals")

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
-from django.db.models import CharField
+from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +31,7 @@ from tandem.analytics.statistics.selectors import LeadCohorts, _day_parser, lead
 from tandem.campaigns.models import Touchpoint
 from tandem.campaigns.selectors import campaign_cost_spans
 from tandem.core.errors import ValidationFailed
+from tandem.core.paging import PAGE_SIZE, keyset_page, page_dict
 from tandem.crm.models import Deal, DealStage
 from tandem.lifecycle.selectors import sla_scorecard
 from tandem.stats.kpi import (
@@ -149,8 +150,7 @@ def goals_current(*, period: str, starts: list[date]) -> dict[tuple[str, date], 
     }
 
 
-def goal_history(*, period: str | None = None, metric: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Goal versions, newest change first: who set which target, when and why (one query)."""
+def _goals(*, period: str | None, metric: str | None) -> QuerySet[Goal]:
     rows = Goal.objects.select_related("set_by").order_by("-set_at", "-id")
     if period:
         period_check(period)
@@ -159,7 +159,20 @@ def goal_history(*, period: str | None = None, metric: str | None = None, limit:
         if metric not in METRICS:
             raise ValidationFailed(f"metric must be one of {', '.join(METRICS)}", field="metric", value=metric)
         rows = rows.filter(metric=metric)
-    return [goal_to_dict(g) for g in rows[:limit]]
+    return rows
+
+
+def goal_history(*, period: str | None = None, metric: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Goal versions, newest change first: who set which target, when and why (one query)."""
+    return [goal_to_dict(g) for g in _goals(period=period, metric=metric)[:limit]]
+
+
+def goal_page(
+    *, period: str | None = None, metric: str | None = None, cursor: str = "", limit: int = PAGE_SIZE
+) -> dict[str, Any]:
+    """A keyset page of goal versions, newest change first (the API's `/goals`)."""
+    page = keyset_page(queryset=_goals(period=period, metric=metric), order="goal-set", field="set_at", cursor=cursor, limit=limit)
+    return page_dict(page, goal_to_dict)
 
 
 def goal_to_dict(goal: Goal) -> dict[str, Any]:

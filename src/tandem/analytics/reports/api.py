@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router
 
 from tandem.analytics.reports.selectors import report_cached
+from tandem.core.apiversion import DateFromParam, DateToParam, FromParam, ToParam, date_range_pick
 
 router = Router(tags=["reports"])
 
@@ -18,10 +18,13 @@ def funnel(
     request: HttpRequest,
     by: str = "none",
     period: str = "month",
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+    date_from: DateFromParam = None,
+    date_to: DateToParam = None,
 ) -> dict[str, Any]:
     """Funnel counts, conversion rates with Wilson 95% intervals and velocity: total, per cohort, per segment."""
+    date_from, date_to = date_range_pick(request, from_=from_, to=to, date_from=date_from, date_to=date_to)
     return report_cached("funnel", by=by, period=period, date_from=date_from, date_to=date_to)
 
 
@@ -32,10 +35,13 @@ def attribution(
     by: str = "channel",
     half_life: float | None = None,
     bootstrap: int = 200,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+    date_from: DateFromParam = None,
+    date_to: DateToParam = None,
 ) -> dict[str, Any]:
     """Conversions and revenue credited by the chosen model; 422 naming `by` when Shapley cannot run."""
+    date_from, date_to = date_range_pick(request, from_=from_, to=to, date_from=date_from, date_to=date_to)
     return report_cached(
         "attribution",
         model=model,

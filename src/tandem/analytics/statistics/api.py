@@ -6,18 +6,20 @@ from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from tandem.analytics.statistics.models import Experiment
 from tandem.analytics.statistics.selectors import (
     experiment_analyse,
-    experiment_list,
+    experiment_page,
     segment_table,
     spc_chart,
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import require_perm
+from tandem.core.idempotency import idempotent
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam
 
 router = Router(tags=["statistics"])
 EDIT_ROLES = {"admin", "marketing"}
@@ -88,12 +90,20 @@ def _get(experiment_id: int) -> Experiment:
         raise NotFound(f"no experiment with id {experiment_id}", field="experiment_id", value=experiment_id) from None
 
 
-@router.get("/experiments", response=list[dict[str, Any]], summary="List experiments")
-def experiments(request: HttpRequest) -> list[dict[str, Any]]:
-    return experiment_list()
+class ExperimentPageOut(Schema):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/experiments", response=ExperimentPageOut, summary="List experiments")
+def experiments(request: HttpRequest, cursor: CursorParam = "", limit: LimitParam = PAGE_SIZE) -> dict[str, Any]:
+    """Experiments with their unit counts, the latest defined first, a keyset page at a time."""
+    return experiment_page(cursor=cursor, limit=limit)
 
 
 @router.post("/experiments", response={201: dict[str, Any]}, summary="Define an experiment")
+@idempotent
 def experiment_new(request: HttpRequest, payload: ExperimentIn) -> Status[dict[str, Any]]:
     _require_editor(request, action="define experiments")
     exp = experiment_create(**payload.dict())

@@ -21,6 +21,7 @@ from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
 from tandem.campaigns.models import Campaign
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.paging import PAGE_SIZE, keyset_page, page_dict
 from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats import spc
 from tandem.stats.experiments import VariantCounts, analyse_experiment, msprt_two_proportions
@@ -324,23 +325,32 @@ def experiment_get(*, name: str) -> Experiment:
         raise NotFound(f"no experiment named {name!r}", field="name", value=name) from None
 
 
+def _experiment_dict(e: Any) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "name": e.name,
+        "subject_type": e.subject_type,
+        "subject_label": e.get_subject_type_display(),
+        "subject_ref": e.subject_ref,
+        "metric": e.metric,
+        "status": e.status,
+        "variants": list(e.variants),
+        "units": e.units,
+        "created_at": e.created_at.isoformat(),
+    }
+
+
 def experiment_list() -> list[dict[str, Any]]:
     """Every experiment with its unit count, newest first (one query)."""
-    return [
-        {
-            "id": e.id,
-            "name": e.name,
-            "subject_type": e.subject_type,
-            "subject_label": e.get_subject_type_display(),
-            "subject_ref": e.subject_ref,
-            "metric": e.metric,
-            "status": e.status,
-            "variants": list(e.variants),
-            "units": e.units,
-            "created_at": e.created_at.isoformat(),
-        }
-        for e in Experiment.objects.annotate(units=Count("assignments"))
-    ]
+    return [_experiment_dict(e) for e in Experiment.objects.annotate(units=Count("assignments"))]
+
+
+def experiment_page(*, cursor: str = "", limit: int = PAGE_SIZE) -> dict[str, Any]:
+    """A keyset page of experiments with their unit counts, the latest defined first (the API's list)."""
+    page = keyset_page(
+        queryset=Experiment.objects.annotate(units=Count("assignments")), order="experiments", cursor=cursor, limit=limit
+    )
+    return page_dict(page, _experiment_dict)
 
 
 def experiment_variant_counts(*, experiment: Experiment) -> list[VariantCounts]:

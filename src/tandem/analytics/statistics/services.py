@@ -73,14 +73,14 @@ def experiment_create(
 
 
 def experiment_import_csv(
-    *, experiment: Experiment, source: str | TextIO, columns: dict[str, str] | None = None
+    *, experiment: Experiment, source: str | TextIO, columns: dict[str, str] | None = None, delimiter: str = ","
 ) -> int:
     """Replace the experiment's assignments with the CSV's rows, all or nothing; returns the rows imported.
 
     Units whose id is a person's email are linked to that person. Variants not defined on the
     experiment are refused (naming the line), so a typo cannot create a phantom variant.
     """
-    parsed = parse_assignments_csv(source, columns=columns)
+    parsed = parse_assignments_csv(source, columns=columns, delimiter=delimiter)
     allowed = set(experiment.variants)
     if allowed:
         for i, v in enumerate(parsed.variants):

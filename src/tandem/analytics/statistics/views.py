@@ -27,6 +27,7 @@ from tandem.analytics.statistics.selectors import (
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, TandemError
 from tandem.core.http import param_choice, param_date, require_perm
+from tandem.core.textfiles import text_read
 from tandem.stats import spc
 from tandem.stats.experiments import plan_sample_size
 
@@ -338,10 +339,9 @@ def experiment_import(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, "Choose a CSV file to import.")
         return redirect("stats:experiment", name=name)
     try:
-        text = upload.read().decode("utf-8-sig")
-        count = experiment_import_csv(experiment=experiment, source=text)
-    except UnicodeDecodeError:
-        messages.error(request, "The file is not UTF-8 text.")
+        # Any encoding and comma, semicolon or tab, as the file was saved (tandem.core.textfiles).
+        text, fmt = text_read(source=upload.read())
+        count = experiment_import_csv(experiment=experiment, source=text, delimiter=fmt.delimiter)
     except TandemError as exc:
         messages.error(request, f"Nothing imported: {exc.message}")
     else:

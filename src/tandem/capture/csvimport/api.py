@@ -48,6 +48,7 @@ class ImportJobOut(Schema):
     mode: str
     dry_run: bool
     status: str
+    detected: str
     total_rows: int
     processed_rows: int
     counts: dict[str, int]
@@ -73,6 +74,8 @@ def _job_out(job: ImportJob, *, report_limit: int = 100) -> dict[str, Any]:
         "mode": job.mode,
         "dry_run": job.dry_run,
         "status": job.status,
+        # The file's encoding and delimiter as read: "Windows-1252, semicolon-separated".
+        "detected": str((job.mapping or {}).get("detected", "")),
         "total_rows": job.total_rows,
         "processed_rows": job.processed_rows,
         "counts": job.counts or {},

@@ -8,21 +8,39 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
-from tandem.capture.csvimport.mapping import KINDS, table_read
+from tandem.capture.csvimport.mapping import KINDS, Mapping, RowReader, table_read
+from tandem.capture.csvimport.mappingfile import (
+    mapping_file_read,
+    mapping_file_text,
+    mapping_fit,
+    mapping_is_file,
+    mapping_named,
+)
 from tandem.capture.csvimport.maven import PIPELINE, maven_import
-from tandem.capture.csvimport.selectors import mapping_list, mapping_resolve
+from tandem.capture.csvimport.presets import preset_detect
+from tandem.capture.csvimport.selectors import AUTO, mapping_list, mapping_resolve
 from tandem.capture.csvimport.services import OUTCOMES, csv_import_table, mapping_save
 from tandem.capture.management.commands.export import ProgressBars
-from tandem.core.errors import TandemError
+from tandem.core.errors import TandemError, ValidationFailed
 
 
 def csv_arguments(parser: CommandParser) -> None:
     parser.add_argument("file", type=Path, help="the CSV file to import")
-    parser.add_argument("--kind", choices=KINDS, required=True, help="what each row is")
     parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=None,
+        help="what each row is (default: the mapping's kind; with auto, what the file looks like, else people)",
+    )
+    mapping = parser.add_mutually_exclusive_group()
+    mapping.add_argument(
         "--mapping",
         default="auto",
-        help="auto (recognise the file, else map by header similarity), hubspot, salesforce, or a saved name",
+        help="a mapping file (FILE.json, docs/bring-your-own-data.md), auto (recognise the file, else map by "
+        "header similarity), or the name of a saved or shipped mapping",
+    )
+    mapping.add_argument(
+        "--preset", default="", help="a shipped mapping (x-education, olist-mql, maven-pipeline...: tandem import mappings)"
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would happen, row by row; write nothing"
@@ -47,15 +65,15 @@ def csv_arguments(parser: CommandParser) -> None:
 
 def csv_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
     path: Path = opts["file"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not path.is_file():
+        raise CommandError(f"cannot read {path}: no such file")
+    # The path itself: the file is streamed, not read into memory first (tandem.core.textfiles).
+    data = path
     mode = "good_rows" if opts["good_rows"] else "all_or_nothing"
     with ProgressBars(enabled=not opts["no_progress"]) as bars:
         try:
             table = table_read(data=data, name=path.name)
-            mapping = mapping_resolve(name=opts["mapping"], kind=opts["kind"], headers=table.headers)
+            mapping = _mapping_for(opts=opts, headers=table.headers)
             result = csv_import_table(
                 table=table,
                 mapping=mapping,
@@ -63,11 +81,15 @@ def csv_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
                 dry_run=opts["dry_run"],
                 by_user=None,
                 progress=bars.update,
+                file_name=path.name,
             )
             if opts["save_mapping"]:
                 mapping_save(name=opts["save_mapping"], mapping=mapping)
         except TandemError as exc:
             raise CommandError(exc.message) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    stdout.write(f"Detected: {table.detected}")
     stdout.write(f"mapping: {mapping.name} ({mapping.kind}); {len(table.rows)} rows")
     if opts["dry_run"]:
         shown = 0
@@ -86,12 +108,59 @@ def csv_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
             f"touchpoints created: {result.touchpoints_created}; external ids linked: {result.links_created}; "
             f"accounts created: {result.accounts_created}; stage changes written: {result.stage_changes}"
         )
+    if result.outcome_deals:
+        deals = result.outcome_deals
+        stdout.write(f"won deals created: {deals['won']}; lost deals created: {deals['lost']}; deals updated: {deals['updated']}")
     if result.refused and not opts["dry_run"]:
         target = opts["refused_file"] or path.with_name(path.stem + ".refused.csv")
         target.write_text(result.refused_csv(), encoding="utf-8")
         stdout.write(f"refused rows written to {target}")
     if opts["save_mapping"]:
         stdout.write(f"mapping saved as {opts['save_mapping']}")
+
+
+def _mapping_for(*, opts: dict[str, Any], headers: list[str]) -> Mapping:
+    """The mapping --mapping or --preset names, matched to the file's headers (its kind, unless --kind says)."""
+    kind: str | None = opts["kind"]
+    given: str = opts["mapping"]
+    if opts.get("preset") or given != AUTO:
+        if opts.get("preset"):
+            mapping = mapping_named(name=opts["preset"], preset_only=True)
+        elif mapping_is_file(given):
+            mapping = mapping_file_read(path=Path(given))
+        else:
+            mapping = mapping_named(name=given)
+        if kind is not None and mapping.kind != kind:
+            raise ValidationFailed(f"mapping {mapping.name!r} is for {mapping.kind}, not {kind}", field="kind", value=kind)
+        return mapping_fit(mapping=mapping, headers=headers, strict=not opts.get("preset") and mapping_is_file(given))
+    if kind is None:
+        found = preset_detect(headers=headers)
+        kind = found.kind if found is not None else "people"
+    return mapping_resolve(name=AUTO, kind=kind, headers=headers)
+
+
+def mapping_arguments(parser: CommandParser) -> None:
+    sub = parser.add_subparsers(dest="mapping_action", required=True, metavar="ACTION")
+    export = sub.add_parser("export", help="print a saved or shipped mapping as a mapping file (JSON)")
+    export.add_argument("name", help="the mapping's name (tandem import mappings)")
+    check = sub.add_parser("check", help="check a mapping file (and, with --file, that it fits a CSV file)")
+    check.add_argument("mapping_file", type=Path, help="the mapping file (JSON)")
+    check.add_argument("--file", type=Path, default=None, help="a CSV file it is meant for")
+
+
+def mapping_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
+    try:
+        if opts["mapping_action"] == "export":
+            stdout.write(mapping_file_text(mapping=mapping_named(name=opts["name"])), ending="")
+            return
+        mapping = mapping_file_read(path=opts["mapping_file"])
+        if opts["file"] is not None:
+            table = table_read(data=opts["file"], name=opts["file"].name)
+            RowReader(mapping=mapping_fit(mapping=mapping, headers=table.headers, strict=True), headers=table.headers)
+    except TandemError as exc:
+        raise CommandError(exc.message) from exc
+    fits = f"; it fits {opts['file'].name}" if opts["file"] is not None else ""
+    stdout.write(f"mapping file {opts['mapping_file']}: mapping {mapping.name!r} ({mapping.kind}), {len(mapping.columns)} columns{fits}")
 
 
 def mappings_command(*, stdout: OutputWrapper) -> None:

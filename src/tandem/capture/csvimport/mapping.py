@@ -17,15 +17,17 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from tandem.capture.control_chars import control_char_cell, control_char_problem, control_chars_shown
 from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
+from tandem.core.textfiles import TextUnreadable, text_format_detect, text_open
 from tandem.crm.activities.quicklog import OUTCOME_WORDS
 from tandem.crm.activities.services import DURATION_MAX_MINUTES, NOTES_MAX
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
-from tandem.crm.identity import email_is_valid
+from tandem.crm.identity import email_check, email_is_valid
 
 KINDS = ("people", "touchpoints", "deals", "activities")
 CUSTOM = "custom:"
@@ -48,6 +50,22 @@ def _spec(name: str, label: str, type_: str = "text", max_length: int = 0) -> Fi
     return FieldSpec(name, label, type_, max_length)
 
 
+# A lead export's outcome columns (people files only); `converted` and `lost` are yes/no flags, `outcome` a deal
+# stage word (won, lost, open, or a value map's).
+OUTCOME_SPECS = (
+    FieldSpec("converted", "Outcome: converted (a yes/no flag: won)", "flag"),
+    FieldSpec("outcome", "Outcome: won, lost or open", "stage"),
+    FieldSpec("lost", "Outcome: lost (a yes/no flag)", "flag"),
+    FieldSpec("won_at", "Outcome: won date (a lost row's lost date)", "datetime"),
+    FieldSpec("amount", "Outcome: deal amount", "amount"),
+    FieldSpec("lost_reason", "Outcome: lost reason", "text", 120),
+)
+OUTCOME_FIELDS = frozenset(s.name for s in OUTCOME_SPECS)
+# Flag cells as lead exports write them (compared case-insensitively); a mapping's options.outcomes
+# true_values / false_values replace them.
+TRUE_VALUES = ("1", "yes", "true", "y")
+FALSE_VALUES = ("0", "no", "false", "n")
+
 # The person a touchpoint or deal row belongs to is named by one of these (email first).
 _PERSON_KEYS = (
     _spec("email", "Email", "email", 254),
@@ -68,6 +86,9 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _spec("created_at", "Created at", "datetime"),
         _spec("original_channel", "Original channel", "channel", 40),
         _spec("touchpoint_kind", "First touchpoint kind", "kind", 24),
+        # Outcome columns of a flat lead export (capture/csvimport/outcomes.py): a won or lost deal and the stage
+        # it brings, keyed by the row's external id so that a second import adds nothing.
+        *OUTCOME_SPECS,
     ),
     "touchpoints": (
         *_PERSON_KEYS,
@@ -484,6 +505,14 @@ def mapping_check(*, mapping: Mapping, headers: Sequence[str]) -> None:
         )
     if mapping.kind == "deals" and "deal_id" not in seen:
         raise ValidationFailed("a deals file needs a deal_id column", field="deal_id", value="")
+    outcome_columns = sorted(OUTCOME_FIELDS & set(seen)) if mapping.kind == "people" else []
+    if outcome_columns and "external_id" not in seen:
+        # The row's own id names its won or lost deal: what makes a second import of the file add nothing.
+        raise ValidationFailed(
+            f"outcome column {seen[outcome_columns[0]]!r} needs an external_id column (the row's id keys its deal)",
+            field="columns",
+            value=seen[outcome_columns[0]],
+        )
     if mapping.kind == "activities" and "activity_id" not in seen:
         # The activity's own id is what makes a second import of the same file change nothing.
         raise ValidationFailed("an activities file needs an activity_id column", field="activity_id", value="")
@@ -497,6 +526,8 @@ def mapping_check(*, mapping: Mapping, headers: Sequence[str]) -> None:
 class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]]  # (line number in the file, cells)
+    # What the file was found to be, e.g. "Windows-1252, semicolon-separated" (tandem.core.textfiles).
+    detected: str = ""
 
 
 # The columns `refused_csv` adds after a file's own: a file whose header ends with them is a refused-rows file
@@ -509,21 +540,20 @@ def is_refused_file(headers: Sequence[str]) -> bool:
     return len(headers) > len(REFUSED_COLUMNS) and tuple(h.strip() for h in headers[-len(REFUSED_COLUMNS) :]) == REFUSED_COLUMNS
 
 
-def table_read(*, data: bytes, name: str = "the file") -> Table:
-    """The header and rows of a CSV file (UTF-8, comma or semicolon separated); a row's line is its
-    physical line number, counting the header as line 1."""
+def table_read(*, data: bytes | Path, name: str = "the file") -> Table:
+    """The header and rows of a CSV file (encoding and comma, semicolon or tab detected: tandem.core.textfiles;
+    bytes or a path, streamed); a row's line is its physical line number, counting the header as line 1."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RowError(
-            f"{name} is not UTF-8 text (byte 0x{data[exc.start : exc.start + 1].hex()})",
-            line=line,
-            value=data[exc.start : exc.start + 1].hex(),
-        ) from None
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        fmt = text_format_detect(source=data)
+    except TextUnreadable as exc:
+        raise RowError(exc.message, line=exc.line, value=exc.byte) from None
+    with text_open(source=data, fmt=fmt) as handle:
+        table = _table_of(csv.reader(handle, delimiter=fmt.delimiter), name=name)
+    table.detected = fmt.describe()
+    return table
+
+
+def _table_of(reader: Any, *, name: str) -> Table:
     try:
         headers = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -566,12 +596,17 @@ def table_read(*, data: bytes, name: str = "the file") -> Table:
     return Table(headers=headers, rows=rows)
 
 
-def table_sample(*, data: bytes, headers: Sequence[str], rows: int = 5) -> dict[str, list[str]]:
+def table_sample(*, data: bytes | Path, headers: Sequence[str], rows: int = 5) -> dict[str, list[str]]:
     """Up to `rows` non-empty example values per header from the top of a file (for the mapping page)."""
-    head = data[: 256 * 1024].decode("utf-8-sig", errors="replace")
-    first = head.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+    try:
+        fmt = text_format_detect(source=data)
+    except ValidationFailed:
+        return {h: [] for h in headers}
+    with text_open(source=data, fmt=fmt) as handle:
+        return _sample_of(csv.reader(handle, delimiter=fmt.delimiter), headers=headers, rows=rows)
+
+
+def _sample_of(reader: Any, *, headers: Sequence[str], rows: int) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {h: [] for h in headers}
     try:
         # Cells read as table_read reads them (restored in a refused-rows file, whose headers it passed).
@@ -583,7 +618,7 @@ def table_sample(*, data: bytes, headers: Sequence[str], rows: int = 5) -> dict[
                 value = read_cell(value)
                 if value and len(out[header]) < rows and value not in out[header]:
                     out[header].append(value[:60])
-    except csv.Error:
+    except (csv.Error, StopIteration):
         pass  # a sample is a courtesy: the import itself reports the bad row
     return out
 
@@ -628,6 +663,11 @@ class RowReader:
         }
         self.defaults: dict[str, str] = {k: str(v) for k, v in (options.get("defaults") or {}).items()}
         self.keep_raw = bool(options.get("keep_raw", True))
+        outcomes = options.get("outcomes") or {}
+        self.flags = (
+            {str(v).strip().lower() for v in outcomes.get("true_values", TRUE_VALUES)},
+            {str(v).strip().lower() for v in outcomes.get("false_values", FALSE_VALUES)},
+        )
         self.width = len(headers)
 
     def read(self, line: int, cells: list[str]) -> Parsed:
@@ -675,13 +715,31 @@ class RowReader:
                 custom[custom_key(header)] = raw
             return slug
         if spec.type == "email":
-            if not email_is_valid(text):
-                raise RowError(f"{raw!r} is not a valid email address", line=line, column=header, value=raw)
-            return text.strip()
+            try:
+                # Checked by email-validator as every way in checks it (tandem.crm.identity).
+                return email_check(text)
+            except ValidationFailed as exc:
+                problem = exc.message.split(": ", 1)[-1]
+                raise RowError(
+                    f"{raw!r} is not a valid email address: {problem}", line=line, column=header, value=raw
+                ) from None
         if spec.type == "datetime":
             return datetime_read(text, line=line, column=header)
         if spec.type == "amount":
             return amount_read(text, line=line, column=header)
+        if spec.type == "flag":
+            word = text.strip().lower()
+            if word in self.flags[0]:
+                return True
+            if word in self.flags[1]:
+                return False
+            raise RowError(
+                f"cannot read {raw!r} as yes or no (yes: {', '.join(sorted(self.flags[0]))}; "
+                f"no: {', '.join(sorted(self.flags[1]))}; set options.outcomes.true_values / false_values)",
+                line=line,
+                column=header,
+                value=raw,
+            )
         if spec.type == "stage":
             stage = DEAL_STAGE_WORDS.get(text.strip().lower())
             if stage is None:

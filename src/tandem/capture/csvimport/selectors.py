@@ -11,7 +11,8 @@ from typing import Any
 from tandem.capture.csvimport.mapping import KINDS, Mapping, auto_map
 from tandem.capture.csvimport.presets import PRESETS, mapping_for_headers, preset_detect, preset_get
 from tandem.capture.models import ImportJob, ImportMapping
-from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.errors import NotFound, TandemError, ValidationFailed
+from tandem.core.textfiles import text_read
 from tandem.users.models import Role
 
 AUTO = "auto"
@@ -122,13 +123,13 @@ def import_job_list(*, limit: int = 20) -> list[ImportJob]:
 
 def import_file_rows(*, path: str, needles: Sequence[str]) -> tuple[list[str], list[list[str]], list[list[str]], str]:
     """A stored CSV file read as (header, rows naming a needle, other rows, delimiter); empty when unreadable."""
-    file = Path(path)
+    # Read as the import read it (any encoding and delimiter: tandem.core.textfiles), or a Windows-1252 upload
+    # would keep the rows of a person erased from it.
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        text, fmt = text_read(source=Path(path))
+    except (OSError, TandemError):
         return [], [], [], ","
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    delimiter = fmt.delimiter
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows:
         return [], [], [], delimiter

@@ -41,6 +41,7 @@ from tandem.capture.csvimport.mapping import (
     rows_parse,
     table_read,
 )
+from tandem.capture.csvimport.outcomes import OutcomePlan, created_at_from_order
 from tandem.capture.csvimport.selectors import import_file_rows
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
@@ -58,7 +59,14 @@ from tandem.crm.activities.services import (
     duration_problem,
     occurred_at_problem,
 )
-from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured, name_key, phone_normalize
+from tandem.crm.identity import (
+    MERGED_EMAIL_SYSTEM,
+    email_normalize_configured,
+    name_key,
+    phone_normalize,
+    phone_problem,
+    phone_tail,
+)
 from tandem.crm.models import (
     Account,
     Activity,
@@ -120,10 +128,15 @@ class CsvImportResult:
     mode: str
     headers: list[str] = field(default_factory=list)
     rows: list[RowOutcome] = field(default_factory=list)
+    # The file's encoding and delimiter as detected: "Windows-1252, semicolon-separated".
+    detected: str = ""
     touchpoints_created: int = 0
     links_created: int = 0
     accounts_created: int = 0
     stage_changes: int = 0
+    # Deals written from a people file's outcome columns: {"won": n, "lost": n, "updated": n} (outcomes.py).
+    outcome_deals: dict[str, int] = field(default_factory=dict)
+    file_name: str = ""
     refused: list[tuple[list[str], RowError]] = field(default_factory=list)
 
     @property
@@ -151,12 +164,14 @@ class CsvImportResult:
             "mapping": self.mapping,
             "dry_run": self.dry_run,
             "mode": self.mode,
+            "detected": self.detected,
             "total_rows": self.total_rows,
             "counts": self.counts,
             "touchpoints_created": self.touchpoints_created,
             "external_ids_linked": self.links_created,
             "accounts_created": self.accounts_created,
             "stage_changes": self.stage_changes,
+            **({"outcome_deals": dict(self.outcome_deals)} if self.outcome_deals else {}),
         }
 
 
@@ -165,7 +180,7 @@ class CsvImportResult:
 
 def csv_import(
     *,
-    data: bytes,
+    data: bytes | Path,
     mapping: Mapping,
     mode: str = "all_or_nothing",
     dry_run: bool = False,
@@ -190,6 +205,7 @@ def csv_import(
         by_user=by_user,
         progress=report,
         job_id=job_id,
+        file_name=file_name,
     )
 
 
@@ -202,11 +218,13 @@ def csv_import_table(
     by_user: Any,
     progress: Progress,
     job_id: int | None = None,
+    file_name: str = "",
 ) -> CsvImportResult:
     """csv_import for a file already read."""
     reader = RowReader(mapping=mapping, headers=table.headers)
     result = CsvImportResult(kind=mapping.kind, mapping=mapping.name, dry_run=dry_run, mode=mode)
     result.headers = list(table.headers)
+    result.detected = table.detected
     parsed: list[Parsed] = []
     outcomes: dict[int, RowOutcome] = {}
     total = len(table.rows)
@@ -218,6 +236,10 @@ def csv_import_table(
             parsed.append(item)
         if done % 1000 == 0 or done == total:
             progress("check rows", done, total)
+    result.file_name = file_name
+    for error in created_at_from_order(mapping=mapping, table=table, rows=parsed):
+        outcomes[error.line] = _refusal(error)
+        result.refused.append((next(c for line, c in table.rows if line == error.line), error))
     planner = {
         "people": _PeoplePlan,
         "touchpoints": _TouchpointPlan,
@@ -305,11 +327,12 @@ class _People:
                 ).values_list("external_id", "person_id"):
                     self.by_external[ext] = pk
         if phones:
-            # Stored phones keep their formatting: their digits are compared (oldest person first).
+            # Stored phones keep their formatting: their E.164 keys are compared (oldest person first), parsed
+            # only for the stored phones whose last four digits some row's number ends with.
+            tails = {phone_tail(p) for p in phones}
             for pk, phone in Person.objects.exclude(phone="").order_by("-pk").values_list("pk", "phone"):
-                digits = phone_normalize(phone)
-                if digits in phones:
-                    self.by_phone[digits] = pk
+                if phone_tail(phone) in tails and (key := phone_normalize(phone)) in phones:
+                    self.by_phone[key] = pk
 
 
 @dataclass
@@ -371,8 +394,19 @@ class _Plan:
             phones={k.phone for k in keys if k.phone and not k.email},
         )
 
+    def refuse_phone(self, row: Parsed) -> bool:
+        """Refuse a row whose only identifier is a phone number that is no valid number (naming its column);
+        beside an e-mail or an external id such a phone is kept as typed, without an identity key."""
+        given = str(row.values.get("phone") or "")
+        problem = phone_problem(given) if given else None
+        if problem:
+            self.refuse(row, "phone", f"phone {given!r} cannot identify the person: {problem}", given)
+        return bool(problem)
+
     def person_of(self, row: Parsed, key: _Key) -> int | None:
         """The stored person a touchpoint or deal row names, refusing the row when there is none."""
+        if not (key.email or key.external_id or key.phone) and self.refuse_phone(row):
+            return None
         pk = None
         if key.email:
             pk = self.people.by_email.get(key.email)
@@ -474,21 +508,32 @@ class _PeoplePlan(_Plan):
                 claimed[group.pk] = group
                 group.person = stored[group.pk]
             kept.append(group)
-        self.groups = kept
+        self.outcome_plan = OutcomePlan(
+            mapping=self.mapping,
+            now=self.now,
+            file_name=self.result.file_name,
+            by_user_id=getattr(self.by_user, "pk", None),
+        )
+        # Outcome columns (a converted flag, a won date, an amount...): deals and stage moves (outcomes.py).
+        self.groups = self.outcome_plan.match(kept, refuse=self.refuse, dated=lambda g: "created_at" in g.values)
         self._accounts()
         self._touches()
         for group in self.groups:
             self._changes(group)
             first = group.rows[0]
+            deal_note = self.outcome_plan.change(group)
             outcome = (
                 "created"
                 if group.person is None
                 else "updated"
-                if group.changed or group.link or group.touch
+                if group.changed or group.link or group.touch or deal_note
                 else "unchanged"
             )
             self.outcomes[first.line] = RowOutcome(
-                line=first.line, outcome=outcome, key=_key_text(group.key), detail=_change_note(group)
+                line=first.line,
+                outcome=outcome,
+                key=_key_text(group.key),
+                detail="; ".join(n for n in (_change_note(group), deal_note) if n),
             )
             for row in group.rows[1:]:
                 self.outcomes[row.line] = RowOutcome(
@@ -506,6 +551,8 @@ class _PeoplePlan(_Plan):
         by_phone: dict[str, _Group] = {}
         for row in self.rows:
             key = _key_of(row.values)
+            if not (key.email or key.external_id or key.phone) and self.refuse_phone(row):
+                continue
             if not (key.email or key.external_id or key.phone):
                 self.refuse(
                     row, "email", "the row has no email, external id or phone to identify the person", ""
@@ -690,6 +737,12 @@ class _PeoplePlan(_Plan):
                 # Found by its external id under another email: the stored email stays.
                 wish.pop("email")
                 wish.pop("email_normalized")
+            elif "email_normalized" in wish and person.email_normalized == wish["email_normalized"]:
+                # The same address written another way (case, punycode): the spelling stored stays.
+                wish.pop("email")
+            stored_phone = phone_normalize(person.phone)
+            if "phone" in wish and stored_phone is not None and stored_phone == phone_normalize(wish["phone"]):
+                wish.pop("phone")  # the same number written another way: the spelling stored stays
             if channel and not person.original_channel:
                 wish["original_channel"] = channel
             if channel and not person.latest_channel:
@@ -798,6 +851,14 @@ class _PeoplePlan(_Plan):
         self.result.links_created = len(links)
         self.result.touchpoints_created = len(touches)
         self.result.stage_changes = done.stage_changes
+        if self.outcome_plan.enabled:
+            self.result.outcome_deals = self.outcome_plan.write(self.groups, account_of=self._account_of)
+
+    def _account_of(self, group: _Group) -> int | None:
+        if group.person is not None:
+            return group.person.account_id
+        key = account_key(email=group.key.email or "", company=group.values.get("company", ""))
+        return self.account_pks[key] if key is not None else None
 
     def _transitions(self, new_groups: list[_Group]) -> list[Transition]:
         target = str(self.mapping.options.get("stage") or Stage.LEAD)
@@ -835,7 +896,7 @@ class _PeoplePlan(_Plan):
                             reason=REASON,
                         )
                     )
-        return out
+        return self.outcome_plan.transitions(self.groups, out)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1507,7 +1568,7 @@ def import_job_create(
         stored_path=str(path),
         mapping_name=mapping.name,
         # The headers in file order: a JSON object's keys lose their order in PostgreSQL's jsonb.
-        mapping={**mapping.as_dict(), "headers": table.headers},
+        mapping={**mapping.as_dict(), "headers": table.headers, "detected": table.detected},
         mode=mode,
         dry_run=dry_run,
         total_rows=len(table.rows),
@@ -1546,7 +1607,8 @@ def import_job_run(*, job_id: int) -> ImportJob:
     mapping = Mapping.from_dict(job.mapping)
     try:
         result = csv_import(
-            data=Path(job.stored_path).read_bytes(),
+            # The path, not its bytes: the file is streamed (tandem.core.textfiles).
+            data=Path(job.stored_path),
             mapping=mapping,
             mode=job.mode,
             dry_run=job.dry_run,
@@ -1621,13 +1683,13 @@ def import_job_configure(
     if save_as:
         mapping.name = slugify(save_as)
     mapping.columns = {header: target for header, target in columns.items() if target}
-    table = table_read(data=Path(job.stored_path).read_bytes(), name=job.file_name)
+    table = table_read(data=Path(job.stored_path), name=job.file_name)
     if mapping.system == "" and "external_id" in mapping.columns.values():
         mapping.options["external_id_system"] = "csv"
     RowReader(mapping=mapping, headers=table.headers)
     if save_as:
         mapping_save(name=save_as, mapping=mapping, by_user=by_user)
-    job.mapping = {**mapping.as_dict(), "headers": table.headers}
+    job.mapping = {**mapping.as_dict(), "headers": table.headers, "detected": table.detected}
     job.mapping_name = mapping.name
     job.mode = mode
     job.dry_run = dry_run

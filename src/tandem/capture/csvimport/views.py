@@ -120,7 +120,7 @@ def _headers(job: ImportJob) -> list[str]:
 def _setup_rows(job: ImportJob) -> list[dict[str, Any]]:
     choices = field_choices(job.kind)
     try:
-        samples = table_sample(data=Path(job.stored_path).read_bytes(), headers=_headers(job), rows=3)
+        samples = table_sample(data=Path(job.stored_path), headers=_headers(job), rows=3)
     except OSError:
         samples = {}
     rows = []

@@ -24,6 +24,8 @@ from tandem.capture.intake.services import (
 from tandem.capture.models import Submission, UnknownUtm
 from tandem.core.errors import NotFound
 from tandem.core.http import require_perm
+from tandem.core.idempotency import idempotent
+from tandem.core.paging import CursorParam, LimitParam, page_dict
 
 router = Router(tags=["capture"])
 
@@ -268,6 +270,7 @@ def forms_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/capture/forms", response={201: FormOut}, summary="Create a web-to-lead form")
+@idempotent
 def forms_create(request: HttpRequest, payload: FormIn) -> Status:
     """Define a form: fields (email, first_name, last_name, phone, company, job_title fill the person; other
     names become custom fields; consent_email/consent_calls types are consent boxes), campaign, thank-you."""
@@ -341,7 +344,8 @@ class SubmissionOut(Schema):
 
 class JournalPageOut(Schema):
     items: list[SubmissionOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
 
 
 @router.get("/capture/submissions", response=JournalPageOut, summary="The ingestion journal, newest first")
@@ -350,12 +354,13 @@ def submissions_list(
     status: Annotated[str, Query(max_length=12)] = "",
     source: Annotated[str, Query(max_length=12)] = "",
     form_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
+    cursor: CursorParam = "",
+    limit: LimitParam = selectors.JOURNAL_PAGE,
 ) -> dict[str, Any]:
     """Journal rows as they arrived, with their status (processed, rejected, failed, spam) and error."""
     require_perm(request, "capture.change_submission", action="see the journal")
-    rows, next_cursor = selectors.submission_page(status=status, source=source, form_id=form_id, before_id=cursor)
-    return {"items": rows, "next_cursor": str(next_cursor) if next_cursor else None}
+    page = selectors.submission_keyset_page(status=status, source=source, form_id=form_id, cursor=cursor, limit=limit)
+    return page_dict(page, lambda row: row)
 
 
 @router.post(
@@ -419,6 +424,7 @@ def unknown_utm_list(
     response={201: UnknownUtmCampaignOut, 403: dict, 404: dict, 409: dict, 422: dict},
     summary="Make a campaign of an unknown UTM tag",
 )
+@idempotent
 def unknown_utm_campaign(request: HttpRequest, unknown_id: int, payload: UnknownUtmCampaignIn) -> Status:
     """A campaign carrying the tag's utm_campaign, source and medium (name and channel default to the tag's
     and the channel its first visit read as); later touches with the tag count for it. When a campaign

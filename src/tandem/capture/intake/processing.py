@@ -43,7 +43,13 @@ from tandem.core.locks import writer_turn
 from tandem.core.models import Event
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.consent.services import consents_record_bulk
-from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize, email_normalize_configured, name_key
+from tandem.crm.identity import (
+    MERGED_EMAIL_SYSTEM,
+    email_normalize,
+    email_normalize_configured,
+    name_key,
+    phone_normalize,
+)
 from tandem.crm.models import Account, ConsentRecord, ConsentSource, ExternalId, Person
 from tandem.crm.selectors import person_match
 from tandem.crm.services import Transition, accounts_for_emails, external_ids_add_bulk
@@ -118,7 +124,7 @@ class _Touch:
             return ("email", email_normalize_configured(self.email) or self.email.lower())
         if self.external_id:
             return (self.system, self.external_id)
-        return ("phone", self.phone)
+        return ("phone", phone_normalize(self.phone) or self.phone)
 
 
 @dataclass

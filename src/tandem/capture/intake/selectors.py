@@ -8,6 +8,8 @@ from django.db.models import Count, Q
 
 from tandem.capture.models import Form, Submission, SubmissionStatus, UnknownUtm
 from tandem.core.errors import NotFound
+from tandem.core.keyset import MAX_ID
+from tandem.core.paging import KeysetPage, keyset_page
 from tandem.crm.models import Person
 from tandem.users.access import access_q
 
@@ -73,6 +75,24 @@ def submission_page(
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].pk if more and page else None)
+
+
+def submission_keyset_page(
+    *, status: str = "", source: str = "", form_id: int | None = None, cursor: str = "", limit: int = JOURNAL_PAGE
+) -> KeysetPage:
+    """A keyset page of the journal, newest first (by id, which follows arrival), for the API.
+
+    A cursor of digits is the plain id the API's `next_cursor` used to be: still read, as "older than this id"."""
+    rows = Submission.objects.select_related("form", "person")
+    if status:
+        rows = rows.filter(status=status)
+    if source:
+        rows = rows.filter(source=source)
+    if form_id:
+        rows = rows.filter(form_id=form_id)
+    if cursor.isascii() and cursor.isdigit() and 0 < int(cursor) <= MAX_ID:
+        rows, cursor = rows.filter(pk__lt=int(cursor)), ""
+    return keyset_page(queryset=rows, order="journal", cursor=cursor, limit=limit)
 
 
 def submission_status_counts() -> dict[str, int]:

@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tandem.capture.control_chars import CONTROL, control_char_problem
 from tandem.core.errors import ValidationFailed
+from tandem.crm.identity import email_check as identity_email_check
+from tandem.crm.identity import phone_problem
 
 # Person fields a form field may fill by its name; any other name lands in the person's custom fields.
 PERSON_FIELDS = ("email", "first_name", "last_name", "phone", "company", "job_title")
@@ -25,7 +27,6 @@ HONEYPOT = "hp_website"
 # A touchpoint keeps utm_source and utm_medium in 120 characters (the others in 200): refused past that.
 UTM_LIMITS = {"utm_source": 120, "utm_medium": 120}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 2000
 MAX_SHORT = 200
 MAX_EVENTS = 1000
@@ -210,11 +211,9 @@ def _checked(value: Any) -> bool:
 
 
 def email_check(email: str, *, name: str = "email") -> str:
-    """The email as given, trimmed, or a refusal naming it when it is not an address."""
-    email = email.strip()
-    if len(email) > 254 or not EMAIL.match(email) or ".." in email.split("@")[-1]:
-        raise ValidationFailed(f"{name} {email!r} is not a valid email address", field=name, value=email)
-    return email
+    """The email as stored (trimmed, its domain in Unicode), or a refusal naming it when it is not an address:
+    the one check of tandem.crm.identity, as every other way in applies it."""
+    return identity_email_check(email, field=name)
 
 
 def submission_clean(*, fields: list[FieldSpec], data: dict[str, Any]) -> CleanSubmission:
@@ -258,6 +257,12 @@ def submission_clean(*, fields: list[FieldSpec], data: dict[str, Any]) -> CleanS
         names = {s.name for s in fields}
         missing = "email" if "email" in names else "phone"
         raise ValidationFailed(f"{missing} is required to know who submitted the form", field=missing, value="")
+    if not email and (problem := phone_problem(person["phone"])):
+        # The phone is the only way to know who submitted: one that cannot be read is refused, so the visitor
+        # corrects it (beside an e-mail it is kept as typed, without an identity key).
+        raise ValidationFailed(
+            f"phone {person['phone']!r} cannot identify you: {problem}", field="phone", value=person["phone"]
+        )
     utm = {k: v for k in UTM_KEYS if (v := _text(data.get(k), name=k, limit=UTM_LIMITS.get(k, MAX_SHORT)))}
     # The honeypot (a hidden field only a robot fills in) is looked at last, and only for being filled: the post
     # is checked like any other, so a robot learns nothing from a refusal that a real visitor would not get.
@@ -438,6 +443,10 @@ def track_events_clean(
                 f"{p}email is required (or external_id with system, or phone) to know whose touchpoint it is",
                 field=p + "email",
                 value="",
+            )
+        if phone and not (email or external_id) and (problem := phone_problem(phone)):
+            raise ValidationFailed(
+                f"{p}phone {phone!r} cannot say whose touchpoint it is: {problem}", field=p + "phone", value=phone
             )
         channel = text("channel")
         if channel and channel not in channels:

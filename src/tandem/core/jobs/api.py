@@ -7,11 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tandem.core.http import Id
 from tandem.core.jobs import selectors
 from tandem.core.models import Job
+from tandem.core.paging import CursorParam, LimitParam, page_dict
 
 router = Router(tags=["jobs"])
 
@@ -83,11 +84,19 @@ def job_out(job: Job) -> dict[str, Any]:
     }
 
 
-@router.get("/jobs", response={200: list[JobOut], 401: DetailOut, 422: DetailOut}, summary="My recent jobs")
-def jobs(request: HttpRequest, kind: str = "") -> list[dict[str, Any]]:
-    """The signed-in user's 50 most recent background jobs, newest first (admins: everyone's); `kind` filters
-    (e.g. `scoring.train`, `feedback.themes_mine`)."""
-    return [job_out(job) for job in selectors.jobs_list(user=request.user, kind=kind)]
+class JobPageOut(Schema):
+    items: list[JobOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
+
+
+@router.get("/jobs", response={200: JobPageOut, 401: DetailOut, 422: DetailOut}, summary="My recent jobs")
+def jobs(
+    request: HttpRequest, kind: str = "", cursor: CursorParam = "", limit: LimitParam = selectors.RECENT_LIMIT
+) -> dict[str, Any]:
+    """The signed-in user's background jobs, newest first, a keyset page at a time (admins: everyone's); `kind`
+    filters (e.g. `scoring.train`, `feedback.themes_mine`)."""
+    return page_dict(selectors.jobs_page(user=request.user, kind=kind, cursor=cursor, limit=limit), job_out)
 
 
 @router.get(

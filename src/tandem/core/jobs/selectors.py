@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tandem.core.errors import NotFound
 from tandem.core.models import ACTIVE_JOB_STATUSES, Job
+from tandem.core.paging import KeysetPage, keyset_page
 
 RECENT_LIMIT = 50
 
@@ -52,6 +53,14 @@ def jobs_list(*, user: Any, kind: str = "", limit: int = RECENT_LIMIT) -> list[J
     if kind:
         jobs = jobs.filter(kind=kind)
     return list(jobs.order_by("-created_at", "-id")[: max(1, min(limit, RECENT_LIMIT))])
+
+
+def jobs_page(*, user: Any, kind: str = "", cursor: str = "", limit: int = RECENT_LIMIT) -> KeysetPage:
+    """A keyset page of the user's jobs, newest first (every user's for admins), optionally of one kind."""
+    jobs = _visible(user)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return keyset_page(queryset=jobs, order="jobs-newest", field="created_at", cursor=cursor, limit=limit)
 
 
 def job_for_page(

@@ -12,6 +12,7 @@ from pydantic import ConfigDict
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 from tandem.crm.accounts import selectors
 from tandem.crm.accounts.services import account_create, account_update
@@ -197,6 +198,7 @@ def accounts_list(request: HttpRequest, filters: Query[AccountQuery]) -> Any:
 
 
 @router.post("/accounts", response={201: AccountRecordOut})
+@idempotent
 def accounts_create(request: HttpRequest, payload: AccountIn) -> Any:
     """Create an account; 409 when another account already has the domain."""
     require_perm(request, "crm.add_account", action="create accounts")

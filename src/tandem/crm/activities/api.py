@@ -10,6 +10,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 from tandem.crm.activities import selectors, services
 from tandem.crm.activities.services import DURATION_MAX_MINUTES, EDITOR_ROLES, NOTES_MAX
@@ -61,7 +62,8 @@ class ActivityPageOut(Schema):
 
 
 class ActivityQuery(Schema):
-    person_id: RowId = None
+    person: RowId = Field(None, description="a person's id, as on the activities page")
+    person_id: RowId = Field(None, description="the older name of `person`")
     deal_id: RowId = None
     account_id: RowId = None
     owner: Text40 = Field("", description="who did it: a user id, or `none`")
@@ -161,10 +163,15 @@ def _mine(request: HttpRequest, activity_id: int) -> Any:
 def activities_list(request: HttpRequest, filters: Query[ActivityQuery]) -> Any:
     """List activities newest first, filtered by person, deal, account, who did it, kind and time."""
     require_perm(request, "crm.view_activity", action="list activities")
-    return selectors.activities_list(**filters.dict(), user=request.user)
+    query = filters.dict()
+    person = query.pop("person")
+    if person is not None:
+        query["person_id"] = person
+    return selectors.activities_list(**query, user=request.user)
 
 
 @router.post("/activities", response={201: ActivityOut})
+@idempotent
 def activities_create(request: HttpRequest, payload: ActivityIn) -> Any:
     """Log a call, e-mail, meeting or note with a person. A touch counts for the MQL's SLA at once."""
     require_perm(request, "crm.add_activity", action="log activities")
@@ -262,6 +269,7 @@ def activity_kinds(request: HttpRequest, filters: Query[KindsQuery]) -> Any:
 
 
 @router.post("/activity-kinds", response={201: KindOut})
+@idempotent
 def activity_kind_add(request: HttpRequest, payload: KindIn) -> Any:
     """Add a kind of activity (admins)."""
     _require_admin(request)

@@ -30,7 +30,9 @@ from tandem.crm.models import (
     Person,
     Task,
 )
+from tandem.crm.webhook_data import activity_data
 from tandem.users.models import Role
+from tandem.webhooks.services import webhook_emit
 
 SUBJECT_MAX = 200
 NOTES_MAX = 10_000
@@ -267,6 +269,7 @@ def activity_record(
                 external_id=ext,
             )
             event_record(kind="activity.logged", subject=activity, actor=by_user, data=_event_data(activity))
+            webhook_emit(event_type="activity.logged", data=activity_data(activity), occurred_at=activity.occurred_at)
     except IntegrityError:
         # Another request took the external id between the check and the insert.
         raise NotAllowed(

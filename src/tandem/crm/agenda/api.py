@@ -10,6 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 from tandem.crm.agenda import selectors
 from tandem.crm.agenda.services import (
@@ -167,6 +168,7 @@ def tasks_list(request: HttpRequest, filters: Query[TasksQuery]) -> Any:
 
 
 @router.post("/tasks", response={201: TaskOut})
+@idempotent
 def tasks_create(request: HttpRequest, payload: TaskIn) -> Any:
     """Create a task, perhaps about a person, deal or account; yours unless a manager gives it to their team."""
     require_perm(request, "crm.add_task", action="create tasks")

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from tandem.core.apiversion import api_deprecated_use, deprecated
+from tandem.core.errors import ValidationFailed
 from tandem.core.http import NoNul, require_perm
 from tandem.core.keyset import MAX_ID
 from tandem.crm.audit import selectors
@@ -70,10 +72,17 @@ class AuditQuery(Schema):
     kind: Annotated[str, Field(max_length=64), NoNul] = Field(
         "", description="one kind (deal.won) or a family (signin.*)"
     )
-    since: dt.datetime | None = Field(
-        None, description="from this moment on (inclusive; without a zone, UTC)"
+    # `from` and `to`, as the audit page names them; `since` and `until` are the deprecated names of before.
+    from_: dt.datetime | None = Field(
+        None, alias="from", description="from this day or moment on (inclusive; without a zone, UTC)"
     )
-    until: dt.datetime | None = Field(None, description="before this moment (exclusive; without a zone, UTC)")
+    to: Annotated[str, Field(max_length=40), NoNul] = Field(
+        "",
+        description="up to and including this day (`2026-03-05`), or before this moment "
+        "(`2026-03-05T12:00:00Z`, exclusive); without a zone, UTC",
+    )
+    since: dt.datetime | None = Field(None, **deprecated("from"))
+    until: dt.datetime | None = Field(None, **deprecated("to"))
     cursor: Annotated[str, Field(max_length=2000), NoNul] = ""
     limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
 
@@ -91,4 +100,34 @@ def audit_events(request: HttpRequest, filters: Query[AuditQuery]) -> Any:
     require_perm(
         request, allowed=selectors.audit_allowed(user=request.user), message="Only admins read the audit log."
     )
-    return selectors.audit_page(**filters.dict())
+    values = filters.dict()
+    since, until = values.pop("since"), values.pop("until")
+    values_to = values.pop("to")
+    start, end = values.pop("from_"), _to_moment(values_to)
+    for old, new, old_value, new_value in (("since", "from", since, start), ("until", "to", until, end)):
+        if old_value is None:
+            continue
+        api_deprecated_use(request, name=old)
+        if new_value is not None:
+            raise ValidationFailed(f"give {new} or {old} (its old name), not both", field=old, value=old_value)
+    start, end = start or since, end or until
+    if start and start.tzinfo is None:  # without a zone, UTC (as the selector reads it)
+        start = start.replace(tzinfo=dt.UTC)
+    if until is None and start and end and end <= start:
+        raise ValidationFailed(
+            f"to ({end.isoformat()}) must be after from ({start.isoformat()})", field="to", value=values_to
+        )
+    return selectors.audit_page(**values, since=start, until=end)
+
+
+def _to_moment(text: str) -> dt.datetime | None:
+    # A day is included whole (the page's "to"); a moment is where the log stops.
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text) + dt.timedelta(days=1), dt.time(), dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(f"to {text!r} is not an ISO date or date-time", field="to", value=text) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

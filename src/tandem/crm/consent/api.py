@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.crm.consent import selectors
 from tandem.crm.consent.services import NOTE_MAX, consent_record
 from tandem.crm.models import ConsentSource
@@ -75,6 +76,7 @@ def person_consent(request: HttpRequest, person_id: Id) -> Any:
 
 
 @router.post("/people/{int:person_id}/consent", response={201: ConsentRecordOut})
+@idempotent
 def person_consent_record(request: HttpRequest, person_id: Id, payload: ConsentIn) -> Any:
     """Record that the person gave or withdrew consent on a channel (source `api`); the current state follows."""
     require_perm(request, "crm.change_person", action="record consent")

@@ -13,6 +13,7 @@ from pydantic import ConfigDict
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import Id, NoNul, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.api import DealOut
@@ -36,6 +37,7 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 Position = Annotated[int, Field(ge=0, le=32767)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Kind = Literal["open", "won", "lost"]
+CENTS = Decimal("0.01")
 Role = Literal[tuple(DealContact.Role.values)]  # type: ignore[valid-type]
 
 
@@ -228,7 +230,8 @@ class ContactIn(Schema):
 
 
 class ForecastQuery(Schema):
-    pipeline_id: RefId | None = None
+    pipeline: RefId | None = Field(None, description="a pipeline's id, as on the forecast page")
+    pipeline_id: RefId | None = Field(None, description="the older name of `pipeline`")
     owner: Text40 = Field("", description="a user id, or `none` for unassigned")
     month_from: Text16 = Field("", description="YYYY-MM; default this month")
     months: int = Field(selectors.FORECAST_MONTHS, ge=1, le=36)
@@ -254,6 +257,74 @@ class ForecastOut(Schema):
     overdue: ForecastRowOut
     undated: ForecastRowOut
     total: ForecastRowOut
+
+
+class BoardCardOut(Schema):
+    id: int
+    name: str
+    amount: Decimal
+    currency: str
+    stage: str = Field(..., description="open, won or lost")
+    pipeline_stage_id: int
+    owner_id: int | None
+    owner: str | None = Field(None, description="the owner's username")
+    account_id: int | None
+    account: str | None = Field(None, description="the account's name")
+    person_id: int | None
+    person: str | None = Field(None, description="the main contact's name")
+    expected_close_on: dt.date | None
+    stage_entered_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    days_in_stage: int
+
+
+class BoardColumnOut(Schema):
+    stage: StageOut
+    count: int = Field(..., description="deals in the column (those you may see)")
+    amount: Decimal
+    weighted: Decimal = Field(..., description="amount × the stage's probability")
+    cards: list[BoardCardOut] = Field(..., description="the newest in the stage first")
+    next_cursor: str | None = Field(
+        None, description="more cards: GET /api/pipelines/{id}/stages/{stage_id}/cards?cursor= with the same filters"
+    )
+
+
+class BoardOut(Schema):
+    pipeline_id: int
+    owner: str
+    month: str | None = Field(None, description="YYYY-MM, or null: open deals and those closed in the last 30 days")
+    closed_since: dt.datetime | None
+    columns: list[BoardColumnOut]
+
+
+class BoardQuery(Schema):
+    owner: Text40 = Field("", description="a user id, or `none` for unassigned (as on the board page)")
+    month: Text16 = Field("", description="YYYY-MM: open deals expected to close then, deals closed then")
+
+
+class BoardCardsQuery(BoardQuery):
+    cursor: Annotated[str, Field(min_length=1, max_length=2000), NoNul] = Field(
+        ..., description="a column's `next_cursor` from the board, or a page's"
+    )
+    limit: int = Field(selectors.COLUMN_PAGE, ge=1, le=200)
+
+
+class BoardCardsOut(Schema):
+    stage_id: int
+    cards: list[BoardCardOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page")
+
+
+def _card_out(card: Any) -> dict[str, Any]:
+    d = card.deal
+    return {
+        "id": d.pk, "name": d.name, "amount": d.amount, "currency": d.currency, "stage": d.stage,
+        "pipeline_stage_id": d.pipeline_stage_id, "owner_id": d.owner_id,
+        "owner": d.owner.username if d.owner is not None else None, "account_id": d.account_id,
+        "account": d.account.name if d.account is not None else None, "person_id": d.person_id,
+        "person": str(d.person) if d.person is not None else None, "expected_close_on": d.expected_close_on,
+        "stage_entered_at": d.stage_entered_at, "closed_at": d.closed_at, "days_in_stage": card.days_in_stage,
+    }
 
 
 class ConversionQuery(Schema):
@@ -321,6 +392,7 @@ def pipelines(request: HttpRequest, include_inactive: bool = False) -> Any:
 
 
 @router.post("/pipelines", response={201: PipelineOut})
+@idempotent
 def pipeline_add(request: HttpRequest, payload: PipelineIn) -> Any:
     """Add a pipeline with its stages (at least one open, one won and one lost)."""
     require_perm(request, "crm.add_pipeline", action="add pipelines")
@@ -352,6 +424,7 @@ def pipeline_change(request: HttpRequest, pipeline_id: Id, payload: PipelinePatc
 
 
 @router.post("/pipelines/{int:pipeline_id}/stages", response={201: StageOut})
+@idempotent
 def stage_add(request: HttpRequest, pipeline_id: Id, payload: StageIn) -> Any:
     """Add a stage to a pipeline."""
     require_perm(request, "crm.change_pipeline", action="change pipelines")
@@ -423,14 +496,52 @@ def pipeline_conversion(request: HttpRequest, pipeline_id: Id, filters: Query[Co
     }
 
 
+@router.get("/pipelines/{int:pipeline_id}/board", response=BoardOut)
+def pipeline_board(request: HttpRequest, pipeline_id: Id, filters: Query[BoardQuery]) -> Any:
+    """The pipeline's board as on its page: per active stage the count, amount and weighted amount of the deals you
+    may see, and the newest cards (20 a column; `next_cursor` pages on); filtered by `owner` and `month`."""
+    require_perm(request, "crm.view_deal", action="see deals")
+    pipeline = selectors.pipeline_get(pipeline_id=pipeline_id)
+    board = selectors.board_get(pipeline=pipeline, owner=filters.owner, month=filters.month, user=request.user)
+    return {
+        "pipeline_id": pipeline.pk,
+        "owner": board.owner,
+        "month": f"{board.month:%Y-%m}" if board.month else None,
+        "closed_since": board.closed_since,
+        "columns": [
+            {
+                # In cents always, empty columns too (the selector's zero has no places).
+                "stage": c.stage, "count": c.count, "amount": c.amount.quantize(CENTS),
+                "weighted": c.weighted.quantize(CENTS),
+                "cards": [_card_out(card) for card in c.cards], "next_cursor": c.next_cursor,
+            }
+            for c in board.columns
+        ],
+    }
+
+
+@router.get("/pipelines/{int:pipeline_id}/stages/{int:stage_id}/cards", response=BoardCardsOut)
+def pipeline_board_cards(request: HttpRequest, pipeline_id: Id, stage_id: Id, filters: Query[BoardCardsQuery]) -> Any:
+    """The next cards of one board column after a cursor (the newest in the stage first), same filters as the board."""
+    require_perm(request, "crm.view_deal", action="see deals")
+    pipeline = selectors.pipeline_get(pipeline_id=pipeline_id)
+    stage = selectors.pipeline_stage_get(stage_id=stage_id, pipeline_id=pipeline_id)
+    column = selectors.board_column_page(
+        pipeline=pipeline, stage=stage, owner=filters.owner, month=filters.month, cursor=filters.cursor,
+        limit=filters.limit, user=request.user,
+    )
+    return {"stage_id": stage.pk, "cards": [_card_out(card) for card in column.cards], "next_cursor": column.next_cursor}
+
+
 @router.get("/forecast", response=ForecastOut, tags=["forecast"])
 def forecast(request: HttpRequest, filters: Query[ForecastQuery]) -> Any:
     """Open deals' amount × stage probability by expected close month, plus won amounts; by owner and pipeline."""
     require_perm(request, "crm.view_deal", action="see the forecast")
-    if filters.pipeline_id is not None:
-        _ref(selectors.pipeline_get, "pipeline_id", pipeline_id=filters.pipeline_id)
+    field, pipeline_id = ("pipeline", filters.pipeline) if filters.pipeline is not None else ("pipeline_id", filters.pipeline_id)
+    if pipeline_id is not None:
+        _ref(selectors.pipeline_get, field, pipeline_id=pipeline_id)
     f = selectors.forecast_get(
-        pipeline_id=filters.pipeline_id, owner=filters.owner, month_from=filters.month_from, months=filters.months
+        pipeline_id=pipeline_id, owner=filters.owner, month_from=filters.month_from, months=filters.months
     )
     return {
         "month_from": f.month_from,
@@ -462,6 +573,7 @@ def deals_get(request: HttpRequest, deal_id: Id) -> Any:
 
 
 @deals_router.post("/deals", response={201: DealOut})
+@idempotent
 def deals_create(request: HttpRequest, payload: DealIn) -> Any:
     """Open a deal for an account and/or a person (who moves forward to opportunity) at an open stage."""
     require_perm(request, "crm.add_deal", action="open deals")

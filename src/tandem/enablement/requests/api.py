@@ -10,7 +10,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from tandem.core.http import Id, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
+from tandem.core.paging import PAGE_SIZE, CursorParam, LimitParam, page_dict
 from tandem.enablement.requests import board, selectors, services
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
 from tandem.enablement.requests.permissions import can_work_board
@@ -128,21 +130,35 @@ def _detail(request: CollateralRequest) -> dict[str, Any]:
     return out
 
 
-@router.get("/collateral/requests", response=list[RequestOut])
+class RequestPageOut(Schema):
+    items: list[RequestOut]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page (due later)")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous page (due sooner)")
+
+
+@router.get("/collateral/requests", response=RequestPageOut)
 def requests_list(
     request: HttpRequest,
     status: Annotated[str, Query(max_length=16)] = "",
     type: Annotated[str, Query(max_length=16)] = "",
     mine: bool = False,
-) -> list[dict[str, Any]]:
-    """Collateral requests, soonest due first (at most 200), filtered by status, type, or your own."""
-    cards = selectors.collateral_requests_list(
-        status=status, kind=type, requested_by_id=request.user.pk if mine else None, user=request.user
+    cursor: CursorParam = "",
+    limit: LimitParam = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Collateral requests, soonest due first, a keyset page at a time, filtered by status, type, or your own."""
+    page = selectors.collateral_requests_page(
+        status=status,
+        kind=type,
+        requested_by_id=request.user.pk if mine else None,
+        user=request.user,
+        cursor=cursor,
+        limit=limit,
     )
-    return [_out(c) for c in cards]
+    return page_dict(page, _out)
 
 
 @router.post("/collateral/requests", response={201: RequestDetailOut})
+@idempotent
 def requests_file(request: HttpRequest, payload: RequestIn) -> Status:
     """Ask marketing for material (flyer, brochure, deck, swag, case_study, other); it starts as new."""
     filed = services.collateral_request_file(

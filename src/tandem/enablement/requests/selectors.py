@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.paging import PAGE_SIZE, KeysetPage, keyset_page
 from tandem.crm.models import Account, Deal
 from tandem.enablement.requests import board
 from tandem.enablement.requests.models import CollateralRequest, RequestKind
@@ -98,6 +99,37 @@ def collateral_requests_list(
     if requested_by_id is not None:
         rows = rows.filter(requested_by_id=requested_by_id)
     return [_card(r, today) for r in rows.order_by("due_on", "id")[:limit]]
+
+
+def collateral_requests_page(
+    *,
+    status: str = "",
+    kind: str = "",
+    requested_by_id: int | None = None,
+    user: Any = None,
+    cursor: str = "",
+    limit: int = PAGE_SIZE,
+    today: dt.date | None = None,
+) -> KeysetPage:
+    """A keyset page of requests as cards, soonest due first, filtered as collateral_requests_list filters."""
+    from tandem.enablement.requests.models import RequestStatus
+
+    if status and status not in RequestStatus.values:
+        raise ValidationFailed(f"unknown status {status[:20]!r}", field="status", value=status[:20])
+    if kind and kind not in RequestKind.values:
+        raise ValidationFailed(f"unknown request type {kind[:20]!r}", field="type", value=kind[:20])
+    today = today or timezone.localdate()
+    rows = _seen(_with_relations(), user)
+    if status:
+        rows = rows.filter(status=status)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if requested_by_id is not None:
+        rows = rows.filter(requested_by_id=requested_by_id)
+    page = keyset_page(queryset=rows, order="due-soonest", field="due_on", descending=False, cursor=cursor, limit=limit)
+    return KeysetPage(
+        items=[_card(r, today) for r in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
+    )
 
 
 def collateral_request_get(*, request_id: int, user: Any = None) -> CollateralRequest:

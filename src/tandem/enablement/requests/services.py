@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.core.erasure import rows_mentioning, rows_redact
@@ -18,6 +19,7 @@ from tandem.enablement.requests import board
 from tandem.enablement.requests.models import CollateralRequest, RequestKind, RequestStatus
 from tandem.enablement.requests.permissions import require_board, require_file
 from tandem.users.access import access_seen
+from tandem.webhooks.services import webhook_emit
 
 PURPOSE_MAX = 2000
 QUANTITY_MAX = 100_000
@@ -88,7 +90,19 @@ def collateral_request_file(
         data={"type": kind, "quantity": quantity, "due_on": due_on.isoformat(), "deal_id": deal_id,
               "account_id": account.pk if account else None},
     )
+    webhook_emit(event_type="content.requested", data=_webhook_data(request), occurred_at=now)
     return request
+
+
+def _webhook_data(request: CollateralRequest) -> dict[str, Any]:
+    # content.requested / content.delivered (tandem.webhooks.catalog)
+    return {
+        "request_id": request.pk, "kind": request.kind, "purpose": request.purpose, "status": request.status,
+        "quantity": request.quantity, "due_on": request.due_on, "deal_id": request.deal_id,
+        "account_id": request.account_id, "requested_by_id": request.requested_by_id,
+        "assignee_id": request.assignee_id, "delivered_at": request.delivered_at,
+        "delivery_note": request.delivery_note,
+    }  # fmt: skip
 
 
 @transaction.atomic
@@ -127,6 +141,8 @@ def collateral_request_move(
         occurred_at=now,
         data={"from": previous, "to": to, **({"note": note} if note else {})},
     )
+    if to == RequestStatus.DELIVERED:
+        webhook_emit(event_type="content.delivered", data=_webhook_data(request), occurred_at=now)
     return request
 
 
@@ -193,3 +209,12 @@ def requests_erase_person(*, needles: Collection[str]) -> int:
     """Take a person's e-mail, full name and phone out of any request's purpose and notes."""
     rows = rows_mentioning(rows=CollateralRequest.objects.all(), needles=needles, text=REQUEST_TEXTS)
     return rows_redact(rows=rows, needles=needles, text=REQUEST_TEXTS)
+
+
+def collateral_requests_restore_bulk(
+    *, model: type[_Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
+) -> int:
+    """Insert a backup's rows of one of this app's tables as they are, ids included (the bundle restore)."""
+    from tandem.core.bulk import rows_restore
+
+    return rows_restore(owner="collateral", model=model, columns=columns, rows=rows, replace=replace)

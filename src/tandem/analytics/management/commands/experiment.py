@@ -16,6 +16,7 @@ from tandem.analytics.statistics.services import (
     experiment_outcomes_from_crm,
 )
 from tandem.core.errors import TandemError
+from tandem.core.textfiles import text_format_detect, text_open
 
 
 class Command(BaseCommand):
@@ -73,8 +74,11 @@ class Command(BaseCommand):
                 path = Path(opts["file"])
                 if not path.is_file():
                     raise CommandError(f"no such file: {path}")
-                with path.open(newline="", encoding="utf-8-sig") as handle:
-                    count = experiment_import_csv(experiment=exp, source=handle, columns=columns or None)
+                fmt = text_format_detect(source=path)
+                with text_open(source=path, fmt=fmt) as handle:
+                    count = experiment_import_csv(
+                        experiment=exp, source=handle, columns=columns or None, delimiter=fmt.delimiter
+                    )
                 self.stdout.write(f"imported {count:,} assignments into {exp.name!r}")
             elif opts["action"] == "outcomes":
                 exp = experiment_get(name=opts["name"])

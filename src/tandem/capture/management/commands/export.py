@@ -1,4 +1,5 @@
-"""`tandem export bundle DIR`: write the whole database as an interchange bundle (a folder of CSV files)."""
+"""`tandem export bundle FILE.zip`: write the whole database as a backup (a version-2 bundle, docs/bundle.md);
+`--format 1` writes the interchange bundle (a folder of seven CSV files) instead."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from tandem.capture.services import bundle_export
+from tandem.capture.services import backup_export, bundle_export
 
 
 def bundle_arguments(parser: CommandParser, *, directory: str) -> None:
@@ -54,20 +55,34 @@ class ProgressBars:
 
 
 class Command(BaseCommand):
-    help = "Export data from Tandem (bundle DIR: the whole company as a folder of CSV files)."
+    help = "Export data from Tandem (bundle FILE.zip: the whole company as a backup, docs/bundle.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         # A subcommand per kind of data, so that other formats can join `bundle` later.
         sub = parser.add_subparsers(dest="what", required=True)
+        bundle = sub.add_parser("bundle", help="write the database as a backup .zip (docs/bundle.md)")
         bundle_arguments(
-            sub.add_parser("bundle", help="write an interchange bundle folder (docs/bundle.md)"),
-            directory="folder to write (created when missing)",
+            bundle, directory="the .zip file to write (with --format 1: the folder, created when missing)"
+        )
+        bundle.add_argument(
+            "--format",
+            type=int,
+            choices=(1, 2),
+            default=2,
+            help="2 (default): the lossless backup, one .zip; 1: the interchange bundle, a folder of CSV files",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         getattr(self, "_" + opts["what"])(opts)
 
     def _bundle(self, opts: dict[str, Any]) -> None:
+        if opts["format"] == 2:
+            with ProgressBars(enabled=not opts["no_progress"]) as bars:
+                counts = backup_export(path=opts["directory"], progress=bars.update)
+            for name, rows in counts.items():
+                self.stdout.write(f"{name:<24}{rows:>10} rows")
+            self.stdout.write(f"written to {opts['directory']}")
+            return
         with ProgressBars(enabled=not opts["no_progress"]) as bars:
             result = bundle_export(directory=opts["directory"], progress=bars.update)
         for name, rows in result.rows.items():

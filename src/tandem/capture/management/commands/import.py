@@ -1,6 +1,9 @@
-"""`tandem import bundle DIR`: import an interchange bundle (a folder of CSV files) into the database.
+"""`tandem import bundle PATH`: restore a backup .zip (format version 2) into an empty database, or merge an
+interchange bundle (version 1: a folder of CSV files, or a .zip of them) into the database.
 `tandem import csv FILE --kind people|touchpoints|deals --mapping auto|NAME`: import another tool's CSV export.
+`tandem import csv FILE --mapping FILE.json | --preset NAME`: the same with a mapping file or a shipped preset.
 `tandem import mappings`: list the saved and shipped CSV mappings.
+`tandem import mapping export NAME > FILE.json`, `tandem import mapping check FILE.json [--file CSV]`.
 `tandem import maven DIR`: import Maven Analytics' CRM sales data set (teams, products, accounts, deals)."""
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.capture.bundle import FILES
-from tandem.capture.csvimport.cli import csv_arguments, csv_command, mappings_command, maven_command
+from tandem.capture.csvimport.cli import (
+    csv_arguments,
+    csv_command,
+    mapping_arguments,
+    mapping_command,
+    mappings_command,
+    maven_command,
+)
 from tandem.capture.management.commands.export import ProgressBars, bundle_arguments
-from tandem.capture.services import bundle_import
+from tandem.capture.services import bundle_import_path
 from tandem.core.errors import TandemError
 
 
@@ -24,11 +34,14 @@ class Command(BaseCommand):
         # A subcommand per kind of data.
         sub = parser.add_subparsers(dest="what", required=True)
         bundle_arguments(
-            sub.add_parser("bundle", help="import an interchange bundle folder (docs/bundle.md)"),
-            directory="folder holding people.csv and the other files",
+            sub.add_parser("bundle", help="import a backup .zip or an interchange bundle folder (docs/bundle.md)"),
+            directory="a backup .zip, or a folder (or .zip) holding people.csv and the other files",
         )
         csv_arguments(sub.add_parser("csv", help="import a CSV export of another tool (docs/capture.md)"))
         sub.add_parser("mappings", help="list the saved and shipped CSV mappings")
+        mapping_arguments(
+            sub.add_parser("mapping", help="export a saved or shipped mapping as a file, or check a mapping file")
+        )
         maven = sub.add_parser(
             "maven", help="import the Maven CRM sales data set: its folder of four CSV files (docs/capture.md)"
         )
@@ -42,6 +55,9 @@ class Command(BaseCommand):
     def _csv(self, opts: dict[str, Any]) -> None:
         csv_command(opts=opts, stdout=self.stdout)
 
+    def _mapping(self, opts: dict[str, Any]) -> None:
+        mapping_command(opts=opts, stdout=self.stdout)
+
     def _mappings(self, opts: dict[str, Any]) -> None:
         mappings_command(stdout=self.stdout)
 
@@ -51,16 +67,16 @@ class Command(BaseCommand):
     def _bundle(self, opts: dict[str, Any]) -> None:
         with ProgressBars(enabled=not opts["no_progress"]) as bars:
             try:
-                result = bundle_import(directory=opts["directory"], progress=bars.update)
+                result = bundle_import_path(path=opts["directory"], progress=bars.update)
             except TandemError as exc:
                 raise CommandError(exc.message) from exc
-        self.stdout.write(f"{'file':<18}{'created':>10}{'updated':>10}{'unchanged':>11}")
-        for name in FILES:
-            counts = result.files[name]
-            self.stdout.write(f"{name:<18}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}")
+        width = 18 if set(result.files) == set(FILES) else 24
+        self.stdout.write(f"{'file':<{width}}{'created':>10}{'updated':>10}{'unchanged':>11}")
+        for name, counts in result.files.items():
+            self.stdout.write(f"{name:<{width}}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}")
         accounts = result.accounts
         self.stdout.write(
-            f"{'(accounts)':<18}{accounts.created:>10}{accounts.updated:>10}{accounts.unchanged:>11}"
+            f"{'(accounts)':<{width}}{accounts.created:>10}{accounts.updated:>10}{accounts.unchanged:>11}"
         )
         self.stdout.write(
             f"stage changes written: {result.stage_changes}; lost reasons created: {result.lost_reasons_created}"
