@@ -8,9 +8,12 @@ from tandem.core.idempotency import PARAMETER
 
 DOCUMENT = api.get_openapi_schema(path_prefix="/api")
 
-# POSTs that answer 201 but create nothing a retry could duplicate; each with its reason. Empty today: every 201
-# is a create. (POSTs that act on a record, e.g. a stage move or a merge, answer 200 and are not checked.)
-NOT_CREATES: dict[str, str] = {}
+# POSTs that answer 201 but create nothing a retry could duplicate; each with its reason. (POSTs that act on a
+# record, e.g. a stage move or a merge, answer 200 and are not checked.)
+NOT_CREATES: dict[str, str] = {
+    "/api/calendar/feed": "replaces the caller's one feed address: a retry replaces it again, nothing is doubled; "
+    "a stored answer would keep the secret address in clear text, where the feed itself keeps only its hash",
+}
 
 
 def _posts_answering_201() -> list[tuple[str, dict]]:

@@ -194,3 +194,30 @@ def test_counting_and_exporting_take_one_query_each(django_assert_num_queries):
     with django_assert_num_queries(1):
         rows = list(audience_export_rows(audience=audience, fmt="mailchimp", user=None))
     assert len(rows) == 3
+
+
+def test_the_cli_lists_and_shows_the_audience_with_its_consent_count():
+    # given the audience
+    world = _world()
+    audience_create(
+        name="Healthcare pricing", spec=_spec(world), by_user=world.marketer, reason="webinar invite"
+    )
+    listing, shown = StringIO(), StringIO()
+    # when it is listed and shown
+    call_command("audience", "list", "--format", "json", stdout=listing)
+    call_command("audience", "show", "Healthcare pricing", stdout=shown)
+    # then the list gives its counts and the show its sentences, counts and first version
+    assert json.loads(listing.getvalue())[0] | {"id": 0} == {
+        "id": 0, "name": "Healthcare pricing", "version": 1,
+        "matched": 5, "members": 3, "left_out_consent": 1, "left_out_no_address": 1,
+    }  # fmt: skip
+    lines = shown.getvalue().splitlines()
+    assert lines[1:6] == [
+        "  All of:",
+        "  – Lifecycle stage is MQL",
+        "  – Industry is 'Healthcare'",
+        "  – Asked a question about 'Pricing'",
+        "  Only people who consented to e-mail (erased people never)",
+    ]
+    assert lines[6] == "Members: 3 of 5 meeting the criteria; left out for consent: 1; without an address: 1"
+    assert lines[7].endswith("mia  webinar invite")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tandem.capture.bundle import FILES
+from tandem.capture.backup import FILES as BACKUP_FILES
+from tandem.capture.backup import MANIFEST
 from tandem.crm.models import Person
 from tests.capture.factories import SAMPLE, bundle_upload, bundle_write_files, database_snapshot, replace_line
 from tests.users.factories import UserFactory
@@ -115,9 +117,11 @@ def test_admin_downloads_the_database_as_a_zip(client, admin, tmp_path):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     assert response["Content-Disposition"].startswith('attachment; filename="tandem-bundle-')
+    # the backup (format version 2): its manifest, then every table, the three people among them
     archive = zipfile.ZipFile(io.BytesIO(response.content))
-    assert archive.namelist() == list(FILES)
-    assert {name: archive.read(name).decode() for name in FILES} == SAMPLE
+    assert archive.namelist() == [MANIFEST, *BACKUP_FILES]
+    assert json.loads(archive.read(MANIFEST))["format_version"] == 2
+    assert len(archive.read("people.csv").decode().splitlines()) == 1 + 3
 
 
 def test_other_roles_may_not_export(db, client):

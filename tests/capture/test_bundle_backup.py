@@ -96,7 +96,14 @@ def test_x_education_round_trip_is_byte_identical_and_keeps_every_person(shared_
     # given: X Education's 9,240 leads (no e-mail addresses) imported with the shipped preset
     path = shared_data / "x_education_leads" / "Leads.csv"
     call_command(
-        "import", "csv", str(path), "--kind", "people", "--mapping", "x-education", "--no-progress",
+        "import",
+        "csv",
+        str(path),
+        "--kind",
+        "people",
+        "--mapping",
+        "x-education",
+        "--no-progress",
         stdout=io.StringIO(),
     )
     started = time.perf_counter()
@@ -168,7 +175,9 @@ def test_a_reference_to_a_missing_row_is_refused_with_its_place():
     # given: a touchpoint of a person the bundle does not hold
     demo_users_create()
     call_command("import", "bundle", str(FIXTURE_V1), "--no-progress", stdout=io.StringIO())
-    bad = _with_cell(bundle_export_archive(), file="touchpoints.csv", line=2, column="person_id", value="99999")
+    bad = _with_cell(
+        bundle_export_archive(), file="touchpoints.csv", line=2, column="person_id", value="99999"
+    )
     _empty_database()
     # when
     with pytest.raises(BundleError) as refused:

@@ -79,7 +79,7 @@ def test_export_bundle_writes_the_five_files(db, tmp_path):
     call_command("import", "bundle", str(tmp_path / "in"), stdout=io.StringIO())
     out = io.StringIO()
     # when
-    call_command("export", "bundle", str(tmp_path / "out"), stdout=out)
+    call_command("export", "bundle", str(tmp_path / "out"), "--format", "1", stdout=out)
     # then
     assert bundle_read_files(tmp_path / "out") == {name: text.encode() for name, text in SAMPLE.items()}
     assert out.getvalue().splitlines()[:3] == [

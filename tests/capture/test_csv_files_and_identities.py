@@ -54,10 +54,17 @@ def uploads_in_tmp(settings, tmp_path):
 
 @pytest.mark.parametrize(
     ("encoding", "name"),
-    [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("utf-16", "UTF-16 LE"), ("cp1252", "Windows-1252")],
+    [
+        ("utf-8", "UTF-8"),
+        ("utf-8-sig", "UTF-8 with BOM"),
+        ("utf-16", "UTF-16 LE"),
+        ("cp1252", "Windows-1252"),
+    ],
 )
 @pytest.mark.parametrize(("delimiter", "word"), [(",", "comma"), (";", "semicolon"), ("\t", "tab")])
-def test_people_files_in_every_encoding_and_delimiter_import_with_their_accents(db, encoding, name, delimiter, word):
+def test_people_files_in_every_encoding_and_delimiter_import_with_their_accents(
+    db, encoding, name, delimiter, word
+):
     # given an Excel-style file with accented names
     data = _file(NAMES, encoding=encoding, delimiter=delimiter)
     # when
@@ -77,7 +84,11 @@ def test_the_dry_run_says_what_was_detected_on_the_api_the_page_and_the_cli(db, 
     # when it is dry-run over the API
     response = client.post(
         "/api/imports/csv",
-        {"file": SimpleUploadedFile("excel.csv", data, content_type="text/csv"), "kind": "people", "dry_run": True},
+        {
+            "file": SimpleUploadedFile("excel.csv", data, content_type="text/csv"),
+            "kind": "people",
+            "dry_run": True,
+        },
     )
     # then
     body = response.json()
@@ -88,7 +99,10 @@ def test_the_dry_run_says_what_was_detected_on_the_api_the_page_and_the_cli(db, 
     )
     # and the job's page says it
     page = client.get(reverse("capture:import-job", args=[body["id"]])).content.decode()
-    assert '<p class="muted" data-testid="import-detected">Detected: Windows-1252, semicolon-separated</p>' in page
+    assert (
+        '<p class="muted" data-testid="import-detected">Detected: Windows-1252, semicolon-separated</p>'
+        in page
+    )
     # and so does the command line
     path = tmp_path / "excel.csv"
     path.write_bytes(data)
@@ -120,7 +134,11 @@ def test_the_upload_page_shows_what_was_detected(db, client):
 def test_one_uk_number_written_three_ways_is_one_person_on_import(db, settings):
     # given a company in Great Britain, and a file naming one person by phone three ways
     settings.DEFAULT_COUNTRY = "GB"
-    rows = [("", "Pat", "Lee", "+44 20 7946 0958"), ("", "Pat", "Lee", "020 7946 0958"), ("", "", "", "(020) 7946-0958")]
+    rows = [
+        ("", "Pat", "Lee", "+44 20 7946 0958"),
+        ("", "Pat", "Lee", "020 7946 0958"),
+        ("", "", "", "(020) 7946-0958"),
+    ]
     # when
     result = csv_import(data=_file(rows), mapping=PEOPLE)
     # then
@@ -143,7 +161,9 @@ def test_a_second_import_finds_the_person_under_another_spelling_of_the_number(d
     result = csv_import(data=_file([("", "Pat", "Lee", "+44 20 7946 0958")]), mapping=PEOPLE)
     # then: the number is not a change, the spelling stored stays
     assert [(r.outcome, r.detail) for r in result.rows] == [("updated", "changes last_name")]
-    assert list(Person.objects.values_list("pk", "last_name", "phone")) == [(pat.pk, "Lee", "(020) 7946-0958")]
+    assert list(Person.objects.values_list("pk", "last_name", "phone")) == [
+        (pat.pk, "Lee", "(020) 7946-0958")
+    ]
 
 
 def test_without_a_default_country_only_numbers_with_their_code_are_keys(settings):
@@ -273,8 +293,12 @@ def test_the_migration_recomputes_old_keys_and_never_merges_people(db):
     holder = person_create(email="ann@bücher.example", first_name="Ann")
     plain = person_create(email="Bo@Acme.example", first_name="Bo")
     Person.objects.filter(pk=moved.pk).update(email_normalized="cy@xn--caf-dma.example")
-    Person.objects.filter(pk=kept.pk).update(email="ann@xn--bcher-kva.example", email_normalized="ann@xn--bcher-kva.example")
-    merged = ExternalId.objects.create(person=plain, system="merged-email", external_id="bo@xn--caf-dma.example")
+    Person.objects.filter(pk=kept.pk).update(
+        email="ann@xn--bcher-kva.example", email_normalized="ann@xn--bcher-kva.example"
+    )
+    merged = ExternalId.objects.create(
+        person=plain, system="merged-email", external_id="bo@xn--caf-dma.example"
+    )
     # when
     migration.normalise_identity_keys(django_apps, None)
     # then the free key moved, the taken one stayed where it was, and nobody was merged
@@ -287,9 +311,14 @@ def test_the_migration_recomputes_old_keys_and_never_merges_people(db):
     }
     merged.refresh_from_db()
     assert merged.external_id == "bo@café.example"
-    events = {e.kind: (e.subject_id, e.data) for e in Event.objects.filter(kind__startswith="person.identity_key")}
+    events = {
+        e.kind: (e.subject_id, e.data) for e in Event.objects.filter(kind__startswith="person.identity_key")
+    }
     assert events == {
-        "person.identity_key_changed": (moved.pk, {"from": "cy@xn--caf-dma.example", "to": "cy@café.example"}),
+        "person.identity_key_changed": (
+            moved.pk,
+            {"from": "cy@xn--caf-dma.example", "to": "cy@café.example"},
+        ),
         "person.identity_key_kept": (
             kept.pk,
             {"key": "ann@xn--bcher-kva.example", "would_be": "ann@bücher.example", "held_by": holder.pk},
@@ -316,4 +345,4 @@ def test_the_duplicates_page_shows_an_email_written_two_ways(db, client):
     # when
     page = client.get(reverse("crm:duplicates")).content.decode()
     # then
-    assert "one e-mail address, <span class=\"mono\">ann@bücher.example</span>, written two ways" in page
+    assert 'one e-mail address, <span class="mono">ann@bücher.example</span>, written two ways' in page

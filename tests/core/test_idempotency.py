@@ -212,3 +212,16 @@ def test_two_requests_with_the_same_key_at_once_create_one_person():
     assert answers[0][1] == answers[1][1]
     assert Person.objects.count() == 1
     assert IdempotencyKey.objects.count() == 1
+
+
+def test_erasing_a_person_deletes_the_stored_answers_that_name_them(client, token):
+    # given a person created with a key, and another person's key
+    _post(client, token, BODY)
+    _post(client, token, {"email": "bob@example.com"}, key="k-2")
+    from tandem.privacy.services import person_erase
+
+    # when the first person is erased
+    erasure = person_erase(person=Person.objects.get(email="ann@example.com"), reason="request 7")
+    # then the answer that held their address is gone; the other stays
+    assert erasure.counts["idempotency_keys"] == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["k-2"]

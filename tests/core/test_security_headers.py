@@ -215,6 +215,10 @@ def demo_company(db, settings):  # type: ignore[no-untyped-def]
     )
     proposal_create(kind="sla", spec={"first_touch_hours": 3}, reason="Faster first touch", by_user=marketer)
     experiment_create(name="hero", variants=["control", "b"])
+    from tandem.webhooks.services import endpoint_create, webhook_emit
+
+    endpoint_create(url="https://hooks.example/tandem", event_types="*")
+    webhook_emit(event_type="person.erased", data={"id": 1})
 
 
 def test_every_page_carries_the_policies_for_every_role(demo_company):

@@ -58,12 +58,17 @@ def test_utf16_without_a_bom_is_told_by_its_nul_bytes():
     # when
     text, fmt = text_read(source=data)
     # then
-    assert (fmt.describe(), text) == ("UTF-16 LE, tab-separated", "email\tname\r\nann@acme.example\tAnn Ødegård\r\n")
+    assert (fmt.describe(), text) == (
+        "UTF-16 LE, tab-separated",
+        "email\tname\r\nann@acme.example\tAnn Ødegård\r\n",
+    )
 
 
 def test_a_windows_1252_letter_far_into_an_ascii_file_is_still_found():
     # given 200,000 ASCII rows (more than the 64 KiB sample), then one Windows-1252 name with a euro sign
-    data = ("email;name\n" + "a@acme.example;Plain Name\n" * 200_000 + "z@acme.example;Zoë – 5 €\n").encode("cp1252")
+    data = ("email;name\n" + "a@acme.example;Plain Name\n" * 200_000 + "z@acme.example;Zoë – 5 €\n").encode(
+        "cp1252"
+    )
     # when
     text, fmt = text_read(source=data)
     # then

@@ -19,7 +19,8 @@ from tests.users.factories import UserFactory
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 # Lock, seven moves, the journey ends, the delete's cascade, the save, the receipts: the same for 1 row or 20.
 # 41, and consent: its records move (1), the survivor's flags are read back (2), the duplicate's cascade (1).
-QUERIES = 45
+# Audience snapshots: the survivor's memberships dropped from the duplicate, the move, the duplicate's cascade (3).
+QUERIES = 48
 # The duplicates page: session, user, the manager's teams (record-level access), people under a punycode e-mail
 # key (tandem.crm.selectors.person_identity_collisions), groups, their people.
 PAGE_QUERIES = 6
@@ -88,6 +89,7 @@ def test_merge_moves_every_related_kind_and_deletes_the_duplicate(db):
     assert event.data["moved"] == {
         "submissions": 0,
         "experiment_assignments": 0,
+        "audience_members": 0,
         "touchpoints": 3,
         "deals": 2,
         "activities": 1,

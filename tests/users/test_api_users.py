@@ -379,6 +379,10 @@ def test_a_retried_user_create_with_the_same_idempotency_key_makes_one_user():
     first = client.post("/api/users", body, content_type=JSON, HTTP_IDEMPOTENCY_KEY="k-1", **auth)
     again = client.post("/api/users", body, content_type=JSON, HTTP_IDEMPOTENCY_KEY="k-1", **auth)
     # then the second is the first answer replayed, and there is one user
-    assert (first.status_code, again.status_code, again.headers.get("Idempotent-Replayed")) == (201, 201, "true")
+    assert (first.status_code, again.status_code, again.headers.get("Idempotent-Replayed")) == (
+        201,
+        201,
+        "true",
+    )
     assert again.json() == first.json()
     assert User.objects.filter(username="once").count() == 1

@@ -29,7 +29,7 @@ def receiver(*, status: int = 200) -> Iterator[Receiver]:
     state = Receiver(url="", status=status)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))

@@ -40,7 +40,9 @@ def immediate():  # type: ignore[no-untyped-def]
     HUEY.immediate = before
 
 
-def test_a_stage_change_reaches_a_real_receiver_signed_to_the_standard(immediate, django_capture_on_commit_callbacks):
+def test_a_stage_change_reaches_a_real_receiver_signed_to_the_standard(
+    immediate, django_capture_on_commit_callbacks
+):
     # given a lead and an endpoint subscribed to stage changes, listening on a real port
     person = PersonFactory(email="ann@acme.example", first_name="Ann", stage="lead")
     admin = UserFactory(role="admin")
@@ -49,7 +51,9 @@ def test_a_stage_change_reaches_a_real_receiver_signed_to_the_standard(immediate
         at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
         # when marketing hands the lead over (a real stage change through crm's service) and the write commits
         with django_capture_on_commit_callbacks(execute=True):
-            change = person_change_stage(person=person, to_stage="mql", at=at, by_user=admin, reason="Hot lead")
+            change = person_change_stage(
+                person=person, to_stage="mql", at=at, by_user=admin, reason="Hot lead"
+            )
         # then one POST arrived, and standardwebhooks verifies it with the endpoint's secret
         assert len(hook.requests) == 1
         got = hook.requests[0]
@@ -118,7 +122,9 @@ def test_a_failing_receiver_gets_retries_on_the_schedule_then_the_endpoint_is_di
         assert endpoint.disabled_at == second
         # and nothing more is sent to a disabled endpoint
         assert deliveries_send_due(now=second + dt.timedelta(days=1)) == 0
-    attempts = list(DeliveryAttempt.objects.order_by("attempted_at").values_list("response_code", "succeeded"))
+    attempts = list(
+        DeliveryAttempt.objects.order_by("attempted_at").values_list("response_code", "succeeded")
+    )
     assert attempts == [(500, False)] * 3
     notes = list(Notification.objects.values_list("user_id", "kind", "text", "url"))
     assert notes == [
@@ -134,7 +140,9 @@ def test_a_failing_receiver_gets_retries_on_the_schedule_then_the_endpoint_is_di
     assert (event.subject_id, event.reason) == (endpoint.pk, endpoint.disabled_reason)
 
 
-def test_the_last_retry_failing_abandons_the_delivery(immediate, django_capture_on_commit_callbacks, settings):
+def test_the_last_retry_failing_abandons_the_delivery(
+    immediate, django_capture_on_commit_callbacks, settings
+):
     # given a one-retry schedule and a high disabling threshold
     settings.WEBHOOKS_RETRY_SCHEDULE = [5]
     settings.WEBHOOKS_DISABLE_AFTER = 100
@@ -170,7 +178,9 @@ def test_during_a_rotation_each_message_carries_two_signatures_both_verifiable(
         assert Webhook(old).verify(got.body, got.headers)["data"]["id"] == person.pk
         assert Webhook(new).verify(got.body, got.headers)["data"]["email"] == "bo@acme.example"
         # when the overlap has ended
-        Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        Endpoint.objects.filter(pk=endpoint.pk).update(
+            previous_secret_expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+        )
         with django_capture_on_commit_callbacks(execute=True):
             PersonFactory(email="cy@acme.example")
         # then only the new secret signs
@@ -180,7 +190,9 @@ def test_during_a_rotation_each_message_carries_two_signatures_both_verifiable(
     assert old != new and new.startswith("whsec_")
 
 
-def test_a_replay_sends_the_same_message_again_under_the_same_id(immediate, django_capture_on_commit_callbacks):
+def test_a_replay_sends_the_same_message_again_under_the_same_id(
+    immediate, django_capture_on_commit_callbacks
+):
     # given a delivered message
     admin = UserFactory(role="admin")
     with receiver() as hook:

@@ -74,8 +74,16 @@ def test_person_messages_carry_the_person_and_what_changed(hooked):
     person_update(person=ann, consent_email=True, by_user=admin)
     # then
     messages = _messages()
-    assert [m["type"] for m in messages] == ["person.created", "person.stage_changed", "person.updated", "person.updated"]
-    assert messages[0]["data"]["email"] == "ann@acme.example" and messages[0]["data"]["lifecycle_stage"] == "lead"
+    assert [m["type"] for m in messages] == [
+        "person.created",
+        "person.stage_changed",
+        "person.updated",
+        "person.updated",
+    ]
+    assert (
+        messages[0]["data"]["email"] == "ann@acme.example"
+        and messages[0]["data"]["lifecycle_stage"] == "lead"
+    )
     assert messages[2]["data"]["changes"] == {"job_title": ["Head of Operations", "CTO"]}
     assert messages[3]["data"]["changes"] == {"consent_email": [False, True]}
     assert messages[3]["data"]["consent_email"] is True
@@ -90,7 +98,13 @@ def test_deals_emit_stage_changed_and_won_or_lost(hooked):
     deal_close(deal=won, won=True)
     deal_close(deal=lost, won=False, lost_reason=LostReasonFactory(name="No budget"))
     # then (a won deal's person also becomes a customer)
-    assert _types() == ["deal.stage_changed", "deal.won", "person.stage_changed", "deal.stage_changed", "deal.lost"]
+    assert _types() == [
+        "deal.stage_changed",
+        "deal.won",
+        "person.stage_changed",
+        "deal.stage_changed",
+        "deal.lost",
+    ]
     messages = _messages()
     assert messages[4]["data"]["lost_reason"] == "No budget" and messages[4]["data"]["status"] == "lost"
     assert messages[1]["data"]["amount"] == "12000.00"
@@ -111,7 +125,9 @@ def test_hand_off_answers_activities_tasks_questions_and_collateral_emit(hooked)
     now = timezone.now()
     task_create(title="Call back", due_at=now + dt.timedelta(minutes=5), by_user=rep, person_id=mql.pk)
     tasks_overdue_notify(now=now + dt.timedelta(hours=1))
-    request = collateral_request_file(by_user=rep, kind="case_study", purpose="Healthcare case", due_on=dt.date(2099, 1, 1))
+    request = collateral_request_file(
+        by_user=rep, kind="case_study", purpose="Healthcare case", due_on=dt.date(2099, 1, 1)
+    )
     for step in ("accepted", "in_progress", "delivered"):
         collateral_request_move(request_id=request.pk, to=step, by_user=marketing, note="Here it is")
     # then
@@ -123,5 +139,7 @@ def test_hand_off_answers_activities_tasks_questions_and_collateral_emit(hooked)
     assert messages[3]["data"]["reason_code"] == "no_budget"
     assert messages[5]["data"]["text"] == "Does it work with SAP?"
     assert messages[6]["data"]["title"] == "Call back" and messages[6]["data"]["owner_id"] == rep.pk
-    assert messages[8]["data"]["status"] == "delivered" and messages[8]["data"]["delivery_note"] == "Here it is"
+    assert (
+        messages[8]["data"]["status"] == "delivered" and messages[8]["data"]["delivery_note"] == "Here it is"
+    )
     _valid(messages)

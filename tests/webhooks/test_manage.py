@@ -40,7 +40,9 @@ def test_the_openapi_document_lists_every_event_type_with_its_payload_schema():
         body = document["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert body == envelope_schema(event)
         assert body["properties"]["type"]["const"] == name
-    member = document["webhooks"]["audience.member_added"]["post"]["requestBody"]["content"]["application/json"]
+    member = document["webhooks"]["audience.member_added"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
     assert member["schema"]["properties"]["data"]["required"] == [
         "audience_id", "audience_name", "person_id", "email", "first_name", "last_name", "consent_email",
         "consent_calls",
@@ -74,11 +76,18 @@ def test_an_admin_adds_an_endpoint_and_gets_its_secret_once(client, admin):
     body = response.json()
     endpoint = Endpoint.objects.get()
     assert body["secret"] == endpoint.secret and re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", body["secret"])
-    assert (body["url"], body["event_types"], body["active"]) == ("https://crm.example/hooks", ["deal.won", "deal.lost"], True)
+    assert (body["url"], body["event_types"], body["active"]) == (
+        "https://crm.example/hooks",
+        ["deal.won", "deal.lost"],
+        True,
+    )
     # and it is never shown again
     assert "secret" not in client.get(f"/api/webhooks/endpoints/{endpoint.pk}").json()
     assert "secret" not in client.get("/api/webhooks/endpoints").json()[0]
-    assert Event.objects.filter(kind="webhook.endpoint_created", subject_id=endpoint.pk, actor=admin).count() == 1
+    assert (
+        Event.objects.filter(kind="webhook.endpoint_created", subject_id=endpoint.pk, actor=admin).count()
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,7 +95,11 @@ def test_an_admin_adds_an_endpoint_and_gets_its_secret_once(client, admin):
     [
         ({"url": "ftp://crm.example/hooks", "event_types": "*"}, "url", "ftp://crm.example/hooks"),
         ({"url": "javascript:alert(1)", "event_types": "*"}, "url", "javascript:alert(1)"),
-        ({"url": "https://crm.example/hooks", "event_types": ["deal.teleported"]}, "event_types", "deal.teleported"),
+        (
+            {"url": "https://crm.example/hooks", "event_types": ["deal.teleported"]},
+            "event_types",
+            "deal.teleported",
+        ),
         ({"url": "https://crm.example/hooks", "event_types": []}, "event_types", "[]"),
         ({"url": "https://crm.example/hooks", "event_types": "deal.won"}, "event_types", "deal.won"),
     ],
@@ -105,7 +118,9 @@ def test_private_targets_can_be_refused_by_setting(client, admin, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
     # when / then
     for url in ("http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://localhost/x"):
-        response = client.post("/api/webhooks/endpoints", {"url": url, "event_types": "*"}, content_type="application/json")
+        response = client.post(
+            "/api/webhooks/endpoints", {"url": url, "event_types": "*"}, content_type="application/json"
+        )
         assert (response.status_code, response.json()["field"]) == (422, "url")
     assert Endpoint.objects.count() == 0
 
@@ -136,7 +151,9 @@ def test_update_rotate_disable_enable_and_remove_through_the_api(client, admin):
     assert (response.json()["event_types"], response.json()["active"]) == (["person.created"], False)
     assert response.json()["disabled_reason"] == "set through the API"
     # when re-enabled and rotated
-    assert client.patch(f"/api/webhooks/endpoints/{endpoint.pk}", {"active": True}, content_type="application/json").json()["active"]
+    assert client.patch(
+        f"/api/webhooks/endpoints/{endpoint.pk}", {"active": True}, content_type="application/json"
+    ).json()["active"]
     rotated = client.post(f"/api/webhooks/endpoints/{endpoint.pk}/rotate").json()
     endpoint.refresh_from_db()
     assert rotated["secret"] == endpoint.secret and endpoint.previous_secret != ""
@@ -169,7 +186,11 @@ def test_the_delivery_log_pages_with_a_cursor_and_a_replay_is_queued(client, adm
     response = client.post(f"/api/webhooks/deliveries/{ids[0]}/replay")
     assert (response.status_code, response.json()["status"]) == (202, "pending")
     detail = client.get(f"/api/webhooks/deliveries/{ids[0]}").json()
-    assert json.loads(detail["body"]) == {"type": "person.erased", "timestamp": json.loads(detail["body"])["timestamp"], "data": {"id": 5}}
+    assert json.loads(detail["body"]) == {
+        "type": "person.erased",
+        "timestamp": json.loads(detail["body"])["timestamp"],
+        "data": {"id": 5},
+    }
     assert detail["attempt_log"] == []
 
 
@@ -192,7 +213,11 @@ def test_the_pages_list_create_show_the_secret_once_and_replay(client, admin):
     # given / when an admin adds an endpoint through the form
     response = client.post(
         "/webhooks/",
-        {"url": "https://crm.example/hooks", "description": "CRM", "event_types": ["deal.won", "person.created"]},
+        {
+            "url": "https://crm.example/hooks",
+            "description": "CRM",
+            "event_types": ["deal.won", "person.created"],
+        },
     )
     # then the answer shows the secret, once
     endpoint = Endpoint.objects.get()
@@ -231,14 +256,25 @@ def test_the_command_adds_lists_rotates_shows_deliveries_replays_and_removes():
     # given / when an endpoint is added
     with receiver() as hook:
         out = io.StringIO()
-        call_command("webhooks", "add", hook.url, "--events", "person.erased,deal.won", stdout=out, stderr=io.StringIO())
+        call_command(
+            "webhooks",
+            "add",
+            hook.url,
+            "--events",
+            "person.erased,deal.won",
+            stdout=out,
+            stderr=io.StringIO(),
+        )
         endpoint = Endpoint.objects.get()
         # then the secret is printed
         assert out.getvalue() == f"added endpoint {endpoint.pk}: {hook.url}\n{endpoint.secret}\n"
         assert endpoint.event_types == ["person.erased", "deal.won"]
         listed = io.StringIO()
         call_command("webhooks", "list", stdout=listed)
-        assert listed.getvalue() == f"{endpoint.pk:>4}  {hook.url}  active  failures=0  events=person.erased,deal.won\n"
+        assert (
+            listed.getvalue()
+            == f"{endpoint.pk:>4}  {hook.url}  active  failures=0  events=person.erased,deal.won\n"
+        )
         # when a delivery is replayed from the command line it is sent at once
         webhook_emit(event_type="person.erased", data={"id": 9})
         delivery = Delivery.objects.get()
@@ -259,8 +295,10 @@ def test_the_command_adds_lists_rotates_shows_deliveries_replays_and_removes():
 
 def test_the_command_names_a_bad_event_type():
     # given / when / then
-    with pytest.raises(CommandError, match="unknown event type 'deal.teleported'"):
-        call_command("webhooks", "add", "https://x.example/h", "--events", "deal.teleported", stdout=io.StringIO())
+    with pytest.raises(CommandError, match=r"unknown event type 'deal\.teleported'"):
+        call_command(
+            "webhooks", "add", "https://x.example/h", "--events", "deal.teleported", stdout=io.StringIO()
+        )
     with pytest.raises(CommandError, match="no webhook endpoint with id 99"):
         call_command("webhooks", "rotate", "99", stdout=io.StringIO())
     assert Endpoint.objects.count() == 0

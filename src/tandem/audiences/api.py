@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from tandem.audiences import selectors, services
 from tandem.audiences.models import Audience
 from tandem.core.http import Id, NoNul, csv_response, require_perm
+from tandem.core.idempotency import idempotent
 from tandem.core.keyset import MAX_ID
 
 router = Router(tags=["audiences"])
@@ -167,6 +168,7 @@ def audience_list(request: HttpRequest, filters: Query[AudienceListQuery]) -> di
 
 
 @router.post("/audiences", response={201: AudienceOut})
+@idempotent
 def audience_create(request: HttpRequest, payload: AudienceIn) -> Any:
     """Save a new audience (marketing and admins); its members are synced and announced by webhooks after it."""
     user = require_perm(request, "audiences.add_audience", action="create audiences")

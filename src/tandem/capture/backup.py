@@ -13,7 +13,8 @@ its shape:
   username, and one that points at a team the team's name, so a backup imports into a database whose users
   already exist under other ids: a username already there keeps its stored user (password included), a new
   one is created with no usable password (an admin sets one, or the user resets it).
-- Values are written in one canonical form (UTC times with a Z, decimals with their places, JSON compact),
+- Values are written in one canonical form (UTC times with a Z, decimals with their places, JSON compact with
+  sorted keys, so SQLite and PostgreSQL write the same bytes),
   rows sorted by id (users by username, teams by name), columns in the model's field order, and the zip with
   fixed time stamps and compression.
 - Text cells go through tandem.core.csvsafe, whose restore is exact.
@@ -35,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from django.apps import apps
@@ -183,7 +184,7 @@ class Backup:
 # Cells: one canonical text per value, and back.
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kind(f: Any) -> str:
     if f.is_relation:
         # A reference holds the value of the field it points at (an id, or ActivityType's key).
@@ -224,7 +225,11 @@ def cell_writer(f: Any) -> Callable[[Any], str]:
     if kind == "FloatField":
         return lambda v: "" if v is None else repr(float(v))
     if kind == "JSONField":
-        return lambda v: "" if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        # Keys sorted: PostgreSQL's jsonb keeps no key order of its own, so this is the one order both
+        # databases give the same bytes in (no code reads meaning into the order of a JSON object's keys).
+        return lambda v: (
+            "" if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        )
     if kind == "BinaryField":
         return lambda v: "" if v is None else base64.b64encode(bytes(v)).decode("ascii")
     # Text. NULL and "" both write an empty cell; the reader gives NULL back to a nullable column and "" to
@@ -330,7 +335,9 @@ def backup_zip(*, tables: Sequence[Table]) -> bytes:
             }
         )
     head = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_COMPRESS_LEVEL) as archive:
+    with zipfile.ZipFile(
+        buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_COMPRESS_LEVEL
+    ) as archive:
         for name, data in [(MANIFEST, head), *blobs]:
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -365,7 +372,9 @@ def archive_version(*, archive: zipfile.ZipFile) -> int:
     return version
 
 
-def backup_read(*, archive: zipfile.ZipFile, progress: Callable[[str, int, int], None] | None = None) -> Backup:
+def backup_read(
+    *, archive: zipfile.ZipFile, progress: Callable[[str, int, int], None] | None = None
+) -> Backup:
     """Read and check every file of a version-2 bundle; the first bad cell raises a BundleError naming it.
 
     Checked here, before the database is touched: headers (every column, in any order; no unknown one), each
@@ -373,7 +382,9 @@ def backup_read(*, archive: zipfile.ZipFile, progress: Callable[[str, int, int],
     names = {info.filename for info in archive.infolist()}
     unknown = sorted(names - set(FILES) - {MANIFEST})
     if unknown:
-        raise BundleError(f"is not a file of a version-{FORMAT_VERSION} bundle", file=unknown[0], value=unknown[0])
+        raise BundleError(
+            f"is not a file of a version-{FORMAT_VERSION} bundle", file=unknown[0], value=unknown[0]
+        )
     backup = Backup()
     budget = [MAX_UNZIPPED_BYTES]
     for file, label in TABLES:
@@ -402,7 +413,17 @@ def _read_table(*, archive: zipfile.ZipFile, table: Table, budget: list[int]) ->
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BundleError(f"is not UTF-8 (byte {exc.start})", file=file) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # A cell may be as large as its file (a theme space's fitted model is JSON of a megabyte or more), past
+    # the csv module's default limit of 128 KiB; the limit is the process's, so it is put back after.
+    limit = csv.field_size_limit(max(len(text), csv.field_size_limit()))
+    try:
+        _read_rows(table=table, reader=csv.reader(io.StringIO(text, newline=""), strict=True))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _read_rows(*, table: Table, reader: Any) -> None:
+    file = table.file
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -429,8 +450,10 @@ def _read_table(*, archive: zipfile.ZipFile, table: Table, budget: list[int]) ->
     order = [header.index(c.name) for c in table.columns]
     readers = [(column, at, _column_reader(column)) for column, at in zip(table.columns, order, strict=True)]
     seen: set[Any] = set()
-    key_at = 0 if table.label not in (USER, TEAM) else next(
-        i for i, c in enumerate(table.columns) if c.name in ("username", "name")
+    key_at = (
+        0
+        if table.label not in (USER, TEAM)
+        else next(i for i, c in enumerate(table.columns) if c.name in ("username", "name"))
     )
     line = reader.line_num
     try:
@@ -446,7 +469,9 @@ def _read_table(*, archive: zipfile.ZipFile, table: Table, budget: list[int]) ->
                 try:
                     values.append(read(text))
                 except ValueError as exc:
-                    raise BundleError(str(exc), file=file, line=reader.line_num, column=column.name, value=text) from None
+                    raise BundleError(
+                        str(exc), file=file, line=reader.line_num, column=column.name, value=text
+                    ) from None
             key = values[key_at]
             if key in seen:
                 name = table.columns[key_at].name
@@ -505,8 +530,12 @@ def _check_references(backup: Backup) -> None:
                 continue
             target = f.related_model._meta.label
             if target not in by_label:
-                raise BundleError(f"refers to {target}, which a bundle does not hold", file=table.file, column=column.name)
-            known = keys[(target, {"user": "username", "team": "name"}.get(column.refers, f.target_field.attname))]
+                raise BundleError(
+                    f"refers to {target}, which a bundle does not hold", file=table.file, column=column.name
+                )
+            known = keys[
+                (target, {"user": "username", "team": "name"}.get(column.refers, f.target_field.attname))
+            ]
             target_file = by_label[target].file
             for row, line in zip(table.rows, table.lines, strict=True):
                 value = row[i]

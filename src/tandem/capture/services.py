@@ -254,6 +254,7 @@ def bundle_export_v1_archive() -> bytes:
 # ---------------------------------------------------------------------------------------------------------
 # Restoring a backup (format version 2).
 
+
 def capture_restore_bulk(
     *, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: bool = False
 ) -> int:
@@ -338,18 +339,24 @@ def backup_restore(
                 data={"format_version": 2, "rows": backup.counts()},
             )
     except IntegrityError as exc:
-        raise ValidationFailed(f"the database refused a row of the bundle, nothing was written: {exc}") from exc
+        raise ValidationFailed(
+            f"the database refused a row of the bundle, nothing was written: {exc}"
+        ) from exc
     except DataError as exc:
-        raise ValidationFailed(f"the database refused a value of the bundle, nothing was written: {exc}") from exc
+        raise ValidationFailed(
+            f"the database refused a value of the bundle, nothing was written: {exc}"
+        ) from exc
     return result
 
 
-def bundle_import_path(*, path: Path, by_user: User | None = None, progress: Progress | None = None) -> BundleImportResult:
+def bundle_import_path(
+    *, path: Path, by_user: User | None = None, progress: Progress | None = None
+) -> BundleImportResult:
     """Import a bundle from a folder of CSV files (format version 1) or a .zip (version 1 or 2)."""
     if path.is_dir():
         return bundle_import(directory=path, by_user=by_user, progress=progress)
     if not path.is_file():
-        raise BundleError("is neither a folder nor a .zip file", file=str(path), value=str(path))
+        raise BundleError("is not a folder nor a .zip file", file=str(path), value=str(path))
     with path.open("rb") as handle:
         return bundle_import_archive(archive=handle, by_user=by_user, progress=progress)
 
@@ -826,7 +833,11 @@ def _deals(run: _Run) -> None:
             values["account_id"] = person.account_id
         _note(deal, values, changes, counts)
     deals_copy_bulk(
-        columns=("external_id", *DEAL_COLUMNS), rows=new, now=run.now, progress=run.progress, label="write deals"
+        columns=("external_id", *DEAL_COLUMNS),
+        rows=new,
+        now=run.now,
+        progress=run.progress,
+        label="write deals",
     )
     _update(run, Deal, changes, _deals_update, "update deals")
     counts.created, counts.updated = len(new), len(changes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query
@@ -25,12 +25,6 @@ VERSION_HEADER = "API-Version"
 DEPRECATED_ON = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
 DEPRECATION_DOCS = "/api/docs"
 _USED = "_tandem_deprecated_used"
-
-
-def deprecated(replacement: str) -> dict[str, Any]:
-    """pydantic Field arguments for a deprecated query parameter of a Query schema: the OpenAPI `deprecated` flag
-    and what to use instead (a parameter in a signature takes ninja's `Query(deprecated=True)`)."""
-    return {"json_schema_extra": {"deprecated": True}, "description": f"Deprecated: use `{replacement}`."}
 
 
 def api_deprecated_use(request: HttpRequest, *, name: str) -> None:

@@ -249,9 +249,8 @@ def rows_restore(
     if not rows:
         return 0
     fields = {f.attname: f for f in model._meta.concrete_fields}
-    names = ", ".join(quote(fields[c].column) for c in columns)
+    names = ", ".join(quote(fields[c].column or c) for c in columns)
     adapters = [(i, a) for i, c in enumerate(columns) if (a := _adapter(fields[c])) is not None]
-    binary = [i for i, c in enumerate(columns) if isinstance(fields[c], models.BinaryField)]
     # Decimals and dates as Django hands them to each driver (the adapters above cover JSON and date-times).
     prepared = [
         (i, fields[c])
@@ -267,9 +266,6 @@ def rows_restore(
         for i, adapt in adapters:
             if values[i] is not None:
                 values[i] = adapt(values[i])
-        for i in binary:
-            if values[i] is not None:
-                values[i] = connection.Database.Binary(values[i])
         for i, f in prepared:
             values[i] = f.get_db_prep_save(values[i], connection)
         return values

@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO, TextIO
 
 from tandem.core.errors import ValidationFailed
 
@@ -213,10 +213,14 @@ def encoding_detect(source: Source) -> tuple[str, str]:
     if not ok:
         before = _head(source, bad_at + 1)
         # Lines are counted in the file's own encoding: a UTF-16 newline is two bytes.
-        newline = {"UTF-16 LE": "\n".encode("utf_16_le"), "UTF-16 BE": "\n".encode("utf_16_be")}.get(name, b"\n")
+        newline = {"UTF-16 LE": "\n".encode("utf_16_le"), "UTF-16 BE": "\n".encode("utf_16_be")}.get(
+            name, b"\n"
+        )
         line = before[:bad_at].count(newline) + 1
         byte = before[-1:].hex()
-        raise TextUnreadable(f"the file starts like {name} text but is not (byte 0x{byte})", line=line, byte=byte)
+        raise TextUnreadable(
+            f"the file starts like {name} text but is not (byte 0x{byte})", line=line, byte=byte
+        )
     return encoding, name
 
 
@@ -247,7 +251,7 @@ def text_format_detect(*, source: Source) -> TextFormat:
     return TextFormat(encoding=encoding, name=name, delimiter=delimiter, columns=columns)
 
 
-def text_open(*, source: Source, fmt: TextFormat) -> IO[str]:
+def text_open(*, source: Source, fmt: TextFormat) -> TextIO:
     """The file as a text stream in its detected encoding (newline='' as the csv module wants)."""
     raw: BinaryIO = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
     return io.TextIOWrapper(raw, encoding=fmt.encoding, newline="")

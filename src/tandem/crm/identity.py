@@ -94,7 +94,9 @@ def email_check(value: str, *, field: str = "email") -> str:
     text = value.strip()
     parsed = _email_parsed(text)
     if isinstance(parsed, str):
-        raise ValidationFailed(f"{field} {text!r} is not a valid email address: {parsed}", field=field, value=text)
+        raise ValidationFailed(
+            f"{field} {text!r} is not a valid email address: {parsed}", field=field, value=text
+        )
     return text
 
 

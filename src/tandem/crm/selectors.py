@@ -561,11 +561,11 @@ def person_identity_collisions(*, user: Any = None) -> list[DuplicateGroup]:
 
     people_seen = access_seen(Person.objects.all(), user=user)
     # Only a punycode ("xn--") domain changed keys: a key without one is already what email_normalize gives.
-    odd = {
-        p.pk: (p, email_normalize(p.email_normalized))
-        for p in people_seen.filter(email_normalized__contains="xn--").select_related("account", "owner")
-    }
-    odd = {pk: (p, key) for pk, (p, key) in odd.items() if key and key != p.email_normalized}
+    odd: dict[int, tuple[Person, str]] = {}
+    for p in people_seen.filter(email_normalized__contains="xn--").select_related("account", "owner"):
+        key = email_normalize(p.email_normalized)
+        if key and key != p.email_normalized:
+            odd[p.pk] = (p, key)
     if not odd:
         return []
     holders = {

@@ -124,6 +124,19 @@ def person_change_stage(
     return change
 
 
+STAGE_CHANGE_COLUMNS = (
+    "person_id",
+    "from_stage",
+    "to_stage",
+    "changed_at",
+    "by_user_id",
+    "rule",
+    "rule_version",
+    "reason",
+    "details",
+)
+
+
 @transaction.atomic
 def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
     """Apply many moves at once (imports): each person's moves in time order, all checked, all recorded."""
@@ -138,26 +151,17 @@ def people_change_stage_bulk(*, transitions: Sequence[Transition]) -> int:
     if missing:
         raise ValidationFailed(f"no person with id {min(missing)}", field="person_id", value=min(missing))
 
-    rows: list[StageChange] = []
+    rows: list[tuple[Any, ...]] = []
     ordered = sorted(transitions, key=lambda t: (t.person_id, t.at))
     for t in ordered:
         from_stage = current[t.person_id]
         _check(person_label=f"person #{t.person_id}", from_stage=from_stage, to_stage=t.to_stage)
         rows.append(
-            StageChange(
-                person_id=t.person_id,
-                from_stage=from_stage or "",
-                to_stage=t.to_stage,
-                changed_at=t.at,
-                by_user_id=t.by_user_id,
-                rule=t.rule,
-                rule_version=t.rule_version,
-                reason=t.reason,
-                details=t.details,
-            )
+            (t.person_id, from_stage or "", t.to_stage, t.at, t.by_user_id, t.rule, t.rule_version, t.reason, t.details)
         )
         current[t.person_id] = t.to_stage
-    StageChange.objects.bulk_create(rows, batch_size=2000)
+    # Tuples, not model objects: bulk_create compiles its SQL value by value (6 s for X Education's 16,000 moves).
+    rows_copy(model=StageChange, columns=STAGE_CHANGE_COLUMNS, rows=rows, now=timezone.now())
     # A generator: the messages are only built when an endpoint subscribes.
     webhooks_emit_bulk(event_type="person.stage_changed", items=(stage_change_data(r) for r in rows))
 

@@ -41,6 +41,7 @@ from tandem.crm.privacy.services import crm_erase_person, person_anonymise
 from tandem.enablement.requests.services import requests_erase_person
 from tandem.enablement.services import content_uses_erase_person
 from tandem.feedback.services import questions_erase_person
+from tandem.integrations.mail.services import tracked_links_erase_person
 from tandem.lifecycle.services import notifications_erase_person
 from tandem.privacy.selectors import person_data, person_event_subjects
 from tandem.scoring.services import person_score_erase_person
@@ -208,6 +209,7 @@ def _erase(*, person: Person, reason: str, by_user: Any, via: str) -> Erasure:
         questions_erase_person(person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide)
     )
     counts["content_uses"] = content_uses_erase_person(person_id=locked.pk, needles=needles.narrow)
+    counts["tracked_links"] = tracked_links_erase_person(person_id=locked.pk)
     counts["collateral_requests"] = requests_erase_person(needles=needles.wide)
     counts["notifications"] = notifications_erase_person(
         person_id=locked.pk, needles=needles.narrow, wide_needles=needles.wide

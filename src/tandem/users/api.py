@@ -169,7 +169,7 @@ class UserPatch(Schema):
     email: Annotated[str, Field(max_length=254), NoNul] | None = None
     first_name: Annotated[str, Field(max_length=150), NoNul] | None = None
     last_name: Annotated[str, Field(max_length=150), NoNul] | None = None
-    role: RoleName | None = None
+    role: RoleName | None = None  # type: ignore[valid-type]
     team_id: RefId | None = Field(None, description="null: on no team")
     is_active: bool | None = Field(None, description="false deactivates (no sign-in, no tokens); true restores")
     time_zone: Annotated[str, Field(max_length=64), NoNul] | None = None
@@ -182,7 +182,7 @@ class UserIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     username: Annotated[str, Field(min_length=1, max_length=150, description="letters, digits and @ . + - _"), NoNul]
-    role: RoleName
+    role: RoleName  # type: ignore[valid-type]
     email: Annotated[str, Field(max_length=254), NoNul] = ""
     first_name: Annotated[str, Field(max_length=150), NoNul] = ""
     last_name: Annotated[str, Field(max_length=150), NoNul] = ""

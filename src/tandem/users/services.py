@@ -526,6 +526,9 @@ def users_restore_bulk(
             kind="users.restored",
             subject_type="users.User",
             reason="bundle restore",
-            data={"users": [row[username_at] for row in new_users], "teams": [row[name_at] for row in new_teams]},
+            data={
+                "users": [row[username_at] for row in new_users],
+                "teams": [row[name_at] for row in new_teams],
+            },
         )
     return user_pks, team_pks

@@ -19,12 +19,16 @@ from tandem.webhooks.models import URL_MAX, Delivery, DeliveryStatus
 router = Router(tags=["webhooks"])
 
 PERM = "webhooks.manage_webhooks"
-Url = Annotated[str, Field(max_length=URL_MAX, description="http:// or https:// address that receives the POSTs"), NoNul]
+Url = Annotated[
+    str, Field(max_length=URL_MAX, description="http:// or https:// address that receives the POSTs"), NoNul
+]
 Description = Annotated[str, Field(max_length=services.DESCRIPTION_MAX), NoNul]
 EventName = Annotated[str, Field(max_length=64), NoNul]
 EventTypes = Annotated[
     list[EventName] | str,
-    Field(description='event type names (GET /api/webhooks/event-types), or "*" for every type', max_length=64),
+    Field(
+        description='event type names (GET /api/webhooks/event-types), or "*" for every type', max_length=64
+    ),
 ]
 Text2000 = Annotated[str, Field(max_length=2000), NoNul]
 
@@ -85,7 +89,9 @@ class WebhookDeliveryOut(Schema):
     next_attempt_at: dt.datetime | None
     last_response_code: int | None
     last_error: str
-    response_excerpt: str = Field(..., description="the start of the receiver's last answer (1,000 characters)")
+    response_excerpt: str = Field(
+        ..., description="the start of the receiver's last answer (1,000 characters)"
+    )
     last_duration_ms: int | None
     created_at: dt.datetime
     last_attempt_at: dt.datetime | None
@@ -113,7 +119,11 @@ class WebhookDeliveryPageOut(Schema):
 
 class WebhookDeliveryQuery(Schema):
     endpoint_id: int | None = Field(None, ge=1, le=MAX_ID)
-    status: Annotated[str, Field("", max_length=12, description=f"empty or one of {', '.join(DeliveryStatus.values)}"), NoNul] = ""
+    status: Annotated[
+        str,
+        Field("", max_length=12, description=f"empty or one of {', '.join(DeliveryStatus.values)}"),
+        NoNul,
+    ] = ""
     event_type: EventName = ""
     cursor: Text2000 = ""
     limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
@@ -130,7 +140,9 @@ def _detail(delivery: Delivery) -> dict[str, Any]:
     out = WebhookDeliveryOut.model_validate(delivery, from_attributes=True).model_dump()
     attempts = selectors.delivery_attempts(delivery_id=delivery.pk)
     out["body"] = delivery.body
-    out["attempt_log"] = [WebhookAttemptOut.model_validate(a, from_attributes=True).model_dump() for a in attempts]
+    out["attempt_log"] = [
+        WebhookAttemptOut.model_validate(a, from_attributes=True).model_dump() for a in attempts
+    ]
     return out
 
 
@@ -175,7 +187,9 @@ def webhook_endpoints_update(request: HttpRequest, endpoint_id: Id, payload: Web
     active = fields.pop("active", None)
     services.endpoint_update(endpoint=endpoint, by_user=user, **fields)
     if active is not None:
-        services.endpoint_set_active(endpoint=endpoint, active=active, by_user=user, reason="set through the API")
+        services.endpoint_set_active(
+            endpoint=endpoint, active=active, by_user=user, reason="set through the API"
+        )
     return _endpoint_out(selectors.endpoint_get(endpoint_id=endpoint_id))
 
 
@@ -191,7 +205,9 @@ def webhook_endpoints_delete(request: HttpRequest, endpoint_id: Id) -> Any:
 def webhook_endpoints_rotate(request: HttpRequest, endpoint_id: Id) -> Any:
     """Give the endpoint a new secret (shown this once); the old one keeps signing beside it for the overlap."""
     user = _admin(request)
-    endpoint = services.endpoint_rotate_secret(endpoint=selectors.endpoint_get(endpoint_id=endpoint_id), by_user=user)
+    endpoint = services.endpoint_rotate_secret(
+        endpoint=selectors.endpoint_get(endpoint_id=endpoint_id), by_user=user
+    )
     return _endpoint_out(endpoint, secret=True)
 
 
@@ -221,5 +237,7 @@ def webhook_deliveries_get(request: HttpRequest, delivery_id: Id) -> Any:
 def webhook_deliveries_replay(request: HttpRequest, delivery_id: Id) -> Any:
     """Send a delivery again under the same message id; the worker makes the attempt within seconds."""
     user = _admin(request)
-    delivery = services.delivery_replay(delivery=selectors.delivery_get(delivery_id=delivery_id), by_user=user)
+    delivery = services.delivery_replay(
+        delivery=selectors.delivery_get(delivery_id=delivery_id), by_user=user
+    )
     return Status(202, delivery)

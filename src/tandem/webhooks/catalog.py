@@ -24,7 +24,9 @@ _STAGE = {
 }
 
 
-def _object(description: str, properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+def _object(
+    description: str, properties: dict[str, Any], required: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "type": "object",
         "description": description,
@@ -142,7 +144,12 @@ EVENT_TYPES: dict[str, EventType] = {
             "A lead met the MQL definition and was handed to sales (routed to an owner)",
             _object(
                 "The hand-over",
-                {"person_id": _ID, "owner_id": _ID_OR_NULL, "definition_version": {"type": ["integer", "null"]}, "handed_over_at": _TIME},
+                {
+                    "person_id": _ID,
+                    "owner_id": _ID_OR_NULL,
+                    "definition_version": {"type": ["integer", "null"]},
+                    "handed_over_at": _TIME,
+                },
             ),
         ),
         EventType(
@@ -155,7 +162,13 @@ EVENT_TYPES: dict[str, EventType] = {
             "Sales rejected an MQL back to marketing (it became recycled)",
             _object(
                 "Who rejected it and why",
-                {"person_id": _ID, "by_user_id": _ID_OR_NULL, "at": _TIME, "reason_code": _TEXT, "reason": _TEXT},
+                {
+                    "person_id": _ID,
+                    "by_user_id": _ID_OR_NULL,
+                    "at": _TIME,
+                    "reason_code": _TEXT,
+                    "reason": _TEXT,
+                },
             ),
         ),
         EventType(
@@ -163,10 +176,20 @@ EVENT_TYPES: dict[str, EventType] = {
             "An MQL was not touched within the first-touch SLA",
             _object(
                 "The breach",
-                {"person_id": _ID, "owner_id": _ID_OR_NULL, "handed_over_at": _TIME, "deadline": _TIME, "sla_version": {"type": ["integer", "null"]}},
+                {
+                    "person_id": _ID,
+                    "owner_id": _ID_OR_NULL,
+                    "handed_over_at": _TIME,
+                    "deadline": _TIME,
+                    "sla_version": {"type": ["integer", "null"]},
+                },
             ),
         ),
-        EventType("deal.stage_changed", "A deal moved to another pipeline stage", _object("The deal and its move", DEAL)),
+        EventType(
+            "deal.stage_changed",
+            "A deal moved to another pipeline stage",
+            _object("The deal and its move", DEAL),
+        ),
         EventType("deal.won", "A deal was won", _object("The deal and its move", DEAL)),
         EventType("deal.lost", "A deal was lost", _object("The deal and its move", DEAL)),
         EventType(
@@ -200,7 +223,13 @@ EVENT_TYPES: dict[str, EventType] = {
             "A question heard from a prospect was recorded",
             _object(
                 "The question",
-                {"question_id": _ID, "text": _TEXT, "person_id": _ID_OR_NULL, "theme_id": _ID_OR_NULL, "heard_at": _TIME},
+                {
+                    "question_id": _ID,
+                    "text": _TEXT,
+                    "person_id": _ID_OR_NULL,
+                    "theme_id": _ID_OR_NULL,
+                    "heard_at": _TIME,
+                },
             ),
         ),
         EventType(
@@ -215,8 +244,12 @@ EVENT_TYPES: dict[str, EventType] = {
                 },
             ),
         ),
-        EventType("content.requested", "Sales filed a collateral request", _object("The request", COLLATERAL)),
-        EventType("content.delivered", "A collateral request was delivered", _object("The request", COLLATERAL)),
+        EventType(
+            "content.requested", "Sales filed a collateral request", _object("The request", COLLATERAL)
+        ),
+        EventType(
+            "content.delivered", "A collateral request was delivered", _object("The request", COLLATERAL)
+        ),
         EventType(
             "audience.member_added",
             "A person entered an audience (only people with the audience's consent)",
@@ -231,7 +264,9 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 # The message an admin's "test ping" sends; not subscribable, delivered to the one endpoint asked.
-PING = EventType("webhook.ping", "A test message sent from the endpoint's page", _object("A greeting", {"message": _TEXT}))
+PING = EventType(
+    "webhook.ping", "A test message sent from the endpoint's page", _object("A greeting", {"message": _TEXT})
+)
 
 
 def event_type_names() -> list[str]:

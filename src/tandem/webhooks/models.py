@@ -41,12 +41,14 @@ class Endpoint(models.Model):
         permissions = [("manage_webhooks", "Can manage outbound webhook endpoints and their deliveries")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(url__startswith="http://") | Q(url__startswith="https://"), name="endpoint_url_http"
+                condition=Q(url__startswith="http://") | Q(url__startswith="https://"),
+                name="endpoint_url_http",
             ),
             models.CheckConstraint(condition=Q(secret__startswith="whsec_"), name="endpoint_secret_whsec"),
             # A disabled endpoint says when; an active one carries no disabling.
             models.CheckConstraint(
-                condition=Q(active=True, disabled_at__isnull=True) | Q(active=False, disabled_at__isnull=False),
+                condition=Q(active=True, disabled_at__isnull=True)
+                | Q(active=False, disabled_at__isnull=False),
                 name="endpoint_disabled_when",
             ),
             # The previous secret and its expiry come and go together.
@@ -104,7 +106,9 @@ class Delivery(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "message_id"], name="delivery_unique_message"),
-            models.CheckConstraint(condition=Q(message_id__startswith="msg_"), name="delivery_message_id_msg"),
+            models.CheckConstraint(
+                condition=Q(message_id__startswith="msg_"), name="delivery_message_id_msg"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in DeliveryStatus]), name="delivery_status_known"
             ),

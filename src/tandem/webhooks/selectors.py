@@ -28,18 +28,20 @@ def endpoint_get(*, endpoint_id: int) -> Endpoint:
     return endpoint
 
 
-def endpoints_list() -> list[Endpoint]:
+def endpoints_list() -> list[Any]:
     """Every endpoint, oldest first, each with `health`: its last 7 days' deliveries by status, last attempt."""
     since = timezone.now() - HEALTH_WINDOW
     recent = Q(deliveries__created_at__gte=since)
-    rows = list(
+    rows: list[Any] = list(
         Endpoint.objects.order_by("id").annotate(
             sent_ok=Count("deliveries", filter=recent & Q(deliveries__status=DeliveryStatus.SUCCEEDED)),
             sent_failed=Count(
                 "deliveries",
                 filter=recent & Q(deliveries__status__in=[DeliveryStatus.FAILED, DeliveryStatus.ABANDONED]),
             ),
-            waiting=Count("deliveries", filter=Q(deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])),
+            waiting=Count(
+                "deliveries", filter=Q(deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])
+            ),
             last_attempt_at=Max("deliveries__last_attempt_at"),
         )
     )
@@ -53,7 +55,12 @@ class DeliveryPage:
 
 
 def deliveries_list(
-    *, endpoint_id: int | None = None, status: str = "", event_type: str = "", cursor: str = "", limit: int = PAGE_SIZE
+    *,
+    endpoint_id: int | None = None,
+    status: str = "",
+    event_type: str = "",
+    cursor: str = "",
+    limit: int = PAGE_SIZE,
 ) -> DeliveryPage:
     """Deliveries newest first, by endpoint, status and event type, a page at a time (keyset on id)."""
     if status and status not in DeliveryStatus.values:
@@ -87,7 +94,9 @@ def delivery_get(*, delivery_id: int) -> Delivery:
 
 def delivery_attempts(*, delivery_id: int, limit: int = 50) -> list[DeliveryAttempt]:
     """A delivery's attempts, newest first."""
-    return list(DeliveryAttempt.objects.filter(delivery_id=delivery_id).order_by("-attempted_at", "-id")[:limit])
+    return list(
+        DeliveryAttempt.objects.filter(delivery_id=delivery_id).order_by("-attempted_at", "-id")[:limit]
+    )
 
 
 def endpoint_plain(endpoint: Endpoint) -> dict[str, Any]:

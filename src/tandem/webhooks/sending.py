@@ -35,7 +35,9 @@ def message_id_new() -> str:
     return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
-def signature_header(*, secrets_in_use: Sequence[str], message_id: str, timestamp: dt.datetime, body: bytes) -> str:
+def signature_header(
+    *, secrets_in_use: Sequence[str], message_id: str, timestamp: dt.datetime, body: bytes
+) -> str:
     """The `webhook-signature` value: one `v1,<base64>` per secret, space-separated (two during a rotation)."""
     return " ".join(Webhook(s).sign(message_id, timestamp, body) for s in secrets_in_use)
 
@@ -61,7 +63,7 @@ def url_problem(url: str, *, allow_private: bool, resolve: bool = False) -> str 
     hosts: list[str] = [parts.hostname]
     if resolve:
         try:
-            hosts = sorted({info[4][0] for info in socket.getaddrinfo(parts.hostname, None)})
+            hosts = sorted({str(info[4][0]) for info in socket.getaddrinfo(parts.hostname, None)})
         except OSError:
             return None  # an unknown host fails the attempt itself, with its own error
     for host in hosts:

@@ -133,7 +133,9 @@ def webhooks_emit_bulk(
 
     `items` may be a generator: bulk writers pass one so that nothing is built when nobody subscribes."""
     if event_type not in EVENT_TYPES:
-        raise ValidationFailed(f"unknown webhook event type {event_type!r}", field="event_type", value=event_type)
+        raise ValidationFailed(
+            f"unknown webhook event type {event_type!r}", field="event_type", value=event_type
+        )
     if isinstance(items, Sequence) and not items:
         return 0
     endpoint_ids = _subscribers(event_type)
@@ -178,7 +180,11 @@ def _retry_schedule() -> list[int]:
 
 def _secrets_in_use(endpoint: Endpoint, now: dt.datetime) -> list[str]:
     out = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+    ):
         out.append(endpoint.previous_secret)
     return out
 
@@ -191,7 +197,9 @@ def _endpoint_disable(*, endpoint: Endpoint, reason: str, at: dt.datetime, by_us
     if not changed:
         return False
     endpoint.active, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:500], at
-    event_record(kind="webhook.endpoint_disabled", subject=endpoint, actor=by_user, reason=reason, occurred_at=at)
+    event_record(
+        kind="webhook.endpoint_disabled", subject=endpoint, actor=by_user, reason=reason, occurred_at=at
+    )
     if by_user is None:
         admins_notify(
             kind="webhook_disabled",
@@ -247,7 +255,11 @@ def delivery_attempt(*, delivery: Delivery, now: dt.datetime | None = None) -> D
         delivery.last_duration_ms = answer.duration_ms
         delivery.claimed_until = None
         if answer.ok:
-            delivery.status, delivery.next_attempt_at, delivery.succeeded_at = DeliveryStatus.SUCCEEDED, None, moment
+            delivery.status, delivery.next_attempt_at, delivery.succeeded_at = (
+                DeliveryStatus.SUCCEEDED,
+                None,
+                moment,
+            )
             Endpoint.objects.filter(pk=endpoint.pk, consecutive_failures__gt=0).update(consecutive_failures=0)
         else:
             schedule = _retry_schedule()
@@ -257,7 +269,9 @@ def delivery_attempt(*, delivery: Delivery, now: dt.datetime | None = None) -> D
             else:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.ABANDONED, None
             Endpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
-            failures = Endpoint.objects.filter(pk=endpoint.pk).values_list("consecutive_failures", flat=True).get()
+            failures = (
+                Endpoint.objects.filter(pk=endpoint.pk).values_list("consecutive_failures", flat=True).get()
+            )
             limit = int(settings.WEBHOOKS_DISABLE_AFTER)
             if limit and failures >= limit and endpoint.active:
                 what = f"HTTP {answer.status}" if answer.status is not None else answer.error
@@ -296,7 +310,9 @@ def deliveries_send_due(*, now: dt.datetime | None = None, limit: int = 200) -> 
     return sent
 
 
-def deliveries_loop(*, stop: threading.Event, every: float = LOOP_SECONDS, send: Callable[..., int] = deliveries_send_due) -> None:
+def deliveries_loop(
+    *, stop: threading.Event, every: float = LOOP_SECONDS, send: Callable[..., int] = deliveries_send_due
+) -> None:
     """The worker's thread: send due deliveries (retries fall due here) every few seconds until `stop` is set."""
     while not stop.wait(every):
         try:
@@ -360,7 +376,9 @@ def _event_types(value: Any) -> list[str]:
         return [ALL_EVENTS]
     if not isinstance(value, list | tuple) or not value:
         raise ValidationFailed(
-            "event_types must list at least one event type (or be \"*\" for all)", field="event_types", value=value
+            'event_types must list at least one event type (or be "*" for all)',
+            field="event_types",
+            value=value,
         )
     out: list[str] = []
     for name in value:
@@ -439,7 +457,9 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, by_user: Any = None) -> Endpoi
     now = timezone.now()
     with transaction.atomic():
         endpoint.previous_secret = endpoint.secret
-        endpoint.previous_secret_expires_at = now + dt.timedelta(hours=settings.WEBHOOKS_ROTATION_OVERLAP_HOURS)
+        endpoint.previous_secret_expires_at = now + dt.timedelta(
+            hours=settings.WEBHOOKS_ROTATION_OVERLAP_HOURS
+        )
         endpoint.secret = secret_generate()
         endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
         event_record(
@@ -451,13 +471,17 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, by_user: Any = None) -> Endpoi
     return endpoint
 
 
-def endpoint_set_active(*, endpoint: Endpoint, active: bool, by_user: Any = None, reason: str = "") -> Endpoint:
+def endpoint_set_active(
+    *, endpoint: Endpoint, active: bool, by_user: Any = None, reason: str = ""
+) -> Endpoint:
     """Disable an endpoint by hand, or re-enable it (its failure count starts again; waiting deliveries resume)."""
     now = timezone.now()
     with transaction.atomic():
         if not active:
             if endpoint.active:
-                _endpoint_disable(endpoint=endpoint, reason=reason or "disabled by hand", at=now, by_user=by_user)
+                _endpoint_disable(
+                    endpoint=endpoint, reason=reason or "disabled by hand", at=now, by_user=by_user
+                )
         elif not endpoint.active:
             Endpoint.objects.filter(pk=endpoint.pk).update(
                 active=True, disabled_at=None, disabled_reason="", consecutive_failures=0
@@ -492,7 +516,9 @@ def endpoint_ping(*, endpoint: Endpoint, by_user: Any = None) -> Delivery:
         claimed_until=now + CLAIM,
         created_at=now,
     )
-    event_record(kind="webhook.pinged", subject=endpoint, actor=by_user, data={"message_id": delivery.message_id})
+    event_record(
+        kind="webhook.pinged", subject=endpoint, actor=by_user, data={"message_id": delivery.message_id}
+    )
     sent = delivery_attempt(delivery=delivery, now=now)
     if sent.status == DeliveryStatus.FAILED:
         # A ping is a question asked once; its retries would only add noise to the log.

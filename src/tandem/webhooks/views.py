@@ -44,8 +44,7 @@ def _form(request: HttpRequest) -> dict[str, Any]:
 
 def _choices(selected: Any) -> list[dict[str, Any]]:
     return [
-        {"name": e.name, "summary": e.summary, "checked": e.name in selected}
-        for e in EVENT_TYPES.values()
+        {"name": e.name, "summary": e.summary, "checked": e.name in selected} for e in EVENT_TYPES.values()
     ]
 
 
@@ -95,7 +94,9 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
             return redirect("webhooks:endpoint", endpoint_id=endpoint.pk)
     chosen = param_choice(request, "status", ["", *DeliveryStatus.values], "")
     try:
-        page = selectors.deliveries_list(endpoint_id=endpoint.pk, status=chosen, cursor=request.GET.get("cursor", ""))
+        page = selectors.deliveries_list(
+            endpoint_id=endpoint.pk, status=chosen, cursor=request.GET.get("cursor", "")
+        )
     except TandemError:  # a cursor mangled by hand: the first page, the page still renders
         page = selectors.deliveries_list(endpoint_id=endpoint.pk, status=chosen)
     context = {
@@ -159,5 +160,7 @@ def delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
     except TandemError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Replay of {delivery.message_id} queued; the worker sends it within seconds.")
+        messages.success(
+            request, f"Replay of {delivery.message_id} queued; the worker sends it within seconds."
+        )
     return redirect("webhooks:delivery", delivery_id=delivery.pk)

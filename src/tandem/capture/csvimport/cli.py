@@ -40,7 +40,9 @@ def csv_arguments(parser: CommandParser) -> None:
         "header similarity), or the name of a saved or shipped mapping",
     )
     mapping.add_argument(
-        "--preset", default="", help="a shipped mapping (x-education, olist-mql, maven-pipeline...: tandem import mappings)"
+        "--preset",
+        default="",
+        help="a shipped mapping (x-education, olist-mql, maven-pipeline...: tandem import mappings)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would happen, row by row; write nothing"
@@ -110,7 +112,9 @@ def csv_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
         )
     if result.outcome_deals:
         deals = result.outcome_deals
-        stdout.write(f"won deals created: {deals['won']}; lost deals created: {deals['lost']}; deals updated: {deals['updated']}")
+        stdout.write(
+            f"won deals created: {deals['won']}; lost deals created: {deals['lost']}; deals updated: {deals['updated']}"
+        )
     if result.refused and not opts["dry_run"]:
         target = opts["refused_file"] or path.with_name(path.stem + ".refused.csv")
         target.write_text(result.refused_csv(), encoding="utf-8")
@@ -131,8 +135,12 @@ def _mapping_for(*, opts: dict[str, Any], headers: list[str]) -> Mapping:
         else:
             mapping = mapping_named(name=given)
         if kind is not None and mapping.kind != kind:
-            raise ValidationFailed(f"mapping {mapping.name!r} is for {mapping.kind}, not {kind}", field="kind", value=kind)
-        return mapping_fit(mapping=mapping, headers=headers, strict=not opts.get("preset") and mapping_is_file(given))
+            raise ValidationFailed(
+                f"mapping {mapping.name!r} is for {mapping.kind}, not {kind}", field="kind", value=kind
+            )
+        return mapping_fit(
+            mapping=mapping, headers=headers, strict=not opts.get("preset") and mapping_is_file(given)
+        )
     if kind is None:
         found = preset_detect(headers=headers)
         kind = found.kind if found is not None else "people"
@@ -156,11 +164,16 @@ def mapping_command(*, opts: dict[str, Any], stdout: OutputWrapper) -> None:
         mapping = mapping_file_read(path=opts["mapping_file"])
         if opts["file"] is not None:
             table = table_read(data=opts["file"], name=opts["file"].name)
-            RowReader(mapping=mapping_fit(mapping=mapping, headers=table.headers, strict=True), headers=table.headers)
+            RowReader(
+                mapping=mapping_fit(mapping=mapping, headers=table.headers, strict=True),
+                headers=table.headers,
+            )
     except TandemError as exc:
         raise CommandError(exc.message) from exc
     fits = f"; it fits {opts['file'].name}" if opts["file"] is not None else ""
-    stdout.write(f"mapping file {opts['mapping_file']}: mapping {mapping.name!r} ({mapping.kind}), {len(mapping.columns)} columns{fits}")
+    stdout.write(
+        f"mapping file {opts['mapping_file']}: mapping {mapping.name!r} ({mapping.kind}), {len(mapping.columns)} columns{fits}"
+    )
 
 
 def mappings_command(*, stdout: OutputWrapper) -> None:

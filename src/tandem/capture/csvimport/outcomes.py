@@ -31,14 +31,35 @@ from tandem.capture.csvimport.mapping import (
     Table,
     header_normalize,
 )
-from tandem.core.bulk import chunked
+from tandem.core.bulk import Progress, chunked, silent
 from tandem.core.errors import ValidationFailed
 from tandem.crm.models import Deal, DealStage, LostReason, Pipeline, StageChange
-from tandem.crm.services import Transition, deals_create_bulk, deals_update_bulk, lost_reasons_create_bulk
+from tandem.crm.services import (
+    Transition,
+    deals_copy_bulk,
+    deals_update_bulk,
+    lost_reasons_create_bulk,
+    pipeline_default,
+    pipeline_stage_first,
+)
 from tandem.crm.stages import FUNNEL, Stage, rank
 
 # Deal.external_id's length.
 DEAL_ID_MAX = 120
+DEAL_COLUMNS = (
+    "external_id",
+    "name",
+    "person_id",
+    "account_id",
+    "amount",
+    "stage",
+    "created_at",
+    "closed_at",
+    "lost_reason_id",
+    "pipeline_id",
+    "pipeline_stage_id",
+    "stage_entered_at",
+)
 WON, LOST = DealStage.WON.value, DealStage.LOST.value
 
 
@@ -142,8 +163,17 @@ class OutcomePlan:
     """Reads the outcome columns of a people import's groups (no writes), then writes deals and gives the
     stage moves."""
 
-    def __init__(self, *, mapping: Mapping, now: dt.datetime, file_name: str, by_user_id: int | None) -> None:
+    def __init__(
+        self,
+        *,
+        mapping: Mapping,
+        now: dt.datetime,
+        file_name: str,
+        by_user_id: int | None,
+        progress: Progress = silent,
+    ) -> None:
         self.mapping = mapping
+        self.progress = progress
         self.enabled = outcome_columns_mapped(mapping)
         options = mapping.options.get("outcomes") or {}
         self.prefix = str(options.get("deal_id_prefix") or f"{mapping.system}-")
@@ -314,7 +344,11 @@ class OutcomePlan:
         made = [LostReason(name=name) for name in self.new_reasons]
         lost_reasons_create_bulk(reasons=made)
         self.reasons.update((r.name, r.pk) for r in made)
-        new: list[Deal] = []
+        pipeline = (
+            Pipeline.objects.get(pk=self.pipeline_id) if self.pipeline_id is not None else pipeline_default()
+        )
+        stage_of = {kind: pipeline_stage_first(pipeline=pipeline, kind=kind).pk for kind in (WON, LOST)}
+        new: list[tuple[Any, ...]] = []
         changed: dict[Deal, set[str]] = {}
         for group in groups:
             outcome = self.of.get(id(group))
@@ -322,21 +356,22 @@ class OutcomePlan:
                 continue
             deal = self.stored_deals.get(outcome.deal_id)
             if deal is None:
-                deal = Deal(
-                    external_id=outcome.deal_id,
-                    name=f"{self.mapping.name or 'import'} {group.key.external_id}"[:200],
-                    person_id=group.pk,
-                    account_id=account_of(group),
-                    amount=outcome.amount if outcome.amount is not None else Decimal("0.00"),
-                    stage=outcome.stage,
-                    created_at=outcome.closed_at,
-                    closed_at=outcome.closed_at,
-                    lost_reason_id=self.reasons.get(outcome.lost_reason) if outcome.lost_reason else None,
-                    updated_at=self.now,
+                new.append(
+                    (
+                        outcome.deal_id,
+                        f"{self.mapping.name or 'import'} {group.key.external_id}"[:200],
+                        group.pk,
+                        account_of(group),
+                        outcome.amount if outcome.amount is not None else Decimal("0.00"),
+                        outcome.stage,
+                        outcome.closed_at,
+                        outcome.closed_at,
+                        self.reasons.get(outcome.lost_reason) if outcome.lost_reason else None,
+                        pipeline.pk,
+                        stage_of[outcome.stage],
+                        outcome.closed_at,
+                    )
                 )
-                if self.pipeline_id is not None:
-                    deal.pipeline_id = self.pipeline_id
-                new.append(deal)
                 self.counts[outcome.stage] += 1
                 continue
             changes = self._deal_changes(deal, outcome, group.pk)
@@ -349,8 +384,10 @@ class OutcomePlan:
                     setattr(deal, name, value)
                 deal.updated_at = self.now
                 changed[deal] = {*changes, "updated_at"}
-        for chunk in chunked(new, 500):
-            deals_create_bulk(deals=chunk)
+        # Streamed as tuples (COPY on PostgreSQL); each deal enters its stage with history.
+        deals_copy_bulk(
+            columns=DEAL_COLUMNS, rows=new, now=self.now, progress=self.progress, label="write deals"
+        )
         if changed:
             fields = sorted({name for names in changed.values() for name in names})
             deals_update_bulk(deals=list(changed), fields=fields)

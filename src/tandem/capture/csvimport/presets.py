@@ -458,7 +458,10 @@ SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
     ("x-education", frozenset({"prospect id", "lead number", "lead origin", "lead source", "converted"})),
     ("olist-deals", frozenset({"mql id", "seller id", "sdr id", "sr id", "won date"})),
     ("olist-mql", frozenset({"mql id", "first contact date", "landing page id", "origin"})),
-    ("maven-pipeline", frozenset({"opportunity id", "sales agent", "deal stage", "engage date", "close value"})),
+    (
+        "maven-pipeline",
+        frozenset({"opportunity id", "sales agent", "deal stage", "engage date", "close value"}),
+    ),
     ("hubspot", frozenset({"record id", "first name", "last name", "email", "create date"})),
     ("salesforce", frozenset({"lead id", "first name", "last name", "email", "company", "created date"})),
     ("hubspot-calls", frozenset({"record id", "activity date", "call outcome"})),

@@ -513,9 +513,12 @@ class _PeoplePlan(_Plan):
             now=self.now,
             file_name=self.result.file_name,
             by_user_id=getattr(self.by_user, "pk", None),
+            progress=self.progress,
         )
         # Outcome columns (a converted flag, a won date, an amount...): deals and stage moves (outcomes.py).
-        self.groups = self.outcome_plan.match(kept, refuse=self.refuse, dated=lambda g: "created_at" in g.values)
+        self.groups = self.outcome_plan.match(
+            kept, refuse=self.refuse, dated=lambda g: "created_at" in g.values
+        )
         self._accounts()
         self._touches()
         for group in self.groups:

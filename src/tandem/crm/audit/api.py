@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from tandem.core.apiversion import api_deprecated_use, deprecated
+from tandem.core.apiversion import api_deprecated_use
 from tandem.core.errors import ValidationFailed
 from tandem.core.http import NoNul, require_perm
 from tandem.core.keyset import MAX_ID
@@ -81,8 +81,12 @@ class AuditQuery(Schema):
         description="up to and including this day (`2026-03-05`), or before this moment "
         "(`2026-03-05T12:00:00Z`, exclusive); without a zone, UTC",
     )
-    since: dt.datetime | None = Field(None, **deprecated("from"))
-    until: dt.datetime | None = Field(None, **deprecated("to"))
+    since: dt.datetime | None = Field(
+        None, json_schema_extra={"deprecated": True}, description="Deprecated: use `from`."
+    )
+    until: dt.datetime | None = Field(
+        None, json_schema_extra={"deprecated": True}, description="Deprecated: use `to`."
+    )
     cursor: Annotated[str, Field(max_length=2000), NoNul] = ""
     limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
 

@@ -20,8 +20,10 @@ def normalise_identity_keys(apps, schema_editor):
     now = timezone.now()
     events = []
     wanted: dict[int, tuple[str, str]] = {}
-    for pk, old in Person.objects.exclude(email_normalized=None).values_list("pk", "email_normalized").iterator(
-        chunk_size=CHUNK
+    for pk, old in (
+        Person.objects.exclude(email_normalized=None)
+        .values_list("pk", "email_normalized")
+        .iterator(chunk_size=CHUNK)
     ):
         # The old key already had the plus-tag rule of its time applied: it is kept as it was.
         new = email_normalize(old)

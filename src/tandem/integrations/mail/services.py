@@ -405,3 +405,13 @@ def tracked_link_open(*, token: str, now: dt.datetime | None = None) -> Asset:
 
 class LinkExpired(NotAllowed):
     status_code = 410
+
+
+# ---- personal data (tandem.privacy): erasing one person's tracked links ----
+
+
+def tracked_links_erase_person(*, person_id: int) -> int:
+    """Delete the tracked links of content sent to the person (they hold the address it went to): the link in
+    that mail answers 404 from then on; the sends themselves stay with enablement's uses."""
+    deleted, _ = TrackedLink.objects.filter(use__person_id=person_id).delete()
+    return deleted

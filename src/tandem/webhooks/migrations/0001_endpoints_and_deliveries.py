@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,120 +14,233 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Endpoint',
+            name="Endpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.CharField(max_length=2000)),
-                ('description', models.CharField(blank=True, default='', max_length=200)),
-                ('event_types', models.JSONField(default=list)),
-                ('secret', models.CharField(max_length=200)),
-                ('previous_secret', models.CharField(blank=True, default='', max_length=200)),
-                ('previous_secret_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('active', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, default='', max_length=500)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.CharField(max_length=2000)),
+                ("description", models.CharField(blank=True, default="", max_length=200)),
+                ("event_types", models.JSONField(default=list)),
+                ("secret", models.CharField(max_length=200)),
+                ("previous_secret", models.CharField(blank=True, default="", max_length=200)),
+                ("previous_secret_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("active", models.BooleanField(default=True)),
+                ("disabled_reason", models.CharField(blank=True, default="", max_length=500)),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'permissions': [('manage_webhooks', 'Can manage outbound webhook endpoints and their deliveries')],
+                "ordering": ["id"],
+                "permissions": [
+                    ("manage_webhooks", "Can manage outbound webhook endpoints and their deliveries")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=40)),
-                ('event_type', models.CharField(max_length=64)),
-                ('body', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('abandoned', 'Abandoned')], default='pending', max_length=12)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_response_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, default='', max_length=1000)),
-                ('response_excerpt', models.CharField(blank=True, default='', max_length=1000)),
-                ('last_duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('succeeded_at', models.DateTimeField(blank=True, null=True)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='webhooks.endpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message_id", models.CharField(max_length=40)),
+                ("event_type", models.CharField(max_length=64)),
+                ("body", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("abandoned", "Abandoned"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_response_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, default="", max_length=1000)),
+                ("response_excerpt", models.CharField(blank=True, default="", max_length=1000)),
+                ("last_duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("succeeded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="webhooks.endpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField()),
-                ('response_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, default='', max_length=1000)),
-                ('response_excerpt', models.CharField(blank=True, default='', max_length=1000)),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('succeeded', models.BooleanField()),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='webhooks.delivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempted_at", models.DateTimeField()),
+                ("response_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, default="", max_length=1000)),
+                ("response_excerpt", models.CharField(blank=True, default="", max_length=1000)),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("succeeded", models.BooleanField()),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="webhooks.delivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-attempted_at', '-id'],
-                'indexes': [models.Index(fields=['delivery', 'attempted_at'], name='attempt_delivery_time')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('response_code__isnull', True), models.Q(('response_code__gte', 100), ('response_code__lte', 599)), _connector='OR'), name='attempt_response_code_http')],
+                "ordering": ["-attempted_at", "-id"],
+                "indexes": [models.Index(fields=["delivery", "attempted_at"], name="attempt_delivery_time")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("response_code__isnull", True),
+                            models.Q(("response_code__gte", 100), ("response_code__lte", 599)),
+                            _connector="OR",
+                        ),
+                        name="attempt_response_code_http",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('url__startswith', 'http://'), ('url__startswith', 'https://'), _connector='OR'), name='endpoint_url_http'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("url__startswith", "http://"), ("url__startswith", "https://"), _connector="OR"
+                ),
+                name="endpoint_url_http",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('secret__startswith', 'whsec_')), name='endpoint_secret_whsec'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("secret__startswith", "whsec_")), name="endpoint_secret_whsec"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('active', True), ('disabled_at__isnull', True)), models.Q(('active', False), ('disabled_at__isnull', False)), _connector='OR'), name='endpoint_disabled_when'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("active", True), ("disabled_at__isnull", True)),
+                    models.Q(("active", False), ("disabled_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="endpoint_disabled_when",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('previous_secret', ''), ('previous_secret_expires_at__isnull', True)), models.Q(('previous_secret__startswith', 'whsec_'), ('previous_secret_expires_at__isnull', False)), _connector='OR'), name='endpoint_previous_secret_expiry'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("previous_secret", ""), ("previous_secret_expires_at__isnull", True)),
+                    models.Q(
+                        ("previous_secret__startswith", "whsec_"),
+                        ("previous_secret_expires_at__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="endpoint_previous_secret_expiry",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='delivery_due'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['endpoint', 'id'], name='delivery_endpoint_recent'),
+            model_name="delivery",
+            index=models.Index(fields=["endpoint", "id"], name="delivery_endpoint_recent"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['message_id'], name='delivery_message'),
+            model_name="delivery",
+            index=models.Index(fields=["message_id"], name="delivery_message"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('endpoint', 'message_id'), name='delivery_unique_message'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("endpoint", "message_id"), name="delivery_unique_message"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(('message_id__startswith', 'msg_')), name='delivery_message_id_msg'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("message_id__startswith", "msg_")), name="delivery_message_id_msg"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'succeeded', 'failed', 'abandoned'])), name='delivery_status_known'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "succeeded", "failed", "abandoned"])),
+                name="delivery_status_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('next_attempt_at__isnull', False), ('status__in', ['pending', 'failed'])), models.Q(('next_attempt_at__isnull', True), ('status__in', ['succeeded', 'abandoned'])), _connector='OR'), name='delivery_next_attempt_when_waiting'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("next_attempt_at__isnull", False), ("status__in", ["pending", "failed"])),
+                    models.Q(("next_attempt_at__isnull", True), ("status__in", ["succeeded", "abandoned"])),
+                    _connector="OR",
+                ),
+                name="delivery_next_attempt_when_waiting",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'succeeded'), ('succeeded_at__isnull', False)), models.Q(('status', 'succeeded'), _negated=True), _connector='OR'), name='delivery_succeeded_when'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "succeeded"), ("succeeded_at__isnull", False)),
+                    models.Q(("status", "succeeded"), _negated=True),
+                    _connector="OR",
+                ),
+                name="delivery_succeeded_when",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(('last_response_code__isnull', True), models.Q(('last_response_code__gte', 100), ('last_response_code__lte', 599)), _connector='OR'), name='delivery_response_code_http'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("last_response_code__isnull", True),
+                    models.Q(("last_response_code__gte", 100), ("last_response_code__lte", 599)),
+                    _connector="OR",
+                ),
+                name="delivery_response_code_http",
+            ),
         ),
     ]

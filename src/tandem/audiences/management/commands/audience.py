@@ -83,7 +83,7 @@ class Command(BaseCommand):
                     {
                         "version": v.version,
                         "at": v.created_at.isoformat(),
-                        "by": str(v.created_by or ""),
+                        "by": v.created_by.username if v.created_by else None,
                         "reason": v.reason,
                     }
                     for v in versions
@@ -100,7 +100,7 @@ class Command(BaseCommand):
         )
         for v in versions:
             self.stdout.write(
-                f"  v{v.version}  {v.created_at:%Y-%m-%d %H:%M}  {v.created_by or '—'}  {v.reason}"
+                f"  v{v.version}  {v.created_at:%Y-%m-%d %H:%M}  {v.created_by.username if v.created_by else '—'}  {v.reason}"
             )
 
     def _export(self, opts: dict[str, Any]) -> None:

@@ -34,18 +34,25 @@ class Command(BaseCommand):
         # A subcommand per kind of data.
         sub = parser.add_subparsers(dest="what", required=True)
         bundle_arguments(
-            sub.add_parser("bundle", help="import a backup .zip or an interchange bundle folder (docs/bundle.md)"),
+            sub.add_parser(
+                "bundle", help="import a backup .zip or an interchange bundle folder (docs/bundle.md)"
+            ),
             directory="a backup .zip, or a folder (or .zip) holding people.csv and the other files",
         )
         csv_arguments(sub.add_parser("csv", help="import a CSV export of another tool (docs/capture.md)"))
         sub.add_parser("mappings", help="list the saved and shipped CSV mappings")
         mapping_arguments(
-            sub.add_parser("mapping", help="export a saved or shipped mapping as a file, or check a mapping file")
+            sub.add_parser(
+                "mapping", help="export a saved or shipped mapping as a file, or check a mapping file"
+            )
         )
         maven = sub.add_parser(
-            "maven", help="import the Maven CRM sales data set: its folder of four CSV files (docs/capture.md)"
+            "maven",
+            help="import the Maven CRM sales data set: its folder of four CSV files (docs/capture.md)",
         )
-        maven.add_argument("directory", type=Path, help="folder holding sales_pipeline.csv, accounts.csv, ...")
+        maven.add_argument(
+            "directory", type=Path, help="folder holding sales_pipeline.csv, accounts.csv, ..."
+        )
         maven.add_argument("--dry-run", action="store_true", help="check and count everything; write nothing")
         maven.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
@@ -73,7 +80,9 @@ class Command(BaseCommand):
         width = 18 if set(result.files) == set(FILES) else 24
         self.stdout.write(f"{'file':<{width}}{'created':>10}{'updated':>10}{'unchanged':>11}")
         for name, counts in result.files.items():
-            self.stdout.write(f"{name:<{width}}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}")
+            self.stdout.write(
+                f"{name:<{width}}{counts.created:>10}{counts.updated:>10}{counts.unchanged:>11}"
+            )
         accounts = result.accounts
         self.stdout.write(
             f"{'(accounts)':<{width}}{accounts.created:>10}{accounts.updated:>10}{accounts.unchanged:>11}"

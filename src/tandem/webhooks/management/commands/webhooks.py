@@ -28,7 +28,9 @@ class Command(BaseCommand):
         add.add_argument("--description", default="")
         remove = sub.add_parser("remove", help="remove an endpoint and its delivery log")
         remove.add_argument("endpoint_id", type=int)
-        rotate = sub.add_parser("rotate", help="give an endpoint a new secret (printed once); the old one overlaps")
+        rotate = sub.add_parser(
+            "rotate", help="give an endpoint a new secret (printed once); the old one overlaps"
+        )
         rotate.add_argument("endpoint_id", type=int)
         deliveries = sub.add_parser("deliveries", help="the delivery log, newest first")
         deliveries.add_argument("--endpoint", type=int, default=None)
@@ -47,13 +49,17 @@ class Command(BaseCommand):
         for e in selectors.endpoints_list():
             state = "active" if e.active else f"disabled ({e.disabled_reason})"
             events = "*" if ALL_EVENTS in e.event_types else ",".join(e.event_types)
-            self.stdout.write(f"{e.pk:>4}  {e.url}  {state}  failures={e.consecutive_failures}  events={events}")
+            self.stdout.write(
+                f"{e.pk:>4}  {e.url}  {state}  failures={e.consecutive_failures}  events={events}"
+            )
 
     def _add(self, opts: dict[str, Any]) -> None:
         events: Any = opts["events"].strip()
         if events != ALL_EVENTS:
             events = [name.strip() for name in events.split(",") if name.strip()]
-        endpoint = services.endpoint_create(url=opts["url"], event_types=events, description=opts["description"])
+        endpoint = services.endpoint_create(
+            url=opts["url"], event_types=events, description=opts["description"]
+        )
         self.stdout.write(f"added endpoint {endpoint.pk}: {endpoint.url}")
         self.stdout.write(endpoint.secret)
         self.stderr.write("Keep this signing secret: it is shown only once (rotate it to get a new one).")
@@ -64,14 +70,18 @@ class Command(BaseCommand):
         self.stdout.write(f"removed endpoint {endpoint.pk}: {endpoint.url}")
 
     def _rotate(self, opts: dict[str, Any]) -> None:
-        endpoint = services.endpoint_rotate_secret(endpoint=selectors.endpoint_get(endpoint_id=opts["endpoint_id"]))
+        endpoint = services.endpoint_rotate_secret(
+            endpoint=selectors.endpoint_get(endpoint_id=opts["endpoint_id"])
+        )
         self.stdout.write(endpoint.secret)
         self.stderr.write(
             f"The previous secret keeps signing beside this one until {endpoint.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC."
         )
 
     def _deliveries(self, opts: dict[str, Any]) -> None:
-        page = selectors.deliveries_list(endpoint_id=opts["endpoint"], status=opts["status"], limit=opts["limit"])
+        page = selectors.deliveries_list(
+            endpoint_id=opts["endpoint"], status=opts["status"], limit=opts["limit"]
+        )
         for d in page.items:
             code = d.last_response_code or "-"
             self.stdout.write(
