@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -394,9 +395,15 @@ def test_no_csv_the_product_writes_has_a_cell_starting_with_a_formula_character(
         )
     outputs["report ltv"] = _command("report", "ltv", "--format", "csv")
     outputs["score export"] = _command("score", "export", "--format", "csv")
-    _command("export", "bundle", str(tmp_path / "bundle"), "--no-progress")
+    _command("export", "bundle", str(tmp_path / "bundle"), "--format", "1", "--no-progress")
     for name, data in bundle_read_files(tmp_path / "bundle").items():
         outputs[f"bundle {name}"] = data.decode()
+    # the backup (format 2): every CSV file of its zip
+    _command("export", "bundle", str(tmp_path / "backup.zip"), "--no-progress")
+    with zipfile.ZipFile(tmp_path / "backup.zip") as backup:
+        for name in backup.namelist():
+            if name.endswith(".csv"):
+                outputs[f"backup {name}"] = backup.read(name).decode()
     # then no cell starts with a formula character, and the formula-like values are there, neutralised
     assert {name: _unsafe(text) for name, text in outputs.items()} == {name: [] for name in outputs}
     neutralised = tuple("'" + value for value in ATTACKS)
@@ -424,6 +431,8 @@ def test_no_csv_the_product_writes_has_a_cell_starting_with_a_formula_character(
         "bundle deals.csv",
         "bundle activities.csv",
         "bundle questions.csv",
+        "backup people.csv",
+        "backup activities.csv",
     } <= showing
 
 
