@@ -346,3 +346,29 @@ def test_the_duplicates_page_shows_an_email_written_two_ways(db, client):
     page = client.get(reverse("crm:duplicates")).content.decode()
     # then
     assert 'one e-mail address, <span class="mono">ann@bücher.example</span>, written two ways' in page
+
+
+def test_a_stored_windows_1252_upload_is_searched_for_a_person_in_its_own_encoding(db):
+    # given a Windows-1252, semicolon-separated upload kept by an import job
+    from tandem.capture.csvimport.selectors import import_rows_export_person
+    from tandem.capture.csvimport.services import import_job_create
+
+    job = import_job_create(
+        data=_file(NAMES, encoding="cp1252", delimiter=";"), file_name="excel.csv", mapping=PEOPLE
+    )
+    # when a person's data is exported (privacy): the rows of stored files naming them
+    found = import_rows_export_person(needles=["soren@acme.example"])
+    # then the row is found and read right
+    assert found == [
+        {
+            "job_id": job.pk,
+            "file": "excel.csv",
+            "which": "uploaded",
+            "row": {
+                "email": "soren@acme.example",
+                "first_name": "Søren",
+                "last_name": "Ødegård",
+                "phone": "",
+            },
+        }
+    ]

@@ -378,7 +378,9 @@ class Mapping:
     `defaults` ({field: value} for fields the file lacks), `keep_raw` (keep a translated channel or kind's
     original text in the custom fields, under the header's slug), `stage` (the lifecycle stage new people
     reach), `deal_id_prefix`, `activity_id_prefix`, `duration_unit` (seconds, minutes, hours or milliseconds:
-    what a duration column's plain numbers count; by default what its header says, else minutes).
+    what a duration column's plain numbers count; by default what its header says, else minutes),
+    `created_at_from_order` and `outcomes` (a people file's outcome columns: outcomes.py). As a JSON file:
+    mappingfile.py.
     """
 
     name: str
