@@ -320,3 +320,24 @@ def test_a_bad_default_is_refused_by_name():
         "mapping key 'options.defaults.won_at': cannot read 'soon' as a date-time (got 'soon')"
     )
     assert refused.value.field == "options.defaults.won_at"
+
+
+def test_mapping_check_says_whether_a_file_fits_and_writes_nothing(db, tmp_path):
+    # given
+    csv_path, json_path = _files(tmp_path)
+    other = tmp_path / "other.csv"
+    other.write_text("Lead ID,Name\nL1,Ann\n")
+    out = io.StringIO()
+    # when
+    call_command("import", "mapping", "check", str(json_path), "--file", str(csv_path), stdout=out)
+    with pytest.raises(CommandError) as refused:
+        call_command("import", "mapping", "check", str(json_path), "--file", str(other), stdout=io.StringIO())
+    # then
+    assert (
+        out.getvalue()
+        == f"mapping file {json_path}: mapping 'shop-leads' (people), 9 columns; it fits leads.csv\n"
+    )
+    assert str(refused.value) == (
+        "mapping key 'columns.Source': the file has no such column (its columns: Lead ID, Name) (got 'Source')"
+    )
+    assert Person.objects.count() == 0

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tandem.core.idempotency import idempotency_keys_prune
 from tandem.core.models import Event, IdempotencyKey
 from tandem.crm.models import Person, StageChange
+from tandem.users.roles import roles_sync
 from tandem.users.services import api_token_create
 from tests.users.factories import UserFactory
 
@@ -185,7 +186,9 @@ def test_a_refused_role_gets_403_and_leaves_no_key(client, db):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_with_the_same_key_at_once_create_one_person():
-    # given a token, and two clients that send the same create at the same moment on their own connections
+    # given a token (the flushed database gets its role groups back first), and two clients that send the same
+    # create at the same moment on their own connections
+    roles_sync()
     token = api_token_create(user=UserFactory(role="marketing"), name="script")[1]
     barrier = threading.Barrier(2)
     answers: list[tuple[int, bytes, str]] = []
