@@ -166,12 +166,12 @@ def test_a_second_import_finds_the_person_under_another_spelling_of_the_number(d
     ]
 
 
-def test_without_a_default_country_only_numbers_with_their_code_are_keys(settings):
+def test_without_a_default_country_numbers_without_their_code_are_keyed_by_their_digits(settings):
     # given / when
     settings.DEFAULT_COUNTRY = ""
     # then
     assert phone_key("+44 20 7946 0958") == "+442079460958"
-    assert phone_key("020 7946 0958") is None
+    assert phone_key("020 7946 0958") == phone_key("(020) 7946-0958") == "02079460958"
     assert phone_key("020 7946 0958", country="GB") == "+442079460958"
     assert phone_key("(650) 253-0000", country="US") == "+16502530000"
 

@@ -45,10 +45,18 @@ def test_email_normalize_configured_follows_the_setting(settings):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("+49 (30) 1234-5678", "+493012345678"), ("1234567", None), ("+1 555 0100", None), ("", None), (None, None)],
+    [
+        ("+49 (30) 1234-5678", "+493012345678"),
+        ("1234567", "1234567"),
+        ("020 7946-0958", "02079460958"),
+        ("12345", None),
+        ("+1 555 0100", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_phone_normalize_gives_the_e164_form_of_valid_numbers(raw, expected, settings):
-    # given no default country: only numbers written with their country code have a key
+    # given no default country: numbers with their country code are E.164, others keep their bare digits
     settings.DEFAULT_COUNTRY = ""
     # when
     result = phone_normalize(raw)

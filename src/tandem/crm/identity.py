@@ -10,7 +10,8 @@ trimmed (email_check): what the person wrote, and what a bundle exports byte for
 
 A phone's key is its E.164 form (`+442079460958`) by phonenumbers, a number without a country code read in the
 installation's TANDEM_DEFAULT_COUNTRY; the phone field keeps the number as typed. A number phonenumbers does
-not hold valid has no key: it is kept, but never matches anybody.
+not hold valid has no key: it is kept, but never matches anybody. With no default country set, a number written
+without its country code is keyed by its bare digits (7 to 15), as Tandem matched phones before.
 """
 
 from __future__ import annotations
@@ -149,11 +150,17 @@ def phone_country() -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _phone_parsed(value: str, country: str) -> str:
-    """'+' and the E.164 digits of a valid number, else the reason it is not one (no '+')."""
+    """'+' and the E.164 digits of a valid number (or, with no country to read it in, its bare digits), else the
+    reason it is not one."""
     try:
         number = phonenumbers.parse(value, country or None)
     except phonenumbers.NumberParseException:
         if not country and not value.lstrip().startswith("+"):
+            # No country to read it in: fall back to its digits, as Tandem matched phones before E.164, so an
+            # installation that never set TANDEM_DEFAULT_COUNTRY still finds `020 7946 0958` as `(020) 7946-0958`.
+            digits = "".join(ch for ch in value if ch.isdigit())
+            if 7 <= len(digits) <= 15:
+                return digits
             return "it has no country code (+44...) and TANDEM_DEFAULT_COUNTRY is not set"
         return "it is not a phone number"
     if not phonenumbers.is_valid_number(number):
@@ -164,11 +171,12 @@ def _phone_parsed(value: str, country: str) -> str:
 
 def phone_key(value: str | None, *, country: str | None = None) -> str | None:
     """The E.164 form of a phone number (`+442079460958`), read in `country` (default TANDEM_DEFAULT_COUNTRY)
-    when it has no country code; None when empty or not a valid number."""
+    when it has no country code, or its bare digits when there is no country to read it in; None when empty or
+    not a valid number."""
     if not value or not value.strip():
         return None
     parsed = _phone_parsed(value.strip()[:64], (phone_country() if country is None else country).upper())
-    return parsed if parsed.startswith("+") else None
+    return parsed if _is_key(parsed) else None
 
 
 def phone_problem(value: str, *, country: str | None = None) -> str | None:
@@ -176,7 +184,11 @@ def phone_problem(value: str, *, country: str | None = None) -> str | None:
     if not value.strip():
         return None
     parsed = _phone_parsed(value.strip()[:64], (phone_country() if country is None else country).upper())
-    return None if parsed.startswith("+") else parsed
+    return None if _is_key(parsed) else parsed
+
+
+def _is_key(parsed: str) -> bool:
+    return parsed.startswith("+") or parsed.isdigit()
 
 
 def phone_normalize(value: str | None) -> str | None:
