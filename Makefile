@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# collectstatic first: the demo's pages link hashed, compressed static files cached for a year (docs/operations.md).
 demo: $(STAMP)
+	$(BIN)/tandem collectstatic --noinput --verbosity 0
 	$(BIN)/tandem demo
 
 # The SQLite and PostgreSQL runs share nothing (own databases, own media folders, free ports), so they run side

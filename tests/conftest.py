@@ -20,6 +20,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _static_plain(settings):  # type: ignore[no-untyped-def]
+    # Pages link the plain static names: a manifest left in var/static by `make demo` would name hashed copies
+    # of older files. tests/core/test_operations.py checks the manifest storage itself on its own folder.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     # Uploads (the content library, the demo's generated files) go to a fresh folder, never to var/media.
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

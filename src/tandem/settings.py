@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
+
+from tandem.core.observability import logging_config, sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent
 # var/ holds the SQLite database, the generated secret key, uploads and the task queue; it is never committed.
@@ -87,6 +90,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, including static files and the capture fast lane, carries an X-Request-ID that the
+    # log lines written meanwhile repeat, and is timed for /metrics (docs/operations.md).
+    "tandem.core.observability.RequestIdMiddleware",
+    "tandem.core.observability.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside everything that answers under /api/ (the NUL guard, the capture fast lane): every answer says its
     # version (docs/api.md#versions).
@@ -260,7 +267,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Where `tandem collectstatic` writes the hashed, compressed files (a container image keeps them outside var/).
+STATIC_ROOT = Path(os.environ.get("TANDEM_STATIC_DIR", "") or VAR_DIR / "static").resolve()
 # WhiteNoise warns about a missing STATIC_ROOT even when it serves from the finders.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_FINDERS = [
@@ -271,7 +279,9 @@ STATICFILES_FINDERS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # After `tandem collectstatic`: names with a content hash, gzip and brotli copies, and WhiteNoise answers the
+    # hashed names with a ten-year immutable cache. Before it (development, tests) the plain names, cached 60 s.
+    "staticfiles": {"BACKEND": "tandem.core.staticstorage.StaticStorage"},
 }
 WHITENOISE_USE_FINDERS = True
 # Uploaded files (the content library) live here; they are served only through views that check the login.
@@ -345,12 +355,32 @@ if DEFAULT_COUNTRY:
             f"TANDEM_DEFAULT_COUNTRY must be a two-letter country code such as GB or US, not {DEFAULT_COUNTRY!r}"
         )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("TANDEM_LOG_LEVEL", "WARNING")},
-}
+# ---- operations ----
+# docs/operations.md. Log lines carry the request's X-Request-ID; "json" writes one JSON object a line for a log
+# collector (production), "text" one readable line (the default).
+LOG_FORMAT = os.environ.get("TANDEM_LOG_FORMAT", "").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"TANDEM_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("TANDEM_LOG_LEVEL", "WARNING"))
+# /metrics answers these addresses or networks (REMOTE_ADDR: the proxy's when one stands in front) and requests
+# with "Authorization: Bearer <TANDEM_METRICS_TOKEN>"; nobody by default.
+METRICS_ALLOWED_ADDRESSES = [
+    a.strip() for a in os.environ.get("TANDEM_METRICS_ALLOWED_ADDRESSES", "").split(",") if a.strip()
+]
+METRICS_TOKEN = os.environ.get("TANDEM_METRICS_TOKEN", "").strip()
+for _net in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TANDEM_METRICS_ALLOWED_ADDRESSES must list addresses or networks, not {_net!r}"
+        ) from None
+# Errors to Sentry when a DSN is set and sentry-sdk is installed (pip install 'tandem[sentry]'); nothing otherwise.
+SENTRY_ENABLED = sentry_init(
+    dsn=os.environ.get("TANDEM_SENTRY_DSN", "").strip(),
+    environment=os.environ.get("TANDEM_SENTRY_ENVIRONMENT", "").strip(),
+    traces_sample_rate=float(os.environ.get("TANDEM_SENTRY_TRACES_SAMPLE_RATE", "") or 0),
+)
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
@@ -362,6 +392,8 @@ if not DEBUG:
 # and development keep working on http://127.0.0.1.
 BEHIND_HTTPS = _env_bool("TANDEM_BEHIND_HTTPS", False)
 SECURE_SSL_REDIRECT = BEHIND_HTTPS
+# Probes and the scrape come over plain HTTP from inside the network (a load balancer, Docker, Prometheus).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = BEHIND_HTTPS
 CSRF_COOKIE_SECURE = BEHIND_HTTPS
 # HSTS: an hour unless told otherwise, so a mistake wears off quickly; raise it to a year once HTTPS is proven.

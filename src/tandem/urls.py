@@ -2,8 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tandem.api import api
+from tandem.core import operations
 
 urlpatterns = [
+    # Probes and the Prometheus scrape (docs/operations.md): no session, no sign-in.
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
+    path("metrics", operations.metrics, name="metrics"),
     # First: capture posts arrive here by the thousand, and resolving walks the list in order.
     path("api/", api.urls),
     path("", include("tandem.ui.urls")),

@@ -12,4 +12,10 @@ def test_the_capture_drain_is_registered_for_the_worker():
     # when the worker asks which loops to run
     loops = background_loops()
     # then core's outbox hand-over and the capture journal's drain are among them, under their thread names
-    assert loops == {"task-outbox": outbox_loop, "capture-drain": drain_loop}
+    # (apps register theirs as deferred functions, so that start-up does not import their services)
+    named = {name: (loop.__module__, loop.__name__) for name, loop in loops.items()}
+    assert named == {
+        "task-outbox": (outbox_loop.__module__, outbox_loop.__name__),
+        "capture-drain": (drain_loop.__module__, drain_loop.__name__),
+        "webhooks-deliveries": ("tandem.webhooks.services", "deliveries_loop"),
+    }

@@ -6,8 +6,7 @@ class CampaignsConfig(AppConfig):
     label = "campaigns"
 
     def ready(self) -> None:
-        from tandem.campaigns.selectors import account_touchpoints, person_journey
-        from tandem.campaigns.services import person_merge_channels
+        from tandem.core.lazy import deferred_function
         from tandem.crm.registry import (
             account_detail_part_register,
             person_detail_part_register,
@@ -17,6 +16,6 @@ class CampaignsConfig(AppConfig):
 
         # crm sits below campaigns: it learns of touchpoints through its registry (see crm/registry.py).
         person_reference_register(name="touchpoints", model="campaigns.Touchpoint")
-        person_merge_step_register(name="channels", step=person_merge_channels)
-        person_detail_part_register(name="journey", load=person_journey)
-        account_detail_part_register(name="touchpoints", load=account_touchpoints)
+        person_merge_step_register(name="channels", step=deferred_function("tandem.campaigns.services", "person_merge_channels"))
+        person_detail_part_register(name="journey", load=deferred_function("tandem.campaigns.selectors", "person_journey"))
+        account_detail_part_register(name="touchpoints", load=deferred_function("tandem.campaigns.selectors", "account_touchpoints"))

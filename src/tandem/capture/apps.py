@@ -6,11 +6,15 @@ class CaptureConfig(AppConfig):
     label = "capture"
 
     def ready(self) -> None:
-        from tandem.capture.intake.processing import drain_loop
+        from tandem.capture.intake.selectors import journal_metrics
         from tandem.core.background import background_loop_register
+        from tandem.core.lazy import deferred_function
+        from tandem.core.operations import metrics_source_register
         from tandem.crm.registry import person_reference_register
 
         # The capture journal's drain runs as its own loop beside Huey's task threads.
-        background_loop_register(name="capture-drain", loop=drain_loop)
+        background_loop_register(name="capture-drain", loop=deferred_function("tandem.capture.intake.processing", "drain_loop"))
+        # /metrics: the journal's backlog and how much of it has been drained (docs/operations.md#metrics).
+        metrics_source_register(name="capture-journal", collect=journal_metrics)
         # A person's form submissions follow them through a merge (crm/registry.py).
         person_reference_register(name="submissions", model="capture.Submission")

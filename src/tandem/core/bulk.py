@@ -10,6 +10,7 @@ in Python; an executemany of the same short statement costs a fraction of that o
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -140,6 +141,7 @@ def rows_copy(
                         [value for values in part for value in values],
                     )
             progress(label, min(done * WRITE_CHUNK, len(rows)), len(rows))
+    rows_loaded(model=model, rows=len(rows))
 
 
 def rows_insert_returning(
@@ -165,6 +167,7 @@ def rows_insert_returning(
                 params,
             )
             ids.extend(int(row[0]) for row in cursor.fetchall())
+    rows_loaded(model=model, rows=len(rows))
     return ids
 
 
@@ -276,6 +279,7 @@ def rows_restore(
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(adapted(row))
+            rows_loaded(model=model, rows=len(rows))
             return len(rows)
         for part in chunked(rows, per_statement):
             params = [value for row in part for value in adapted(row)]
@@ -292,3 +296,62 @@ def sequences_reset(*, models_: Sequence[type[models.Model]]) -> None:
         with connection.cursor() as cursor:
             for sql in statements:
                 cursor.execute(sql)
+
+
+# A load of fewer rows than this leaves statistics to autovacuum: ANALYZE samples up to 30,000 rows a table,
+# more work than a small import itself.
+ANALYZE_MIN_ROWS = 1000
+# Per thread (each thread has its own connection and transaction): table -> rows loaded since the last ANALYZE.
+_loaded = threading.local()
+
+
+def _pending() -> dict[str, int]:
+    pending: dict[str, int] | None = getattr(_loaded, "tables", None)
+    if pending is None:
+        pending = _loaded.tables = {}
+    return pending
+
+
+def _analyze_on_commit() -> None:
+    from django.db import transaction
+
+    def analyze() -> None:
+        pending = _pending()
+        tables = sorted(table for table, rows in pending.items() if rows >= ANALYZE_MIN_ROWS)
+        pending.clear()
+        if tables:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {', '.join(tables)}")
+
+    transaction.on_commit(analyze)
+
+
+def rows_loaded(*, model: type[models.Model], rows: int) -> None:
+    """Count rows a bulk writer loaded: once its transaction commits, tables that took ANALYZE_MIN_ROWS or more
+    get their statistics refreshed (PostgreSQL only; see `tables_analyze`)."""
+    if connection.vendor != "postgresql" or rows <= 0:
+        return
+    pending = _pending()
+    table = connection.ops.quote_name(model._meta.db_table)
+    pending[table] = pending.get(table, 0) + rows
+    _analyze_on_commit()
+
+
+def tables_analyze(*, models_: Sequence[type[models.Model]]) -> None:
+    """Refresh PostgreSQL's planner statistics of the models' tables once the bulk load that filled them commits.
+
+    Autovacuum analyzes a table only after a share of it changed and a minute or so later; until then the planner
+    guesses from the old statistics (after a bundle import into empty tables: none) and picked a sequential plan
+    that made the people list take a second. Run after the commit (`on_commit`; at once outside a transaction) so
+    ANALYZE samples the committed rows and holds no lock inside the load's transaction; writers called chunk by
+    chunk in one transaction ask many times, and the first callback analyzes every table once.
+    SQLite: nothing. Its planner has no statistics unless ANALYZE ever ran (sqlite_stat1), and our indexed
+    queries were tuned without them; creating them after a load would change plans everywhere at once.
+    """
+    if connection.vendor != "postgresql" or not models_:
+        return
+    pending = _pending()
+    for model in models_:
+        table = connection.ops.quote_name(model._meta.db_table)
+        pending[table] = max(pending.get(table, 0), ANALYZE_MIN_ROWS)
+    _analyze_on_commit()

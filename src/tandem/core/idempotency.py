@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Collection
 from functools import wraps
@@ -94,7 +95,9 @@ def _key_read(request: HttpRequest) -> str | None:
 
 
 def _fingerprint(request: HttpRequest) -> str:
-    digest = hashlib.sha256()
+    # Keyed with SECRET_KEY: a body may carry a password (POST /api/users), and a plain SHA-256 kept for a day
+    # would be a fast offline check on it; an HMAC is worthless without the server's secret.
+    digest = hmac.new(settings.SECRET_KEY.encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.get_full_path()}\n".encode())
     if request.content_type == "multipart/form-data":
         # An upload's body stream was read by the form parser; hash what it parsed, files by their content.

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.capture.selectors import person_pks_by_email
 from tandem.capture.services import bundle_import
-from tandem.core.bulk import chunked
+from tandem.core.bulk import chunked, tables_analyze
 from tandem.core.errors import NotAllowed
 from tandem.core.events import event_record
 from tandem.crm.consent.services import consents_record_bulk
@@ -387,6 +388,9 @@ def demo_load(
 
     audiences = audiences_demo_seed(users=users)
     lap("audiences")
+    # Every table was empty before: PostgreSQL plans by stale statistics until autovacuum gets round to them.
+    tables_analyze(models_=[m for m in django_apps.get_models() if m.__module__.startswith("tandem.")])
+    lap("planner statistics")
     report.counts = {
         "users": len(users),
         "campaigns": imported.files["campaigns.csv"].created,

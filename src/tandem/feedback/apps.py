@@ -7,9 +7,9 @@ class FeedbackConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.crm.registry import person_detail_part_register, person_reference_register
-        from tandem.feedback.selectors import person_questions_heard
+        from tandem.core.lazy import deferred_function
 
         # crm sits below feedback: it learns of questions and ratings through its registry (crm/registry.py).
         person_reference_register(name="questions", model="feedback.Question")
         person_reference_register(name="lead_ratings", model="feedback.LeadRating")
-        person_detail_part_register(name="questions", load=person_questions_heard)
+        person_detail_part_register(name="questions", load=deferred_function("tandem.feedback.selectors", "person_questions_heard"))

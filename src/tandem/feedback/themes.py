@@ -43,20 +43,29 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.cluster import KMeans
-from sklearn.decomposition import TruncatedSVD
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-from sklearn.metrics import calinski_harabasz_score
 from threadpoolctl import ThreadpoolController
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
 from tandem.stats.intervals import wilson_interval
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from sklearn import cluster, decomposition, exceptions, metrics
+    from sklearn.feature_extraction import text as sk_text
+else:
+    # scikit-learn and scipy take over a second to import, and Django imports this module at every start
+    # (feedback's AppConfig): they are imported when themes are first computed.
+    sp = deferred("scipy.sparse")
+    cluster = deferred("sklearn.cluster")
+    decomposition = deferred("sklearn.decomposition")
+    exceptions = deferred("sklearn.exceptions")
+    sk_text = deferred("sklearn.feature_extraction.text")
+    metrics = deferred("sklearn.metrics")
 
 UNASSIGNED = -1
 SCAN_SAMPLE = 4000
@@ -74,7 +83,14 @@ DOMAIN_STOP_WORDS = frozenset(
         "couldn", "shouldn", "haven", "hasn", "ll", "ve", "re", "today", "week", "weeks",
     )
 )  # fmt: skip
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words and ours (a function: scikit-learn is imported on first use)."""
+    return frozenset(sk_text.ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
+
+
 _WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 # Longest first: the first suffix that leaves a stem of three letters or more is cut.
 _SUFFIXES = (
@@ -101,7 +117,7 @@ def stem(word: str) -> str:
 def _words(text: str) -> list[str]:
     # "team's" is "team", "doesn't" is "doesn" (a stop word): the part after an apostrophe says nothing.
     words = (w.split("'")[0] for w in _WORD.findall(text.lower().replace("’", "'")))
-    return [w for w in words if w not in _STOP_WORDS and len(w) > 1]
+    return [w for w in words if w not in _stop_words() and len(w) > 1]
 
 
 def analyze(text: str) -> list[str]:
@@ -118,7 +134,7 @@ def _thread_controller() -> ThreadpoolController:
 def _one_thread() -> Iterator[None]:
     # Fewer distinct texts than clusters is handled (empty themes are dropped), so sklearn's warning is noise.
     with _thread_controller().limit(limits=1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
         yield
 
 
@@ -370,7 +386,7 @@ def themes_discover(
             "choosing the number of themes needs at least 3 texts; pass k", field="texts", value=n
         )
 
-    vectorizer = CountVectorizer(analyzer=analyze, min_df=min_df, dtype=np.float64)
+    vectorizer = sk_text.CountVectorizer(analyzer=analyze, min_df=min_df, dtype=np.float64)
     try:
         counts = sp.csr_matrix(vectorizer.fit_transform(texts))
     except ValueError as exc:  # every term pruned, or no words at all
@@ -385,7 +401,7 @@ def themes_discover(
 
     with _one_thread():
         if dims >= 1:
-            svd = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=7, random_state=seed)
+            svd = decomposition.TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=7, random_state=seed)
             svd.fit(weighted)
             components = np.asarray(svd.components_, dtype=np.float64)
         else:  # one or two terms: the tf-idf space itself is small enough
@@ -402,7 +418,7 @@ def themes_discover(
             raise ValidationFailed(
                 f"k={k} is more than the {int(known.sum())} texts with words to group by", field="k", value=k
             )
-        km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(reduced[known])
+        km = cluster.KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(reduced[known])
     # Members are the texts nearest each unit centroid by cosine, the rule `themes_assign` applies later, so
     # assigning the training texts again gives the same themes.
     unit_centres = _normalize_rows(np.asarray(km.cluster_centers_, dtype=np.float64))
@@ -459,8 +475,8 @@ def _choose_k(reduced: NDArray[np.float64], k_range: tuple[int, int], seed: int,
         return 1
     scores = {}
     for k in range(low, high + 1):
-        labels = KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(reduced)
-        scores[k] = calinski_harabasz_score(reduced, labels) if len(set(labels.tolist())) > 1 else -math.inf
+        labels = cluster.KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(reduced)
+        scores[k] = metrics.calinski_harabasz_score(reduced, labels) if len(set(labels.tolist())) > 1 else -math.inf
     for k in sorted(scores):
         ahead = max(scores[j] for j in scores if k <= j <= k + K_WINDOW)
         if scores[k] >= ahead - tolerance * abs(ahead):
@@ -480,7 +496,7 @@ def _surface_forms(texts: Sequence[str], vocabulary: Sequence[str]) -> tuple[str
     for text in texts:
         for word in (w.split("'")[0] for w in _WORD.findall(text.replace("’", "'"))):
             lower = word.lower()
-            if lower in _STOP_WORDS or len(lower) <= 1:
+            if lower in _stop_words() or len(lower) <= 1:
                 continue
             term = stem(lower)
             if term in wanted:
@@ -641,7 +657,7 @@ def theme_split(model: ThemeModel, theme_id: int, texts: Sequence[str], *, k: in
             value=int(known.sum()),
         )
     with _one_thread():
-        km = KMeans(n_clusters=k, n_init=10, random_state=model.seed).fit(reduced[known])
+        km = cluster.KMeans(n_clusters=k, n_init=10, random_state=model.seed).fit(reduced[known])
     labels = np.full(len(texts), UNASSIGNED, dtype=np.int64)
     labels[known] = km.labels_
     present = sp.csr_matrix((model._counts(texts) > 0).astype(np.int64))

@@ -7,11 +7,11 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.enablement.registry import send_delivery_register
-        from tandem.integrations.mail.services import content_delivery
+        from tandem.core.lazy import deferred_function
         from tandem.users.middleware import gate_token_path_register
 
         # Enablement's "Send" e-mails the asset with a tracked link when SMTP is configured.
-        send_delivery_register(content_delivery)
+        send_delivery_register(deferred_function("tandem.integrations.mail.services", "content_delivery"))
         # Addresses a secret in the URL authorises, not the session: calendar apps and mail recipients.
         for prefix in ("/calendar/", "/l/", "/mail/unsubscribe/"):
             gate_token_path_register(prefix=prefix)

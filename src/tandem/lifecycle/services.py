@@ -24,6 +24,7 @@ from tandem.core.events import event_record
 from tandem.core.links import absolute_url
 from tandem.core.models import Event
 from tandem.core.versioning import spec_current, spec_publish
+from tandem.core.watermark import ids_unseen, watermark_state
 from tandem.crm.agenda.selectors import tasks_overdue_unnotified
 from tandem.crm.agenda.services import tasks_mark_overdue_notified
 from tandem.crm.models import Activity, Person, StageChange
@@ -311,9 +312,11 @@ def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_0
             data={"last_touchpoint_id": int(after), "started_at": moment.isoformat(), "checked_at": moment.isoformat(), "people": 0},
         )
         return []
-    after = int(last.get("last_touchpoint_id", 0))
+    # Touchpoints by id, including those that commit late under a lower id (core/watermark.py); the state
+    # replaced the plain "last_touchpoint_id" of earlier sweeps, which it starts from.
+    after = watermark_state(last.get("touchpoints", last.get("last_touchpoint_id", 0)))
     since = max(dt.datetime.fromisoformat(last["checked_at"]) - CHANGE_LAG, dt.datetime.fromisoformat(last["started_at"]))
-    rows = list(Touchpoint.objects.filter(id__gt=after).order_by("id").values_list("id", "person_id")[:limit])
+    rows, touchpoints = ids_unseen(rows=Touchpoint.objects.values_list("id", "person_id"), state=after, limit=limit)
     by_touch = {pid for _, pid in rows}
     by_profile = set(
         Person.objects.filter(updated_at__gt=since, lifecycle_stage__in=QUALIFYING_STAGES).order_by().values_list("id", flat=True)[:limit]
@@ -328,7 +331,8 @@ def people_qualify_recent(*, as_of: dt.datetime | None = None, limit: int = 50_0
             kind=SWEEP_EVENT,
             reason="qualified people with new touchpoints, profile or score changes",
             data={
-                "last_touchpoint_id": rows[-1][0] if rows else after,
+                "last_touchpoint_id": touchpoints["seen"],
+                "touchpoints": touchpoints,
                 "started_at": last["started_at"],
                 "checked_at": moment.isoformat(),
                 "people": len(people),

@@ -20,14 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
 from tandem.scoring.features import FeatureMatrix
+
+if TYPE_CHECKING:
+    from sklearn import isotonic as sk_isotonic
+    from sklearn import linear_model as sk_linear_model
+else:
+    # scikit-learn takes over a second to import: only when a baseline is fitted
+    sk_isotonic = deferred("sklearn.isotonic")
+    sk_linear_model = deferred("sklearn.linear_model")
 
 ODOO_SMOOTHING = 0.1
 ODOO_CLAMP = (0.0001, 0.9999)
@@ -166,8 +173,8 @@ class RuleScoreCalibrator:
     """Turns a rule score (fit + engagement points) into a probability learnt on the training split."""
 
     method: CalibrationMethod = "isotonic"
-    isotonic: IsotonicRegression | None = None
-    platt: LogisticRegression | None = None
+    isotonic: sk_isotonic.IsotonicRegression | None = None
+    platt: sk_linear_model.LogisticRegression | None = None
     center: float = 0.0
     scale: float = 1.0
 
@@ -177,12 +184,12 @@ class RuleScoreCalibrator:
         if not np.all(np.isfinite(values)):
             raise ValidationFailed("Rule scores must be finite numbers.", field="scores", value=values[~np.isfinite(values)][0])
         if self.method == "isotonic":
-            self.isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+            self.isotonic = sk_isotonic.IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
             self.isotonic.fit(values, won)
         elif self.method == "platt":
             self.center = float(values.mean())
             self.scale = float(values.std()) or 1.0
-            self.platt = LogisticRegression(C=1e6, max_iter=1000)
+            self.platt = sk_linear_model.LogisticRegression(C=1e6, max_iter=1000)
             self.platt.fit(((values - self.center) / self.scale).reshape(-1, 1), won)
         else:
             raise ValidationFailed("Calibration method must be 'isotonic' or 'platt'.", field="method", value=self.method)

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from tandem.core.errors import ValidationFailed
 
@@ -38,6 +37,8 @@ def roc_auc(y: Sequence[float] | np.ndarray, p: Sequence[float] | np.ndarray) ->
     losses = len(outcomes) - wins
     if wins == 0 or losses == 0:
         raise ValidationFailed("AUC needs both won and lost people.", field="y", value=f"{wins} won, {losses} lost")
+    from scipy.stats import rankdata  # scipy is slow to import: only when an AUC is computed
+
     ranks = rankdata(probs)
     return float((ranks[outcomes == 1].sum() - wins * (wins + 1) / 2) / (wins * losses))
 

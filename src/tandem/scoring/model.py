@@ -30,21 +30,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
-import sklearn
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import ThreadpoolController
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
 from tandem.scoring.baselines import MatrixNaiveBayes, RuleScoreCalibrator
 from tandem.scoring.features import (
     FeatureBuilder,
@@ -57,6 +49,29 @@ from tandem.scoring.features import (
 )
 from tandem.scoring.metrics import Evaluation, evaluate, expected_calibration_error, format_evaluation
 from tandem.scoring.rules import encode_values
+
+if TYPE_CHECKING:
+    import sklearn
+    from sklearn import calibration as sk_calibration
+    from sklearn import compose as sk_compose
+    from sklearn import ensemble as sk_ensemble
+    from sklearn import impute as sk_impute
+    from sklearn import linear_model as sk_linear_model
+    from sklearn import model_selection as sk_model_selection
+    from sklearn import pipeline as sk_pipeline
+    from sklearn import preprocessing as sk_preprocessing
+else:
+    # scikit-learn takes over a second to import and this module is imported at every start (scoring's
+    # services): it is imported when a model is first trained, loaded or explained.
+    sklearn = deferred("sklearn")
+    sk_calibration = deferred("sklearn.calibration")
+    sk_compose = deferred("sklearn.compose")
+    sk_ensemble = deferred("sklearn.ensemble")
+    sk_impute = deferred("sklearn.impute")
+    sk_linear_model = deferred("sklearn.linear_model")
+    sk_model_selection = deferred("sklearn.model_selection")
+    sk_pipeline = deferred("sklearn.pipeline")
+    sk_preprocessing = deferred("sklearn.preprocessing")
 
 CandidateKind = Literal["boosting", "logistic"]
 CANDIDATES: tuple[CandidateKind, ...] = ("boosting", "logistic")
@@ -141,27 +156,27 @@ def signed_log1p(values: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, np.sign(values) * np.log1p(np.abs(values)))
 
 
-def _logistic_design(groups: Sequence[FeatureGroup]) -> ColumnTransformer:
+def _logistic_design(groups: Sequence[FeatureGroup]) -> sk_compose.ColumnTransformer:
     numeric = [g.columns[0] for g in groups if g.kind == "numeric"]
     onehot = [c for g in groups if g.kind == "onehot" for c in g.columns]
     steps: list[tuple[str, Any, list[int]]] = []
     if numeric:
-        numeric_pipe = Pipeline(
+        numeric_pipe = sk_pipeline.Pipeline(
             [
-                ("log", FunctionTransformer(signed_log1p)),
-                ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-                ("scale", StandardScaler()),
+                ("log", sk_preprocessing.FunctionTransformer(signed_log1p)),
+                ("impute", sk_impute.SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+                ("scale", sk_preprocessing.StandardScaler()),
             ]
         )
         steps.append(("numeric", numeric_pipe, numeric))
     if onehot:
         steps.append(("onehot", "passthrough", onehot))
-    return ColumnTransformer(steps)
+    return sk_compose.ColumnTransformer(steps)
 
 
 def _candidate(kind: CandidateKind, groups: Sequence[FeatureGroup], config: TrainConfig) -> Any:
     if kind == "boosting":
-        return HistGradientBoostingClassifier(
+        return sk_ensemble.HistGradientBoostingClassifier(
             learning_rate=config.boosting_learning_rate,
             max_iter=config.boosting_iterations,
             max_leaf_nodes=15,
@@ -171,8 +186,8 @@ def _candidate(kind: CandidateKind, groups: Sequence[FeatureGroup], config: Trai
             random_state=config.seed,
         )
     # Newton-Cholesky converges in a few steps on a few hundred standardised columns (lbfgs took 25x longer).
-    model = LogisticRegression(C=config.logistic_c, solver="newton-cholesky", max_iter=200)
-    return Pipeline([("design", _logistic_design(groups)), ("model", model)])
+    model = sk_linear_model.LogisticRegression(C=config.logistic_c, solver="newton-cholesky", max_iter=200)
+    return sk_pipeline.Pipeline([("design", _logistic_design(groups)), ("model", model)])
 
 
 def _calibration_method(config: TrainConfig, y: np.ndarray) -> Literal["isotonic", "sigmoid"]:
@@ -184,9 +199,9 @@ def _calibration_method(config: TrainConfig, y: np.ndarray) -> Literal["isotonic
 
 def _fit_calibrated(
     kind: CandidateKind, groups: Sequence[FeatureGroup], X: np.ndarray, y: np.ndarray, config: TrainConfig
-) -> CalibratedClassifierCV:
-    folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
-    model = CalibratedClassifierCV(
+) -> sk_calibration.CalibratedClassifierCV:
+    folds = sk_model_selection.StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
+    model = sk_calibration.CalibratedClassifierCV(
         _candidate(kind, groups, config), method=_calibration_method(config, y), cv=folds, ensemble=False
     )
     model.fit(X, y)
@@ -426,7 +441,7 @@ def population_stability_index(expected: np.ndarray, actual: np.ndarray, *, floo
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def _explain_estimator(calibrated: CalibratedClassifierCV) -> list[Any]:
+def _explain_estimator(calibrated: sk_calibration.CalibratedClassifierCV) -> list[Any]:
     return [c.estimator for c in calibrated.calibrated_classifiers_]
 
 
@@ -595,14 +610,14 @@ def _calibration_of(member: Any) -> tuple[np.ndarray, np.ndarray] | tuple[float,
 
 
 def tree_scorer(
-    calibrated: CalibratedClassifierCV, groups: Sequence[FeatureGroup], background: np.ndarray | None = None
+    calibrated: sk_calibration.CalibratedClassifierCV, groups: Sequence[FeatureGroup], background: np.ndarray | None = None
 ) -> TreeScorer | None:
     """The numpy form of a calibrated binary boosting model without categorical splits, or None."""
     members = getattr(calibrated, "calibrated_classifiers_", [])
     if len(members) != 1 or len(members[0].calibrators) != 1:
         return None
     booster = members[0].estimator
-    if not isinstance(booster, HistGradientBoostingClassifier) or booster.n_trees_per_iteration_ != 1:
+    if not isinstance(booster, sk_ensemble.HistGradientBoostingClassifier) or booster.n_trees_per_iteration_ != 1:
         return None
     nodes = [predictors[0].nodes for predictors in booster._predictors]
     if not nodes or any(n["is_categorical"].any() for n in nodes):
@@ -650,7 +665,7 @@ def tree_scorer(
 
 
 def linear_scorer(
-    calibrated: CalibratedClassifierCV, groups: Sequence[FeatureGroup], background: np.ndarray | None = None
+    calibrated: sk_calibration.CalibratedClassifierCV, groups: Sequence[FeatureGroup], background: np.ndarray | None = None
 ) -> LinearScorer | None:
     """The numpy form of a calibrated logistic pipeline (``_candidate('logistic')``), or None for anything else."""
     members = getattr(calibrated, "calibrated_classifiers_", [])
@@ -658,7 +673,7 @@ def linear_scorer(
         return None
     member = members[0]
     pipeline = member.estimator
-    if not isinstance(pipeline, Pipeline) or not isinstance(pipeline[-1], LogisticRegression):
+    if not isinstance(pipeline, sk_pipeline.Pipeline) or not isinstance(pipeline[-1], sk_linear_model.LogisticRegression):
         return None
     design = pipeline.named_steps["design"]
     group_at = {c: i for i, g in enumerate(groups) for c in g.columns}
@@ -712,7 +727,7 @@ class ScoringModel:
     kind: CandidateKind
     feature_names: tuple[str, ...]
     groups: tuple[FeatureGroup, ...]
-    estimator: CalibratedClassifierCV
+    estimator: sk_calibration.CalibratedClassifierCV
     background: np.ndarray
     tiers: Tiers
     activation: Activation
@@ -966,7 +981,7 @@ def split_by_time(times: Sequence[float] | np.ndarray, validation_share: float) 
 
 def _splits(y: np.ndarray, times: np.ndarray | None, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     if config.split == "kfold":
-        folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
+        folds = sk_model_selection.StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
         return [(train, test) for train, test in folds.split(np.zeros(len(y)), y)]
     if times is None:
         raise ValidationFailed("A time split needs each person's cut-off time.", field="times", value=None)

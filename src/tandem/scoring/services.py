@@ -20,6 +20,7 @@ from tandem.core.jobs.services import job_create, job_execute, job_progress
 from tandem.core.models import Event, Job
 from tandem.core.outbox import task_enqueue_on_commit
 from tandem.core.versioning import spec_publish
+from tandem.core.watermark import ids_unseen, watermark_state
 from tandem.crm.models import Activity, Deal, Person
 from tandem.scoring.batch import permutation_importance, score_columns
 from tandem.scoring.drift import DriftSummary, calibration_drift, outcomes_since
@@ -425,10 +426,11 @@ def _newest_ids() -> dict[str, int]:
     }
 
 
-def people_changed_since(*, marks: dict[str, int], limit: int) -> tuple[set[int], dict[str, int]]:
+def people_changed_since(*, marks: dict[str, Any], limit: int) -> tuple[set[int], dict[str, Any]]:
     """People with a new touchpoint, activity, arrival, profile change or closed deal after the id watermarks.
 
-    Returns the people and the advanced watermarks; each stream is one primary-key range query.
+    Returns the people and the advanced watermarks; each stream is a primary-key range query, and rows that
+    commit late under a lower id are read too (`tandem.core.watermark`).
     """
     people: set[int] = set()
     advanced = dict(marks)
@@ -438,14 +440,14 @@ def people_changed_since(*, marks: dict[str, int], limit: int) -> tuple[set[int]
         ("person", Person.objects.values_list("id", "id")),
     )
     for name, rows in streams:
-        found = list(rows.filter(id__gt=marks.get(name, 0)).order_by("id")[:limit])
-        if found:
-            people.update(pid for _, pid in found if pid is not None)
-            advanced[name] = found[-1][0]
-    events = list(
-        Event.objects.filter(id__gt=marks.get("event", 0), kind__in=(*PERSON_EVENT_KINDS, *DEAL_EVENT_KINDS))
-        .order_by("id")
-        .values_list("id", "kind", "subject_id")[:limit]
+        found, advanced[name] = ids_unseen(rows=rows, state=marks.get(name, 0), limit=limit)
+        people.update(pid for _, pid in found if pid is not None)
+    events, advanced["event"] = ids_unseen(
+        rows=Event.objects.filter(kind__in=(*PERSON_EVENT_KINDS, *DEAL_EVENT_KINDS)).values_list(
+            "id", "kind", "subject_id"
+        ),
+        state=marks.get("event", 0),
+        limit=limit,
     )
     deal_ids = [sid for _, kind, sid in events if kind in DEAL_EVENT_KINDS and sid is not None]
     people.update(sid for _, kind, sid in events if kind in PERSON_EVENT_KINDS and sid is not None)
@@ -453,8 +455,6 @@ def people_changed_since(*, marks: dict[str, int], limit: int) -> tuple[set[int]
         people.update(
             pid for pid in Deal.objects.filter(id__in=deal_ids).values_list("person_id", flat=True) if pid is not None
         )
-    if events:
-        advanced["event"] = events[-1][0]
     return people, advanced
 
 
@@ -470,7 +470,7 @@ def people_rescore_recent(*, now: dt.datetime | None = None, limit: int = 50_000
         # First sweep: start from now; scores of the past come from the full refresh.
         event_record(kind=SWEEP_EVENT, reason="watermarks set", data={**_newest_ids(), "people": 0})
         return 0
-    marks = {k: int(v) for k, v in last.items() if k in ("touchpoint", "activity", "person", "event")}
+    marks = {k: watermark_state(v) for k, v in last.items() if k in ("touchpoint", "activity", "person", "event")}
     people, advanced = people_changed_since(marks=marks, limit=limit)
     if advanced == marks:
         return 0

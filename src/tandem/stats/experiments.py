@@ -37,14 +37,22 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
 from tandem.stats.intervals import wilson_bounds
+
+if TYPE_CHECKING:
+    from scipy import optimize, special, stats
+else:
+    # scipy takes 0.5 s to import: only when a test is computed, not at every process start
+    optimize = deferred("scipy.optimize")
+    special = deferred("scipy.special")
+    stats = deferred("scipy.stats")
 
 FloatArray = NDArray[np.float64]
 Alternative = Literal["two-sided", "larger"]

@@ -13,12 +13,18 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = deferred("scipy.stats")  # 0.5 s to import: only when an interval is computed
 
 FloatArray = NDArray[np.float64]
 

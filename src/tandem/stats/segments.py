@@ -29,14 +29,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
 
 from tandem.core.errors import ValidationFailed
+from tandem.core.lazy import deferred
 from tandem.stats.intervals import benjamini_hochberg, wilson_bounds
+
+if TYPE_CHECKING:
+    from scipy import optimize, special, stats
+else:
+    # scipy takes 0.5 s to import: only when a test is computed, not at every process start
+    optimize = deferred("scipy.optimize")
+    special = deferred("scipy.special")
+    stats = deferred("scipy.stats")
 
 FloatArray = NDArray[np.float64]
 KAPPA_MAX = 1e8

@@ -115,6 +115,7 @@ class WebhookDeliveryDetailOut(WebhookDeliveryOut):
 class WebhookDeliveryPageOut(Schema):
     items: list[WebhookDeliveryOut]
     next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
+    prev_cursor: str | None = Field(None, description="pass as `cursor` for the previous (newer) page")
 
 
 class WebhookDeliveryQuery(Schema):
@@ -223,7 +224,7 @@ def webhook_deliveries_list(request: HttpRequest, filters: Query[WebhookDelivery
     """The delivery log, newest first, by endpoint, status and event type."""
     _admin(request)
     page = selectors.deliveries_list(**filters.dict())
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
 
 
 @router.get("/webhooks/deliveries/{delivery_id}", response=WebhookDeliveryDetailOut)

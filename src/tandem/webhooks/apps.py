@@ -7,7 +7,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.core.background import background_loop_register
-        from tandem.webhooks.services import deliveries_loop
+        from tandem.core.lazy import deferred_function
 
         # Retries fall due seconds to hours after the write that queued them: the worker's loop sends them.
-        background_loop_register(name="webhooks-deliveries", loop=deliveries_loop)
+        background_loop_register(name="webhooks-deliveries", loop=deferred_function("tandem.webhooks.services", "deliveries_loop"))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from tandem.core.errors import NotFound, ValidationFailed
-from tandem.core.keyset import Cursor, cursor_decode, cursor_encode
+from tandem.core.paging import KeysetPage, keyset_page
 from tandem.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
 
 PAGE_SIZE = 50
@@ -48,12 +47,6 @@ def endpoints_list() -> list[Any]:
     return rows
 
 
-@dataclass(frozen=True)
-class DeliveryPage:
-    items: list[Delivery]
-    next_cursor: str | None
-
-
 def deliveries_list(
     *,
     endpoint_id: int | None = None,
@@ -61,27 +54,22 @@ def deliveries_list(
     event_type: str = "",
     cursor: str = "",
     limit: int = PAGE_SIZE,
-) -> DeliveryPage:
+) -> KeysetPage:
     """Deliveries newest first, by endpoint, status and event type, a page at a time (keyset on id)."""
     if status and status not in DeliveryStatus.values:
         raise ValidationFailed(
             f"status must be one of {', '.join(DeliveryStatus.values)}", field="status", value=status
         )
-    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    rows = Delivery.objects.order_by("-id")
+    rows = Delivery.objects.all()
     if endpoint_id is not None:
         rows = rows.filter(endpoint_id=endpoint_id)
     if status:
         rows = rows.filter(status=status)
     if event_type:
         rows = rows.filter(event_type=event_type)
-    if cursor:
-        rows = rows.filter(id__lt=cursor_decode(cursor, order=_ORDER).id)
-    page = list(rows[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    next_cursor = cursor_encode(Cursor(order=_ORDER, key="", id=page[-1].pk)) if more and page else None
-    return DeliveryPage(items=page, next_cursor=next_cursor)
+    return keyset_page(
+        queryset=rows, order=_ORDER, cursor=cursor, limit=max(1, min(int(limit), MAX_PAGE_SIZE))
+    )
 
 
 def delivery_get(*, delivery_id: int) -> Delivery:

@@ -46,7 +46,7 @@ from tandem.capture.csvimport.selectors import import_file_rows
 from tandem.capture.ingest import IngestBatch, NewPerson, NewTouchpoint, Who, ingest
 from tandem.capture.models import ImportJob, ImportMapping
 from tandem.core import csvsafe
-from tandem.core.bulk import chunked, silent
+from tandem.core.bulk import ANALYZE_MIN_ROWS, chunked, silent, tables_analyze
 from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
@@ -93,6 +93,13 @@ logger = logging.getLogger(__name__)
 OUTCOMES = OUTCOMES_ORDER
 REASON = "csv import"
 BATCH = 500
+# The tables an import of each kind fills, whose planner statistics a large import refreshes (tables_analyze).
+_WRITTEN: dict[str, tuple[type[Any], ...]] = {
+    "people": (Person, Account, ExternalId, StageChange, Touchpoint),
+    "touchpoints": (Touchpoint, Person, Account, StageChange),
+    "deals": (Deal, Account, Person, StageChange),
+    "activities": (Activity, Person, StageChange),
+}
 
 
 @dataclass
@@ -284,6 +291,8 @@ def csv_import_table(
         raise ValidationFailed(
             f"the database refused a value of the file, nothing was written: {exc}"
         ) from exc
+    if len(parsed) >= ANALYZE_MIN_ROWS:
+        tables_analyze(models_=_WRITTEN[mapping.kind])
     return result
 
 

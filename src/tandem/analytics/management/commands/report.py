@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="report", required=True, metavar="REPORT")
         for name, module in report_modules().items():
-            p = sub.add_parser(name, help=module.HELP)
+            # argparse %-formats help texts: a report's "95 %" would break `tandem report --help`.
+            p = sub.add_parser(name, help=module.HELP.replace("%", "%%"))
             formats = tuple(getattr(module, "FORMATS", ("json",)))
             p.add_argument("--format", choices=formats, default=formats[0], help=f"output format (default {formats[0]})")
             module.add_arguments(p)

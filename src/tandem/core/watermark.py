@@ -1,0 +1,108 @@
+"""Reading a table's new rows by id, minute after minute, without skipping the ones that commit late.
+
+A sweep that remembers "the last id I saw" and reads `id > mark` next time loses rows on PostgreSQL: ids are
+handed out when rows are inserted, not when they commit, so a slow transaction (an import, a bulk write) can
+commit id 5 after a faster one committed id 6 and the sweep read it. SQLite has one writer at a time, so there
+ids commit in order and none of this happens.
+
+`ids_unseen` keeps two marks: `seen` (the highest id read) and `mark` (every id up to it was committed and
+read). Between them lies the unsettled window. Each run reads the ids above `seen`, and re-reads the window
+only when its rows differ from when it was last counted (their number and the sum of their ids: a late
+commit, or a deletion),
+so quiet runs stay one indexed COUNT. An observation settles (`mark` moves up to what it saw) once every
+transaction open when it was made has ended (PostgreSQL's pg_stat_activity.xact_start), so a row can still
+appear below `seen` only while it is counted in the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet, Sum
+
+
+def _horizon() -> dt.datetime | None:
+    """The start of the oldest transaction still open on the database (other than ours); None on SQLite."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        # Every open transaction counts, not only those that wrote yet: one that took an id may not have its
+        # transaction id yet. A long reader only delays settling; the COUNT keeps the runs in between cheap.
+        cursor.execute(
+            "SELECT LEAST(clock_timestamp(), MIN(xact_start)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database() AND xact_start IS NOT NULL"
+        )
+        return cursor.fetchone()[0]  # type: ignore[no-any-return,index]
+
+
+def _observed_at() -> dt.datetime | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]  # type: ignore[no-any-return,index]
+
+
+def _fingerprint(rows: QuerySet[Any], low: int, high: int) -> str:
+    """How many rows the window (low, high] holds and the sum of their ids: a row committing late changes it (a
+    count alone would miss a late row and a deletion in the same minute)."""
+    found = rows.filter(id__gt=low, id__lte=high).aggregate(n=Count("id"), total=Sum("id"))
+    return f"{found['n']}:{found['total'] or 0}"
+
+
+def watermark_state(value: Any) -> dict[str, Any]:
+    """A stored state, or a plain id mark of the sweeps that came before (everything up to it taken as read)."""
+    if isinstance(value, Mapping):
+        return {
+            "mark": int(value.get("mark", 0)),
+            "seen": int(value.get("seen", value.get("mark", 0))),
+            "count": str(value.get("count", "0:0")),
+            "pending": [[str(at), int(seen)] for at, seen in value.get("pending", [])],
+        }
+    mark = int(value or 0)
+    return {"mark": mark, "seen": mark, "count": "0:0", "pending": []}
+
+
+def ids_unseen(
+    *, rows: QuerySet[Any], state: Any, limit: int
+) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    """The rows of `rows` (a values_list whose first column is the id) not read yet, and the state to keep.
+
+    At most `limit` new rows a run (the rest come next run); rows of the unsettled window that committed late
+    come on top. A row may be returned twice (after a deletion in the window, or a second run when a late row
+    appears), never skipped: callers do idempotent work per row.
+    """
+    current = watermark_state(state)
+    mark, seen, count = current["mark"], current["seen"], current["count"]
+    # Before the snapshot: a transaction that has ended by now committed before the reads below, so its rows are
+    # in them (or in their count); asked after the snapshot, one could end in between, unread yet settled.
+    horizon = _horizon()
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            # One snapshot for the reads and the counts, or a row committing between them would be counted
+            # as read.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        found: list[tuple[Any, ...]] = []
+        if seen > mark and _fingerprint(rows, mark, seen) != count:
+            found.extend(rows.filter(id__gt=mark, id__lte=seen).order_by("id"))
+        new = list(rows.filter(id__gt=seen).order_by("id")[:limit])
+        found.extend(new)
+        pending = list(current["pending"])
+        if new:
+            seen = int(new[-1][0])
+            observed = _observed_at()  # after the snapshot: whatever it missed was open at this time
+            pending.append([observed.isoformat() if observed else "", seen])
+        if horizon is None:  # SQLite: ids commit in order, so what was seen is settled
+            mark, pending = seen, []
+        else:
+            settled = [s for at, s in pending if dt.datetime.fromisoformat(at) < horizon]
+            if settled:
+                mark = max(mark, *settled)
+            pending = [[at, s] for at, s in pending if dt.datetime.fromisoformat(at) >= horizon]
+        count = _fingerprint(rows, mark, seen) if seen > mark else "0:0"
+    return found, {"mark": mark, "seen": seen, "count": count, "pending": pending[-100:]}
