@@ -66,6 +66,10 @@ def watermark_state(value: Any) -> dict[str, Any]:
     return {"mark": mark, "seen": mark, "count": "0:0", "pending": []}
 
 
+def _fingerprint_of(found: list[tuple[Any, ...]]) -> str:
+    return f"{len(found)}:{sum(int(row[0]) for row in found)}"
+
+
 def ids_unseen(
     *, rows: QuerySet[Any], state: Any, limit: int
 ) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
@@ -73,36 +77,46 @@ def ids_unseen(
 
     At most `limit` new rows a run (the rest come next run); rows of the unsettled window that committed late
     come on top. A row may be returned twice (after a deletion in the window, or a second run when a late row
-    appears), never skipped: callers do idempotent work per row.
+    appears), never skipped: callers do idempotent work per row. A quiet run with nothing unsettled is one query.
     """
     current = watermark_state(state)
-    mark, seen, count = current["mark"], current["seen"], current["count"]
-    # Before the snapshot: a transaction that has ended by now committed before the reads below, so its rows are
-    # in them (or in their count); asked after the snapshot, one could end in between, unread yet settled.
+    mark, seen, count, pending = current["mark"], current["seen"], current["count"], current["pending"]
+    if connection.vendor != "postgresql":
+        # One writer at a time: ids commit in order, so what was read is settled.
+        new = list(rows.filter(id__gt=seen).order_by("id")[:limit])
+        seen = int(new[-1][0]) if new else seen
+        return new, {"mark": seen, "seen": seen, "count": "0:0", "pending": []}
+    if seen == mark:
+        # Nothing unsettled: the new rows are the whole window, so their fingerprint needs no second query.
+        new = list(rows.filter(id__gt=seen).order_by("id")[:limit])
+        if not new:
+            return [], current
+        observed = _observed_at()  # after the read: whatever it missed was open at this time
+        seen = int(new[-1][0])
+        return new, {"mark": mark, "seen": seen, "count": _fingerprint_of(new), "pending": [[observed.isoformat(), seen]]}
+    # Asked before the snapshot: a transaction that has ended by now committed before the reads below, so its
+    # rows are in them; asked after, one could end in between, unread yet settled.
     horizon = _horizon()
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql" and outermost:
-            # One snapshot for the reads and the counts, or a row committing between them would be counted
+        if outermost:
+            # One snapshot for the reads and the fingerprints, or a row committing between them would be counted
             # as read.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         found: list[tuple[Any, ...]] = []
-        if seen > mark and _fingerprint(rows, mark, seen) != count:
+        reread = _fingerprint(rows, mark, seen) != count
+        if reread:
             found.extend(rows.filter(id__gt=mark, id__lte=seen).order_by("id"))
         new = list(rows.filter(id__gt=seen).order_by("id")[:limit])
         found.extend(new)
-        pending = list(current["pending"])
         if new:
             seen = int(new[-1][0])
-            observed = _observed_at()  # after the snapshot: whatever it missed was open at this time
-            pending.append([observed.isoformat() if observed else "", seen])
-        if horizon is None:  # SQLite: ids commit in order, so what was seen is settled
-            mark, pending = seen, []
-        else:
-            settled = [s for at, s in pending if dt.datetime.fromisoformat(at) < horizon]
-            if settled:
-                mark = max(mark, *settled)
-            pending = [[at, s] for at, s in pending if dt.datetime.fromisoformat(at) >= horizon]
-        count = _fingerprint(rows, mark, seen) if seen > mark else "0:0"
+            observed = _observed_at()
+            pending = [*pending, [observed.isoformat(), seen]]
+        settled = [s for at, s in pending if horizon is not None and dt.datetime.fromisoformat(at) < horizon]
+        mark = max([mark, *settled])
+        pending = [[at, s] for at, s in pending if s > mark and [at, s] not in [p for p in pending if p[1] in settled]]
+        if reread or new or settled:
+            count = _fingerprint(rows, mark, seen) if seen > mark else "0:0"
     return found, {"mark": mark, "seen": seen, "count": count, "pending": pending[-100:]}
