@@ -36,7 +36,9 @@ CASES: list[tuple[str, list[str], bool]] = [
 def _median_seconds(command: list[str], runs: int) -> tuple[float, float]:
     """Median wall-clock seconds and median CPU seconds (user + system) of the child over `runs` runs."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tandem.settings"}
-    subprocess.run(command, check=True, capture_output=True, env=env, cwd=ROOT)  # warm the .pyc and disk caches
+    subprocess.run(
+        command, check=True, capture_output=True, env=env, cwd=ROOT
+    )  # warm the .pyc and disk caches
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

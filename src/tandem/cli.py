@@ -28,7 +28,10 @@ def _our_commands() -> list[tuple[str, str]]:
                     ):
                         try:
                             help_text = str(ast.literal_eval(item.value)).strip().splitlines()[0]
-                        except (ValueError, IndexError):  # a computed help: no summary, the command still shows
+                        except (
+                            ValueError,
+                            IndexError,
+                        ):  # a computed help: no summary, the command still shows
                             help_text = ""
         out.append((path.stem, help_text))
     return sorted(out)

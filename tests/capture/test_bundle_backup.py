@@ -24,6 +24,7 @@ from tandem.demo.company import generate_company
 from tandem.demo.services import demo_load, demo_users_create
 from tandem.feedback.models import Question
 from tandem.users.models import User
+from tandem.users.roles import roles_sync
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "bundle_v1.zip"
 END = dt.date(2026, 6, 30)
@@ -68,7 +69,9 @@ def _with_cell(data: bytes, *, file: str, line: int, column: str, value: str) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_company_round_trip_is_byte_identical():
-    # given: the demo company (300 people) in the database, exported
+    # given: the demo company (300 people) in the database, exported (roles synced first: a transactional test
+    # before this one may have flushed the permissions the migrations installed)
+    roles_sync()
     demo_load(company=generate_company(people=300, seed=7, end=END))
     started = time.perf_counter()
     first = bundle_export_archive()

@@ -24,7 +24,11 @@ def _import(path: object, kind: str, mapping: str) -> list[str]:
     call_command(
         "import", "csv", str(path), "--kind", kind, "--mapping", mapping, "--no-progress", stdout=out
     )
-    return out.getvalue().splitlines()
+    lines = out.getvalue().splitlines()
+    # The first line says how the file was read (tests/capture/test_csv_files_and_identities.py checks it);
+    # these real exports are all plain UTF-8 CSV.
+    assert lines[0] == "Detected: UTF-8, comma-separated"
+    return lines[1:]
 
 
 def _person(system: str, external_id: str) -> Person:

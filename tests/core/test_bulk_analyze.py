@@ -25,13 +25,17 @@ def _times_analyzed() -> int:
     # analyze_count counts explicit ANALYZEs (autovacuum's are autoanalyze_count). Not n_mod_since_analyze: a
     # backend reports its inserted-row counts up to a second after the commit, possibly after the ANALYZE.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = %s", [Person._meta.db_table])
+        cursor.execute(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = %s", [Person._meta.db_table]
+        )
         return int(cursor.fetchone()[0])
 
 
 def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("ANALYZE after bulk loads is PostgreSQL's; on SQLite tables_analyze does nothing by design")
+        pytest.skip(
+            "ANALYZE after bulk loads is PostgreSQL's; on SQLite tables_analyze does nothing by design"
+        )
 
 
 @pytest.mark.django_db(transaction=True)

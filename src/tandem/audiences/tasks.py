@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
 from tandem.audiences.models import Audience
 from tandem.audiences.services import audience_sync, audiences_sync_all
+from tandem.core.locks import job_lock
 
 
 @db_task()
@@ -22,7 +23,7 @@ def audience_sync_task(audience_id: int) -> None:
 def audiences_sync_sweep() -> None:
     """Every five minutes, sync every audience: people who now match (or withdrew consent) join (or leave)."""
     try:
-        with lock_task("audiences-sync"):
+        with job_lock("audiences-sync"):
             audiences_sync_all()
     except TaskLockedException:  # the previous sweep is still running
         return

@@ -16,6 +16,12 @@ class CampaignsConfig(AppConfig):
 
         # crm sits below campaigns: it learns of touchpoints through its registry (see crm/registry.py).
         person_reference_register(name="touchpoints", model="campaigns.Touchpoint")
-        person_merge_step_register(name="channels", step=deferred_function("tandem.campaigns.services", "person_merge_channels"))
-        person_detail_part_register(name="journey", load=deferred_function("tandem.campaigns.selectors", "person_journey"))
-        account_detail_part_register(name="touchpoints", load=deferred_function("tandem.campaigns.selectors", "account_touchpoints"))
+        person_merge_step_register(
+            name="channels", step=deferred_function("tandem.campaigns.services", "person_merge_channels")
+        )
+        person_detail_part_register(
+            name="journey", load=deferred_function("tandem.campaigns.selectors", "person_journey")
+        )
+        account_detail_part_register(
+            name="touchpoints", load=deferred_function("tandem.campaigns.selectors", "account_touchpoints")
+        )

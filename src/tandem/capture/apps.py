@@ -13,7 +13,9 @@ class CaptureConfig(AppConfig):
         from tandem.crm.registry import person_reference_register
 
         # The capture journal's drain runs as its own loop beside Huey's task threads.
-        background_loop_register(name="capture-drain", loop=deferred_function("tandem.capture.intake.processing", "drain_loop"))
+        background_loop_register(
+            name="capture-drain", loop=deferred_function("tandem.capture.intake.processing", "drain_loop")
+        )
         # /metrics: the journal's backlog and how much of it has been drained (docs/operations.md#metrics).
         metrics_source_register(name="capture-journal", collect=journal_metrics)
         # A person's form submissions follow them through a merge (crm/registry.py).

@@ -10,15 +10,15 @@ so `tandem.stats` may use it.
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 
 class Deferred:
     """A module imported at the first attribute read (then read straight from sys.modules' copy)."""
 
-    __slots__ = ("_name", "_module")
+    __slots__ = ("_module", "_name")
 
     def __init__(self, name: str) -> None:
         self._name = name

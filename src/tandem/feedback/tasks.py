@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
+from tandem.core.locks import job_lock
 from tandem.feedback.services import questions_assign_unthemed, themes_mine_job_run
 
 
@@ -13,7 +14,7 @@ from tandem.feedback.services import questions_assign_unthemed, themes_mine_job_
 def questions_theme_sweep() -> None:
     """Every ten minutes: questions saved one by one are themed at once; imported ones are caught here."""
     try:
-        with lock_task("feedback-theme-sweep"):
+        with job_lock("feedback-theme-sweep"):
             questions_assign_unthemed()
     except TaskLockedException:
         return

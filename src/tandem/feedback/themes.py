@@ -401,7 +401,9 @@ def themes_discover(
 
     with _one_thread():
         if dims >= 1:
-            svd = decomposition.TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=7, random_state=seed)
+            svd = decomposition.TruncatedSVD(
+                n_components=dims, algorithm="randomized", n_iter=7, random_state=seed
+            )
             svd.fit(weighted)
             components = np.asarray(svd.components_, dtype=np.float64)
         else:  # one or two terms: the tf-idf space itself is small enough
@@ -476,7 +478,9 @@ def _choose_k(reduced: NDArray[np.float64], k_range: tuple[int, int], seed: int,
     scores = {}
     for k in range(low, high + 1):
         labels = cluster.KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(reduced)
-        scores[k] = metrics.calinski_harabasz_score(reduced, labels) if len(set(labels.tolist())) > 1 else -math.inf
+        scores[k] = (
+            metrics.calinski_harabasz_score(reduced, labels) if len(set(labels.tolist())) > 1 else -math.inf
+        )
     for k in sorted(scores):
         ahead = max(scores[j] for j in scores if k <= j <= k + K_WINDOW)
         if scores[k] >= ahead - tolerance * abs(ahead):

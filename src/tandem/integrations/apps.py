@@ -6,8 +6,8 @@ class IntegrationsConfig(AppConfig):
     label = "integrations"
 
     def ready(self) -> None:
-        from tandem.enablement.registry import send_delivery_register
         from tandem.core.lazy import deferred_function
+        from tandem.enablement.registry import send_delivery_register
         from tandem.users.middleware import gate_token_path_register
 
         # Enablement's "Send" e-mails the asset with a tracked link when SMTP is configured.

@@ -10,4 +10,6 @@ class LifecycleConfig(AppConfig):
         from tandem.webhooks.registry import admin_notifier_register
 
         # A webhook endpoint disabled after repeated failures is reported to admins in their notifications.
-        admin_notifier_register(name="in-app", notify=deferred_function("tandem.lifecycle.services", "admins_notify"))
+        admin_notifier_register(
+            name="in-app", notify=deferred_function("tandem.lifecycle.services", "admins_notify")
+        )

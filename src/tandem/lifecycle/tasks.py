@@ -4,9 +4,10 @@ and telling owners about their overdue tasks."""
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task
 from huey.exceptions import TaskLockedException
 
+from tandem.core.locks import job_lock
 from tandem.lifecycle.services import (
     people_qualify_recent,
     sla_breaches_detect,
@@ -19,7 +20,7 @@ from tandem.lifecycle.services import (
 def qualify_sweep() -> None:
     """Every minute, re-evaluate the people with new touchpoints against the current MQL definition."""
     try:
-        with lock_task("lifecycle-qualify"):
+        with job_lock("lifecycle-qualify"):
             people_qualify_recent()
     except TaskLockedException:  # the previous sweep is still running; it will be picked up next minute
         return
@@ -30,7 +31,7 @@ def sla_breach_check() -> None:
     """Every minute, record first-touch SLA breaches, notify the owners and their managers, and re-route
     MQLs left untouched past the policy's re-route delay."""
     try:
-        with lock_task("lifecycle-sla-breaches"):
+        with job_lock("lifecycle-sla-breaches"):
             sla_breaches_detect()
             sla_reroutes_apply()
     except TaskLockedException:
@@ -41,7 +42,7 @@ def sla_breach_check() -> None:
 def task_overdue_check() -> None:
     """Every minute, tell owners (once each, in the app) about their tasks that became overdue."""
     try:
-        with lock_task("lifecycle-task-overdue"):
+        with job_lock("lifecycle-task-overdue"):
             tasks_overdue_notify()
     except TaskLockedException:
         return

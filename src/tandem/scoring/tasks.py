@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
+from tandem.core.locks import job_lock
 from tandem.crm.models import Person
 from tandem.scoring.services import (
     people_rescore_recent,
@@ -19,7 +20,7 @@ from tandem.scoring.services import (
 def scores_refresh_task() -> None:
     """Rescore every open person; one refresh at a time (a second one would redo the same work)."""
     try:
-        with lock_task("scoring-refresh"):
+        with job_lock("scoring-refresh"):
             people_score_refresh()
     except TaskLockedException:
         return
@@ -51,7 +52,7 @@ def scores_refresh_periodic() -> None:
 def rescore_sweep() -> None:
     """Every minute, rescore the people with new touchpoints, activities, profile changes or closed deals."""
     try:
-        with lock_task("scoring-rescore-sweep"):
+        with job_lock("scoring-rescore-sweep"):
             people_rescore_recent()
     except TaskLockedException:  # the previous sweep is still running; it picks the rest up next minute
         return

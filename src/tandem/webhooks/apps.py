@@ -10,4 +10,6 @@ class WebhooksConfig(AppConfig):
         from tandem.core.lazy import deferred_function
 
         # Retries fall due seconds to hours after the write that queued them: the worker's loop sends them.
-        background_loop_register(name="webhooks-deliveries", loop=deferred_function("tandem.webhooks.services", "deliveries_loop"))
+        background_loop_register(
+            name="webhooks-deliveries", loop=deferred_function("tandem.webhooks.services", "deliveries_loop")
+        )

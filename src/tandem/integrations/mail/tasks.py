@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
+from tandem.core.locks import job_lock
 from tandem.integrations.mail.services import content_email_send, scheduled_mail_run
 
 
@@ -13,7 +14,7 @@ from tandem.integrations.mail.services import content_email_send, scheduled_mail
 def scheduled_mail() -> None:
     """Every quarter hour: send what is due (Monday's weekly report, the weekday digest), each period once."""
     try:
-        with lock_task("integrations-scheduled-mail"):
+        with job_lock("integrations-scheduled-mail"):
             scheduled_mail_run()
     except TaskLockedException:  # the previous run is still sending; this one's work is claimed by it
         return

@@ -1,0 +1,86 @@
+"""gunicorn loads Tandem once, before forking: the workers start warm and each opens its own database connection."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tandem.core.gunicorn_conf import preload_app
+from tandem.core.management.commands.serve import gunicorn_argv
+
+START_SECONDS = 120  # a cold start on a shared 2-core machine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database_url() -> str:
+    # The test database this test's rows are committed to, for the server's processes.
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(settings['NAME']).resolve()}"
+    user = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+    return f"postgres://{user}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def _get(url: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310  (our own local server)
+        answer.read()
+        return answer.status, time.perf_counter() - start
+
+
+def _workers(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_fork_from_a_preloaded_warm_application():
+    if not Path("/proc/self/task").exists():
+        pytest.skip("reads the workers' memory maps from /proc (Linux)")
+    # given gunicorn as `tandem serve` runs it (its config preloads the application), two workers, no worker
+    assert preload_app is True
+    port = _free_port()
+    argv = gunicorn_argv(host="127.0.0.1", port=port, workers=2, timeout=120)
+    env = {**os.environ, "TANDEM_DATABASE_URL": _database_url(), "TANDEM_SERVE_WORKER": "0"}
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert time.monotonic() < deadline, "gunicorn did not answer in time"
+                time.sleep(0.25)
+        # when pages that read the database are requested, more times than there are workers
+        answers = [_get(f"http://127.0.0.1:{port}/login/") for _ in range(6)]
+        # then every request is answered (the workers did not share the parent's database connection)
+        assert [status for status, _ in answers] == [200] * 6
+        # and each worker had scipy and scikit-learn loaded before it served anything: they were in the parent
+        workers = _workers(server.pid)
+        assert len(workers) == 2
+        for pid in workers:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "/scipy/" in maps and "/sklearn/" in maps
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr:
+            server.stderr.close()
