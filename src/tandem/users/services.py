@@ -122,6 +122,19 @@ USER_EDITABLE = ("email", "first_name", "last_name", "role", "team", "is_active"
 _USER_TEXT_LIMITS = {"email": 254, "first_name": 150, "last_name": 150}
 
 
+def _changes_apply(*, row: Any, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set each changed field on `row`; the old and new values (related rows by id) for the event."""
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for field, value in changes.items():
+        current = getattr(row, field)
+        if current != value:
+            old[field] = getattr(current, "pk", current)
+            new[field] = getattr(value, "pk", value)
+            setattr(row, field, value)
+    return old, new
+
+
 @transaction.atomic
 def user_update(*, user: User, by_user: Any = None, reason: str = "", **changes: Any) -> User:
     """Change a user's profile, role, team or whether they may sign in; one `user.updated` event with old and new."""
@@ -151,14 +164,7 @@ def user_update(*, user: User, by_user: Any = None, reason: str = "", **changes:
     if (demoted or deactivated) and user.role == Role.ADMIN and user.is_active and not _admins_left(without=user):
         field = "role" if demoted else "is_active"
         raise NotAllowed(f"{user.username!r} is the last active admin", field=field, value=role if demoted else False)
-    old: dict[str, Any] = {}
-    new: dict[str, Any] = {}
-    for field, value in changes.items():
-        current = getattr(user, field)
-        if current != value:
-            old[field] = getattr(current, "pk", current)
-            new[field] = getattr(value, "pk", value)
-            setattr(user, field, value)
+    old, new = _changes_apply(row=user, changes=changes)
     if new:
         user.save(update_fields=list(new))
         event_record(kind="user.updated", subject=user, actor=by_user, reason=reason, data={"old": old, "new": new})
@@ -226,14 +232,7 @@ def team_update(*, team: Team, by_user: Any = None, reason: str = "", **changes:
         raise ValidationFailed(
             f"{manager.username!r} is deactivated and cannot manage a team", field="manager_id", value=manager.pk
         )
-    old: dict[str, Any] = {}
-    new: dict[str, Any] = {}
-    for field, value in changes.items():
-        current = getattr(team, field)
-        if current != value:
-            old[field] = getattr(current, "pk", current)
-            new[field] = getattr(value, "pk", value)
-            setattr(team, field, value)
+    old, new = _changes_apply(row=team, changes=changes)
     if new:
         team.save(update_fields=list(new))
         event_record(kind="team.updated", subject=team, actor=by_user, reason=reason, data={"old": old, "new": new})

@@ -74,6 +74,24 @@ def collateral_requests_of(*, user: Any, today: dt.date | None = None, limit: in
     return sorted(cards, key=lambda c: (c.request.status not in board.OPEN, c.request.due_on, c.request.pk))
 
 
+def _requests_filtered(*, status: str, kind: str, requested_by_id: int | None, user: Any) -> Any:
+    """The requests `user` may see with the list's filters; unknown status and type values are refused by name."""
+    from tandem.enablement.requests.models import RequestStatus
+
+    if status and status not in RequestStatus.values:
+        raise ValidationFailed(f"unknown status {status[:20]!r}", field="status", value=status[:20])
+    if kind and kind not in RequestKind.values:
+        raise ValidationFailed(f"unknown request type {kind[:20]!r}", field="type", value=kind[:20])
+    rows = _seen(_with_relations(), user)
+    if status:
+        rows = rows.filter(status=status)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if requested_by_id is not None:
+        rows = rows.filter(requested_by_id=requested_by_id)
+    return rows
+
+
 def collateral_requests_list(
     *,
     status: str = "",
@@ -84,20 +102,8 @@ def collateral_requests_list(
     today: dt.date | None = None,
 ) -> list[Card]:
     """Requests filtered by status, type and requester, soonest due first (those `user` may see, when given)."""
-    from tandem.enablement.requests.models import RequestStatus
-
-    if status and status not in RequestStatus.values:
-        raise ValidationFailed(f"unknown status {status[:20]!r}", field="status", value=status[:20])
-    if kind and kind not in RequestKind.values:
-        raise ValidationFailed(f"unknown request type {kind[:20]!r}", field="type", value=kind[:20])
     today = today or timezone.localdate()
-    rows = _seen(_with_relations(), user)
-    if status:
-        rows = rows.filter(status=status)
-    if kind:
-        rows = rows.filter(kind=kind)
-    if requested_by_id is not None:
-        rows = rows.filter(requested_by_id=requested_by_id)
+    rows = _requests_filtered(status=status, kind=kind, requested_by_id=requested_by_id, user=user)
     return [_card(r, today) for r in rows.order_by("due_on", "id")[:limit]]
 
 
@@ -112,20 +118,8 @@ def collateral_requests_page(
     today: dt.date | None = None,
 ) -> KeysetPage:
     """A keyset page of requests as cards, soonest due first, filtered as collateral_requests_list filters."""
-    from tandem.enablement.requests.models import RequestStatus
-
-    if status and status not in RequestStatus.values:
-        raise ValidationFailed(f"unknown status {status[:20]!r}", field="status", value=status[:20])
-    if kind and kind not in RequestKind.values:
-        raise ValidationFailed(f"unknown request type {kind[:20]!r}", field="type", value=kind[:20])
     today = today or timezone.localdate()
-    rows = _seen(_with_relations(), user)
-    if status:
-        rows = rows.filter(status=status)
-    if kind:
-        rows = rows.filter(kind=kind)
-    if requested_by_id is not None:
-        rows = rows.filter(requested_by_id=requested_by_id)
+    rows = _requests_filtered(status=status, kind=kind, requested_by_id=requested_by_id, user=user)
     page = keyset_page(queryset=rows, order="due-soonest", field="due_on", descending=False, cursor=cursor, limit=limit)
     return KeysetPage(
         items=[_card(r, today) for r in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
