@@ -340,6 +340,8 @@ WEBHOOKS_ROTATION_OVERLAP_HOURS = float(os.environ.get("TANDEM_WEBHOOKS_ROTATION
 # Self-hosted installations post to receivers on their own network; set false to refuse private, loopback and
 # link-local addresses (checked when an endpoint is saved and again, after DNS, before each attempt).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = _env_bool("TANDEM_WEBHOOKS_ALLOW_PRIVATE_TARGETS", True)
+# How long finished (succeeded or abandoned) deliveries stay in the log; pending and failed ones always stay.
+WEBHOOKS_RETENTION_DAYS = _env_int("TANDEM_WEBHOOKS_RETENTION_DAYS", 30)
 
 # "ann+news@x.com" and "ann@x.com" are one person only when the installation says so (off by default).
 EMAIL_STRIP_PLUS = _env_bool("TANDEM_EMAIL_STRIP_PLUS", False)

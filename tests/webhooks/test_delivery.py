@@ -16,6 +16,7 @@ from tandem.crm.services import person_change_stage
 from tandem.lifecycle.models import Notification
 from tandem.webhooks.models import Delivery, DeliveryAttempt, Endpoint
 from tandem.webhooks.services import (
+    deliveries_prune,
     deliveries_send_due,
     delivery_replay,
     endpoint_create,
@@ -286,3 +287,30 @@ def test_a_subscriber_gets_one_delivery_per_item_of_a_bulk_emit_in_one_insert(dj
     rows = list(Delivery.objects.order_by("id").values_list("message_id", "body"))
     assert len({m for m, _ in rows}) == 3
     assert json.loads(rows[0][1])["data"] == {"person_id": 1}
+
+
+def test_the_nightly_prune_drops_finished_deliveries_past_retention_and_keeps_the_rest(settings):
+    # given an endpoint with five deliveries: old succeeded, old abandoned, old failed, old pending, new succeeded
+    settings.WEBHOOKS_RETENTION_DAYS = 30
+    now = dt.datetime(2026, 12, 7, 3, 41, tzinfo=dt.UTC)
+    endpoint = endpoint_create(url="http://127.0.0.1:9/hook", event_types="*", by_user=UserFactory(role="admin"))
+    assert webhooks_emit_bulk(event_type="person.erased", items=[{"id": n} for n in range(1, 6)]) == 5
+    rows = list(Delivery.objects.filter(endpoint=endpoint).order_by("id"))
+    plan = [("succeeded", 31), ("abandoned", 40), ("failed", 90), ("pending", 31), ("succeeded", 29)]
+    for row, (status, days) in zip(rows, plan, strict=True):
+        waiting = status in ("pending", "failed")
+        Delivery.objects.filter(pk=row.pk).update(
+            status=status,
+            created_at=now - dt.timedelta(days=days),
+            next_attempt_at=now if waiting else None,
+            succeeded_at=now - dt.timedelta(days=days) if status == "succeeded" else None,
+        )
+    DeliveryAttempt.objects.create(
+        delivery=rows[0], attempted_at=now - dt.timedelta(days=31), response_code=200, duration_ms=5, succeeded=True
+    )
+    # when the prune runs
+    deleted = deliveries_prune(now=now)
+    # then the two finished ones past 30 days are gone with their attempts; failed, pending and recent stay
+    assert deleted == 2
+    assert list(Delivery.objects.order_by("id").values_list("status", flat=True)) == ["failed", "pending", "succeeded"]
+    assert not DeliveryAttempt.objects.exists()

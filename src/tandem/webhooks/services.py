@@ -284,6 +284,18 @@ def delivery_attempt(*, delivery: Delivery, now: dt.datetime | None = None) -> D
     return delivery
 
 
+def deliveries_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete the finished (succeeded or abandoned) deliveries older than WEBHOOKS_RETENTION_DAYS, with their
+    attempts; pending and failed ones stay whatever their age. Returns the deliveries deleted."""
+    moment = now or timezone.now()
+    cutoff = moment - dt.timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
+    finished = Delivery.objects.filter(
+        status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.ABANDONED], created_at__lt=cutoff
+    )
+    _, per_model = finished.delete()  # their attempts go with them (cascade)
+    return per_model.get(Delivery._meta.label, 0)
+
+
 def deliveries_send_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Send the deliveries that are due to active endpoints, oldest due first; returns how many were attempted."""
     moment = now or timezone.now()
