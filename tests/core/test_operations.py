@@ -10,16 +10,12 @@ import json
 import logging
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -30,63 +26,18 @@ from tandem.capture.models import Submission
 from tandem.core import operations
 from tandem.core.models import Job, JobStatus
 from tandem.core.observability import REQUEST_SECONDS, JsonFormatter, RequestIdFilter, RequestIdMiddleware
-
-REDIS_SERVER = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.redis_helpers import REDIS_SERVER, RedisServer, free_port
 
 
 def _client(**extra: str) -> Client:
     return Client(HTTP_HOST="localhost", **extra)
 
 
-class _Redis:
-    """One redis-server without persistence, which the test stops and starts again on the same port."""
-
-    def __init__(self, binary: str, port: int) -> None:
-        self.binary, self.port = binary, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-
 @pytest.fixture
-def redis_server(monkeypatch) -> Iterator[_Redis]:  # type: ignore[no-untyped-def]
+def redis_server(monkeypatch) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    server = _Redis(REDIS_SERVER, _free_port())
+    server = RedisServer(REDIS_SERVER, free_port())
     server.start()
     # The queue the probe checks is this server's, as TANDEM_REDIS_URL would make it.
     monkeypatch.setattr(
@@ -191,7 +142,7 @@ def test_readyz_fails_when_postgresql_does_not_answer(tmp_path):
     env.update(
         DJANGO_SETTINGS_MODULE="tandem.settings",
         TANDEM_VAR_DIR=str(tmp_path / "var"),
-        TANDEM_DATABASE_URL=f"postgres://postgres@127.0.0.1:{_free_port()}/tandem",
+        TANDEM_DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/tandem",
     )
     # when a probe asks
     out = subprocess.run(

@@ -3,14 +3,9 @@ the rescoring it queued runs once Redis is back. A real redis-server, started on
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 from django.test import Client
 from huey.contrib.djhuey import HUEY
 from huey.storage import RedisStorage
@@ -20,58 +15,11 @@ from tandem.core.outbox import pending_tasks_drain
 from tandem.scoring.models import PersonScore, ScoringConfig
 from tandem.users.models import Role
 from tests.crm.factories import PersonFactory
+from tests.redis_helpers import REDIS_SERVER, RedisServer, free_port
 from tests.users.factories import UserFactory
 
-REDIS_SERVER = shutil.which("redis-server")
 # The request commits for real: the hand-over to the queue runs inside it, after the commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """One redis-server process, without persistence, that the test stops and starts again."""
-
-    def __init__(self, binary: str, port: int) -> None:
-        self.binary, self.port = binary, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
 
 
 @pytest.fixture
@@ -80,7 +28,7 @@ def redis_queue(monkeypatch) -> Iterator[tuple[RedisServer, RedisStorage]]:  # t
         pytest.skip(
             "redis-server is not installed (apt-get install redis-server): this test needs a real Redis"
         )
-    server = RedisServer(REDIS_SERVER, _free_port())
+    server = RedisServer(REDIS_SERVER, free_port())
     server.start()
     # Huey's own Redis storage, as TANDEM_REDIS_URL configures it (RedisHuey), on the test's server.
     storage = RedisStorage(name="tandem-test", url=f"redis://127.0.0.1:{server.port}/0")
