@@ -1,7 +1,13 @@
-"""Benchmark: import a generated bundle of 40,000 people, 110,000 touchpoints and 10,000 deals into a fresh
-SQLite database, then import it again (a no-op). Target: the first import in at most 15 s on 2 cores.
+"""Benchmark: import a generated bundle (40,000 people, 110,000 touchpoints, 10,000 deals) against the raw load.
 
-Run: .venv/bin/python bench/bench_bundle_import.py [--people N] [--seed S]
+Per database (`--db sqlite postgres`, each in databases of its own): the bundle import (format 1) into an empty
+database and its no-op re-import; the backup of that database (format 2) restored into another empty one; and, in
+the same run, the raw load of the very same CSV files into plain tables of text columns: the `sqlite3` CLI's
+`.import` (Python's csv.reader + executemany when the CLI is missing) or `COPY ... FROM STDIN` (psycopg). Prints
+each ratio import / raw load and exits non-zero when one is above --max-ratio (8) or the re-import changed
+anything. `--database-url URL` (or "" for a temporary SQLite file) runs the old single import in this process.
+
+Run: .venv/bin/python bench/bench_bundle_import.py [--db sqlite postgres] [--people N] [--seed S]
 """
 
 from __future__ import annotations
@@ -9,10 +15,15 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import os
+import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +32,10 @@ import numpy as np
 from tandem.capture.bundle import COLUMNS
 
 TARGET_SECONDS = 15.0
+MAX_RATIO = 8.0
+PG_ADMIN_URL = os.environ.get("TANDEM_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# The raw loads are short (a few tenths of a second) and the machine is shared: the best of a few runs.
+RAW_RUNS = 3
 CHANNELS = [
     "organic_search",
     "paid_search",
@@ -140,22 +155,77 @@ def generate(directory: Path, *, people: int, touchpoints: int, deals: int, seed
     return {name: len(rows) for name, (_, rows) in tables.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=40_000)
-    parser.add_argument("--touchpoints", type=int, default=110_000)
-    parser.add_argument("--deals", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--database-url",
-        default="",
-        help="an EMPTY database to use instead of a fresh temporary SQLite file (e.g. a PostgreSQL one)",
-    )
-    args = parser.parse_args()
+# ---------------------------------------------------------------------------------------------------------
+# The raw loads: the same CSV files into plain tables (text columns, no keys, no indexes), in one transaction.
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def raw_sqlite(files: list[Path], work: Path) -> tuple[float, str]:
+    """Seconds (best of RAW_RUNS) to load the files into a new SQLite database, and what loaded them."""
+    cli = shutil.which("sqlite3")
+    best = float("inf")
+    for run in range(RAW_RUNS):
+        target = work / f"raw-{run}.sqlite3"
+        if cli:
+            # .import creates each table from the file's header row and loads the rest in one transaction.
+            script = ".mode csv\n" + "".join(f".import '{path}' t{i}\n" for i, path in enumerate(files))
+            started = time.perf_counter()
+            subprocess.run([cli, str(target)], input=script, text=True, check=True)
+        else:
+            started = time.perf_counter()
+            with sqlite3.connect(target) as db:
+                for i, path in enumerate(files):
+                    with path.open(encoding="utf-8", newline="") as handle:
+                        rows = csv.reader(handle)
+                        width = len(next(rows, []))
+                        db.execute(f"CREATE TABLE t{i} ({', '.join(f'c{n} TEXT' for n in range(width))})")
+                        db.executemany(f"INSERT INTO t{i} VALUES ({', '.join(['?'] * width)})", rows)
+        best = min(best, time.perf_counter() - started)
+        target.unlink()
+    return best, "sqlite3 CLI .import" if cli else "csv.reader + executemany (no sqlite3 CLI)"
+
+
+def raw_postgres(files: list[Path], url: str) -> tuple[float, str]:
+    """Seconds (best of RAW_RUNS) to COPY the files into new tables of the database at `url`."""
+    import psycopg
+
+    best = float("inf")
+    with psycopg.connect(url) as conn:
+        for _ in range(RAW_RUNS):
+            for i in range(len(files)):
+                conn.execute(f"DROP TABLE IF EXISTS t{i}")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cursor:
+                for i, path in enumerate(files):
+                    columns = ", ".join(f"c{n} text" for n in range(len(_header(path))))
+                    cursor.execute(f"CREATE TABLE t{i} ({columns})")
+                    with cursor.copy(f"COPY t{i} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                        copy.write(path.read_bytes())
+            conn.commit()
+            best = min(best, time.perf_counter() - started)
+    return best, "COPY ... FROM STDIN (psycopg)"
+
+
+def _csv_rows(directory: Path) -> dict[str, int]:
+    out = {}
+    for path in sorted(directory.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            out[path.name] = max(0, sum(1 for _ in csv.reader(handle)) - 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One database, in this process (the children of `--db`, and `--database-url`).
+
+
+def run_here(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp:
         work = Path(tmp)
-        bundle = work / "bundle"
-        bundle.mkdir()
         # The database and var/ must be chosen before Django reads its settings.
         os.environ["TANDEM_DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
         os.environ["TANDEM_VAR_DIR"] = str(work / "var")
@@ -164,44 +234,178 @@ def main() -> int:
 
         django.setup()
         from django.core.management import call_command
+        from django.db import connection
 
-        from tandem.capture.services import bundle_import
+        from tandem.capture.services import backup_export, bundle_import, bundle_import_path
+        from tandem.crm.models import Person
 
-        started = time.perf_counter()
+        call_command("migrate", verbosity=0)
+        if args.restore:
+            started = time.perf_counter()
+            result = bundle_import_path(path=Path(args.restore))
+            seconds = time.perf_counter() - started
+            rows = sum(c.created for c in result.files.values())
+            print(
+                f"{connection.vendor}: restore (format 2): {seconds:6.2f} s  {rows / seconds:10,.0f} rows/s"
+            )
+            report: dict[str, object] = {"restore": seconds, "rows": rows}
+            ok = True
+        else:
+            if Person.objects.exists():
+                print("the database is not empty: give --database-url an empty one", file=sys.stderr)
+                return 2
+            if args.bundle:
+                bundle = Path(args.bundle)
+                rows_per_file = _csv_rows(bundle)
+            else:
+                bundle = work / "bundle"
+                bundle.mkdir()
+                started = time.perf_counter()
+                rows_per_file = generate(
+                    bundle, people=args.people, touchpoints=args.touchpoints, deals=args.deals, seed=args.seed
+                )
+                print(f"generated in {time.perf_counter() - started:.1f} s")
+            total = sum(rows_per_file.values())
+            print(f"bundle: {', '.join(f'{n} {v:,}' for n, v in rows_per_file.items())} ({total:,} rows)")
+            print(f"cpus: {os.cpu_count()}; database: {connection.vendor}")
+            started = time.perf_counter()
+            result = bundle_import(directory=bundle)
+            first = time.perf_counter() - started
+            print(
+                f"first import:  {first:6.2f} s  {total / first:10,.0f} rows/s  "
+                f"({result.stage_changes:,} stage changes)"
+            )
+            started = time.perf_counter()
+            again = bundle_import(directory=bundle)
+            second = time.perf_counter() - started
+            print(
+                f"re-import:     {second:6.2f} s  {total / second:10,.0f} rows/s  (changed anything: {again.changed})"
+            )
+            if args.backup_out:
+                backup_export(path=Path(args.backup_out))
+            report = {"first": first, "again": second, "changed": again.changed, "rows": total}
+            ok = not again.changed
+            if not args.json:
+                ok = ok and first <= TARGET_SECONDS
+                print(
+                    f"target: first import <= {TARGET_SECONDS:.0f} s and a no-op re-import: "
+                    f"{'PASS' if ok else 'FAIL'}"
+                )
+        if args.json:
+            Path(args.json).write_text(json.dumps(report))
+        return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every database asked for, each import in a fresh process and database, against the raw loads.
+
+
+def _child(args: argparse.Namespace, url: str, *extra: str) -> dict[str, object]:
+    out = Path(tempfile.mkstemp(prefix="tandem-bench-", suffix=".json")[1])
+    try:
+        command = [sys.executable, __file__, "--database-url", url, "--json", str(out), *extra]
+        if subprocess.run(command, check=False).returncode not in (0, 1):
+            raise SystemExit(f"the benchmark's import failed on {url}")
+        return dict(json.loads(out.read_text()))
+    finally:
+        out.unlink()
+
+
+def _postgres_databases(names: list[str], *, drop: bool = False) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            if not drop:
+                admin.execute(f"CREATE DATABASE {name}")
+    return [PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name for name in names]
+
+
+def run_all(args: argparse.Namespace) -> int:
+    loads = os.getloadavg()
+    print(
+        f"load average at the start: {loads[0]:.2f}, {loads[1]:.2f}, {loads[2]:.2f}; cpus: {os.cpu_count()}"
+    )
+    lines: list[tuple[str, str, float, float, str]] = []
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp:
+        work = Path(tmp)
+        bundle = work / "bundle"
+        bundle.mkdir()
         rows = generate(
             bundle, people=args.people, touchpoints=args.touchpoints, deals=args.deals, seed=args.seed
         )
-        generated = time.perf_counter() - started
-        call_command("migrate", verbosity=0)
-        from django.db import connection
+        print(f"bundle: {', '.join(f'{n} {v:,}' for n, v in rows.items())} ({sum(rows.values()):,} rows)")
+        for db in args.db:
+            here = work / db
+            here.mkdir()
+            backup = here / "backup.zip"
+            names = [f"tandem_bench_bundle_{os.getpid()}_{part}" for part in ("import", "restore", "raw")]
+            if db == "postgres":
+                import_url, restore_url, raw_url = _postgres_databases(names)
+            else:
+                import_url, restore_url = (
+                    f"sqlite:///{here / f'{n}.sqlite3'}" for n in ("import", "restore")
+                )
+                raw_url = ""
+            try:
+                print(f"--- {db}")
+                first = _child(args, import_url, "--bundle", str(bundle), "--backup-out", str(backup))
+                failed = failed or bool(first["changed"])
+                restored = _child(args, restore_url, "--restore", str(backup)) if "2" in args.formats else {}
+                unpacked = here / "backup"
+                with zipfile.ZipFile(backup) as archive:
+                    archive.extractall(unpacked)
+                for label, seconds, directory in (
+                    ("bundle import (format 1)", float(first["first"]), bundle),
+                    ("backup restore (format 2)", float(restored.get("restore", 0.0)), unpacked),
+                ):
+                    if not seconds:
+                        continue
+                    files = sorted(directory.glob("*.csv"))
+                    raw, how = raw_postgres(files, raw_url) if db == "postgres" else raw_sqlite(files, here)
+                    lines.append((db, label, seconds, raw, how))
+                lines.append((db, "no-op re-import (format 1)", float(first["again"]), 0.0, ""))
+            finally:
+                if db == "postgres":
+                    _postgres_databases(names, drop=True)
+    loads = os.getloadavg()
+    print(f"load average at the end: {loads[0]:.2f}, {loads[1]:.2f}, {loads[2]:.2f}")
+    print(f"{'database':<9} {'what':<27} {'seconds':>8} {'raw load':>9} {'ratio':>6}  raw load by")
+    for db, label, seconds, raw, how in lines:
+        if not raw:
+            print(f"{db:<9} {label:<27} {seconds:8.2f}")
+            continue
+        ratio = seconds / raw
+        failed = failed or ratio > args.max_ratio
+        print(f"{db:<9} {label:<27} {seconds:8.2f} {raw:9.2f} {ratio:6.1f}  {how}")
+    print(f"target: every ratio <= {args.max_ratio:g} and a no-op re-import: {'FAIL' if failed else 'PASS'}")
+    return 1 if failed else 0
 
-        from tandem.crm.models import Person
 
-        if Person.objects.exists():
-            print("the database is not empty: give --database-url an empty one", file=sys.stderr)
-            return 2
-        total = sum(rows.values())
-        print(f"bundle: {', '.join(f'{n} {v:,}' for n, v in rows.items())} ({total:,} rows)")
-        print(f"generated in {generated:.1f} s; cpus: {os.cpu_count()}; database: {connection.vendor}")
-
-        started = time.perf_counter()
-        result = bundle_import(directory=bundle)
-        first = time.perf_counter() - started
-        print(
-            f"first import:  {first:6.2f} s  {total / first:10,.0f} rows/s  ({result.stage_changes:,} stage changes)"
-        )
-
-        started = time.perf_counter()
-        again = bundle_import(directory=bundle)
-        second = time.perf_counter() - started
-        print(
-            f"re-import:     {second:6.2f} s  {total / second:10,.0f} rows/s  (changed anything: {again.changed})"
-        )
-        ok = first <= TARGET_SECONDS and not again.changed
-        print(
-            f"target: first import <= {TARGET_SECONDS:.0f} s and a no-op re-import: {'PASS' if ok else 'FAIL'}"
-        )
-        return 0 if ok else 1
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgres"], default=["sqlite"])
+    parser.add_argument("--formats", nargs="+", choices=["1", "2"], default=["1", "2"])
+    parser.add_argument("--people", type=int, default=40_000)
+    parser.add_argument("--touchpoints", type=int, default=110_000)
+    parser.add_argument("--deals", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--max-ratio", type=float, default=MAX_RATIO)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="one import in this process into this EMPTY database ('' for a temporary SQLite file)",
+    )
+    parser.add_argument("--bundle", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--backup-out", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--restore", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--json", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.database_url is not None:
+        return run_here(args)
+    return run_all(args)
 
 
 if __name__ == "__main__":

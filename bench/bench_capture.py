@@ -11,7 +11,16 @@ and checks the database afterwards: one journal row, one touchpoint per accepted
 The same load then hits a bare Django + django-ninja endpoint that only parses and inserts one row
 (bench/bare_capture_app.py), and the ratio is printed. Targets: ≥ 1,000 submissions/s with p99 < 30 ms.
 
+The drain (journal rows made into people, touchpoints, consent and stage changes) runs in `--drain-workers`
+processes of their own (default: 1 on SQLite, whose writes take turns anyway, 2 on PostgreSQL), started with
+the load and calling `submissions_process` in a loop, unpaced. It reports the accept rate, the processed rate
+during the load, the backlog (rows still `received`) when the load stops, and how long the rest took; it fails
+when the backlog grew (more left than the workers hold in flight) or the processed rate fell below the accept
+rate. `--drain isolated` measures them apart instead: the load with no drain, then the drain alone, so each has
+the whole machine. `--drain-workers 0` leaves the drain to the server's own paced background worker (as served).
+
 Run: .venv/bin/python bench/bench_capture.py [--db sqlite postgres] [--seconds 15] [--connections 8]
+     [--drain-workers N] [--drain concurrent|isolated]
 """
 
 from __future__ import annotations
@@ -67,6 +76,60 @@ with connection.cursor() as cursor:
     people, touchpoints, journal, processed = cursor.fetchone()
 print(json.dumps({"people": people, "touchpoints": touchpoints, "journal": journal, "processed": processed}))
 """
+
+# A drain worker: batches until told to stop (the stop file exists) and nothing waits; prints what it processed.
+DRAIN = """
+import django, json, os, sys, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+django.setup()
+from tandem.capture.intake.processing import batch_size, submissions_process
+stop_file, done, started = sys.argv[1], 0, time.perf_counter()
+print(batch_size(), flush=True)
+while True:
+    part = submissions_process()
+    moved = part.processed + part.rejected + part.failed
+    done += moved
+    if moved == 0 and part.raced == 0:
+        if os.path.exists(stop_file):
+            break
+        time.sleep(0.05)
+print(json.dumps({"processed": done, "seconds": time.perf_counter() - started}))
+"""
+WAITING = """
+import django, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+django.setup()
+from tandem.capture.models import Submission
+print(Submission.objects.filter(status="received").count(), Submission.objects.count())
+"""
+
+
+def drain_start(count: int, env: dict[str, str], stop_file: Path) -> tuple[list[subprocess.Popen[str]], int]:
+    """Start the drain workers; returns them and their batch size once each has imported Django."""
+    procs = [
+        subprocess.Popen([PYTHON, "-c", DRAIN, str(stop_file)], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    batch = 0
+    for proc in procs:
+        assert proc.stdout is not None
+        batch = int(proc.stdout.readline())
+    return procs, batch
+
+
+def drain_finish(procs: list[subprocess.Popen[str]], stop_file: Path) -> int:
+    stop_file.touch()
+    processed = 0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        processed += json.loads(out.strip().splitlines()[-1])["processed"]
+    return processed
+
+
+def waiting(env: dict[str, str]) -> tuple[int, int]:
+    """Rows still waiting in the journal, and all rows."""
+    left, total = run(WAITING, env).splitlines()[-1].split()
+    return int(left), int(total)
 
 
 def free_port() -> int:
@@ -304,19 +367,50 @@ def bench_db(db: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         key = run(SETUP, env).splitlines()[-1]
         payloads = bodies(args.seed)
         port = free_port()
-        worker = "0" if args.no_drain else "1"
+        drainers = 0 if args.no_drain else (args.drain_workers if args.drain_workers is not None else (1 if db == "sqlite" else 2))
+        # Our own drain workers replace the server's paced one (which steps aside during a burst).
+        worker = "1" if drainers == 0 and not args.no_drain else "0"
         proc = start_gunicorn("tandem.wsgi:application", port, args.workers, {**env, "TANDEM_SERVE_WORKER": worker}, config=True)
+        stop_file = tmp / "drain.stop"
+        procs: list[subprocess.Popen[str]] = []
         try:
+            batch = 0
+            if drainers and args.drain == "concurrent":
+                procs, batch = drain_start(drainers, env, stop_file)
+            load_started = time.perf_counter()
             results["tandem"] = drive(port, f"/api/capture/forms/{key}/submissions", payloads, args)
-            # The load has stopped: how long until the background drain has processed every row?
+            # The load has stopped: how long until the drain has processed every row?
             ended = time.perf_counter()
-            while True:
-                counts = json.loads(run(COUNT, env).splitlines()[-1])
-                if args.no_drain or counts["processed"] >= counts["journal"] or time.perf_counter() - ended > 120:
+            t = results["tandem"]
+            if drainers:
+                t["backlog"], journal = waiting(env)
+                t["load_s"] = ended - load_started
+                t["accept_rate"] = journal / t["load_s"]  # warm-up included, as the drain saw it
+                if args.drain == "isolated":
+                    stop(proc)  # the drain alone, with the whole machine
+                    drain_from = time.perf_counter()
+                    procs, batch = drain_start(drainers, env, stop_file)
+                    started_at = time.perf_counter()
+                    drain_finish(procs, stop_file)
+                    t["processed_rate"] = journal / (time.perf_counter() - started_at)
+                    t["drain_s"] = time.perf_counter() - drain_from
+                else:
+                    t["processed_rate"] = (journal - t["backlog"]) / t["load_s"]
+                    drain_finish(procs, stop_file)
+                    t["drain_s"] = time.perf_counter() - ended
+                t["in_flight"] = float(drainers * batch)  # rows the workers may hold when the load stops
+                procs = []
+            counts = json.loads(run(COUNT, env).splitlines()[-1])
+            while not args.no_drain and not drainers and counts["processed"] < counts["journal"]:
+                if time.perf_counter() - ended > 120:
                     break
                 time.sleep(0.5)
-            results["tandem"]["drain_s"] = time.perf_counter() - ended
+                counts = json.loads(run(COUNT, env).splitlines()[-1])
+            if not drainers:
+                t["drain_s"] = time.perf_counter() - ended
         finally:
+            for p in procs:
+                p.kill()
             stop(proc)
         sent = int(results["tandem"]["sent_total"])
         results["tandem"]["check"] = float(
@@ -351,11 +445,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-drain", action="store_true", help="diagnosis: no background worker, journal only")
     parser.add_argument("--python-client", action="store_true", help="use the asyncio client even if wrk is installed")
+    parser.add_argument("--drain-workers", type=int, default=None,
+                        help="drain processes (default 1 on SQLite, 2 on PostgreSQL; 0: the server's paced worker)")
+    parser.add_argument("--drain", choices=["concurrent", "isolated"], default="concurrent",
+                        help="drain while the load runs, or after it with the machine to itself")
     args = parser.parse_args()
     failed = False
     client = "wrk" if shutil.which("wrk") and not args.python_client else "asyncio client"
     print(f"{os.cpu_count()} cores; load: {client}; gunicorn sync workers: {args.workers}; {args.connections} connections; "
-          f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up")
+          f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up; drain: {args.drain}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'database':<10}{'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  statuses / check")
     for db in args.db:
         if db == "postgres" and not pg_reachable():
@@ -374,6 +473,15 @@ def main() -> int:
         ratio = res["tandem"]["rate"] / res["bare"]["rate"] if res["bare"]["rate"] else 0.0
         print(f"{db:<10}ratio    {ratio:>9.2f}  (Tandem's capture rate / the bare insert endpoint's)")
         t = res["tandem"]
+        if "processed_rate" in t:
+            grew = t["backlog"] > t["in_flight"] if args.drain == "concurrent" else False
+            slow = t["processed_rate"] < t["accept_rate"]
+            print(f"{db:<10}drain    accepted {t['accept_rate']:.0f}/s, processed {t['processed_rate']:.0f}/s "
+                  f"({t['processed_rate'] / t['accept_rate']:.2f}x), backlog when the load stopped {int(t['backlog'])} "
+                  f"rows, the rest done {t['drain_s']:.1f} s later")
+            if grew or slow:
+                failed = True
+                print(f"{db}: DRAIN BEHIND (processed rate below the accept rate, or a backlog over {int(t['in_flight'])} rows)")
         if t["rate"] < TARGET_RATE or t["p99_ms"] >= TARGET_P99_MS or not t["check"] or t["ok"] != t["requests"]:
             failed = True
             print(f"{db}: TARGET MISSED (≥ {TARGET_RATE:.0f}/s, p99 < {TARGET_P99_MS:.0f} ms, every request 201, journal consistent)")

@@ -397,7 +397,7 @@ def _import_once(without: bool, database_url: str) -> None:
 
     import django
 
-    sys.argv = ["bench_bundle_import.py", *(["--database-url", database_url] if database_url else [])]
+    sys.argv = ["bench_bundle_import.py", "--database-url", database_url]
     sys.path.insert(0, str(REPO / "src"))
     if without:
         import tandem.search.indexing as indexing

@@ -29,6 +29,11 @@ CASES: list[tuple[str, list[str], bool]] = [
     ("django.setup() with Tandem's settings", [PYTHON, "-c", "import django; django.setup()"], False),
     ("tandem --help", [TANDEM, "--help"], True),
     ("tandem report --help", [TANDEM, "report", "--help"], True),
+    ("tandem import --help", [TANDEM, "import", "--help"], True),
+    ("tandem export --help", [TANDEM, "export", "--help"], True),
+    ("tandem demo --help", [TANDEM, "demo", "--help"], True),
+    ("tandem score --help", [TANDEM, "score", "--help"], True),
+    ("tandem person --help", [TANDEM, "person", "--help"], True),
     ("tandem worker --help", [TANDEM, "worker", "--help"], True),
 ]
 

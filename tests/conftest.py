@@ -30,6 +30,20 @@ def _static_plain(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _report_cache(settings):  # type: ignore[no-untyped-def]
+    # Reports are cached on the data version (tandem.core.reportcache). Each test starts with an empty cache in
+    # this process's memory whatever TANDEM_CACHE_URL / TANDEM_REDIS_URL say: SQLite hands a rolled-back test's
+    # ids out again, so two tests could otherwise meet the same version with other data.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    from django.core.cache import cache
+
+    from tandem.core import reportcache
+
+    cache.clear()
+    reportcache.report_cache_reset()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     # Uploads (the content library, the demo's generated files) go to a fresh folder, never to var/media.
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -12,7 +12,8 @@ PROBE = (
     "c = connection.cursor(); c.execute('PRAGMA journal_mode'); mode = c.fetchone()[0];"
     "c.execute('PRAGMA busy_timeout'); busy = c.fetchone()[0];"
     "print(json.dumps({'key': settings.SECRET_KEY, 'mode': mode, 'busy': busy, 'debug': settings.DEBUG,"
-    " 'hosts': settings.ALLOWED_HOSTS, 'huey': settings.HUEY['huey_class']}))"
+    " 'hosts': settings.ALLOWED_HOSTS, 'huey': settings.HUEY['huey_class'],"
+    " 'cache': settings.CACHES['default']['BACKEND'], 'cache_at': settings.CACHES['default'].get('LOCATION')}))"
 )
 
 
@@ -43,6 +44,7 @@ def test_defaults_generate_a_secret_key_once_and_use_sqlite_wal(tmp_path):
     assert first["debug"] is False
     assert first["hosts"] == ["127.0.0.1", "localhost"]
     assert first["huey"] == "huey.SqliteHuey"
+    assert first["cache"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
 def test_environment_overrides(tmp_path):
@@ -62,6 +64,18 @@ def test_environment_overrides(tmp_path):
     assert got["debug"] is True
     assert got["hosts"] == ["crm.example.com", "10.0.0.5"]
     assert got["huey"] == "huey.RedisHuey"
+    # the report cache follows the queue's Redis when TANDEM_CACHE_URL is not set
+    assert (got["cache"], got["cache_at"]) == ("django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3")
+
+
+def test_cache_url_overrides_the_queue_redis(tmp_path):
+    # given a Redis queue and the report cache asked to stay in memory, or to go to another Redis
+    in_memory = _probe(tmp_path, TANDEM_REDIS_URL="redis://127.0.0.1:6379/3", TANDEM_CACHE_URL="locmem://")
+    other = _probe(tmp_path, TANDEM_CACHE_URL="redis://cache.internal:6379/1")
+    # then
+    assert in_memory["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert (other["cache"], other["cache_at"]) == ("django.core.cache.backends.redis.RedisCache", "redis://cache.internal:6379/1")
+    assert other["huey"] == "huey.SqliteHuey"
 
 
 def test_env_example_documents_every_setting_the_code_reads():

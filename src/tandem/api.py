@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.openapi.docs import Swagger
 from ninja.openapi.schema import OpenAPISchema
 
 from tandem.core.apicontract import json_method_not_allowed, openapi_errors_declare, strict_inputs_install
@@ -61,6 +63,23 @@ class TandemAPI(NinjaAPI):
         return urls
 
 
+class LocalSwagger(Swagger):
+    """Swagger UI rendered from django-ninja's own template and static files, never from a CDN.
+
+    Ninja picks its CDN template unless "ninja" is an installed app; it is not one (importing it would add a
+    tenth of a second to every `tandem` command's start-up), so its template folder is in TEMPLATES' DIRS and
+    its static folder in STATICFILES_DIRS (settings.py), and this renders the local template directly.
+    """
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        from django.shortcuts import render
+        from ninja.openapi.docs import _csrf_needed
+
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api, "add_csrf": _csrf_needed(api)}
+        return render(request, self.template, context)
+
+
 strict_inputs_install()
 api = TandemAPI(
     title="Tandem API",
@@ -72,6 +91,7 @@ api = TandemAPI(
     "deprecated parameter answers `Deprecation` and `Link` headers (docs/api.md).",
     auth=API_AUTH,
     urls_namespace="api",
+    docs=LocalSwagger(),
     docs_decorator=_docs_access,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -61,9 +62,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
-    "huey.contrib.djhuey",
-    # Installed so /api/docs renders Swagger UI from ninja's own static files, not from a CDN.
-    "ninja",
+    # Not installed as apps, to keep every `tandem` command's start-up short (issue 17): huey (which imports
+    # redis and psycopg) is imported only by the tasks modules and the worker (tandem.core provides run_huey),
+    # and django-ninja's Swagger UI templates and static files are found through NINJA_DIR below.
     # Sign-in: lockout after repeated failures (axes) and TOTP two-factor (django-otp); see "# ---- sign-in ----".
     "axes",
     "django_otp",
@@ -123,10 +124,14 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tandem.urls"
 WSGI_APPLICATION = "tandem.wsgi.application"
 
+# django-ninja's folder, found without importing it (pydantic alone costs ~0.1 s): /api/docs renders Swagger UI
+# from ninja's own templates and static files, not from a CDN.
+NINJA_DIR = Path(importlib.util.find_spec("ninja").submodule_search_locations[0])  # type: ignore[union-attr,index]
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -271,22 +276,49 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("TANDEM_STATIC_DIR", "") or VAR_DIR / "static").resolve()
 # WhiteNoise warns about a missing STATIC_ROOT even when it serves from the finders.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Swagger UI's files (django-ninja is not an installed app: see INSTALLED_APPS).
+STATICFILES_DIRS = [NINJA_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     # htmx and plotly are served from the files their Python packages ship, never from a CDN.
     "tandem.core.staticfinders.VendorFinder",
 ]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # After `tandem collectstatic`: names with a content hash, gzip and brotli copies, and WhiteNoise answers the
     # hashed names with a ten-year immutable cache. Before it (development, tests) the plain names, cached 60 s.
     "staticfiles": {"BACKEND": "tandem.core.staticstorage.StaticStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-# Uploaded files (the content library) live here; they are served only through views that check the login.
+# Uploaded files (the content library, CSV imports) live here unless TANDEM_S3_BUCKET is set; they are served only
+# through views that check the login.
 MEDIA_ROOT = Path(os.environ.get("TANDEM_MEDIA_DIR", "") or VAR_DIR / "media").resolve()
 MEDIA_URL = "/media/"
+# Uploads and the files the web process hands to the worker (CSV imports, the content library) go through
+# Django's default storage. With TANDEM_S3_BUCKET they live in an S3-compatible bucket (AWS, MinIO, Ceph, R2...)
+# that every web and worker node reads, so nodes need no shared disk (docs/operations.md#file-storage).
+S3_BUCKET = os.environ.get("TANDEM_S3_BUCKET", "").strip()
+if S3_BUCKET:
+    _s3_options: dict[str, Any] = {
+        "bucket_name": S3_BUCKET,
+        # Blank: AWS itself, its region's endpoint; else a MinIO, Ceph, R2... URL.
+        "endpoint_url": os.environ.get("TANDEM_S3_ENDPOINT_URL", "").strip() or None,
+        "region_name": os.environ.get("TANDEM_S3_REGION", "").strip() or None,
+        # A key prefix, so one bucket can hold several installations (or other things).
+        "location": os.environ.get("TANDEM_S3_PREFIX", "").strip().strip("/"),
+        # "path" for servers without virtual-host buckets (MinIO by default); blank lets boto choose.
+        "addressing_style": os.environ.get("TANDEM_S3_ADDRESSING_STYLE", "").strip() or None,
+        # Objects stay private (the bucket's policy decides); files are served only through views that check
+        # the login, never by a bucket URL.
+        "default_acl": None,
+        "querystring_auth": True,
+    }
+    # Blank keys: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, an instance or pod role).
+    if os.environ.get("TANDEM_S3_ACCESS_KEY", "").strip():
+        _s3_options["access_key"] = os.environ["TANDEM_S3_ACCESS_KEY"].strip()
+        _s3_options["secret_key"] = os.environ.get("TANDEM_S3_SECRET_KEY", "").strip()
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
 # The largest file the content library accepts (bytes; 25 MiB by default).
 ENABLEMENT_MAX_UPLOAD_BYTES = int(os.environ.get("TANDEM_ENABLEMENT_MAX_UPLOAD_BYTES", "") or 25 * 1024 * 1024)
 
@@ -295,7 +327,9 @@ _huey_immediate = _env_bool("TANDEM_HUEY_IMMEDIATE", False)
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "tandem",
+        # The queue's keys in Redis: every web and worker node of one installation names the same queue; two
+        # installations sharing a Redis (or a database number of it) need different names.
+        "name": os.environ.get("TANDEM_QUEUE_NAME", "").strip() or "tandem",
         "url": REDIS_URL,
         "immediate": _huey_immediate,
     }
@@ -306,6 +340,31 @@ else:
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": _huey_immediate,
     }
+
+# The report cache (tandem.core.reportcache) is Django's default cache: Redis when TANDEM_CACHE_URL (or else
+# TANDEM_REDIS_URL) names one, so every node shares one copy of each report; without Redis this process's
+# memory (each gunicorn worker its own copy, no set-up step). TANDEM_CACHE_URL=locmem:// keeps the cache in
+# memory beside a Redis queue; dummy:// turns it off. docs/operations.md, "Report cache".
+CACHE_URL = os.environ.get("TANDEM_CACHE_URL", "").strip() or REDIS_URL
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "tandem",
+            # A Redis that does not answer costs a request at most these seconds (then it computes uncached).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2.0},
+        }
+    }
+elif CACHE_URL in ("", "locmem://"):
+    # Few entries: a dashboard's arrays for a million leads weigh tens of megabytes in each worker.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 64}}}
+elif CACHE_URL == "dummy://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+else:
+    raise ImproperlyConfigured(
+        f"TANDEM_CACHE_URL must be redis://, rediss://, unix://, locmem:// or dummy://, not {CACHE_URL!r}"
+    )
 
 EMAIL_HOST = os.environ.get("TANDEM_SMTP_HOST", "")
 EMAIL_PORT = int(os.environ.get("TANDEM_SMTP_PORT", "25") or 25)

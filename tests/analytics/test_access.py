@@ -7,8 +7,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
-from tandem.analytics.dashboard import selectors as selectors_dashboard
 from tandem.crm.models import Deal, PipelineStage
 from tests.users.access_world import World, world  # noqa: F401
 
@@ -17,9 +17,9 @@ WEEK = "2026-11-09"  # a Monday; the report's week runs to Sunday 2026-11-15
 
 @pytest.fixture(autouse=True)
 def _empty_data_cache():  # type: ignore[no-untyped-def]
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
     yield
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 
-from tandem.analytics.dashboard import selectors as selectors_dashboard
 from tandem.analytics.dashboard.models import Goal
 from tandem.analytics.dashboard.selectors import dashboard_get, kpi_data_load
 from tandem.analytics.dashboard.services import goal_set
@@ -36,9 +36,9 @@ AS_OF = dt.date(2026, 11, 16)
 
 @pytest.fixture(autouse=True)
 def _empty_data_cache():
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
     yield
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
 
 
 def _at(day: str) -> dt.datetime:
@@ -242,11 +242,11 @@ def test_dashboard_page_with_pinned_queries(client, django_assert_num_queries):
     _history()
     goal_set(metric="mqls", period="month", period_start_on=dt.date.today(), target=4)
     client.force_login(UserFactory(role=Role.VIEWER))
-    # when: session, user, the data's fingerprint (5), lead cohorts (3), deals, campaigns, goals in force, history
-    with django_assert_num_queries(14):
+    # when: session, user, the data version, lead days, deals, campaigns, goals in force, history
+    with django_assert_num_queries(8):
         response = client.get("/reports/dashboard/")
-    # and again: the data are kept until their fingerprint changes
-    with django_assert_num_queries(9):
+    # and again: the data are kept until the data version changes (session, user, version, goals, history)
+    with django_assert_num_queries(5):
         again = client.get("/reports/dashboard/")
     # then every KPI has a tile, a chart, a table and a signal sentence; a viewer cannot set goals
     html = response.content.decode()

@@ -8,10 +8,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from tandem.analytics.economics.selectors import economics_report_get, ltv_report_get
-from tandem.analytics.reports import selectors as selectors_reports
 from tandem.campaigns.models import Touchpoint
 from tandem.crm.models import StageChange
 from tandem.scoring.models import PersonScore
@@ -33,7 +33,7 @@ def _history() -> None:
     """Email campaign: 310 over 1–31 March (10 a day). Events campaign: 100 over 10–19 March (10 a day).
     a (email, account X): lead d1, MQL d3, SQL d5, customer d10, won 1,000 on d10 (11 March); X buys again
     for 500 on 15 May. b (events): lead d12, MQL d14. c (email): lead d2. One touch each, on the lead day."""
-    selectors_reports._CACHE.clear()
+    cache.clear()
     mail = CampaignFactory(name="Spring mail", channel="email", actual_cost=Decimal("310.00"),
                            started_on=dt.date(2025, 3, 1), ended_on=dt.date(2025, 3, 31))
     expo = CampaignFactory(name="Expo", channel="events", actual_cost=Decimal("100.00"),
@@ -159,17 +159,17 @@ def test_economics_page_charts_tables_and_pinned_queries(client, django_assert_n
     _history()
     client.force_login(UserFactory(role=Role.VIEWER))
     client.get("/")
-    selectors_reports._CACHE.clear()
-    # when / then: session + user + 5 + 1 fingerprints, campaigns, people, stage changes, 5 + 4 attribution
-    # (fingerprint, touchpoints, won deals, stage changes, first deals), won deals (LTV), scores
-    with django_assert_num_queries(22):
+    cache.clear()
+    # when / then: session + user + the data version, then the report's own reads and the attribution report's
+    # (its data version again, then its reads)
+    with django_assert_num_queries(11):
         response = client.get("/reports/economics/")
     assert response.status_code == 200
     for marker in (b"costs-figure", b"roi-figure", b"ltv-figure", b"ltv-by-figure", b"lead-value-figure", b"cohort-table"):
         assert marker in response.content
     assert response.context["report"]["totals"]["spend"] == 410.0
-    # warm: session, user and the fingerprints
-    with django_assert_num_queries(8):
+    # warm: session, user and the data version
+    with django_assert_num_queries(3):
         assert client.get("/reports/economics/").status_code == 200
 
 

@@ -99,11 +99,12 @@ def test_pinned_query_counts(django_assert_num_queries):
     experiment_import_csv(experiment=exp, source=CSV)
     client = client_for(Role.MARKETING)
     client.get(reverse("stats:spc"))  # warm the session
-    # when / then: session + user, then the page's own queries (SPC: stage changes, won deals, people)
-    with django_assert_num_queries(5):
+    # when / then: session + user, the data version (report cache), then the page's own queries (SPC: stage
+    # changes, won deals, people)
+    with django_assert_num_queries(6):
         assert client.get(reverse("stats:spc"), {"metric": "win_rate", "by": "campaign"}).status_code == 200
-    # segments: lead ids (2), converted ids (2 for won), people's fields, campaign costs
-    with django_assert_num_queries(8):
+    # segments: the data version, lead ids (2), converted ids (2 for won), people's fields, campaign costs
+    with django_assert_num_queries(9):
         assert client.get(reverse("stats:segments"), {"by": "channel"}).status_code == 200
     with django_assert_num_queries(3):
         assert client.get(reverse("stats:experiments")).status_code == 200

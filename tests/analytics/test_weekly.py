@@ -8,9 +8,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
-from tandem.analytics.dashboard import selectors as selectors_dashboard
 from tandem.analytics.dashboard.selectors import weekly_report_get, weekly_week
 from tandem.campaigns.models import Touchpoint
 from tandem.core.errors import ValidationFailed
@@ -26,9 +26,9 @@ WEEK = dt.date(2026, 11, 9)  # Monday; the report's week runs to Sunday 2026-11-
 
 @pytest.fixture(autouse=True)
 def _empty_data_cache():
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
     yield
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
 
 
 def _at(day: str, hour: int = 12) -> dt.datetime:
@@ -74,7 +74,7 @@ def test_weekly_report_counts_what_came_in_and_what_converted():
     # when
     report = weekly_report_get(today=dt.date(2026, 11, 18))
     # then
-    assert report["week"] == {"start": "2026-11-09", "end": "2026-11-15"}
+    assert report["week"] == {"start": "2026-11-09", "end": "2026-11-15", "next": "2026-11-16"}
     leads = report["came_in"]["leads"]
     assert (leads["this_week"], leads["previous_week"], leads["previous_average"]) == (2.0, 1.0, 0.25)
     assert leads["change_pct"] == pytest.approx((2 - 0.25) / 0.25)
@@ -134,11 +134,12 @@ def test_weekly_page_prints_with_pinned_queries(client, django_assert_num_querie
     # given
     _history()
     client.force_login(UserFactory(role=Role.VIEWER))
-    # when: session, user, the data's fingerprint (5), cohorts (3), deals, campaign costs, the SLA scorecard (7),
-    # top wins (deals, touchpoints); the second time the data are kept
-    with django_assert_num_queries(21):
-        response = client.get("/reports/weekly/?week=2026-11-12")
+    # when: session, user, the data version (the report's, then its KPI data's), lead days, deals, campaign
+    # costs, the SLA scorecard (7), top wins (deals, touchpoints); the second time the report is kept whole
+    # (session, user, the data version)
     with django_assert_num_queries(16):
+        response = client.get("/reports/weekly/?week=2026-11-12")
+    with django_assert_num_queries(3):
         client.get("/reports/weekly/?week=2026-11-12")
     # then
     html = response.content.decode()
@@ -184,3 +185,28 @@ def test_weekly_api(client):
     # then
     assert response.status_code == 200 and response.json()["converted"]["wins"]["this_week"] == 2.0
     assert bad.status_code == 422 and bad.json()["field"] == "week"
+
+
+def test_the_week_runs_from_monday_0000_to_the_next_monday_0000_local_time(settings):
+    # given a company in Berlin (UTC+1 in November) and leads either side of both midnights, one MQL hand-off on
+    # the next Monday morning (the day the old report counted as an eighth day) and a win at its first second
+    settings.TIME_ZONE = "Europe/Berlin"
+    inside = ("2026-11-08T23:30:00", "2026-11-15T22:30:00")  # Monday 00:30 and Sunday 23:30 in Berlin
+    outside = ("2026-11-08T22:30:00", "2026-11-15T23:30:00")  # Sunday 23:30 before, next Monday 00:30 after
+    people = [PersonFactory(original_channel="email") for _ in range(5)]
+    StageChange.objects.all().delete()
+    for person, moment in zip(people, (*inside, *outside), strict=False):
+        StageChange.objects.create(person=person, to_stage="lead", changed_at=dt.datetime.fromisoformat(moment).replace(tzinfo=dt.UTC))
+    handed = people[-1]
+    StageChange.objects.create(person=handed, to_stage="mql", changed_at=dt.datetime(2026, 11, 16, 8, tzinfo=dt.UTC))
+    DealFactory(stage="won", amount=Decimal("700"), created_at=_at("2026-11-01"), closed_at=dt.datetime(2026, 11, 15, 23, tzinfo=dt.UTC))
+    # when
+    report = weekly_report_get(week=WEEK, today=dt.date(2026, 11, 18), now=dt.datetime(2026, 11, 18, tzinfo=dt.UTC))
+    # then only the two inside count; the next Monday's MQL and win belong to the next week in every section
+    assert report["came_in"]["leads"]["this_week"] == 2.0
+    assert (report["came_in"]["mqls"]["this_week"], report["sla"]["mqls"]) == (0.0, 0)
+    assert (report["converted"]["wins"]["this_week"], report["converted"]["revenue"]["this_week"], report["top_wins"]) == (0.0, 0.0, [])
+    nxt = weekly_report_get(week=WEEK + dt.timedelta(weeks=1), today=dt.date(2026, 11, 23), now=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    # (the MQL hand-off is also that person's first day as a lead: lead or beyond)
+    assert (nxt["came_in"]["leads"]["this_week"], nxt["came_in"]["mqls"]["this_week"], nxt["sla"]["mqls"]) == (2.0, 1.0, 1)
+    assert (nxt["converted"]["wins"]["this_week"], nxt["converted"]["revenue"]["this_week"]) == (1.0, 700.0)

@@ -7,11 +7,10 @@ import importlib
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
-from tandem.analytics.dashboard import selectors as selectors_dashboard
 from tandem.analytics.dashboard.selectors import kpi_data_load
 from tandem.analytics.economics.selectors import campaign_spend_get, economics_report_get
-from tandem.analytics.reports import selectors as selectors_reports
 from tandem.campaigns.models import Campaign, CampaignCost
 from tandem.campaigns.services import campaign_cost_add, campaign_cost_delete
 from tandem.crm.models import StageChange
@@ -25,11 +24,9 @@ D = dt.date
 
 @pytest.fixture(autouse=True)
 def _no_cached_reports():
-    selectors_reports._CACHE.clear()
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
     yield
-    selectors_reports._CACHE.clear()
-    selectors_dashboard._DATA_CACHE.clear()
+    cache.clear()
 
 
 def _history() -> None:

@@ -14,12 +14,12 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from tandem.analytics.economics.selectors import LTV_SEGMENTS
 from tandem.analytics.economics.views import CSV_TABLES
-from tandem.analytics.reports import selectors as selectors_reports
 from tandem.analytics.statistics.selectors import SEGMENT_FIELDS
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.campaigns.services import campaign_cost_add
@@ -316,7 +316,7 @@ def test_a_refused_file_is_known_by_its_error_columns_and_read_without_them():
 @pytest.fixture
 def seeded(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    selectors_reports._CACHE.clear()
+    cache.clear()
     _company(values=ATTACKS)
     for i, value in enumerate(ATTACKS):
         # Open leads (the score export lists only those, with e-mail consent), scored with a formula-like factor.
@@ -331,7 +331,7 @@ def seeded(db, settings, tmp_path):
             factors={"raising": [{"text": value, "contribution": 1.0}], "lowering": []},
         )
     yield
-    selectors_reports._CACHE.clear()
+    cache.clear()
 
 
 def _download(client, url: str) -> str:

@@ -11,6 +11,15 @@ from django.core.management import get_commands
 from tandem.cli import _our_commands
 
 HEAVY = ("sklearn", "scipy", "pandas", "plotly")
+# What no command's parser needs either: numpy, django-ninja (with pydantic), the webhook signer, the e-mail and
+# phone validators, icalendar, prometheus_client, and the queue (huey, redis), which only the queue's own commands
+# (run_huey, worker) may import.
+HEAVY_FOR_PARSERS = (
+    *HEAVY, "numpy", "ninja", "pydantic", "standardwebhooks", "phonenumbers", "email_validator", "icalendar",
+    "prometheus_client", "huey", "redis",
+)  # fmt: skip
+QUEUE = ("huey", "redis")
+QUEUE_COMMANDS = ("run_huey", "worker")
 
 
 def test_help_and_every_command_parser_leave_the_heavy_libraries_unimported():
@@ -24,12 +33,18 @@ heavy_after_help = [m for m in {HEAVY!r} if m in sys.modules]
 import django
 django.setup()
 from django.core.management import get_commands, load_command_class
-for name, app in sorted(get_commands().items()):
-    if app.startswith("tandem."):
-        load_command_class(app, name).create_parser("tandem", name).format_help()
+# The queue's commands last: they may import huey and redis, which the others must not.
+names = sorted(n for n, app in get_commands().items() if app.startswith("tandem."))
+for name in sorted(names, key=lambda n: n in {QUEUE_COMMANDS!r}):
+    allowed = {QUEUE!r} if name in {QUEUE_COMMANDS!r} else ()
+    load_command_class(get_commands()[name], name).create_parser("tandem", name).format_help()
+    loaded = [m for m in {HEAVY_FOR_PARSERS!r} if m in sys.modules and m not in allowed]
+    if loaded:
+        print(name, loaded)
 print(heavy_after_help, [m for m in {HEAVY!r} if m in sys.modules])
 """
-    # when it prints `tandem --help`, then sets Django up and builds (and formats) every Tandem command's parser
+    # when it prints `tandem --help`, then sets Django up and builds (and formats) every Tandem command's parser,
+    # the queue's commands last
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -37,7 +52,8 @@ print(heavy_after_help, [m for m in {HEAVY!r} if m in sys.modules])
         check=False,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
     )
-    # then neither step imported scikit-learn, scipy, pandas or plotly
+    # then neither step imported scikit-learn, scipy, pandas or plotly, and no parser imported numpy, django-ninja,
+    # pydantic, the validators, icalendar or prometheus_client (nor, before the queue's own commands, huey or redis)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] []"
 
@@ -50,3 +66,24 @@ def test_help_lists_the_commands_django_finds():
     # then it names the same commands, each with the first line of its help
     assert [name for name, _ in listed] == django_names
     assert all(help_text for _, help_text in listed)
+
+
+def test_django_setup_leaves_the_queue_and_api_libraries_unimported():
+    # given a fresh interpreter with Tandem's settings (a SQLite database, so psycopg has no business loading)
+    code = """
+import sys
+import django
+django.setup()
+print([m for m in ("huey", "redis", "psycopg", "ninja", "pydantic", "numpy") if m in sys.modules])
+"""
+    # when it sets Django up, as every `tandem` command does before anything else
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tandem.settings", "TANDEM_DATABASE_URL": "sqlite:///:memory:"},
+    )
+    # then huey (with redis and psycopg), django-ninja (with pydantic) and numpy wait until a command uses them
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -14,6 +14,54 @@ from tests.crm.factories import AccountFactory, PersonFactory
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        "Ann.Lee@Example.COM",
+        "o'brien+x@company1.example",
+        "a{b}|c~@sub.Example.org",
+        "ann@b.c",
+        "ann..lee@example.com",
+        ".ann@example.com",
+        "ann.@example.com",
+        "ann@localhost",
+        "ann@foo.test",
+        "ann@1.2",
+        "ann@-a.com",
+        "ann@example.com.",
+        "ann@[1.2.3.4]",
+        "\"a b\"@example.com",
+        "ann@xn--bcher-kva.de",
+        "ann@Bücher.de",
+        "x" * 64 + "@example.com",
+        "x" * 65 + "@example.com",
+        "ann@" + "x" * 64 + ".com",
+        "a@b@example.com",
+    ],
+)
+def test_email_fast_path_answers_as_email_validator_does(raw):
+    # given: the answer of email-validator itself for the whole address
+    import unicodedata
+
+    from email_validator import EmailNotValidError, validate_email
+
+    from tandem.crm.identity import _email_parsed, email_problem
+
+    try:
+        shown = unicodedata.normalize("NFC", validate_email(raw, check_deliverability=False).normalized)
+        expected: object = (shown, shown.lower())
+    except EmailNotValidError as exc:
+        expected = str(exc).rstrip(".")
+    # when
+    _email_parsed.cache_clear()
+    parsed = _email_parsed(raw)
+    # then: the same normalised address, or a refusal with email-validator's reason
+    if isinstance(expected, tuple):
+        assert parsed == expected
+    else:
+        assert email_problem(raw) == expected[:1].lower() + expected[1:]
+
+
+@pytest.mark.parametrize(
     ("raw", "strip_plus", "expected"),
     [
         ("  Ann.Lee@Example.COM ", False, "ann.lee@example.com"),

@@ -10,8 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-
-from tandem.analytics.dashboard import selectors as dashboard_selectors
+from django.core.cache import cache
 
 
 @dataclass
@@ -64,6 +63,6 @@ def smtp_server(settings: Any) -> Any:
 
 @pytest.fixture(autouse=True)
 def _empty_report_cache() -> Any:
-    dashboard_selectors._DATA_CACHE.clear()
+    cache.clear()
     yield
-    dashboard_selectors._DATA_CACHE.clear()
+    cache.clear()

@@ -139,21 +139,19 @@ def test_setting_a_calendar_is_recorded_and_bad_input_or_non_admins_change_nothi
     assert (event.actor_id, event.reason, event.data["to"]["time_zone"]) == (admin.pk, "US office", "America/New_York")
 
 
-def test_preset_holidays_are_added_to_a_calendar_once() -> None:
+def test_an_old_preset_sets_the_holiday_country_and_keeps_the_teams_own_days() -> None:
     # given a London team with one holiday of its own
     admin = UserFactory(role=Role.ADMIN)
     team = TeamFactory(name="London", time_zone="Europe/London")
     team_calendar_set(team=team, time_zone="Europe/London", hours=None, holidays=["2026-07-10 Office party"], by_user=admin)
-    # when the bank holidays of 2026 are added twice
+    # when the old 'england' preset is applied twice
     team_calendar_add_holidays(team=team, preset="england", years=range(2026, 2027), by_user=admin)
-    team_calendar_add_holidays(team=team, preset="england", years=range(2026, 2027), by_user=admin)
-    # then the eight bank holidays and the party are there once each, and the default hours still apply
-    days = [h["date"] for h in Team.objects.get(pk=team.pk).calendar["holidays"]]
-    assert days == [
-        "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25", "2026-07-10", "2026-08-31",
-        "2026-12-25", "2026-12-28",
-    ]
-    assert "hours" not in Team.objects.get(pk=team.pk).calendar
+    team_calendar_add_holidays(team=team, preset="england", by_user=admin)
+    # then the team skips GB-ENG's bank holidays, keeps its party as its one extra day and the default hours
+    stored = Team.objects.get(pk=team.pk).calendar
+    assert stored == {"holidays": [{"date": "2026-07-10", "name": "Office party"}], "country": "GB", "subdivision": "ENG"}
+    calendar = team_calendars()[team.pk]
+    assert [calendar.is_holiday(dt.date(2026, m, d)) for m, d in ((4, 3), (5, 4), (7, 10), (7, 9))] == [True, True, True, False]
 
 
 def test_form_text_is_parsed_into_shifts_and_holidays_naming_bad_lines() -> None:
@@ -218,14 +216,18 @@ def test_the_api_reads_and_replaces_calendars_for_admins_only() -> None:
     bad = admin.put(url, json.dumps({**body, "time_zone": "Chicago"}), content_type="application/json")
     good = admin.put(url, json.dumps(body), content_type="application/json")
     presets = admin.post(f"{url}/holidays", json.dumps({"preset": "us", "year_from": 2026, "year_to": 2026}), content_type="application/json")
+    closed = rep.get(f"{url}/holidays?year_from=2026&year_to=2026")
     listing = rep.get("/api/teams/calendars")
     # then the rep is refused and the bad zone named, with nothing changed in between
     assert refused.status_code == 403
     assert bad.status_code == 422 and bad.json()["field"] == "time_zone"
-    # and the good one is stored and read back, with 11 US holidays (3 July already there)
+    # and the good one is stored and read back; the old preset sets country US and keeps 3 July as an extra day
     assert good.status_code == 200 and good.json()["time_zone"] == "America/Chicago"
     assert good.json()["hours"]["sat"] == [] and good.json()["default_hours"] is False
-    assert presets.status_code == 200 and len(presets.json()["holidays"]) == 11
+    assert presets.status_code == 200 and (presets.json()["country"], len(presets.json()["holidays"])) == ("US", 1)
+    # (the package lists Saturday 4 July and Friday 3 July observed: 12 entries for 11 holidays)
+    assert closed.status_code == 200 and len(closed.json()["public"]) == 12
+    assert closed.json()["extra"] == [{"date": "2026-07-03", "name": "Independence Day (observed)"}]
     assert listing.json()["calendars"][0]["team"] == "Americas"
 
 
@@ -246,7 +248,7 @@ def test_the_command_line_shows_sets_and_fills_calendars(tmp_path: Path) -> None
     # then the calendar reads in plain words with its holidays; the refusal names the field
     text = out.getvalue()
     assert "Times are in Europe/Paris." in text and "Monday: 08:00–16:00" in text and "Tuesday: closed" in text
-    assert "holiday 2026-07-14" in text and "holiday 2026-04-03 Good Friday" in text
+    assert "extra holiday 2026-07-14" in text and "Public holidays of GB-ENG are closed all day." in text
     assert "hours" in str(caught.value) and "monday" in str(caught.value)
 
 
@@ -260,9 +262,9 @@ def test_the_demo_teams_get_their_calendars() -> None:
     calendars = {t.name: t for t in Team.objects.all()}
     americas, emea = calendars["Sales Americas"], calendars["Sales EMEA"]
     assert count == 3
-    assert (americas.time_zone, americas.calendar["hours"]["fri"], len(americas.calendar["holidays"])) == (
-        "America/New_York", [["08:30", "17:30"]], 11,
+    assert (americas.time_zone, americas.calendar["hours"]["fri"], americas.calendar["country"], americas.calendar["holidays"]) == (
+        "America/New_York", [["08:30", "17:30"]], "US", [],
     )
-    assert (emea.time_zone, emea.calendar["hours"]["mon"], len(emea.calendar["holidays"])) == (
-        "Europe/London", [["09:00", "12:30"], ["13:30", "17:30"]], 8,
+    assert (emea.time_zone, emea.calendar["hours"]["mon"], emea.calendar["country"], emea.calendar["subdivision"]) == (
+        "Europe/London", [["09:00", "12:30"], ["13:30", "17:30"]], "GB", "ENG",
     )

@@ -211,12 +211,12 @@ def world_build() -> World:
         action_flag=CHANGE,
         change_message=f"Changed phone of {NAME}.",
     )
-    # A CSV import of a list that names her (the stored upload keeps the file).
+    # A CSV dry run of a list that names her: the stored upload is kept for "run for real" (a real run's is removed).
     importer = Client()
     importer.force_login(admin)
     csv_text = f"Email,First Name,Last Name,Phone Number\n{EMAIL},{FIRST},{LAST},{PHONE}\nkeep.me@acme.example,Kim,Keep,\n"
     upload = SimpleUploadedFile("list.csv", csv_text.encode(), content_type="text/csv")
-    response = importer.post("/api/imports/csv", {"file": upload, "kind": "people"})
+    response = importer.post("/api/imports/csv", {"file": upload, "kind": "people", "dry_run": True})
     assert response.status_code in (200, 201), response.content
     person.refresh_from_db()
     return World(admin=admin, rep=rep, person=person, others=others, campaigns=[search, webinar])

@@ -10,3 +10,9 @@ class AnalyticsConfig(AppConfig):
 
         # A person's experiment arms follow them through a merge (crm/registry.py).
         person_reference_register(name="experiment_assignments", model="analytics.ExperimentAssignment")
+
+        from tandem.analytics.dashboard.models import Goal
+        from tandem.core.dataversion import data_version_source_register
+
+        # The dashboard reads the KPI goals (a new version is a new row) (core/dataversion.py).
+        data_version_source_register(model=Goal, field="id")

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce, Lower, Trim
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
 
+from tandem.audiences.exports import EXPORT_FORMATS  # re-exported: the export formats live in a light module
 from tandem.audiences.models import Audience, AudienceMember, AudienceVersion
 from tandem.audiences.spec import AudienceSpec, Criterion, spec_describe, spec_parse
 from tandem.campaigns.models import Campaign, Touchpoint
@@ -422,14 +423,6 @@ def audience_members_page(
 
 # ---- export ----
 
-# One documented column set per tool. Mailchimp's "Import contacts" maps these headers to its default fields
-# (Email Address, First Name, Last Name, Phone Number) and reads a Tags column of comma-separated tags;
-# Mautic's contact import matches columns named by its field aliases (email, firstname, lastname, company,
-# position, phone, country) and a "tags" column.
-EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
-    "mailchimp": ("Email Address", "First Name", "Last Name", "Phone Number", "Tags"),
-    "mautic": ("email", "firstname", "lastname", "company", "position", "phone", "country", "tags"),
-}
 EXPORT_CHUNK = 2000
 
 

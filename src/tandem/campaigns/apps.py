@@ -25,3 +25,12 @@ class CampaignsConfig(AppConfig):
         account_detail_part_register(
             name="touchpoints", load=deferred_function("tandem.campaigns.selectors", "account_touchpoints")
         )
+
+        from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
+        from tandem.core.dataversion import data_version_source_register
+
+        # What the reports read of campaigns (core/dataversion.py): touchpoints are only appended (erasure and
+        # merges bump the version), campaigns carry their cost total and updated_at.
+        data_version_source_register(model=Touchpoint, field="id")
+        data_version_source_register(model=Campaign, field="updated_at")
+        data_version_source_register(model=CampaignCost, field="id")

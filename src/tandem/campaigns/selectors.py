@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from tandem.campaigns.limits import COST_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE  # re-exported
 from tandem.campaigns.models import Campaign, CampaignCost, Touchpoint
 from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
@@ -67,9 +68,6 @@ def campaign_by_ref(*, ref: str) -> Campaign | None:
     return found
 
 
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-COST_PAGE_SIZE = 20
 NEWEST = "newest"  # campaigns: the latest created first
 COSTS = "spent"  # cost entries: the latest spent first
 

@@ -6,7 +6,6 @@ class CaptureConfig(AppConfig):
     label = "capture"
 
     def ready(self) -> None:
-        from tandem.capture.intake.selectors import journal_metrics
         from tandem.core.background import background_loop_register
         from tandem.core.lazy import deferred_function
         from tandem.core.operations import metrics_source_register
@@ -17,6 +16,10 @@ class CaptureConfig(AppConfig):
             name="capture-drain", loop=deferred_function("tandem.capture.intake.processing", "drain_loop")
         )
         # /metrics: the journal's backlog and how much of it has been drained (docs/operations.md#metrics).
-        metrics_source_register(name="capture-journal", collect=journal_metrics)
+        metrics_source_register(
+            name="capture-journal",
+            # Deferred: the selectors import the API's paging types (django-ninja), too slow for every start-up.
+            collect=deferred_function("tandem.capture.intake.selectors", "journal_metrics"),
+        )
         # A person's form submissions follow them through a merge (crm/registry.py).
         person_reference_register(name="submissions", model="capture.Submission")

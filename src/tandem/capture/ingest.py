@@ -82,6 +82,8 @@ class IngestBatch:
     stored_touches: dict[int, list[Touch]] = field(default_factory=dict)
     # Built once new people have their keys.
     transitions: Callable[[], Sequence[Transition]] | None = None
+    # New people inserted at this stage, where their transitions end (their rows are not written twice).
+    first_stage: str = ""
     progress: Progress = silent
 
 
@@ -148,7 +150,8 @@ def ingest(*, batch: IngestBatch) -> IngestResult:
     if batch.transitions is not None:
         transitions = batch.transitions()
         batch.progress("write stage changes", 0, len(transitions))
-        out.stage_changes = people_change_stage_bulk(transitions=transitions)
+        inserted = [p.pk for p in batch.people] if batch.first_stage else []
+        out.stage_changes = people_change_stage_bulk(transitions=transitions, created_at_stage=inserted)
         batch.progress("write stage changes", out.stage_changes, out.stage_changes)
     return out
 
@@ -157,7 +160,8 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
     """Insert the new people, each with the journey of its touchpoints in the batch, and set their keys."""
     if not batch.people:
         return
-    columns = (*batch.person_columns, *JOURNEY_FIELDS)
+    stage = (batch.first_stage,) if batch.first_stage else ()
+    columns = (*batch.person_columns, *JOURNEY_FIELDS, *(("lifecycle_stage",) if stage else ()))
     rows = []
     for person in batch.people:
         journey = journey_of(touches=fresh.get(id(person), ()))
@@ -168,6 +172,7 @@ def _people_insert(batch: IngestBatch, fresh: dict[int, list[Touch]]) -> None:
                 journey.original_campaign_id,
                 journey.latest_channel,
                 journey.latest_campaign_id,
+                *stage,
             )
         )
     if batch.person_keys == "returning":

@@ -206,6 +206,8 @@ class ImportJob(TimeStampedModel):
 
     kind = models.CharField(max_length=12, choices=ImportKind.choices)
     file_name = models.CharField(max_length=300)
+    # Storage names in the default storage (tandem.core.uploads), so any node reads them; the upload is removed
+    # (and this emptied) once a real run of it ended, a successful dry run keeping it for "run for real".
     stored_path = models.CharField(max_length=500, blank=True, default="")
     mapping_name = models.CharField(max_length=80, blank=True, default="")
     mapping = models.JSONField(default=dict, blank=True)

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from tandem.core.bulk import chunked
+from tandem.core.dataversion import data_version_bump_for
 from tandem.core.erasure import rows_mentioning, rows_plain, rows_redact
 from tandem.core.models import Event
 
@@ -30,6 +31,8 @@ def event_record(
     if subject is not None:
         subject_type = subject_type or subject._meta.label_lower
         subject_id = subject.pk
+    # A change to a record reports read moves the data version once it commits (tandem.core.dataversion).
+    data_version_bump_for(subject_type)
     return Event.objects.create(
         kind=kind,
         subject_type=subject_type,

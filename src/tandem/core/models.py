@@ -22,6 +22,20 @@ class TimeStampedModel(models.Model):
         super().save(*args, **kwargs)
 
 
+class DataVersion(models.Model):
+    """One slot of the report data's change counter, bumped after a writer commits (tandem.core.dataversion).
+
+    Several slots, each writer picking one at random, so concurrent writers rarely wait on the same row; the
+    counter is their sum.
+    """
+
+    slot = models.PositiveSmallIntegerField(primary_key=True)
+    bumps = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"data version slot {self.slot}: {self.bumps}"
+
+
 class Event(models.Model):
     """One row per state change: who did what to which object, when, why, under which rule version."""
 

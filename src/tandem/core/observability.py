@@ -6,6 +6,7 @@ Nothing here imports a Django model: the logging formatter and filter are built 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -15,10 +16,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Histogram
-
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+    from prometheus_client import Histogram
 
 # The id of the request being answered, for every log line written while it is ("-" outside a request).
 _request_id: ContextVar[str] = ContextVar("tandem_request_id", default="-")
@@ -27,16 +27,30 @@ _request_id: ContextVar[str] = ContextVar("tandem_request_id", default="-")
 # replaced by a new one.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
-# Seconds from the first middleware to the answer, by route (the URL name), method and status. Not registered in
-# the default registry: /metrics builds its registry per scrape (core/operations.py), with gunicorn's workers
-# summed from PROMETHEUS_MULTIPROC_DIR when that is set.
-REQUEST_SECONDS = Histogram(
-    "tandem_request_duration_seconds",
-    "Time to answer a request, by route name, method and status.",
-    ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
-    registry=None,
-)
+
+
+@functools.cache
+def _request_seconds() -> Histogram:
+    """Seconds from the first middleware to the answer, by route (the URL name), method and status. Not registered
+    in the default registry: /metrics builds its registry per scrape (core/operations.py), with gunicorn's workers
+    summed from PROMETHEUS_MULTIPROC_DIR when that is set. Made at first use: settings import this module, and a
+    command (`tandem report --help`) has no use for prometheus_client."""
+    from prometheus_client import Histogram
+
+    return Histogram(
+        "tandem_request_duration_seconds",
+        "Time to answer a request, by route name, method and status.",
+        ["route", "method", "status"],
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+        registry=None,
+    )
+
+
+def __getattr__(name: str) -> Histogram:
+    # REQUEST_SECONDS, the histogram, as a module attribute made at first read (PEP 562).
+    if name == "REQUEST_SECONDS":
+        return _request_seconds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def request_id_current() -> str:
@@ -88,7 +102,7 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        REQUEST_SECONDS.labels(
+        _request_seconds().labels(
             route=_route(request, self.static_url),
             method=request.method or "",
             status=str(response.status_code),

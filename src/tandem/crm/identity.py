@@ -17,6 +17,7 @@ without its country code is keyed by its bare digits (7 to 15), as Tandem matche
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 import phonenumbers
@@ -63,11 +64,34 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 
 
+# An ASCII local part of dot-atom text (RFC 5322 atext between single dots) is valid and kept as typed by
+# email-validator, so such an address needs only its domain checked, and all addresses of a domain share that
+# check: a bundle's 40,000 people validated one by one spent 2 s in email-validator, mostly on their few
+# thousand domains (tests compare this path with email-validator's answer for the same addresses).
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+_LOCAL_MAX = 64
+
+
+@functools.lru_cache(maxsize=16384)
+def _domain_valid(domain: str) -> str | None:
+    """The normalised form of an ASCII domain email-validator accepts, or None."""
+    try:
+        return validate_email(f"x@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
 @functools.lru_cache(maxsize=65536)
 def _email_parsed(value: str) -> tuple[str, str] | str:
     """(shown form, key without plus-stripping) of an address, or the reason it is not one."""
     if len(value) > EMAIL_MAX:
         return f"it is longer than {EMAIL_MAX} characters"
+    local, at, domain = value.rpartition("@")
+    if at and value.isascii() and len(local) <= _LOCAL_MAX and _DOT_ATOM.match(local):
+        valid = _domain_valid(domain)
+        if valid is not None:
+            shown = f"{local}@{valid}"
+            return shown, shown.lower()
     try:
         found = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -44,6 +44,8 @@ class Account(TimeStampedModel):
             ),
         ]
         ordering = ["name"]
+        # The data version reads MAX(updated_at) from it (tandem.core.dataversion).
+        indexes = [models.Index(fields=["updated_at"], name="account_updated")]
 
     def __str__(self) -> str:
         return self.name
@@ -113,6 +115,8 @@ class Person(TimeStampedModel):
             models.Index(fields=["original_channel", "created_at", "id"], name="person_channel_recent"),
             models.Index(fields=["name_key", "id"], name="person_name_key"),
             models.Index(fields=["email_normalized", "id"], name="person_email_key"),
+            # The data version reads MAX(updated_at) from it (tandem.core.dataversion).
+            models.Index(fields=["updated_at"], name="person_updated"),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +310,8 @@ class Deal(TimeStampedModel):
             models.Index(fields=["pipeline", "pipeline_stage", "id"], name="deal_board"),
             models.Index(fields=["stage", "expected_close_on"], name="deal_forecast"),
             models.Index(fields=["account", "created_at"], name="deal_account"),
+            # The data version reads MAX(updated_at) from it (tandem.core.dataversion).
+            models.Index(fields=["updated_at"], name="deal_updated"),
         ]
 
     def __str__(self) -> str:

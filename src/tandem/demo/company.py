@@ -32,11 +32,10 @@ from tandem.capture.bundle import (
 )
 from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
+from tandem.demo.defaults import DEFAULT_PEOPLE  # re-exported: `tandem demo --help` reads it there
 
 HISTORY_DAYS = 730
 UTC = dt.UTC
-# The generator is tuned at this size; fixed campaign costs and question volume scale with the people count.
-DEFAULT_PEOPLE = 20000
 DEMO_PASSWORD = "tandem-demo"
 
 # The reps' activities are not in the demo's bundle: they are logged once the reps exist (demo_activities_log).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from tandem.core.apiversion import DateFromParam, DateToParam, FromParam, ToParam, date_range_pick
@@ -35,7 +36,7 @@ from tandem.lifecycle.selectors import (
     proposal_get,
     proposals_page,
     routing_config_current,
-    sla_scorecard,
+    sla_scorecard_cached,
     team_calendar_view,
     team_calendar_views,
 )
@@ -56,6 +57,7 @@ from tandem.lifecycle.services import (
     sla_policy_publish,
     team_calendar_add_holidays,
     team_calendar_set,
+    team_calendar_set_country,
 )
 from tandem.lifecycle.sla_rules import SlaPolicy
 from tandem.users.access import access_check
@@ -221,8 +223,8 @@ def sla_scorecard_get(
     date_to: DateToParam = None,
 ) -> Any:
     date_from, date_to = date_range_pick(request, from_=from_, to=to, date_from=date_from, date_to=date_to)
-    start, end = period_from_dates(date_from, date_to)
-    return sla_scorecard(start=start, end=end)
+    start, end = period_from_dates(date_from, date_to, tz=timezone.get_current_timezone())
+    return sla_scorecard_cached(start=start, end=end)
 
 
 # --- team calendars ---------------------------------------------------------------------------------------------
@@ -233,12 +235,20 @@ class CalendarIn(Schema):
     hours: dict[str, list[list[str]]] | None = None
     holidays: list[Any] = []
     reason: str = ""
+    # Omitted: keep the team's country and subdivision; "": no public holidays.
+    country: str | None = None
+    subdivision: str | None = None
 
 
-class HolidayPresetIn(Schema):
-    preset: str
-    year_from: int
-    year_to: int
+class HolidayCountryIn(Schema):
+    # Either a country (ISO 3166-1) with an optional subdivision, or an old preset name ('us', 'england').
+    country: str | None = None
+    subdivision: str = ""
+    preset: str | None = None
+    # Accepted and ignored since the package computes every year (kept for old clients).
+    year_from: int | None = None
+    year_to: int | None = None
+    reason: str = ""
 
 
 def _require_calendar_editor(request: HttpRequest) -> None:
@@ -263,21 +273,54 @@ def calendar_get(request: HttpRequest, team_id: int) -> dict[str, Any]:
 def calendar_put(request: HttpRequest, team_id: int, data: CalendarIn) -> dict[str, Any]:
     _require_calendar_editor(request)
     view = team_calendar_view(team_id=team_id)
-    team_calendar_set(team=view.team, time_zone=data.time_zone, hours=data.hours, holidays=data.holidays, by_user=request.user, reason=data.reason)
+    team_calendar_set(
+        team=view.team,
+        time_zone=data.time_zone,
+        hours=data.hours,
+        holidays=data.holidays,
+        by_user=request.user,
+        reason=data.reason,
+        country=data.country,
+        subdivision=data.subdivision,
+    )
     return team_calendar_view(team_id=team_id).to_dict()
+
+
+@router.get(
+    "/teams/{team_id}/calendar/holidays",
+    response={200: dict, 404: dict, 422: dict},
+    summary="The closed days of a team in a range of years: its country's public holidays and its extra days",
+)
+def calendar_holidays_list(request: HttpRequest, team_id: int, year_from: int, year_to: int) -> dict[str, Any]:
+    view = team_calendar_view(team_id=team_id)
+    if year_to < year_from:
+        raise ValidationFailed("year_to must not be before year_from.", field="year_to", value=year_to)
+    if year_to - year_from >= 50:
+        raise ValidationFailed("Ask for at most 50 years of holidays at once.", field="year_to", value=year_to)
+    years = range(year_from, year_to + 1)
+    return {
+        "team_id": view.team.pk,
+        "country": view.calendar.country,
+        "subdivision": view.calendar.subdivision,
+        "public": [{"date": d.isoformat(), "name": n} for d, n in view.public_holidays(years)],
+        "extra": [{"date": d.isoformat(), "name": n} for d, n in view.holidays if d.year in years],
+    }
 
 
 @router.post(
     "/teams/{team_id}/calendar/holidays",
     response={200: dict, 403: dict, 404: dict, 422: dict},
-    summary="Add a preset's public holidays ('us' federal, 'england' bank holidays) for a range of years (admins)",
+    summary="Set the country (ISO 3166-1) and subdivision whose public holidays a team skips, or an old preset (admins)",
 )
-def calendar_holidays_add(request: HttpRequest, team_id: int, data: HolidayPresetIn) -> dict[str, Any]:
+def calendar_holidays_add(request: HttpRequest, team_id: int, data: HolidayCountryIn) -> dict[str, Any]:
     _require_calendar_editor(request)
     view = team_calendar_view(team_id=team_id)
-    if data.year_to < data.year_from:
-        raise ValidationFailed("year_to must not be before year_from.", field="year_to", value=data.year_to)
-    team_calendar_add_holidays(team=view.team, preset=data.preset, years=range(data.year_from, data.year_to + 1), by_user=request.user)
+    if data.preset is not None:
+        team_calendar_add_holidays(team=view.team, preset=data.preset, by_user=request.user)
+    elif data.country is not None:
+        team_calendar_set_country(team=view.team, country=data.country, subdivision=data.subdivision, by_user=request.user, reason=data.reason)
+    else:
+        raise ValidationFailed("Give a country (ISO 3166-1, e.g. GB) or a preset.", field="country", value=None)
     return team_calendar_view(team_id=team_id).to_dict()
 
 

@@ -13,3 +13,9 @@ class LifecycleConfig(AppConfig):
         admin_notifier_register(
             name="in-app", notify=deferred_function("tandem.lifecycle.services", "admins_notify")
         )
+
+        from tandem.core.dataversion import data_version_source_register
+        from tandem.lifecycle.models import SlaPolicyVersion
+
+        # The SLA scorecard reads the policy in force (core/dataversion.py).
+        data_version_source_register(model=SlaPolicyVersion, field="id")

@@ -2,7 +2,8 @@
 
 Decisions:
 - A calendar is an IANA time zone, the working shifts of each weekday in local wall-clock time
-  (split shifts allowed, e.g. 09:00–12:00 and 13:00–17:00) and a set of local holiday dates.
+  (split shifts allowed, e.g. 09:00–12:00 and 13:00–17:00), the public holidays of a country and optional
+  subdivision (the `holidays` package, via tandem.lifecycle.holidays) and the team's own extra holiday dates.
 - A business minute is a real elapsed minute inside a shift. On a daylight-saving change the shift's two
   ends are placed on the UTC line with the zone's rules, so a 01:00–04:00 shift on Berlin's spring-forward
   day lasts 120 minutes; ordinary 09:00–17:00 shifts always last 480 minutes.
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from tandem.core.errors import ValidationFailed
+from tandem.lifecycle.holidays import country_validate, public_holiday_dates
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_LABELS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -70,14 +72,19 @@ def _require_aware(moment: datetime, *, field_name: str) -> datetime:
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """A team's working week: time zone, shifts per weekday (0 = Monday) and holiday dates."""
+    """A team's working week: time zone, shifts per weekday (0 = Monday), public-holiday country and extra holiday dates."""
 
     time_zone: str = "UTC"
     hours: tuple[tuple[Shift, ...], ...] = NINE_TO_FIVE
     holidays: frozenset[date] = field(default_factory=frozenset)
+    country: str = ""
+    subdivision: str = ""
 
     def __post_init__(self) -> None:
         _zone(self.time_zone)
+        country, subdivision = country_validate(self.country, self.subdivision)
+        object.__setattr__(self, "country", country)
+        object.__setattr__(self, "subdivision", subdivision)
         if len(self.hours) != 7:
             raise ValidationFailed("Working hours need one entry per weekday (Monday to Sunday).", field="hours", value=len(self.hours))
         for day, shifts in enumerate(self.hours):
@@ -112,8 +119,11 @@ class BusinessCalendar:
                 lines.append(f"{WEEKDAY_LABELS[day]}: {spans}")
             else:
                 lines.append(f"{WEEKDAY_LABELS[day]}: closed")
+        if self.country:
+            region = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
+            lines.append(f"Public holidays of {region} are closed all day.")
         if self.holidays:
-            lines.append(f"{len(self.holidays)} holiday(s) are closed all day.")
+            lines.append(f"{len(self.holidays)} extra holiday(s) are closed all day.")
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +133,8 @@ class BusinessCalendar:
                 WEEKDAYS[day]: [[_format_hhmm(s), _format_hhmm(e)] for s, e in shifts] for day, shifts in enumerate(self.hours)
             },
             "holidays": sorted(d.isoformat() for d in self.holidays),
+            "country": self.country,
+            "subdivision": self.subdivision,
         }
 
     @classmethod
@@ -155,11 +167,21 @@ class BusinessCalendar:
                 holidays.add(date.fromisoformat(str(text)))
             except ValueError as exc:
                 raise ValidationFailed("Holidays are dates written YYYY-MM-DD.", field="holidays", value=text) from exc
-        return cls(time_zone=time_zone, hours=hours, holidays=frozenset(holidays))
+        return cls(
+            time_zone=time_zone,
+            hours=hours,
+            holidays=frozenset(holidays),
+            country=str(data.get("country") or ""),
+            subdivision=str(data.get("subdivision") or ""),
+        )
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether a local date is a public holiday of the calendar's country or one of the team's extra days."""
+        return day in self.holidays or (bool(self.country) and day in public_holiday_dates(self.country, self.subdivision, day.year))
 
     def day_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The UTC [start, end) intervals of one local date's shifts (empty on holidays and closed days)."""
-        if day in self.holidays:
+        if self.is_holiday(day):
             return []
         zone = self.zone
         out: list[tuple[datetime, datetime]] = []
@@ -323,7 +345,15 @@ def calendar_from_stored(time_zone: str, stored: Mapping[str, Any] | None) -> Bu
     """A team's calendar from its time zone and stored JSON ({} or no hours: Monday–Friday 09:00–17:00)."""
     data = stored or {}
     holidays = [d.isoformat() for d, _ in holiday_entries(data.get("holidays"))]
-    return BusinessCalendar.from_dict({"time_zone": time_zone or "UTC", "hours": data.get("hours"), "holidays": holidays})
+    return BusinessCalendar.from_dict(
+        {
+            "time_zone": time_zone or "UTC",
+            "hours": data.get("hours"),
+            "holidays": holidays,
+            "country": data.get("country") or "",
+            "subdivision": data.get("subdivision") or "",
+        }
+    )
 
 
 def shifts_parse(text: str, *, day: str) -> list[list[str]]:

@@ -1,116 +1,82 @@
-"""Public-holiday presets for team calendars, computed (no ORM, no downloads).
+"""Public holidays of a team's country and subdivision, from the maintained `holidays` package (no ORM, no downloads).
 
 Decisions:
-- ``us``: the eleven US federal holidays, each observed on the Friday before when it falls on a Saturday and
-  the Monday after when on a Sunday (5 U.S.C. 6103). New Year's Day of the next year can therefore be
-  observed on 31 December; it is listed in the year it is observed.
-- ``england``: the eight bank holidays of England and Wales; New Year's Day, Christmas and Boxing Day move to
-  the next free weekday when they fall at the weekend. One-off royal holidays are not predictable and must
-  be added by hand.
-- Presets only fill a calendar; the admin can add or remove dates afterwards.
+- A team names a country (ISO 3166-1 alpha-2, e.g. GB) and optionally a subdivision (e.g. ENG, DE's BY, US's CA);
+  both are checked against what the package supports. The package knows observed days, moved days and
+  one-off holidays (England's 2022 jubilee and state funeral), which hand-written rules got wrong.
+- `holidays` is imported lazily, inside the functions: it is slow to import and most commands never need it.
+- The old presets ``us`` and ``england`` are aliases of country US and GB + ENG.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
+from functools import lru_cache
 
 from tandem.core.errors import ValidationFailed
 
-PRESETS: dict[str, str] = {"us": "US federal holidays", "england": "England and Wales bank holidays"}
+# Old preset names (CLI --preset, API "preset") → (country, subdivision).
+PRESETS: dict[str, tuple[str, str]] = {"us": ("US", ""), "england": ("GB", "ENG")}
+PRESET_LABELS: dict[str, str] = {"us": "US federal holidays", "england": "England and Wales bank holidays"}
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+@lru_cache(maxsize=1)
+def supported_countries() -> dict[str, tuple[str, ...]]:
+    """Country code → its subdivision codes, as the `holidays` package supports them."""
+    import holidays  # here, not at the top: a slow import, needed only where holidays are computed
+
+    return {code: tuple(subs) for code, subs in holidays.list_supported_countries().items()}
 
 
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    last = (date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+def country_validate(country: str, subdivision: str = "") -> tuple[str, str]:
+    """Normalised (COUNTRY, SUBDIVISION); ValidationFailed naming the field for unknown codes. "" means no country."""
+    code = (country or "").strip().upper()
+    sub = (subdivision or "").strip()
+    if not code:
+        if sub:
+            raise ValidationFailed("A subdivision needs a country.", field="subdivision", value=sub)
+        return "", ""
+    countries = supported_countries()
+    if code not in countries:
+        raise ValidationFailed(
+            "Unknown country; use an ISO 3166-1 code such as GB, US or DE.", field="country", value=country
+        )
+    if sub:
+        subs = {s.upper(): s for s in countries[code]}
+        if sub.upper() not in subs:
+            shown = ", ".join(s for s in countries[code] if s.isupper()) or "none"
+            raise ValidationFailed(f"Unknown subdivision of {code}; use one of: {shown}.", field="subdivision", value=subdivision)
+        sub = subs[sub.upper()]
+    return code, sub
 
 
-def easter_sunday(year: int) -> date:
-    """Western Easter Sunday (the anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month = (h + ell - 7 * m + 114) // 31
-    day = (h + ell - 7 * m + 114) % 31 + 1
-    return date(year, month, day)
-
-
-def _us_observed(day: date) -> date:
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
-
-
-def us_federal_holidays(year: int) -> list[tuple[date, str]]:
-    """The US federal holidays observed in `year`, as (date, name), in date order."""
-    fixed = [
-        (date(year, 1, 1), "New Year's Day"),
-        (date(year, 6, 19), "Juneteenth"),
-        (date(year, 7, 4), "Independence Day"),
-        (date(year, 11, 11), "Veterans Day"),
-        (date(year, 12, 25), "Christmas Day"),
-    ]
-    moving = [
-        (_nth_weekday(year, 1, 0, 3), "Martin Luther King Jr. Day"),
-        (_nth_weekday(year, 2, 0, 3), "Washington's Birthday"),
-        (_last_weekday(year, 5, 0), "Memorial Day"),
-        (_nth_weekday(year, 9, 0, 1), "Labor Day"),
-        (_nth_weekday(year, 10, 0, 2), "Columbus Day"),
-        (_nth_weekday(year, 11, 3, 4), "Thanksgiving Day"),
-    ]
-    days = [(_us_observed(d), name) for d, name in fixed] + moving
-    next_new_year = _us_observed(date(year + 1, 1, 1))
-    if next_new_year.year == year:
-        days.append((next_new_year, "New Year's Day (observed)"))
-    return sorted(d for d in days if d[0].year == year)
-
-
-def england_bank_holidays(year: int) -> list[tuple[date, str]]:
-    """The bank holidays of England and Wales in `year`, as (date, name), in date order."""
-    easter = easter_sunday(year)
-    new_year = date(year, 1, 1)
-    while new_year.weekday() >= 5:
-        new_year += timedelta(days=1)
-    christmas = date(year, 12, 25)
-    boxing = date(year, 12, 26)
-    # Christmas and Boxing Day both need a weekday; a weekend pushes them to the next free ones.
-    taken: set[date] = set()
-    moved: list[date] = []
-    for day in (christmas, boxing):
-        while day.weekday() >= 5 or day in taken:
-            day += timedelta(days=1)
-        taken.add(day)
-        moved.append(day)
-    return sorted(
-        [
-            (new_year, "New Year's Day"),
-            (easter - timedelta(days=2), "Good Friday"),
-            (easter + timedelta(days=1), "Easter Monday"),
-            (_nth_weekday(year, 5, 0, 1), "Early May bank holiday"),
-            (_last_weekday(year, 5, 0), "Spring bank holiday"),
-            (_last_weekday(year, 8, 0), "Summer bank holiday"),
-            (moved[0], "Christmas Day"),
-            (moved[1], "Boxing Day"),
-        ]
-    )
-
-
-def preset_holidays(preset: str, years: range) -> list[tuple[date, str]]:
-    """The holidays of a preset ('us' or 'england') for each year in `years`."""
+def preset_country(preset: str) -> tuple[str, str]:
+    """The (country, subdivision) of an old preset name ('us' or 'england')."""
     if preset not in PRESETS:
         raise ValidationFailed(f"Unknown holiday preset; use one of {', '.join(PRESETS)}.", field="preset", value=preset)
-    if len(years) > 20:
-        raise ValidationFailed("Fill at most 20 years of holidays at once.", field="years", value=len(years))
-    build = us_federal_holidays if preset == "us" else england_bank_holidays
-    return [h for year in years for h in build(year)]
+    return PRESETS[preset]
+
+
+@lru_cache(maxsize=512)
+def _year_holidays(country: str, subdivision: str, year: int) -> tuple[tuple[date, str], ...]:
+    import holidays  # here, not at the top: a slow import, needed only where holidays are computed
+
+    found = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    return tuple(sorted((d, str(n)) for d, n in found.items() if d.year == year))
+
+
+def public_holidays(country: str, subdivision: str, years: range) -> list[tuple[date, str]]:
+    """The public holidays of a (validated) country and subdivision in `years`, as (date, name), in date order."""
+    if not country:
+        return []
+    if len(years) > 50:
+        raise ValidationFailed("Ask for at most 50 years of holidays at once.", field="years", value=len(years))
+    return [h for year in years for h in _year_holidays(country, subdivision, year)]
+
+
+@lru_cache(maxsize=512)
+def public_holiday_dates(country: str, subdivision: str, year: int) -> frozenset[date]:
+    """The dates of a country's public holidays in one year (cached: the SLA clock asks per day)."""
+    if not country:
+        return frozenset()
+    return frozenset(d for d, _ in _year_holidays(country, subdivision, year))

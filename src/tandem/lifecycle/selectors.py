@@ -20,6 +20,7 @@ from tandem.core.erasure import rows_plain
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.core.paging import PAGE_SIZE, KeysetPage, keyset_page
+from tandem.core.reportcache import report_cached_get
 from tandem.core.versioning import spec_current
 from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.models import Activity, Person, StageChange
@@ -44,6 +45,7 @@ from tandem.lifecycle.criteria import (
     definition_first_met,
     dry_run_summary,
 )
+from tandem.lifecycle.holidays import public_holidays
 from tandem.lifecycle.models import (
     ChangeProposal,
     DefinitionVersion,
@@ -963,9 +965,11 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
     attempt_idx: list[int] = []
     attempt_at: list[float] = []
     # Only kinds that count as a touch (a note does not) are first touches and attempts.
-    for pid, at in Activity.objects.filter(person_id__in=in_period, kind__counts_as_touch=True).values_list(
-        "person_id", "occurred_at"
-    ):
+    # Touches and stage changes before the period are before every hand-off in it, so never count: the
+    # database leaves them out (a lead's whole history can be long).
+    for pid, at in Activity.objects.filter(
+        person_id__in=in_period, kind__counts_as_touch=True, occurred_at__gte=start
+    ).values_list("person_id", "occurred_at"):
         i = index.get(pid)
         if i is None:
             continue
@@ -979,7 +983,9 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
     accepted_at = np.full(n, np.nan)
     disqualified_at = np.full(n, np.nan)
     for pid, stage, at in StageChange.objects.filter(
-        person_id__in=in_period, to_stage__in=(*ACCEPTED_OR_LATER, Stage.DISQUALIFIED.value, Stage.RECYCLED.value)
+        person_id__in=in_period,
+        to_stage__in=(*ACCEPTED_OR_LATER, Stage.DISQUALIFIED.value, Stage.RECYCLED.value),
+        changed_at__gte=start,
     ).values_list("person_id", "to_stage", "changed_at"):
         i = index.get(pid)
         if i is None or at.timestamp() < handoff_s[i]:
@@ -1025,6 +1031,18 @@ def sla_scorecard(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | No
     }
 
 
+def sla_scorecard_cached(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """``sla_scorecard`` as of this minute, from the report cache while the data version and the minute stand
+    (open hand-offs age with the clock; team calendars and users are not in the data version, so a change to
+    them shows within the minute)."""
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    return report_cached_get(
+        kind="sla_scorecard",
+        params={"start": start, "end": end, "now": now},
+        compute=lambda: sla_scorecard(start=start, end=end, now=now),
+    )
+
+
 # --- team calendars --------------------------------------------------------------------------------------------
 
 
@@ -1041,8 +1059,15 @@ class TeamCalendarView:
     def sentences(self) -> list[str]:
         return self.calendar.describe()
 
+    def public_holidays(self, years: range) -> list[tuple[dt.date, str]]:
+        """The public holidays of the team's country and subdivision in `years` (none without a country)."""
+        return public_holidays(self.calendar.country, self.calendar.subdivision, years)
+
     def upcoming(self, today: dt.date) -> list[tuple[dt.date, str]]:
-        return [h for h in self.holidays if h[0] >= today][:5]
+        """The next five closed days: public holidays of the team's country and its extra days."""
+        merged = dict(self.public_holidays(range(today.year, today.year + 2)))
+        merged.update((d, name or merged.get(d, "")) for d, name in self.holidays)
+        return sorted(h for h in merged.items() if h[0] >= today)[:5]
 
     def form_hours(self) -> list[tuple[str, str, str]]:
         """(weekday key, label, "09:00-17:00") per weekday, for the edit form."""
@@ -1059,6 +1084,8 @@ class TeamCalendarView:
             "time_zone": data["time_zone"],
             "hours": data["hours"],
             "holidays": [{"date": d.isoformat(), "name": name} for d, name in self.holidays],
+            "country": self.calendar.country,
+            "subdivision": self.calendar.subdivision,
             "default_hours": self.is_default,
             "sentences": self.sentences,
         }

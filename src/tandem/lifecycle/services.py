@@ -45,7 +45,7 @@ from tandem.lifecycle.criteria import (
     definition_evaluate,
     definition_met,
 )
-from tandem.lifecycle.holidays import PRESETS, preset_holidays
+from tandem.lifecycle.holidays import PRESET_LABELS, preset_country
 from tandem.lifecycle.models import (
     ChangeProposal,
     DefinitionVersion,
@@ -527,15 +527,31 @@ def team_calendar_set(
     holidays: Sequence[Any],
     by_user: Any,
     reason: str = "",
+    country: str | None = None,
+    subdivision: str | None = None,
 ) -> UserTeam:
-    """Set a team's time zone, working hours (None: Monday–Friday 09:00–17:00) and holidays (admins)."""
+    """Set a team's time zone, working hours (None: Monday–Friday 09:00–17:00), holiday country (None: keep) and extra holidays (admins)."""
     if not _can_edit_calendar(by_user):
         raise NotAllowed("Only admins edit team calendars.", field="team", value=team.pk)
+    current = team.calendar or {}
+    if country is None:
+        country = current.get("country") or ""
+        if subdivision is None:
+            subdivision = current.get("subdivision") or ""
     entries = holiday_entries(holidays)
     calendar = BusinessCalendar.from_dict(
-        {"time_zone": (time_zone or "").strip() or "UTC", "hours": hours, "holidays": [d.isoformat() for d, _ in entries]}
+        {
+            "time_zone": (time_zone or "").strip() or "UTC",
+            "hours": hours,
+            "holidays": [d.isoformat() for d, _ in entries],
+            "country": country,
+            "subdivision": subdivision or "",
+        }
     )
     stored: dict[str, Any] = {"holidays": [{"date": d.isoformat(), "name": name} for d, name in entries]}
+    if calendar.country:
+        stored["country"] = calendar.country
+        stored["subdivision"] = calendar.subdivision
     if hours is not None:
         stored["hours"] = calendar.to_dict()["hours"]
     before = {"time_zone": team.time_zone, "calendar": team.calendar}
@@ -552,19 +568,25 @@ def team_calendar_set(
     return team
 
 
-def team_calendar_add_holidays(*, team: UserTeam, preset: str, years: range, by_user: Any) -> UserTeam:
-    """Add a preset's public holidays (US federal, England and Wales) for the given years to a team's calendar."""
-    added = preset_holidays(preset, years)
-    current = holiday_entries((team.calendar or {}).get("holidays"))
-    merged = [{"date": d.isoformat(), "name": n} for d, n in added] + [{"date": d.isoformat(), "name": n} for d, n in current]
+def team_calendar_set_country(*, team: UserTeam, country: str, subdivision: str = "", by_user: Any, reason: str = "") -> UserTeam:
+    """Set the country (ISO 3166-1, "" for none) and subdivision whose public holidays a team's calendar skips (admins)."""
+    stored = team.calendar or {}
     return team_calendar_set(
         team=team,
         time_zone=team.time_zone,
-        hours=(team.calendar or {}).get("hours"),
-        holidays=merged,
+        hours=stored.get("hours"),
+        holidays=stored.get("holidays") or [],
         by_user=by_user,
-        reason=f"{PRESETS[preset]} {years.start}–{years.stop - 1}",
+        reason=reason or f"Public holidays of {'-'.join(p for p in (country.strip().upper(), subdivision.strip()) if p) or 'no country'}",
+        country=country,
+        subdivision=subdivision,
     )
+
+
+def team_calendar_add_holidays(*, team: UserTeam, preset: str, years: range | None = None, by_user: Any) -> UserTeam:
+    """Old presets ('us', 'england'): set the team's holiday country to US or GB-ENG (every year, so `years` is unused)."""
+    country, subdivision = preset_country(preset)
+    return team_calendar_set_country(team=team, country=country, subdivision=subdivision, by_user=by_user, reason=PRESET_LABELS[preset])
 
 
 class _OpenMql(NamedTuple):

@@ -44,7 +44,6 @@ from tandem.lifecycle.editors import (
     sla_form_from_post,
     sla_form_from_spec,
 )
-from tandem.lifecycle.holidays import PRESETS
 from tandem.lifecycle.models import ChangeProposal
 from tandem.lifecycle.routing_rules import RoutingRules, rules_check
 from tandem.lifecycle.selectors import (
@@ -68,7 +67,7 @@ from tandem.lifecycle.selectors import (
     routing_config_current,
     routing_history,
     sla_policy_history,
-    sla_scorecard,
+    sla_scorecard_cached,
     team_calendar_view,
     team_calendar_views,
 )
@@ -89,7 +88,6 @@ from tandem.lifecycle.services import (
     routing_publish,
     sla_policy_current,
     sla_policy_publish,
-    team_calendar_add_holidays,
     team_calendar_set,
 )
 from tandem.users.access import access_check
@@ -540,8 +538,8 @@ def sla(request: HttpRequest) -> HttpResponse:
             dates = [dt.date.fromisoformat(raw[k]) if raw[k] else None for k in ("from", "to")]
         except ValueError as exc:
             raise ValidationFailed("Dates are YYYY-MM-DD.", field="from", value=raw["from"] or raw["to"]) from exc
-        start, end = period_from_dates(dates[0], dates[1])
-        report = sla_scorecard(start=start, end=end)
+        start, end = period_from_dates(dates[0], dates[1], tz=timezone.get_current_timezone())
+        report = sla_scorecard_cached(start=start, end=end)
         raw = {"from": start.date().isoformat(), "to": (end - dt.timedelta(days=1)).date().isoformat()}
     except TandemError as exc:
         error = exc.as_dict()
@@ -594,6 +592,8 @@ def calendar_edit(request: HttpRequest, team_id: int) -> HttpResponse:
         "time_zone": view.calendar.time_zone,
         "hours": view.form_hours(),
         "holidays": view.form_holidays(),
+        "country": view.calendar.country,
+        "subdivision": view.calendar.subdivision,
         "reason": "",
         "default": view.is_default,
     }
@@ -603,32 +603,32 @@ def calendar_edit(request: HttpRequest, team_id: int) -> HttpResponse:
             "time_zone": post.get("time_zone", ""),
             "hours": [(key, label, post.get(f"hours_{key}", "")) for key, label, _ in view.form_hours()],
             "holidays": post.get("holidays", ""),
+            "country": post.get("country", ""),
+            "subdivision": post.get("subdivision", ""),
             "reason": post.get("reason", ""),
             "default": post.get("default_hours") == "on",
         }
         try:
-            if post.get("action") == "preset":
-                year = int(post.get("year") or timezone.localdate().year)
-                team_calendar_add_holidays(team=view.team, preset=post.get("preset", ""), years=range(year, year + 2), by_user=request.user)
-                messages.success(request, f"Added holidays for {year} and {year + 1}.")
-            else:
-                hours = None if form["default"] else {key: shifts_parse(text, day=key) for key, _, text in form["hours"]}
-                team_calendar_set(
-                    team=view.team,
-                    time_zone=form["time_zone"],
-                    hours=hours,
-                    holidays=holidays_parse(form["holidays"]),
-                    by_user=request.user,
-                    reason=form["reason"],
-                )
-                messages.success(request, f"Saved the calendar of {view.team}.")
+            hours = None if form["default"] else {key: shifts_parse(text, day=key) for key, _, text in form["hours"]}
+            team_calendar_set(
+                team=view.team,
+                time_zone=form["time_zone"],
+                hours=hours,
+                holidays=holidays_parse(form["holidays"]),
+                by_user=request.user,
+                reason=form["reason"],
+                country=form["country"],
+                subdivision=form["subdivision"],
+            )
+            messages.success(request, f"Saved the calendar of {view.team}.")
             return redirect("lifecycle:calendar_edit", team_id=team_id)
-        except (TandemError, ValueError) as exc:
-            error = exc.as_dict() if isinstance(exc, TandemError) else {"detail": "The year is a number such as 2026.", "field": "year"}
+        except TandemError as exc:
+            error = exc.as_dict()
+    year = timezone.localdate().year
     return render(
         request,
         "lifecycle/calendar_edit.html",
-        {"view": view, "form": form, "error": error, "presets": PRESETS.items(), "year": timezone.localdate().year},
+        {"view": view, "form": form, "error": error, "public_holidays": view.public_holidays(range(year, year + 2))},
         status=422 if error else 200,
     )
 

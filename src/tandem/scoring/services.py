@@ -14,6 +14,7 @@ from django.db.models import Model as _Model
 from django.utils import timezone
 
 from tandem.campaigns.models import Touchpoint
+from tandem.core.dataversion import data_version_bump
 from tandem.core.errors import ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.jobs.services import job_create, job_execute, job_progress
@@ -390,6 +391,8 @@ def people_score_refresh(*, person_ids: list[int] | None = None, now: dt.datetim
         PersonScore.objects.bulk_create(
             scores, batch_size=1000, update_conflicts=True, unique_fields=["person"], update_fields=_UPDATE_FIELDS
         )
+        # Deleted scores move no MAX: unit economics, cached on the data version, learns of them here.
+        data_version_bump()
     return len(scores)
 
 
@@ -400,7 +403,8 @@ def person_rescore(*, person: Person, now: dt.datetime | None = None) -> PersonS
     row, pure = _active_pure()
     data = scoring_dataset(person_ids=[person.pk], cutoff="now", now=moment)
     if not len(data.person_ids) or bool(data.closed[0]):
-        PersonScore.objects.filter(person_id=person.pk).delete()
+        if PersonScore.objects.filter(person_id=person.pk).delete()[0]:
+            data_version_bump()  # a deleted score moves no MAX (core/dataversion.py)
         return None
     (score,) = _score_dataset(data, pure, rules, row, moment)
     PersonScore.objects.bulk_create(

@@ -438,15 +438,21 @@ def _converted_touches(j: Journeys) -> _Touches:
     )
 
 
+def _exact_sum(values: FloatArray) -> float:
+    """The correctly rounded sum: independent of order and of zeros in between, so journeys that earn
+    nothing (non-converted ones, which a database may leave out or group) cannot change a total's last bit."""
+    return math.fsum(values[values != 0].tolist())
+
+
 def _totals(j: Journeys) -> tuple[float, float, float, float]:
     """Total conversions and revenue, and the part of each from converted journeys without touches."""
     weight = np.where(j.converted, j.count, 0).astype(np.float64)
     empty = j.lengths == 0
     return (
-        float(weight.sum()),
-        float(j.revenue.sum()),
-        float(weight[empty].sum()),
-        float(j.revenue[empty].sum()),
+        _exact_sum(weight),
+        _exact_sum(j.revenue),
+        _exact_sum(weight[empty]),
+        _exact_sum(j.revenue[empty]),
     )
 
 
@@ -587,8 +593,9 @@ class MarkovChain:
     revenue: float
 
 
-def markov_chain(journeys: Journeys) -> MarkovChain:
-    """Transition probabilities counted (weighted by count) from the journeys that have touches."""
+def markov_transition_counts(journeys: Journeys) -> FloatArray:
+    """Transitions counted (weighted by count) over the journeys with touches: a (K+1) × (K+3) matrix whose
+    rows are start and the keys, columns start (never a target), the keys, conversion and null."""
     j = journeys
     k = len(j.keys)
     lengths = j.lengths
@@ -597,7 +604,7 @@ def markov_chain(journeys: Journeys) -> MarkovChain:
     first = j.codes[j.offsets[sel]]
     last = j.codes[j.offsets[sel] + lengths[sel] - 1]
     conv = j.converted[sel]
-    counts = np.zeros((k + 1, k + 3))  # columns: start (never a target), keys, conversion, null
+    counts = np.zeros((k + 1, k + 3))
     counts[0, 1 : k + 1] = np.bincount(first, weights=weight, minlength=k)
     # A touch has a successor within its journey unless it is the journey's last touch.
     has_next = np.ones(j.codes.size, dtype=bool)
@@ -608,15 +615,26 @@ def markov_chain(journeys: Journeys) -> MarkovChain:
     counts[1 : k + 1, 1 : k + 1] = np.bincount(pairs, weights=touch_weight[src], minlength=k * k).reshape(k, k)
     counts[1 : k + 1, k + 1] = np.bincount(last[conv], weights=weight[conv], minlength=k)
     counts[1 : k + 1, k + 2] = np.bincount(last[~conv], weights=weight[~conv], minlength=k)
+    return counts
+
+
+def _chain_of_counts(counts: FloatArray, j: Journeys) -> MarkovChain:
+    k = len(j.keys)
+    sel = (j.lengths > 0) & (j.count > 0)
     out = counts.sum(axis=1)
     prob = counts / np.where(out > 0, out, 1.0)[:, None]
     return MarkovChain(
         transient=prob[:, : k + 1].copy(),
         to_conversion=prob[:, k + 1].copy(),
         to_null=prob[:, k + 2].copy(),
-        conversions=float(weight[conv].sum()),
-        revenue=float(j.revenue[sel].sum()),
+        conversions=_exact_sum(np.where(j.converted[sel], j.count[sel], 0).astype(np.float64)),
+        revenue=_exact_sum(j.revenue[sel]),
     )
+
+
+def markov_chain(journeys: Journeys) -> MarkovChain:
+    """Transition probabilities counted (weighted by count) from the journeys that have touches."""
+    return _chain_of_counts(markov_transition_counts(journeys), journeys)
 
 
 def markov_removal_effects(chain: MarkovChain) -> tuple[float, FloatArray]:
@@ -646,7 +664,27 @@ def markov_removal_effects(chain: MarkovChain) -> tuple[float, FloatArray]:
 
 def markov(journeys: Journeys) -> AttributionResult:
     """Conversions (and revenue) of journeys with touches shared in proportion to each key's removal effect."""
-    chain = markov_chain(journeys)
+    return markov_with_counts(journeys, None)
+
+
+def markov_with_counts(journeys: Journeys, unconverted_counts: ArrayLike | None) -> AttributionResult:
+    """`markov` of journeys plus further non-converted journeys given only by their transition counts.
+
+    unconverted_counts: a (K+1) × (K+3) matrix laid out as `markov_transition_counts` (e.g. counted by a
+    database: start → first key, key → next key, last key → null); its conversion column must be 0. The
+    counts add to those of `journeys`, so the result equals `markov` on all the journeys together exactly.
+    """
+    counts = markov_transition_counts(journeys)
+    if unconverted_counts is not None:
+        extra = np.asarray(unconverted_counts, dtype=np.float64)
+        if extra.shape != counts.shape:
+            raise _fail(f"unconverted_counts must have shape {counts.shape}, got {extra.shape}", "unconverted_counts", extra.shape)
+        if np.any(extra < 0) or np.any(extra != np.round(extra)) or np.any(extra[:, len(journeys.keys) + 1] != 0):
+            raise _fail(
+                "unconverted_counts must be whole numbers ≥ 0 with no transition to conversion", "unconverted_counts", None
+            )
+        counts = counts + extra
+    chain = _chain_of_counts(counts, journeys)
     base, effect = markov_removal_effects(chain)
     total_effect = float(effect.sum())
     share = effect / total_effect if total_effect > 0 else np.zeros_like(effect)
@@ -986,7 +1024,9 @@ def incremental(
                 low[used] = high[used] = point
         conv_w = np.where(j.converted, weight, 0.0)
         key_conv = touched_keys.T.astype(np.float64) @ conv_w
-        key_rev = touched_keys.T.astype(np.float64) @ j.revenue
+        # Correctly rounded per key: grouping identical non-converted journeys leaves every figure unchanged.
+        earning = np.flatnonzero(j.revenue != 0)
+        key_rev = np.array([_exact_sum(j.revenue[earning][touched_keys[earning, c]]) for c in range(k)])
         avg_revenue = np.where(key_conv > 0, key_rev / np.where(key_conv > 0, key_conv, 1.0), 0.0)
         params["coefficients"] = dict(
             zip([j.keys[c] for c in used], (float(v) for v in model.coef_[0][: used.size]), strict=True)

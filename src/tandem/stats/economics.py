@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tandem.core.errors import ValidationFailed
+from tandem.stats.constants import DEFAULT_HORIZON  # re-exported: `tandem report --help` reads it there
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -39,7 +40,6 @@ COST_COLUMNS: dict[str, str] = {
     "sql": "cost_per_sql",
     "customer": "cac",
 }
-DEFAULT_HORIZON = 24
 MAX_HORIZON = 240
 
 

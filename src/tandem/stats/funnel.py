@@ -24,12 +24,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tandem.core.errors import ValidationFailed
+from tandem.stats.constants import PERIODS  # re-exported: `tandem report --help` reads it there
 from tandem.stats.intervals import wilson_bounds
 
 FloatArray = NDArray[np.float64]
 
 STAGES: tuple[str, ...] = ("lead", "mql", "sal", "sql", "opportunity", "customer")
-PERIODS: tuple[str, ...] = ("month", "quarter")
 DAY = 86400.0
 
 
@@ -127,13 +127,36 @@ def funnel_group(reached: FloatArray, *, key: str = "all", confidence: float = 0
     r = np.asarray(reached, dtype=np.float64).reshape(-1, len(STAGES))
     hit = ~np.isnan(r)
     counts = hit.sum(axis=0).astype(np.int64)
-    n = counts[:-1]
     x = (hit[:, :-1] & hit[:, 1:]).sum(axis=0).astype(np.int64)
+    days = []
+    for k in range(len(STAGES) - 1):
+        both = hit[:, k] & hit[:, k + 1]
+        days.append((r[both, k + 1] - r[both, k]) / DAY)
+    return funnel_group_of_counts(key=key, counts=counts, converted=x, days=days, confidence=confidence)
+
+
+def funnel_group_of_counts(
+    *,
+    key: str,
+    counts: ArrayLike,
+    converted: ArrayLike,
+    days: Sequence[ArrayLike],
+    confidence: float = 0.95,
+) -> FunnelGroup:
+    """A group's funnel from its people per stage, per step those who reached both stages and their days between.
+
+    What `funnel_group` computes from reach times, for callers that counted in the database: `days[k]` holds the
+    days from stage k to k+1 of every person who reached both, in any order (median and p80 do not depend on it).
+    """
+    counts = np.asarray(counts, dtype=np.int64).reshape(len(STAGES))
+    x = np.asarray(converted, dtype=np.int64).reshape(len(STAGES) - 1)
+    if len(days) != len(STAGES) - 1:
+        raise ValidationFailed(f"days needs one array per step ({len(STAGES) - 1}), got {len(days)}", field="days")
+    n = counts[:-1]
     low, high = wilson_bounds(x, n, confidence=confidence)
     steps = []
     for k in range(len(STAGES) - 1):
-        both = hit[:, k] & hit[:, k + 1]
-        days = (r[both, k + 1] - r[both, k]) / DAY
+        d = np.asarray(days[k], dtype=np.float64).ravel()
         steps.append(
             StepStats(
                 from_stage=STAGES[k],
@@ -143,8 +166,8 @@ def funnel_group(reached: FloatArray, *, key: str = "all", confidence: float = 0
                 rate=float(x[k] / n[k]) if n[k] else None,
                 low=float(low[k]),
                 high=float(high[k]),
-                days_median=float(np.median(days)) if days.size else None,
-                days_p80=float(np.percentile(days, 80)) if days.size else None,
+                days_median=float(np.median(d)) if d.size else None,
+                days_p80=float(np.percentile(d, 80)) if d.size else None,
             )
         )
     return FunnelGroup(key=key, counts=tuple(int(c) for c in counts), steps=tuple(steps))
@@ -180,4 +203,111 @@ def funnel_report(
         "total": funnel_group(r[in_funnel]).to_dict(),
         "cohorts": [g.to_dict() for g in by_cohort],
         "segments": [] if segments is None else [g.to_dict() for g in funnel_by(r, segments)],
+    }
+
+
+def _cohort_label(month: int, period: str) -> str:
+    """ "2026-03" or "2026-Q1" for a month counted from January 1970 (as cohort_labels writes them)."""
+    if period == "month":
+        return f"{1970 + month // 12}-{month % 12 + 1:02d}"
+    return f"{1970 + month // 12}-Q{month % 12 // 3 + 1}"
+
+
+def _groups_of_counts(
+    *,
+    labels: Sequence[str],
+    cell_group: NDArray[np.int64],
+    cell_counts: NDArray[np.int64],
+    step_group: NDArray[np.int64],
+    step: NDArray[np.int64],
+    step_days: FloatArray,
+    step_people: NDArray[np.int64],
+) -> list[FunnelGroup]:
+    """One funnel per label: the cells' counts summed, each step's days expanded from (days, people) rows."""
+    steps = len(STAGES) - 1
+    counts = np.zeros((len(labels), len(STAGES)), dtype=np.int64)
+    np.add.at(counts, cell_group, cell_counts)
+    # Rows sorted by (group, step): each group's step is then one slice.
+    slot = step_group * steps + step
+    order = np.argsort(slot, kind="stable")
+    bounds = np.searchsorted(slot[order], np.arange(len(labels) * steps + 1))
+    days_sorted, people_sorted = step_days[order], step_people[order]
+    out = []
+    for g, label in enumerate(labels):
+        days = []
+        for k in range(steps):
+            lo, hi = bounds[g * steps + k], bounds[g * steps + k + 1]
+            days.append(np.repeat(days_sorted[lo:hi], people_sorted[lo:hi]))
+        # Reach is monotone (reaching k+1 reaches k), so those who reached both k and k+1 are Count(k+1).
+        out.append(funnel_group_of_counts(key=label, counts=counts[g], converted=counts[g, 1:], days=days))
+    return out
+
+
+def funnel_report_of_counts(
+    *,
+    period: str,
+    by: str,
+    cell_month: ArrayLike,
+    cell_segment: Sequence[str] | None,
+    cell_counts: ArrayLike,
+    step_month: ArrayLike,
+    step_segment: Sequence[str] | None,
+    step: ArrayLike,
+    step_days: ArrayLike,
+    step_people: ArrayLike,
+) -> dict[str, Any]:
+    """`funnel_report` from counts the database made, equal to it to the last bit.
+
+    Cells: per (month of reaching lead, counted from January 1970; segment label) the people who reached each
+    stage (m × 6). Step rows: per (month, segment, step k → k+1, days between) the number of people who took
+    exactly those days (days computed as funnel_group does: the difference of the two reach times in seconds,
+    over 86,400). Segments are None when the report is not split by segment.
+    """
+    if period not in PERIODS:
+        raise ValidationFailed(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period", value=period)
+    months = np.asarray(cell_month, dtype=np.int64).ravel()
+    counts = np.asarray(cell_counts, dtype=np.int64).reshape(-1, len(STAGES))
+    s_month = np.asarray(step_month, dtype=np.int64).ravel()
+    s_step = np.asarray(step, dtype=np.int64).ravel()
+    s_days = np.asarray(step_days, dtype=np.float64).ravel()
+    s_people = np.asarray(step_people, dtype=np.int64).ravel()
+    same_cells = months.size == counts.shape[0] == (months.size if cell_segment is None else len(cell_segment))
+    same_steps = s_month.size == s_step.size == s_days.size == s_people.size
+    if not (same_cells and same_steps and (step_segment is None or len(step_segment) == s_month.size)):
+        raise ValidationFailed("cells and step rows need one value per row in each column", field="cell_counts")
+    common: dict[str, Any] = {"step": s_step, "step_days": s_days, "step_people": s_people, "cell_counts": counts}
+    total = _groups_of_counts(
+        labels=["all"],
+        cell_group=np.zeros(months.size, dtype=np.int64),
+        step_group=np.zeros(s_month.size, dtype=np.int64),
+        **common,
+    )[0]
+    # Cohorts: months folded into quarters when asked; labels sort as the periods do.
+    fold = 1 if period == "month" else 3
+    periods, cell_cohort = np.unique(months // fold, return_inverse=True)
+    step_cohort = np.searchsorted(periods, s_month // fold)
+    cohorts = _groups_of_counts(
+        labels=[_cohort_label(int(p) * fold, period) for p in periods.tolist()],
+        cell_group=cell_cohort.ravel().astype(np.int64),
+        step_group=step_cohort.astype(np.int64),
+        **common,
+    )
+    segments: list[FunnelGroup] = []
+    if cell_segment is not None and step_segment is not None:
+        names = sorted(set(cell_segment))
+        code = {name: i for i, name in enumerate(names)}
+        segments = _groups_of_counts(
+            labels=names,
+            cell_group=np.fromiter((code[s] for s in cell_segment), dtype=np.int64, count=len(cell_segment)),
+            step_group=np.fromiter((code[s] for s in step_segment), dtype=np.int64, count=len(step_segment)),
+            **common,
+        )
+        segments.sort(key=lambda g: (-g.counts[0], g.key))
+    return {
+        "period": period,
+        "by": by,
+        "stages": list(STAGES),
+        "total": total.to_dict(),
+        "cohorts": [g.to_dict() for g in sorted(cohorts, key=lambda g: g.key)],
+        "segments": [g.to_dict() for g in segments],
     }

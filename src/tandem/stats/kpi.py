@@ -1,6 +1,7 @@
 """The shared KPI dashboard and the weekly report, in plain Python and numpy (no ORM).
 
-Periods are calendar months or quarters; weeks start on Monday. Days are ``datetime.date`` values turned
+Periods are calendar months or quarters; weeks start on Monday; every one is a half-open [start, next start)
+(tandem.core.periods, the one definition). Days are ``datetime.date`` values turned
 into ordinals so that bucketing 20,000 leads is a few numpy calls. The definitions (docs/reports.md says the
 same):
 
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tandem.core import periods
 from tandem.core.errors import ValidationFailed
 from tandem.stats import economics, spc
 
@@ -64,17 +66,14 @@ def day_check(day: date, field: str) -> None:
 
 
 def period_start(day: date, period: str) -> date:
-    """The first day of the month or quarter holding ``day``."""
+    """The first day of the month or quarter holding ``day`` (core.periods, the one definition)."""
     period_check(period)
-    month = day.month if period == "month" else (day.month - 1) // 3 * 3 + 1
-    return date(day.year, month, 1)
+    return periods.period_start(day, period)
 
 
 def period_next(start: date, period: str) -> date:
-    """The first day of the following month or quarter."""
-    step = 1 if period == "month" else 3
-    month = start.month - 1 + step
-    return date(start.year + month // 12, month % 12 + 1, 1)
+    """The first day of the following month or quarter: the period's exclusive end."""
+    return periods.period_next(start, period)
 
 
 def period_end(start: date, period: str) -> date:
@@ -100,7 +99,7 @@ def periods_until(day: date, period: str, count: int) -> list[date]:
 
 def week_start(day: date) -> date:
     """The Monday of the week holding ``day``."""
-    return day - timedelta(days=day.weekday())
+    return periods.period_start(day, "week")
 
 
 # ------------------------------------------------------------------------------------------- bucketing
@@ -112,11 +111,17 @@ def ordinals(days: Sequence[date | None]) -> FloatArray:
 
 
 def bucket_sums(days: FloatArray, edges: Sequence[date], weights: FloatArray | None = None) -> FloatArray:
-    """Per bucket [edges[i], edges[i+1]): how many days (or their summed weights) fall in it."""
+    """Per bucket [edges[i], edges[i+1]): how many days (or their summed weights) fall in it.
+
+    Every bucket is half-open, the last one too (numpy's histogram closes its last bin, which gave the weekly
+    report's week an eighth day: the next Monday).
+    """
     bounds = np.array([e.toordinal() for e in edges], dtype=np.float64)
     ok = ~np.isnan(days)
-    counts, _ = np.histogram(days[ok], bins=bounds, weights=None if weights is None else weights[ok])
-    return counts.astype(np.float64)
+    slot = np.searchsorted(bounds, days[ok], side="right") - 1
+    inside = (slot >= 0) & (slot < len(bounds) - 1)
+    w = None if weights is None else weights[ok][inside]
+    return np.bincount(slot[inside], weights=w, minlength=max(len(bounds) - 1, 0)).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,17 @@ def access_reach(*, user: Any, write: bool = False) -> Reach:
     return cache[write]
 
 
+def access_scope(*, user: Any) -> tuple[Any, ...]:
+    """What `user` sees, as a plain sorted value a report cache can key on: users seeing the same records share
+    one cached copy of a report filtered per user (None, an internal read, sees everything)."""
+    if user is None:
+        return ("everyone",)
+    reach = access_reach(user=user)
+    if reach.everyone:
+        return ("everyone",)
+    return ("owners", tuple(sorted(reach.owner_ids)), reach.unowned)
+
+
 def _reaches(*, user: User) -> tuple[Reach, Reach]:
     """(what the user sees, what they change), at most one query."""
     from tandem.users.models import Team

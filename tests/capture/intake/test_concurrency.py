@@ -1,4 +1,5 @@
-"""Many submissions at once, from several threads, through a real threaded server: every lead exactly once."""
+"""Many submissions at once, from several threads, through a real threaded server, and drained by several
+workers at once: every lead exactly once."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import json
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from tandem.campaigns.models import Campaign, Touchpoint
+from tandem.capture.intake.processing import ProcessResult, submissions_drain
 from tandem.capture.models import Submission, UnknownUtm
 from tandem.crm.models import Person, StageChange
 from tandem.users.roles import roles_sync
@@ -61,3 +66,34 @@ def test_200_concurrent_submissions_for_50_emails_leave_50_people_and_200_touchp
     # and the unknown tag made no campaign: it was counted 200 times in one row, concurrent batches adding up
     assert Campaign.objects.count() == 0 and Touchpoint.objects.filter(campaign=None).count() == 200
     assert UnknownUtm.objects.values_list("value", "count").get() == ("launch-week", 200)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel drains claim rows with SKIP LOCKED (PostgreSQL)")
+def test_three_drains_in_parallel_process_every_row_once_and_each_new_person_once():
+    # given 600 journal rows for 120 addresses (each five times, so batches running at once meet the same new
+    # people), half of the addresses known already
+    form: Any = make_form()
+    now = timezone.now()
+    for i in range(0, 120, 2):
+        Person.objects.create(email=f"known{i}@example.com", email_normalized=f"known{i}@example.com")
+    Submission.objects.bulk_create(
+        Submission(received_at=now, source="form_json", form=form, key=form.public_key, content_type="application/json",
+                   payload=json.dumps({"email": f"{'known' if i % 120 % 2 == 0 else 'new'}{i % 120}@example.com"}))
+        for i in range(600)
+    )
+
+    def drain() -> ProcessResult:
+        try:
+            return submissions_drain(limit=40)
+        finally:
+            connection.close()  # the thread's own connection
+
+    # when three threads drain the journal at the same time, in small batches
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: drain(), range(3)))
+    # then every row was processed exactly once, by one of them, none failed, and each new address made one person
+    assert sum(r.processed for r in results) == 600 and sum(r.failed for r in results) == 0
+    assert list(Submission.objects.order_by().values_list("status", "attempts").distinct()) == [("processed", 1)]
+    assert Person.objects.count() == 120
+    assert Touchpoint.objects.count() == 600
+    assert StageChange.objects.count() == 60

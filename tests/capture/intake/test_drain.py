@@ -110,3 +110,39 @@ def test_the_worker_loop_drains_the_journal_and_survives_a_failed_pass(monkeypat
     # then it kept going after the failure and processed both rows
     assert len(calls) == 3 and calls[1] == {"pace": True}
     assert Person.objects.count() == 2
+
+
+def _mixed(form, *, n: int, tag: str) -> None:  # type: ignore[no-untyped-def]
+    # n rows: half from people known already, half new; each ticks consent and carries a known campaign's tags
+    for i in range(0, n, 2):
+        Person.objects.create(email=f"{tag}{i}@co{i}.example", email_normalized=f"{tag}{i}@co{i}.example")
+    Submission.objects.bulk_create(
+        Submission(received_at=timezone.now(), source="form_json", form=form, key=form.public_key,
+                   content_type="application/json",
+                   payload=json.dumps({"email": f"{tag}{i}@co{i}.example", "first_name": f"F{i}", "company": f"Co {i}",
+                                       "consent_email": "1", "utm_source": "linkedin", "utm_campaign": "spring"}))
+        for i in range(n)
+    )
+
+
+def test_a_batch_costs_the_same_queries_for_4_rows_as_for_20():
+    # given a campaign, a first batch done, and two backlogs of 4 and 20 rows, half new people, half returning
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tandem.campaigns.models import Campaign
+
+    Campaign.objects.create(name="Spring", channel="paid_social", utm_source="linkedin", utm_campaign="spring")
+    form = make_form()
+    _mixed(form, n=2, tag="warm")
+    processing.submissions_process()  # caches what every batch reads once (webhook subscribers)
+    counts = []
+    for n, tag in ((4, "small"), (20, "large")):
+        _mixed(form, n=n, tag=tag)
+        # when each is processed in one batch
+        with CaptureQueriesContext(connection) as queries:
+            result = processing.submissions_process(limit=n)
+        assert result.processed == n
+        counts.append(len(queries))
+    # then the batch of 20 took no more queries than the batch of 4: lookups and writes are per batch, not per row
+    assert counts[1] == counts[0]

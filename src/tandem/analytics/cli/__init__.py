@@ -8,6 +8,9 @@ A report module defines:
     def run(*, options: dict, out: TextIO) -> None
                                        compute through selectors and write the chosen format to `out`;
                                        raise tandem.core.errors.TandemError for bad options
+`tandem report --help` imports every report module, so a module imports its selectors inside run() and takes the
+choices add_arguments() offers from the light `options` modules (plain data): numpy, django-ninja and the rest
+wait until a report runs.
 Modules whose name starts with "_" are helpers, not reports.
 """
 

@@ -7,12 +7,7 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.reports.selectors import (
-    ATTRIBUTION_BY,
-    REPORT_MODELS,
-    attribution_columns,
-    attribution_report_get,
-)
+from tandem.analytics.reports.options import ATTRIBUTION_BY, REPORT_MODELS
 from tandem.core import csvsafe
 
 NAME = "attribution"
@@ -36,6 +31,9 @@ def _fmt(value: Any) -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.reports.selectors import attribution_columns, attribution_report_get
+
     report = attribution_report_get(
         model=options.get("model") or "linear",
         by=options.get("by") or "channel",

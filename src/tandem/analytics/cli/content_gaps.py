@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from tandem.enablement.selectors import content_gaps_report
-
 NAME = "content-gaps"
 HELP = "Themes heard at least N times with no unexpired asset answering them, ranked by lost deals"
 FORMATS = ("json", "table")
@@ -22,6 +20,9 @@ def _pct(value: float | None) -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.enablement.selectors import content_gaps_report
+
     gaps = content_gaps_report(min_questions=int(options.get("min_questions") or 3))
     if (options.get("format") or "json") == "json":
         out.write(json.dumps({"gaps": [g.to_dict() for g in gaps]}, indent=2) + "\n")

@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from tandem.enablement.selectors import content_usage_report
-
 NAME = "content-usage"
 HELP = "Uses, people, deals and win rate (Wilson 95 %, n closed) per asset, against all closed deals"
 FORMATS = ("json", "table")
@@ -22,6 +20,9 @@ def _pct(value: float | None) -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.enablement.selectors import content_usage_report
+
     report = content_usage_report()
     if (options.get("format") or "json") == "json":
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")

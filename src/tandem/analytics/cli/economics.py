@@ -7,10 +7,10 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.economics.selectors import LTV_SEGMENTS, TABLES, economics_report_get, table_rows
-from tandem.analytics.reports.selectors import ATTRIBUTION_BY, REPORT_MODELS
+from tandem.analytics.economics.options import LTV_SEGMENTS, TABLES
+from tandem.analytics.reports.options import ATTRIBUTION_BY, REPORT_MODELS
 from tandem.core import csvsafe
-from tandem.stats.economics import DEFAULT_HORIZON
+from tandem.stats.constants import DEFAULT_HORIZON
 
 NAME = "economics"
 HELP = "Unit economics: spend, cost per lead/MQL/SQL, CAC, ROI by attribution model, LTV:CAC, payback, lead value"
@@ -64,6 +64,9 @@ def common_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.economics.selectors import economics_report_get, table_rows
+
     table = options.get("table") or "costs"
     report = economics_report_get(
         model=options.get("model") or "linear",

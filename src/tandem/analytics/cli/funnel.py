@@ -7,14 +7,9 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.reports.selectors import (
-    FUNNEL_CSV_COLUMNS,
-    SEGMENT_FIELDS,
-    funnel_report_get,
-    funnel_rows,
-)
+from tandem.analytics.reports.options import SEGMENT_FIELDS
 from tandem.core import csvsafe
-from tandem.stats.funnel import PERIODS
+from tandem.stats.constants import PERIODS
 
 NAME = "funnel"
 HELP = "Funnel lead → MQL → SAL → SQL → opportunity → customer: counts, conversion with 95% intervals, velocity"
@@ -35,6 +30,9 @@ def _fmt(value: Any) -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.reports.selectors import FUNNEL_CSV_COLUMNS, funnel_report_get, funnel_rows
+
     report = funnel_report_get(
         by=options.get("by") or "none",
         period=options.get("period") or "month",

@@ -8,9 +8,9 @@ import json
 from typing import Any, TextIO
 
 from tandem.analytics.cli.economics import common_options, fmt, write_table
-from tandem.analytics.economics.selectors import LTV_SEGMENTS, RETENTION_COLUMNS, ltv_report_get
-from tandem.analytics.reports.selectors import ATTRIBUTION_BY
-from tandem.stats.economics import DEFAULT_HORIZON
+from tandem.analytics.economics.options import LTV_SEGMENTS
+from tandem.analytics.reports.options import ATTRIBUTION_BY
+from tandem.stats.constants import DEFAULT_HORIZON
 
 NAME = "ltv"
 HELP = "Customer lifetime value: repeat purchases, average deal value, retention by cohort, LTV, LTV:CAC, payback"
@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.economics.selectors import RETENTION_COLUMNS, ltv_report_get
+
     report = ltv_report_get(**common_options(options))
     fmt_name = options.get("format") or "json"
     if fmt_name == "json":

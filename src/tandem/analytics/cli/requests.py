@@ -8,8 +8,6 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.enablement.requests.selectors import collateral_report
-
 NAME = "requests"
 HELP = "Collateral requests: counts by column, overdue / due soon, lead time by type, library suggestions"
 FORMATS = ("json", "table")
@@ -20,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.enablement.requests.selectors import collateral_report
+
     report = collateral_report(today=options.get("today"))
     if (options.get("format") or "json") == "json":
         out.write(json.dumps(report, indent=2) + "\n")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from tandem.analytics.statistics.selectors import SEGMENT_FIELDS, SEGMENT_METRICS, segment_table
+from tandem.analytics.statistics.options import SEGMENT_FIELDS, SEGMENT_METRICS
 
 NAME = "segments"
 HELP = "conversion by segment (one field or two), honestly ranked, with spend beside it"
@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.statistics.selectors import segment_table
+
     by = [b.strip() for b in str(options.get("by") or "channel").split(",") if b.strip()]
     report = segment_table(by=by, metric=options.get("metric") or "won", fdr=options.get("fdr") or 0.05)
     out.write(json.dumps(report.to_dict(), indent=2) + "\n")

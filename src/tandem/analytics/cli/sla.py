@@ -8,7 +8,6 @@ import json
 from typing import Any, TextIO
 
 from tandem.core.periods import period_from_dates
-from tandem.lifecycle.selectors import sla_scorecard
 
 NAME = "sla"
 HELP = "Two-sided SLA scorecard: reps' first touch and attempts; MQLs, acceptance and MQL→SQL per campaign/channel"
@@ -25,7 +24,12 @@ def _pct(value: Any) -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
-    start, end = period_from_dates(options.get("date_from"), options.get("date_to"))
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from django.utils import timezone
+
+    from tandem.lifecycle.selectors import sla_scorecard
+
+    start, end = period_from_dates(options.get("date_from"), options.get("date_to"), tz=timezone.get_current_timezone())
     report = sla_scorecard(start=start, end=end)
     if (options.get("format") or "json") == "json":
         out.write(json.dumps(report, indent=2) + "\n")

@@ -7,13 +7,7 @@ import json
 from datetime import date
 from typing import Any, TextIO
 
-from tandem.analytics.statistics.selectors import (
-    SPC_BY,
-    SPC_METRICS,
-    lead_cohorts_load,
-    spc_chart,
-    spc_maturity_days,
-)
+from tandem.analytics.statistics.options import SPC_BY, SPC_METRICS
 from tandem.core.errors import ValidationFailed
 
 NAME = "spc"
@@ -45,6 +39,9 @@ def parse_baseline(value: str | None) -> tuple[date, date] | None:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.statistics.selectors import lead_cohorts_load, spc_chart, spc_maturity_days
+
     as_of = options.get("as_of")
     try:
         as_of_day = date.fromisoformat(as_of) if as_of else None

@@ -7,8 +7,6 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from tandem.feedback.selectors import themes_report
-
 NAME = "themes"
 HELP = (
     "Themes of the questions and objections reps heard: id, label, count, examples, and each question's theme"
@@ -26,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.feedback.selectors import themes_report
+
     report = themes_report(since=options.get("since"))
     if (options.get("format") or "json") == "json":
         out.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -11,8 +11,6 @@ from typing import Any, TextIO
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 
-from tandem.analytics.dashboard.display import weekly_context
-from tandem.analytics.dashboard.selectors import weekly_report_get
 from tandem.core.errors import ValidationFailed
 
 NAME = "weekly"
@@ -45,6 +43,10 @@ def _css() -> str:
 
 
 def run(*, options: dict[str, Any], out: TextIO) -> None:
+    # Here, not at the top, so that `tandem report --help` stays light (see tandem.analytics.cli).
+    from tandem.analytics.dashboard.display import weekly_context
+    from tandem.analytics.dashboard.selectors import weekly_report_get
+
     report = weekly_report_get(week=_week(options.get("week")))
     if (options.get("format") or "html") == "json":
         out.write(json.dumps(report, indent=2) + "\n")

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from tandem.analytics.dashboard.selectors import dashboard_get, goal_page, goal_to_dict, weekly_report_get
+from tandem.analytics.dashboard.selectors import dashboard_get, goal_page, goal_to_dict, weekly_report_cached
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.core.http import require_perm
 from tandem.core.idempotency import idempotent
@@ -69,4 +69,4 @@ def goal_create(request: HttpRequest, payload: GoalIn) -> Status[dict[str, Any]]
 @router.get("/reports/weekly", response=dict[str, Any], summary="Weekly alignment report")
 def weekly(request: HttpRequest, week: dt.date | None = None) -> dict[str, Any]:
     """The same JSON as `tandem report weekly --format json`; `week` is any day of it (default: last complete week)."""
-    return weekly_report_get(week=week, user=request.user)
+    return weekly_report_cached(week=week, user=request.user)

@@ -1,9 +1,11 @@
 """Reads for the shared KPI dashboard (goals in force, actuals per month or quarter, weekly signal checks) and
 the weekly alignment report.
 
-The data (lead cohorts in three queries, shared with the control charts so "an MQL" means the same on both
-pages, deals, campaign costs) are kept per process until they change, like the other report pages; each
-request then asks for the data's fingerprint (five small queries), the goals in force and their history.
+The data (leads, MQLs, SQLs and customers per channel and day, by the control charts' definitions so "an MQL"
+means the same on both pages; deals per day; campaign costs: three queries that the database groups, a few
+thousand numbers at any size) are kept in the report cache until they change, like the other reports
+(tandem.core.reportcache); each request then asks for the data version (one query), the goals in force and
+their history. The weekly report is cached whole, per reader's reach (its top wins are the deals they may see).
 
 Record-level access (tandem.users.access): every number here (KPIs, funnel counts, SLA shares, channel rows)
 is the company's whoever asks, as on the other report pages; only a list of the records behind a number (the
@@ -20,19 +22,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
-from django.db.models import CharField, QuerySet
-from django.db.models.functions import Cast
+from django.db import connection
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from tandem.analytics.dashboard.models import Goal
-from tandem.analytics.reports.selectors import reports_fingerprint
-from tandem.analytics.statistics.selectors import LeadCohorts, _day_parser, lead_cohorts_load
+from tandem.analytics.statistics.selectors import LEAD_STAGES
 from tandem.campaigns.models import Touchpoint
 from tandem.campaigns.selectors import campaign_cost_spans
 from tandem.core.errors import ValidationFailed
 from tandem.core.paging import PAGE_SIZE, keyset_page, page_dict
-from tandem.crm.models import Deal, DealStage
+from tandem.core.periods import period_bounds
+from tandem.core.reportcache import report_cached_get
+from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.lifecycle.selectors import sla_scorecard
 from tandem.stats.kpi import (
     CUMULATIVE,
@@ -46,7 +49,6 @@ from tandem.stats.kpi import (
     day_check,
     goal_status,
     kpi_actuals,
-    ordinals,
     period_check,
     period_end,
     period_label,
@@ -56,7 +58,7 @@ from tandem.stats.kpi import (
     week_start,
     weekly_check,
 )
-from tandem.users.access import access_seen
+from tandem.users.access import access_scope, access_seen
 
 PERIODS_SHOWN = {"month": 6, "quarter": 4}
 WEEKS_CHARTED = 26  # the control charts behind "is this change a signal"
@@ -78,30 +80,171 @@ WEEKLY_LABELS = {
 }
 
 
+DayCounts = tuple[np.ndarray, np.ndarray]  # day ordinals (float) and, per day, how many (or how much)
+
+
 @dataclass(frozen=True)
 class DashboardData:
-    """The KPI inputs and the lead cohorts they came from (the weekly report needs both)."""
+    """Per day, what the KPIs and the weekly report count and sum, as the database grouped it (a few thousand
+    numbers whatever the company's size, so the report cache keeps it small)."""
 
-    inputs: KpiInputs
-    cohorts: LeadCohorts
+    leads: dict[str, DayCounts]  # per channel ("(none)" when blank): leads by the day they became one
+    mqls: dict[str, DayCounts]  # per channel: leads by the day they reached MQL (or beyond)
+    sqls: DayCounts
+    customers: DayCounts  # leads by the day they first became a customer (stage change or won deal)
+    deals_created: DayCounts  # deals created per day, weighted by their summed amount
+    deals_closed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # day, won?, how many, summed amount
+    campaign_starts: np.ndarray
+    campaign_ends: np.ndarray
+    campaign_costs: np.ndarray
+
+    @property
+    def inputs(self) -> KpiInputs:
+        """The KPI inputs: one day per lead, and deal entries that count and sum as the deals do.
+
+        A day with n deals won (or lost) is n entries carrying the day's summed amount on the first; a day's
+        created deals are one entry carrying their summed amount (the pipeline only sums amounts).
+        """
+        created_days, created_sums = self.deals_created
+        closed_days, closed_won, closed_n, closed_sums = self.deals_closed
+        n = closed_n.astype(np.int64)
+        first = np.zeros(int(n.sum()), dtype=np.float64)
+        first[np.cumsum(n) - n] = closed_sums
+        won = np.repeat(closed_won, n)
+        nan_created = np.full(created_days.size, np.nan)
+        return KpiInputs(
+            mql_days=_repeat(list(self.mqls.values())),
+            sql_days=_repeat([self.sqls]),
+            deal_created=np.concatenate([created_days, np.full(won.size, np.nan)]),
+            deal_closed=np.concatenate([nan_created, np.repeat(closed_days, n)]),
+            deal_won=np.concatenate([np.zeros(created_days.size, dtype=bool), won]),
+            deal_lost=np.concatenate([np.zeros(created_days.size, dtype=bool), ~won]),
+            deal_amount=np.concatenate([created_sums, first]),
+            customer_days=_repeat([self.customers]),
+            campaign_starts=self.campaign_starts,
+            campaign_ends=self.campaign_ends,
+            campaign_costs=self.campaign_costs,
+        )
+
+
+def _repeat(parts: list[DayCounts]) -> np.ndarray:
+    """One day per counted thing (the KPI inputs' shape)."""
+    if not parts:
+        return np.zeros(0, dtype=np.float64)
+    return np.concatenate([np.repeat(days, counts.astype(np.int64)) for days, counts in parts])
+
+
+def _day_counts(pairs: dict[float, float]) -> DayCounts:
+    days = sorted(pairs)
+    return np.array(days, dtype=np.float64), np.array([pairs[d] for d in days], dtype=np.float64)
+
+
+def _local_day(column: str) -> tuple[str, list[Any]]:
+    """SQL for the local day of a timestamp column, as the control charts cut it (the site's time zone)."""
+    tz = timezone.get_current_timezone_name()
+    if connection.vendor == "sqlite" and tz == "UTC":
+        return f"substr({column}, 1, 10)", []  # the stored UTC text: its first ten characters are the day
+    sql, params = connection.ops.datetime_cast_date_sql(column, (), tz)
+    return sql, list(params)
+
+
+def _ordinal(value: Any) -> float:
+    return float((value if isinstance(value, date) else date.fromisoformat(str(value))).toordinal())
+
+
+def _lead_days() -> tuple[dict[str, dict[float, float]], ...]:
+    """Per kind (lead, MQL, SQL, customer) and channel, leads per local day, grouped by the database (one query).
+
+    A lead is a person with a stage change to lead or beyond, or a won deal, or standing at such a stage; they
+    became a lead at their first such change (else when created), MQL at the first change to MQL or beyond, SQL
+    to SQL or beyond, customer at the first change to customer or won deal, whichever came first (the same
+    definitions as the control charts' lead cohorts, tandem.analytics.statistics).
+    """
+    qn = connection.ops.quote_name
+    stages = ", ".join(f"'{s}'" for s in LEAD_STAGES)  # constants, not user input
+
+    def from_stage(stage: str) -> str:
+        return ", ".join(f"'{s}'" for s in LEAD_STAGES[LEAD_STAGES.index(stage) :])
+
+    days, params = [], []
+    for column in (
+        "COALESCE(r.lead_at, p.created_at)",
+        "r.mql_at",
+        "r.sql_at",
+        "CASE WHEN w.won_at IS NULL OR r.customer_at < w.won_at THEN r.customer_at ELSE w.won_at END",
+    ):
+        sql, more = _local_day(column)
+        days.append(sql)
+        params += more
+    sql = f"""
+        SELECT p.original_channel AS ch, {days[0]} AS d0, {days[1]} AS d1, {days[2]} AS d2, {days[3]} AS d3
+        FROM {qn(Person._meta.db_table)} p
+        LEFT JOIN (
+            SELECT person_id, MIN(CASE WHEN to_stage IN ({stages}) THEN changed_at END) AS lead_at,
+                   MIN(CASE WHEN to_stage IN ({from_stage("mql")}) THEN changed_at END) AS mql_at,
+                   MIN(CASE WHEN to_stage IN ({from_stage("sql")}) THEN changed_at END) AS sql_at,
+                   MIN(CASE WHEN to_stage = 'customer' THEN changed_at END) AS customer_at
+            FROM {qn(StageChange._meta.db_table)} GROUP BY person_id
+            HAVING MIN(CASE WHEN to_stage IN ({stages}) THEN changed_at END) IS NOT NULL
+        ) r ON r.person_id = p.id
+        LEFT JOIN (
+            SELECT person_id, MIN(closed_at) AS won_at FROM {qn(Deal._meta.db_table)}
+            WHERE stage = 'won' AND person_id IS NOT NULL AND closed_at IS NOT NULL GROUP BY person_id
+        ) w ON w.person_id = p.id
+        WHERE r.person_id IS NOT NULL OR w.person_id IS NOT NULL OR p.lifecycle_stage IN ({stages})
+    """
+    # Counted per (channel, day) of each kind: four group-bys of one materialized scan (each only over the
+    # people who reached that kind, so about a million rows grouped at a million people, not four).
+    branches = " UNION ALL ".join(
+        f"SELECT ch, {k}, d{k}, COUNT(*) FROM x WHERE d{k} IS NOT NULL GROUP BY ch, d{k}" for k in range(4)
+    )
+    grouped = f"WITH x AS MATERIALIZED ({sql}) {branches}"
+    out: tuple[dict[str, dict[float, float]], ...] = ({}, {}, {}, {})
+    with connection.cursor() as cursor:
+        cursor.execute(grouped, params)
+        for channel, kind, day, n in cursor.fetchall():
+            if day is None:
+                continue
+            per_day = out[kind].setdefault(channel or "(none)", {})
+            at = _ordinal(day)
+            per_day[at] = per_day.get(at, 0.0) + float(n)
+    return out
+
+
+def _deal_days() -> tuple[DayCounts, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Deals created per local day (summed amount), and won or lost per day closed (how many, summed amount)
+    (one query)."""
+    created_day, created_params = _local_day("created_at")
+    closed_day, closed_params = _local_day("closed_at")
+    table = connection.ops.quote_name(Deal._meta.db_table)
+    sql = f"""
+        SELECT 'created', {created_day}, COUNT(*), SUM(COALESCE(amount, 0)) FROM {table} GROUP BY 2
+        UNION ALL
+        SELECT stage, {closed_day}, COUNT(*), SUM(COALESCE(amount, 0)) FROM {table}
+        WHERE stage IN ('won', 'lost') AND closed_at IS NOT NULL GROUP BY 1, 2
+    """
+    created: dict[float, float] = {}
+    closed: list[tuple[float, bool, float, float]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*created_params, *closed_params])
+        for kind, day, n, amount in cursor.fetchall():
+            if kind == "created":
+                created[_ordinal(day)] = created.get(_ordinal(day), 0.0) + float(amount or 0)
+            else:
+                closed.append((_ordinal(day), kind == DealStage.WON.value, float(n), float(amount or 0)))
+    closed.sort()
+    return _day_counts(created), (
+        np.array([c[0] for c in closed], dtype=np.float64),
+        np.array([c[1] for c in closed], dtype=bool),
+        np.array([c[2] for c in closed], dtype=np.float64),
+        np.array([c[3] for c in closed], dtype=np.float64),
+    )
 
 
 def kpi_data_load(*, as_of: date | None = None) -> DashboardData:
-    """Lead cohorts, deals and campaign costs as arrays (five queries)."""
-    cohorts = lead_cohorts_load()
-    created: list[date | None] = []
-    closed: list[date | None] = []
-    stages: list[str] = []
-    amounts: list[float] = []
-    # Timestamps as text, cut to the local day, as the control charts read them (cheaper than datetimes).
-    day = _day_parser()
-    for created_at, closed_at, stage, amount in Deal.objects.values_list(
-        Cast("created_at", CharField()), Cast("closed_at", CharField()), "stage", "amount"
-    ):
-        created.append(day(created_at))
-        closed.append(None if closed_at is None else day(closed_at))
-        stages.append(stage)
-        amounts.append(float(amount or 0))
+    """Leads, deals and campaign costs per day, grouped by the database (three queries)."""
+    leads, mqls, sqls, customers = _lead_days()
+    deals_created, deals_closed = _deal_days()
     camp_starts: list[int] = []
     camp_ends: list[int] = []
     costs: list[float] = []
@@ -111,34 +254,30 @@ def kpi_data_load(*, as_of: date | None = None) -> DashboardData:
         camp_starts.append(first.toordinal())
         camp_ends.append(last.toordinal())
         costs.append(float(amount))
-    stage_arr = np.array(stages, dtype=object)
-    inputs = KpiInputs(
-        mql_days=ordinals(cohorts.mql_day),
-        sql_days=ordinals(cohorts.sql_day),
-        deal_created=ordinals(created),
-        deal_closed=ordinals(closed),
-        deal_won=stage_arr == DealStage.WON.value if stages else np.zeros(0, dtype=bool),
-        deal_lost=stage_arr == DealStage.LOST.value if stages else np.zeros(0, dtype=bool),
-        deal_amount=np.array(amounts, dtype=np.float64),
-        customer_days=ordinals(cohorts.won_day),
+    return DashboardData(
+        leads={ch: _day_counts(days) for ch, days in sorted(leads.items())},
+        mqls={ch: _day_counts(days) for ch, days in sorted(mqls.items())},
+        sqls=_day_counts(_merge(sqls)),
+        customers=_day_counts(_merge(customers)),
+        deals_created=deals_created,
+        deals_closed=deals_closed,
         campaign_starts=np.array(camp_starts, dtype=np.int64),
         campaign_ends=np.array(camp_ends, dtype=np.int64),
         campaign_costs=np.array(costs, dtype=np.float64),
     )
-    return DashboardData(inputs=inputs, cohorts=cohorts)
 
 
-_DATA_CACHE: dict[tuple[Any, ...], DashboardData] = {}
+def _merge(per_channel: dict[str, dict[float, float]]) -> dict[float, float]:
+    out: dict[float, float] = {}
+    for per_day in per_channel.values():
+        for day, n in per_day.items():
+            out[day] = out.get(day, 0.0) + n
+    return out
 
 
 def kpi_data_cached(*, as_of: date) -> DashboardData:
-    """``kpi_data_load``, kept in this process until the day or the data's fingerprint changes (five small queries)."""
-    key = (as_of, reports_fingerprint())
-    hit = _DATA_CACHE.get(key)
-    if hit is None:
-        _DATA_CACHE.clear()  # one entry: the arrays of every lead are not small
-        hit = _DATA_CACHE[key] = kpi_data_load(as_of=as_of)
-    return hit
+    """``kpi_data_load``, from the report cache until the day or the data version changes (one query when cached)."""
+    return report_cached_get(kind="kpi_data", params={"as_of": as_of}, compute=lambda: kpi_data_load(as_of=as_of))
 
 
 def goals_current(*, period: str, starts: list[date]) -> dict[tuple[str, date], Goal]:
@@ -230,9 +369,10 @@ def dashboard_get(
     starts = periods_until(today, period, n)
     edges = [*starts, period_next(starts[-1], period)]
     loaded = data or kpi_data_cached(as_of=today)
-    actual = kpi_actuals(loaded.inputs, edges)
+    inputs = loaded.inputs
+    actual = kpi_actuals(inputs, edges)
     goals = goals_current(period=period, starts=starts)
-    checks = _weekly_checks(loaded.inputs, today)
+    checks = _weekly_checks(inputs, today)
     periods: list[dict[str, Any]] = []
     elapsed_of: list[float] = []
     for s in starts:
@@ -403,6 +543,20 @@ def _sla(start: dt.datetime, end: dt.datetime, now: dt.datetime | None) -> dict[
     }
 
 
+def weekly_report_cached(*, week: date | None = None, user: Any = None) -> dict[str, Any]:
+    """``weekly_report_get`` for now, from the report cache per reader's reach while the data version and the
+    minute stand (the SLA's open hand-offs age with the clock; a minute is the scorecard's precision)."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    today = timezone.localdate(now)
+    monday = weekly_week(week=week, today=today)
+    return report_cached_get(
+        kind="weekly",
+        params={"week": monday, "today": today, "now": now},
+        scope=access_scope(user=user),
+        compute=lambda: weekly_report_get(week=monday, today=today, now=now, user=user),
+    )
+
+
 def weekly_report_get(
     *,
     week: date | None = None,
@@ -417,25 +571,23 @@ def weekly_report_get(
     weeks = weeks_until(monday, WEEKS_CHARTED)
     edges = [*weeks, monday + timedelta(weeks=1)]
     loaded = data or kpi_data_cached(as_of=today or timezone.localdate())
-    inputs, cohorts = loaded.inputs, loaded.cohorts
-    actual = kpi_actuals(inputs, edges)
-    lead_days = ordinals(cohorts.lead_day)
+    actual = kpi_actuals(loaded.inputs, edges)
+    zero = np.zeros(len(edges) - 1)
+    leads_of = {ch: bucket_sums(days, edges, counts) for ch, (days, counts) in loaded.leads.items()}
+    mqls_of = {ch: bucket_sums(days, edges, counts) for ch, (days, counts) in loaded.mqls.items()}
     series: dict[str, list[float]] = {
-        "leads": bucket_sums(lead_days, edges).tolist(),
+        "leads": sum(leads_of.values(), zero).tolist(),
         "mqls": actual.mqls,
         "sqls": actual.sqls,
         "wins": actual.won,
         "revenue": actual.revenue,
         "pipeline": actual.pipeline,
     }
-    channels = np.array(cohorts.channel, dtype=object)
-    mql_days = inputs.mql_days
     by_channel = []
     per_channel_series: list[tuple[str, str, str, list[float]]] = []
-    for ch in sorted(set(cohorts.channel)):
-        mask = channels == ch
-        leads = bucket_sums(lead_days[mask], edges).tolist()
-        mqls = bucket_sums(mql_days[mask], edges).tolist()
+    for ch in sorted(loaded.leads):  # every lead's channel
+        leads = leads_of[ch].tolist()
+        mqls = mqls_of.get(ch, zero).tolist()
         if not (leads[-1] or mqls[-1] or sum(leads[-1 - WEEKS_COMPARED :]) or sum(mqls[-1 - WEEKS_COMPARED :])):
             continue
         by_channel.append(
@@ -468,11 +620,13 @@ def weekly_report_get(
         )
     changes.sort(key=lambda c: (not c["signal"], -c["sigma"], -abs(c["change"] or 0), c["key"]))
     won, closed = actual.won[-1], actual.closed[-1]
-    start = dt.datetime.combine(monday, dt.time(), tzinfo=timezone.get_current_timezone())
-    end = start + timedelta(weeks=1)
+    # The one period definition (tandem.core.periods): Monday 00:00 to the next Monday 00:00, local time, the
+    # same [start, end) as the buckets above, so the SLA and the top wins count the week the totals count.
+    start, end = period_bounds(monday, "week", tz=timezone.get_current_timezone())
     totals = {key: _compare(series[key]) for key, _, _ in TOTALS}
     return {
-        "week": {"start": monday.isoformat(), "end": (monday + timedelta(days=6)).isoformat()},
+        # "end" is the week's last day, as shown; the period is [start, end) with end = "next" 00:00.
+        "week": {"start": monday.isoformat(), "end": (monday + timedelta(days=6)).isoformat(), "next": (monday + timedelta(weeks=1)).isoformat()},
         "weeks_compared": WEEKS_COMPARED,
         "weeks_charted": WEEKS_CHARTED,
         "came_in": {"leads": totals["leads"], "mqls": totals["mqls"], "by_channel": by_channel},

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.analytics.dashboard.display import fmt, weekly_context
-from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, weekly_report_get
+from tandem.analytics.dashboard.selectors import dashboard_get, goal_history, weekly_report_cached
 from tandem.analytics.dashboard.services import goal_can_set, goal_set
 from tandem.core.errors import TandemError
 from tandem.core.http import csv_response, require_perm
@@ -186,10 +186,10 @@ def weekly(request: HttpRequest) -> HttpResponse:
     week = _week(request)
     error = ""
     try:
-        report = weekly_report_get(week=week, user=request.user)
+        report = weekly_report_cached(week=week, user=request.user)
     except TandemError as exc:
         error = exc.message
-        report = weekly_report_get(user=request.user)
+        report = weekly_report_cached(user=request.user)
     if request.GET.get("format") == "json":
         return JsonResponse(report)
     start = dt.date.fromisoformat(report["week"]["start"])

@@ -12,8 +12,8 @@ from tandem.analytics.statistics.models import Experiment
 from tandem.analytics.statistics.selectors import (
     experiment_analyse,
     experiment_page,
-    segment_table,
-    spc_chart,
+    segment_table_cached,
+    spc_chart_cached,
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, ValidationFailed
@@ -53,7 +53,7 @@ def spc(request: HttpRequest, q: Query[SpcQuery]) -> dict[str, Any]:
     baseline = (q.baseline_from, q.baseline_to) if q.baseline_from and q.baseline_to else None
     if baseline and baseline[1] < baseline[0]:
         raise ValidationFailed("the baseline ends before it starts", field="baseline_to", value=str(q.baseline_to))
-    chart = spc_chart(
+    chart = spc_chart_cached(
         metric=q.metric, by=q.by, period=q.period, baseline=baseline, as_of=q.as_of, maturity_days=q.maturity_days
     )
     return chart.to_dict()
@@ -63,7 +63,7 @@ def spc(request: HttpRequest, q: Query[SpcQuery]) -> dict[str, Any]:
 def segments(request: HttpRequest, by: str = "channel", metric: str = "won") -> dict[str, Any]:
     """The same JSON as `tandem report segments`; `by` is one field or two separated by a comma."""
     fields = [b.strip() for b in by.split(",") if b.strip()]
-    return segment_table(by=fields, metric=metric).to_dict()
+    return segment_table_cached(by=fields, metric=metric).to_dict()
 
 
 class ExperimentIn(Schema):

@@ -18,19 +18,23 @@ from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from tandem.analytics.statistics.models import Experiment, ExperimentAssignment
+from tandem.analytics.statistics.options import (  # re-exported: `tandem report --help` reads them there
+    SEGMENT_FIELDS,
+    SEGMENT_METRICS,
+    SPC_BY,
+    SPC_METRICS,
+)
 from tandem.campaigns.models import Campaign
 from tandem.core.erasure import rows_plain
-from tandem.core.errors import NotFound, ValidationFailed
+from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.core.paging import PAGE_SIZE, keyset_page, page_dict
+from tandem.core.periods import period_start
+from tandem.core.reportcache import report_cached_get
 from tandem.crm.models import Deal, DealStage, Person, StageChange
 from tandem.stats import spc
 from tandem.stats.experiments import VariantCounts, analyse_experiment, msprt_two_proportions
 from tandem.stats.segments import SegmentReport, aggregate_segments, segment_report
 
-SPC_METRICS = ("volume", "mql_rate", "sql_rate", "win_rate")
-SPC_BY = ("channel", "campaign", "all")
-SEGMENT_FIELDS = ("industry", "size_band", "country", "job_title", "channel", "campaign", "persona")
-SEGMENT_METRICS = ("won", "sql")
 LEAD_STAGES = ("lead", "mql", "sal", "sql", "opportunity", "customer")
 MATURITY_QUANTILE = 0.8
 METRIC_LABELS = {"volume": "lead volume", "mql_rate": "MQL rate", "sql_rate": "SQL rate", "win_rate": "win rate"}
@@ -129,7 +133,7 @@ def lead_cohorts_load() -> LeadCohorts:
 
 
 def _period_start(d: date, period: str) -> date:
-    return d - timedelta(days=d.weekday()) if period == "week" else d
+    return period_start(d, "week") if period == "week" else d  # the one week (tandem.core.periods)
 
 
 def _maturity_days(starts: Sequence[date], ends: Sequence[date | None]) -> int:
@@ -252,6 +256,60 @@ def spc_chart(
 # ---------------------------------------------------------------------------------------------- segments
 
 
+def spc_chart_cached(
+    *,
+    metric: str,
+    by: str,
+    period: str,
+    baseline: tuple[date, date] | None = None,
+    as_of: date | None = None,
+    maturity_days: int | None = None,
+    limit: int | None = None,
+) -> spc.ControlChart:
+    """``spc_chart``, from the report cache while the data version and the day stand (core/reportcache.py)."""
+    day = as_of or timezone.localdate()
+    params = {
+        "metric": metric, "by": by, "period": period, "baseline": baseline, "as_of": day,
+        "maturity_days": maturity_days, "limit": limit,
+    }  # fmt: skip
+    return report_cached_get(
+        kind="spc",
+        params=params,
+        compute=lambda: spc_chart(
+            metric=metric, by=by, period=period, baseline=baseline, as_of=day, maturity_days=maturity_days, limit=limit
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SpcPage:
+    """What the control-chart page shows: the chart (empty with `error` when it cannot be drawn) and the maturity."""
+
+    chart: spc.ControlChart
+    maturity_days: int
+    error: str
+
+
+def spc_page_get(*, metric: str, by: str, period: str, baseline: tuple[date, date] | None, limit: int) -> SpcPage:
+    """The control-chart page's chart with the observed maturity, from the report cache while the data and day stand."""
+    today = timezone.localdate()
+
+    def compute() -> SpcPage:
+        cohorts = lead_cohorts_load()
+        maturity = spc_maturity_days(metric=metric, cohorts=cohorts)
+        try:
+            chart = spc_chart(
+                metric=metric, by=by, period=period, baseline=baseline, as_of=today, limit=limit,
+                maturity_days=maturity, cohorts=cohorts,
+            )  # fmt: skip
+        except TandemError as exc:
+            return SpcPage(spc.control_chart(metric=metric, period=period, series=[]), maturity, exc.message)
+        return SpcPage(chart, maturity, "")
+
+    params = {"metric": metric, "by": by, "period": period, "baseline": baseline, "limit": limit, "today": today}
+    return report_cached_get(kind="spc_page", params=params, compute=compute)
+
+
 def _segment_columns(by: Sequence[str], lead_ids: set[int]) -> tuple[list[int], dict[str, list[Any]]]:
     fields = {
         "industry": "account__industry",
@@ -312,6 +370,12 @@ def segment_table(*, by: Sequence[str], metric: str, fdr: float = 0.05) -> Segme
     return segment_report(
         by=by_t, metric=metric, segments=segments, trials=trials, conversions=conversions, spend=spend, fdr=fdr
     )
+
+
+def segment_table_cached(*, by: Sequence[str], metric: str, fdr: float = 0.05) -> SegmentReport:
+    """``segment_table``, from the report cache while the data version stands (core/reportcache.py)."""
+    params = {"by": tuple(by), "metric": metric, "fdr": fdr}
+    return report_cached_get(kind="segments", params=params, compute=lambda: segment_table(by=by, metric=metric, fdr=fdr))
 
 
 # ------------------------------------------------------------------------------------------- experiments

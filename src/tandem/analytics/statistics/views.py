@@ -19,10 +19,8 @@ from tandem.analytics.statistics.selectors import (
     experiment_analyse,
     experiment_get,
     experiment_list,
-    lead_cohorts_load,
-    segment_table,
-    spc_chart,
-    spc_maturity_days,
+    segment_table_cached,
+    spc_page_get,
 )
 from tandem.analytics.statistics.services import experiment_create, experiment_import_csv
 from tandem.core.errors import NotFound, TandemError
@@ -83,21 +81,8 @@ def spc_page(request: HttpRequest) -> HttpResponse:
     period = param_choice(request, "period", ("day", "week"), "week")
     lo, hi = param_date(request, "baseline_from"), param_date(request, "baseline_to")
     baseline = (lo, hi) if lo and hi and lo <= hi else None
-    error = None
-    cohorts = lead_cohorts_load()
-    maturity = spc_maturity_days(metric=metric, cohorts=cohorts)
-    try:
-        chart = spc_chart(
-            metric=metric,
-            by=by,
-            period=period,
-            baseline=baseline,
-            limit=PAGE_SERIES,
-            maturity_days=maturity,
-            cohorts=cohorts,
-        )
-    except TandemError as exc:
-        error, chart = exc.message, spc.control_chart(metric=metric, period=period, series=[])
+    page = spc_page_get(metric=metric, by=by, period=period, baseline=baseline, limit=PAGE_SERIES)
+    chart, maturity, error = page.chart, page.maturity_days, page.error or None
     charts = [
         {"series": s, "chart_id": f"spc-{i}", "figure": _spc_figure(s, metric != "volume")}
         for i, s in enumerate(chart.series)
@@ -183,7 +168,7 @@ def segments_page(request: HttpRequest) -> HttpResponse:
     field2 = param_choice(request, "by2", ("", *SEGMENT_FIELDS), "")
     metric = param_choice(request, "metric", ("won", "sql"), "won")
     by = [field1] + ([field2] if field2 and field2 != field1 else [])
-    report = segment_table(by=by, metric=metric)
+    report = segment_table_cached(by=by, metric=metric)
     rows = [
         {
             "row": r,

@@ -22,6 +22,7 @@ from tandem.capture.csvimport.views import MAX_UPLOAD_BYTES
 from tandem.capture.models import ImportJob
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.http import csv_response, require_perm
+from tandem.core.uploads import upload_open
 
 router = Router(tags=["imports"])
 
@@ -150,8 +151,8 @@ def imports_job_refused(request: HttpRequest, job_id: int) -> FileResponse:
     """The refused rows as CSV: the file's own columns, then error_field, error_value and error."""
     _require_importer(request)
     job = import_job_get(job_id=job_id)
-    path = Path(job.refused_path) if job.refused_path else None
-    if path is None or not path.is_file():
+    handle = upload_open(name=job.refused_path)
+    if handle is None:
         raise NotFound(f"import job {job_id} refused no rows", field="job_id", value=job_id)
     name = Path(job.file_name).stem + "-refused.csv"
-    return csv_response(filename=name, file=path.open("rb"))
+    return csv_response(filename=name, file=handle)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.capture.control_chars import control_char_cell, control_char_problem, control_chars_shown
+from tandem.capture.csvimport.kinds import KINDS  # re-exported: `tandem import --help` reads it there
 from tandem.core import csvsafe
 from tandem.core.errors import ValidationFailed
 from tandem.core.textfiles import TextUnreadable, text_format_detect, text_open
@@ -29,7 +30,6 @@ from tandem.crm.activities.services import DURATION_MAX_MINUTES, NOTES_MAX
 from tandem.crm.channels import CHANNELS, TOUCHPOINT_KINDS
 from tandem.crm.identity import email_check, email_is_valid
 
-KINDS = ("people", "touchpoints", "deals", "activities")
 CUSTOM = "custom:"
 CHANNEL_SLUGS = frozenset(slug for slug, _ in CHANNELS)
 KIND_SLUGS = frozenset(slug for slug, _ in TOUCHPOINT_KINDS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from tandem.capture.csvimport.mapping import KINDS, Mapping, auto_map
@@ -13,6 +12,7 @@ from tandem.capture.csvimport.presets import PRESETS, mapping_for_headers, prese
 from tandem.capture.models import ImportJob, ImportMapping
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.core.textfiles import text_read
+from tandem.core.uploads import upload_local_path
 from tandem.users.models import Role
 
 AUTO = "auto"
@@ -122,11 +122,12 @@ def import_job_list(*, limit: int = 20) -> list[ImportJob]:
 
 
 def import_file_rows(*, path: str, needles: Sequence[str]) -> tuple[list[str], list[list[str]], list[list[str]], str]:
-    """A stored CSV file read as (header, rows naming a needle, other rows, delimiter); empty when unreadable."""
+    """A stored CSV file (its storage name) read as (header, rows naming a needle, other rows, delimiter); empty when unreadable."""
     # Read as the import read it (any encoding and delimiter: tandem.core.textfiles), or a Windows-1252 upload
     # would keep the rows of a person erased from it.
     try:
-        text, fmt = text_read(source=Path(path))
+        with upload_local_path(name=path) as local:
+            text, fmt = text_read(source=local)
     except (OSError, TandemError):
         return [], [], [], ","
     delimiter = fmt.delimiter

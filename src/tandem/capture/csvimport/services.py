@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -51,6 +49,7 @@ from tandem.core.erasure import rows_mentioning, rows_redact
 from tandem.core.errors import NotAllowed, TandemError, ValidationFailed
 from tandem.core.events import event_record
 from tandem.core.outbox import task_enqueue_on_commit
+from tandem.core.uploads import upload_delete, upload_local_path, upload_replace, upload_save
 from tandem.crm.accounts.services import account_domain_clean
 from tandem.crm.activities.services import (
     EXTERNAL_ID_MAX,
@@ -1547,10 +1546,9 @@ def mapping_save(*, name: str, mapping: Mapping, by_user: Any = None) -> ImportM
     return row
 
 
-def _imports_dir() -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+# The storage folder of uploaded files and refused-rows files (tandem.core.uploads: a worker on another host
+# reads them from the same storage).
+IMPORTS_FOLDER = "imports"
 
 
 def import_job_create(
@@ -1572,12 +1570,11 @@ def import_job_create(
     table = table_read(data=data, name=file_name)
     if check:
         RowReader(mapping=mapping, headers=table.headers)
-    path = _imports_dir() / f"{uuid.uuid4().hex}.csv"
-    path.write_bytes(data)
+    stored = upload_save(folder=IMPORTS_FOLDER, data=data, suffix=".csv")
     return ImportJob.objects.create(
         kind=mapping.kind,
         file_name=file_name[:300],
-        stored_path=str(path),
+        stored_path=stored,
         mapping_name=mapping.name,
         # The headers in file order: a JSON object's keys lose their order in PostgreSQL's jsonb.
         mapping={**mapping.as_dict(), "headers": table.headers, "detected": table.detected},
@@ -1618,17 +1615,19 @@ def import_job_run(*, job_id: int) -> ImportJob:
 
     mapping = Mapping.from_dict(job.mapping)
     try:
-        result = csv_import(
-            # The path, not its bytes: the file is streamed (tandem.core.textfiles).
-            data=Path(job.stored_path),
-            mapping=mapping,
-            mode=job.mode,
-            dry_run=job.dry_run,
-            by_user=job.created_by,
-            progress=progress,
-            file_name=job.file_name,
-            job_id=job.pk,
-        )
+        # A path, not bytes: the file is streamed (tandem.core.textfiles); from a remote storage through a
+        # temporary copy on this host, removed when the import ends.
+        with upload_local_path(name=job.stored_path) as path:
+            result = csv_import(
+                data=path,
+                mapping=mapping,
+                mode=job.mode,
+                dry_run=job.dry_run,
+                by_user=job.created_by,
+                progress=progress,
+                file_name=job.file_name,
+                job_id=job.pk,
+            )
     except TandemError as exc:
         job.refresh_from_db()
         job.status = ImportJob.Status.FAILED
@@ -1637,13 +1636,13 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.processed_rows = job.total_rows
         job.finished_at = timezone.now()
         job.save()
-        return job
+        return _upload_release(job=job)
     except OSError as exc:
         job.status = ImportJob.Status.FAILED
         job.error = f"cannot read the stored file: {exc}"
         job.finished_at = timezone.now()
         job.save()
-        return job
+        return _upload_release(job=job)
     except Exception as exc:
         # A job must never stay "running" forever: the page polls it. The trace goes to the log.
         logger.exception("import job %s failed", job.pk)
@@ -1653,13 +1652,13 @@ def import_job_run(*, job_id: int) -> ImportJob:
             finished_at=timezone.now(),
         )
         job.refresh_from_db()
-        return job
+        return _upload_release(job=job)
     job.refresh_from_db()
     if result.refused:
-        stored = Path(job.stored_path)
-        refused_path = stored.with_name(f"{stored.stem}-job{job.pk}.refused.csv")
-        refused_path.write_text(result.refused_csv(), encoding="utf-8")
-        job.refused_path = str(refused_path)
+        # The refused rows are the import's answer, downloaded later from any web node: kept in the storage.
+        job.refused_path = upload_save(
+            folder=IMPORTS_FOLDER, data=result.refused_csv().encode("utf-8"), suffix=f"-job{job.pk}.refused.csv"
+        )
     job.counts = {
         **result.counts,
         **{k: v for k, v in result.summary().items() if isinstance(v, int) and not isinstance(v, bool)},
@@ -1671,6 +1670,22 @@ def import_job_run(*, job_id: int) -> ImportJob:
     job.status = ImportJob.Status.DONE
     job.finished_at = timezone.now()
     job.save()
+    return _upload_release(job=job)
+
+
+def _upload_release(*, job: ImportJob) -> ImportJob:
+    """Remove a finished job's uploaded file from the storage, unless a dry run that succeeded keeps it for
+    "run for real" or another queued or running job still reads it."""
+    name = job.stored_path
+    if not name or (job.dry_run and job.status == ImportJob.Status.DONE):
+        return job
+    active = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+    if ImportJob.objects.filter(stored_path=name, status__in=active).exclude(pk=job.pk).exists():
+        return job  # that job releases it when it ends
+    # Every finished job naming the file forgets it first: a dry run of it can no longer be run for real.
+    ImportJob.objects.filter(stored_path=name).update(stored_path="")
+    upload_delete(name=name)
+    job.stored_path = ""
     return job
 
 
@@ -1695,7 +1710,8 @@ def import_job_configure(
     if save_as:
         mapping.name = slugify(save_as)
     mapping.columns = {header: target for header, target in columns.items() if target}
-    table = table_read(data=Path(job.stored_path), name=job.file_name)
+    with upload_local_path(name=job.stored_path) as path:
+        table = table_read(data=path, name=job.file_name)
     if mapping.system == "" and "external_id" in mapping.columns.values():
         mapping.options["external_id_system"] = "csv"
     RowReader(mapping=mapping, headers=table.headers)
@@ -1713,6 +1729,12 @@ def import_job_confirm(*, job: ImportJob, by_user: Any = None) -> ImportJob:
     """After a dry run: a new job importing the same file with the same mapping and mode, for real."""
     if not job.dry_run or job.status != ImportJob.Status.DONE:
         raise NotAllowed(f"import job {job.pk} is not a finished dry run", field="job", value=job.pk)
+    if not job.stored_path:
+        raise NotAllowed(
+            f"the file of import job {job.pk} was imported already and removed; upload it again",
+            field="job",
+            value=job.pk,
+        )
     return ImportJob.objects.create(
         kind=job.kind,
         file_name=job.file_name,
@@ -1737,7 +1759,7 @@ def import_files_erase_person(*, needles: Sequence[str]) -> dict[str, int]:
     if not needles:
         return {"import_file_rows": 0, "import_jobs": 0}
     for job in ImportJob.objects.order_by("id").only("pk", "stored_path", "refused_path"):
-        for path in (job.stored_path, job.refused_path):
+        for column, path in (("stored_path", job.stored_path), ("refused_path", job.refused_path)):
             if not path:
                 continue
             header, naming, others, delimiter = import_file_rows(path=path, needles=needles)
@@ -1749,7 +1771,9 @@ def import_files_erase_person(*, needles: Sequence[str]) -> dict[str, int]:
             writer = csvsafe.writer(out, delimiter=delimiter, lineterminator="\n", verbatim=True)
             writer.writerow(header)
             writer.writerows(others)
-            Path(path).write_text(out.getvalue(), encoding="utf-8")
+            renamed = upload_replace(name=path, data=out.getvalue().encode("utf-8"))
+            if renamed != path:  # every job naming the file (a dry run and its real run) follows it
+                ImportJob.objects.filter(**{column: path}).update(**{column: renamed})
             rows_dropped += len(naming)
     jobs = rows_redact(
         rows=rows_mentioning(rows=ImportJob.objects.all(), needles=needles, text=["error"], json=["report"]),

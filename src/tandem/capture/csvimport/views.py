@@ -38,6 +38,7 @@ from tandem.capture.csvimport.services import (
 from tandem.capture.models import ImportJob
 from tandem.core.errors import NotFound, TandemError
 from tandem.core.http import csv_response, require_perm
+from tandem.core.uploads import upload_local_path, upload_open
 
 REPORT_PAGE = 100
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -120,7 +121,8 @@ def _headers(job: ImportJob) -> list[str]:
 def _setup_rows(job: ImportJob) -> list[dict[str, Any]]:
     choices = field_choices(job.kind)
     try:
-        samples = table_sample(data=Path(job.stored_path), headers=_headers(job), rows=3)
+        with upload_local_path(name=job.stored_path) as path:
+            samples = table_sample(data=path, headers=_headers(job), rows=3)
     except OSError:
         samples = {}
     rows = []
@@ -234,8 +236,8 @@ def import_job_run_for_real(request: HttpRequest, job_id: int) -> HttpResponse:
 @_importers_only
 def import_job_refused(request: HttpRequest, job_id: int) -> FileResponse:
     job = _job(job_id)
-    path = Path(job.refused_path) if job.refused_path else None
-    if path is None or not path.is_file():
+    handle = upload_open(name=job.refused_path)
+    if handle is None:
         raise Http404("this import refused no rows")
     name = Path(job.file_name).stem + "-refused.csv"
-    return csv_response(filename=name, file=path.open("rb"))
+    return csv_response(filename=name, file=handle)

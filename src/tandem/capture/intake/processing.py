@@ -5,10 +5,11 @@ once, new accounts, people, stage changes, touchpoints and events are inserted i
 are marked together. Rows are re-read from their raw payload, so the same code serves first processing and
 `tandem capture replay`.
 
-Concurrency: on SQLite a batch runs inside one IMMEDIATE transaction, so batches take turns. On PostgreSQL
-batches claim their rows with SKIP LOCKED; two batches creating the same new email collide on its unique
-index, and the loser reads again and retries. A batch that fails for any other reason is re-run one row at a
-time, so one bad row is marked `failed` with its error and cannot hold the others back.
+Concurrency: on SQLite a batch reads its rows, then writes inside one IMMEDIATE transaction, so batches take
+turns. On PostgreSQL a batch claims the oldest waiting rows with FOR UPDATE SKIP LOCKED before it reads them,
+so drains running in parallel take disjoint rows; two batches creating the same new email collide on its
+unique index (or deadlock), and the loser reads again and retries. A batch that fails for any other reason is
+re-run one row at a time, so one bad row is marked `failed` with its error and cannot hold the others back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -134,6 +135,8 @@ class ProcessResult:
     processed: int = 0
     rejected: int = 0
     failed: int = 0
+    # Rows another drain took between this one's read and its write (SQLite): the journal is not empty.
+    raced: int = 0
 
 
 def _form_touch(sub: Submission, clean: CleanSubmission) -> _Touch:
@@ -367,6 +370,8 @@ TOUCHPOINT_COLUMNS = (
     "occurred_at", "channel", "campaign_id", "kind", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "url", "referrer", "custom_fields",
 )
+# The stage a captured new person starts at (inserted with it; its stage change is recorded all the same).
+FIRST_STAGE = "lead"
 # Fields a returning person's blanks may fill (written for every person filled). Consent is not a field: a
 # ticked box becomes a consent record (`_consents`), and the consent service sets the person's flags.
 FILLED_FIELDS = ("first_name", "last_name", "name_key", "job_title", "phone", "custom_fields", "account")
@@ -438,7 +443,7 @@ def _write(touches: list[_Touch], now: dt.datetime) -> tuple[dict[int, dict[str,
         return [
             Transition(
                 person_id=new[k].pk,
-                to_stage="lead",
+                to_stage=FIRST_STAGE,
                 at=person.created_at,
                 reason=f"captured: {firsts[k].extra.get('form') or firsts[k].kind}",
                 details={"submission": firsts[k].sub.pk},
@@ -473,6 +478,7 @@ def _write(touches: list[_Touch], now: dt.datetime) -> tuple[dict[int, dict[str,
             stored_journeys="latest",
             stored=stored,
             transitions=transitions,
+            first_stage=FIRST_STAGE,
         )
     )
     for identity, person in made.items():
@@ -603,10 +609,12 @@ def _apply(plan: _Plan) -> ProcessResult:
     return out
 
 
-def _candidates(*, ids: list[int] | None, limit: int) -> list[Submission]:
+def _candidates(*, ids: list[int] | None, limit: int, claim: bool = False) -> list[Submission]:
     rows = Submission.objects.select_related("form", "form__campaign").filter(status=SubmissionStatus.RECEIVED)
     if ids is not None:
         rows = rows.filter(pk__in=ids)
+    if claim:  # PostgreSQL, inside the batch's transaction: rows another drain holds are left to it
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
     return list(rows.order_by("id")[:limit])
 
 
@@ -618,11 +626,28 @@ def _still_waiting(pks: list[int]) -> set[int]:
     return set(rows.values_list("id", flat=True))
 
 
-def _run(subs: list[Submission]) -> ProcessResult:
+def _run(*, ids: list[int] | None, limit: int) -> ProcessResult | None:
+    """One batch of the oldest waiting rows (of `ids`); None when none waits."""
+    if connection.vendor == "postgresql":
+        # Claimed first, then read and written in one transaction: row locks keep no arrival waiting, and
+        # parallel drains never read the same rows.
+        with transaction.atomic():
+            subs = _candidates(ids=ids, limit=limit, claim=True)
+            return _apply(_prepare(subs)) if subs else None
+    subs = _candidates(ids=ids, limit=limit)
+    if not subs:
+        return None
+    # SQLite: read without the write lock (arrivals need it for their journal rows), then write.
     plan = _prepare(subs)
     with writer_turn(), transaction.atomic():
         live = _still_waiting([s.pk for s in subs])
+        if not live:
+            return ProcessResult(raced=len(subs))
         return _apply(plan if len(live) == len(subs) else _only(plan, live))
+
+
+# deadlock_detected, serialization_failure
+_RETRIED_SQLSTATES = {"40P01", "40001"}
 
 
 def _mark_failed(*, sub_id: int, exc: BaseException) -> None:
@@ -642,12 +667,14 @@ def submissions_process(*, ids: list[int] | None = None, limit: int | None = Non
     last: BaseException | None = None
     for _attempt in range(3):
         try:
-            rows = _candidates(ids=ids, limit=limit)
-            if not rows:
-                return ProcessResult()
-            return _run(rows)
+            return _run(ids=ids, limit=limit) or ProcessResult()
         except IntegrityError as exc:  # someone created one of our people meanwhile: read again
             last = exc
+        except OperationalError as exc:
+            last = exc
+            # PostgreSQL broke a deadlock between two drains by failing this one: nothing was written, run again.
+            if getattr(exc.__cause__, "sqlstate", None) not in _RETRIED_SQLSTATES:
+                break
         except Exception as exc:
             last = exc
             break
@@ -660,8 +687,7 @@ def submissions_process(*, ids: list[int] | None = None, limit: int | None = Non
     out = ProcessResult()
     for sub_id in pending:
         try:
-            rows = _candidates(ids=[sub_id], limit=1)
-            part = _run(rows) if rows else ProcessResult()
+            part = _run(ids=[sub_id], limit=1) or ProcessResult()
             out.processed += part.processed
             out.rejected += part.rejected
         except Exception as exc:
@@ -721,7 +747,7 @@ def submissions_drain(*, limit: int | None = None, max_batches: int = 100_000, p
         total.processed += part.processed
         total.rejected += part.rejected
         total.failed += part.failed
-        if part.processed + part.rejected + part.failed == 0:
+        if part.processed + part.rejected + part.failed + part.raced == 0:
             break
     return total
 

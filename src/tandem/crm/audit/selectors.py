@@ -15,14 +15,13 @@ from django.urls import NoReverseMatch, reverse
 from tandem.core.errors import ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
 from tandem.core.models import Event
+from tandem.crm.audit.limits import MAX_PAGE_SIZE, PAGE_SIZE  # re-exported: `--help` reads them there
 from tandem.crm.identity import MERGED_EMAIL_SYSTEM, email_normalize_configured
 from tandem.crm.models import Account, Deal, ExternalId, Person, PipelineStage, StageChange
 from tandem.crm.registry import person_references
 from tandem.crm.stages import LABELS, Stage
 from tandem.users.models import Role, User
 
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 # The name the cursors carry, so a cursor of another list is refused rather than read wrongly.
 ORDER = "audit-newest"
 

@@ -9,12 +9,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.analytics.statistics.models import Experiment
-from tandem.analytics.statistics.selectors import experiment_get, experiment_list
-from tandem.analytics.statistics.services import (
-    experiment_create,
-    experiment_import_csv,
-    experiment_outcomes_from_crm,
-)
 from tandem.core.errors import TandemError
 from tandem.core.textfiles import text_format_detect, text_open
 
@@ -49,6 +43,14 @@ class Command(BaseCommand):
         sub.add_parser("list", help="list experiments as JSON")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        # Imported here, not at the top: they bring numpy and django-ninja, which `--help` has no use for.
+        from tandem.analytics.statistics.selectors import experiment_get, experiment_list
+        from tandem.analytics.statistics.services import (
+            experiment_create,
+            experiment_import_csv,
+            experiment_outcomes_from_crm,
+        )
+
         try:
             if opts["action"] == "create":
                 exp = experiment_create(

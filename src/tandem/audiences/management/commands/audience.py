@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.audiences import selectors
+from tandem.audiences.exports import EXPORT_FORMATS
 from tandem.core import csvsafe
 from tandem.core.errors import NotFound, TandemError
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.audiences import selectors
+else:
+    # Imported at first use, not for `--help`: the selectors bring numpy and django-ninja.
+    selectors = deferred("tandem.audiences.selectors")
 
 # Exit statuses: 1 the input was refused (the message names the field and value), 2 the command line itself
 # is wrong (argparse), 3 no such audience.
@@ -29,7 +36,7 @@ class Command(BaseCommand):
         export = sub.add_parser("export", help="the members as CSV in an e-mail tool's import columns")
         export.add_argument("audience", help="id or exact name")
         export.add_argument(
-            "--format", dest="fmt", choices=tuple(selectors.EXPORT_FORMATS), default="mailchimp"
+            "--format", dest="fmt", choices=tuple(EXPORT_FORMATS), default="mailchimp"
         )
         export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
         for p in (listing, show):
@@ -106,7 +113,7 @@ class Command(BaseCommand):
     def _export(self, opts: dict[str, Any]) -> None:
         audience = selectors.audience_by_ref(ref=opts["audience"])
         fmt = selectors.export_format(opts["fmt"])
-        columns = list(selectors.EXPORT_FORMATS[fmt])
+        columns = list(EXPORT_FORMATS[fmt])
         rows = selectors.audience_export_rows(audience=audience, fmt=fmt, user=None)
         if opts["output"] == "-":
             # Every CSV row ends with its line break, so the command's stdout wrapper adds none.

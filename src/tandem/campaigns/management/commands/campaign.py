@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.campaigns import selectors
+from tandem.campaigns.limits import COST_PAGE_SIZE, PAGE_SIZE
 from tandem.campaigns.models import Campaign, CampaignCost
-from tandem.campaigns.services import (
-    campaign_clone,
-    campaign_close,
-    campaign_cost_add,
-    campaign_cost_delete,
-    campaign_create,
-    campaign_update,
-)
 from tandem.core.errors import NotFound, TandemError, ValidationFailed
 from tandem.core.keyset import MAX_ID
+from tandem.core.lazy import deferred
 from tandem.crm.channels import CHANNEL_LABELS
+
+if TYPE_CHECKING:
+    from tandem.campaigns import selectors, services
+else:
+    # Imported at first use, not for `--help`: they bring django-ninja.
+    selectors = deferred("tandem.campaigns.selectors")
+    services = deferred("tandem.campaigns.services")
 
 # Exit statuses: 1 the input was refused (the message names the field and value), 2 the command line itself
 # is wrong (argparse), 3 no such campaign, cost entry or user.
@@ -133,7 +133,7 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="campaigns, the latest created first (keyset pages)")
         listing.add_argument("--status", default="", help=" | ".join(Campaign.Status.values))
         listing.add_argument("--channel", default="")
-        listing.add_argument("--limit", type=int, default=selectors.PAGE_SIZE)
+        listing.add_argument("--limit", type=int, default=PAGE_SIZE)
         listing.add_argument("--cursor", default="", help="the next_cursor a previous page printed")
         create = sub.add_parser("create", help="create a campaign")
         _plan_options(create, create=True)
@@ -154,7 +154,7 @@ class Command(BaseCommand):
         add.add_argument("--note", default="")
         costs = sub.add_parser("costs", help="a campaign's cost entries, the latest spent first")
         costs.add_argument("campaign", help="id or outside id")
-        costs.add_argument("--limit", type=int, default=selectors.COST_PAGE_SIZE)
+        costs.add_argument("--limit", type=int, default=COST_PAGE_SIZE)
         costs.add_argument("--cursor", default="")
         delete = sub.add_parser("cost-delete", help="delete a cost entry entered by mistake")
         delete.add_argument("campaign", help="id or outside id")
@@ -198,7 +198,7 @@ class Command(BaseCommand):
             self.stdout.write(f"more: --cursor {page.next_cursor}")
 
     def _create(self, opts: dict[str, Any]) -> None:
-        campaign = campaign_create(name=opts["name"], channel=opts["channel"], by_user=_user(opts["by"]), **_plan_values(opts))
+        campaign = services.campaign_create(name=opts["name"], channel=opts["channel"], by_user=_user(opts["by"]), **_plan_values(opts))
         self._show(campaign, opts, "created")
 
     def _edit(self, opts: dict[str, Any]) -> None:
@@ -209,20 +209,20 @@ class Command(BaseCommand):
                 changes[key] = opts[key]
         if not changes:
             raise ValidationFailed("nothing to change: give at least one option such as --name or --end", field="campaign", value=opts["campaign"])
-        campaign_update(campaign=campaign, by_user=_user(opts["by"]), **changes)
+        services.campaign_update(campaign=campaign, by_user=_user(opts["by"]), **changes)
         self._show(campaign, opts, "saved")
 
     def _clone(self, opts: dict[str, Any]) -> None:
-        copy = campaign_clone(campaign=_campaign(opts["campaign"]), by_user=_user(opts["by"]), name=opts["name"])
+        copy = services.campaign_clone(campaign=_campaign(opts["campaign"]), by_user=_user(opts["by"]), name=opts["name"])
         self._show(copy, opts, "cloned as")
 
     def _close(self, opts: dict[str, Any]) -> None:
-        campaign = campaign_close(campaign=_campaign(opts["campaign"]), by_user=_user(opts["by"]), reason=opts["reason"])
+        campaign = services.campaign_close(campaign=_campaign(opts["campaign"]), by_user=_user(opts["by"]), reason=opts["reason"])
         self._show(campaign, opts, "closed")
 
     def _cost_add(self, opts: dict[str, Any]) -> None:
         campaign = _campaign(opts["campaign"])
-        cost = campaign_cost_add(
+        cost = services.campaign_cost_add(
             campaign=campaign,
             amount=opts["amount"],
             spent_on=_date(opts["on"], field="spent_on"),
@@ -257,7 +257,7 @@ class Command(BaseCommand):
         if not 0 < opts["cost_id"] <= MAX_ID:
             raise NotFound(f"no cost entry has id {opts['cost_id']}", field="cost_id", value=opts["cost_id"])
         cost = selectors.campaign_cost_get(campaign_id=campaign.pk, cost_id=opts["cost_id"])
-        total = campaign_cost_delete(cost=cost, by_user=_user(opts["by"]), reason=opts["reason"])
+        total = services.campaign_cost_delete(cost=cost, by_user=_user(opts["by"]), reason=opts["reason"])
         if opts["format"] == "json":
             self._json({"deleted": opts["cost_id"], "campaign_id": campaign.pk, "actual_cost": str(total)})
             return

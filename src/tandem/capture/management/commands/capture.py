@@ -7,8 +7,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.capture.intake.selectors import submission_status_counts, unknown_utm_list
-from tandem.capture.intake.services import submissions_replay
 from tandem.capture.models import SubmissionStatus, UnknownUtm
 
 
@@ -39,6 +37,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        # Imported here, not at the top: they bring django-ninja and the CRM's validators, which `--help` skips.
+        from tandem.capture.intake.selectors import submission_status_counts, unknown_utm_list
+        from tandem.capture.intake.services import submissions_replay
+
         if opts["what"] == "journal":
             for status, n in submission_status_counts().items():
                 self.stdout.write(f"{status:<10}{n:>10}")

@@ -11,8 +11,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from tandem.capture.services import backup_export, bundle_export
-
 
 def bundle_arguments(parser: CommandParser, *, directory: str) -> None:
     """The arguments of `tandem import bundle` and `tandem export bundle`."""
@@ -76,6 +74,9 @@ class Command(BaseCommand):
         getattr(self, "_" + opts["what"])(opts)
 
     def _bundle(self, opts: dict[str, Any]) -> None:
+        # Imported here, not at the top: the capture services bring numpy, django-ninja and the CRM's validators.
+        from tandem.capture.services import backup_export, bundle_export
+
         if opts["format"] == 2:
             with ProgressBars(enabled=not opts["no_progress"]) as bars:
                 counts = backup_export(path=opts["directory"], progress=bars.update)

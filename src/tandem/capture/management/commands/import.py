@@ -9,22 +9,20 @@ interchange bundle (version 1: a folder of CSV files, or a .zip of them) into th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tandem.capture.bundle import FILES
-from tandem.capture.csvimport.cli import (
-    csv_arguments,
-    csv_command,
-    mapping_arguments,
-    mapping_command,
-    mappings_command,
-    maven_command,
-)
+from tandem.capture.csvimport.arguments import csv_arguments, mapping_arguments
 from tandem.capture.management.commands.export import ProgressBars, bundle_arguments
-from tandem.capture.services import bundle_import_path
 from tandem.core.errors import TandemError
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.capture.csvimport import cli
+else:
+    # Imported at first use, not for `--help`: the import code brings numpy, django-ninja and the CRM's validators.
+    cli = deferred("tandem.capture.csvimport.cli")
 
 
 class Command(BaseCommand):
@@ -60,18 +58,22 @@ class Command(BaseCommand):
         getattr(self, "_" + opts["what"])(opts)
 
     def _csv(self, opts: dict[str, Any]) -> None:
-        csv_command(opts=opts, stdout=self.stdout)
+        cli.csv_command(opts=opts, stdout=self.stdout)
 
     def _mapping(self, opts: dict[str, Any]) -> None:
-        mapping_command(opts=opts, stdout=self.stdout)
+        cli.mapping_command(opts=opts, stdout=self.stdout)
 
     def _mappings(self, opts: dict[str, Any]) -> None:
-        mappings_command(stdout=self.stdout)
+        cli.mappings_command(stdout=self.stdout)
 
     def _maven(self, opts: dict[str, Any]) -> None:
-        maven_command(opts=opts, stdout=self.stdout)
+        cli.maven_command(opts=opts, stdout=self.stdout)
 
     def _bundle(self, opts: dict[str, Any]) -> None:
+        # Imported here, not at the top: the capture services bring numpy, django-ninja and the CRM's validators.
+        from tandem.capture.bundle import FILES
+        from tandem.capture.services import bundle_import_path
+
         with ProgressBars(enabled=not opts["no_progress"]) as bars:
             try:
                 result = bundle_import_path(path=opts["directory"], progress=bars.update)

@@ -6,14 +6,21 @@ import datetime as dt
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from tandem.core import csvsafe
 from tandem.core.errors import TandemError, ValidationFailed
-from tandem.crm.audit import selectors
+from tandem.core.lazy import deferred
+from tandem.crm.audit.limits import MAX_PAGE_SIZE, PAGE_SIZE
+
+if TYPE_CHECKING:
+    from tandem.crm.audit import selectors
+else:
+    # Imported at first use, not for `--help`: the selectors bring the e-mail and phone validators.
+    selectors = deferred("tandem.crm.audit.selectors")
 
 # Exit statuses: 1 a filter was refused (the message names the field and value), 2 the command line is wrong.
 REFUSED = 1
@@ -72,8 +79,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--limit",
             type=int,
-            default=selectors.PAGE_SIZE,
-            help=f"rows per page (1–{selectors.MAX_PAGE_SIZE})",
+            default=PAGE_SIZE,
+            help=f"rows per page (1–{MAX_PAGE_SIZE})",
         )
         parser.add_argument("--cursor", default="", help="the cursor a previous page printed")
         parser.add_argument("--all", action="store_true", help="every page, not only the newest")

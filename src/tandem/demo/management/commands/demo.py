@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
-from tandem.demo.company import DEFAULT_PEOPLE, DEMO_PASSWORD, generate_company
-from tandem.demo.services import DemoLogin, database_reset, demo_database_state, demo_load
+from tandem.demo.defaults import DEFAULT_PEOPLE
+
+if TYPE_CHECKING:
+    from tandem.demo.services import DemoLogin
 
 
 def _date(text: str) -> dt.date:
@@ -46,6 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--dev", action="store_true", help="serve with Django's reloading server")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        # Imported here, not at the top: the generator and the loader bring numpy, django-ninja and more.
+        from tandem.demo.services import database_reset, demo_database_state
+
         if opts["people"] < 1:
             raise CommandError(f"--people must be at least 1, got {opts['people']}")
         # The history ends at midnight UTC that starts `end`, so nothing is in the future on the day it runs.
@@ -70,6 +75,9 @@ class Command(BaseCommand):
             )
 
     def _load(self, opts: dict[str, Any], end: dt.date) -> list[DemoLogin]:
+        from tandem.demo.company import generate_company
+        from tandem.demo.services import demo_load
+
         started = time.perf_counter()
         self.stdout.write(
             f"Generating the demo company: {opts['people']} people, seed {opts['seed']}, "
@@ -98,6 +106,8 @@ class Command(BaseCommand):
         return report.logins
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:
+        from tandem.demo.company import DEMO_PASSWORD
+
         if not logins:
             self.stdout.write("No demo logins in this database (tandem users create ... adds users).")
             return

@@ -10,8 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
-from tandem.enablement.selectors import assets_expired_by_owner, today_local
-from tandem.enablement.services import asset_create, assets_expiry_notify
 from tandem.users.models import User
 
 
@@ -40,6 +38,10 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
     def _expired(self, options: dict[str, Any]) -> None:
+        # Imported here, not at the top (as in _upload): they bring numpy and django-ninja, which `--help` skips.
+        from tandem.enablement.selectors import assets_expired_by_owner, today_local
+        from tandem.enablement.services import assets_expiry_notify
+
         today = today_local()
         notified = assets_expiry_notify(today=today) if options["notify"] else 0
         rows = [
@@ -52,6 +54,8 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({"today": today.isoformat(), "notified": notified, "assets": rows}, indent=2))
 
     def _upload(self, options: dict[str, Any]) -> None:
+        from tandem.enablement.services import asset_create
+
         path = Path(options["path"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")

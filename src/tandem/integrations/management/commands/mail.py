@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import NotFound, TandemError
-from tandem.integrations.mail import selectors, services
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.integrations.mail import selectors, services
+else:
+    # Imported at first use, not for `--help`: they bring numpy, django-ninja and the CRM's validators.
+    selectors = deferred("tandem.integrations.mail.selectors")
+    services = deferred("tandem.integrations.mail.services")
 
 # Exit statuses: 1 refused (the message says why), 2 the command line is wrong (argparse), 3 no such user,
 # 4 SMTP not configured, 5 a send failed.

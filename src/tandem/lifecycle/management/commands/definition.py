@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError, ValidationFailed
-from tandem.lifecycle.selectors import definition_dry_run, definitions_history
-from tandem.lifecycle.services import definition_publish
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.lifecycle import selectors, services
+else:
+    # Imported at first use, not for `--help`: they bring numpy, django-ninja and the CRM's validators.
+    selectors = deferred("tandem.lifecycle.selectors")
+    services = deferred("tandem.lifecycle.services")
 
 
 def read_json_object(path: Path, *, what: str = "A definition") -> dict[str, Any]:
@@ -49,7 +55,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}{where}") from exc
 
     def _show(self, opts: dict[str, Any]) -> None:
-        history = definitions_history()
+        history = selectors.definitions_history()
         if opts["format"] == "json":
             self.stdout.write(json.dumps({s: [v.to_dict() for v in vs] for s, vs in history.items()}, indent=2, default=str))
             return
@@ -69,11 +75,11 @@ class Command(BaseCommand):
     def _publish(self, opts: dict[str, Any]) -> None:
         spec = read_json_object(opts["file"])
         stage = opts["stage"] or str(spec.get("name") or "")
-        row = definition_publish(stage=stage, spec=spec, reason=opts["reason"], by_user=None)
+        row = services.definition_publish(stage=stage, spec=spec, reason=opts["reason"], by_user=None)
         self.stdout.write(f"published {row.stage.upper()} v{row.version}")
 
     def _dry_run(self, opts: dict[str, Any]) -> None:
-        summary = definition_dry_run(spec=read_json_object(opts["file"]))
+        summary = selectors.definition_dry_run(spec=read_json_object(opts["file"]))
         if opts["format"] == "json":
             self.stdout.write(json.dumps(summary.to_dict(), indent=2))
             return

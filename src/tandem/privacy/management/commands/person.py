@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import NotFound, TandemError
-from tandem.crm.privacy.selectors import person_by_email
-from tandem.privacy import services
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.privacy import services
+else:
+    # Imported at first use, not for `--help`: the erasure touches every app, numpy and django-ninja included.
+    services = deferred("tandem.privacy.services")
 
 # Exit statuses: 1 the input was refused (the message names the field), 2 the command line itself is wrong
 # (argparse), 3 no such person or user.
@@ -46,6 +51,8 @@ class Command(BaseCommand):
         erase.add_argument("--by", default=None, help="username of the admin who asks (for the audit event)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from tandem.crm.privacy.selectors import person_by_email
+
         try:
             person = person_by_email(email=opts["email"])
             by = _user(opts["by"])

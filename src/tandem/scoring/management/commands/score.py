@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core import csvsafe
 from tandem.core.errors import TandemError
-from tandem.scoring.selectors import export_left_out, export_rows, scoring_model_for_report
-from tandem.scoring.services import scoring_drift_measure, scoring_train_start
+from tandem.core.lazy import deferred
+
+if TYPE_CHECKING:
+    from tandem.scoring import selectors, services
+else:
+    # Imported at first use, not for `--help`: they bring numpy and django-ninja.
+    selectors = deferred("tandem.scoring.selectors")
+    services = deferred("tandem.scoring.services")
 
 EXPORT_COLUMNS = ("email", "probability", "tier", "expected_value", "top_factors")
 TITLES = {"model": "model", "naive_bayes": "baseline: naive Bayes (Odoo)", "rule_score": "baseline: fit + engagement rules"}
@@ -65,7 +71,7 @@ class Command(BaseCommand):
     def _train(self, opts: dict[str, Any]) -> None:
         # Here, in the operator's terminal, not in the worker; recorded as a job all the same, so the pages show
         # it and a training started meanwhile from the page or the API is refused (and this one while that runs).
-        job = scoring_train_start(horizon_days=opts["horizon_days"], refresh=not opts["no_refresh"], background=False)
+        job = services.scoring_train_start(horizon_days=opts["horizon_days"], refresh=not opts["no_refresh"], background=False)
         if job.status != "succeeded":
             raise CommandError(f"Training failed (job {job.pk}): {job.error}")
         result = job.result
@@ -79,7 +85,7 @@ class Command(BaseCommand):
             self.stdout.write(f"rescored {result['rescored']} open people")
 
     def _evaluate(self, opts: dict[str, Any]) -> None:
-        row = scoring_model_for_report()
+        row = selectors.scoring_model_for_report()
         if row is None:
             raise CommandError("No scoring model yet: run `tandem score train` first.")
         if opts["format"] == "json":
@@ -105,7 +111,7 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
     def _drift(self, opts: dict[str, Any]) -> None:
-        report = scoring_drift_measure()
+        report = services.scoring_drift_measure()
         if not report:
             raise CommandError("No active scoring model: run `tandem score train` first.")
         if opts["format"] == "json":
@@ -133,10 +139,10 @@ class Command(BaseCommand):
             writer = csvsafe.writer(handle if target else self.stdout, lineterminator="\n")
             writer.writerow(EXPORT_COLUMNS)
             written = 0
-            for row in export_rows():
+            for row in selectors.export_rows():
                 writer.writerow(row)
                 written += 1
-            left_out = export_left_out()
+            left_out = selectors.export_left_out()
         finally:
             if target:
                 handle.close()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tandem.core.errors import TandemError
-from tandem.webhooks import selectors, services
+from tandem.core.lazy import deferred
 from tandem.webhooks.catalog import EVENT_TYPES
 from tandem.webhooks.models import ALL_EVENTS, DeliveryStatus
+
+if TYPE_CHECKING:
+    from tandem.webhooks import selectors, services
+else:
+    # Imported at first use, not for `--help`: they bring django-ninja and standardwebhooks.
+    selectors = deferred("tandem.webhooks.selectors")
+    services = deferred("tandem.webhooks.services")
 
 
 class Command(BaseCommand):
