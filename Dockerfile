@@ -19,8 +19,9 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/tandem --create-home --shel
 WORKDIR /opt/tandem/src
 COPY pyproject.toml README.md ./
 COPY src ./src
+# With the s3 extra, so several nodes can share uploads in a bucket (TANDEM_S3_BUCKET, docs/operations.md).
 # Then the hashed, gzip-compressed static files, built once here; the key serves this step only (nothing is signed).
-RUN pip install . \
+RUN pip install ".[s3]" \
     && TANDEM_SECRET_KEY=collectstatic-only TANDEM_VAR_DIR=/tmp/build-var tandem collectstatic --noinput \
     && rm -rf /tmp/build-var
 

@@ -80,7 +80,9 @@ def test_dockerfile_copies_real_files_runs_as_a_user_and_starts_a_real_command()
     assert ("USER", "tandem") in instructions
     # the build installs the project and collects the static files with the real command
     run = " ".join(rest for k, rest in instructions if k == "RUN")
-    assert "pip install ." in run
+    assert 'pip install ".[s3]"' in run
+    # with extras that pyproject.toml declares (the s3 extra lets several nodes share uploads in a bucket)
+    assert "s3 = [" in (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert "tandem collectstatic --noinput" in run
     # and the container starts a real `tandem` command
     cmd = json.loads(dict(instructions)["CMD"])

@@ -320,8 +320,8 @@ def test_a_failure_while_writing_rolls_back_everything(db, tmp_path, monkeypatch
     def broken(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    # the stage moves are the last write of a bundle import, through the capture engines' one writer
-    monkeypatch.setattr("tandem.capture.ingest.people_change_stage_bulk", broken)
+    # the stage moves are the last write of a bundle import (crm's bulk stage service, called by the import)
+    monkeypatch.setattr("tandem.capture.services.people_change_stage_bulk", broken)
     # when
     with pytest.raises(RuntimeError, match="disk full"):
         bundle_import(directory=tmp_path / "second")

@@ -390,7 +390,7 @@ def test_a_small_import_takes_a_fixed_number_of_queries(db, tmp_path, django_ass
     # when / then: reads in chunks, one insert (or COPY) per table, one stage-change batch, one event; activities
     # take four (the kinds, the stored activities, the deals they name, one insert); one read of the webhook
     # endpoints (nobody subscribes: no message is built)
-    with django_assert_num_queries(33):
+    with django_assert_num_queries(31):
         bundle_import(directory=tmp_path)
 
 

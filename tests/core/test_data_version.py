@@ -227,13 +227,13 @@ def test_the_version_query_reads_indexes_only_never_a_whole_table() -> None:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute(f"EXPLAIN {sql}")
             plan = [row[0] for row in cursor.fetchall()]
-            # when / then: every big table is read at one end of an index (MAX by an Index Only Scan Backward
-            # with LIMIT 1); the small ones (campaigns, costs, policies, goals, the counter) may be read whole
+            # when / then: every big table is read through an index (at scale MAX is an Index Only Scan Backward
+            # with LIMIT 1; on a test table of a few rows the planner may instead aggregate the whole, tiny
+            # index, which is still no table scan); the small ones (campaigns, costs, policies, goals, the
+            # counter) may be read whole
             full = [line for line in plan if "Seq Scan" in line and any(t in line for t in BIG_TABLES)]
             for table in BIG_TABLES:
-                assert any(table in line and "Index Only Scan Backward" in line for line in plan), "\n".join(
-                    plan
-                )
+                assert any(table in line and "Index Only Scan" in line for line in plan), "\n".join(plan)
         else:
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
             plan = [str(row[-1]) for row in cursor.fetchall()]

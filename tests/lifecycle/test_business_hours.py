@@ -172,7 +172,7 @@ def test_calendar_round_trips_through_json_and_describes_itself() -> None:
     assert calendar.holidays == frozenset({date(2026, 11, 26)})
     assert calendar.describe()[0] == "Times are in America/New_York."
     assert calendar.describe()[5] == "Friday: 09:00–12:00 and 13:00–15:00"
-    assert calendar.describe()[-1] == "1 holiday(s) are closed all day."
+    assert calendar.describe()[-1] == "1 extra holiday(s) are closed all day."
 
 
 @pytest.mark.parametrize(

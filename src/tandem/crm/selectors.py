@@ -13,6 +13,7 @@ from django.db.models.functions import Concat
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
+from tandem.core.periods import period_start
 from tandem.crm.channels import CHANNEL_LABELS
 from tandem.crm.models import Activity, Deal, DealStage, LostReason, Person, StageChange
 from tandem.crm.registry import person_detail_part
@@ -378,9 +379,8 @@ class LeadsWeekly:
 
 
 def week_start(*, now: dt.datetime) -> dt.datetime:
-    """Monday 00:00 of the week `now` falls in, in now's time zone."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - dt.timedelta(days=day.weekday())
+    """Monday 00:00 of the week `now` falls in, in now's time zone (the one week of tandem.core.periods)."""
+    return dt.datetime.combine(period_start(now.date(), "week"), dt.time(), tzinfo=now.tzinfo)
 
 
 def leads_weekly_by_channel(*, now: dt.datetime) -> LeadsWeekly:

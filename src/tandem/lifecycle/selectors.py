@@ -1035,10 +1035,12 @@ def sla_scorecard_cached(*, start: dt.datetime, end: dt.datetime) -> dict[str, A
     """``sla_scorecard`` as of this minute, from the report cache while the data version and the minute stand
     (open hand-offs age with the clock; team calendars and users are not in the data version, so a change to
     them shows within the minute)."""
-    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    # Keyed by the minute, computed at the real clock: a truncated `now` would put a touch logged earlier in
+    # this minute in the future (not yet counted), while the data version already says it is there.
+    now = dt.datetime.now(dt.UTC)
     return report_cached_get(
         kind="sla_scorecard",
-        params={"start": start, "end": end, "now": now},
+        params={"start": start, "end": end, "minute": now.replace(second=0, microsecond=0)},
         compute=lambda: sla_scorecard(start=start, end=end, now=now),
     )
 

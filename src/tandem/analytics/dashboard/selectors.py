@@ -546,12 +546,14 @@ def _sla(start: dt.datetime, end: dt.datetime, now: dt.datetime | None) -> dict[
 def weekly_report_cached(*, week: date | None = None, user: Any = None) -> dict[str, Any]:
     """``weekly_report_get`` for now, from the report cache per reader's reach while the data version and the
     minute stand (the SLA's open hand-offs age with the clock; a minute is the scorecard's precision)."""
-    now = timezone.now().replace(second=0, microsecond=0)
+    # Keyed by the minute, computed at the real clock: a truncated `now` would put a touch logged earlier in
+    # this minute in the future (not yet counted), while the data version already says it is there.
+    now = timezone.now()
     today = timezone.localdate(now)
     monday = weekly_week(week=week, today=today)
     return report_cached_get(
         kind="weekly",
-        params={"week": monday, "today": today, "now": now},
+        params={"week": monday, "today": today, "minute": now.replace(second=0, microsecond=0)},
         scope=access_scope(user=user),
         compute=lambda: weekly_report_get(week=monday, today=today, now=now, user=user),
     )
