@@ -679,25 +679,11 @@ def company_ensure(*, people: int, touchpoints: int, seed: int, end: dt.date, re
 
 
 def caches_empty() -> None:
-    """Empty every report cache: the per-process dicts of the report selectors and Django's caches."""
-    import importlib
-
+    """Empty every report cache: reports are cached only in Django's caches (tandem.core.reportcache)."""
     from django.conf import settings
     from django.core.cache import caches
 
-    for name in ("tandem.analytics.reports.selectors", "tandem.analytics.economics.selectors",
-                 "tandem.analytics.dashboard.selectors", "tandem.analytics.statistics.selectors",
-                 "tandem.lifecycle.selectors", "tandem.search.selectors"):  # fmt: skip
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        for attr, value in vars(module).items():
-            if "CACHE" in attr.upper() and isinstance(value, dict):
-                value.clear()
-            elif callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
-                value.cache_clear()
-    for alias in getattr(settings, "CACHES", {}):
+    for alias in settings.CACHES:
         caches[alias].clear()
 
 

@@ -526,14 +526,6 @@ def person_expected_values() -> Iterator[tuple[int, float | None]]:
     return iter(PersonScore.objects.filter(expected_value__isnull=False).values_list("person_id", "expected_value"))
 
 
-def scores_fingerprint() -> tuple[Any, ...]:
-    """How many people are scored and when the last was: changes whenever scores do (report caches key on it)."""
-    from django.db.models import Count, Max
-
-    agg = PersonScore.objects.aggregate(n=Count("person"), last=Max("scored_at"))
-    return (agg["n"], str(agg["last"]))
-
-
 # ---- personal data (tandem.privacy): one person's score ----
 
 

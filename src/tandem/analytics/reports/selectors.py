@@ -745,14 +745,19 @@ MODEL_LABELS: dict[str, str] = {
 _ENGINE_NAME = {"position": "position_based"}
 
 
-def funnel_report_get(
-    *, by: str = "none", period: str = "month", date_from: dt.date | None = None, date_to: dt.date | None = None
-) -> dict[str, Any]:
-    """The funnel report dict (total, per cohort period, per segment) for the CLI, API and page."""
+def _funnel_options_check(*, by: str, period: str, date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """Refuse bad funnel options before any query (both funnel paths take the same ones)."""
     _segment_check(by)
     _day_bounds(date_from, date_to)
     if period not in PERIODS:
         raise ValidationFailed(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period", value=period)
+
+
+def funnel_report_get(
+    *, by: str = "none", period: str = "month", date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> dict[str, Any]:
+    """The funnel report dict (total, per cohort period, per segment) for the CLI, API and page."""
+    _funnel_options_check(by=by, period=period, date_from=date_from, date_to=date_to)
     if connection.vendor != "postgresql":
         # SQLite's per-person grouping took 1.5-5x the time of numpy over the changes read as text
         # (docs/benchmarks.md, "Funnel at scale"): there the report keeps the numpy path; the results are equal.
@@ -765,10 +770,7 @@ def funnel_report_counted(
     *, by: str = "none", period: str = "month", date_from: dt.date | None = None, date_to: dt.date | None = None
 ) -> dict[str, Any]:
     """The funnel report from the database's counts (two grouped queries), equal to the numpy report to the bit."""
-    _segment_check(by)
-    _day_bounds(date_from, date_to)
-    if period not in PERIODS:
-        raise ValidationFailed(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period", value=period)
+    _funnel_options_check(by=by, period=period, date_from=date_from, date_to=date_to)
     cells, steps = funnel_counts_get(by=by, date_from=date_from, date_to=date_to)
     split = by != "none"
     return funnel_report_of_counts(

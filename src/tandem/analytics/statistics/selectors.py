@@ -253,9 +253,6 @@ def spc_chart(
     return spc.control_chart(metric=metric, period=period, series=series)
 
 
-# ---------------------------------------------------------------------------------------------- segments
-
-
 def spc_chart_cached(
     *,
     metric: str,
@@ -308,6 +305,9 @@ def spc_page_get(*, metric: str, by: str, period: str, baseline: tuple[date, dat
 
     params = {"metric": metric, "by": by, "period": period, "baseline": baseline, "limit": limit, "today": today}
     return report_cached_get(kind="spc_page", params=params, compute=compute)
+
+
+# ---------------------------------------------------------------------------------------------- segments
 
 
 def _segment_columns(by: Sequence[str], lead_ids: set[int]) -> tuple[list[int], dict[str, list[Any]]]:
