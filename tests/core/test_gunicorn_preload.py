@@ -93,3 +93,50 @@ def test_workers_fork_from_a_preloaded_warm_application():
             server.wait()
         if server.stderr:
             server.stderr.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_with_a_log_file_keeps_the_terminal_to_the_address_and_logs_requests_in_the_file(tmp_path):
+    # given `tandem serve --log-file` as `make demo` runs it (one worker, no background worker)
+    port = _free_port()
+    log = tmp_path / "logs" / "server.log"
+    env = {**os.environ, "TANDEM_DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1"}
+    command = ["tandem", "serve", "--port", str(port), "--workers", "1", "--no-worker", "--log-file", str(log)]
+    server = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / command[0]), *command[1:]],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                status, _ = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+                assert time.monotonic() < deadline, "the server did not answer in time"
+                time.sleep(0.25)
+        # when a page is requested
+        assert status == 200
+        _get(f"http://127.0.0.1:{port}/login/")
+    finally:
+        server.terminate()
+        terminal = server.communicate(timeout=30)[0].decode()
+    # then the terminal holds the address and the log's path, and no request; the file holds the requests
+    assert terminal.splitlines() == [
+        f"Tandem on http://127.0.0.1:{port}/ with 1 gunicorn workers  (Ctrl+C stops)",
+        f"Server log: {log}",
+    ]
+    written = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in written and '"GET /login/ HTTP/1.1" 200' in written
+    assert "Booting worker" in written  # gunicorn's own log too
+
+
+def test_serve_refuses_a_log_file_it_cannot_write(tmp_path):
+    # given a path under a file, not a folder
+    (tmp_path / "file").write_text("")
+    # when / then the command stops before serving, naming the option and the path
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"--log-file \S*/file/x\.log: (File exists|Not a directory)"):
+        call_command("serve", "--log-file", str(tmp_path / "file" / "x.log"))

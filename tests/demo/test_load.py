@@ -15,6 +15,7 @@ from django.test import Client
 from tandem.campaigns.models import Campaign, Touchpoint
 from tandem.capture.models import UnknownUtm
 from tandem.core.errors import NotAllowed
+from tandem.core.management.commands.serve import default_workers
 from tandem.core.models import Event
 from tandem.crm.models import Activity, Deal, Person, StageChange
 from tandem.demo.company import generate_company
@@ -174,8 +175,10 @@ def test_demo_refuses_a_bad_end_date_naming_it(db):
     assert Person.objects.count() == 0
 
 
-def test_demo_serves_after_loading_unless_told_not_to(db, monkeypatch):
+def test_demo_serves_after_loading_unless_told_not_to(db, monkeypatch, settings, tmp_path):
     # given
+    settings.VAR_DIR = tmp_path
+    log = tmp_path / "demo-server.log"
     calls = []
     monkeypatch.setattr(
         "tandem.demo.management.commands.demo.call_command",
@@ -186,7 +189,35 @@ def test_demo_serves_after_loading_unless_told_not_to(db, monkeypatch):
     # then
     assert calls == [
         ("migrate", {"interactive": False, "verbosity": 0}),
-        ("serve", {"host": "127.0.0.1", "port": 8123, "workers": None, "dev": False}),
+        ("serve", {"host": "127.0.0.1", "port": 8123, "workers": None, "dev": False, "log_file": str(log)}),
+    ]
+
+
+def test_demo_prints_a_table_of_logins_and_where_to_go_next(db, monkeypatch, settings, tmp_path, capsys):
+    # given a demo that would serve (serving itself is replaced: the test checks what the terminal says)
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr("tandem.core.management.commands.serve.os.execv", lambda path, argv: None)
+    monkeypatch.setattr("tandem.core.management.commands.serve._log_to", lambda fd: os.close(fd))
+    # the test database is migrated already (and SQLite cannot migrate inside the test's transaction)
+    monkeypatch.setattr(
+        "tandem.demo.management.commands.demo.call_command",
+        lambda name, *args, **kwargs: None if name == "migrate" else call_command(name, *args, **kwargs),
+    )
+    out = io.StringIO()
+    # when
+    call_command("demo", "--people", "20", "--end", END, "--port", "8124", stdout=out)
+    # then the logins are a table with headers, followed by the address, the second terminal and the log's path
+    lines = out.getvalue().splitlines()
+    header = lines.index("  Username    Role           Team")
+    assert lines[header - 2 : header] == ["Logins (password for all: tandem-demo)", ""]
+    assert lines[header + 1].startswith("  ----------- -------------- ----")
+    assert lines[header + 2].startswith("  admin       admin          ")
+    assert lines[-1] == (
+        "Open http://127.0.0.1:8124 and sign in; run `make test` in another terminal while this one serves."
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"Tandem on http://127.0.0.1:8124/ with {default_workers()} gunicorn workers  (Ctrl+C stops)",
+        f"Server log: {tmp_path / 'demo-server.log'}",
     ]
 
 

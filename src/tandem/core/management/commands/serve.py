@@ -47,6 +47,28 @@ def _start_dev_worker() -> None:
     atexit.register(worker.terminate)
 
 
+def _log_open(path: str) -> tuple[int, str]:
+    """Open the log file for appending (its folder made if missing); a path that cannot be written is refused."""
+    import pathlib
+
+    target = pathlib.Path(path).resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), str(target)
+    except OSError as exc:
+        raise CommandError(f"--log-file {path}: {exc.strerror}") from exc
+
+
+def _log_to(fd: int) -> None:
+    """Send this process's stdout and stderr to the file, so gunicorn's access and error logs and the background
+    worker it starts (which inherits them) write there; the terminal keeps only what came before."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 class Command(BaseCommand):
     help = "Serve Tandem: gunicorn with sync workers on 127.0.0.1:8000, or Django's reloading server (--dev)."
 
@@ -64,6 +86,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dev", action="store_true", help="Django's development server, reloading on changes"
+        )
+        parser.add_argument(
+            "--log-file",
+            default=None,
+            help="write the server's and the background worker's log to this file instead of the terminal",
         )
         parser.add_argument(
             "--no-worker",
@@ -94,8 +121,13 @@ class Command(BaseCommand):
                     _start_dev_worker()
             call_command("runserver", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
             return
+        log = _log_open(opts["log_file"]) if opts["log_file"] else None
         self.stdout.write(f"Tandem on {url} with {workers} gunicorn workers  (Ctrl+C stops)")
+        if log is not None:
+            self.stdout.write(f"Server log: {log[1]}")
         self.stdout.flush()
+        if log is not None:
+            _log_to(log[0])
         argv = gunicorn_argv(host=host, port=port, workers=workers, timeout=opts["timeout"])
         os.environ["TANDEM_SERVE_WORKER"] = "0" if opts["no_worker"] else "1"
         # Replace this process: Ctrl+C and service managers' signals then reach gunicorn's arbiter directly.

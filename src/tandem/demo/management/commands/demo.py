@@ -46,6 +46,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
         parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (see tandem serve)")
         parser.add_argument("--dev", action="store_true", help="serve with Django's reloading server")
+        parser.add_argument(
+            "--log-file",
+            default=None,
+            help="where the server's log goes (default var/demo-server.log; '-' keeps it in the terminal)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         # Imported here, not at the top: the generator and the loader bring numpy, django-ninja and more.
@@ -70,9 +75,15 @@ class Command(BaseCommand):
             logins = self._load(opts, end)
         self._print_logins(logins)
         if not opts["no_serve"]:
-            call_command(
-                "serve", host=opts["host"], port=opts["port"], workers=opts["workers"], dev=opts["dev"]
-            )
+            url = f"http://{opts['host']}:{opts['port']}"
+            self.stdout.write(f"Open {url} and sign in; run `make test` in another terminal while this one serves.")
+            serve = {"host": opts["host"], "port": opts["port"], "workers": opts["workers"], "dev": opts["dev"]}
+            if not opts["dev"] and opts["log_file"] != "-":
+                # The terminal stays readable (the logins, the address); every request goes to the file.
+                from django.conf import settings
+
+                serve["log_file"] = opts["log_file"] or str(settings.VAR_DIR / "demo-server.log")
+            call_command("serve", **serve)
 
     def _load(self, opts: dict[str, Any], end: dt.date) -> list[DemoLogin]:
         from tandem.demo.company import generate_company
@@ -112,6 +123,9 @@ class Command(BaseCommand):
             self.stdout.write("No demo logins in this database (tandem users create ... adds users).")
             return
         self.stdout.write(f"\nLogins (password for all: {DEMO_PASSWORD})")
+        self.stdout.write("")
+        self.stdout.write(f"  {'Username':<11} {'Role':<14} Team")
+        self.stdout.write(f"  {'-' * 11} {'-' * 14} {'-' * max(4, *(len(login.team) for login in logins))}")
         for login in logins:
             self.stdout.write(f"  {login.username:<11} {login.role:<14} {login.team}")
         self.stdout.write("")
