@@ -110,3 +110,50 @@ def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_serv
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#suggestions') !== null")
     assert list(CollateralRequest.objects.values_list("suggestion_asset_id", flat=True)) == [asset.pk, asset.pk]
     assert Event.objects.filter(kind="collateral.suggestion_handled").count() == 2
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_marketing_adds_a_suggestion_to_the_library_from_the_board(live_server, page):  # type: ignore[no-untyped-def]
+    # given a case study asked for by two reps (the board's "Add it to the library" link once answered 405)
+    from tandem.enablement.models import Asset
+    from tandem.enablement.requests import services
+
+    roles_sync()
+    due = timezone.localdate() + dt.timedelta(days=20)
+    for username, purpose in (("ray", "Healthcare hospital case study"), ("rita", "Case study from a hospital, healthcare")):
+        rep = user_create(username=username, password=PASSWORD, role=Role.SALES_REP)
+        services.collateral_request_file(by_user=rep, kind="case_study", purpose=purpose, due_on=due)
+    user_create(username="mia", password=PASSWORD, role=Role.MARKETING)
+    # when marketing follows the link from the board
+    _login(page, live_server.url, "mia")
+    page.goto(f"{live_server.url}/requests/board/")
+    with page.expect_navigation():
+        page.click("[data-testid=suggestion-add]")
+    # then the library's add form is open, filled from the suggestion
+    assert page.locator("#asset-new").get_attribute("open") is not None
+    assert page.input_value("#a-title") == "case healthcare hospital study"
+    assert page.locator("#a-kind").input_value() == "case_study"
+    # when the title is improved, a link given and the form sent
+    page.fill("#a-title", "Mercy Hospital case study")
+    page.fill("#a-url", "https://cdn.example/mercy.pdf")
+    page.click("button:has-text('Add to the library')")
+    page.wait_for_selector("text=Added “Mercy Hospital case study” to the library.")
+    # then the asset exists
+    assert list(Asset.objects.values_list("title", "kind")) == [("Mercy Hospital case study", "case_study")]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_missing_page_says_so_in_words_not_an_exception_name(live_server, page):  # type: ignore[no-untyped-def]
+    # given a signed-in user
+    roles_sync()
+    user_create(username="mia", password=PASSWORD, role=Role.MARKETING)
+    _login(page, live_server.url, "mia")
+    # when they open an address that does not exist
+    response = page.goto(f"{live_server.url}/no-such-page/")
+    # then the 404 page says so in a sentence, without Django's exception class name
+    assert response is not None and response.status == 404
+    text = page.locator("main").inner_text()
+    assert "Nothing here" in text and "The page or record you asked for does not exist." in text
+    assert "Resolver404" not in page.content()

@@ -218,5 +218,43 @@ def test_the_board_suggests_a_repeated_request_for_the_library_with_a_link_to_ad
     # then both see the suggestion; only marketing gets the link to add it
     section = marketing[marketing.index('data-testid="suggestions"'):]
     assert "case healthcare hospital study" in section and "2 requests from 2 reps" in section
-    assert f'href="{reverse("enablement:asset-new")}">Add it to the library' in section
+    href = (
+        f"{reverse('enablement:library')}?add=1&amp;new_title=case%20healthcare%20hospital%20study&amp;"
+        "new_kind=case_study&amp;new_description=Case%20study%20from%20a%20hospital%2C%20healthcare#asset-new"
+    )
+    assert f'href="{href}" data-testid="suggestion-add">Add it to the library' in section
     assert "case healthcare hospital study" in rep and "Add it to the library" not in rep
+
+
+def test_every_link_on_the_collateral_board_answers_200():
+    # given a suggestion on the board (its "Add it to the library" link once answered 405: it pointed at a POST)
+    _file(UserFactory(role=Role.SALES_REP), kind="case_study", purpose="Healthcare hospital case study")
+    _file(UserFactory(role=Role.SALES_REP), kind="case_study", purpose="Case study from a hospital, healthcare")
+    client = _client(UserFactory(role=Role.MARKETING))
+    page = client.get("/requests/board/").content.decode()
+    # when every link of the page is followed
+    import html
+    import re
+
+    links = {html.unescape(h).split("#")[0] for h in re.findall(r'<a [^>]*href="(/[^"]*)"', page)}
+    statuses = {link: client.get(link, follow=True).status_code for link in sorted(links)}
+    # then none is refused or missing
+    assert {link: code for link, code in statuses.items() if code != 200} == {}
+    assert any(link.startswith("/enablement/?add=1") for link in links)
+
+
+def test_the_library_opens_its_add_form_filled_from_a_suggestion_for_editors_only():
+    # given the link of a suggestion
+    url = "/enablement/?add=1&new_title=Hospital%20case%20study&new_kind=case_study&new_description=Asked%20twice"
+    # when marketing follows it
+    page = _client(UserFactory(role=Role.MARKETING)).get(url).content.decode()
+    # then the add form is open and filled
+    assert 'id="asset-new" open' in page
+    assert 'name="title" maxlength="200" required value="Hospital case study"' in page
+    assert '<option value="case_study" selected>' in page
+    assert ">Asked twice</textarea>" in page
+    # and a request kind that is no asset type (e.g. swag) leaves the type to choose
+    swag = _client(UserFactory(role=Role.MARKETING)).get(url.replace("case_study", "swag")).content.decode()
+    assert "selected>Case study" not in swag
+    # and a rep, who cannot add, sees the library without the form
+    assert 'data-testid="asset-new"' not in _client(UserFactory(role=Role.SALES_REP)).get(url).content.decode()

@@ -16,7 +16,8 @@ from http import HTTPStatus
 from typing import Any
 
 import pydantic
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound, JsonResponse
+from django.template import loader
 from django.views import defaults
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.params.models import BodyModel, ParamModel
@@ -352,7 +353,12 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
             field="path",
             value=request.path_info,
         )
-    return defaults.page_not_found(request, exception)
+    # Django's own handler shows the exception's class name ("Resolver404") when no route matched; the page says
+    # a sentence instead, and keeps the message our views give (e.g. "No person with id 7").
+    message = exception.args[0] if exception.args and isinstance(exception.args[0], str) else ""
+    return HttpResponseNotFound(
+        loader.render_to_string("404.html", {"request_path": request.path, "exception": message}, request)
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -111,7 +111,19 @@ def library(request: HttpRequest) -> HttpResponse:
     except ValidationFailed as exc:
         messages.error(request, exc.message)
         filters = selectors.LibraryFilters()
-    return render(request, "enablement/library.html", _library_context(request, filters))
+    context = _library_context(request, filters)
+    if request.GET.get("add") == "1" and context["can_edit"]:
+        # "Add it to the library" on the collateral board: the add form opens, filled from the suggestion.
+        kind = request.GET.get("new_kind", "")
+        context |= {
+            "form_open": True,
+            "form": {
+                "title": request.GET.get("new_title", "")[:200],
+                "kind": kind if kind in AssetKind.values else "",
+                "description": request.GET.get("new_description", "")[:2000],
+            },
+        }
+    return render(request, "enablement/library.html", context)
 
 
 @login_required
