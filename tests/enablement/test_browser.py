@@ -48,7 +48,8 @@ def test_a_rep_sees_persona_talking_points_and_sends_a_suggested_asset(live_serv
 
     # when the rep sends the asset from the panel
     panel.locator(f"[data-testid=send-{asset.pk}]").click()
-    page.wait_for_selector("text=Sent “Case study: Northwind routes in 9 minutes”.")
+    page.wait_for_selector("text=Recorded “Case study: Northwind routes in 9 minutes” as shared with")
+    assert "Not e-mailed: no mail server is set up" in panel.inner_text()
     # then the lead has a content_sent touchpoint
     assert Touchpoint.objects.filter(person=lead, kind="content_sent").count() == 1
 

@@ -428,3 +428,19 @@ def test_erasing_the_person_removes_the_tracked_link_and_its_address(
     assert not TrackedLink.objects.exists()
     assert Client().get(link.group(1)).status_code == 404
     assert not Touchpoint.objects.filter(kind="email_click").exists()
+
+
+def test_the_send_button_says_e_mailed_only_when_a_mail_went_out(
+    smtp_server: Any, client: Any, huey_immediate: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a rep, their consenting person and an asset, with SMTP configured
+    rep = UserFactory(username="ray", role=Role.SALES_REP, email="ray@example.com")
+    person = PersonFactory(first_name="Ann", last_name="Lee", owner=rep, consent_email=True, email="ann@acme.example")
+    asset = AssetFactory(title="Northwind case study", url="https://example.com/northwind.pdf")
+    client.force_login(rep)
+    # when the rep presses Send in the person's panel
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/enablement/assets/{asset.pk}/send/", {"person_id": person.pk}, HTTP_HX_REQUEST="true")
+    # then the panel says it was e-mailed, and it was
+    assert f"E-mailed “Northwind case study” to {person} with a tracked link." in response.content.decode()
+    assert len(smtp_server.received) == 1

@@ -20,6 +20,7 @@ from tandem.crm.stages import CHOICES as STAGE_CHOICES
 from tandem.enablement import selectors, services
 from tandem.enablement.files import content_type_of
 from tandem.enablement.models import AssetKind, ContentUse, Objection
+from tandem.enablement.registry import RECORDED_ONLY
 from tandem.users.access import access_allows, access_check, access_seen
 from tandem.users.models import User
 
@@ -278,10 +279,14 @@ def asset_send(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect(request.POST.get("next") or reverse("enablement:asset", args=[pk]))
     # Says whether it went out by e-mail or was recorded only (no mail server configured).
-    delivery = services.asset_send_delivery()
+    # "Sent" only when an e-mail really goes out; otherwise the rep must still send it themselves.
+    if services.asset_send_delivery() == RECORDED_ONLY:
+        done = f"Recorded “{asset.title}” as shared with {person}. Not e-mailed: no mail server is set up, so send it yourself."
+    else:
+        done = f"E-mailed “{asset.title}” to {person} with a tracked link."
     if getattr(request, "htmx", False) and person_id:
-        return _panel(request, person_id, panel_done=f"Sent “{asset.title}”. {delivery.capitalize()}.")
-    messages.success(request, f"Sent “{asset.title}” to {person}. {delivery.capitalize()}.")
+        return _panel(request, person_id, panel_done=done)
+    messages.success(request, done)
     return redirect(request.POST.get("next") or reverse("enablement:asset", args=[pk]))
 
 
