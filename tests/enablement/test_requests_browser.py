@@ -18,6 +18,7 @@ from tests.browser_helpers import PASSWORD
 from tests.browser_helpers import browser_login as _login
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+LONG_URL = "https://drive.example/marketing/collateral/2026/austin-partner-day/flyers/final-v3-print-ready-cmyk.pdf"
 
 
 @pytest.mark.browser
@@ -65,21 +66,26 @@ def test_a_rep_files_a_request_and_marketing_moves_it_to_delivered(live_server, 
     board.keyboard.press("Enter")
     board.wait_for_selector(f"[data-column=in_progress] #request-{request.pk}")
     # and delivers it with a link
-    board.fill(f"input[aria-label='Delivery note for request {request.pk}']", "https://drive.example/austin-flyer.pdf")
+    board.fill(f"input[aria-label='Delivery note for request {request.pk}']", LONG_URL)
     board.click(f"button[aria-label='Deliver request {request.pk}']")
     board.wait_for_selector(f"[data-column=delivered] #request-{request.pk}")
+    # and the long delivered link wraps inside its card (it once spilled over the next column)
+    overflow = board.evaluate(
+        "id => { const c = document.getElementById(id); return c.scrollWidth - c.clientWidth; }", f"request-{request.pk}"
+    )
+    assert overflow <= 0
     board.screenshot(path=str(SCREENSHOTS / "collateral_board.png"), full_page=True)
     context.close()
     # then it is delivered, with one event per move
     request.refresh_from_db()
-    assert (request.status, request.delivery_note) == ("delivered", "https://drive.example/austin-flyer.pdf")
+    assert (request.status, request.delivery_note) == ("delivered", LONG_URL)
     moves = [e.data["to"] for e in Event.objects.filter(kind="collateral.moved").order_by("occurred_at", "id")]
     assert moves == ["accepted", "in_progress", "delivered"]
 
     # when the rep looks again, then the request shows delivered with its link
     page.reload()
     row = page.locator(f"#mine-{request.pk}").inner_text()
-    assert "Delivered" in row and "https://drive.example/austin-flyer.pdf" in row
+    assert "Delivered" in row and LONG_URL in row
 
 
 @pytest.mark.browser
