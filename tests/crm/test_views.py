@@ -412,3 +412,57 @@ def test_rep_can_not_open_deals_for_a_viewer_nor_marketing(client, db):
     # then
     assert response.status_code == 403
     assert Deal.objects.count() == 0
+
+
+def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_people_csv_holds_everyone_matching_the_filters_with_labels_and_is_recorded(client, rep, settings):
+    # given three people, two of them webinar leads, a rep who sees only their own and a marketer who sees all
+    settings.TIME_ZONE = "UTC"
+    account = AccountFactory(name="Northwind")
+    PersonFactory(
+        first_name="Maria", last_name="Weber", email="maria@northwind.example", account=account, stage="lead",
+        owner=rep, original_channel="webinar", created_at=T0,
+    )  # fmt: skip
+    PersonFactory(first_name="Mark", last_name="Olsen", stage="lead", original_channel="webinar", created_at=T0)
+    PersonFactory(first_name="Anna", last_name="Mark", stage="mql", original_channel="webinar", created_at=T0)
+    marketer = UserFactory(role="marketing")
+    client.force_login(marketer)
+    # when the marketer downloads the list filtered to webinar leads
+    response = client.get("/people/?channel=webinar&stage=lead&format=csv")
+    # then every matching person is a row, with labels and full names, newest first (ties by id)
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response["Content-Disposition"] == 'attachment; filename="people.csv"'
+    rows = _csv(response)
+    assert [r["name"] for r in rows] == ["Mark Olsen", "Maria Weber"]
+    assert {k: rows[1][k] for k in ("email", "company", "stage", "owner", "original_channel", "created")} == {
+        "email": "maria@northwind.example", "company": "Northwind", "stage": "Lead", "owner": "Rita Rep",
+        "original_channel": "Webinar", "created": "2025-03-03 09:00",
+    }  # fmt: skip
+    # and the download is recorded with its filters
+    event = Event.objects.get(kind="crm.people_exported")
+    assert (event.actor_id, event.data) == (marketer.pk, {"channel": "webinar", "stage": "lead"})
+    # when the rep downloads the whole list, then only their own people are in it
+    client.force_login(rep)
+    assert [r["name"] for r in _csv(client.get("/people/?format=csv"))] == ["Maria Weber"]
+
+
+def test_people_csv_with_a_bad_filter_is_refused_on_the_page_and_nothing_is_recorded(client, rep):
+    # given / when a filter value that does not exist
+    response = client.get("/people/?stage=nonsense&format=csv", follow=True)
+    # then the list says why, no file is sent, no export is recorded
+    assert response["Content-Type"].startswith("text/html")
+    assert "unknown lifecycle stage &#x27;nonsense&#x27;" in response.content.decode()
+    assert not Event.objects.filter(kind="crm.people_exported").exists()
+
+
+def test_the_people_list_links_its_csv_with_the_filters_shown(client, rep):
+    # given / when
+    body = client.get("/people/?stage=lead&q=mar").content.decode()
+    # then
+    assert 'href="/people/?q=mar&amp;stage=lead&amp;format=csv" download>' in body

@@ -1109,3 +1109,10 @@ def crm_restore_bulk(
     from tandem.core.bulk import rows_restore
 
     return rows_restore(owner="crm", model=model, columns=columns, rows=rows, replace=replace)
+
+
+def people_export_record(*, by_user: Any, filters: dict[str, str]) -> None:
+    """Record who downloaded the people list as CSV and with which filters (it carries personal data)."""
+    event_record(
+        kind="crm.people_exported", actor=by_user, data={k: v for k, v in filters.items() if v}, reason="CSV download"
+    )
