@@ -400,7 +400,10 @@ def test_without_smtp_a_send_is_recorded_only_and_says_so(client: Any, settings:
     # then both record the send and say plainly it was not e-mailed
     assert api.status_code == 201
     assert (api.json()["emailed"], api.json()["delivery"]) == (False, "recorded only, not e-mailed")
-    assert "Recorded only, not e-mailed." in page.content.decode()
+    assert (
+        f"Recorded “Deck” as shared with {person}. Not e-mailed: no mail server is set up, so send it yourself."
+        in page.content.decode()
+    )
     assert "recorded only, not e-mailed" in client.get(f"/enablement/assets/{asset.pk}/").content.decode()
     assert ContentUse.objects.filter(person=person, how="sent").count() == 2
     assert not TrackedLink.objects.exists()
