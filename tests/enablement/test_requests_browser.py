@@ -88,18 +88,24 @@ def test_a_rep_files_a_request_and_marketing_moves_it_to_delivered(live_server, 
     assert "Delivered" in row and LONG_URL in row
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_server, page):  # type: ignore[no-untyped-def]
-    # given a case study asked for by two reps, the library asset that answers it, and a marketer
+def _two_reps_ask_for_a_hospital_case_study() -> None:
+    """Two reps file the same case study in other words: the board suggests it for the library."""
     from tandem.enablement.requests import services
-    from tests.enablement.factories import AssetFactory
 
     roles_sync()
     due = timezone.localdate() + dt.timedelta(days=20)
     for username, purpose in (("ray", "Healthcare hospital case study"), ("rita", "Case study from a hospital, healthcare")):
         rep = user_create(username=username, password=PASSWORD, role=Role.SALES_REP)
         services.collateral_request_file(by_user=rep, kind="case_study", purpose=purpose, due_on=due)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_server, page):  # type: ignore[no-untyped-def]
+    # given a case study asked for by two reps, the library asset that answers it, and a marketer
+    from tests.enablement.factories import AssetFactory
+
+    _two_reps_ask_for_a_hospital_case_study()
     asset = AssetFactory(title="Mercy Hospital case study")
     user_create(username="mia", password=PASSWORD, role=Role.MARKETING)
     # when marketing opens the control on the board's suggestion, picks the asset and marks it handled
@@ -123,13 +129,8 @@ def test_marketing_marks_a_library_suggestion_handled_naming_the_asset(live_serv
 def test_marketing_adds_a_suggestion_to_the_library_from_the_board(live_server, page):  # type: ignore[no-untyped-def]
     # given a case study asked for by two reps (the board's "Add it to the library" link once answered 405)
     from tandem.enablement.models import Asset
-    from tandem.enablement.requests import services
 
-    roles_sync()
-    due = timezone.localdate() + dt.timedelta(days=20)
-    for username, purpose in (("ray", "Healthcare hospital case study"), ("rita", "Case study from a hospital, healthcare")):
-        rep = user_create(username=username, password=PASSWORD, role=Role.SALES_REP)
-        services.collateral_request_file(by_user=rep, kind="case_study", purpose=purpose, due_on=due)
+    _two_reps_ask_for_a_hospital_case_study()
     user_create(username="mia", password=PASSWORD, role=Role.MARKETING)
     # when marketing follows the link from the board
     _login(page, live_server.url, "mia")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from tandem.core.errors import NotFound, ValidationFailed
 from tandem.core.keyset import MAX_ID, Cursor, cursor_decode, cursor_encode
@@ -243,14 +244,8 @@ def _people_export_iter(qs: QuerySet[Person], order: _Order) -> Iterable[dict[st
             "original_channel": CHANNEL_LABELS.get(original, original),
             "latest_channel": CHANNEL_LABELS.get(latest, latest),
             "consent_email": "yes" if consent else "no",
-            "created": dt.datetime.fromtimestamp(created.timestamp(), tz=_tz()).strftime("%Y-%m-%d %H:%M"),
+            "created": timezone.localtime(created).strftime("%Y-%m-%d %H:%M"),
         }
-
-
-def _tz() -> Any:
-    from django.utils import timezone
-
-    return timezone.get_current_timezone()
 
 
 @dataclass(frozen=True)
